@@ -1,0 +1,55 @@
+"""Settings from the environment (prefix MAILBELL_) and the paths derived from them.
+
+Nothing is read at import time: call `load_settings()` where the process starts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from platformdirs import user_data_dir
+from pydantic import AliasChoices, Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_home() -> Path:
+    return Path(user_data_dir("mailbell", appauthor=False))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="MAILBELL_", extra="ignore")
+
+    home: Path = Field(default_factory=_default_home)
+    database_url: str | None = None
+    secret_keys: str | None = None
+    slack_admins: str = ""
+    slack_api_url: str = "https://slack.com/api/"
+    slack_bot_token: str | None = Field(
+        default=None, validation_alias=AliasChoices("SLACK_BOT_TOKEN", "MAILBELL_SLACK_BOT_TOKEN")
+    )
+    slack_signing_secret: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SLACK_SIGNING_SECRET", "MAILBELL_SLACK_SIGNING_SECRET"),
+    )
+    slack_app_token: str | None = Field(
+        default=None, validation_alias=AliasChoices("SLACK_APP_TOKEN", "MAILBELL_SLACK_APP_TOKEN")
+    )
+    retry_base_s: float = 30.0
+    retry_max_age_s: float = 86400.0
+    imap_sync_interval_s: float = 300.0
+
+    @property
+    def effective_database_url(self) -> str:
+        return self.database_url or f"sqlite:///{self.home / 'mailbell.db'}"
+
+    @property
+    def key_file(self) -> Path:
+        return self.home / "secret.key"
+
+    @property
+    def slack_admin_ids(self) -> list[str]:
+        return [item.strip() for item in self.slack_admins.split(",") if item.strip()]
+
+
+def load_settings(**overrides: object) -> Settings:
+    return Settings(**overrides)  # type: ignore[arg-type]

@@ -1,0 +1,125 @@
+"""Secrets at rest: a MultiFernet key ring from MAILBELL_SECRET_KEYS or a 0600 key file.
+
+The first key encrypts; every key decrypts. Errors name the fix and never show a key or a secret.
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+from cryptography.fernet import Fernet, InvalidToken, MultiFernet
+
+from core.errors import SecretKeyError
+
+ENV_VAR = "MAILBELL_SECRET_KEYS"
+
+
+@dataclass(frozen=True)
+class KeySource:
+    """Where the ring came from, so errors and `keys rotate` can name it."""
+
+    env_keys: str | None
+    key_file: Path
+
+    @property
+    def description(self) -> str:
+        return ENV_VAR if self.env_keys else f"the key file {self.key_file}"
+
+
+def _parse_keys(raw: str, origin: str) -> list[Fernet]:
+    keys = [part.strip() for part in raw.replace("\n", ",").split(",") if part.strip()]
+    if not keys:
+        raise SecretKeyError(f"{origin} holds no key: put at least one Fernet key in it")
+    fernets = []
+    for position, key in enumerate(keys, start=1):
+        try:
+            fernets.append(Fernet(key))
+        except (ValueError, TypeError):
+            raise SecretKeyError(
+                f"key {position} in {origin} is not a Fernet key "
+                "(32 url-safe base64-encoded bytes, as `mailbell keys rotate` writes)"
+            ) from None
+    return fernets
+
+
+def _write_private(path: Path, content: str) -> None:
+    """Write `content` to `path` atomically with mode 0600 from the first byte."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(content)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.chmod(tmp, 0o600)
+    os.replace(tmp, path)
+
+
+def read_key_file(path: Path) -> str:
+    try:
+        return path.read_text()
+    except PermissionError:
+        raise SecretKeyError(f"cannot read the key file {path}: check its owner and mode") from None
+
+
+class SecretBox:
+    """Encrypts and decrypts secrets with the key ring. Build one per process from the settings."""
+
+    def __init__(self, source: KeySource) -> None:
+        self.source = source
+        self._ring: MultiFernet | None = None
+        self._keys: list[Fernet] = []
+
+    def _load(self) -> MultiFernet:
+        if self._ring is None:
+            if self.source.env_keys:
+                self._keys = _parse_keys(self.source.env_keys, ENV_VAR)
+            else:
+                path = self.source.key_file
+                if not path.exists():
+                    _write_private(path, Fernet.generate_key().decode() + "\n")
+                self._keys = _parse_keys(read_key_file(path), f"the key file {path}")
+            self._ring = MultiFernet(self._keys)
+        return self._ring
+
+    def encrypt(self, plaintext: str) -> str:
+        return self._load().encrypt(plaintext.encode()).decode()
+
+    def decrypt(self, token: str) -> str:
+        try:
+            return self._load().decrypt(token.encode()).decode()
+        except InvalidToken:
+            raise SecretKeyError(
+                f"a stored secret cannot be decrypted with the keys in {self.source.description}: "
+                f"restore the key that encrypted it (add it to {self.source.description})"
+            ) from None
+
+    def rotate_token(self, token: str) -> str:
+        """Re-encrypt under the first key of the ring."""
+        try:
+            return self._load().rotate(token.encode()).decode()
+        except InvalidToken:
+            raise SecretKeyError(
+                f"a stored secret cannot be decrypted with the keys in {self.source.description}: "
+                f"restore the key that encrypted it before rotating"
+            ) from None
+
+    def add_primary_key(self) -> None:
+        """Key file only: put a new key first (older keys stay for decryption)."""
+        if self.source.env_keys:
+            raise SecretKeyError(
+                f"keys come from {ENV_VAR}: put the new key first there and run `keys rotate` again"
+            )
+        self._load()
+        path = self.source.key_file
+        old = read_key_file(path).strip()
+        _write_private(path, Fernet.generate_key().decode() + "\n" + old + "\n")
+        self._ring = None
+        self._load()
+
+    @property
+    def key_count(self) -> int:
+        self._load()
+        return len(self._keys)

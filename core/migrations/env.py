@@ -1,0 +1,32 @@
+"""Alembic environment: runs against the engine mailbell hands over (core.db.upgrade)."""
+
+from __future__ import annotations
+
+from alembic import context
+from sqlmodel import SQLModel
+
+import core.models  # noqa: F401  (fills SQLModel.metadata)
+from core.db import make_engine
+
+config = context.config
+target_metadata = SQLModel.metadata
+
+
+def run_migrations_online() -> None:
+    engine = config.attributes.get("engine") or make_engine(config.get_main_option("sqlalchemy.url"))
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Several processes may start at once: one migrates, the others wait and find nothing to do.
+            connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7342015)")
+        context.configure(
+            connection=connection,
+            target_metadata=target_metadata,
+            render_as_batch=connection.dialect.name == "sqlite",
+            compare_type=True,
+        )
+        context.run_migrations()
+
+
+if context.is_offline_mode():
+    raise SystemExit("mailbell migrations run online only: use `mailbell db upgrade`")
+run_migrations_online()

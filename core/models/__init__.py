@@ -1,0 +1,18 @@
+"""Every table, imported here so that `SQLModel.metadata` is complete for Alembic and tests."""
+
+from core.models.audit import AuditEntry
+from core.models.auth import ApiToken
+from core.models.mail import EmailAccount, MailServer
+from core.models.templates import CustomTemplate
+from core.models.tenancy import NotificationSettings, SystemSettings, Tenant
+
+__all__ = [
+    "ApiToken",
+    "AuditEntry",
+    "CustomTemplate",
+    "EmailAccount",
+    "MailServer",
+    "NotificationSettings",
+    "SystemSettings",
+    "Tenant",
+]

@@ -1,0 +1,1 @@
+"""mailbell tui."""
