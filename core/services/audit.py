@@ -1,0 +1,57 @@
+"""Who is acting, and the audit trail every change leaves."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from sqlmodel import Session, col, select
+
+from core.errors import ValidationError
+from core.models.audit import SOURCES, AuditEntry
+
+
+@dataclass(frozen=True)
+class Actor:
+    """A person or script acting through one front end (`tui`, `slack`, `api`, `cli`)."""
+
+    name: str
+    source: str
+
+    def __post_init__(self) -> None:
+        if self.source not in SOURCES:
+            raise ValidationError("source", f"{self.source!r} is not one of {', '.join(SOURCES)}")
+
+
+def record(
+    session: Session,
+    *,
+    actor: Actor,
+    action: str,
+    tenant: str | None = None,
+    target: str | None = None,
+    fields: Iterable[str] = (),
+) -> AuditEntry:
+    """Add an audit entry to the session; the caller's commit writes it with the change itself.
+
+    `fields` are names only: callers pass the names of changed fields, never their values.
+    """
+    entry = AuditEntry(
+        actor=actor.name,
+        source=actor.source,
+        tenant=tenant,
+        action=action,
+        target=target,
+        fields=sorted(set(fields)),
+    )
+    session.add(entry)
+    return entry
+
+
+def list_entries(
+    *, session: Session, tenant: str | None = None, limit: int = 100
+) -> list[AuditEntry]:
+    query = select(AuditEntry).order_by(col(AuditEntry.id).desc()).limit(limit)
+    if tenant is not None:
+        query = query.where(AuditEntry.tenant == tenant)
+    return list(session.exec(query))
