@@ -13,7 +13,9 @@ target_metadata = SQLModel.metadata
 
 
 def run_migrations_online() -> None:
-    engine = config.attributes.get("engine") or make_engine(config.get_main_option("sqlalchemy.url"))
+    engine = config.attributes.get("engine") or make_engine(
+        config.get_main_option("sqlalchemy.url")
+    )
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
             # Several processes may start at once: one migrates, the others wait and find nothing to do.

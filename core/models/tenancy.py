@@ -67,9 +67,7 @@ class NotificationSettings(SQLModel, table=True):
     __tablename__ = "notification_settings"
 
     tenant_id: int = Field(
-        sa_column=Column(
-            Integer, ForeignKey("tenant.id", ondelete="CASCADE"), primary_key=True
-        )
+        sa_column=Column(Integer, ForeignKey("tenant.id", ondelete="CASCADE"), primary_key=True)
     )
     recipients: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     notify_user_registration: bool = False

@@ -1,0 +1,1 @@
+"""Mail transports: SMTP sending, OAuth tokens, IMAP sync, provider presets."""

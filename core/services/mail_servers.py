@@ -1,0 +1,406 @@
+"""Mail servers of the system (tenant None) or of one tenant.
+
+Rules (DESIGN §2): one default per owner, moved only by `set_default_mail_server`; an empty
+password keeps the stored one; presets fill what the caller did not give; a provider change
+drops stored OAuth tokens; deleting a server detaches the accounts that used it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from core import validation as v
+from core.crypto import SecretBox
+from core.errors import NotFound, ValidationError
+from core.mail.presets import preset_for
+from core.models._common import utcnow
+from core.models.mail import AUTH_MODES, PROVIDERS, SECURITY_MODES, EmailAccount, MailServer
+from core.models.tenancy import SystemSettings, Tenant
+from core.services.audit import Actor, record
+
+SECRET_INPUTS = {"password": "password_enc", "oauth_client_secret": "oauth_client_secret_enc"}
+OAUTH_TOKEN_COLUMNS = (
+    "oauth_refresh_token_enc",
+    "oauth_access_token_enc",
+    "oauth_token_expires_at",
+)
+
+
+def _optional(clean: Callable[[str, Any], Any]) -> Callable[[str, Any], Any]:
+    """Empty or None clears an optional field."""
+
+    def wrapped(field: str, value: Any) -> Any:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        return clean(field, value)
+
+    return wrapped
+
+
+def _text(max_length: int) -> Callable[[str, Any], str]:
+    def clean(field: str, value: Any) -> str:
+        return v.single_line(field, str(value).strip(), max_length=max_length)
+
+    return clean
+
+
+def _required_text(max_length: int) -> Callable[[str, Any], str]:
+    def clean(field: str, value: Any) -> str:
+        text = v.single_line(
+            field, str(value if value is not None else "").strip(), max_length=max_length
+        )
+        if not text:
+            raise ValidationError(field, "is required")
+        return text
+
+    return clean
+
+
+def _host(field: str, value: Any) -> str:
+    host = v.single_line(field, str(value).strip(), max_length=255)
+    if any(ch.isspace() for ch in host):
+        raise ValidationError(field, f"{host!r} is not a host name: spaces are not allowed")
+    return host
+
+
+def _timeout(field: str, value: Any) -> float:
+    try:
+        number = float(str(value).strip()) if not isinstance(value, (int, float)) else float(value)
+    except ValueError:
+        raise ValidationError(field, f"{value!r} is not a number of seconds") from None
+    if isinstance(value, bool) or not 0 < number <= 600:
+        raise ValidationError(
+            field, f"{value!r} is out of range: use more than 0 and at most 600 s"
+        )
+    return number
+
+
+def _rate_limit(field: str, value: Any) -> int:
+    number = v.integer(field, value)
+    if not 0 <= number <= 100_000:
+        raise ValidationError(
+            field, f"{number} is out of range: use 0 (no limit) to 100000 per minute"
+        )
+    return number
+
+
+def _secret(field: str, value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValidationError(field, "must be a string")
+    return value or None
+
+
+CLEANERS: dict[str, Callable[[str, Any], Any]] = {
+    "name": _required_text(100),
+    "provider": lambda f, x: v.choice(f, x, PROVIDERS, upper=True),
+    "host": _optional(_host),
+    "port": v.port,
+    "security": lambda f, x: v.choice(f, x, SECURITY_MODES, upper=False),
+    "auth": lambda f, x: v.choice(f, x, AUTH_MODES, upper=True),
+    "username": _optional(_text(128)),
+    "password": _secret,
+    "mail_from": _optional(v.mailbox),
+    "reply_to": _optional(v.mailbox),
+    "timeout": _timeout,
+    "rate_limit_per_minute": _rate_limit,
+    "tls_verify": v.boolean,
+    "ca_file": _optional(_text(1024)),
+    "oauth_client_id": _optional(_text(255)),
+    "oauth_client_secret": _secret,
+    "oauth_directory_id": _optional(_text(255)),
+    "is_default": v.boolean,
+}
+SERVER_FIELDS = tuple(CLEANERS)
+
+
+def clean_server_fields(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Validate and normalise each given field; unknown names are refused."""
+    v.known_fields(data, SERVER_FIELDS)
+    return {name: CLEANERS[name](name, value) for name, value in data.items()}
+
+
+def _owner_query(tenant: Tenant | None) -> Any:
+    if tenant is None:
+        return select(MailServer).where(col(MailServer.tenant_id).is_(None))
+    return select(MailServer).where(MailServer.tenant_id == tenant.id)
+
+
+def _owner_label(tenant: Tenant | None) -> str:
+    return "the system" if tenant is None else f"tenant {tenant.slug!r}"
+
+
+def list_mail_servers(*, session: Session, tenant: Tenant | None) -> list[MailServer]:
+    return list(session.exec(_owner_query(tenant).order_by(col(MailServer.id))))
+
+
+def get_mail_server(*, session: Session, tenant: Tenant | None, server_id: int) -> MailServer:
+    """The server `server_id` of this owner; another owner's server is not found."""
+    server = session.exec(_owner_query(tenant).where(MailServer.id == server_id)).first()
+    if server is None:
+        raise NotFound(f"mail server {server_id} does not exist for {_owner_label(tenant)}")
+    return server
+
+
+def default_mail_server(*, session: Session, tenant: Tenant | None) -> MailServer | None:
+    return session.exec(_owner_query(tenant).where(col(MailServer.is_default).is_(True))).first()
+
+
+def check_complete(server: MailServer) -> None:
+    if not server.host:
+        raise ValidationError("host", "is required: the SMTP server's host name or address")
+    if server.auth != "DISABLE" and not server.username:
+        raise ValidationError(
+            "username", f"is required when auth is {server.auth} (or set auth to DISABLE)"
+        )
+
+
+def _check_unique_name(session: Session, tenant: Tenant | None, server: MailServer) -> None:
+    query = _owner_query(tenant).where(MailServer.name == server.name)
+    if server.id is not None:
+        query = query.where(MailServer.id != server.id)
+    if session.exec(query).first() is not None:
+        raise ValidationError(
+            "name", f"{server.name!r} is taken: {_owner_label(tenant)} has a server of that name"
+        )
+
+
+def _default_flag(
+    session: Session, tenant: Tenant | None, server: MailServer, wants_default: bool
+) -> bool:
+    """An owner's first server becomes its default; asking for a second default is refused."""
+    current = default_mail_server(session=session, tenant=tenant)
+    if current is None or current.id == server.id:
+        return True
+    if wants_default:
+        raise ValidationError(
+            "is_default",
+            f"{_owner_label(tenant)} already has a default server "
+            f"({current.name!r}, id {current.id}); one default per owner: "
+            "use `server default ID` to move it",
+        )
+    return False
+
+
+def apply_server_changes(
+    *, session: Session, box: SecretBox, server: MailServer, changes: Mapping[str, Any]
+) -> list[str]:
+    """Apply cleaned `changes` to `server` (no commit). Returns the names of changed fields."""
+    changes = dict(changes)
+    changed: list[str] = []
+    provider_changed = "provider" in changes and changes["provider"] != server.provider
+    if provider_changed or server.id is None:
+        for key, value in preset_for(changes.get("provider", server.provider)).items():
+            changes.setdefault(key, value)
+    if provider_changed and any(getattr(server, name) for name in OAUTH_TOKEN_COLUMNS):
+        for name in OAUTH_TOKEN_COLUMNS:
+            setattr(server, name, None)
+        changed.append("oauth_tokens")
+    for name, value in changes.items():
+        if name == "is_default":
+            continue
+        if name in SECRET_INPUTS:
+            if value:  # empty keeps the stored secret
+                setattr(server, SECRET_INPUTS[name], box.encrypt(value))
+                changed.append(name)
+            continue
+        if getattr(server, name) != value:
+            setattr(server, name, value)
+            changed.append(name)
+    server.updated_at = utcnow()
+    return changed
+
+
+def create_mail_server(
+    *,
+    session: Session,
+    box: SecretBox,
+    tenant: Tenant | None,
+    data: Mapping[str, Any],
+    actor: Actor,
+    commit: bool = True,
+) -> MailServer:
+    changes = clean_server_fields(data)
+    if "name" not in changes:
+        raise ValidationError("name", "is required: a friendly label such as 'Production SMTP'")
+    server = MailServer(tenant_id=tenant.id if tenant else None, name=changes["name"])
+    fields = apply_server_changes(session=session, box=box, server=server, changes=changes)
+    check_complete(server)
+    _check_unique_name(session, tenant, server)
+    server.is_default = _default_flag(session, tenant, server, changes.get("is_default", False))
+    session.add(server)
+    session.flush()
+    record(
+        session,
+        actor=actor,
+        action="mail_server.create",
+        tenant=tenant.slug if tenant else None,
+        target=f"mail_server:{server.id}",
+        fields=fields,
+    )
+    if commit:
+        session.commit()
+    return server
+
+
+def update_mail_server(
+    *,
+    session: Session,
+    box: SecretBox,
+    tenant: Tenant | None,
+    server_id: int,
+    data: Mapping[str, Any],
+    actor: Actor,
+    commit: bool = True,
+) -> MailServer:
+    server = get_mail_server(session=session, tenant=tenant, server_id=server_id)
+    changes = clean_server_fields(data)
+    if "is_default" in changes:
+        if changes["is_default"]:
+            server.is_default = _default_flag(session, tenant, server, True)
+        elif server.is_default:
+            raise ValidationError(
+                "is_default", "an owner keeps one default: make another server the default instead"
+            )
+    fields = apply_server_changes(session=session, box=box, server=server, changes=changes)
+    check_complete(server)
+    _check_unique_name(session, tenant, server)
+    session.add(server)
+    record(
+        session,
+        actor=actor,
+        action="mail_server.update",
+        tenant=tenant.slug if tenant else None,
+        target=f"mail_server:{server.id}",
+        fields=fields,
+    )
+    if commit:
+        session.commit()
+    return server
+
+
+def set_default_mail_server(
+    *, session: Session, tenant: Tenant | None, server_id: int, actor: Actor
+) -> MailServer:
+    """Make `server_id` its owner's default; the previous default stops being one."""
+    server = get_mail_server(session=session, tenant=tenant, server_id=server_id)
+    previous = default_mail_server(session=session, tenant=tenant)
+    if previous is not None and previous.id != server.id:
+        previous.is_default = False
+        session.add(previous)
+        session.flush()  # the one-default index must see the old default cleared first
+    server.is_default = True
+    session.add(server)
+    record(
+        session,
+        actor=actor,
+        action="mail_server.set_default",
+        tenant=tenant.slug if tenant else None,
+        target=f"mail_server:{server.id}",
+        fields=["is_default"],
+    )
+    session.commit()
+    return server
+
+
+@dataclass(frozen=True)
+class DeletedServer:
+    detached_accounts: list[EmailAccount]
+    new_default: MailServer | None
+
+
+def delete_mail_server(
+    *, session: Session, tenant: Tenant | None, server_id: int, actor: Actor
+) -> DeletedServer:
+    """Delete the server and detach the accounts that used it (they lose their outbound path).
+
+    When the default goes, the owner's oldest remaining server becomes the default, so a tenant
+    with servers left is never silently unconfigured.
+    """
+    server = get_mail_server(session=session, tenant=tenant, server_id=server_id)
+    detached = list(
+        session.exec(select(EmailAccount).where(EmailAccount.mail_server_id == server.id))
+    )
+    for account in detached:
+        account.mail_server_id = None
+        session.add(account)
+    session.delete(server)
+    session.flush()
+    new_default = None
+    if server.is_default:
+        new_default = session.exec(_owner_query(tenant).order_by(col(MailServer.id))).first()
+        if new_default is not None:
+            new_default.is_default = True
+            session.add(new_default)
+    record(
+        session,
+        actor=actor,
+        action="mail_server.delete",
+        tenant=tenant.slug if tenant else None,
+        target=f"mail_server:{server_id}",
+        fields=[f"detached_account:{account.id}" for account in detached],
+    )
+    session.commit()
+    return DeletedServer(detached_accounts=detached, new_default=new_default)
+
+
+@dataclass(frozen=True)
+class EffectiveServer:
+    """Which server sends a tenant's mail, and why (DESIGN §2)."""
+
+    server: MailServer | None
+    source: str | None  # "tenant", "system", or None when not configured
+
+    @property
+    def configured(self) -> bool:
+        return self.server is not None
+
+
+def resolve_effective_server(*, session: Session, tenant: Tenant | None) -> EffectiveServer:
+    """Tenant default, else the system default when "apply to all tenants" is on, else none.
+
+    `tenant=None` is a system-scope event: always the system default.
+    """
+    if tenant is not None:
+        own = default_mail_server(session=session, tenant=tenant)
+        if own is not None:
+            return EffectiveServer(own, "tenant")
+        system = session.get(SystemSettings, 1)
+        if system is None or not system.apply_to_all_tenants:
+            return EffectiveServer(None, None)
+    shared = default_mail_server(session=session, tenant=None)
+    return EffectiveServer(shared, "system" if shared else None)
+
+
+def mail_server_public(server: MailServer) -> dict[str, Any]:
+    """What any front end may show: every field but the secrets, which become flags."""
+    return {
+        "id": server.id,
+        "name": server.name,
+        "provider": server.provider,
+        "host": server.host,
+        "port": server.port,
+        "security": server.security,
+        "auth": server.auth,
+        "username": server.username,
+        "has_password": server.password_enc is not None,
+        "mail_from": server.mail_from,
+        "reply_to": server.reply_to,
+        "timeout": server.timeout,
+        "rate_limit_per_minute": server.rate_limit_per_minute,
+        "tls_verify": server.tls_verify,
+        "ca_file": server.ca_file,
+        "oauth_client_id": server.oauth_client_id,
+        "has_oauth_client_secret": server.oauth_client_secret_enc is not None,
+        "oauth_directory_id": server.oauth_directory_id,
+        "oauth_authorized": server.oauth_refresh_token_enc is not None,
+        "default": server.is_default,
+        "last_test_at": server.last_test_at,
+        "last_test_ok": server.last_test_ok,
+        "last_test_message": server.last_test_message,
+    }
