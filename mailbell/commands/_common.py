@@ -80,3 +80,64 @@ def read_secret_argument(value: str | None, prompt: str) -> str | None:
 def require_owner(tenant: str | None, system: bool) -> None:
     if bool(tenant) == system:
         raise usage_error("give exactly one of --tenant SLUG or --system")
+
+
+def owner_tenant(session: Any, tenant: str | None, system: bool) -> Any:
+    """The Tenant named by --tenant, or None for --system (exactly one must be given)."""
+    require_owner(tenant, system)
+    if system:
+        return None
+    from core.services.tenants import get_tenant
+
+    assert tenant is not None
+    return get_tenant(session=session, slug=tenant)
+
+
+def to_jsonable(value: Any) -> Any:
+    """Datetimes as ISO 8601 text, everything else as is."""
+    from datetime import datetime
+
+    if isinstance(value, dict):
+        return {key: to_jsonable(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [to_jsonable(item) for item in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def print_fields(data: dict[str, Any]) -> None:
+    """`field: value` lines for people; `--json` is for scripts."""
+    width = max((len(key) for key in data), default=0)
+    for key, value in data.items():
+        shown = "" if value is None else value
+        if isinstance(shown, bool):
+            shown = "true" if shown else "false"
+        typer.echo(f"{key.ljust(width)}  {shown}")
+
+
+def print_table(rows: list[dict[str, Any]], columns: list[str]) -> None:
+    if not rows:
+        typer.echo("(none)")
+        return
+    cells = [[_cell(row.get(column)) for column in columns] for row in rows]
+    widths = [
+        max(len(column), *(len(line[i]) for line in cells)) for i, column in enumerate(columns)
+    ]
+    typer.echo(
+        "  ".join(
+            column.upper().ljust(width) for column, width in zip(columns, widths, strict=True)
+        )
+    )
+    for line in cells:
+        typer.echo("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)))
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if hasattr(value, "strftime"):
+        return value.strftime("%Y-%m-%d %H:%M")
+    return str(value)

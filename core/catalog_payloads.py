@@ -1,0 +1,181 @@
+"""The payload of each event: the variables its template may use, with types and descriptions.
+
+Every model ignores unknown keys (a sender may send more than a template can use), accepts naive
+datetimes as UTC, and validates `email` as an address. `core/catalog.py` ties each model to its
+event, toggle, audience and sample payload.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from decimal import Decimal
+from typing import Annotated
+
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
+
+
+def _as_utc(value: datetime) -> datetime:
+    return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+
+
+UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
+HttpUrlText = Annotated[str, Field(pattern=r"^https?://\S+$", max_length=2000)]
+Text = Annotated[str, Field(min_length=1, max_length=500)]
+
+
+class Payload(BaseModel):
+    """Base of every event payload."""
+
+    model_config = ConfigDict(extra="ignore", str_strip_whitespace=True, frozen=True)
+
+
+class QueuePayload(Payload):
+    queue_name: Text = Field(description="Name of the call queue")
+    queue_number: Text = Field(description="Extension number of the call queue")
+
+
+class UserCreationPayload(Payload):
+    display_name: Text = Field(description="Name of the new user")
+    extension_number: Text = Field(description="Extension number the user signs in with")
+    password: Text = Field(description="Initial SIP/extension password of the user")
+    pbx_domain: Text = Field(description="SIP domain of the tenant on the PBX")
+    login_address: Text = Field(
+        description="Address (host or IP, optionally :port) the client apps register to"
+    )
+    email: EmailStr | None = Field(
+        default=None, description="The user's own address; the welcome mail goes there when set"
+    )
+    portal_url: HttpUrlText | None = Field(
+        default=None, description="Web portal address where the user can sign in"
+    )
+
+
+class QueueSlaPayload(QueuePayload):
+    sla_seconds: int = Field(ge=0, description="SLA threshold of the queue, in seconds")
+    waiting_seconds: int = Field(ge=0, description="How long the caller had been waiting")
+    caller: Text = Field(description="Caller's number (caller ID)")
+    caller_name: str | None = Field(default=None, description="Caller's name, when known")
+    waiting_calls: int | None = Field(
+        default=None, ge=0, description="Calls waiting in the queue at that moment"
+    )
+    occurred_at: UtcDatetime = Field(description="When the SLA was breached")
+
+
+class QueueCallbackPayload(QueuePayload):
+    caller: Text = Field(description="Number that was called back")
+    caller_name: str | None = Field(default=None, description="Caller's name, when known")
+    agent: Text = Field(description="Agent (name or extension) who took the callback")
+    requested_at: UtcDatetime = Field(description="When the caller asked for a callback")
+    called_back_at: UtcDatetime = Field(description="When the callback was answered")
+    talk_seconds: int | None = Field(
+        default=None, ge=0, description="Duration of the callback conversation"
+    )
+
+
+class QueueCallbackFailedPayload(QueuePayload):
+    caller: Text = Field(description="Number that could not be called back")
+    caller_name: str | None = Field(default=None, description="Caller's name, when known")
+    attempts: int = Field(ge=1, description="Callback attempts made")
+    reason: Text = Field(description="Why the last attempt failed (busy, no answer, ...)")
+    requested_at: UtcDatetime = Field(description="When the caller asked for a callback")
+    last_attempt_at: UtcDatetime = Field(description="When the last attempt was made")
+
+
+class QueueCallLostPayload(QueuePayload):
+    caller: Text = Field(description="Caller's number (caller ID)")
+    caller_name: str | None = Field(default=None, description="Caller's name, when known")
+    waiting_seconds: int = Field(ge=0, description="How long the caller waited before the loss")
+    reason: Text = Field(description="Why the call was lost (caller hung up, timeout, ...)")
+    occurred_at: UtcDatetime = Field(description="When the call was lost")
+
+
+class VoicemailReceivedPayload(Payload):
+    email: EmailStr = Field(description="Mailbox owner's address: the notification goes there")
+    recipient_name: Text = Field(description="Mailbox owner's name")
+    mailbox: Text = Field(description="Voicemail box (extension number)")
+    caller: Text = Field(description="Caller's number (caller ID)")
+    caller_name: str | None = Field(default=None, description="Caller's name, when known")
+    duration_seconds: int = Field(ge=0, description="Length of the message, in seconds")
+    received_at: UtcDatetime = Field(description="When the message was left")
+    listen_url: HttpUrlText | None = Field(
+        default=None, description="Link to listen to the message in the portal"
+    )
+
+
+class CallReportCompletedPayload(Payload):
+    email: EmailStr = Field(description="Address of the person who asked for the report")
+    report_name: Text = Field(description="Name of the call report")
+    period_start: UtcDatetime = Field(description="Start of the reported period")
+    period_end: UtcDatetime = Field(description="End of the reported period")
+    total_calls: int = Field(ge=0, description="Calls in the period")
+    answered_calls: int = Field(ge=0, description="Answered calls in the period")
+    missed_calls: int = Field(ge=0, description="Missed or lost calls in the period")
+    report_url: HttpUrlText = Field(description="Link to download the report")
+
+
+class ConferenceInvitationPayload(Payload):
+    email: EmailStr = Field(description="Invitee's address: the invitation goes there")
+    invitee_name: str | None = Field(default=None, description="Invitee's name, when known")
+    organizer: Text = Field(description="Name of the person who set up the meeting")
+    title: Text = Field(description="Title of the meeting")
+    starts_at: UtcDatetime = Field(description="Start of the meeting")
+    duration_minutes: int = Field(ge=1, description="Planned length, in minutes")
+    conference_number: Text = Field(description="Conference room number to dial internally")
+    dial_in_number: str | None = Field(default=None, description="External dial-in number")
+    pin: str | None = Field(default=None, description="Participant PIN, when the room has one")
+    join_url: HttpUrlText | None = Field(default=None, description="Link to join from a browser")
+
+
+class DiskLowPayload(Payload):
+    host: Text = Field(description="Server whose disk is filling up")
+    path: Text = Field(description="Mount point or volume that is low")
+    free_gb: Decimal = Field(ge=0, description="Free space left, in GB")
+    total_gb: Decimal = Field(gt=0, description="Size of the volume, in GB")
+    free_percent: Decimal = Field(ge=0, le=100, description="Free space left, in percent")
+    threshold_percent: Decimal = Field(ge=0, le=100, description="Alert threshold, in percent")
+    occurred_at: UtcDatetime = Field(description="When the threshold was crossed")
+
+
+class LicenseLimitedPayload(Payload):
+    product: Text = Field(description="Licensed product or edition")
+    limit_name: Text = Field(description="What is limited (concurrent calls, extensions, ...)")
+    limit: int = Field(ge=0, description="Licensed maximum")
+    in_use: int = Field(ge=0, description="Current use when the limit was hit")
+    expires_at: UtcDatetime | None = Field(default=None, description="When the license expires")
+    occurred_at: UtcDatetime = Field(description="When the limit was reached")
+
+
+class RechargePayload(Payload):
+    account: Text = Field(description="Billing or trunk account that needs credit")
+    provider: str | None = Field(default=None, description="Carrier or billing provider")
+    balance: Decimal = Field(description="Balance left")
+    threshold: Decimal = Field(description="Balance under which this alert is sent")
+    currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 currency code")
+    recharge_url: HttpUrlText | None = Field(default=None, description="Where to top up")
+    occurred_at: UtcDatetime = Field(description="When the balance went under the threshold")
+
+
+class EmergencyCallPayload(Payload):
+    tenant_name: Text = Field(description="Tenant the caller belongs to")
+    caller: Text = Field(description="Extension that placed the call")
+    caller_name: str | None = Field(default=None, description="Name of that extension's user")
+    dialed_number: Text = Field(description="Emergency number dialed")
+    location: str | None = Field(default=None, description="Registered location of the caller")
+    trunk_name: str | None = Field(default=None, description="Trunk the call went out on")
+    occurred_at: UtcDatetime = Field(description="When the call was placed")
+
+
+class TrunkConnectedPayload(Payload):
+    trunk_name: Text = Field(description="Name of the SIP trunk")
+    host: Text = Field(description="Provider host the trunk registers to")
+    since: UtcDatetime = Field(description="When the trunk came back up")
+    downtime_seconds: int | None = Field(
+        default=None, ge=0, description="How long it had been down"
+    )
+
+
+class TrunkDisconnectedPayload(Payload):
+    trunk_name: Text = Field(description="Name of the SIP trunk")
+    host: Text = Field(description="Provider host the trunk registers to")
+    since: UtcDatetime = Field(description="When the trunk went down")
+    reason: str | None = Field(default=None, description="Last error (timeout, 403, ...)")

@@ -1,0 +1,237 @@
+"""`mailbell server …`: several SMTP servers per owner (a tenant or the system)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import typer
+
+from mailbell.commands._common import (
+    actor,
+    context,
+    owner_tenant,
+    print_fields,
+    print_json,
+    print_table,
+    read_secret_argument,
+    to_jsonable,
+)
+
+app = typer.Typer(help="Outbound SMTP mail servers.", no_args_is_help=True)
+
+TENANT_OPTION = typer.Option(None, "--tenant", help="Tenant slug.")
+SYSTEM_OPTION = typer.Option(False, "--system", help="The system's servers.")
+
+
+def _fields(**options: Any) -> dict[str, Any]:
+    """Options the user gave, by service field name (None means not given)."""
+    return {name: value for name, value in options.items() if value is not None}
+
+
+@app.command("add")
+def add(
+    name: str = typer.Option(..., help="Friendly label, e.g. 'Production SMTP'."),
+    tenant: str | None = TENANT_OPTION,
+    system: bool = SYSTEM_OPTION,
+    provider: str | None = typer.Option(
+        None, help="SMTP, GMAIL, MS365 or SENDGRID (fills presets)."
+    ),
+    host: str | None = typer.Option(None, help="SMTP host."),
+    port: str | None = typer.Option(None, help="1-65535 (587 STARTTLS, 465 TLS, 25 plain)."),
+    security: str | None = typer.Option(None, help="none, starttls-auto, starttls or tls."),
+    auth: str | None = typer.Option(None, help="DISABLE, AUTO, LOGIN, PLAIN or XOAUTH2."),
+    username: str | None = typer.Option(None, help="At most 128 characters."),
+    password: str | None = typer.Option(None, help="'-' reads it from stdin."),
+    mail_from: str | None = typer.Option(None, "--from", help="From address."),
+    reply_to: str | None = typer.Option(None, help="Reply-To address."),
+    timeout: str | None = typer.Option(None, help="Seconds per network step."),
+    rate_limit: str | None = typer.Option(None, help="Messages per minute, 0 = no limit."),
+    tls_verify: bool | None = typer.Option(None, "--tls-verify/--no-tls-verify"),
+    ca_file: str | None = typer.Option(None, help="PEM bundle to trust as well."),
+    oauth_client_id: str | None = typer.Option(None),
+    oauth_client_secret: str | None = typer.Option(None, help="'-' reads it from stdin."),
+    oauth_directory_id: str | None = typer.Option(None, help="Microsoft directory (tenant) id."),
+    default: bool = typer.Option(False, "--default", help="Make it the owner's default."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Add a mail server. The owner's first server becomes its default."""
+    from core.services.mail_servers import create_mail_server, mail_server_public
+
+    data = _fields(
+        name=name,
+        provider=provider,
+        host=host,
+        port=port,
+        security=security,
+        auth=auth,
+        username=username,
+        password=read_secret_argument(password, "SMTP password"),
+        mail_from=mail_from,
+        reply_to=reply_to,
+        timeout=timeout,
+        rate_limit_per_minute=rate_limit,
+        tls_verify=tls_verify,
+        ca_file=ca_file,
+        oauth_client_id=oauth_client_id,
+        oauth_client_secret=read_secret_argument(oauth_client_secret, "OAuth client secret"),
+        oauth_directory_id=oauth_directory_id,
+        is_default=default or None,
+    )
+    ctx = context()
+    with ctx.session() as session:
+        owner = owner_tenant(session, tenant, system)
+        server = create_mail_server(
+            session=session, box=ctx.box, tenant=owner, data=data, actor=actor()
+        )
+        if as_json:
+            print_json(to_jsonable(mail_server_public(server)))
+        else:
+            typer.echo(
+                f"mail server {server.id} ({server.name}) added{' as default' if server.is_default else ''}"
+            )
+
+
+@app.command("list")
+def list_(
+    tenant: str | None = TENANT_OPTION,
+    system: bool = SYSTEM_OPTION,
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """List the owner's servers (never a secret)."""
+    from core.services.mail_servers import list_mail_servers, mail_server_public
+
+    with context().session() as session:
+        owner = owner_tenant(session, tenant, system)
+        rows = [mail_server_public(s) for s in list_mail_servers(session=session, tenant=owner)]
+    if as_json:
+        print_json(to_jsonable(rows))
+        return
+    for row in rows:
+        row["tls"] = row["security"] + ("" if row["tls_verify"] else " (NOT VERIFIED)")
+    print_table(
+        rows, ["id", "name", "default", "provider", "host", "port", "tls", "auth", "username"]
+    )
+
+
+@app.command("show")
+def show(
+    server_id: int,
+    tenant: str | None = TENANT_OPTION,
+    system: bool = SYSTEM_OPTION,
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Show one server (never a secret)."""
+    from core.services.mail_servers import get_mail_server, mail_server_public
+
+    with context().session() as session:
+        owner = owner_tenant(session, tenant, system)
+        data = to_jsonable(
+            mail_server_public(get_mail_server(session=session, tenant=owner, server_id=server_id))
+        )
+    print_json(data) if as_json else print_fields(data)
+
+
+@app.command("edit")
+def edit(
+    server_id: int,
+    tenant: str | None = TENANT_OPTION,
+    system: bool = SYSTEM_OPTION,
+    name: str | None = typer.Option(None),
+    provider: str | None = typer.Option(None, help="Changing it drops stored OAuth tokens."),
+    host: str | None = typer.Option(None),
+    port: str | None = typer.Option(None),
+    security: str | None = typer.Option(None),
+    auth: str | None = typer.Option(None),
+    username: str | None = typer.Option(None),
+    password: str | None = typer.Option(None, help="Empty keeps the stored one; '-' reads stdin."),
+    mail_from: str | None = typer.Option(None, "--from"),
+    reply_to: str | None = typer.Option(None),
+    timeout: str | None = typer.Option(None),
+    rate_limit: str | None = typer.Option(None),
+    tls_verify: bool | None = typer.Option(None, "--tls-verify/--no-tls-verify"),
+    ca_file: str | None = typer.Option(None),
+    oauth_client_id: str | None = typer.Option(None),
+    oauth_client_secret: str | None = typer.Option(None),
+    oauth_directory_id: str | None = typer.Option(None),
+) -> None:
+    """Change some fields of a server; the others keep their values."""
+    from core.services.mail_servers import update_mail_server
+
+    data = _fields(
+        name=name,
+        provider=provider,
+        host=host,
+        port=port,
+        security=security,
+        auth=auth,
+        username=username,
+        password=read_secret_argument(password, "SMTP password"),
+        mail_from=mail_from,
+        reply_to=reply_to,
+        timeout=timeout,
+        rate_limit_per_minute=rate_limit,
+        tls_verify=tls_verify,
+        ca_file=ca_file,
+        oauth_client_id=oauth_client_id,
+        oauth_client_secret=read_secret_argument(oauth_client_secret, "OAuth client secret"),
+        oauth_directory_id=oauth_directory_id,
+    )
+    ctx = context()
+    with ctx.session() as session:
+        owner = owner_tenant(session, tenant, system)
+        update_mail_server(
+            session=session,
+            box=ctx.box,
+            tenant=owner,
+            server_id=server_id,
+            data=data,
+            actor=actor(),
+        )
+    typer.echo(f"mail server {server_id} updated")
+
+
+@app.command("default")
+def default(
+    server_id: int, tenant: str | None = TENANT_OPTION, system: bool = SYSTEM_OPTION
+) -> None:
+    """Make a server the owner's default (the previous default stops being one)."""
+    from core.services.mail_servers import set_default_mail_server
+
+    with context().session() as session:
+        owner = owner_tenant(session, tenant, system)
+        server = set_default_mail_server(
+            session=session, tenant=owner, server_id=server_id, actor=actor()
+        )
+    typer.echo(f"mail server {server.id} ({server.name}) is now the default")
+
+
+@app.command("remove")
+def remove(
+    server_id: int,
+    tenant: str | None = TENANT_OPTION,
+    system: bool = SYSTEM_OPTION,
+    yes: bool = typer.Option(False, "--yes", help="Do not ask for confirmation."),
+) -> None:
+    """Delete a server; accounts that used it lose their outbound path."""
+    from core.services.mail_servers import delete_mail_server, get_mail_server
+
+    with context().session() as session:
+        owner = owner_tenant(session, tenant, system)
+        server = get_mail_server(session=session, tenant=owner, server_id=server_id)
+        if not yes:
+            typer.confirm(
+                f"Are you sure you want to delete {server.name}? This cannot be undone.", abort=True
+            )
+        result = delete_mail_server(
+            session=session, tenant=owner, server_id=server_id, actor=actor()
+        )
+    typer.echo(f"mail server {server_id} deleted")
+    if result.detached_accounts:
+        emails = ", ".join(a.email for a in result.detached_accounts)
+        typer.echo(
+            f"detached {len(result.detached_accounts)} account(s), now without outbound mail: {emails}"
+        )
+    if result.new_default is not None:
+        typer.echo(
+            f"mail server {result.new_default.id} ({result.new_default.name}) is now the default"
+        )

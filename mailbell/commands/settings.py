@@ -1,0 +1,77 @@
+"""`mailbell settings …`: a tenant's (or the system's) notification settings, as in the HTTP API."""
+
+from __future__ import annotations
+
+import typer
+
+from mailbell.commands._common import (
+    actor,
+    context,
+    owner_tenant,
+    parse_assignments,
+    print_fields,
+    print_json,
+)
+
+app = typer.Typer(help="Notification settings and the default mail server.", no_args_is_help=True)
+
+TENANT_OPTION = typer.Option(None, "--tenant", help="Tenant slug.")
+SYSTEM_OPTION = typer.Option(False, "--system", help="The system settings.")
+
+
+@app.command("show")
+def show(
+    tenant: str | None = TENANT_OPTION,
+    system: bool = SYSTEM_OPTION,
+    as_json: bool = typer.Option(False, "--json", help="Print JSON."),
+) -> None:
+    """Show the settings (never the password)."""
+    from core.services.notifications import get_notification_settings, get_system_settings
+
+    with context().session() as session:
+        owner = owner_tenant(session, tenant, system)
+        data = (
+            get_system_settings(session=session)
+            if owner is None
+            else get_notification_settings(session=session, tenant=owner)
+        )
+        session.commit()
+    if as_json:
+        print_json(data)
+    else:
+        print_fields(data)
+
+
+@app.command("set")
+def set_(
+    assignments: list[str] = typer.Argument(
+        help="FIELD=VALUE pairs, field names as in the HTTP API: type server port username "
+        "password auth enable_tls_ssl enable_starttls_auto reply_to mail_from security "
+        "tls_verify ca_file timeout rate_limit_per_minute recipients notify_… "
+        "(--system: apply_to_all_tenants and the system notify_… toggles).",
+    ),
+    tenant: str | None = TENANT_OPTION,
+    system: bool = SYSTEM_OPTION,
+    as_json: bool = typer.Option(False, "--json", help="Print the resulting settings as JSON."),
+) -> None:
+    """Change some settings; the others keep their values. All or nothing."""
+    from core.services.notifications import update_notification_settings, update_system_settings
+
+    changes = parse_assignments(assignments)
+    ctx = context()
+    with ctx.session() as session:
+        owner = owner_tenant(session, tenant, system)
+        if owner is None:
+            data = update_system_settings(
+                session=session, box=ctx.box, changes=changes, actor=actor()
+            )
+        else:
+            data = update_notification_settings(
+                session=session, box=ctx.box, tenant=owner, changes=changes, actor=actor()
+            )
+    if as_json:
+        print_json(data)
+    else:
+        typer.echo(
+            f"settings of {'the system' if system else tenant} updated: {', '.join(changes)}"
+        )
