@@ -1,0 +1,3 @@
+from mailbell.cli import main
+
+main()
