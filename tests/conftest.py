@@ -39,3 +39,6 @@ def session(ctx: Context) -> Iterator[Session]:
 @pytest.fixture
 def actor() -> Actor:
     return Actor(name="tester", source="cli")
+
+
+pytest_plugins = ["tests.cli_fixtures"]

@@ -1,0 +1,350 @@
+"""Template rendering: sandboxed Jinja2, cached compilation, complete email messages.
+
+- Two `ImmutableSandboxedEnvironment`s with `StrictUndefined`: HTML bodies autoescape payload
+  values; `from` and `subject` are rendered without HTML escaping and folded to one line (any
+  CR/LF or other whitespace run becomes one space), so a payload value cannot add a header.
+- Compiled templates are cached by source text (`compile_line`, `compile_body`: LRU caches).
+  A body compiles to two templates: the HTML one and its plain-text twin, derived once from the
+  HTML source (`core.html_text`), so no message's HTML is parsed at render time.
+- `render()` gives a `RenderedMessage` (strings and headers: cheap); `render_message()` and
+  `RenderedMessage.to_email_message()` build the `EmailMessage` (multipart/alternative; the HTML
+  part becomes multipart/related when it shows an inline image).
+- USER_CREATION: the template gets `qr_code_src` (a `cid:` URL) and `login_uri` (what the QR code
+  encodes, see `core.catalog.login_uri`); when the HTML uses `qr_code_src` the PNG is attached
+  inline under that Content-ID.
+- Default templates: `data/templates/NAME.html` (body) and `data/templates/index.json`
+  (`{"NAME": {"from": ..., "subject": ...}}`; an empty `from` means the mail server's address).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import formatdate, make_msgid, parseaddr
+from functools import cache, lru_cache
+from types import TracebackType
+from typing import Any
+
+import jinja2
+from jinja2 import StrictUndefined, Template
+from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+
+from core.catalog import NAMES, Event, get_event, login_uri
+from core.catalog_payloads import Payload, UserCreationPayload
+from core.errors import PermanentError, ValidationError
+from core.html_text import html_to_text, normalize, text_template_source
+from core.paths import templates_dir
+
+MAX_BODY_BYTES = 256 * 1024
+RANGE_LIMIT = 10_000
+REPEAT_LIMIT = 100_000
+QR_FILENAME = "login-qr.png"
+
+
+def _finalize(value: Any) -> Any:
+    return "" if value is None else value
+
+
+def _limited_range(*args: int) -> range:
+    result = range(*args)
+    if len(result) > RANGE_LIMIT:
+        raise SecurityError(f"range() is limited to {RANGE_LIMIT} items")
+    return result
+
+
+def format_datetime(value: Any, fmt: str = "%Y-%m-%d %H:%M UTC") -> str:
+    """Filter `datetime`: an aware datetime in UTC as text; anything else unchanged."""
+    if isinstance(value, datetime):
+        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+        return value.strftime(fmt)
+    return "" if value is None else str(value)
+
+
+def format_duration(value: Any) -> str:
+    """Filter `duration`: seconds as "45 s", "3 min 05 s" or "2 h 07 min"."""
+    if value is None or value == "":
+        return ""
+    seconds = int(value)
+    if seconds < 60:
+        return f"{seconds} s"
+    minutes, seconds = divmod(seconds, 60)
+    if minutes < 60:
+        return f"{minutes} min {seconds:02d} s"
+    hours, minutes = divmod(minutes, 60)
+    return f"{hours} h {minutes:02d} min"
+
+
+class _Sandbox(ImmutableSandboxedEnvironment):
+    """The sandbox, with `*` and `**` bounded so a template cannot build huge values."""
+
+    intercepted_binops = frozenset({"*", "**"})
+
+    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
+        if operator == "**" and isinstance(right, int | float) and abs(right) > 64:
+            raise SecurityError("exponents above 64 are not allowed")
+        if operator == "*":
+            for seq, times in ((left, right), (right, left)):
+                if isinstance(seq, str | list | tuple) and isinstance(times, int):
+                    if len(seq) * times > REPEAT_LIMIT:
+                        raise SecurityError(f"repeated values are limited to {REPEAT_LIMIT}")
+        return super().call_binop(context, operator, left, right)
+
+
+def _make_env(*, autoescape: bool) -> _Sandbox:
+    env = _Sandbox(
+        autoescape=autoescape, undefined=StrictUndefined, finalize=_finalize, auto_reload=False
+    )
+    env.filters["datetime"] = format_datetime
+    env.filters["duration"] = format_duration
+    env.globals["range"] = _limited_range
+    return env
+
+
+HTML_ENV = _make_env(autoescape=True)
+LINE_ENV = _make_env(autoescape=False)
+
+
+@lru_cache(maxsize=512)
+def compile_line(source: str) -> Template:
+    """`from` or `subject` template, compiled once per distinct source text."""
+    return LINE_ENV.from_string(source)
+
+
+@dataclass(frozen=True)
+class CompiledBody:
+    html: Template
+    text: Template | None  # None: derive the text from each rendered HTML (slow path)
+
+
+@lru_cache(maxsize=512)
+def compile_body(source: str) -> CompiledBody:
+    """HTML body template and its plain-text twin, compiled once per distinct source text."""
+    html = HTML_ENV.from_string(source)
+    try:
+        text: Template | None = LINE_ENV.from_string(text_template_source(source, LINE_ENV.lex))
+    except jinja2.TemplateError:
+        text = None
+    return CompiledBody(html=html, text=text)
+
+
+def template_line(exc: BaseException) -> int | None:
+    """Template line where a render error happened (Jinja maps its frames to template lines)."""
+    line = getattr(exc, "lineno", None)
+    tb: TracebackType | None = exc.__traceback__
+    while tb is not None:
+        if tb.tb_frame.f_code.co_filename == "<template>":
+            line = tb.tb_lineno
+        tb = tb.tb_next
+    return line
+
+
+def describe_error(exc: BaseException) -> str:
+    """`line N: reason` for a compile or render error."""
+    if isinstance(exc, SecurityError):
+        reason = f"not allowed in a template: {exc}"
+    elif isinstance(exc, jinja2.TemplateSyntaxError):
+        reason = f"syntax error: {exc.message}"
+    elif isinstance(exc, jinja2.TemplateError):
+        reason = exc.message or type(exc).__name__
+    else:
+        reason = f"{type(exc).__name__}: {exc}"
+    line = template_line(exc)
+    return f"line {line}: {reason}" if line else reason
+
+
+@dataclass(frozen=True)
+class TemplateSource:
+    """One template as stored: `from` (may be empty), `subject` and HTML `body`."""
+
+    name: str
+    mail_from: str
+    subject: str
+    body: str
+    custom: bool = False
+
+    def as_dict(self) -> dict[str, str]:
+        return {"from": self.mail_from, "subject": self.subject, "body": self.body}
+
+
+@cache
+def default_templates() -> dict[str, TemplateSource]:
+    """The shipped defaults, read once from the data directory."""
+    folder = templates_dir()
+    index = json.loads((folder / "index.json").read_text(encoding="utf-8"))
+    return {
+        name: TemplateSource(
+            name=name,
+            mail_from=index[name].get("from", ""),
+            subject=index[name]["subject"],
+            body=(folder / f"{name}.html").read_text(encoding="utf-8"),
+        )
+        for name in NAMES
+    }
+
+
+def default_template(name: str) -> TemplateSource:
+    return default_templates()[get_event(name).name]
+
+
+@dataclass(frozen=True)
+class InlineImage:
+    cid: str  # without the angle brackets
+    data: bytes
+    subtype: str = "png"
+    filename: str = QR_FILENAME
+
+
+@dataclass(frozen=True)
+class RenderedMessage:
+    """Everything a message needs, as strings; `to_email_message()` builds the MIME tree."""
+
+    event: str
+    mail_from: str
+    to: tuple[str, ...]
+    reply_to: str | None
+    subject: str
+    html: str
+    text: str
+    message_id: str
+    date: str
+    inline: tuple[InlineImage, ...] = ()
+
+    def to_email_message(self) -> EmailMessage:
+        message = EmailMessage(policy=SMTP)
+        message["From"] = self.mail_from
+        if self.to:
+            message["To"] = ", ".join(self.to)
+        if self.reply_to:
+            message["Reply-To"] = self.reply_to
+        message["Subject"] = self.subject
+        message["Date"] = self.date
+        message["Message-ID"] = self.message_id
+        message.set_content(self.text, subtype="plain")
+        message.add_alternative(self.html, subtype="html")
+        if self.inline:
+            html_part = message.get_payload()[1]
+            for image in self.inline:
+                html_part.add_related(
+                    image.data,
+                    maintype="image",
+                    subtype=image.subtype,
+                    cid=f"<{image.cid}>",
+                    filename=image.filename,
+                    disposition="inline",
+                )
+        return message
+
+
+def one_line(value: str) -> str:
+    """Header-safe: every run of whitespace (CR and LF included) becomes one space."""
+    return " ".join(value.split())
+
+
+def _domain(address: str) -> str:
+    domain = parseaddr(address)[1].rpartition("@")[2].strip().rstrip(">") or "mailbell.invalid"
+    if not domain.isascii():
+        try:
+            domain = domain.encode("idna").decode("ascii")
+        except UnicodeError:
+            domain = "mailbell.invalid"
+    return domain
+
+
+def qr_png(content: str) -> bytes:
+    """A QR code (error correction M) as a PNG."""
+    import segno
+
+    buffer = io.BytesIO()
+    segno.make_qr(content, error="m").save(buffer, kind="png", scale=5, border=4)
+    return buffer.getvalue()
+
+
+def render_context(event: Event, payload: Payload, cid: str) -> dict[str, Any]:
+    """The variables a template sees: the payload's fields plus the render variables."""
+    context = dict(payload)
+    if isinstance(payload, UserCreationPayload):
+        context["qr_code_src"] = f"cid:{cid}"
+        context["login_uri"] = login_uri(payload)
+    return context
+
+
+def render(
+    name: str,
+    data: Mapping[str, Any] | Payload,
+    *,
+    template: TemplateSource | None = None,
+    to: Sequence[str] = (),
+    server_from: str = "",
+    reply_to: str | None = None,
+) -> RenderedMessage:
+    """Render event `name` with `data` through `template` (default: the shipped one).
+
+    A bad payload is `ValidationError("data")`; no From address at all is
+    `ValidationError("from")`; a template that fails while rendering is `PermanentError`.
+    """
+    event = get_event(name)
+    payload = event.validate(data)
+    template = template or default_template(event.name)
+    try:
+        mail_from = ""
+        if template.mail_from:
+            mail_from = one_line(compile_line(template.mail_from).render(dict(payload)))
+        mail_from = mail_from or server_from
+        if not mail_from:
+            raise ValidationError(
+                "from", "no From address: the template has none and the mail server has none"
+            )
+        domain = _domain(mail_from)
+        cid = make_msgid("qr", domain=domain)[1:-1]
+        context = render_context(event, payload, cid)
+        subject = one_line(compile_line(template.subject).render(context))
+        body = compile_body(template.body)
+        html = body.html.render(context)
+    except (jinja2.TemplateError, TypeError, ValueError, ArithmeticError) as exc:
+        raise PermanentError(f"template {event.name}: {describe_error(exc)}") from None
+    text = _text(body, html, context)
+    inline: tuple[InlineImage, ...] = ()
+    if isinstance(payload, UserCreationPayload) and cid in html:
+        inline = (InlineImage(cid=cid, data=qr_png(context["login_uri"])),)
+    return RenderedMessage(
+        event=event.name,
+        mail_from=mail_from,
+        to=tuple(to),
+        reply_to=reply_to or None,
+        subject=subject,
+        html=html,
+        text=text,
+        message_id=make_msgid(domain=domain),
+        date=formatdate(usegmt=True),
+        inline=inline,
+    )
+
+
+def _text(body: CompiledBody, html: str, context: dict[str, Any]) -> str:
+    if body.text is not None:
+        try:
+            return normalize(body.text.render(context))
+        except (jinja2.TemplateError, TypeError, ValueError, ArithmeticError):
+            pass
+    return html_to_text(html)
+
+
+def render_message(
+    name: str,
+    data: Mapping[str, Any] | Payload,
+    *,
+    template: TemplateSource | None = None,
+    to: Sequence[str] = (),
+    server_from: str = "",
+    reply_to: str | None = None,
+) -> EmailMessage:
+    """`render()` and then the complete `EmailMessage` (see `RenderedMessage.to_email_message`)."""
+    rendered = render(
+        name, data, template=template, to=to, server_from=server_from, reply_to=reply_to
+    )
+    return rendered.to_email_message()
