@@ -196,7 +196,8 @@ def apply_server_changes(
     provider_changed = "provider" in changes and changes["provider"] != server.provider
     if provider_changed or server.id is None:
         for key, value in preset_for(changes.get("provider", server.provider)).items():
-            changes.setdefault(key, value)
+            if changes.get(key) is None:
+                changes[key] = value
     if provider_changed and any(getattr(server, name) for name in OAUTH_TOKEN_COLUMNS):
         for name in OAUTH_TOKEN_COLUMNS:
             setattr(server, name, None)

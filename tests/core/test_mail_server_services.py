@@ -1,0 +1,152 @@
+"""Mail server rules: presets, write-only secrets, OAuth reset, defaults, effective server."""
+
+from __future__ import annotations
+
+import pytest
+from sqlmodel import select
+
+from core.errors import NotFound, ValidationError
+from core.models.audit import AuditEntry
+from core.models.mail import EmailAccount, MailServer
+from core.services.accounts import create_email_account
+from core.services.mail_servers import (
+    create_mail_server,
+    delete_mail_server,
+    mail_server_public,
+    resolve_effective_server,
+    set_default_mail_server,
+    update_mail_server,
+)
+from core.services.notifications import update_system_settings
+from core.services.tenants import create_tenant, delete_tenant
+
+
+def _server(session, ctx, actor, tenant=None, **fields):
+    data = {"name": "main", "host": "smtp.example.com", "username": "u", **fields}
+    return create_mail_server(session=session, box=ctx.box, tenant=tenant, data=data, actor=actor)
+
+
+def test_presets_fill_only_what_is_not_given(session, ctx, actor) -> None:
+    ms365 = _server(session, ctx, actor, name="m", host=None, provider="MS365")
+    assert (ms365.host, ms365.port, ms365.security) == ("smtp.office365.com", 587, "starttls")
+    assert ms365.rate_limit_per_minute == 30
+    sendgrid = _server(session, ctx, actor, name="s", host=None, username=None, provider="sendgrid",
+                       port=2525)  # fmt: skip
+    assert (sendgrid.host, sendgrid.port, sendgrid.username) == (
+        "smtp.sendgrid.net",
+        2525,
+        "apikey",
+    )
+
+
+def test_empty_password_keeps_the_stored_one(session, ctx, actor) -> None:
+    server = _server(session, ctx, actor, password="first")
+    stored = server.password_enc
+    update_mail_server(session=session, box=ctx.box, tenant=None, server_id=server.id,
+                       data={"password": "", "port": 2525}, actor=actor)  # fmt: skip
+    assert server.password_enc == stored and server.port == 2525
+    update_mail_server(session=session, box=ctx.box, tenant=None, server_id=server.id,
+                       data={"password": "second"}, actor=actor)  # fmt: skip
+    assert ctx.box.decrypt(server.password_enc) == "second"
+
+
+def test_provider_change_clears_oauth_tokens(session, ctx, actor) -> None:
+    server = _server(session, ctx, actor, provider="GMAIL", auth="XOAUTH2", host=None)
+    server.oauth_refresh_token_enc = ctx.box.encrypt("refresh")
+    server.oauth_access_token_enc = ctx.box.encrypt("access")
+    session.commit()
+    update_mail_server(session=session, box=ctx.box, tenant=None, server_id=server.id,
+                       data={"provider": "MS365"}, actor=actor)  # fmt: skip
+    assert server.oauth_refresh_token_enc is None and server.oauth_access_token_enc is None
+    assert server.host == "smtp.office365.com"
+    entry = session.exec(select(AuditEntry).order_by(AuditEntry.id.desc())).first()
+    assert "oauth_tokens" in entry.fields
+
+
+def test_public_view_and_audit_never_carry_secrets(session, ctx, actor) -> None:
+    server = _server(session, ctx, actor, password="pw-XYZ", oauth_client_secret="cs-XYZ")
+    public = mail_server_public(server)
+    assert "XYZ" not in repr(public)
+    assert public["has_password"] and public["has_oauth_client_secret"]
+    entries = session.exec(select(AuditEntry)).all()
+    assert entries and all("XYZ" not in repr(entry.model_dump()) for entry in entries)
+    assert "password" in entries[-1].fields
+
+
+@pytest.mark.parametrize(
+    ("fields", "field"),
+    [
+        ({"port": 0}, "port"),
+        ({"port": 65536}, "port"),
+        ({"port": "abc"}, "port"),
+        ({"username": "u" * 129}, "username"),
+        ({"username": None}, "username"),
+        ({"auth": "NTLM"}, "auth"),
+        ({"provider": "YAHOO"}, "provider"),
+        ({"mail_from": "a@b@c"}, "mail_from"),
+        ({"mail_from": "Ops\n<ops@x.org>"}, "mail_from"),
+        ({"host": "smtp.example.com\r\nX"}, "host"),
+        ({"timeout": 0}, "timeout"),
+        ({"rate_limit_per_minute": -1}, "rate_limit_per_minute"),
+    ],
+)
+def test_bad_fields_are_refused(session, ctx, actor, fields, field) -> None:
+    with pytest.raises(ValidationError) as caught:
+        _server(session, ctx, actor, **fields)
+    assert caught.value.field == field
+    session.rollback()
+    assert session.exec(select(MailServer)).all() == []
+
+
+def test_username_optional_when_auth_disabled(session, ctx, actor) -> None:
+    server = _server(session, ctx, actor, username=None, auth="DISABLE")
+    assert server.username is None
+
+
+def test_default_moves_and_delete_promotes(session, ctx, actor) -> None:
+    tenant = create_tenant(session=session, slug="acme", actor=actor)
+    first = _server(session, ctx, actor, tenant=tenant, name="a")
+    second = _server(session, ctx, actor, tenant=tenant, name="b")
+    assert first.is_default and not second.is_default
+    set_default_mail_server(session=session, tenant=tenant, server_id=second.id, actor=actor)
+    session.refresh(first)
+    assert second.is_default and not first.is_default
+    account = create_email_account(
+        session=session, box=ctx.box, tenant=tenant,
+        data={"email": "x@acme.org", "display_name": "X", "mail_server_id": second.id},
+        actor=actor,
+    )  # fmt: skip
+    result = delete_mail_server(session=session, tenant=tenant, server_id=second.id, actor=actor)
+    assert [a.id for a in result.detached_accounts] == [account.id]
+    assert result.new_default is not None and result.new_default.id == first.id
+    assert session.get(EmailAccount, account.id).mail_server_id is None
+
+
+def test_effective_server_rule(session, ctx, actor) -> None:
+    tenant = create_tenant(session=session, slug="acme", actor=actor)
+    assert resolve_effective_server(session=session, tenant=tenant).source is None
+    system = _server(session, ctx, actor, name="sys")
+    # The system server exists but is not shared yet.
+    assert not resolve_effective_server(session=session, tenant=tenant).configured
+    update_system_settings(session=session, box=ctx.box, changes={"apply_to_all_tenants": True},
+                           actor=actor)  # fmt: skip
+    effective = resolve_effective_server(session=session, tenant=tenant)
+    assert (effective.source, effective.server.id) == ("system", system.id)
+    own = _server(session, ctx, actor, tenant=tenant, name="own")
+    effective = resolve_effective_server(session=session, tenant=tenant)
+    assert (effective.source, effective.server.id) == ("tenant", own.id)
+    # System-scope events always use the system default.
+    assert resolve_effective_server(session=session, tenant=None).server.id == system.id
+
+
+def test_tenant_delete_takes_its_data(session, ctx, actor) -> None:
+    tenant = create_tenant(session=session, slug="acme", actor=actor)
+    _server(session, ctx, actor, tenant=tenant)
+    other = create_tenant(session=session, slug="globex", actor=actor)
+    _server(session, ctx, actor, tenant=other)
+    delete_tenant(session=session, slug="acme", actor=actor)
+    session.expire_all()
+    assert [s.tenant_id for s in session.exec(select(MailServer)).all()] == [other.id]
+    with pytest.raises(NotFound):
+        update_mail_server(session=session, box=ctx.box, tenant=other, server_id=999, data={},
+                           actor=actor)  # fmt: skip
