@@ -1,1 +1,1 @@
-"""mailbell's domain: settings, storage, services, rendering and delivery. No front end lives here."""
+"""mailbell's domain: settings, storage, services, rendering, delivery. No front end here."""

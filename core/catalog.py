@@ -70,7 +70,9 @@ class Event:
 
     def minimal_payload(self) -> p.Payload:
         """The sample without its optional fields: what a template must also cope with."""
-        required = {k: v for k, v in self.sample.items() if self.payload.model_fields[k].is_required()}
+        required = {
+            k: v for k, v in self.sample.items() if self.payload.model_fields[k].is_required()
+        }
         return self.payload.model_validate(required)
 
 
@@ -259,4 +261,6 @@ def login_uri(payload: p.UserCreationPayload) -> str:
     percent-encoded), which a softphone can scan to fill in its account settings.
     """
     account = f"sip:{quote(payload.extension_number, safe='')}@{payload.pbx_domain}"
-    return account + "?" + urlencode({"server": payload.login_address, "password": payload.password})
+    return (
+        account + "?" + urlencode({"server": payload.login_address, "password": payload.password})
+    )

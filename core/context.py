@@ -36,7 +36,7 @@ class Context:
 
 
 def build_context(settings: Settings | None = None, *, migrate: bool = True) -> Context:
-    """Settings from the environment, an engine, the key ring; migrations applied unless told not to."""
+    """Settings from the environment, an engine, the key ring; schema migrated unless told not."""
     settings = settings or load_settings()
     engine = make_engine(settings.effective_database_url)
     box = SecretBox(KeySource(env_keys=settings.secret_keys, key_file=settings.key_file))

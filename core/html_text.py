@@ -17,11 +17,10 @@ from collections.abc import Callable, Iterable
 from html.parser import HTMLParser
 
 _PARAGRAPH = frozenset(
-    "p h1 h2 h3 h4 h5 h6 table ul ol blockquote pre hr address dl section article "
-    "header footer main nav figure".split()
+    ["p", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol", "blockquote", "pre", "hr", "address", "dl", "section", "article", "header", "footer", "main", "nav", "figure"]
 )
-_LINE = frozenset("div tr li br dt dd caption center tbody thead tfoot".split())
-_SKIP = frozenset("head style script title template".split())
+_LINE = frozenset(["div", "tr", "li", "br", "dt", "dd", "caption", "center", "tbody", "thead", "tfoot"])
+_SKIP = frozenset(["head", "style", "script", "title", "template"])
 _SPACE = re.compile(r"\s+")
 _BLANKS = re.compile(r"[ \t]*\n[ \t]*")
 _MANY_NEWLINES = re.compile(r"\n{3,}")
@@ -30,6 +29,7 @@ _MANY_NEWLINES = re.compile(r"\n{3,}")
 # never in templates, unchanged by HTMLParser's lower-casing of names).
 _EXPR_OPEN, _EXPR_CLOSE, _STMT_OPEN, _STMT_CLOSE = "\ue000", "\ue001", "\ue002", "\ue003"
 _STATEMENT = re.compile(f"{_STMT_OPEN}\\d+{_STMT_CLOSE}")
+_SPLIT_STATEMENTS = re.compile(f"({_STMT_OPEN}\\d+{_STMT_CLOSE})")
 _PLACEHOLDER = re.compile(f"[{_EXPR_OPEN}{_STMT_OPEN}](\\d+)[{_EXPR_CLOSE}{_STMT_CLOSE}]")
 
 
@@ -49,8 +49,12 @@ class _Converter(HTMLParser):
         self.links: list[tuple[str | None, int]] = []
         self.lists: list[int | None] = []  # None: unordered; int: next number
         self.cell: str | None = None  # tag of the previous cell in this row
+        self.started = False  # some text was written
+        self.at_space = True  # the last text written ends with a space or a newline
 
     # -- output helpers
+    # Statement placeholders ({% ... %}) are written as they come, taking no space: they do not
+    # consume pending line breaks, so a block tag between two rows adds no blank line.
     def _statements(self, text: str | None) -> None:
         if self.keep_statements and text:
             self.out.extend(_STATEMENT.findall(text))
@@ -58,24 +62,18 @@ class _Converter(HTMLParser):
     def _break(self, count: int) -> None:
         self.pending = max(self.pending, count)
 
-    def _emit(self, text: str) -> None:
+    def _emit(self, text: str, *, verbatim: bool = False) -> None:
+        if not verbatim and (self.pending or self.at_space):
+            text = text.lstrip(" ")
         if not text:
             return
         if self.pending:
-            if self.out:
+            if self.started:
                 self.out.append("\n" * self.pending)
             self.pending = 0
-            text = text.lstrip(" ")
-            if not text:
-                return
-        elif text.startswith(" ") and (not self.out or self.out[-1].endswith((" ", "\n"))):
-            text = text.lstrip(" ")
-            if not text:
-                return
         self.out.append(text)
-
-    def _tail(self) -> str:
-        return "".join(self.out[-3:])
+        self.started = True
+        self.at_space = text.endswith((" ", "\n"))
 
     # -- parser callbacks
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
@@ -149,9 +147,17 @@ class _Converter(HTMLParser):
             self._statements(data)
             return
         if self.pre:
+            self._emit(data, verbatim=True)
+            return
+        data = _SPACE.sub(" ", data)
+        if not self.keep_statements:
             self._emit(data)
             return
-        self._emit(_SPACE.sub(" ", data))
+        for piece in _SPLIT_STATEMENTS.split(data):
+            if _STATEMENT.fullmatch(piece):
+                self.out.append(piece)
+            else:
+                self._emit(piece)
 
     def handle_comment(self, data: str) -> None:
         self._statements(data)

@@ -45,7 +45,7 @@ _mount_optional()
 def tui(
     tenant: str | None = typer.Option(None, "--tenant", help="Open straight into a tenant."),
 ) -> None:
-    """The terminal UI (runs on the embedded SQLite database unless MAILBELL_DATABASE_URL is set)."""
+    """The terminal UI (embedded SQLite database unless MAILBELL_DATABASE_URL is set)."""
     from mailbell.commands._common import context
     from tui.app import run_tui
 

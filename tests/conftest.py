@@ -15,7 +15,7 @@ from core.services.audit import Actor
 
 @pytest.fixture
 def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
-    """A fresh MAILBELL_HOME; environment variables that would leak in from the machine are cleared."""
+    """A fresh MAILBELL_HOME; variables that would leak in from the machine are cleared."""
     data = tmp_path / "home"
     for name in ("MAILBELL_DATABASE_URL", "MAILBELL_SECRET_KEYS"):
         monkeypatch.delenv(name, raising=False)

@@ -55,7 +55,8 @@ def test_importing_all_of_core_loads_no_front_end() -> None:
         "import importlib, sys\n"
         f"for name in {modules!r}:\n"
         "    importlib.import_module(name.removesuffix('.__init__'))\n"
-        f"bad = [m for m in sys.modules if any(m == b or m.startswith(b + '.') for b in {FORBIDDEN_IN_CORE!r})]\n"
+        f"bad = [m for m in sys.modules if any(m == b or m.startswith(b + '.')"
+        f" for b in {FORBIDDEN_IN_CORE!r})]\n"
         "print(','.join(bad))\n"
     )
     result = subprocess.run(
@@ -70,7 +71,8 @@ def test_help_does_not_import_heavy_modules() -> None:
         "import sys\n"
         "from mailbell.cli import run\n"
         "code = run(['--help'])\n"
-        "heavy = [m for m in ('textual', 'slack_bolt', 'slack_sdk', 'sqlalchemy', 'sqlmodel', 'aiosmtplib')"
+        "heavy = [m for m in ('textual', 'slack_bolt', 'slack_sdk', 'sqlalchemy', 'sqlmodel',"
+        " 'aiosmtplib')"
         " if m in sys.modules]\n"
         "print(code, ','.join(heavy), file=sys.stderr)\n"
     )

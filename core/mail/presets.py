@@ -1,4 +1,4 @@
-"""Provider presets (data/providers.json): what choosing Gmail, Microsoft 365 or SendGrid fills in."""
+"""Provider presets (data/providers.json): what Gmail, Microsoft 365 or SendGrid fill in."""
 
 from __future__ import annotations
 

@@ -14,11 +14,11 @@ target_metadata = SQLModel.metadata
 
 def run_migrations_online() -> None:
     engine = config.attributes.get("engine") or make_engine(
-        config.get_main_option("sqlalchemy.url")
+        config.get_main_option("sqlalchemy.url") or ""
     )
     with engine.begin() as connection:
         if connection.dialect.name == "postgresql":
-            # Several processes may start at once: one migrates, the others wait and find nothing to do.
+            # Processes starting together: one migrates, the others wait, then find nothing to do.
             connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7342015)")
         context.configure(
             connection=connection,

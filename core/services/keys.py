@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from sqlmodel import Session, select
+from sqlmodel import Session, SQLModel, select
 
 from core.crypto import SecretBox
 from core.models.mail import EmailAccount, MailServer
 from core.services.audit import Actor, record
 
-SECRET_COLUMNS: dict[type, tuple[str, ...]] = {
+SECRET_COLUMNS: dict[type[SQLModel], tuple[str, ...]] = {
     MailServer: (
         "password_enc",
         "oauth_client_secret_enc",
@@ -19,10 +19,11 @@ SECRET_COLUMNS: dict[type, tuple[str, ...]] = {
 }
 
 
-def _stored_secrets(session: Session) -> list[tuple[object, str, str]]:
-    found = []
+def _stored_secrets(session: Session) -> list[tuple[SQLModel, str, str]]:
+    found: list[tuple[SQLModel, str, str]] = []
     for model, columns in SECRET_COLUMNS.items():
-        for row in session.exec(select(model)).all():
+        rows: list[SQLModel] = list(session.exec(select(model)).all())
+        for row in rows:
             for column in columns:
                 value = getattr(row, column)
                 if value:

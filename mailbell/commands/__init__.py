@@ -1,1 +1,1 @@
-"""One module per command group, each exposing `app` (a Typer). Heavy imports stay inside functions."""
+"""One module per command group, each exposing `app` (a Typer); heavy imports stay inside."""

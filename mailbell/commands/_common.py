@@ -21,7 +21,7 @@ _context: Context | None = None
 
 
 def context() -> Context:
-    """The process's context, built on first use (settings from the environment, schema upgraded)."""
+    """The process's context, built on first use (settings from the environment, migrated)."""
     global _context
     if _context is None:
         from core.context import build_context

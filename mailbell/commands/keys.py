@@ -11,7 +11,7 @@ app = typer.Typer(help="Secret keys.", no_args_is_help=True)
 
 @app.command("rotate")
 def rotate() -> None:
-    """New primary key (key file) or the first key of MAILBELL_SECRET_KEYS; every secret re-encrypted."""
+    """New primary key (key file or MAILBELL_SECRET_KEYS' first); every secret re-encrypted."""
     from core.services.keys import rotate_keys
 
     ctx = context()

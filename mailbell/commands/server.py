@@ -87,7 +87,8 @@ def add(
             print_json(to_jsonable(mail_server_public(server)))
         else:
             typer.echo(
-                f"mail server {server.id} ({server.name}) added{' as default' if server.is_default else ''}"
+                f"mail server {server.id} ({server.name}) added"
+                + (" as default" if server.is_default else "")
             )
 
 
@@ -229,7 +230,8 @@ def remove(
     if result.detached_accounts:
         emails = ", ".join(a.email for a in result.detached_accounts)
         typer.echo(
-            f"detached {len(result.detached_accounts)} account(s), now without outbound mail: {emails}"
+            f"detached {len(result.detached_accounts)} account(s), "
+            f"now without outbound mail: {emails}"
         )
     if result.new_default is not None:
         typer.echo(

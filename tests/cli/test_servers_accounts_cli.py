@@ -13,10 +13,37 @@ def _servers(cli, *owner: str) -> list[dict]:
 
 def test_servers_default_and_presets(cli) -> None:
     assert cli("tenant", "add", "acme").code == 0
-    assert cli("server", "add", "--tenant", "acme", "--name", "Main", "--host", "smtp.a.org",
-               "--username", "u", "--password", "pw-main").code == 0  # fmt: skip
-    added = cli("server", "add", "--tenant", "acme", "--name", "Google", "--provider", "gmail",
-                "--username", "me@gmail.com", "--password", "pw-g")  # fmt: skip
+    assert (
+        cli(
+            "server",
+            "add",
+            "--tenant",
+            "acme",
+            "--name",
+            "Main",
+            "--host",
+            "smtp.a.org",
+            "--username",
+            "u",
+            "--password",
+            "pw-main",
+        ).code
+        == 0
+    )
+    added = cli(
+        "server",
+        "add",
+        "--tenant",
+        "acme",
+        "--name",
+        "Google",
+        "--provider",
+        "gmail",
+        "--username",
+        "me@gmail.com",
+        "--password",
+        "pw-g",
+    )
     assert added.code == 0, added.err
     servers = _servers(cli, "--tenant", "acme")
     assert [(s["name"], s["default"]) for s in servers] == [("Main", True), ("Google", False)]
@@ -32,11 +59,23 @@ def test_servers_default_and_presets(cli) -> None:
 
 
 def test_second_default_server_is_refused(cli, db_dump) -> None:
-    assert cli("server", "add", "--system", "--name", "A", "--host", "a.org", "--auth",
-               "DISABLE").code == 0  # fmt: skip
+    assert (
+        cli("server", "add", "--system", "--name", "A", "--host", "a.org", "--auth", "DISABLE").code
+        == 0
+    )
     before = db_dump()
-    result = cli("server", "add", "--system", "--name", "B", "--host", "b.org", "--auth",
-                 "DISABLE", "--default")  # fmt: skip
+    result = cli(
+        "server",
+        "add",
+        "--system",
+        "--name",
+        "B",
+        "--host",
+        "b.org",
+        "--auth",
+        "DISABLE",
+        "--default",
+    )
     assert result.code == 1
     assert result.err.startswith("error: is_default:")
     assert "server default" in result.err
@@ -46,8 +85,21 @@ def test_second_default_server_is_refused(cli, db_dump) -> None:
 def test_server_from_another_owner_is_not_found(cli) -> None:
     for slug in ("acme", "globex"):
         assert cli("tenant", "add", slug).code == 0
-    assert cli("server", "add", "--tenant", "acme", "--name", "A", "--host", "a.org",
-               "--auth", "DISABLE").code == 0  # fmt: skip
+    assert (
+        cli(
+            "server",
+            "add",
+            "--tenant",
+            "acme",
+            "--name",
+            "A",
+            "--host",
+            "a.org",
+            "--auth",
+            "DISABLE",
+        ).code
+        == 0
+    )
     server_id = _servers(cli, "--tenant", "acme")[0]["id"]
     result = cli("server", "edit", str(server_id), "--tenant", "globex", "--port", "25")
     assert result.code == 1 and "does not exist for tenant 'globex'" in result.err
@@ -55,12 +107,41 @@ def test_server_from_another_owner_is_not_found(cli) -> None:
 
 def test_remove_detaches_accounts(cli) -> None:
     assert cli("tenant", "add", "acme").code == 0
-    assert cli("server", "add", "--tenant", "acme", "--name", "A", "--host", "a.org",
-               "--auth", "DISABLE").code == 0  # fmt: skip
+    assert (
+        cli(
+            "server",
+            "add",
+            "--tenant",
+            "acme",
+            "--name",
+            "A",
+            "--host",
+            "a.org",
+            "--auth",
+            "DISABLE",
+        ).code
+        == 0
+    )
     server_id = _servers(cli, "--tenant", "acme")[0]["id"]
-    assert cli("accounts", "add", "--tenant", "acme", "--email", "help@acme.org", "--name",
-               "Help", "--server", str(server_id), "--imap-host", "imap.acme.org",
-               "--imap-password", "imap-secret").code == 0  # fmt: skip
+    assert (
+        cli(
+            "accounts",
+            "add",
+            "--tenant",
+            "acme",
+            "--email",
+            "help@acme.org",
+            "--name",
+            "Help",
+            "--server",
+            str(server_id),
+            "--imap-host",
+            "imap.acme.org",
+            "--imap-password",
+            "imap-secret",
+        ).code
+        == 0
+    )
     result = cli("server", "remove", str(server_id), "--tenant", "acme", "--yes")
     assert result.code == 0
     assert "detached 1 account(s)" in result.out and "help@acme.org" in result.out
@@ -73,8 +154,18 @@ def test_remove_detaches_accounts(cli) -> None:
 def test_account_without_mail_server_is_refused(cli, db_dump) -> None:
     assert cli("tenant", "add", "acme").code == 0
     before = db_dump()
-    result = cli("accounts", "add", "--tenant", "acme", "--email", "a@acme.org", "--name", "A",
-                 "--server", "1")  # fmt: skip
+    result = cli(
+        "accounts",
+        "add",
+        "--tenant",
+        "acme",
+        "--email",
+        "a@acme.org",
+        "--name",
+        "A",
+        "--server",
+        "1",
+    )
     assert result.code == 1
     assert result.err.startswith("error: mail_server_id:") and "has no mail server" in result.err
     assert db_dump() == before
@@ -82,10 +173,37 @@ def test_account_without_mail_server_is_refused(cli, db_dump) -> None:
 
 def test_account_email_is_read_only(cli, db_dump) -> None:
     assert cli("tenant", "add", "acme").code == 0
-    assert cli("server", "add", "--tenant", "acme", "--name", "A", "--host", "a.org",
-               "--auth", "DISABLE").code == 0  # fmt: skip
-    assert cli("accounts", "add", "--tenant", "acme", "--email", "a@acme.org", "--name", "A",
-               "--server", "1", "--default").code == 0  # fmt: skip
+    assert (
+        cli(
+            "server",
+            "add",
+            "--tenant",
+            "acme",
+            "--name",
+            "A",
+            "--host",
+            "a.org",
+            "--auth",
+            "DISABLE",
+        ).code
+        == 0
+    )
+    assert (
+        cli(
+            "accounts",
+            "add",
+            "--tenant",
+            "acme",
+            "--email",
+            "a@acme.org",
+            "--name",
+            "A",
+            "--server",
+            "1",
+            "--default",
+        ).code
+        == 0
+    )
     before = db_dump()
     result = cli("accounts", "edit", "1", "--tenant", "acme", "--email", "b@acme.org")
     assert result.code == 1 and result.err.startswith("error: email:")
@@ -98,14 +216,52 @@ def test_account_email_is_read_only(cli, db_dump) -> None:
 
 def test_second_default_account_is_refused_and_default_moves(cli, db_dump) -> None:
     assert cli("tenant", "add", "acme").code == 0
-    assert cli("server", "add", "--tenant", "acme", "--name", "A", "--host", "a.org",
-               "--auth", "DISABLE").code == 0  # fmt: skip
+    assert (
+        cli(
+            "server",
+            "add",
+            "--tenant",
+            "acme",
+            "--name",
+            "A",
+            "--host",
+            "a.org",
+            "--auth",
+            "DISABLE",
+        ).code
+        == 0
+    )
     for email, extra in (("a@acme.org", ["--default"]), ("b@acme.org", [])):
-        assert cli("accounts", "add", "--tenant", "acme", "--email", email, "--name", email,
-                   "--server", "1", *extra).code == 0  # fmt: skip
+        assert (
+            cli(
+                "accounts",
+                "add",
+                "--tenant",
+                "acme",
+                "--email",
+                email,
+                "--name",
+                email,
+                "--server",
+                "1",
+                *extra,
+            ).code
+            == 0
+        )
     before = db_dump()
-    result = cli("accounts", "add", "--tenant", "acme", "--email", "c@acme.org", "--name", "C",
-                 "--server", "1", "--default")  # fmt: skip
+    result = cli(
+        "accounts",
+        "add",
+        "--tenant",
+        "acme",
+        "--email",
+        "c@acme.org",
+        "--name",
+        "C",
+        "--server",
+        "1",
+        "--default",
+    )
     assert result.code == 1 and result.err.startswith("error: is_default:")
     assert db_dump() == before
     assert cli("accounts", "default", "2", "--tenant", "acme").code == 0

@@ -27,10 +27,17 @@ def test_quick_flow_through_the_installed_command(home: Path) -> None:
 
     assert mailbell("tenant", "add", "acme").returncode == 0
     setting = mailbell(
-        "settings", "set", "--tenant", "acme", "server=smtp.example.com", "port=587",
-        "username=u", "password=Hunter2-Secret", "recipients=a@x.org,b@x.org",
+        "settings",
+        "set",
+        "--tenant",
+        "acme",
+        "server=smtp.example.com",
+        "port=587",
+        "username=u",
+        "password=Hunter2-Secret",
+        "recipients=a@x.org,b@x.org",
         "notify_queue_call_lost=true",
-    )  # fmt: skip
+    )
     assert setting.returncode == 0, setting.stderr
     shown = mailbell("settings", "show", "--tenant", "acme", "--json")
     assert shown.returncode == 0, shown.stderr
@@ -57,10 +64,17 @@ def test_settings_set_is_partial(cli) -> None:
 
 def test_system_settings(cli) -> None:
     result = cli(
-        "settings", "set", "--system", "apply_to_all_tenants=true", "recipients=ops@x.org",
-        "notify_disk_low=false", "server=mail.example.net", "auth=DISABLE", "port=25",
+        "settings",
+        "set",
+        "--system",
+        "apply_to_all_tenants=true",
+        "recipients=ops@x.org",
+        "notify_disk_low=false",
+        "server=mail.example.net",
+        "auth=DISABLE",
+        "port=25",
         "enable_tls_ssl=false",
-    )  # fmt: skip
+    )
     assert result.code == 0, result.err
     data = json.loads(cli("settings", "show", "--system", "--json").out)
     assert data["apply_to_all_tenants"] is True

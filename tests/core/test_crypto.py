@@ -26,10 +26,15 @@ def _add_server(ctx, actor, password: str = SECRET) -> MailServer:
             session=session,
             box=ctx.box,
             tenant=None,
-            data={"name": "main", "host": "smtp.example.com", "username": "u",
-                  "password": password, "oauth_client_secret": "client-" + password},
+            data={
+                "name": "main",
+                "host": "smtp.example.com",
+                "username": "u",
+                "password": password,
+                "oauth_client_secret": "client-" + password,
+            },
             actor=actor,
-        )  # fmt: skip
+        )
 
 
 def test_key_file_is_created_private(tmp_path: Path) -> None:
@@ -104,8 +109,22 @@ def test_malformed_key_is_a_clear_error(tmp_path: Path) -> None:
 
 def test_keys_rotate_command_reports_wrong_key(cli, monkeypatch) -> None:
     monkeypatch.setenv("MAILBELL_SECRET_KEYS", Fernet.generate_key().decode())
-    assert cli("server", "add", "--system", "--name", "A", "--host", "a.org", "--username",
-               "u", "--password", SECRET).code == 0  # fmt: skip
+    assert (
+        cli(
+            "server",
+            "add",
+            "--system",
+            "--name",
+            "A",
+            "--host",
+            "a.org",
+            "--username",
+            "u",
+            "--password",
+            SECRET,
+        ).code
+        == 0
+    )
     monkeypatch.setenv("MAILBELL_SECRET_KEYS", Fernet.generate_key().decode())
     result = cli("keys", "rotate")
     assert result.code == 1

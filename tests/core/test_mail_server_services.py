@@ -30,8 +30,9 @@ def test_presets_fill_only_what_is_not_given(session, ctx, actor) -> None:
     ms365 = _server(session, ctx, actor, name="m", host=None, provider="MS365")
     assert (ms365.host, ms365.port, ms365.security) == ("smtp.office365.com", 587, "starttls")
     assert ms365.rate_limit_per_minute == 30
-    sendgrid = _server(session, ctx, actor, name="s", host=None, username=None, provider="sendgrid",
-                       port=2525)  # fmt: skip
+    sendgrid = _server(
+        session, ctx, actor, name="s", host=None, username=None, provider="sendgrid", port=2525
+    )
     assert (sendgrid.host, sendgrid.port, sendgrid.username) == (
         "smtp.sendgrid.net",
         2525,
@@ -42,11 +43,23 @@ def test_presets_fill_only_what_is_not_given(session, ctx, actor) -> None:
 def test_empty_password_keeps_the_stored_one(session, ctx, actor) -> None:
     server = _server(session, ctx, actor, password="first")
     stored = server.password_enc
-    update_mail_server(session=session, box=ctx.box, tenant=None, server_id=server.id,
-                       data={"password": "", "port": 2525}, actor=actor)  # fmt: skip
+    update_mail_server(
+        session=session,
+        box=ctx.box,
+        tenant=None,
+        server_id=server.id,
+        data={"password": "", "port": 2525},
+        actor=actor,
+    )
     assert server.password_enc == stored and server.port == 2525
-    update_mail_server(session=session, box=ctx.box, tenant=None, server_id=server.id,
-                       data={"password": "second"}, actor=actor)  # fmt: skip
+    update_mail_server(
+        session=session,
+        box=ctx.box,
+        tenant=None,
+        server_id=server.id,
+        data={"password": "second"},
+        actor=actor,
+    )
     assert ctx.box.decrypt(server.password_enc) == "second"
 
 
@@ -55,8 +68,14 @@ def test_provider_change_clears_oauth_tokens(session, ctx, actor) -> None:
     server.oauth_refresh_token_enc = ctx.box.encrypt("refresh")
     server.oauth_access_token_enc = ctx.box.encrypt("access")
     session.commit()
-    update_mail_server(session=session, box=ctx.box, tenant=None, server_id=server.id,
-                       data={"provider": "MS365"}, actor=actor)  # fmt: skip
+    update_mail_server(
+        session=session,
+        box=ctx.box,
+        tenant=None,
+        server_id=server.id,
+        data={"provider": "MS365"},
+        actor=actor,
+    )
     assert server.oauth_refresh_token_enc is None and server.oauth_access_token_enc is None
     assert server.host == "smtp.office365.com"
     entry = session.exec(select(AuditEntry).order_by(AuditEntry.id.desc())).first()
@@ -112,10 +131,12 @@ def test_default_moves_and_delete_promotes(session, ctx, actor) -> None:
     session.refresh(first)
     assert second.is_default and not first.is_default
     account = create_email_account(
-        session=session, box=ctx.box, tenant=tenant,
+        session=session,
+        box=ctx.box,
+        tenant=tenant,
         data={"email": "x@acme.org", "display_name": "X", "mail_server_id": second.id},
         actor=actor,
-    )  # fmt: skip
+    )
     result = delete_mail_server(session=session, tenant=tenant, server_id=second.id, actor=actor)
     assert [a.id for a in result.detached_accounts] == [account.id]
     assert result.new_default is not None and result.new_default.id == first.id
@@ -128,8 +149,9 @@ def test_effective_server_rule(session, ctx, actor) -> None:
     system = _server(session, ctx, actor, name="sys")
     # The system server exists but is not shared yet.
     assert not resolve_effective_server(session=session, tenant=tenant).configured
-    update_system_settings(session=session, box=ctx.box, changes={"apply_to_all_tenants": True},
-                           actor=actor)  # fmt: skip
+    update_system_settings(
+        session=session, box=ctx.box, changes={"apply_to_all_tenants": True}, actor=actor
+    )
     effective = resolve_effective_server(session=session, tenant=tenant)
     assert (effective.source, effective.server.id) == ("system", system.id)
     own = _server(session, ctx, actor, tenant=tenant, name="own")
@@ -148,5 +170,6 @@ def test_tenant_delete_takes_its_data(session, ctx, actor) -> None:
     session.expire_all()
     assert [s.tenant_id for s in session.exec(select(MailServer)).all()] == [other.id]
     with pytest.raises(NotFound):
-        update_mail_server(session=session, box=ctx.box, tenant=other, server_id=999, data={},
-                           actor=actor)  # fmt: skip
+        update_mail_server(
+            session=session, box=ctx.box, tenant=other, server_id=999, data={}, actor=actor
+        )

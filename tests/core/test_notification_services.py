@@ -43,10 +43,13 @@ def test_tls_flag_mapping(tls, auto, port, security) -> None:
 def test_flags_and_security_round_trip(session, ctx, tenant, actor) -> None:
     data = _update(session, ctx, tenant, actor, server="smtp.x.org", username="u", port=465)
     assert (data["security"], data["enable_tls_ssl"], data["enable_starttls_auto"]) == (
-        "tls", True, False,
-    )  # fmt: skip
-    data = _update(session, ctx, tenant, actor, enable_tls_ssl=False, enable_starttls_auto=True,
-                   port=587)  # fmt: skip
+        "tls",
+        True,
+        False,
+    )
+    data = _update(
+        session, ctx, tenant, actor, enable_tls_ssl=False, enable_starttls_auto=True, port=587
+    )
     assert data["security"] == "starttls-auto"
     data = _update(session, ctx, tenant, actor, security="starttls", enable_tls_ssl=False)
     assert data["security"] == "starttls" and data["enable_tls_ssl"] is True
@@ -56,14 +59,27 @@ def test_recipients_deduplicated_in_order(session, ctx, tenant, actor) -> None:
     data = _update(session, ctx, tenant, actor, recipients="b@x.org, a@x.org,B@x.org,,a@x.org")
     assert data["recipients"] == "b@x.org,a@x.org"
     sixteen_with_dupes = ",".join([f"r{i}@x.org" for i in range(15)] + ["r0@x.org"])
-    assert len(_update(session, ctx, tenant, actor, recipients=sixteen_with_dupes)["recipients"]
-               .split(",")) == 15  # fmt: skip
+    assert (
+        len(
+            _update(session, ctx, tenant, actor, recipients=sixteen_with_dupes)["recipients"].split(
+                ","
+            )
+        )
+        == 15
+    )
 
 
 def test_enable_needs_recipients_and_refusal_changes_nothing(session, ctx, tenant, actor) -> None:
     with pytest.raises(ValidationError) as caught:
-        _update(session, ctx, tenant, actor, notify_queue_call_lost=True, server="smtp.x.org",
-                username="u")  # fmt: skip
+        _update(
+            session,
+            ctx,
+            tenant,
+            actor,
+            notify_queue_call_lost=True,
+            server="smtp.x.org",
+            username="u",
+        )
     assert caught.value.field == "notify_queue_call_lost"
     session.rollback()
     data = get_notification_settings(session=session, tenant=tenant)
@@ -78,8 +94,17 @@ def test_mail_from_defaults_to_an_address_username(session, ctx, tenant, actor) 
 
 
 def test_audit_names_fields_only(session, ctx, tenant, actor) -> None:
-    _update(session, ctx, tenant, actor, server="smtp.x.org", username="u",
-            password="Sekrit-123", recipients="a@x.org", notify_queue_callback=True)  # fmt: skip
+    _update(
+        session,
+        ctx,
+        tenant,
+        actor,
+        server="smtp.x.org",
+        username="u",
+        password="Sekrit-123",
+        recipients="a@x.org",
+        notify_queue_callback=True,
+    )
     entry = session.exec(
         select(AuditEntry).where(AuditEntry.action == "notification_settings.update")
     ).one()

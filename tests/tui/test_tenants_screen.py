@@ -14,10 +14,20 @@ async def test_lists_tenants_and_effective_servers(ctx, actor) -> None:
     with ctx.session() as session:
         create_tenant(session=session, slug="acme", actor=actor)
         globex = create_tenant(session=session, slug="globex", actor=actor)
-        create_mail_server(session=session, box=ctx.box, tenant=None, actor=actor,
-                           data={"name": "shared", "host": "smtp.sys.org", "auth": "DISABLE"})  # fmt: skip
-        create_mail_server(session=session, box=ctx.box, tenant=globex, actor=actor,
-                           data={"name": "own", "host": "smtp.globex.org", "auth": "DISABLE"})  # fmt: skip
+        create_mail_server(
+            session=session,
+            box=ctx.box,
+            tenant=None,
+            actor=actor,
+            data={"name": "shared", "host": "smtp.sys.org", "auth": "DISABLE"},
+        )
+        create_mail_server(
+            session=session,
+            box=ctx.box,
+            tenant=globex,
+            actor=actor,
+            data={"name": "own", "host": "smtp.globex.org", "auth": "DISABLE"},
+        )
     app = MailbellApp(ctx)
     async with app.run_test(size=(80, 24)) as pilot:
         await app.workers.wait_for_complete()
@@ -30,8 +40,9 @@ async def test_lists_tenants_and_effective_servers(ctx, actor) -> None:
         assert "shared" in summary and "applied to all tenants" not in summary
 
         with ctx.session() as session:
-            update_system_settings(session=session, box=ctx.box, actor=actor,
-                                   changes={"apply_to_all_tenants": True})  # fmt: skip
+            update_system_settings(
+                session=session, box=ctx.box, actor=actor, changes={"apply_to_all_tenants": True}
+            )
         await pilot.press("r")
         await app.workers.wait_for_complete()
         await pilot.pause()
