@@ -37,6 +37,16 @@ class Settings(BaseSettings):
     retry_base_s: float = 30.0
     retry_max_age_s: float = 86400.0
     imap_sync_interval_s: float = 300.0
+    imap_backfill_days: int = 7
+    imap_backfill_messages: int = 500
+    oauth_google_token_url: str = "https://oauth2.googleapis.com/token"
+    oauth_google_auth_url: str = "https://accounts.google.com/o/oauth2/v2/auth"
+    # {tenant} is the server's directory (tenant) id, or "common" when it has none.
+    oauth_microsoft_token_url: str = "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/token"
+    oauth_microsoft_auth_url: str = (
+        "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/authorize"
+    )
+    oauth_redirect_uri: str = "http://localhost:8765/oauth/callback"
 
     @property
     def effective_database_url(self) -> str:

@@ -47,7 +47,24 @@ class SecretKeyError(MailbellError):
 
 
 class DeliveryError(MailbellError):
-    """Sending failed; subclasses say whether trying again can help."""
+    """Sending failed; subclasses say whether trying again can help.
+
+    `step` names where it failed (dns, connect, tls, ehlo, starttls, auth, mail, rcpt, data,
+    oauth, render); `code` and `reply` carry the server's answer when there was one.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        step: str | None = None,
+        code: int | None = None,
+        reply: str | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.step = step
+        self.code = code
+        self.reply = reply
 
 
 class RetryableError(DeliveryError):

@@ -17,13 +17,36 @@ from collections.abc import Callable, Iterable
 from html.parser import HTMLParser
 
 _PARAGRAPH = frozenset(
-    ["p", "h1", "h2", "h3", "h4", "h5", "h6", "table", "ul", "ol", "blockquote", "pre", "hr", "address", "dl", "section", "article", "header", "footer", "main", "nav", "figure"]
+    [
+        "p",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "table",
+        "ul",
+        "ol",
+        "blockquote",
+        "pre",
+        "hr",
+        "address",
+        "dl",
+        "section",
+        "article",
+        "header",
+        "footer",
+        "main",
+        "nav",
+        "figure",
+    ]
 )
-_LINE = frozenset(["div", "tr", "li", "br", "dt", "dd", "caption", "center", "tbody", "thead", "tfoot"])
+_LINE = frozenset(
+    ["div", "tr", "li", "br", "dt", "dd", "caption", "center", "tbody", "thead", "tfoot"]
+)
 _SKIP = frozenset(["head", "style", "script", "title", "template"])
 _SPACE = re.compile(r"\s+")
-_BLANKS = re.compile(r"[ \t]*\n[ \t]*")
-_MANY_NEWLINES = re.compile(r"\n{3,}")
 
 # Placeholders for Jinja tags while the HTML around them is converted (private-use characters:
 # never in templates, unchanged by HTMLParser's lower-casing of names).
@@ -34,8 +57,18 @@ _PLACEHOLDER = re.compile(f"[{_EXPR_OPEN}{_STMT_OPEN}](\\d+)[{_EXPR_CLOSE}{_STMT
 
 
 def normalize(text: str) -> str:
-    """Trim spaces around line breaks and keep at most one blank line in a row."""
-    return _MANY_NEWLINES.sub("\n\n", _BLANKS.sub("\n", text)).strip()
+    """Trim every line and keep at most one blank line in a row (runs once per message)."""
+    lines: list[str] = []
+    blank = True  # no blank line at the top
+    for line in text.split("\n"):
+        line = line.strip()
+        if line:
+            lines.append(line)
+            blank = False
+        elif not blank:
+            lines.append("")
+            blank = True
+    return "\n".join(lines).rstrip("\n")
 
 
 class _Converter(HTMLParser):
@@ -43,7 +76,8 @@ class _Converter(HTMLParser):
         super().__init__(convert_charrefs=True)
         self.keep_statements = keep_statements
         self.out: list[str] = []
-        self.pending = 0  # newlines owed before the next text
+        self.pending = 0  # line breaks owed before the next text
+        self.newlines = 0  # line breaks written since the last text
         self.skip = 0
         self.pre = 0
         self.links: list[tuple[str | None, int]] = []
@@ -53,26 +87,38 @@ class _Converter(HTMLParser):
         self.at_space = True  # the last text written ends with a space or a newline
 
     # -- output helpers
-    # Statement placeholders ({% ... %}) are written as they come, taking no space: they do not
-    # consume pending line breaks, so a block tag between two rows adds no blank line.
+    # Statement placeholders ({% ... %}) write the line breaks owed so far before themselves, and
+    # those breaks count towards the next ones: a row inside `{% if %}` neither adds a blank line
+    # when shown nor eats the paragraph break after it when hidden.
+    def _statement(self, placeholder: str) -> None:
+        self._flush_breaks()
+        self.out.append(placeholder)
+
     def _statements(self, text: str | None) -> None:
         if self.keep_statements and text:
-            self.out.extend(_STATEMENT.findall(text))
+            for placeholder in _STATEMENT.findall(text):
+                self._statement(placeholder)
 
     def _break(self, count: int) -> None:
         self.pending = max(self.pending, count)
+
+    def _flush_breaks(self) -> None:
+        owed = self.pending - self.newlines
+        if owed > 0 and self.started:
+            self.out.append("\n" * owed)
+            self.newlines += owed
+            self.at_space = True
+        self.pending = 0
 
     def _emit(self, text: str, *, verbatim: bool = False) -> None:
         if not verbatim and (self.pending or self.at_space):
             text = text.lstrip(" ")
         if not text:
             return
-        if self.pending:
-            if self.started:
-                self.out.append("\n" * self.pending)
-            self.pending = 0
+        self._flush_breaks()
         self.out.append(text)
         self.started = True
+        self.newlines = 0
         self.at_space = text.endswith((" ", "\n"))
 
     # -- parser callbacks
@@ -155,7 +201,7 @@ class _Converter(HTMLParser):
             return
         for piece in _SPLIT_STATEMENTS.split(data):
             if _STATEMENT.fullmatch(piece):
-                self.out.append(piece)
+                self._statement(piece)
             else:
                 self._emit(piece)
 
@@ -186,24 +232,21 @@ def text_template_source(source: str, lex: Callable[[str], Iterable[Token]]) -> 
     html: list[str] = []
     tags: list[str] = []
     current: list[str] = []
-    statement = False
+    in_comment = False
     for _, token, value in lex(source):
-        if token in ("data", "raw_begin", "raw_end") or token.startswith("comment"):
-            if current:
+        if token == "data":
+            html.append(value)
+        elif token.startswith("comment") or token in ("raw_begin", "raw_end"):
+            in_comment = token in ("comment_begin", "comment")
+        elif not in_comment:
+            current.append(value)
+            if token in ("block_end", "variable_end"):
                 tags.append("".join(current))
                 opening, closing = (
-                    (_STMT_OPEN, _STMT_CLOSE) if statement else (_EXPR_OPEN, _EXPR_CLOSE)
+                    (_STMT_OPEN, _STMT_CLOSE) if token == "block_end" else (_EXPR_OPEN, _EXPR_CLOSE)
                 )
                 html.append(f"{opening}{len(tags) - 1}{closing}")
-                current, statement = [], False
-            if token == "data":
-                html.append(value)
-            continue
-        statement = statement or token == "block_begin"
-        current.append(value)
-    if current:
-        tags.append("".join(current))
-        html.append(f"{_STMT_OPEN}{len(tags) - 1}{_STMT_CLOSE}")
+                current = []
     converter = _Converter(keep_statements=True)
     converter.feed("".join(html))
     text = converter.text().replace("{", '{{ "{" }}')

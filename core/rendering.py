@@ -245,6 +245,7 @@ def one_line(value: str) -> str:
     return " ".join(value.split())
 
 
+@lru_cache(maxsize=256)
 def _domain(address: str) -> str:
     domain = parseaddr(address)[1].rpartition("@")[2].strip().rstrip(">") or "mailbell.invalid"
     if not domain.isascii():
@@ -266,7 +267,7 @@ def qr_png(content: str) -> bytes:
 
 def render_context(event: Event, payload: Payload, cid: str) -> dict[str, Any]:
     """The variables a template sees: the payload's fields plus the render variables."""
-    context = dict(payload)
+    context = payload.__dict__.copy()  # the fields (faster than dict(payload))
     if isinstance(payload, UserCreationPayload):
         context["qr_code_src"] = f"cid:{cid}"
         context["login_uri"] = login_uri(payload)

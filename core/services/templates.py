@@ -1,0 +1,234 @@
+"""Email templates: the shipped defaults and each owner's custom templates.
+
+The owner of a custom template is a tenant, or the system (`tenant=None`). Tenant-scope events
+are customised per tenant, system-scope events at system level: a tenant's custom template is
+used for that tenant only, and deleting it restores the default. Names are the 14 of
+`core.catalog` (any case in, upper case stored). Every change is validated
+(`core.template_validation`), audited with field names only, and committed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from core.catalog import Event, get_event, sample, variables
+from core.errors import Conflict, NotFound, ValidationError
+from core.models._common import utcnow
+from core.models.templates import CustomTemplate
+from core.models.tenancy import Tenant
+from core.rendering import TemplateSource, default_template, default_templates
+from core.services.audit import Actor, record
+from core.template_validation import validate_template
+
+# API/CLI field name -> column. `from` is the contract's name; `mail_from` is accepted as well.
+_FIELDS = {"from": "mail_from", "mail_from": "mail_from", "subject": "subject", "body": "body"}
+_PUBLIC = {"mail_from": "from", "subject": "subject", "body": "body"}
+
+
+def _owner(tenant: Tenant | None) -> str:
+    return f"tenant {tenant.slug!r}" if tenant is not None else "the system"
+
+
+def _event_for(name: str, tenant: Tenant | None, *, field: str | None = None) -> Event:
+    """The event, checked against the owner: tenant events per tenant, system events system-wide."""
+    event = get_event(name, field=field)
+    if tenant is None and event.scope == "tenant":
+        raise ValidationError(
+            "tenant",
+            f"{event.name} is a tenant event: its custom templates belong to a tenant "
+            "(give --tenant SLUG, or use a tenant token)",
+        )
+    if tenant is not None and event.scope == "system":
+        raise ValidationError(
+            "tenant",
+            f"{event.name} is a system event: its template is customised at system level, "
+            "not per tenant",
+        )
+    return event
+
+
+def _query(tenant: Tenant | None) -> Any:
+    query = select(CustomTemplate)
+    if tenant is None:
+        return query.where(col(CustomTemplate.tenant_id).is_(None))
+    return query.where(CustomTemplate.tenant_id == tenant.id)
+
+
+def _find(session: Session, tenant: Tenant | None, name: str) -> CustomTemplate | None:
+    return session.exec(_query(tenant).where(CustomTemplate.name == name)).first()
+
+
+def custom_as_dict(row: CustomTemplate) -> dict[str, Any]:
+    """A custom template as the API shows it."""
+    return {
+        "name": row.name,
+        "from": row.mail_from,
+        "subject": row.subject,
+        "body": row.body,
+        "created_at": row.created_at.isoformat(),
+        "updated_at": row.updated_at.isoformat(),
+    }
+
+
+def list_default_templates() -> list[TemplateSource]:
+    return list(default_templates().values())
+
+
+def get_default_template(name: str) -> TemplateSource:
+    """The shipped template `name` (any case); `NotFound` listing the valid names."""
+    return default_template(name)
+
+
+def list_custom_templates(*, session: Session, tenant: Tenant | None) -> list[CustomTemplate]:
+    return list(session.exec(_query(tenant).order_by(col(CustomTemplate.name))))
+
+
+def get_custom_template(*, session: Session, tenant: Tenant | None, name: str) -> CustomTemplate:
+    """The owner's custom template `name`; `NotFound` when it has none."""
+    event = get_event(name)
+    row = _find(session, tenant, event.name)
+    if row is None:
+        raise NotFound(
+            f"{_owner(tenant)} has no custom {event.name} template (the default is used)"
+        )
+    return row
+
+
+def create_custom_template(
+    *,
+    session: Session,
+    tenant: Tenant | None,
+    name: str,
+    mail_from: str | None = None,
+    subject: str | None = None,
+    body: str | None = None,
+    actor: Actor,
+) -> CustomTemplate:
+    """Create the owner's custom template; a field not given starts as the default's.
+
+    `Conflict` when one exists already (update it instead).
+    """
+    event = _event_for(name, tenant, field="name")
+    if _find(session, tenant, event.name) is not None:
+        raise Conflict(f"{_owner(tenant)} has a custom {event.name} template already: update it")
+    default = default_template(event.name)
+    values = {
+        "mail_from": default.mail_from if mail_from is None else mail_from,
+        "subject": default.subject if subject is None else subject,
+        "body": default.body if body is None else body,
+    }
+    validate_template(event.name, **values)
+    row = CustomTemplate(tenant_id=tenant.id if tenant else None, name=event.name, **values)
+    session.add(row)
+    given = {"from": mail_from, "subject": subject, "body": body}
+    record(
+        session,
+        actor=actor,
+        action="template.create",
+        tenant=tenant.slug if tenant else None,
+        target=event.name,
+        fields=[field for field, value in given.items() if value is not None],
+    )
+    session.commit()
+    return row
+
+
+def update_custom_template(
+    *,
+    session: Session,
+    tenant: Tenant | None,
+    name: str,
+    changes: Mapping[str, Any],
+    actor: Actor,
+) -> CustomTemplate:
+    """Partial update: `from`/`subject`/`body` absent (or None) keep their values.
+
+    `NotFound` when the owner has no custom template of that name (nothing is created).
+    """
+    event = _event_for(name, tenant)
+    for key, value in changes.items():
+        if key not in _FIELDS:
+            raise ValidationError(key, "unknown field: use from, subject or body")
+        if value is not None and not isinstance(value, str):
+            raise ValidationError(_PUBLIC[_FIELDS[key]], "must be a string")
+    row = get_custom_template(session=session, tenant=tenant, name=event.name)
+    values = {"mail_from": row.mail_from, "subject": row.subject, "body": row.body}
+    for key, value in changes.items():
+        if value is not None:
+            values[_FIELDS[key]] = value
+    validate_template(event.name, **values)
+    changed = [column for column, value in values.items() if getattr(row, column) != value]
+    if changed:
+        for column in changed:
+            setattr(row, column, values[column])
+        row.updated_at = utcnow()
+        session.add(row)
+        record(
+            session,
+            actor=actor,
+            action="template.update",
+            tenant=tenant.slug if tenant else None,
+            target=event.name,
+            fields=[_PUBLIC[column] for column in changed],
+        )
+        session.commit()
+    return row
+
+
+def delete_custom_template(
+    *, session: Session, tenant: Tenant | None, name: str, actor: Actor
+) -> None:
+    """Delete the owner's custom template: the default is used again. `NotFound` when none."""
+    row = get_custom_template(session=session, tenant=tenant, name=name)
+    session.delete(row)
+    record(
+        session,
+        actor=actor,
+        action="template.delete",
+        tenant=tenant.slug if tenant else None,
+        target=row.name,
+    )
+    session.commit()
+
+
+def effective_template(*, session: Session, tenant: Tenant | None, name: str) -> TemplateSource:
+    """What a message of event `name` for this owner is rendered with: custom, else default.
+
+    System-scope events always use the system's template, whatever `tenant` is given.
+    """
+    event = get_event(name)
+    owner = None if event.scope == "system" else tenant
+    row = (
+        _find(session, owner, event.name) if owner is not None or event.scope == "system" else None
+    )
+    if row is None:
+        return default_template(event.name)
+    return TemplateSource(
+        name=row.name, mail_from=row.mail_from, subject=row.subject, body=row.body, custom=True
+    )
+
+
+def template_details(*, session: Session, tenant: Tenant | None, name: str) -> dict[str, Any]:
+    """`template show NAME --json`: the event, its variables, sample, default and custom."""
+    event = get_event(name)
+    owner = None if event.scope == "system" else tenant
+    row = (
+        _find(session, owner, event.name) if owner is not None or event.scope == "system" else None
+    )
+    custom = None
+    if row is not None:
+        custom = {key: value for key, value in custom_as_dict(row).items() if key != "name"}
+    return {
+        "name": event.name,
+        "scope": event.scope,
+        "toggle": event.toggle,
+        "audience": event.audience,
+        "description": event.description,
+        "variables": variables(event.name),
+        "sample": sample(event.name),
+        "default": default_template(event.name).as_dict(),
+        "custom": custom,
+    }
