@@ -2,6 +2,8 @@
 
 from core.models.audit import AuditEntry
 from core.models.auth import ApiToken
+from core.models.delivery import Delivery, EventRecord
+from core.models.inbound import InboundMessage as InboundMessage
 from core.models.mail import EmailAccount, MailServer
 from core.models.templates import CustomTemplate
 from core.models.tenancy import NotificationSettings, SystemSettings, Tenant
@@ -10,7 +12,9 @@ __all__ = [
     "ApiToken",
     "AuditEntry",
     "CustomTemplate",
+    "Delivery",
     "EmailAccount",
+    "EventRecord",
     "MailServer",
     "NotificationSettings",
     "SystemSettings",

@@ -1,0 +1,89 @@
+"""The outbox: one `EventRecord` per emitted event, one `Delivery` per channel target.
+
+A delivery carries everything needed to send it (the rendered message bytes, the envelope),
+so a later template or settings change does not alter what is queued.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, LargeBinary, Text, text
+from sqlmodel import Field, SQLModel
+
+from core.models._common import utcnow
+
+STATUSES = ("queued", "sending", "sent", "failed", "suppressed")
+CHANNELS = ("email", "slack")
+
+
+class EventRecord(SQLModel, table=True):
+    __tablename__ = "event"
+    __table_args__ = (
+        Index(
+            "uq_event_tenant_key",
+            "tenant_id",
+            "key",
+            unique=True,
+            sqlite_where=text("key IS NOT NULL AND tenant_id IS NOT NULL"),
+            postgresql_where=text("key IS NOT NULL AND tenant_id IS NOT NULL"),
+        ),
+        Index(
+            "uq_event_system_key",
+            "key",
+            unique=True,
+            sqlite_where=text("key IS NOT NULL AND tenant_id IS NULL"),
+            postgresql_where=text("key IS NOT NULL AND tenant_id IS NULL"),
+        ),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("tenant.id", ondelete="CASCADE"), index=True),
+    )
+    name: str = Field(max_length=32)
+    key: str | None = Field(default=None, max_length=200)
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class Delivery(SQLModel, table=True):
+    __tablename__ = "delivery"
+    __table_args__ = (
+        # The worker's claim: due rows by time. A lease's expiry is stored in next_attempt_at,
+        # so rows of a killed worker come due through the same index.
+        Index("ix_delivery_due", "status", "next_attempt_at"),
+        Index("ix_delivery_tenant_created", "tenant_id", "created_at"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    event_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("event.id", ondelete="CASCADE"), nullable=False)
+    )
+    tenant_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("tenant.id", ondelete="CASCADE"))
+    )
+    event: str = Field(max_length=32)
+    channel: str = Field(default="email", max_length=8)
+    target: str = Field(default="", sa_column=Column(Text, nullable=False))
+    mail_server_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("mail_server.id", ondelete="SET NULL")),
+    )
+    status: str = Field(default="queued", max_length=12)
+    attempts: int = 0
+    last_error: str | None = Field(default=None, sa_column=Column(Text))
+    sender: str = Field(default="", max_length=320)
+    # Recipients still to be sent to; per-recipient outcomes in `results`.
+    pending: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    results: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    content: bytes = Field(default=b"", sa_column=Column(LargeBinary, nullable=False))
+    message_id: str | None = Field(default=None, max_length=998)
+    reply: str | None = Field(default=None, sa_column=Column(Text))
+    next_attempt_at: datetime = Field(default_factory=utcnow)
+    lease_owner: str | None = Field(default=None, max_length=100)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime | None = None
