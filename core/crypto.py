@@ -87,6 +87,18 @@ class SecretBox:
     def encrypt(self, plaintext: str) -> str:
         return self._load().encrypt(plaintext.encode()).decode()
 
+    def encrypt_bytes(self, data: bytes) -> bytes:
+        return self._load().encrypt(data)
+
+    def decrypt_bytes(self, token: bytes) -> bytes:
+        try:
+            return self._load().decrypt(token)
+        except InvalidToken:
+            raise SecretKeyError(
+                f"stored data cannot be decrypted with the keys in {self.source.description}: "
+                f"restore the key that encrypted it (add it to {self.source.description})"
+            ) from None
+
     def decrypt(self, token: str) -> str:
         try:
             return self._load().decrypt(token.encode()).decode()
@@ -103,6 +115,15 @@ class SecretBox:
         except InvalidToken:
             raise SecretKeyError(
                 f"a stored secret cannot be decrypted with the keys in {self.source.description}: "
+                f"restore the key that encrypted it before rotating"
+            ) from None
+
+    def rotate_bytes(self, token: bytes) -> bytes:
+        try:
+            return self._load().rotate(token)
+        except InvalidToken:
+            raise SecretKeyError(
+                f"stored data cannot be decrypted with the keys in {self.source.description}: "
                 f"restore the key that encrypted it before rotating"
             ) from None
 

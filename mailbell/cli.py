@@ -11,7 +11,7 @@ import sys
 import typer
 
 from core.errors import MailbellError
-from mailbell.commands import accounts, db, keys, server, settings, tenant, token
+from mailbell.commands import accounts, db, delivery, keys, server, settings, tenant, token
 
 app = typer.Typer(
     name="mailbell",
@@ -27,6 +27,9 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(settings.app, name="settings")
 app.add_typer(server.app, name="server")
 app.add_typer(accounts.app, name="accounts")
+app.add_typer(delivery.deliveries_app, name="deliveries")
+app.command("emit")(delivery.emit)
+app.command("worker")(delivery.worker)
 
 
 def _mount_optional() -> None:

@@ -45,7 +45,10 @@ class EventRecord(SQLModel, table=True):
     )
     name: str = Field(max_length=32)
     key: str | None = Field(default=None, max_length=200)
+    # For display: secrets (a new user's password) redacted.
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # The whole payload, encrypted: what a re-render on retry needs.
+    payload_enc: bytes | None = Field(default=None, sa_column=Column(LargeBinary))
     created_at: datetime = Field(default_factory=utcnow)
 
 

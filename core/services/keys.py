@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlmodel import Session, SQLModel, select
 
 from core.crypto import SecretBox
+from core.models.delivery import Delivery, EventRecord
 from core.models.mail import EmailAccount, MailServer
 from core.services.audit import Actor, record
 
+# Text columns holding Fernet tokens, and binary ones (rendered messages, event payloads).
 SECRET_COLUMNS: dict[type[SQLModel], tuple[str, ...]] = {
     MailServer: (
         "password_enc",
@@ -17,17 +21,21 @@ SECRET_COLUMNS: dict[type[SQLModel], tuple[str, ...]] = {
     ),
     EmailAccount: ("imap_password_enc",),
 }
+BINARY_COLUMNS: dict[type[SQLModel], tuple[str, ...]] = {
+    Delivery: ("content",),
+    EventRecord: ("payload_enc",),
+}
 
 
-def _stored_secrets(session: Session) -> list[tuple[SQLModel, str, str]]:
-    found: list[tuple[SQLModel, str, str]] = []
-    for model, columns in SECRET_COLUMNS.items():
+def _stored(session: Session, columns: dict[type[SQLModel], tuple[str, ...]]) -> list[Any]:
+    found: list[tuple[SQLModel, str, Any]] = []
+    for model, names in columns.items():
         rows: list[SQLModel] = list(session.exec(select(model)).all())
         for row in rows:
-            for column in columns:
-                value = getattr(row, column)
+            for name in names:
+                value = getattr(row, name)
                 if value:
-                    found.append((row, column, value))
+                    found.append((row, name, value))
     return found
 
 
@@ -37,14 +45,20 @@ def rotate_keys(*, session: Session, box: SecretBox, actor: Actor) -> int:
     With a key file a new key is generated first; with MAILBELL_SECRET_KEYS the operator has put
     the new key first already. Old keys stay in the ring, so a failure here loses nothing.
     """
-    secrets = _stored_secrets(session)
-    for _row, _column, value in secrets:
+    texts = _stored(session, SECRET_COLUMNS)
+    blobs = _stored(session, BINARY_COLUMNS)
+    for _row, _name, value in texts:
         box.decrypt(value)
+    for _row, _name, value in blobs:
+        box.decrypt_bytes(value)
     if not box.source.env_keys:
         box.add_primary_key()
-    for row, column, value in secrets:
-        setattr(row, column, box.rotate_token(value))
+    for row, name, value in texts:
+        setattr(row, name, box.rotate_token(value))
         session.add(row)
-    record(session, actor=actor, action="keys.rotate", fields=[f"secrets:{len(secrets)}"])
+    for row, name, value in blobs:
+        setattr(row, name, box.rotate_bytes(value))
+        session.add(row)
+    record(session, actor=actor, action="keys.rotate", fields=[f"secrets:{len(texts)}"])
     session.commit()
-    return len(secrets)
+    return len(texts)

@@ -1,0 +1,1 @@
+"""Channels send one delivery and classify failures; retry and pacing live in the pipeline."""

@@ -1,0 +1,44 @@
+"""The one interface every channel implements."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Protocol
+
+
+@dataclass
+class ClaimedDelivery:
+    """A delivery the worker holds a lease on, detached from any database session."""
+
+    id: int
+    tenant_id: int | None
+    event: str
+    channel: str
+    target: str
+    mail_server_id: int | None
+    attempts: int
+    sender: str
+    pending: list[str]
+    results: dict[str, Any]
+    content: bytes  # still encrypted: the channel decrypts just before sending
+    created_at: datetime
+
+
+@dataclass
+class ChannelResult:
+    """What the channel managed: per-recipient refusals with their reply codes."""
+
+    accepted: list[str]
+    refused: dict[str, tuple[int, str]] = field(default_factory=dict)
+    reply: str | None = None
+
+
+class Channel(Protocol):
+    """Send one delivery. Raise RetryableError or PermanentError (core.errors); nothing else."""
+
+    name: str
+
+    async def send(self, delivery: ClaimedDelivery) -> ChannelResult: ...
+
+    async def close(self) -> None: ...

@@ -1,0 +1,87 @@
+"""The email channel: one SMTP pool per mail server, rebuilt when the server's settings change."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+
+from sqlmodel import col, select
+
+from core.channels.base import ChannelResult, ClaimedDelivery
+from core.context import Context
+from core.errors import PermanentError
+from core.mail.smtp import SmtpConfig, SmtpPool
+from core.models.mail import MailServer
+
+log = logging.getLogger(__name__)
+
+
+class EmailChannel:
+    name = "email"
+
+    def __init__(self, ctx: Context, *, pool_size: int = 4) -> None:
+        self.ctx = ctx
+        self.pool_size = pool_size
+        self._pools: dict[int, tuple[datetime, SmtpPool]] = {}
+        self._servers: dict[int, MailServer] = {}
+        self._retired: list[SmtpPool] = []  # pools of changed servers, closed on the next send
+
+    def load_servers(self, server_ids: set[int]) -> None:
+        """Refresh the server rows the next sends need (called from the worker's DB thread)."""
+        if not server_ids:
+            return
+        with self.ctx.session() as session:
+            rows = session.exec(select(MailServer).where(col(MailServer.id).in_(server_ids))).all()
+            for row in rows:
+                assert row.id is not None
+                self._servers[row.id] = row
+
+    def rate_limit(self, server_id: int | None) -> int:
+        server = self._servers.get(server_id) if server_id is not None else None
+        return server.rate_limit_per_minute if server else 0
+
+    def _pool(self, server_id: int | None) -> SmtpPool:
+        server = self._servers.get(server_id) if server_id is not None else None
+        if server is None or server_id is None:
+            raise PermanentError(
+                "the mail server of this delivery was deleted: configure one, then retry it",
+                step="connect",
+            )
+        cached = self._pools.get(server_id)
+        if cached is not None and cached[0] == server.updated_at:
+            return cached[1]
+        if cached is not None:
+            self._retired.append(cached[1])
+        token_provider = None
+        if server.auth == "XOAUTH2":
+            from core.mail.oauth import token_provider_for
+
+            token_provider = token_provider_for(self.ctx, server)
+        if not server.tls_verify and server.security != "none":
+            log.warning(
+                "mail server %s (%s): certificate verification is OFF", server.id, server.host
+            )
+        config = SmtpConfig.from_server(server, self.ctx.box, token_provider=token_provider)
+        pool = SmtpPool(config, size=self.pool_size)
+        self._pools[server_id] = (server.updated_at, pool)
+        return pool
+
+    async def send(self, delivery: ClaimedDelivery) -> ChannelResult:
+        pool = self._pool(delivery.mail_server_id)
+        for old in self._retired:
+            await old.close()
+        self._retired.clear()
+        message = self.ctx.box.decrypt_bytes(delivery.content)
+        result = await pool.send(
+            sender=delivery.sender, recipients=delivery.pending, message=message
+        )
+        return ChannelResult(
+            accepted=list(result.accepted),
+            refused={addr: (reply.code, reply.message) for addr, reply in result.refused.items()},
+            reply=f"{result.reply.code} {result.reply.message}" if result.reply else None,
+        )
+
+    async def close(self) -> None:
+        for _, pool in self._pools.values():
+            await pool.close()
+        self._pools.clear()

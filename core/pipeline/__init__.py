@@ -1,0 +1,1 @@
+"""Events in, deliveries out: `emit` writes the outbox, the worker drains it."""

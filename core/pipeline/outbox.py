@@ -1,0 +1,139 @@
+"""The outbox's database side: claim due deliveries with a lease, record outcomes in batches.
+
+Claims are one UPDATE … RETURNING: on PostgreSQL the inner SELECT takes `FOR UPDATE SKIP
+LOCKED` so workers never wait on each other's rows; on SQLite the write lock serialises claims.
+A lease's expiry is stored in `next_attempt_at`, so a killed worker's rows come due again
+through the same index the normal claim uses.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import update
+from sqlalchemy.engine import Engine
+from sqlmodel import Session, col, select
+
+from core.channels.base import ClaimedDelivery
+from core.models._common import utcnow
+from core.models.delivery import Delivery
+
+CLAIMED_COLUMNS: tuple[Any, ...] = (
+    Delivery.id,
+    Delivery.tenant_id,
+    Delivery.event,
+    Delivery.channel,
+    Delivery.target,
+    Delivery.mail_server_id,
+    Delivery.attempts,
+    Delivery.sender,
+    Delivery.pending,
+    Delivery.results,
+    Delivery.content,
+    Delivery.created_at,
+)
+
+
+def _claim_status(
+    session: Session, status: str, owner: str, limit: int, now: datetime, lease_s: float
+) -> list[ClaimedDelivery]:
+    due = (
+        select(Delivery.id)
+        .where(col(Delivery.status) == status, col(Delivery.next_attempt_at) <= now)
+        .order_by(col(Delivery.next_attempt_at))
+        .limit(limit)
+        .with_for_update(skip_locked=True)
+        .scalar_subquery()
+    )
+    statement = (
+        update(Delivery)
+        .where(col(Delivery.id).in_(due))
+        .values(
+            status="sending",
+            lease_owner=owner,
+            next_attempt_at=now + timedelta(seconds=lease_s),
+            attempts=Delivery.attempts + 1,
+            updated_at=now,
+        )
+        .returning(*CLAIMED_COLUMNS)
+    )
+    rows = session.execute(statement).all()
+    return [ClaimedDelivery(*row) for row in rows]
+
+
+def claim(engine: Engine, *, owner: str, limit: int, lease_s: float) -> list[ClaimedDelivery]:
+    """Lease up to `limit` due deliveries: expired leases first, then queued rows by due time."""
+    now = utcnow()
+    with Session(engine) as session:
+        claimed = _claim_status(session, "sending", owner, limit, now, lease_s)
+        if len(claimed) < limit:
+            claimed += _claim_status(session, "queued", owner, limit - len(claimed), now, lease_s)
+        session.commit()
+    return claimed
+
+
+@dataclass
+class Outcome:
+    """The new state of one delivery after an attempt (or a pacing delay)."""
+
+    id: int
+    status: str
+    pending: list[str]
+    results: dict[str, Any]
+    last_error: str | None = None
+    reply: str | None = None
+    next_attempt_at: datetime | None = None
+    sent_at: datetime | None = None
+    attempts_delta: int = 0  # -1 when the attempt was only paced, not made
+
+
+def record(engine: Engine, outcomes: Sequence[Outcome], *, owner: str) -> None:
+    """Write outcomes in one transaction; rows whose lease another worker took are left alone."""
+    if not outcomes:
+        return
+    now = utcnow()
+    with Session(engine) as session:
+        for outcome in outcomes:
+            values: dict[str, Any] = {
+                "status": outcome.status,
+                "pending": outcome.pending,
+                "results": outcome.results,
+                "last_error": outcome.last_error,
+                "lease_owner": None,
+                "updated_at": now,
+                "next_attempt_at": outcome.next_attempt_at or now,
+            }
+            if outcome.reply is not None:
+                values["reply"] = outcome.reply
+            if outcome.sent_at is not None:
+                values["sent_at"] = outcome.sent_at
+            if outcome.attempts_delta:
+                values["attempts"] = Delivery.attempts + outcome.attempts_delta
+            session.execute(
+                update(Delivery)
+                .where(col(Delivery.id) == outcome.id, col(Delivery.lease_owner) == owner)
+                .values(**values)
+            )
+        session.commit()
+
+
+def release(engine: Engine, *, owner: str) -> int:
+    """Give back every lease of `owner` (clean shutdown): its rows become due at once."""
+    now = utcnow()
+    with Session(engine) as session:
+        result = session.execute(
+            update(Delivery)
+            .where(col(Delivery.status) == "sending", col(Delivery.lease_owner) == owner)
+            .values(
+                status="queued",
+                lease_owner=None,
+                next_attempt_at=now,
+                attempts=Delivery.attempts - 1,
+                updated_at=now,
+            )
+        )
+        session.commit()
+        return int(getattr(result, "rowcount", 0) or 0)

@@ -1,0 +1,317 @@
+"""The delivery worker: claim → send → record, with retries, backoff and per-server pacing.
+
+Database work runs on one dedicated thread (SQLite likes one writer), sends run concurrently on
+the event loop, outcomes are written in batches. A crash loses nothing: leases expire and the
+rows come due again (at-least-once delivery).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import socket
+import time
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from core.channels.base import Channel, ChannelResult, ClaimedDelivery
+from core.context import Context
+from core.errors import DeliveryError, PermanentError, RetryableError
+from core.models._common import utcnow
+from core.pipeline import outbox
+from core.pipeline.outbox import Outcome
+from core.pipeline.pacing import SlidingWindowLimiter, backoff_delay
+
+log = logging.getLogger(__name__)
+PACING_WAIT_MAX_S = 2.0  # wait this long for a rate-limit slot; longer: reschedule the row
+
+
+@dataclass
+class WorkerStats:
+    claimed: int = 0
+    sent: int = 0
+    failed: int = 0
+    retried: int = 0
+    paced: int = 0
+    by_status: dict[str, int] = field(default_factory=dict)
+
+
+def _error_text(exc: DeliveryError) -> str:
+    parts = [str(exc)]
+    if exc.step:
+        parts.insert(0, f"[{exc.step}]")
+    return " ".join(parts)
+
+
+class Worker:
+    def __init__(
+        self,
+        ctx: Context,
+        *,
+        channels: dict[str, Channel] | None = None,
+        owner: str | None = None,
+        max_in_flight: int = 64,
+        pool_size: int = 4,
+        lease_s: float = 120.0,
+        poll_interval_s: float = 0.05,
+        flush_every: int = 100,
+    ) -> None:
+        self.ctx = ctx
+        self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
+        self.max_in_flight = max_in_flight
+        self.lease_s = lease_s
+        self.poll_interval_s = poll_interval_s
+        self.flush_every = flush_every
+        if channels is None:
+            from core.channels.email import EmailChannel
+
+            channels = {"email": EmailChannel(ctx, pool_size=pool_size)}
+        self.channels = channels
+        self.stats = WorkerStats()
+        self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mailbell-db")
+        self._limiters: dict[int, SlidingWindowLimiter] = {}
+        self._outcomes: list[Outcome] = []
+        self._last_flush = time.monotonic()
+
+    async def _run_db(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._db, lambda: fn(*args, **kwargs))
+
+    # -- claiming -------------------------------------------------------------------------------
+
+    def _claim_sync(self, limit: int) -> list[ClaimedDelivery]:
+        claimed = outbox.claim(self.ctx.engine, owner=self.owner, limit=limit, lease_s=self.lease_s)
+        email = self.channels.get("email")
+        server_ids = {d.mail_server_id for d in claimed if d.mail_server_id is not None}
+        if server_ids and email is not None and hasattr(email, "load_servers"):
+            email.load_servers(server_ids)
+        return claimed
+
+    # -- one delivery ----------------------------------------------------------------------------
+
+    def _limiter(self, server_id: int | None) -> SlidingWindowLimiter | None:
+        email = self.channels.get("email")
+        if server_id is None or email is None or not hasattr(email, "rate_limit"):
+            return None
+        limit = email.rate_limit(server_id)
+        limiter = self._limiters.get(server_id)
+        if limiter is None or limiter.limit != limit:
+            limiter = self._limiters[server_id] = SlidingWindowLimiter(limit)
+        return limiter
+
+    async def _deliver(self, delivery: ClaimedDelivery) -> None:
+        limiter = self._limiter(delivery.mail_server_id) if delivery.channel == "email" else None
+        if limiter is not None:
+            wait = limiter.reserve()
+            while 0 < wait <= PACING_WAIT_MAX_S:
+                await asyncio.sleep(wait)
+                wait = limiter.reserve()
+            if wait > 0:
+                self.stats.paced += 1
+                self._outcomes.append(
+                    Outcome(
+                        id=delivery.id,
+                        status="queued",
+                        pending=delivery.pending,
+                        results=delivery.results,
+                        next_attempt_at=utcnow() + timedelta(seconds=wait),
+                        attempts_delta=-1,
+                    )
+                )
+                return
+        channel = self.channels.get(delivery.channel)
+        try:
+            if channel is None:
+                raise PermanentError(f"no {delivery.channel} channel is configured", step="send")
+            result = await channel.send(delivery)
+        except RetryableError as exc:
+            self._outcomes.append(self._retry(delivery, _error_text(exc), exc.reply))
+        except PermanentError as exc:
+            self._outcomes.append(self._fail(delivery, _error_text(exc), exc.reply))
+        except Exception as exc:  # a bug must not lose the delivery: retry it, loudly
+            log.exception("delivery %s: unexpected error", delivery.id)
+            self._outcomes.append(self._retry(delivery, f"internal error: {type(exc).__name__}"))
+        else:
+            self._outcomes.append(self._after_send(delivery, result))
+
+    def _retry(
+        self,
+        delivery: ClaimedDelivery,
+        error: str,
+        reply: str | None = None,
+        *,
+        pending: list[str] | None = None,
+        results: dict[str, Any] | None = None,
+    ) -> Outcome:
+        """Queue again after a backoff, or fail once the delivery is older than the max age."""
+        pending = delivery.pending if pending is None else pending
+        results = delivery.results if results is None else results
+        settings = self.ctx.settings
+        due = utcnow() + timedelta(seconds=backoff_delay(delivery.attempts, settings.retry_base_s))
+        if due - delivery.created_at > timedelta(seconds=settings.retry_max_age_s):
+            return self._fail(
+                delivery,
+                f"gave up after {delivery.attempts} attempts: {error}",
+                reply,
+                pending=pending,
+                results=results,
+            )
+        self.stats.retried += 1
+        return Outcome(
+            id=delivery.id,
+            status="queued",
+            pending=pending,
+            results=results,
+            last_error=error,
+            reply=reply,
+            next_attempt_at=due,
+        )
+
+    def _fail(
+        self,
+        delivery: ClaimedDelivery,
+        error: str,
+        reply: str | None = None,
+        *,
+        pending: list[str] | None = None,
+        results: dict[str, Any] | None = None,
+    ) -> Outcome:
+        self.stats.failed += 1
+        results = dict(delivery.results if results is None else results)
+        for address in delivery.pending if pending is None else pending:
+            results[address] = {"status": "failed", "reply": reply or error}
+        return Outcome(
+            id=delivery.id,
+            status="failed",
+            pending=[],
+            results=results,
+            last_error=error,
+            reply=reply,
+        )
+
+    def _after_send(self, delivery: ClaimedDelivery, result: ChannelResult) -> Outcome:
+        """Per-recipient outcomes: 4xx refusals stay pending and are retried alone."""
+        results = dict(delivery.results)
+        for address in result.accepted:
+            results[address] = {"status": "sent", "reply": result.reply}
+        deferred = []
+        for address, (code, message) in result.refused.items():
+            status = "pending" if code // 100 == 4 else "failed"
+            results[address] = {"status": status, "reply": f"{code} {message}"}
+            if status == "pending":
+                deferred.append(address)
+
+        def summary(addresses: list[str]) -> str:
+            return "; ".join(f"{a}: {results[a]['reply']}" for a in addresses)
+
+        if deferred:
+            return self._retry(
+                delivery,
+                f"{len(deferred)} recipient(s) deferred: {summary(deferred)}",
+                pending=deferred,
+                results=results,
+            )
+        refused = [a for a, r in results.items() if r["status"] == "failed"]
+        if not any(r["status"] == "sent" for r in results.values()):
+            return self._fail(
+                delivery,
+                f"every recipient was refused: {summary(refused)}",
+                result.reply,
+                pending=[],
+                results=results,
+            )
+        self.stats.sent += 1
+        return Outcome(
+            id=delivery.id,
+            status="sent",
+            pending=[],
+            results=results,
+            last_error=(
+                f"{len(refused)} of {len(results)} recipient(s) refused: {summary(refused)}"
+                if refused
+                else None
+            ),
+            reply=result.reply,
+            sent_at=utcnow(),
+        )
+
+    # -- the loop ------------------------------------------------------------------------------
+
+    async def _flush(self, force: bool = False) -> None:
+        if not self._outcomes:
+            return
+        stale = time.monotonic() - self._last_flush > 0.05
+        if not (force or stale or len(self._outcomes) >= self.flush_every):
+            return
+        batch, self._outcomes = self._outcomes, []
+        self._last_flush = time.monotonic()
+        await self._run_db(outbox.record, self.ctx.engine, batch, owner=self.owner)
+
+    async def _drain(self, *, until_idle: bool, stop: asyncio.Event | None) -> WorkerStats:
+        in_flight: set[asyncio.Task[None]] = set()
+        while not (stop is not None and stop.is_set()):
+            room = self.max_in_flight - len(in_flight)
+            # Claim in chunks, not one row per finished send: a claim is a database round trip.
+            worth_claiming = room >= max(1, self.max_in_flight // 4) or not in_flight
+            batch = await self._run_db(self._claim_sync, room) if worth_claiming else []
+            self.stats.claimed += len(batch)
+            for delivery in batch:
+                task = asyncio.create_task(self._deliver(delivery))
+                in_flight.add(task)
+                task.add_done_callback(in_flight.discard)
+            await self._flush()
+            if not batch and not in_flight:
+                if until_idle:
+                    break
+                await self._idle(stop)
+                continue
+            if in_flight:
+                await asyncio.wait(
+                    in_flight, timeout=self.poll_interval_s, return_when=asyncio.FIRST_COMPLETED
+                )
+        if in_flight:
+            await asyncio.gather(*in_flight, return_exceptions=True)
+        await self._flush(force=True)
+        return self.stats
+
+    async def _idle(self, stop: asyncio.Event | None) -> None:
+        if stop is None:
+            await asyncio.sleep(self.poll_interval_s)
+            return
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(stop.wait(), timeout=self.poll_interval_s)
+
+    async def run_once(self) -> WorkerStats:
+        """Deliver everything due now (and retries that come due meanwhile), then return."""
+        return await self._drain(until_idle=True, stop=None)
+
+    async def run(self, stop: asyncio.Event) -> WorkerStats:
+        """Deliver until `stop` is set; in-flight sends finish, any lease left is given back."""
+        try:
+            return await self._drain(until_idle=False, stop=stop)
+        finally:
+            await self._run_db(outbox.release, self.ctx.engine, owner=self.owner)
+
+    async def close(self) -> None:
+        for channel in self.channels.values():
+            await channel.close()
+        self._db.shutdown(wait=True)
+
+
+def next_due(ctx: Context) -> datetime | None:
+    """When the next queued delivery comes due (for `worker --once` reports)."""
+    from sqlmodel import col, select
+
+    from core.models.delivery import Delivery
+
+    with ctx.session() as session:
+        return session.exec(
+            select(Delivery.next_attempt_at)
+            .where(Delivery.status == "queued")
+            .order_by(col(Delivery.next_attempt_at))
+            .limit(1)
+        ).first()

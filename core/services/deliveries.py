@@ -1,0 +1,135 @@
+"""The delivery log: list, show, and re-send failed deliveries by hand."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlmodel import Session, col, select
+
+from core.catalog import get_event
+from core.crypto import SecretBox
+from core.errors import NotFound, ValidationError
+from core.models._common import utcnow
+from core.models.delivery import STATUSES, Delivery, EventRecord
+from core.models.tenancy import Tenant
+from core.pipeline.emit import fill_content
+from core.services.audit import Actor, record
+from core.services.mail_servers import resolve_effective_server
+from core.services.templates import effective_template
+
+
+def list_deliveries(
+    *,
+    session: Session,
+    tenant: Tenant | None = None,
+    status: str | None = None,
+    event: str | None = None,
+    limit: int = 100,
+) -> list[Delivery]:
+    query = select(Delivery).order_by(col(Delivery.id).desc()).limit(limit)
+    if tenant is not None:
+        query = query.where(Delivery.tenant_id == tenant.id)
+    if status is not None:
+        if status not in STATUSES:
+            raise ValidationError("status", f"{status!r} is not one of {', '.join(STATUSES)}")
+        query = query.where(Delivery.status == status)
+    if event is not None:
+        query = query.where(Delivery.event == get_event(event, field="event").name)
+    return list(session.exec(query))
+
+
+def get_delivery(*, session: Session, delivery_id: int, tenant: Tenant | None = None) -> Delivery:
+    """A delivery by id; with `tenant`, only that tenant's (another tenant's is not found)."""
+    delivery = session.get(Delivery, delivery_id)
+    if delivery is None or (tenant is not None and delivery.tenant_id != tenant.id):
+        raise NotFound(f"delivery {delivery_id} does not exist")
+    return delivery
+
+
+def retry_delivery(
+    *,
+    session: Session,
+    box: SecretBox,
+    delivery_id: int,
+    actor: Actor,
+    tenant: Tenant | None = None,
+) -> Delivery:
+    """Queue a failed delivery again, to the recipients that did not get it.
+
+    A delivery that never had a message (not configured, server deleted, template error) is
+    rendered now, through today's effective server and template.
+    """
+    delivery = get_delivery(session=session, delivery_id=delivery_id, tenant=tenant)
+    if delivery.status != "failed":
+        raise ValidationError(
+            "status", f"delivery {delivery_id} is {delivery.status}: only failed ones can be retried"
+        )
+    if delivery.channel == "email":
+        owner = session.get(Tenant, delivery.tenant_id) if delivery.tenant_id else None
+        needs_render = not delivery.content or delivery.mail_server_id is None
+        if needs_render:
+            server = resolve_effective_server(session=session, tenant=owner).server
+            if server is None:
+                raise ValidationError(
+                    "mail_server", "still not configured: add a mail server, then retry"
+                )
+            event = session.get(EventRecord, delivery.event_id)
+            assert event is not None and event.payload_enc is not None
+            spec = get_event(delivery.event)
+            payload = spec.payload.model_validate_json(box.decrypt_bytes(event.payload_enc))
+            template = effective_template(session=session, tenant=owner, name=spec.name)
+            fill_content(
+                delivery, box=box, spec=spec, payload=payload, server=server, template=template
+            )
+    unsent = [a for a, r in delivery.results.items() if r.get("status") != "sent"]
+    delivery.pending = unsent or [a for a in delivery.target.split(",") if a]
+    delivery.status = "queued"
+    delivery.next_attempt_at = utcnow()
+    delivery.updated_at = utcnow()
+    session.add(delivery)
+    tenant_slug = None
+    if delivery.tenant_id is not None:
+        owner_row = session.get(Tenant, delivery.tenant_id)
+        tenant_slug = owner_row.slug if owner_row else None
+    record(
+        session,
+        actor=actor,
+        action="delivery.retry",
+        tenant=tenant_slug,
+        target=f"delivery:{delivery.id}",
+        fields=["status"],
+    )
+    session.commit()
+    return delivery
+
+
+def delivery_public(delivery: Delivery, *, tenant_slug: str | None) -> dict[str, Any]:
+    """The row shape of `deliveries list --json` (DESIGN §4)."""
+    return {
+        "id": delivery.id,
+        "event": delivery.event,
+        "tenant": tenant_slug,
+        "channel": delivery.channel,
+        "target": delivery.target,
+        "status": delivery.status,
+        "attempts": delivery.attempts,
+        "last_error": delivery.last_error,
+        "message_id": delivery.message_id,
+        "created_at": delivery.created_at,
+        "sent_at": delivery.sent_at,
+    }
+
+
+def delivery_details(delivery: Delivery, *, tenant_slug: str | None) -> dict[str, Any]:
+    return {
+        **delivery_public(delivery, tenant_slug=tenant_slug),
+        "pending": delivery.pending,
+        "recipients": delivery.results,
+        "reply": delivery.reply,
+        "next_attempt_at": delivery.next_attempt_at if delivery.status == "queued" else None,
+        "updated_at": delivery.updated_at,
+    }
+
+
+def tenant_slugs(session: Session) -> dict[int, str]:
+    return {t.id: t.slug for t in session.exec(select(Tenant)) if t.id is not None}

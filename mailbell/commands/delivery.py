@@ -1,0 +1,164 @@
+"""`mailbell emit`, `mailbell worker`, `mailbell deliveries …`: the outbox from the command line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import typer
+
+from mailbell.commands._common import (
+    actor,
+    context,
+    owner_tenant,
+    print_fields,
+    print_json,
+    print_table,
+    to_jsonable,
+    usage_error,
+)
+
+deliveries_app = typer.Typer(help="The delivery log.", no_args_is_help=True)
+
+TENANT_OPTION = typer.Option(None, "--tenant", help="Tenant slug.")
+
+
+def _load_data(data: str | None, data_file: Path | None) -> dict[str, Any]:
+    if (data is None) == (data_file is None):
+        raise usage_error("give exactly one of --data JSON or --data-file PATH")
+    try:
+        text = data if data is not None else Path(data_file or "").read_text(encoding="utf-8")
+        loaded = json.loads(text)
+    except (OSError, json.JSONDecodeError) as exc:
+        from core.errors import ValidationError
+
+        raise ValidationError("data", f"is not valid JSON: {exc}") from None
+    if not isinstance(loaded, dict):
+        from core.errors import ValidationError
+
+        raise ValidationError("data", "must be a JSON object")
+    return loaded
+
+
+def emit(
+    event: str = typer.Argument(help="Event/template name, e.g. QUEUE_CALL_LOST."),
+    tenant: str | None = TENANT_OPTION,
+    system: bool = typer.Option(False, "--system", help="A system-scope event."),
+    data: str | None = typer.Option(None, "--data", help="Payload as a JSON object."),
+    data_file: Path | None = typer.Option(None, "--data-file", help="Payload from a JSON file."),
+    key: str | None = typer.Option(None, "--key", help="Idempotency key: a repeat sends nothing."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Record an event and queue its notifications; prints one delivery id a line."""
+    from core.pipeline.emit import emit as emit_event
+    from core.services.deliveries import delivery_public
+
+    payload = _load_data(data, data_file)
+    ctx = context()
+    with ctx.session() as session:
+        owner = owner_tenant(session, tenant, system)
+        result = emit_event(
+            session=session, box=ctx.box, tenant=owner, event=event, data=payload, key=key
+        )
+        slug = owner.slug if owner else None
+        rows = [delivery_public(d, tenant_slug=slug) for d in result.deliveries]
+    if as_json:
+        print_json(to_jsonable(rows))
+        return
+    for row in rows:
+        typer.echo(row["id"])
+
+
+def worker(
+    once: bool = typer.Option(False, "--once", help="Deliver what is due, then exit."),
+) -> None:
+    """Deliver queued notifications (until SIGTERM, or once)."""
+    import asyncio
+    import signal
+
+    from core.pipeline.worker import Worker
+
+    ctx = context()
+
+    async def main() -> None:
+        work = Worker(ctx)
+        try:
+            if once:
+                stats = await work.run_once()
+                typer.echo(
+                    f"claimed {stats.claimed}: {stats.sent} sent, {stats.retried} to retry, "
+                    f"{stats.failed} failed"
+                )
+                return
+            stop = asyncio.Event()
+            loop = asyncio.get_running_loop()
+            for sig in (signal.SIGTERM, signal.SIGINT):
+                loop.add_signal_handler(sig, stop.set)
+            await work.run(stop)
+        finally:
+            await work.close()
+
+    asyncio.run(main())
+
+
+@deliveries_app.command("list")
+def list_(
+    tenant: str | None = TENANT_OPTION,
+    status: str | None = typer.Option(None, help="queued, sending, sent, failed, suppressed."),
+    event: str | None = typer.Option(None, help="Event name."),
+    limit: int = typer.Option(100, help="Newest first, at most this many."),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """List deliveries, newest first."""
+    from core.services.deliveries import delivery_public, list_deliveries, tenant_slugs
+    from core.services.tenants import get_tenant
+
+    with context().session() as session:
+        owner = get_tenant(session=session, slug=tenant) if tenant else None
+        slugs = tenant_slugs(session)
+        rows = [
+            delivery_public(d, tenant_slug=slugs.get(d.tenant_id or 0))
+            for d in list_deliveries(
+                session=session, tenant=owner, status=status, event=event, limit=limit
+            )
+        ]
+    if as_json:
+        print_json(to_jsonable(rows))
+    else:
+        print_table(
+            rows,
+            ["id", "event", "tenant", "status", "attempts", "target", "created_at", "last_error"],
+        )
+
+
+@deliveries_app.command("show")
+def show(delivery_id: int, as_json: bool = typer.Option(False, "--json")) -> None:
+    """One delivery with its per-recipient outcomes."""
+    from core.services.deliveries import delivery_details, get_delivery, tenant_slugs
+
+    with context().session() as session:
+        delivery = get_delivery(session=session, delivery_id=delivery_id)
+        data = to_jsonable(
+            delivery_details(
+                delivery, tenant_slug=tenant_slugs(session).get(delivery.tenant_id or 0)
+            )
+        )
+    if as_json:
+        print_json(data)
+        return
+    recipients = data.pop("recipients")
+    print_fields(data)
+    for address, outcome in recipients.items():
+        typer.echo(f"  {address}: {outcome.get('status')} {outcome.get('reply') or ''}".rstrip())
+
+
+@deliveries_app.command("retry")
+def retry(delivery_id: int) -> None:
+    """Queue a failed delivery again (to the recipients that did not get it)."""
+    from core.services.deliveries import retry_delivery
+
+    ctx = context()
+    with ctx.session() as session:
+        retry_delivery(session=session, box=ctx.box, delivery_id=delivery_id, actor=actor())
+    typer.echo(f"delivery {delivery_id} queued again")
