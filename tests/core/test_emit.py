@@ -1,0 +1,163 @@
+"""emit: validation, toggles, effective server, idempotency, encryption at rest."""
+
+from __future__ import annotations
+
+from email import policy
+from email.parser import BytesParser
+
+import pytest
+from sqlmodel import select
+
+from core.catalog import sample
+from core.errors import ValidationError
+from core.models.delivery import Delivery, EventRecord
+from core.pipeline.emit import emit
+from core.services.mail_servers import create_mail_server
+from core.services.notifications import update_notification_settings, update_system_settings
+from core.services.tenants import create_tenant
+
+
+@pytest.fixture
+def tenant(session, actor):
+    return create_tenant(session=session, slug="acme", actor=actor)
+
+
+def _configure(session, ctx, tenant, actor, **changes):
+    base = {"server": "smtp.acme.org", "username": "alerts@acme.org", "password": "pw"}
+    update_notification_settings(
+        session=session, box=ctx.box, tenant=tenant, changes={**base, **changes}, actor=actor
+    )
+
+
+def _emit(session, ctx, tenant, event="QUEUE_CALL_LOST", data=None, key=None):
+    return emit(
+        session=session,
+        box=ctx.box,
+        tenant=tenant,
+        event=event,
+        data=sample(event) if data is None else data,
+        key=key,
+    )
+
+
+def test_unknown_event_and_bad_payload_write_nothing(session, ctx, tenant) -> None:
+    with pytest.raises(ValidationError) as caught:
+        _emit(session, ctx, tenant, event="QUEUE_EXPLODED", data={})
+    assert caught.value.field == "event" and "QUEUE_CALL_LOST" in caught.value.message
+    with pytest.raises(ValidationError) as caught:
+        _emit(session, ctx, tenant, data={"queue_name": "Sales"})
+    assert caught.value.field == "data" and "caller" in caught.value.message
+    assert session.exec(select(EventRecord)).all() == []
+
+
+def test_scope_is_checked(session, ctx, tenant) -> None:
+    with pytest.raises(ValidationError, match="--system"):
+        _emit(session, ctx, tenant, event="DISK_LOW")
+    with pytest.raises(ValidationError) as caught:
+        _emit(session, ctx, None, event="QUEUE_SLA")
+    assert caught.value.field == "tenant"
+
+
+def test_disabled_event_is_suppressed_not_dropped(session, ctx, tenant, actor) -> None:
+    _configure(session, ctx, tenant, actor, recipients="ops@acme.org")
+    result = _emit(session, ctx, tenant)
+    [delivery] = result.deliveries
+    assert delivery.status == "suppressed"
+    assert delivery.last_error == "notify_queue_call_lost is off"
+    assert delivery.content == b""
+
+
+def test_not_configured_is_failed_with_the_reason(session, ctx, tenant, actor) -> None:
+    update_notification_settings(
+        session=session,
+        box=ctx.box,
+        tenant=tenant,
+        changes={"recipients": "ops@acme.org", "notify_queue_call_lost": True},
+        actor=actor,
+    )
+    [delivery] = _emit(session, ctx, tenant).deliveries
+    assert delivery.status == "failed"
+    assert delivery.last_error.startswith("not configured")
+
+
+def test_queued_message_is_rendered_now_and_encrypted(session, ctx, tenant, actor) -> None:
+    _configure(
+        session,
+        ctx,
+        tenant,
+        actor,
+        recipients="a@acme.org,b@acme.org",
+        notify_queue_call_lost=True,
+        reply_to="noc@acme.org",
+    )
+    [delivery] = _emit(session, ctx, tenant).deliveries
+    assert delivery.status == "queued"
+    assert delivery.pending == ["a@acme.org", "b@acme.org"]
+    assert delivery.sender == "alerts@acme.org"
+    assert b"Sales" not in delivery.content  # encrypted at rest
+    message = BytesParser(policy=policy.default).parsebytes(ctx.box.decrypt_bytes(delivery.content))
+    assert message["To"] == "a@acme.org, b@acme.org"
+    assert message["From"] == "alerts@acme.org"
+    assert message["Reply-To"] == "noc@acme.org"
+    assert message["Message-ID"] == delivery.message_id
+    assert message.get_content_type() == "multipart/alternative"
+
+
+def test_repeated_key_creates_nothing_new(session, ctx, tenant, actor) -> None:
+    _configure(session, ctx, tenant, actor, recipients="a@acme.org", notify_queue_call_lost=True)
+    first = _emit(session, ctx, tenant, key="call-77")
+    second = _emit(session, ctx, tenant, key="call-77")
+    assert second.duplicate and not first.duplicate
+    assert [d.id for d in second.deliveries] == [d.id for d in first.deliveries]
+    assert len(session.exec(select(Delivery)).all()) == 1
+    other = create_tenant(session=session, slug="globex", actor=actor)
+    assert not _emit(session, ctx, other, key="call-77").duplicate  # keys are per tenant
+
+
+def test_payload_addressed_event_goes_to_the_payload(session, ctx, tenant, actor) -> None:
+    _configure(session, ctx, tenant, actor, recipients="ops@acme.org")
+    [delivery] = _emit(session, ctx, tenant, event="VOICEMAIL_RECEIVED").deliveries
+    assert delivery.status == "queued"  # always on
+    assert delivery.target == sample("VOICEMAIL_RECEIVED")["email"]
+
+
+def test_welcome_password_is_not_stored_in_plain_text(session, ctx, tenant, actor, home) -> None:
+    _configure(
+        session, ctx, tenant, actor, recipients="ops@acme.org", notify_user_registration=True
+    )
+    data = {**sample("USER_CREATION"), "password": "Welcome-Pass-991"}
+    [delivery] = _emit(session, ctx, tenant, event="USER_CREATION", data=data).deliveries
+    assert delivery.status == "queued"
+    record = session.get(EventRecord, delivery.event_id)
+    assert record.payload["password"] == "(redacted)"
+    ctx.engine.dispose()
+    for path in home.glob("mailbell.db*"):
+        assert b"Welcome-Pass-991" not in path.read_bytes()
+    text = ctx.box.decrypt_bytes(delivery.content)
+    assert b"image/png" in text  # the QR code travels inline
+
+
+def test_system_event_uses_system_server_and_recipients(session, ctx, actor) -> None:
+    create_mail_server(
+        session=session,
+        box=ctx.box,
+        tenant=None,
+        data={"name": "sys", "host": "smtp.sys.org", "auth": "DISABLE", "mail_from": "pbx@sys.org"},
+        actor=actor,
+    )
+    update_system_settings(
+        session=session, box=ctx.box, changes={"recipients": "root@sys.org"}, actor=actor
+    )
+    [delivery] = _emit(session, ctx, None, event="TRUNK_DISCONNECTED").deliveries
+    assert (delivery.status, delivery.target, delivery.sender) == (
+        "queued",
+        "root@sys.org",
+        "pbx@sys.org",
+    )
+
+
+def test_unknown_tenant_in_cli(cli) -> None:
+    result = cli("emit", "QUEUE_SLA", "--tenant", "nope", "--data", "{}")
+    assert result.code == 1 and "tenant 'nope' does not exist" in result.err
+    result = cli("emit", "QUEUE_SLA", "--system", "--data", "[1]")
+    assert result.code == 1 and result.err.startswith("error: data:")
