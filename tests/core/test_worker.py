@@ -1,0 +1,239 @@
+"""Worker logic: outcomes, retries, partial refusals, max age, leases and pacing.
+
+The channel here is a scripted implementation of the Channel interface, so each outcome can be
+forced; tests/mail/test_pipeline_smtp.py runs the same worker against real SMTP servers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import timedelta
+
+import pytest
+from sqlmodel import select
+
+from core.catalog import sample
+from core.channels.base import ChannelResult, ClaimedDelivery
+from core.errors import PermanentError, RetryableError
+from core.models._common import utcnow
+from core.models.delivery import Delivery
+from core.pipeline import outbox
+from core.pipeline.emit import emit
+from core.pipeline.pacing import SlidingWindowLimiter, backoff_delay
+from core.pipeline.worker import Worker
+from core.services.notifications import update_notification_settings
+from core.services.tenants import create_tenant
+
+RECIPIENTS = ["a@acme.org", "b@acme.org", "c@acme.org"]
+
+
+class ScriptedChannel:
+    """Answers each send with the next scripted step (an exception or a refusal map)."""
+
+    name = "email"
+
+    def __init__(self, *steps, limit: int = 0) -> None:
+        self.steps = list(steps)
+        self.sent: list[tuple[int, list[str]]] = []
+        self.limit = limit
+
+    def rate_limit(self, server_id):
+        return self.limit
+
+    async def send(self, delivery: ClaimedDelivery) -> ChannelResult:
+        step = self.steps.pop(0) if self.steps else None
+        if isinstance(step, Exception):
+            raise step
+        refused = {a: r for a, r in (step or {}).items() if a in delivery.pending}
+        self.sent.append((delivery.id, list(delivery.pending)))
+        accepted = [a for a in delivery.pending if a not in refused]
+        return ChannelResult(accepted=accepted, refused=refused, reply="250 2.0.0 queued")
+
+    async def close(self) -> None:
+        pass
+
+
+@pytest.fixture
+def queued(ctx, session, actor):
+    """Emit `n` QUEUE_CALL_LOST events to three recipients; returns their delivery ids."""
+    tenant = create_tenant(session=session, slug="acme", actor=actor)
+    changes = {
+        "server": "smtp.acme.org",
+        "username": "alerts@acme.org",
+        "recipients": ",".join(RECIPIENTS),
+        "notify_queue_call_lost": True,
+    }
+    update_notification_settings(
+        session=session, box=ctx.box, tenant=tenant, changes=changes, actor=actor
+    )
+
+    def make(n: int = 1) -> list[int]:
+        ids = []
+        for _ in range(n):
+            result = emit(
+                session=session,
+                box=ctx.box,
+                tenant=tenant,
+                event="QUEUE_CALL_LOST",
+                data=sample("QUEUE_CALL_LOST"),
+            )
+            ids += [d.id for d in result.deliveries]
+        return ids
+
+    return make
+
+
+def _row(ctx, delivery_id) -> Delivery:
+    with ctx.session() as session:
+        return session.get(Delivery, delivery_id)
+
+
+async def _run(ctx, channel, *, rounds: int = 1, **kwargs):
+    """`rounds` passes of `run_once`, a short pause between them for retries to come due."""
+    worker = Worker(ctx, channels={"email": channel}, **kwargs)
+    try:
+        for index in range(rounds):
+            if index:
+                await asyncio.sleep(0.05)
+            stats = await worker.run_once()
+        return stats
+    finally:
+        await worker.close()
+
+
+async def test_sent(ctx, queued) -> None:
+    [delivery_id] = queued()
+    channel = ScriptedChannel()
+    stats = await _run(ctx, channel)
+    assert stats.sent == 1 and channel.sent == [(delivery_id, RECIPIENTS)]
+    row = _row(ctx, delivery_id)
+    assert (row.status, row.attempts, row.pending) == ("sent", 1, [])
+    assert row.sent_at is not None and row.lease_owner is None
+    assert {r["status"] for r in row.results.values()} == {"sent"}
+
+
+async def test_retryable_then_sent_exactly_once(ctx, queued) -> None:
+    ctx.settings.retry_base_s = 0.01
+    [delivery_id] = queued()
+    down = RetryableError("connection refused", step="connect")
+    channel = ScriptedChannel(down, down, down)
+    await _run(ctx, channel, rounds=8)
+    row = _row(ctx, delivery_id)
+    assert row.status == "sent" and row.attempts == 4
+    assert channel.sent == [(delivery_id, RECIPIENTS)]
+
+
+async def test_retry_waits_for_backoff(ctx, queued) -> None:
+    ctx.settings.retry_base_s = 30
+    [delivery_id] = queued()
+    await _run(ctx, ScriptedChannel(RetryableError("451 4.3.0 try later", step="data", code=451)))
+    row = _row(ctx, delivery_id)
+    assert row.status == "queued" and row.attempts == 1
+    assert "[data] 451 4.3.0 try later" == row.last_error
+    wait = row.next_attempt_at - utcnow()
+    assert timedelta(seconds=10) < wait < timedelta(seconds=46)
+
+
+async def test_permanent_error_fails_with_the_reply(ctx, queued) -> None:
+    [delivery_id] = queued()
+    error = PermanentError("554 5.7.1 rejected", step="data", code=554, reply="554 5.7.1 rejected")
+    await _run(ctx, ScriptedChannel(error))
+    row = _row(ctx, delivery_id)
+    assert row.status == "failed" and row.reply == "554 5.7.1 rejected"
+    assert all(r["status"] == "failed" for r in row.results.values())
+
+
+async def test_one_recipient_refused_permanently(ctx, queued) -> None:
+    [delivery_id] = queued()
+    await _run(ctx, ScriptedChannel({"b@acme.org": (550, "5.1.1 no such user")}))
+    row = _row(ctx, delivery_id)
+    assert row.status == "sent"
+    assert row.results["b@acme.org"] == {"status": "failed", "reply": "550 5.1.1 no such user"}
+    assert row.results["a@acme.org"]["status"] == "sent"
+    assert "1 of 3 recipient(s) refused" in row.last_error
+
+
+async def test_deferred_recipient_is_retried_alone(ctx, queued) -> None:
+    ctx.settings.retry_base_s = 0.01
+    [delivery_id] = queued()
+    channel = ScriptedChannel({"c@acme.org": (451, "4.2.1 mailbox busy")})
+    await _run(ctx, channel, rounds=4)
+    assert channel.sent == [(delivery_id, RECIPIENTS), (delivery_id, ["c@acme.org"])]
+    row = _row(ctx, delivery_id)
+    assert row.status == "sent" and {r["status"] for r in row.results.values()} == {"sent"}
+
+
+async def test_gives_up_after_max_age(ctx, queued) -> None:
+    ctx.settings.retry_base_s = 0.01
+    ctx.settings.retry_max_age_s = 0.0
+    [delivery_id] = queued()
+    await _run(ctx, ScriptedChannel(RetryableError("timed out", step="connect")))
+    row = _row(ctx, delivery_id)
+    assert row.status == "failed" and row.last_error.startswith("gave up after 1 attempts")
+    assert "timed out" in row.last_error
+
+
+async def test_expired_lease_comes_due_again(ctx, queued) -> None:
+    [delivery_id] = queued()
+    # A worker claims and dies: its lease is the only thing left.
+    claimed = outbox.claim(ctx.engine, owner="dead-worker", limit=10, lease_s=-1)
+    assert [d.id for d in claimed] == [delivery_id]
+    assert _row(ctx, delivery_id).status == "sending"
+    channel = ScriptedChannel()
+    await _run(ctx, channel)
+    row = _row(ctx, delivery_id)
+    assert row.status == "sent" and row.attempts == 2
+    assert channel.sent == [(delivery_id, RECIPIENTS)]
+
+
+async def test_live_lease_is_not_taken(ctx, queued) -> None:
+    [delivery_id] = queued()
+    outbox.claim(ctx.engine, owner="busy-worker", limit=10, lease_s=300)
+    channel = ScriptedChannel()
+    stats = await _run(ctx, channel)
+    assert stats.claimed == 0 and channel.sent == []
+
+
+async def test_rate_limit_reschedules_instead_of_sending(ctx, queued) -> None:
+    ids = queued(3)
+    channel = ScriptedChannel(limit=2)
+    stats = await _run(ctx, channel)
+    assert len(channel.sent) == 2 and stats.paced == 1
+    with ctx.session() as session:
+        waiting = session.exec(select(Delivery).where(Delivery.status == "queued")).one()
+    assert waiting.id in ids and waiting.attempts == 0
+    assert waiting.next_attempt_at - utcnow() > timedelta(seconds=50)
+
+
+def test_sliding_window_never_exceeds_the_limit() -> None:
+    now = [0.0]
+    limiter = SlidingWindowLimiter(3, window=60, clock=lambda: now[0])
+    taken = []
+    for step in range(600):  # ten minutes in 1 s steps, trying twice a second
+        now[0] = step
+        for _ in range(2):
+            if limiter.reserve() == 0:
+                taken.append(now[0])
+    for start in range(0, 600):
+        assert sum(start <= t < start + 60 for t in taken) <= 3
+    assert len(taken) == 30
+
+
+def test_backoff_doubles_with_jitter() -> None:
+    import random
+
+    rng = random.Random(7)
+    delays = [backoff_delay(n, 30, rng=rng) for n in (1, 2, 3, 4)]
+    for n, delay in enumerate(delays, start=1):
+        assert 15 * 2 ** (n - 1) <= delay < 45 * 2 ** (n - 1)
+
+
+async def test_retry_command_requeues_failed(ctx, queued, cli) -> None:
+    [delivery_id] = queued()
+    await _run(ctx, ScriptedChannel(PermanentError("550 nope", step="rcpt", code=550)))
+    assert cli("deliveries", "retry", str(delivery_id)).code == 0
+    row = _row(ctx, delivery_id)
+    assert row.status == "queued" and row.pending == RECIPIENTS
+    assert cli("deliveries", "retry", str(delivery_id)).code == 1  # only failed ones
+    shown = cli("deliveries", "show", str(delivery_id), "--json")
+    assert '"status": "queued"' in shown.out
