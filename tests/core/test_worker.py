@@ -129,7 +129,7 @@ async def test_retry_waits_for_backoff(ctx, queued) -> None:
     await _run(ctx, ScriptedChannel(RetryableError("451 4.3.0 try later", step="data", code=451)))
     row = _row(ctx, delivery_id)
     assert row.status == "queued" and row.attempts == 1
-    assert "[data] 451 4.3.0 try later" == row.last_error
+    assert row.last_error == "[data] 451 4.3.0 try later"
     wait = row.next_attempt_at - utcnow()
     assert timedelta(seconds=10) < wait < timedelta(seconds=46)
 
@@ -187,7 +187,7 @@ async def test_expired_lease_comes_due_again(ctx, queued) -> None:
 
 
 async def test_live_lease_is_not_taken(ctx, queued) -> None:
-    [delivery_id] = queued()
+    queued()
     outbox.claim(ctx.engine, owner="busy-worker", limit=10, lease_s=300)
     channel = ScriptedChannel()
     stats = await _run(ctx, channel)
