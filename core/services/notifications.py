@@ -73,18 +73,19 @@ def flags_from_security(security: str) -> tuple[bool, bool]:
 
 def _server_view(server: MailServer | None) -> dict[str, Any]:
     if server is None:
+        # Nothing configured yet: the documented defaults of the reference API.
         return {
-            "type": None,
+            "type": "SMTP",
             "server": None,
             "port": None,
             "reply_to": None,
             "username": None,
-            "auth": None,
-            "enable_tls_ssl": None,
-            "enable_starttls_auto": None,
+            "auth": "AUTO",
+            "enable_tls_ssl": True,
+            "enable_starttls_auto": False,
             "mail_from": None,
             "security": None,
-            "tls_verify": None,
+            "tls_verify": True,
             "ca_file": None,
             "timeout": None,
             "rate_limit_per_minute": None,
