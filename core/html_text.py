@@ -52,6 +52,7 @@ _SPACE = re.compile(r"\s+")
 # never in templates, unchanged by HTMLParser's lower-casing of names).
 _EXPR_OPEN, _EXPR_CLOSE, _STMT_OPEN, _STMT_CLOSE = "\ue000", "\ue001", "\ue002", "\ue003"
 _STATEMENT = re.compile(f"{_STMT_OPEN}\\d+{_STMT_CLOSE}")
+_NO_MARKERS = dict.fromkeys(map(ord, _EXPR_OPEN + _EXPR_CLOSE + _STMT_OPEN + _STMT_CLOSE))
 _SPLIT_STATEMENTS = re.compile(f"({_STMT_OPEN}\\d+{_STMT_CLOSE})")
 _PLACEHOLDER = re.compile(f"[{_EXPR_OPEN}{_STMT_OPEN}](\\d+)[{_EXPR_CLOSE}{_STMT_CLOSE}]")
 
@@ -227,7 +228,8 @@ def text_template_source(source: str, lex: Callable[[str], Iterable[Token]]) -> 
     """A Jinja template that renders the plain text of what `source` (HTML) renders.
 
     `lex` is the environment's `lex`. Comments and `raw` markers are dropped (raw text becomes
-    literal text); a literal "{" in the text is written as `{{ "{" }}`.
+    literal text); a literal "{" in the text is written as `{{ "{" }}`, so text never turns into
+    Jinja code: the text template holds no tag that the HTML template does not.
     """
     html: list[str] = []
     tags: list[str] = []
@@ -235,7 +237,7 @@ def text_template_source(source: str, lex: Callable[[str], Iterable[Token]]) -> 
     in_comment = False
     for _, token, value in lex(source):
         if token == "data":
-            html.append(value)
+            html.append(value.translate(_NO_MARKERS))
         elif token.startswith("comment") or token in ("raw_begin", "raw_end"):
             in_comment = token in ("comment_begin", "comment")
         elif not in_comment:

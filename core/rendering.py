@@ -89,9 +89,9 @@ class _Sandbox(ImmutableSandboxedEnvironment):
             raise SecurityError("exponents above 64 are not allowed")
         if operator == "*":
             for seq, times in ((left, right), (right, left)):
-                if isinstance(seq, str | list | tuple) and isinstance(times, int):
-                    if len(seq) * times > REPEAT_LIMIT:
-                        raise SecurityError(f"repeated values are limited to {REPEAT_LIMIT}")
+                sized = isinstance(seq, str | list | tuple) and isinstance(times, int)
+                if sized and len(seq) * times > REPEAT_LIMIT:
+                    raise SecurityError(f"repeated values are limited to {REPEAT_LIMIT}")
         return super().call_binop(context, operator, left, right)
 
 
@@ -227,7 +227,8 @@ class RenderedMessage:
         message.set_content(self.text, subtype="plain")
         message.add_alternative(self.html, subtype="html")
         if self.inline:
-            html_part = message.get_payload()[1]
+            html_part = message.get_body(preferencelist=("html",))
+            assert isinstance(html_part, EmailMessage)
             for image in self.inline:
                 html_part.add_related(
                     image.data,

@@ -78,7 +78,10 @@ def check_source(
                 f"line {node.lineno}: {name!r} is not allowed: "
                 "names starting with '_' reach Python internals",
             )
-    unknown = meta.find_undeclared_variables(tree) - allowed - set(env.globals)
+    try:
+        unknown = meta.find_undeclared_variables(tree) - allowed - set(env.globals)
+    except jinja2.TemplateError as exc:  # e.g. an unknown filter
+        raise ValidationError(field, describe_error(exc)) from None
     if unknown:
         uses = [
             (node.lineno, node.name)

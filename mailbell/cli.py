@@ -11,7 +11,17 @@ import sys
 import typer
 
 from core.errors import MailbellError
-from mailbell.commands import accounts, db, delivery, keys, server, settings, tenant, token
+from mailbell.commands import (
+    accounts,
+    db,
+    delivery,
+    keys,
+    server,
+    settings,
+    template,
+    tenant,
+    token,
+)
 
 app = typer.Typer(
     name="mailbell",
@@ -27,21 +37,10 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(settings.app, name="settings")
 app.add_typer(server.app, name="server")
 app.add_typer(accounts.app, name="accounts")
+app.add_typer(template.app, name="template")
 app.add_typer(delivery.deliveries_app, name="deliveries")
 app.command("emit")(delivery.emit)
 app.command("worker")(delivery.worker)
-
-
-def _mount_optional() -> None:
-    """Groups whose modules may not exist yet in a partial checkout stay out of the way."""
-    try:
-        from mailbell.commands import template
-    except ImportError:
-        return
-    app.add_typer(template.app, name="template")
-
-
-_mount_optional()
 
 
 @app.command("tui")

@@ -121,7 +121,13 @@ def create_custom_template(
         "body": default.body if body is None else body,
     }
     validate_template(event.name, **values)
-    row = CustomTemplate(tenant_id=tenant.id if tenant else None, name=event.name, **values)
+    row = CustomTemplate(
+        tenant_id=tenant.id if tenant else None,
+        name=event.name,
+        mail_from=values["mail_from"],
+        subject=values["subject"],
+        body=values["body"],
+    )
     session.add(row)
     given = {"from": mail_from, "subject": subject, "body": body}
     record(
