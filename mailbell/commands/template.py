@@ -109,9 +109,11 @@ def preview(
     data: str | None = typer.Option(
         None, "--data", help="JSON object merged over the sample payload."
     ),
-    html: bool = typer.Option(False, "--html", help="Print the HTML part instead of the text."),
     html_file: Path | None = typer.Option(
-        None, "--html-file", dir_okay=False, help="Also write the HTML part to this file."
+        None, "--html", dir_okay=False, help="Also write the HTML part to this file."
+    ),
+    show_html: bool = typer.Option(
+        False, "--show-html", help="Print the HTML part instead of the text."
     ),
 ) -> None:
     """Render a template with its sample payload (or --data) and print subject and body."""
@@ -146,7 +148,7 @@ def preview(
     for image in rendered.inline:
         typer.echo(f"Inline image: {image.filename} ({len(image.data)} bytes, cid:{image.cid})")
     typer.echo("")
-    typer.echo(rendered.html if html else rendered.text)
+    typer.echo(rendered.html if show_html else rendered.text)
 
 
 @app.command("set")

@@ -62,3 +62,20 @@ def test_unsafe_template_is_refused_and_not_saved(cli, db_dump, tmp_path: Path) 
 def test_unknown_template_name(cli) -> None:
     result = cli("template", "show", "NOPE")
     assert result.code == 1 and "QUEUE_SLA" in result.err
+
+
+def test_preview_writes_html_to_a_file(cli, tmp_path: Path) -> None:
+    target = tmp_path / "preview.html"
+    result = cli(
+        "template",
+        "preview",
+        "USER_CREATION",
+        "--html",
+        str(target),
+        "--data",
+        '{"extension_number": "4242"}',
+    )
+    assert result.code == 0, result.err
+    html = target.read_text()
+    assert "4242" in html and "cid:" in html
+    assert "4242" in result.out  # the text part, printed
