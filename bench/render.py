@@ -24,6 +24,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from jinja2 import DictLoader, Environment, StrictUndefined
 
 from core import catalog, rendering
+from core.mail.mime import serialize
 
 SERVER_FROM = "PBX Notifications <noreply@pbx.example.com>"
 TO = ("ops@acme.example", "oncall@acme.example")
@@ -84,6 +85,9 @@ def main() -> None:
     def message() -> object:
         return rendering.render_message(event.name, payload, to=TO, server_from=SERVER_FROM)
 
+    def fast_wire() -> object:
+        return serialize(rendering.render(event.name, payload, to=TO, server_from=SERVER_FROM))
+
     def wire() -> object:
         return message().as_bytes()  # type: ignore[attr-defined]
 
@@ -91,6 +95,7 @@ def main() -> None:
         ("bare Jinja2 get_template().render (subject + body)", baseline),
         ("mailbell render step (sandbox, cached: subject + body)", render_step),
         ("mailbell render() (subject + HTML + text + headers)", full),
+        ("mailbell render() + mime.serialize() (what emit stores)", fast_wire),
         ("mailbell render_message() (EmailMessage)", message),
         ("mailbell render_message().as_bytes()", wire),
     ]

@@ -13,24 +13,49 @@ import base64
 import binascii
 import secrets
 from collections.abc import Iterable
-from email.header import Header
-from email.utils import formataddr, getaddresses
+from email.utils import parseaddr
 
 from core.rendering import RenderedMessage
 
 CRLF = b"\r\n"
 
 
+ENCODED_WORD_BYTES = 45  # 60 base64 characters: each word stays within RFC 2047's 75
+
+
+def _encoded_word(value: str) -> str:
+    """One encoded word: display names are kept whole (parsers read split names with gaps)."""
+    return f"=?utf-8?b?{base64.b64encode(value.encode('utf-8')).decode()}?="
+
+
+def _encoded_words(value: str) -> str:
+    """RFC 2047 "B" encoded words, split on character boundaries, folded one per line."""
+    words: list[bytes] = []
+    chunk = b""
+    for char in value:
+        encoded = char.encode("utf-8")
+        if len(chunk) + len(encoded) > ENCODED_WORD_BYTES:
+            words.append(chunk)
+            chunk = b""
+        chunk += encoded
+    words.append(chunk)
+    return "\r\n ".join(f"=?utf-8?b?{base64.b64encode(word).decode()}?=" for word in words)
+
+
 def _header_text(value: str) -> str:
+    return value if value.isascii() else _encoded_words(value)
+
+
+def _address(value: str) -> str:
     if value.isascii():
         return value
-    return Header(value, "utf-8", maxlinelen=76).encode(linesep="\r\n")
+    name, address = parseaddr(value)
+    return f"{_encoded_word(name)} <{address}>" if name else address
 
 
 def _addresses(values: Iterable[str]) -> str:
-    """Addresses with display names encoded where needed, folded one per line."""
-    pairs = getaddresses(list(values))
-    return ",\r\n ".join(formataddr(pair, charset="utf-8") for pair in pairs)
+    """Addresses (display names encoded where needed), folded one per line."""
+    return ",\r\n ".join(_address(value) for value in values)
 
 
 def _qp(text: str) -> bytes:
