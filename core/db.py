@@ -62,12 +62,34 @@ def alembic_config(engine: Engine) -> Any:
     return config
 
 
+@contextmanager
+def _migration_lock(engine: Engine) -> Iterator[None]:
+    """Processes starting together migrate one at a time.
+
+    PostgreSQL takes an advisory lock inside the migration transaction (see migrations/env.py);
+    a SQLite file gets an exclusive lock on a file beside it.
+    """
+    database = engine.url.database if engine.dialect.name == "sqlite" else None
+    if not database or database == ":memory:":
+        yield
+        return
+    import fcntl
+
+    with open(f"{database}.migrate-lock", "a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def upgrade(engine: Engine, revision: str = "head") -> None:
-    """Bring the schema to `revision`. Safe to call on every start."""
+    """Bring the schema to `revision`. Safe to call on every start, from several processes."""
     from alembic import command
 
     try:
-        command.upgrade(alembic_config(engine), revision)
+        with _migration_lock(engine):
+            command.upgrade(alembic_config(engine), revision)
     except OperationalError as exc:
         raise MailbellError(
             f"database {engine.url.render_as_string(hide_password=True)} cannot be upgraded: "

@@ -1,12 +1,12 @@
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
 
+from core.config import Settings
 from mailbell.cli import run
 
 
@@ -31,11 +31,8 @@ def cli(home: Path, capsys: pytest.CaptureFixture[str]) -> Callable[..., Result]
 
 
 @pytest.fixture
-def db_dump(home: Path) -> Callable[[], str]:
-    """The whole database as SQL text, to prove a refused command changed nothing."""
+def db_dump(settings: Settings) -> Callable[[], str]:
+    """Every row of every table, to prove a refused command changed nothing."""
+    from tests.support.storage import dump
 
-    def dump() -> str:
-        with sqlite3.connect(home / "mailbell.db") as connection:
-            return "\n".join(connection.iterdump())
-
-    return dump
+    return lambda: dump(settings.effective_database_url)

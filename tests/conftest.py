@@ -1,7 +1,13 @@
-"""Shared fixtures: every test gets its own data dir, SQLite database and key file."""
+"""Shared fixtures: every test gets its own data dir, database and key file.
+
+`pytest --db=postgres` (or MAILBELL_TEST_DB=postgres) runs the suite against a throwaway
+PostgreSQL server (one fresh database per test) instead of SQLite.
+"""
 
 from __future__ import annotations
 
+import os
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,20 +18,64 @@ from core.config import Settings
 from core.context import Context, build_context
 from core.services.audit import Actor
 
+pytest_plugins = ["tests.cli_fixtures"]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--db",
+        choices=("sqlite", "postgres"),
+        default=os.environ.get("MAILBELL_TEST_DB", "sqlite"),
+        help="database backend for the tests (default: sqlite, or $MAILBELL_TEST_DB)",
+    )
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"mailbell test database: {config.getoption('--db')}"
+
+
+@pytest.fixture(scope="session")
+def postgres_server(request: pytest.FixtureRequest) -> Iterator[object]:
+    from tests.support.postgres import PostgresServer
+
+    server = PostgresServer()
+    server.start()
+    server.prepare_template()
+    yield server
+    server.stop("immediate")
+    shutil.rmtree(server.base_dir, ignore_errors=True)
+
 
 @pytest.fixture
-def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
+def database_url(request: pytest.FixtureRequest) -> str | None:
+    """None on SQLite (the file in MAILBELL_HOME); a fresh, migrated database on PostgreSQL."""
+    if request.config.getoption("--db") != "postgres":
+        return None
+    server = request.getfixturevalue("postgres_server")
+    url: str = server.create_database()
+    return url
+
+
+@pytest.fixture
+def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str | None) -> Path:
     """A fresh MAILBELL_HOME; variables that would leak in from the machine are cleared."""
     data = tmp_path / "home"
     for name in ("MAILBELL_DATABASE_URL", "MAILBELL_SECRET_KEYS"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("MAILBELL_HOME", str(data))
+    if database_url is not None:
+        monkeypatch.setenv("MAILBELL_DATABASE_URL", database_url)
     return data
 
 
 @pytest.fixture
-def ctx(home: Path) -> Iterator[Context]:
-    context = build_context(Settings(home=home))
+def settings(home: Path, database_url: str | None) -> Settings:
+    return Settings(home=home, database_url=database_url)
+
+
+@pytest.fixture
+def ctx(settings: Settings) -> Iterator[Context]:
+    context = build_context(settings)
     yield context
     context.close()
 
@@ -39,6 +89,3 @@ def session(ctx: Context) -> Iterator[Session]:
 @pytest.fixture
 def actor() -> Actor:
     return Actor(name="tester", source="cli")
-
-
-pytest_plugins = ["tests.cli_fixtures"]

@@ -10,8 +10,11 @@ from pathlib import Path
 
 import pytest
 
+from core.context import build_context
+from tests.support.storage import stored_bytes
 
-def test_quick_flow_through_the_installed_command(home: Path) -> None:
+
+def test_quick_flow_through_the_installed_command(home: Path, settings) -> None:
     env = {**os.environ, "MAILBELL_HOME": str(home)}
     env.pop("MAILBELL_DATABASE_URL", None)
     env.pop("MAILBELL_SECRET_KEYS", None)
@@ -50,6 +53,9 @@ def test_quick_flow_through_the_installed_command(home: Path) -> None:
     assert "Hunter2-Secret" not in shown.stdout + setting.stdout + setting.stderr
     for path in home.iterdir():
         assert b"Hunter2-Secret" not in path.read_bytes(), path
+    ctx = build_context(settings, migrate=False)
+    assert b"Hunter2-Secret" not in stored_bytes(ctx, home)
+    ctx.close()
 
 
 def test_settings_set_is_partial(cli) -> None:

@@ -15,6 +15,7 @@ from core.pipeline.emit import emit
 from core.services.mail_servers import create_mail_server
 from core.services.notifications import update_notification_settings, update_system_settings
 from core.services.tenants import create_tenant
+from tests.support.storage import stored_bytes
 
 
 @pytest.fixture
@@ -130,9 +131,7 @@ def test_welcome_password_is_not_stored_in_plain_text(session, ctx, tenant, acto
     assert delivery.status == "queued"
     record = session.get(EventRecord, delivery.event_id)
     assert record.payload["password"] == "(redacted)"
-    ctx.engine.dispose()
-    for path in home.glob("mailbell.db*"):
-        assert b"Welcome-Pass-991" not in path.read_bytes()
+    assert b"Welcome-Pass-991" not in stored_bytes(ctx, home)
     text = ctx.box.decrypt_bytes(delivery.content)
     assert b"image/png" in text  # the QR code travels inline
 

@@ -1,9 +1,12 @@
-"""Migrations build exactly the schema the models describe."""
+"""Migrations build exactly the schema the models describe, on SQLite and on PostgreSQL."""
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
+import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
@@ -13,9 +16,19 @@ from sqlmodel import SQLModel
 import core.models  # noqa: F401
 from core.db import alembic_config, current_revision, make_engine, upgrade
 
+ROOT = Path(__file__).resolve().parents[2]
 
-def test_empty_database_upgrades_to_head_without_pending_diff(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
+
+@pytest.fixture
+def empty_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
+    """An empty database of the backend under test (--db)."""
+    if request.config.getoption("--db") == "postgres":
+        return request.getfixturevalue("postgres_server").create_database(migrated=False)
+    return f"sqlite:///{tmp_path / 'm.db'}"
+
+
+def test_empty_database_upgrades_to_head_without_pending_diff(empty_url: str) -> None:
+    engine = make_engine(empty_url)
     upgrade(engine)
     head = ScriptDirectory.from_config(alembic_config(engine)).get_current_head()
     assert current_revision(engine) == head
@@ -27,10 +40,19 @@ def test_empty_database_upgrades_to_head_without_pending_diff(tmp_path: Path) ->
     engine.dispose()
 
 
-def test_upgrade_twice_is_harmless(tmp_path: Path) -> None:
-    engine = make_engine(f"sqlite:///{tmp_path / 'm.db'}")
-    upgrade(engine)
-    upgrade(engine)
+def test_processes_starting_together_migrate_once(empty_url: str) -> None:
+    script = (
+        "import sys; from core.db import make_engine, upgrade; upgrade(make_engine(sys.argv[1]))"
+    )
+    processes = [
+        subprocess.Popen(
+            [sys.executable, "-c", script, empty_url], cwd=ROOT, stderr=subprocess.PIPE
+        )
+        for _ in range(4)
+    ]
+    errors = [p.communicate(timeout=120)[1].decode() for p in processes]
+    assert [p.returncode for p in processes] == [0, 0, 0, 0], errors
+    engine = make_engine(empty_url)
     assert current_revision(engine) is not None
     engine.dispose()
 
