@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 PIP := $(BIN)/python -m pip --disable-pip-version-check --quiet
 CONSTRAINTS := constraints.txt
 
-.PHONY: run install install-test test lint fmt bench clean
+.PHONY: run install install-test system-deps test test-sqlite test-postgres lint fmt bench clean
 
 run: install
 	$(BIN)/mailbell tui
@@ -30,8 +30,17 @@ lint: install-test
 	$(BIN)/ruff format --check .
 	$(BIN)/mypy core
 
-test: lint
-	$(BIN)/pytest $(PYTEST_ARGS)
+system-deps:
+	./scripts/system-deps.sh
+
+# Every test, on SQLite and again on PostgreSQL.
+test: lint system-deps test-sqlite test-postgres
+
+test-sqlite: install-test
+	$(BIN)/pytest --db=sqlite $(PYTEST_ARGS)
+
+test-postgres: install-test
+	$(BIN)/pytest --db=postgres $(PYTEST_ARGS)
 
 fmt: install-test
 	$(BIN)/ruff format .
