@@ -37,6 +37,8 @@ class Settings(BaseSettings):
     retry_base_s: float = 30.0
     retry_max_age_s: float = 86400.0
     imap_sync_interval_s: float = 300.0
+    # How long a worker holds a claimed delivery; a killed worker's rows come due after this.
+    worker_lease_s: float = 120.0
     imap_backfill_days: int = 7
     imap_backfill_messages: int = 500
     oauth_google_token_url: str = "https://oauth2.googleapis.com/token"

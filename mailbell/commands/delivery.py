@@ -82,7 +82,7 @@ def worker(
     ctx = context()
 
     async def main() -> None:
-        work = Worker(ctx)
+        work = Worker(ctx, lease_s=ctx.settings.worker_lease_s)
         try:
             if once:
                 stats = await work.run_once()

@@ -1,0 +1,251 @@
+"""The whole delivery path against real aiosmtpd servers: emit → outbox → worker → SMTP."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from email import policy
+from email.parser import BytesParser
+from pathlib import Path
+
+import pytest
+from sqlmodel import select
+
+from core.catalog import sample
+from core.models.delivery import Delivery
+from core.pipeline.emit import emit
+from core.pipeline.worker import Worker
+from core.services.mail_servers import create_mail_server
+from core.services.notifications import update_notification_settings
+from core.services.tenants import create_tenant
+from tests.support.fixtures import smtp_server, smtp_servers, tls_certs  # noqa: F401
+from tests.support.smtp_handlers import FaultHandler
+
+ROOT = Path(__file__).resolve().parents[2]
+RECIPIENTS = "a@acme.org,b@acme.org,c@acme.org"
+
+
+@pytest.fixture
+def tenant(session, actor):
+    return create_tenant(session=session, slug="acme", actor=actor)
+
+
+def _configure(session, ctx, tenant, actor, srv, **server_overrides) -> None:
+    create_mail_server(
+        session=session,
+        box=ctx.box,
+        tenant=tenant,
+        data={
+            "name": "test",
+            "mail_from": "PBX <pbx@acme.org>",
+            **srv.server_fields(**server_overrides),
+        },
+        actor=actor,
+    )
+    update_notification_settings(
+        session=session,
+        box=ctx.box,
+        tenant=tenant,
+        changes={"recipients": RECIPIENTS, "notify_queue_call_lost": True},
+        actor=actor,
+    )
+
+
+def _emit(session, ctx, tenant, n=1) -> list[int]:
+    ids = []
+    for _ in range(n):
+        result = emit(
+            session=session,
+            box=ctx.box,
+            tenant=tenant,
+            event="QUEUE_CALL_LOST",
+            data=sample("QUEUE_CALL_LOST"),
+        )
+        ids += [d.id for d in result.deliveries]
+    return ids
+
+
+async def _drain(ctx, *, rounds=1, pause=0.05, **kwargs):
+    worker = Worker(ctx, **kwargs)
+    try:
+        for index in range(rounds):
+            if index:
+                await asyncio.sleep(pause)
+            await worker.run_once()
+        return worker.stats
+    finally:
+        await worker.close()
+
+
+def _rows(ctx) -> list[Delivery]:
+    with ctx.session() as session:
+        return list(session.exec(select(Delivery).order_by(Delivery.id)))
+
+
+async def test_event_arrives_rendered_with_headers(ctx, session, actor, tenant, smtp_servers):
+    srv = smtp_servers(mode="starttls", auth=True)
+    _configure(session, ctx, tenant, actor, srv)
+    [delivery_id] = _emit(session, ctx, tenant)
+    await _drain(ctx)
+    [received] = srv.messages
+    assert received.tls and received.auth_user == "user@example.com"
+    assert sorted(received.rcpt_tos) == RECIPIENTS.split(",")
+    assert received.mail_from == "pbx@acme.org"
+    message = BytesParser(policy=policy.default).parsebytes(received.data)
+    payload = sample("QUEUE_CALL_LOST")
+    assert payload["queue_name"] in message["Subject"]
+    assert payload["caller"] in message.get_body(("plain",)).get_content()
+    assert message["From"] == "PBX <pbx@acme.org>"
+    [row] = _rows(ctx)
+    assert row.id == delivery_id and row.status == "sent"
+    assert row.message_id == message["Message-ID"] and row.reply.startswith("250")
+
+
+async def test_server_down_then_up_delivers_each_once(ctx, session, actor, tenant, smtp_servers):
+    ctx.settings.retry_base_s = 0.05
+    srv = smtp_servers()
+    _configure(session, ctx, tenant, actor, srv)
+    _emit(session, ctx, tenant, n=5)
+    srv.stop()
+    await _drain(ctx)
+    rows = _rows(ctx)
+    assert {r.status for r in rows} == {"queued"} and all(r.attempts == 1 for r in rows)
+    assert all("[connect]" in r.last_error for r in rows)
+    srv.start()
+    await _drain(ctx, rounds=20, pause=0.1)
+    assert {r.status for r in _rows(ctx)} == {"sent"}
+    ids = [m.message_id for m in srv.messages]
+    assert len(ids) == 5 and len(set(ids)) == 5
+
+
+async def test_one_recipient_refused(ctx, session, actor, tenant, smtp_servers):
+    srv = smtp_servers(handler=FaultHandler(rcpt={"b@acme.org": "550 5.1.1 no such user"}))
+    _configure(session, ctx, tenant, actor, srv)
+    _emit(session, ctx, tenant)
+    await _drain(ctx)
+    [row] = _rows(ctx)
+    assert row.status == "sent"
+    assert row.results["b@acme.org"]["status"] == "failed"
+    assert "550 5.1.1 no such user" in row.results["b@acme.org"]["reply"]
+    assert sorted(srv.messages[0].rcpt_tos) == ["a@acme.org", "c@acme.org"]
+
+
+async def test_wrong_password_fails_after_one_attempt(ctx, session, actor, tenant, smtp_servers):
+    srv = smtp_servers(mode="starttls", auth=True)
+    _configure(session, ctx, tenant, actor, srv, password="not-the-password")
+    _emit(session, ctx, tenant)
+    await _drain(ctx)
+    [row] = _rows(ctx)
+    assert row.status == "failed" and "535" in row.last_error
+    assert "not-the-password" not in row.last_error
+    assert len(srv.auth_attempts) == 1 and srv.messages == []
+
+
+async def test_required_starttls_never_falls_back(ctx, session, actor, tenant, smtp_servers):
+    srv = smtp_servers(mode="starttls", hide_starttls=True)
+    _configure(session, ctx, tenant, actor, srv, security="starttls")
+    _emit(session, ctx, tenant)
+    await _drain(ctx)
+    [row] = _rows(ctx)
+    assert row.status == "failed" and "STARTTLS" in row.last_error
+    assert srv.messages == []
+
+
+async def test_untrusted_certificate(ctx, session, actor, tenant, smtp_servers):
+    srv = smtp_servers(mode="tls")
+    _configure(session, ctx, tenant, actor, srv, ca_file=None)
+    _emit(session, ctx, tenant)
+    await _drain(ctx)
+    [row] = _rows(ctx)
+    assert row.status == "failed" and "certificate" in row.last_error.lower()
+    assert srv.messages == []
+
+
+async def test_rate_limit_is_never_exceeded(ctx, session, actor, tenant, smtp_servers):
+    srv = smtp_servers()
+    _configure(session, ctx, tenant, actor, srv, rate_limit_per_minute=7)
+    _emit(session, ctx, tenant, n=10)
+    started = time.monotonic()
+    stats = await _drain(ctx)
+    assert time.monotonic() - started < 30
+    assert len(srv.messages) == 7 and stats.paced == 3
+    waiting = [r for r in _rows(ctx) if r.status == "queued"]
+    assert len(waiting) == 3 and all(r.attempts == 0 for r in waiting)
+
+
+async def test_connections_are_reused(ctx, session, actor, tenant, smtp_servers):
+    srv = smtp_servers(mode="starttls", auth=True)
+    _configure(session, ctx, tenant, actor, srv)
+    _emit(session, ctx, tenant, n=40)
+    await _drain(ctx, pool_size=4)
+    assert len(srv.messages) == 40
+    assert srv.connections <= 4
+    assert len(srv.auth_attempts) == srv.connections
+
+
+def test_worker_killed_mid_burst_loses_nothing(ctx, session, actor, tenant, smtp_servers, home):
+    srv = smtp_servers(handler=FaultHandler(stall=0.02, stall_at="data"))
+    _configure(session, ctx, tenant, actor, srv)
+    count = 150
+    _emit(session, ctx, tenant, n=count)
+    env = {**os.environ, "MAILBELL_WORKER_LEASE_S": "2"}
+
+    def start_worker() -> subprocess.Popen[bytes]:
+        return subprocess.Popen([sys.executable, "-m", "mailbell", "worker"], cwd=ROOT, env=env)
+
+    worker = start_worker()
+    deadline = time.monotonic() + 30
+    while len(srv.messages) < 20 and time.monotonic() < deadline:
+        time.sleep(0.02)
+    worker.send_signal(signal.SIGKILL)
+    worker.wait(timeout=10)
+    assert len(srv.messages) < count  # killed mid-burst
+    worker = start_worker()
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if all(r.status == "sent" for r in _rows(ctx)):
+                break
+            time.sleep(0.2)
+    finally:
+        worker.send_signal(signal.SIGTERM)
+        assert worker.wait(timeout=15) == 0
+    assert [r.status for r in _rows(ctx)] == ["sent"] * count
+    ids = [m.message_id for m in srv.messages]
+    assert set(ids) == {r.message_id for r in _rows(ctx)}  # nothing lost
+    duplicates = len(ids) - len(set(ids))
+    assert duplicates <= 64  # at most what the killed worker had in flight
+    print(f"duplicates after SIGKILL: {duplicates}")
+
+
+def test_cli_emit_worker_and_log(cli, ctx, session, actor, tenant, smtp_servers):
+    srv = smtp_servers()
+    _configure(session, ctx, tenant, actor, srv)
+    data = json.dumps(sample("QUEUE_CALL_LOST"))
+    emitted = cli("emit", "QUEUE_CALL_LOST", "--tenant", "acme", "--data", data, "--json")
+    assert emitted.code == 0, emitted.err
+    [row] = json.loads(emitted.out)
+    assert row["status"] == "queued" and row["channel"] == "email"
+    result = cli("worker", "--once")
+    assert result.code == 0 and "1 sent" in result.out
+    assert len(srv.messages) == 1
+    listed = json.loads(cli("deliveries", "list", "--tenant", "acme", "--json").out)
+    assert listed[0]["status"] == "sent" and listed[0]["message_id"]
+    assert set(listed[0]) == {
+        "id",
+        "event",
+        "tenant",
+        "channel",
+        "target",
+        "status",
+        "attempts",
+        "last_error",
+        "message_id",
+        "created_at",
+        "sent_at",
+    }
