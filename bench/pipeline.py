@@ -1,0 +1,300 @@
+"""Benchmark of the delivery pipeline (issue "Delivery", speed and memory).
+
+A local aiosmtpd sink runs in its own process; in the same run this measures
+  (a) the ceiling: raw aiosmtplib, 8 reused connections, pre-built messages;
+  (b) drain: N notifications (3 recipients each) already emitted, drained by mailbell's worker;
+  (c) emit: events per second through `emit` (validate, render, serialise, encrypt, commit);
+  (d) end to end: emit → sink acceptance at a steady rate, median and p99;
+  (e) scale: the worker's peak RSS with 100,000 deliveries queued, and its drain rate with
+      100,000 queued against 1,000 queued.
+
+    .venv/bin/python bench/pipeline.py [--drain 5000] [--rate 200] [--seconds 10] [--scale 100000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import multiprocessing
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+RECIPIENTS = "a@example.org,b@example.org,c@example.org"
+
+
+def run_sink(port_pipe: multiprocessing.connection.Connection, record: str | None) -> None:
+    """aiosmtpd accepting everything; with `record`, appends "message-id accept-time" lines."""
+    from aiosmtpd.smtp import SMTP
+
+    log = open(record, "a", buffering=1) if record else None  # noqa: SIM115
+
+    class Sink:
+        async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
+            if log is not None:
+                data: bytes = envelope.content  # type: ignore[attr-defined]
+                start = data.find(b"Message-ID: ") + 12
+                end = data.find(b"\r\n", start)
+                log.write(f"{data[start:end].decode()} {time.time()}\n")
+            return "250 2.0.0 Ok"
+
+    async def serve() -> None:
+        loop = asyncio.get_running_loop()
+        server = await loop.create_server(
+            lambda: SMTP(Sink(), hostname="sink.local", enable_SMTPUTF8=False), "127.0.0.1", 0
+        )
+        port_pipe.send(server.sockets[0].getsockname()[1])
+        await asyncio.Event().wait()
+
+    asyncio.run(serve())
+
+
+def start_sink(record: str | None = None) -> tuple[multiprocessing.Process, int]:
+    parent, child = multiprocessing.Pipe()
+    process = multiprocessing.Process(target=run_sink, args=(child, record), daemon=True)
+    process.start()
+    return process, parent.recv()
+
+
+def make_context(home: Path, port: int):  # noqa: ANN201
+    from core.config import Settings
+    from core.context import build_context
+    from core.services.audit import Actor
+    from core.services.notifications import update_notification_settings
+    from core.services.tenants import create_tenant
+
+    ctx = build_context(Settings(home=home))
+    actor = Actor(name="bench", source="cli")
+    with ctx.session() as session:
+        tenant = create_tenant(session=session, slug="bench", actor=actor)
+        update_notification_settings(
+            session=session,
+            box=ctx.box,
+            tenant=tenant,
+            changes={
+                "server": "127.0.0.1",
+                "port": port,
+                "security": "none",
+                "auth": "DISABLE",
+                "mail_from": "pbx@example.com",
+                "recipients": RECIPIENTS,
+                "notify_queue_sla_breached": True,
+            },
+            actor=actor,
+        )
+    return ctx, tenant
+
+
+def emit_many(ctx, tenant, count: int) -> float:  # noqa: ANN001
+    """Emit `count` QUEUE_SLA events; returns events per second."""
+    from core.catalog import sample
+    from core.pipeline.emit import emit
+
+    data = sample("QUEUE_SLA")
+    started = time.perf_counter()
+    with ctx.session() as session:
+        for _ in range(count):
+            emit(session=session, box=ctx.box, tenant=tenant, event="QUEUE_SLA", data=data)
+    return count / (time.perf_counter() - started)
+
+
+async def drain(ctx) -> tuple[int, float]:  # noqa: ANN001
+    from core.pipeline.worker import Worker
+
+    worker = Worker(ctx, pool_size=8, max_in_flight=64)
+    started = time.perf_counter()
+    stats = await worker.run_once()
+    elapsed = time.perf_counter() - started
+    await worker.close()
+    return stats.sent, elapsed
+
+
+def ceiling(port: int, total: int) -> float:
+    from bench.smtp_pool import raw_aiosmtplib
+
+    from core.catalog import sample
+    from core.mail.mime import serialize
+    from core.rendering import render
+
+    message = serialize(
+        render(
+            "QUEUE_SLA",
+            sample("QUEUE_SLA"),
+            to=RECIPIENTS.split(","),
+            server_from="pbx@example.com",
+        )
+    )
+    return asyncio.run(raw_aiosmtplib(port, total, RECIPIENTS.split(","), message))
+
+
+def end_to_end(home: Path, rate: float, seconds: float) -> tuple[float, float, int]:
+    record = str(home / "accepted.log")
+    sink, port = start_sink(record)
+    ctx, tenant = make_context(home / "e2e", port)
+    from core.catalog import sample
+    from core.pipeline.emit import emit
+    from core.pipeline.worker import Worker
+
+    emitted: dict[str, float] = {}
+    stop = asyncio.Event()
+
+    def producer(loop: asyncio.AbstractEventLoop) -> None:
+        data = sample("QUEUE_SLA")
+        interval = 1.0 / rate
+        next_at = time.perf_counter()
+        with ctx.session() as session:
+            for _ in range(int(rate * seconds)):
+                next_at += interval
+                delay = next_at - time.perf_counter()
+                if delay > 0:
+                    time.sleep(delay)
+                at = time.time()
+                result = emit(
+                    session=session, box=ctx.box, tenant=tenant, event="QUEUE_SLA", data=data
+                )
+                emitted[result.deliveries[0].message_id or ""] = at
+        time.sleep(1.0)
+        loop.call_soon_threadsafe(stop.set)
+
+    async def main() -> None:
+        worker = Worker(ctx, pool_size=8, poll_interval_s=0.01)
+        thread = threading.Thread(target=producer, args=(asyncio.get_running_loop(),))
+        thread.start()
+        await worker.run(stop)
+        await worker.close()
+        thread.join()
+
+    asyncio.run(main())
+    sink.terminate()
+    accepted = {}
+    for line in Path(record).read_text().splitlines():
+        message_id, at = line.rsplit(" ", 1)
+        accepted[message_id] = float(at)
+    latencies = sorted(
+        (accepted[mid] - at) * 1000 for mid, at in emitted.items() if mid in accepted
+    )
+    p99 = latencies[int(len(latencies) * 0.99) - 1]
+    return statistics.median(latencies), p99, len(latencies)
+
+
+WORKER_SCRIPT = """
+import asyncio, json, resource, sys, time
+sys.path.insert(0, sys.argv[3])
+from core.config import Settings
+from core.context import build_context
+from core.pipeline.worker import Worker
+ctx = build_context(Settings(home=sys.argv[1]))
+target = int(sys.argv[2])
+async def main():
+    worker = Worker(ctx, pool_size=8, max_in_flight=64)
+    stop = asyncio.Event()
+    async def watch():
+        while worker.stats.sent < target:
+            await asyncio.sleep(0.01)
+        stop.set()
+    started = time.perf_counter()
+    watcher = asyncio.create_task(watch())
+    await worker.run(stop)
+    elapsed = time.perf_counter() - started
+    await worker.close()
+    rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(json.dumps({"rate": worker.stats.sent / elapsed, "rss_mb": rss}))
+asyncio.run(main())
+"""
+
+
+def fill_queue(ctx, tenant, total: int) -> None:  # noqa: ANN001
+    """Queue `total` deliveries fast: emit one, copy its row (the worker cannot tell)."""
+    from sqlalchemy import insert
+    from sqlmodel import select
+
+    from core.models.delivery import Delivery
+
+    emit_many(ctx, tenant, 1)
+    with ctx.session() as session:
+        template = session.exec(select(Delivery)).first()
+        assert template is not None
+        row = template.model_dump(exclude={"id"})
+        batch = 5000
+        for start in range(0, total - 1, batch):
+            session.execute(insert(Delivery), [row] * min(batch, total - 1 - start))
+        session.commit()
+
+
+def scale_run(home: Path, port: int, queued: int, measure: int) -> dict[str, float]:
+    ctx, tenant = make_context(home, port)
+    fill_queue(ctx, tenant, queued)
+    ctx.close()
+    output = subprocess.run(
+        [sys.executable, "-c", WORKER_SCRIPT, str(home), str(measure), str(ROOT)],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return json.loads(output.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--drain", type=int, default=5000)
+    parser.add_argument("--rate", type=float, default=200)
+    parser.add_argument("--seconds", type=float, default=10)
+    parser.add_argument("--scale", type=int, default=100_000)
+    args = parser.parse_args()
+    base = Path(tempfile.mkdtemp(prefix="mailbell-bench-"))
+    sink, port = start_sink()
+
+    ceiling_rate = ceiling(port, args.drain)
+    ctx, tenant = make_context(base / "drain", port)
+    emit_rate = emit_many(ctx, tenant, args.drain)
+    sent, elapsed = asyncio.run(drain(ctx))
+    drain_rate = sent / elapsed
+    ctx.close()
+    median, p99, measured = end_to_end(base, args.rate, args.seconds)
+    small = scale_run(base / "q1k", port, 1_000, 1_000)
+    large = scale_run(base / "q100k", port, args.scale, 5_000)
+    sink.terminate()
+
+    rows = [
+        ("(a) raw aiosmtplib, 8 connections (baseline)", f"{ceiling_rate:,.0f} msg/s", "1.00"),
+        (
+            "(b) worker drain, pool of 8",
+            f"{drain_rate:,.0f} msg/s",
+            f"{drain_rate / ceiling_rate:.2f}",
+        ),
+        ("(c) emit: validate+render+commit", f"{emit_rate:,.0f} events/s", "target ≥ 500/s"),
+        (
+            f"(d) end to end at {args.rate:.0f}/s ({measured} msgs) median",
+            f"{median:.1f} ms",
+            "target < 50 ms",
+        ),
+        ("(d) end to end p99", f"{p99:.1f} ms", "target < 200 ms"),
+        ("(e) drain rate, 1,000 queued", f"{small['rate']:,.0f} msg/s", "1.00"),
+        (
+            f"(e) drain rate, {args.scale:,} queued",
+            f"{large['rate']:,.0f} msg/s",
+            f"{large['rate'] / small['rate']:.2f}",
+        ),
+        (
+            f"(e) worker peak RSS, {args.scale:,} queued",
+            f"{large['rss_mb']:.0f} MB",
+            "target < 200 MB",
+        ),
+    ]
+    width = max(len(r[0]) for r in rows)
+    print(f"{'measure'.ljust(width)}  {'result':>16}  ratio / target")
+    for label, value, ratio in rows:
+        print(f"{label.ljust(width)}  {value:>16}  {ratio}")
+
+
+if __name__ == "__main__":
+    main()
