@@ -17,7 +17,6 @@ import argparse
 import asyncio
 import json
 import multiprocessing
-import os
 import statistics
 import subprocess
 import sys
@@ -65,7 +64,7 @@ def start_sink(record: str | None = None) -> tuple[multiprocessing.Process, int]
     return process, parent.recv()
 
 
-def make_context(home: Path, port: int):  # noqa: ANN201
+def make_context(home: Path, port: int):
     from core.config import Settings
     from core.context import build_context
     from core.services.audit import Actor
@@ -94,7 +93,7 @@ def make_context(home: Path, port: int):  # noqa: ANN201
     return ctx, tenant
 
 
-def emit_many(ctx, tenant, count: int) -> float:  # noqa: ANN001
+def emit_many(ctx, tenant, count: int) -> float:
     """Emit `count` QUEUE_SLA events; returns events per second."""
     from core.catalog import sample
     from core.pipeline.emit import emit
@@ -107,7 +106,7 @@ def emit_many(ctx, tenant, count: int) -> float:  # noqa: ANN001
     return count / (time.perf_counter() - started)
 
 
-async def drain(ctx) -> tuple[int, float]:  # noqa: ANN001
+async def drain(ctx) -> tuple[int, float]:
     from core.pipeline.worker import Worker
 
     worker = Worker(ctx, pool_size=8, max_in_flight=64)
@@ -120,7 +119,6 @@ async def drain(ctx) -> tuple[int, float]:  # noqa: ANN001
 
 def ceiling(port: int, total: int) -> float:
     from bench.smtp_pool import raw_aiosmtplib
-
     from core.catalog import sample
     from core.mail.mime import serialize
     from core.rendering import render
@@ -212,7 +210,7 @@ asyncio.run(main())
 """
 
 
-def fill_queue(ctx, tenant, total: int) -> None:  # noqa: ANN001
+def fill_queue(ctx, tenant, total: int) -> None:
     """Queue `total` deliveries fast: emit one, copy its row (the worker cannot tell)."""
     from sqlalchemy import insert
     from sqlmodel import select
