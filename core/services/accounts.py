@@ -174,6 +174,10 @@ def update_email_account(
     if changes.get("is_default"):
         _refuse_second_default(session, tenant, account)
     fields = _apply(box, account, changes)
+    if {"imap_host", "imap_username", "imap_folder"} & set(fields):
+        # Another mailbox: the sync checkpoint of the old one means nothing there.
+        account.imap_uidvalidity = None
+        account.imap_last_uid = None
     session.add(account)
     record(
         session,

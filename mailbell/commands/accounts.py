@@ -67,7 +67,7 @@ def add(
 
 @app.command("list")
 def list_(tenant: str = TENANT_OPTION, as_json: bool = typer.Option(False, "--json")) -> None:
-    """List accounts with their sync health (never a password)."""
+    """List accounts with their sync health: last sync, messages stored, last error."""
     from core.services.accounts import email_account_public, list_email_accounts
 
     with context().session() as session:
@@ -88,6 +88,7 @@ def list_(tenant: str = TENANT_OPTION, as_json: bool = typer.Option(False, "--js
                 "mail_server_id",
                 "imap_host",
                 "last_sync_at",
+                "message_count",
                 "last_error",
             ],
         )
@@ -163,3 +164,106 @@ def remove(
             )
         delete_email_account(session=session, tenant=owner, account_id=account_id, actor=actor())
     typer.echo(f"email account {account_id} deleted")
+
+
+def _progress_printer() -> Any:
+    """`fetched N / M` on stderr: rewritten in place on a terminal, one line each otherwise."""
+    import sys
+
+    live = sys.stderr.isatty()
+    state = {"shown": False}
+
+    def show(done: int, total: int) -> None:
+        line = f"fetched {done} / {total}"
+        if live:
+            sys.stderr.write("\r" + line)
+            sys.stderr.flush()
+            state["shown"] = True
+        else:
+            typer.echo(line, err=True)
+
+    def end() -> None:
+        if state["shown"]:
+            sys.stderr.write("\n")
+            sys.stderr.flush()
+
+    show.end = end  # type: ignore[attr-defined]
+    return show
+
+
+@app.command("sync")
+def sync(
+    account_id: int,
+    tenant: str = TENANT_OPTION,
+    as_json: bool = typer.Option(False, "--json", help="Print the result as JSON."),
+) -> None:
+    """Fetch the account's new mail now (progress on stderr, summary on stdout).
+
+    Exits 1 with the reason (authentication failed, certificate not trusted, connection refused,
+    timeout…) when the sync fails; the reason is also kept as the account's last error.
+    """
+    import asyncio
+    from dataclasses import asdict
+
+    from core.services.accounts import get_email_account
+    from core.services.inbound import sync_account
+
+    ctx = context()
+    with ctx.session() as session:
+        account = get_email_account(
+            session=session, tenant=_tenant(session, tenant), account_id=account_id
+        )
+        email = account.email
+    show = _progress_printer()
+    try:
+        result = asyncio.run(sync_account(ctx=ctx, account_id=account_id, progress=show))
+    finally:
+        show.end()
+    if as_json:
+        print_json(asdict(result))
+    if not result.ok:
+        typer.echo(f"error: sync of {email} failed: {result.error}", err=True)
+        raise typer.Exit(1)
+    if not as_json:
+        new = f"{result.fetched} new message{'s' if result.fetched != 1 else ''}"
+        if result.quarantined:
+            new += f" ({result.quarantined} quarantined)"
+        typer.echo(f"{email}: {new}, {result.message_count} stored, in {result.duration_s:.1f} s")
+
+
+@app.command("messages")
+def messages(
+    account_id: int,
+    tenant: str = TENANT_OPTION,
+    as_json: bool = typer.Option(False, "--json"),
+    limit: int = typer.Option(50, "--limit", help="At most this many, newest first (1-1000)."),
+) -> None:
+    """List the messages stored by the account's syncs, newest first."""
+    from core.services.inbound import list_messages, message_public
+
+    with context().session() as session:
+        rows = [
+            message_public(row)
+            for row in list_messages(
+                session=session,
+                tenant=_tenant(session, tenant),
+                account_id=account_id,
+                limit=limit,
+            )
+        ]
+    if as_json:
+        print_json(to_jsonable(rows))
+        return
+    for row in rows:
+        row["subject"] = _short(row["subject"] or row["quarantine_reason"] or "", 50)
+        row["from"] = _short(row["from"] or "", 30)
+        row["attachments"] = ", ".join(row["attachments"]) or None
+        row["flags"] = " ".join(row["flags"]) or None
+    print_table(
+        rows,
+        ["uid", "date", "from", "subject", "size", "attachments", "flags", "quarantined"],
+    )
+
+
+def _short(text: str, width: int) -> str:
+    return text if len(text) <= width else text[: width - 1] + "…"

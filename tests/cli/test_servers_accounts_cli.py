@@ -290,3 +290,53 @@ def test_tenant_list_json(cli) -> None:
     ]
     assert cli("tenant", "add", "acme").code == 1
     assert cli("tenant", "add", "Not A Slug").code == 1
+
+
+def test_changing_the_mailbox_resets_the_sync_checkpoint(cli, ctx) -> None:
+    from core.models.mail import EmailAccount
+
+    assert cli("tenant", "add", "acme").code == 0
+    assert (
+        cli(
+            "server",
+            "add",
+            "--tenant",
+            "acme",
+            "--name",
+            "A",
+            "--host",
+            "a.org",
+            "--auth",
+            "DISABLE",
+        ).code
+        == 0
+    )
+    assert (
+        cli(
+            "accounts",
+            "add",
+            "--tenant",
+            "acme",
+            "--email",
+            "a@acme.org",
+            "--name",
+            "A",
+            "--server",
+            "1",
+            "--imap-host",
+            "imap.one.org",
+        ).code
+        == 0
+    )
+    with ctx.session() as session:
+        account = session.get(EmailAccount, 1)
+        account.imap_uidvalidity, account.imap_last_uid = 77, 1000
+        session.add(account)
+        session.commit()
+    assert cli("accounts", "edit", "1", "--tenant", "acme", "--name", "Renamed").code == 0
+    with ctx.session() as session:
+        assert session.get(EmailAccount, 1).imap_last_uid == 1000  # same mailbox: kept
+    assert cli("accounts", "edit", "1", "--tenant", "acme", "--imap-host", "imap.two.org").code == 0
+    with ctx.session() as session:
+        account = session.get(EmailAccount, 1)
+        assert (account.imap_uidvalidity, account.imap_last_uid) == (None, None)

@@ -1,42 +1,53 @@
 """A real Dovecot IMAP server for the tests: throwaway config, Maildir and certificates.
 
-`DovecotServer(base).start()` writes a configuration under `base` (a directory the caller owns),
-makes a CA and a server certificate for 127.0.0.1/localhost with `cryptography.x509`, and runs
-`dovecot -F -c CONF` as a child process listening on two free ports of 127.0.0.1: one plain
-(143-style, STARTTLS offered) and one implicit TLS (993-style). Users live in a passwd-file and are
-added while the server runs (`add_user`). `stop()` ends the process and `start()` again reuses the
-same ports, configuration and mail, so a test can take the server away mid-sync.
+`DovecotServer(base).start()` writes a configuration under `base`, makes a CA and a server
+certificate for 127.0.0.1/localhost (tests/support/certs.py), and runs `dovecot -F -c CONF` as a
+child process listening on two free ports of 127.0.0.1: one plain (143-style, STARTTLS offered)
+and one implicit TLS (993-style). Users (passwd-file, one file each) are added while it runs;
+`stop()` ends it and `start()` brings it back on the same ports with the same mail, so a test can
+take the server away mid-sync.
 
-Dovecot runs unprivileged: started by a normal user it runs every process as that user; started by
-root (CI) it uses the `dovecot`/`dovenull` system users of the Debian package for its internal
-processes and the `dovecot` user for mail, so nothing runs as root but the master.
+Dovecot runs unprivileged: started by a normal user every process runs as that user; started by
+root (CI) its internal processes use the `dovecot`/`dovenull` users of Debian's package and mail
+is owned by `dovecot`, so only the master runs as root. A missing binary is an error naming the
+package (`dovecot-imapd`), never a silent skip.
+
+Fixtures (load them in a test module with
+`from tests.support.dovecot import dovecot, dovecot_server, imap_mailbox  # noqa: F401`):
+- `dovecot_server` (session): the running server;
+- `dovecot`: the same server, started again if a test stopped it;
+- `imap_mailbox`: a fresh user with its own (empty) Maildir, as a `Mailbox` helper that appends
+  messages with IMAP APPEND (imaplib) and reads flags and UIDVALIDITY through EXAMINE.
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as dt
 import grp
-import ipaddress
+import imaplib
+import itertools
 import os
 import pwd
+import re
+import secrets
 import shutil
 import signal
 import socket
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import datetime
 from pathlib import Path
 
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
+import pytest
+
+from tests.support.certs import make_test_certs
 
 INSTALL_HINT = (
     "the dovecot binary is missing: install Debian's dovecot-imapd "
-    "(`apt-get install -y dovecot-imapd`; .ci/run does it in CI)"
+    "(`apt-get install -y dovecot-imapd`, or `make system-deps`)"
 )
 
 
@@ -51,92 +62,10 @@ def find_dovecot() -> str:
 
 
 def free_port() -> int:
+    """A port of 127.0.0.1 that nothing listens on (right now)."""
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
-
-
-@dataclass(frozen=True)
-class Certificates:
-    ca_file: Path
-    cert_file: Path
-    key_file: Path
-
-
-def make_certificates(directory: Path, *, name: str = "mailbell test CA") -> Certificates:
-    """A CA and a server certificate signed by it for localhost and 127.0.0.1 (PEM files)."""
-    directory.mkdir(parents=True, exist_ok=True)
-    now = dt.datetime.now(dt.UTC)
-    ca_key = ec.generate_private_key(ec.SECP256R1())
-    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, name)])
-    ca_cert = (
-        x509.CertificateBuilder()
-        .subject_name(ca_name)
-        .issuer_name(ca_name)
-        .public_key(ca_key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .add_extension(
-            x509.KeyUsage(
-                digital_signature=True,
-                content_commitment=False,
-                key_encipherment=False,
-                data_encipherment=False,
-                key_agreement=False,
-                key_cert_sign=True,
-                crl_sign=True,
-                encipher_only=False,
-                decipher_only=False,
-            ),
-            critical=True,
-        )
-        .add_extension(
-            x509.SubjectKeyIdentifier.from_public_key(ca_key.public_key()), critical=False
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    key = ec.generate_private_key(ec.SECP256R1())
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "localhost")]))
-        .issuer_name(ca_name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(days=1))
-        .not_valid_after(now + dt.timedelta(days=30))
-        .add_extension(
-            x509.SubjectAlternativeName(
-                [x509.DNSName("localhost"), x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]
-            ),
-            critical=False,
-        )
-        .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
-        .add_extension(
-            x509.ExtendedKeyUsage([x509.oid.ExtendedKeyUsageOID.SERVER_AUTH]), critical=False
-        )
-        .add_extension(
-            x509.AuthorityKeyIdentifier.from_issuer_public_key(ca_key.public_key()),
-            critical=False,
-        )
-        .sign(ca_key, hashes.SHA256())
-    )
-    paths = Certificates(
-        ca_file=directory / "ca.pem",
-        cert_file=directory / "server.pem",
-        key_file=directory / "server.key",
-    )
-    paths.ca_file.write_bytes(ca_cert.public_bytes(serialization.Encoding.PEM))
-    paths.cert_file.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    paths.key_file.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM,
-            serialization.PrivateFormat.PKCS8,
-            serialization.NoEncryption(),
-        )
-    )
-    return paths
 
 
 @dataclass(frozen=True)
@@ -202,22 +131,24 @@ auth_mechanisms = plain login xoauth2
 auth_failure_delay = 0
 auth_cache_size = 0
 mail_max_userip_connections = 100
+# XOAUTH2 hands the bearer token to the passdb like a password: a user whose password is the
+# token logs in with it, which is all the tests need of an OAuth server.
 passdb {{
   driver = passwd-file
-  args = scheme=PLAIN username_format=%u {base}/users
+  args = scheme=PLAIN username_format=%u {base}/users/%u
   override_fields = nodelay=yes
 }}
 userdb {{
   driver = passwd-file
-  args = username_format=%u {base}/users
+  args = username_format=%u {base}/users/%u
   default_fields = uid={mail_uid} gid={mail_gid} home={base}/mail/%u
 }}
-# Wrong-password tests must not slow each other down: no failure delay, no penalty per IP.
+# Wrong-password tests must not slow each other down: no penalty per client IP.
 service anvil {{
   unix_listener anvil-auth-penalty {{
     mode = 0
   }}
-{anvil_extra}}}
+{chroot}}}
 service imap-login {{
   inet_listener imap {{
     address = 127.0.0.1
@@ -228,9 +159,8 @@ service imap-login {{
     port = {tls_port}
     ssl = yes
   }}
-{login_extra}}}
+{chroot}}}
 """
-
 
 
 class DovecotServer:
@@ -243,8 +173,8 @@ class DovecotServer:
         self.plain_port = free_port()
         self.tls_port = free_port()
         self.identity = _identity()
-        self.certs = make_certificates(base / "tls")
-        self.users_file = base / "users"
+        self.certs = make_test_certs(base / "tls")
+        self.users_dir = base / "users"
         self.config_file = base / "dovecot.conf"
         self.process: subprocess.Popen[bytes] | None = None
         self._users: dict[str, str] = {}
@@ -252,12 +182,11 @@ class DovecotServer:
 
     def _prepare(self) -> None:
         ident = self.identity
-        for sub in ("run", "state", "mail"):
+        for sub in ("run", "state", "mail", "users"):
             (self.base / sub).mkdir(parents=True, exist_ok=True)
-        os.chmod(self.base, 0o755)
+        os.chmod(self.base, 0o755)  # mail processes (user dovecot under root) reach their Maildir
         if not ident.rootless:
             os.chown(self.base / "mail", ident.mail_uid, ident.mail_gid)
-        self.users_file.write_text("")
         self.config_file.write_text(
             CONFIG.format(
                 base=self.base,
@@ -270,21 +199,17 @@ class DovecotServer:
                 mail_gid=ident.mail_gid,
                 cert=self.certs.cert_file,
                 key=self.certs.key_file,
-                login_extra="  chroot =\n" if ident.rootless else "",
-                anvil_extra="  chroot =\n" if ident.rootless else "",
+                chroot="  chroot =\n" if ident.rootless else "",
             )
         )
-
-    # -- lifecycle ---------------------------------------------------------------------------
 
     @property
     def running(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
-    def start(self, timeout: float = 15.0) -> None:
+    def start(self, timeout: float = 15.0) -> DovecotServer:
         if self.running:
-            return
-        log = self.base / "dovecot.log"
+            return self
         self.process = subprocess.Popen(
             [self.binary, "-F", "-c", str(self.config_file)],
             stdin=subprocess.DEVNULL,
@@ -295,19 +220,17 @@ class DovecotServer:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
-                output = (
-                    self.process.stdout.read().decode(errors="replace")
-                    if self.process.stdout
-                    else ""
-                )
-                tail = log.read_text(errors="replace")[-2000:] if log.exists() else ""
+                out = self.process.stdout.read() if self.process.stdout else b""
                 self.process = None
-                raise RuntimeError(f"dovecot exited at start: {output.strip()} {tail.strip()}")
+                raise RuntimeError(
+                    f"dovecot exited at start: {out.decode(errors='replace').strip()} "
+                    f"{self.log_tail(2000)}"
+                )
             if self._greets(self.plain_port):
-                return
+                return self
             time.sleep(0.02)
-        self.stop()
-        raise RuntimeError(f"dovecot did not answer on 127.0.0.1:{self.plain_port} in {timeout}s")
+        self.stop(hard=True)
+        raise RuntimeError(f"dovecot did not answer on 127.0.0.1:{self.plain_port} in {timeout} s")
 
     def _greets(self, port: int) -> bool:
         try:
@@ -316,19 +239,26 @@ class DovecotServer:
         except OSError:
             return False
 
-    def stop(self) -> None:
-        """End the master (it takes its children with it) and wait until the ports are free."""
+    def stop(self, *, hard: bool = False) -> None:
+        """End the server and its children, and wait until the ports are closed.
+
+        `hard`: SIGKILL to every process of the server at once, like a crash (and much faster
+        than Dovecot's orderly shutdown, which takes about a second).
+        """
         process, self.process = self.process, None
         if process is None:
             return
+        if hard and process.poll() is None:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
         if process.poll() is None:
             process.send_signal(signal.SIGTERM)
-            try:
-                process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                with contextlib.suppress(ProcessLookupError):
-                    os.killpg(process.pid, signal.SIGKILL)
-                process.wait(timeout=5)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=5)
         if process.stdout is not None:
             process.stdout.close()
         deadline = time.monotonic() + 5
@@ -346,32 +276,126 @@ class DovecotServer:
         log = self.base / "dovecot.log"
         return log.read_text(errors="replace")[-size:] if log.exists() else ""
 
-    # -- users -------------------------------------------------------------------------------
-
     def add_user(self, name: str, password: str) -> None:
-        """Add a passwd-file user (Dovecot re-reads the file when it changes)."""
-        if ":" in name or ":" in password or "\n" in name + password:
-            raise ValueError("user names and passwords of the test server cannot hold ':'")
+        """A new user. One passwd-file per user: Dovecot re-reads a changed file at most once a
+        second, but reads a new user's file on first use."""
+        if not re.fullmatch(r"[A-Za-z0-9._-]+", name) or ":" in password or "\n" in password:
+            raise ValueError("test user names are [A-Za-z0-9._-]; passwords cannot hold ':'")
+        if name in self._users:
+            raise ValueError(f"user {name} exists already")
         self._users[name] = password
-        lines = "".join(f"{user}:{{PLAIN}}{secret}::::::\n" for user, secret in self._users.items())
-        tmp = self.users_file.with_suffix(".tmp")
-        tmp.write_text(lines)
-        os.replace(tmp, self.users_file)
-        # passwd-file notices a change by mtime; make sure two writes in one second differ.
-        stamp = time.time() + len(self._users)
-        os.utime(self.users_file, (stamp, stamp))
+        path = self.users_dir / name
+        path.write_text(f"{name}:{{PLAIN}}{password}::::::\n")
+        path.chmod(0o644)
 
 
 @contextlib.contextmanager
-def running_dovecot(base: Path | None = None):  # type: ignore[no-untyped-def]
-    """A started server for the block; its directory is removed afterwards when we made it."""
-    made = base is None
+def running_dovecot(base: Path | None = None) -> Iterator[DovecotServer]:
+    """A started server for the block. Without `base`, a directory under the system temp dir
+    (pytest's own tmp dirs are 0700, closed to Dovecot's unprivileged mail processes)."""
     root = Path(tempfile.mkdtemp(prefix="mailbell-dovecot-")) if base is None else base
     server = DovecotServer(root)
     try:
-        server.start()
-        yield server
+        yield server.start()
     finally:
         server.stop()
-        if made:
+        if base is None:
             shutil.rmtree(root, ignore_errors=True)
+
+
+_user_numbers = itertools.count(1)
+
+
+@dataclass
+class Mailbox:
+    """One Dovecot user, reached with imaplib on the plain port."""
+
+    server: DovecotServer
+    user: str
+    password: str
+
+    @property
+    def address(self) -> str:
+        return f"{self.user}@example.org"
+
+    @contextlib.contextmanager
+    def connect(self) -> Iterator[imaplib.IMAP4]:
+        client = imaplib.IMAP4(self.server.host, self.server.plain_port, timeout=10)
+        try:
+            client.login(self.user, self.password)
+            yield client
+        finally:
+            with contextlib.suppress(Exception):
+                client.logout()
+
+    def append(
+        self,
+        *messages: bytes,
+        folder: str = "INBOX",
+        flags: str | None = None,
+        date: datetime | None = None,
+    ) -> None:
+        """IMAP APPEND each message (one connection for all of them)."""
+        when = imaplib.Time2Internaldate(date) if date else None
+        with self.connect() as client:
+            for raw in messages:
+                status, reply = client.append(folder, flags, when, raw)
+                assert status == "OK", reply
+
+    def command(self, name: str, *args: str) -> None:
+        """An imaplib command that must answer OK, e.g. `command("create", "Feed")`."""
+        with self.connect() as client:
+            status, reply = getattr(client, name)(*args)
+            assert status == "OK", reply
+
+    def flags(self, folder: str = "INBOX") -> dict[int, set[str]]:
+        """UID -> flags, read through EXAMINE (which changes nothing, not even \\Recent)."""
+        with self.connect() as client:
+            client.select(folder, readonly=True)
+            status, data = client.uid("FETCH", "1:*", "(FLAGS)")
+            assert status == "OK", data
+            found = {}
+            for line in data:
+                if not isinstance(line, bytes):
+                    continue
+                uid = re.search(rb"UID (\d+)", line)
+                flags = re.search(rb"FLAGS \(([^)]*)\)", line)
+                if uid and flags:
+                    found[int(uid.group(1))] = set(flags.group(1).decode().split())
+            return found
+
+    def uidvalidity(self, folder: str = "INBOX") -> int:
+        with self.connect() as client:
+            status, data = client.status(folder, "(UIDVALIDITY)")
+            assert status == "OK", data
+            found = re.search(rb"UIDVALIDITY (\d+)", data[0])
+            assert found, data
+            return int(found.group(1))
+
+    def logins(self) -> int:
+        """How many times this user has logged in (from the server's log)."""
+        pattern = rf"Login: user=<{re.escape(self.user)}>"
+        return len(re.findall(pattern, self.server.log_tail(10**8)))
+
+
+@pytest.fixture(scope="session")
+def dovecot_server() -> Iterator[DovecotServer]:
+    with running_dovecot() as server:
+        yield server
+
+
+@pytest.fixture
+def dovecot(dovecot_server: DovecotServer) -> Iterator[DovecotServer]:
+    """The session's server, running; started again after a test that stopped it."""
+    dovecot_server.start()
+    yield dovecot_server
+    dovecot_server.start()
+
+
+@pytest.fixture
+def imap_mailbox(dovecot: DovecotServer) -> Mailbox:
+    """A fresh user with an empty INBOX."""
+    user = f"user{next(_user_numbers)}p{os.getpid()}"
+    password = "pw-" + secrets.token_hex(8)
+    dovecot.add_user(user, password)
+    return Mailbox(dovecot, user, password)
