@@ -16,6 +16,7 @@ from mailbell.commands import (
     db,
     delivery,
     keys,
+    mailtest,
     server,
     settings,
     template,
@@ -38,6 +39,7 @@ app.add_typer(settings.app, name="settings")
 app.add_typer(server.app, name="server")
 app.add_typer(accounts.app, name="accounts")
 app.add_typer(template.app, name="template")
+mailtest.register(server.app, app)
 app.add_typer(delivery.deliveries_app, name="deliveries")
 app.command("emit")(delivery.emit)
 app.command("worker")(delivery.worker)

@@ -57,10 +57,6 @@ class EmailChannel:
             from core.mail.oauth import token_provider_for
 
             token_provider = token_provider_for(self.ctx, server)
-        if not server.tls_verify and server.security != "none":
-            log.warning(
-                "mail server %s (%s): certificate verification is OFF", server.id, server.host
-            )
         config = SmtpConfig.from_server(server, self.ctx.box, token_provider=token_provider)
         pool = SmtpPool(config, size=self.pool_size)
         self._pools[server_id] = (server.updated_at, pool)

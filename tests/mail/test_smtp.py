@@ -16,8 +16,12 @@ from core.mail.smtp import (
     SmtpPool,
     SmtpReply,
 )
-from tests.support.fixtures import smtp_server, smtp_servers, test_certs  # noqa: F401
+from tests.support import fixtures
 from tests.support.smtp_servers import CaptureHandler, FaultHandler, SmtpTestServer
+
+smtp_server = fixtures.smtp_server
+smtp_servers = fixtures.smtp_servers
+tls_certs = fixtures.tls_certs
 
 PASSWORD = "correct-horse"
 SENDER = "ops@example.com"
@@ -63,7 +67,7 @@ class _InFlight(CaptureHandler):
         return await super().handle_DATA(server, session, envelope)
 
 
-async def test_concurrency_is_bounded_by_size(smtp_servers) -> None:  # noqa: F811
+async def test_concurrency_is_bounded_by_size(smtp_servers) -> None:
     handler = _InFlight()
     server = smtp_servers(handler=handler)
     pool = SmtpPool(server.smtp_config(), size=3)
@@ -76,11 +80,12 @@ async def test_concurrency_is_bounded_by_size(smtp_servers) -> None:  # noqa: F8
     assert pool.idle_connections == 0
 
 
-async def test_wrong_password_is_tried_once(smtp_servers) -> None:  # noqa: F811
+async def test_wrong_password_is_tried_once(smtp_servers, caplog) -> None:
     server = smtp_servers(mode="starttls", auth=True)
     pool = SmtpPool(server.smtp_config(password="wrong-pass-123"), size=2)
-    with pytest.raises(PermanentError) as caught:
+    with caplog.at_level(logging.DEBUG, logger="mailbell"), pytest.raises(PermanentError) as caught:
         await send(pool)
+    assert "wrong-pass-123" not in caplog.text
     error = caught.value
     assert (error.step, error.code) == ("auth", 535)
     assert "authentication (PLAIN) as 'user@example.com' refused" in error.message
@@ -96,7 +101,7 @@ async def test_wrong_password_is_tried_once(smtp_servers) -> None:  # noqa: F811
     ("LOGIN", ("PLAIN", "LOGIN"), "LOGIN"),
     ("PLAIN", ("PLAIN",), "PLAIN"),
 ])  # fmt: skip
-async def test_auth_modes(smtp_servers, auth: str, offered: tuple, used: str) -> None:  # noqa: F811
+async def test_auth_modes(smtp_servers, auth: str, offered: tuple, used: str) -> None:
     server = smtp_servers(mode="tls", auth=True, auth_mechanisms=offered)
     pool = SmtpPool(server.smtp_config(auth=auth), size=1)
     await send(pool)
@@ -106,7 +111,7 @@ async def test_auth_modes(smtp_servers, auth: str, offered: tuple, used: str) ->
 
 
 async def test_auth_not_offered_in_plain_text_is_refused_before_sending_the_password(
-    smtp_servers,  # noqa: F811
+    smtp_servers,
 ) -> None:
     # A STARTTLS server hides AUTH until TLS: with security none nothing is sent.
     server = smtp_servers(mode="starttls", auth=True)
@@ -117,7 +122,7 @@ async def test_auth_not_offered_in_plain_text_is_refused_before_sending_the_pass
     assert server.auth_attempts == []
 
 
-async def test_starttls_required_but_not_offered_sends_nothing(smtp_servers) -> None:  # noqa: F811
+async def test_starttls_required_but_not_offered_sends_nothing(smtp_servers) -> None:
     plain = smtp_servers()
     pool = SmtpPool(plain.smtp_config(security="starttls"))
     with pytest.raises(PermanentError) as caught:
@@ -132,7 +137,7 @@ async def test_starttls_required_but_not_offered_sends_nothing(smtp_servers) -> 
     assert stripped.messages == []
 
 
-async def test_starttls_auto(smtp_servers) -> None:  # noqa: F811
+async def test_starttls_auto(smtp_servers) -> None:
     plain = smtp_servers()
     await send(SmtpPool(plain.smtp_config(security="starttls-auto")))
     assert plain.messages[0].tls is False
@@ -142,7 +147,7 @@ async def test_starttls_auto(smtp_servers) -> None:  # noqa: F811
 
 
 @pytest.mark.parametrize("mode", ["starttls", "tls"])
-async def test_certificate_checks(smtp_servers, mode: str, caplog) -> None:  # noqa: F811
+async def test_certificate_checks(smtp_servers, mode: str, caplog) -> None:
     server = smtp_servers(mode=mode, auth=True)
     with pytest.raises(PermanentError) as caught:
         await send(SmtpPool(server.smtp_config(ca_file=None)))
@@ -161,17 +166,17 @@ async def test_certificate_checks(smtp_servers, mode: str, caplog) -> None:  # n
 
 
 async def test_system_store_honours_ssl_cert_file(
-    smtp_servers,  # noqa: F811
-    test_certs,  # noqa: F811
+    smtp_servers,
+    tls_certs,
     monkeypatch,
 ) -> None:
     server = smtp_servers(mode="tls")
-    monkeypatch.setenv("SSL_CERT_FILE", str(test_certs.ca_file))
+    monkeypatch.setenv("SSL_CERT_FILE", str(tls_certs.ca_file))
     await send(SmtpPool(server.smtp_config(ca_file=None)))
     assert len(server.messages) == 1
 
 
-async def test_unreadable_ca_file(smtp_servers, tmp_path) -> None:  # noqa: F811
+async def test_unreadable_ca_file(smtp_servers, tmp_path) -> None:
     server = smtp_servers(mode="tls")
     with pytest.raises(PermanentError, match="ca_file"):
         await send(SmtpPool(server.smtp_config(ca_file=str(tmp_path / "missing.pem"))))
@@ -183,7 +188,7 @@ async def test_unreadable_ca_file(smtp_servers, tmp_path) -> None:  # noqa: F811
     ({"data": "451 4.3.0 Local error"}, "data", 451),
     ({"data": "421 4.4.2 Closing"}, "data", 421),
 ])  # fmt: skip
-async def test_temporary_replies_are_retryable(smtp_servers, fault, step, code) -> None:  # noqa: F811
+async def test_temporary_replies_are_retryable(smtp_servers, fault, step, code) -> None:
     server = smtp_servers(handler=FaultHandler(times=1, **fault))
     pool = SmtpPool(server.smtp_config())
     with pytest.raises(RetryableError) as caught:
@@ -195,7 +200,7 @@ async def test_temporary_replies_are_retryable(smtp_servers, fault, step, code) 
     assert [r.message_id for r in server.messages] == ["<m2@example.com>"]
 
 
-async def test_554_at_data_is_permanent(smtp_servers) -> None:  # noqa: F811
+async def test_554_at_data_is_permanent(smtp_servers) -> None:
     server = smtp_servers(handler=FaultHandler(data="554 5.7.1 Message rejected as spam"))
     pool = SmtpPool(server.smtp_config())
     with pytest.raises(PermanentError) as caught:
@@ -205,7 +210,7 @@ async def test_554_at_data_is_permanent(smtp_servers) -> None:  # noqa: F811
     assert pool.idle_connections == 1  # still usable after RSET
 
 
-async def test_one_of_three_recipients_refused(smtp_servers) -> None:  # noqa: F811
+async def test_one_of_three_recipients_refused(smtp_servers) -> None:
     handler = FaultHandler(rcpt={"b@example.org": "550 5.1.1 No such user"})
     server = smtp_servers(handler=handler)
     recipients = ["a@example.org", "b@example.org", "c@example.org"]
@@ -215,7 +220,7 @@ async def test_one_of_three_recipients_refused(smtp_servers) -> None:  # noqa: F
     assert server.messages[0].rcpt_tos == ["a@example.org", "c@example.org"]
 
 
-async def test_every_recipient_refused(smtp_servers) -> None:  # noqa: F811
+async def test_every_recipient_refused(smtp_servers) -> None:
     handler = FaultHandler(
         rcpt={
             "a@example.org": "550 5.1.1 No such user",
@@ -236,7 +241,7 @@ async def test_every_recipient_refused(smtp_servers) -> None:  # noqa: F811
     assert handler.messages == []
 
 
-async def test_stall_past_the_timeout_is_retryable(smtp_servers) -> None:  # noqa: F811
+async def test_stall_past_the_timeout_is_retryable(smtp_servers) -> None:
     server = smtp_servers(handler=FaultHandler(stall=3.0, stall_at="data", times=1))
     pool = SmtpPool(server.smtp_config(timeout=0.5))
     loop = asyncio.get_running_loop()
@@ -266,7 +271,7 @@ async def test_restarted_server_is_reconnected(smtp_server: SmtpTestServer) -> N
     assert len(smtp_server.messages) == 3
 
 
-async def test_server_goes_away_mid_burst_and_comes_back(smtp_servers) -> None:  # noqa: F811
+async def test_server_goes_away_mid_burst_and_comes_back(smtp_servers) -> None:
     handler = _InFlight()  # slows each DATA a little so the burst is still running
     server = smtp_servers(handler=handler)
     pool = SmtpPool(server.smtp_config(timeout=2.0), size=4)
@@ -304,7 +309,7 @@ async def test_connection_refused_and_dns_failure() -> None:
     assert dns.value.step == "dns"
 
 
-async def test_silent_server_times_out(smtp_servers) -> None:  # noqa: F811
+async def test_silent_server_times_out(smtp_servers) -> None:
     silent = smtp_servers(mode="silent")
     with pytest.raises(RetryableError) as caught:
         await send(SmtpPool(silent.smtp_config(timeout=0.3)))

@@ -2,12 +2,12 @@
 
 Load them in a test module (or a conftest) with
 
-    from tests.support.fixtures import smtp_server, smtp_servers, test_certs  # noqa: F401
+    from tests.support.fixtures import smtp_server, smtp_servers, tls_certs  # noqa: F401
 
-- `test_certs` (session): a `TestCerts` (CA + server certificate for 127.0.0.1/localhost).
+- `tls_certs` (session): a `TestCerts` (CA + server certificate for 127.0.0.1/localhost).
 - `smtp_server`: a running plain `SmtpTestServer` with a `CaptureHandler`, no AUTH.
 - `smtp_servers`: a factory, `smtp_servers(mode="starttls", auth=True, handler=…)`, that
-  starts servers (certs filled in from `test_certs`) and stops them after the test.
+  starts servers (certs filled in from `tls_certs`) and stops them after the test.
 - `token_endpoint`: a running `TokenEndpoint` (client "client-id" / "client-secret").
 - `oauth_env`: `token_endpoint` whose URLs are also in the MAILBELL_OAUTH_* environment
   variables, so `Settings()`, the `ctx` fixture (request it after `oauth_env`) and the CLI use it.
@@ -24,21 +24,21 @@ from tests.support.certs import TestCerts, make_test_certs
 from tests.support.smtp_servers import SmtpTestServer
 from tests.support.token_endpoint import TokenEndpoint
 
-__all__ = ["oauth_env", "smtp_server", "smtp_servers", "test_certs", "token_endpoint"]
+__all__ = ["oauth_env", "smtp_server", "smtp_servers", "tls_certs", "token_endpoint"]
 
 
 @pytest.fixture(scope="session")
-def test_certs(tmp_path_factory: pytest.TempPathFactory) -> TestCerts:
+def tls_certs(tmp_path_factory: pytest.TempPathFactory) -> TestCerts:
     return make_test_certs(tmp_path_factory.mktemp("certs"))
 
 
 @pytest.fixture
-def smtp_servers(test_certs: TestCerts) -> Iterator[Callable[..., SmtpTestServer]]:
+def smtp_servers(tls_certs: TestCerts) -> Iterator[Callable[..., SmtpTestServer]]:
     started: list[SmtpTestServer] = []
 
     def make(**kwargs: Any) -> SmtpTestServer:
         if kwargs.get("mode") in ("starttls", "tls"):
-            kwargs.setdefault("certs", test_certs)
+            kwargs.setdefault("certs", tls_certs)
         server = SmtpTestServer(**kwargs).start()
         started.append(server)
         return server

@@ -4,13 +4,14 @@ Usable from sync and async tests alike (start/stop block for a few milliseconds 
 
     with SmtpTestServer() as srv:                                   # plain, no AUTH
         srv.port, srv.host, srv.messages, srv.connections
-    SmtpTestServer(mode="starttls", certs=certs)                    # STARTTLS offered
-    SmtpTestServer(mode="starttls", certs=certs, require_starttls=True)   # 530 before STARTTLS
-    SmtpTestServer(mode="tls", certs=certs)                         # implicit TLS
+    SmtpTestServer(mode="starttls")                                 # STARTTLS offered
+    SmtpTestServer(mode="starttls", require_starttls=True)          # 530 before STARTTLS
+    SmtpTestServer(mode="tls", certs=certs)                         # implicit TLS, given certs
     SmtpTestServer(mode="silent")                                   # accepts, never greets
     SmtpTestServer(auth=True, users={"user": "secret"})             # AUTH PLAIN and LOGIN
     SmtpTestServer(auth=True, auth_mechanisms=("LOGIN",))           # advertise LOGIN only
     SmtpTestServer(xoauth2=endpoint.verify)                         # AUTH XOAUTH2 (token check)
+    SmtpTestServer(auth=True, auth_failure_reply="535 5.7.139 …")   # how a refusal reads
     SmtpTestServer(handler=FaultHandler(rcpt={"b@x.org": "550 5.1.1 no such user"}))
 
 Attributes (thread-safe snapshots):
@@ -22,6 +23,11 @@ Attributes (thread-safe snapshots):
   away"); `start()` comes back on the same port; `restart()` does both.
 - `server_fields(**overrides)`: the `create_mail_server` data for this server (host, port,
   security, auth, username, password, ca_file); `smtp_config(**overrides)`: a `SmtpConfig`.
+- `handler.wait_for(n, timeout)` blocks until n messages arrived (sync tests); `handler.clear()`.
+- AUTH accepts `DEFAULT_USERS` (`user@example.com` / `correct-horse`) unless `users=` is given;
+  failures answer `535 5.7.8` (or `auth_failure_reply`) and each attempt is counted.
+- `certs`: the `TestCerts` in use (without `certs=`, one test CA per process,
+  `default_certs()`); clients trust it through `ca_file` (set by `server_fields`).
 
 `FaultHandler(mail=…, rcpt={addr: reply}, data=…, stall=seconds, stall_at="data",
 times=None)` answers the given replies ("421 …", "451 …", "550 …", "554 …") at MAIL, RCPT
@@ -33,18 +39,20 @@ connection, as real servers do. Handlers and counters survive `stop()`/`start()`
 from __future__ import annotations
 
 import asyncio
+import atexit
 import base64
 import logging
+import shutil
+import tempfile
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
-from email.parser import BytesParser
-from email.policy import default as default_policy
-from typing import Any
+from pathlib import Path
+from typing import Any, cast
 
 from aiosmtpd.smtp import SMTP, AuthResult, Envelope, LoginPassword, Session
 
-from tests.support.certs import TestCerts
+from tests.support.certs import TestCerts, make_test_certs
+from tests.support.smtp_handlers import AuthAttempt, CaptureHandler, FaultHandler, Received
 
 __all__ = [
     "AuthAttempt",
@@ -56,137 +64,20 @@ __all__ = [
 
 DEFAULT_USERS = {"user@example.com": "correct-horse"}
 
+_default_certs: list[TestCerts] = []
+
+
+def default_certs() -> TestCerts:
+    """One test CA and server certificate per process (for servers made without `certs=`)."""
+    if not _default_certs:
+        directory = Path(tempfile.mkdtemp(prefix="mailbell-test-ca-"))
+        atexit.register(shutil.rmtree, directory, True)
+        _default_certs.append(make_test_certs(directory))
+    return _default_certs[0]
+
+
 # aiosmtpd logs a deprecation warning on every successful AUTH (its own login_data use).
 logging.getLogger("mail.log").setLevel(logging.ERROR)
-
-
-@dataclass(frozen=True)
-class Received:
-    mail_from: str
-    rcpt_tos: list[str]
-    data: bytes
-    message_id: str | None
-    tls: bool
-    auth_user: str | None
-
-    @property
-    def subject(self) -> str | None:
-        message = BytesParser(policy=default_policy).parsebytes(self.data, headersonly=True)
-        return message["Subject"]
-
-
-@dataclass(frozen=True)
-class AuthAttempt:
-    mechanism: str
-    login: str
-    success: bool
-
-
-class CaptureHandler:
-    """Stores every accepted message; answers 250 with a queue id."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Condition()
-        self._messages: list[Received] = []
-
-    @property
-    def messages(self) -> list[Received]:
-        with self._lock:
-            return list(self._messages)
-
-    def clear(self) -> None:
-        with self._lock:
-            self._messages.clear()
-
-    def wait_for(self, count: int, timeout: float = 5.0) -> list[Received]:
-        """Block until `count` messages arrived (sync tests; the server runs in a thread)."""
-        with self._lock:
-            self._lock.wait_for(lambda: len(self._messages) >= count, timeout)
-            return list(self._messages)
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        data = envelope.original_content or b""
-        headers = BytesParser(policy=default_policy).parsebytes(data, headersonly=True)
-        auth = session.auth_data
-        login = getattr(auth, "login", auth)
-        received = Received(
-            mail_from=envelope.mail_from or "",
-            rcpt_tos=list(envelope.rcpt_tos),
-            data=data,
-            message_id=headers["Message-ID"],
-            tls=bool(session.ssl) or getattr(server, "implicit_tls", False),
-            auth_user=login.decode() if isinstance(login, bytes) else login,
-        )
-        with self._lock:
-            self._messages.append(received)
-            number = len(self._messages)
-            self._lock.notify_all()
-        return f"250 2.0.0 Ok: queued as M{number}"
-
-
-class FaultHandler(CaptureHandler):
-    """Answers chosen failures at MAIL, RCPT or DATA, or stalls; otherwise captures."""
-
-    def __init__(
-        self,
-        *,
-        mail: str | None = None,
-        rcpt: dict[str, str] | None = None,
-        data: str | None = None,
-        stall: float | None = None,
-        stall_at: str = "data",
-        times: int | None = None,
-    ) -> None:
-        super().__init__()
-        self.mail_reply = mail
-        self.rcpt_replies = {k.lower(): v for k, v in (rcpt or {}).items()}
-        self.data_reply = data
-        self.stall = stall
-        self.stall_at = stall_at
-        self.times = times
-        self.transactions = 0
-
-    def _active(self) -> bool:
-        return self.times is None or self.transactions <= self.times
-
-    @staticmethod
-    def _answer(server: SMTP, reply: str) -> str:
-        if reply.startswith("421") and server.transport is not None:
-            server.loop.call_soon(server.transport.close)
-        return reply
-
-    async def _maybe_stall(self, at: str) -> None:
-        if self.stall and self.stall_at == at and self._active():
-            await asyncio.sleep(self.stall)
-
-    async def handle_MAIL(
-        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list
-    ) -> str:
-        with self._lock:
-            self.transactions += 1
-        await self._maybe_stall("mail")
-        if self.mail_reply and self._active():
-            return self._answer(server, self.mail_reply)
-        envelope.mail_from = address
-        envelope.mail_options.extend(options)
-        return "250 2.1.0 Ok"
-
-    async def handle_RCPT(
-        self, server: SMTP, session: Session, envelope: Envelope, address: str, options: list
-    ) -> str:
-        await self._maybe_stall("rcpt")
-        reply = self.rcpt_replies.get(address.lower())
-        if reply and self._active():
-            return self._answer(server, reply)
-        envelope.rcpt_tos.append(address)
-        envelope.rcpt_options.extend(options)
-        return "250 2.1.5 Ok"
-
-    async def handle_DATA(self, server: SMTP, session: Session, envelope: Envelope) -> str:
-        await self._maybe_stall("data")
-        if self.data_reply and self._active():
-            return self._answer(server, self.data_reply)
-        return await super().handle_DATA(server, session, envelope)
 
 
 class _TestSMTP(SMTP):
@@ -256,6 +147,7 @@ class SmtpTestServer:
         users: dict[str, str] | None = None,
         auth_mechanisms: tuple[str, ...] | None = None,
         xoauth2: Callable[[str, str], bool] | None = None,
+        auth_failure_reply: str | None = None,
         require_starttls: bool = False,
         hide_starttls: bool = False,
         host: str = "127.0.0.1",
@@ -264,13 +156,14 @@ class SmtpTestServer:
         if mode not in ("plain", "starttls", "tls", "silent"):
             raise ValueError(f"unknown mode {mode!r}")
         if mode in ("starttls", "tls") and certs is None:
-            raise ValueError(f"mode {mode!r} needs certs (tests.support.certs.make_test_certs)")
+            certs = default_certs()
         self.mode = mode
         self.handler = handler if handler is not None else CaptureHandler()
         self.certs = certs
         self.auth = auth or xoauth2 is not None
         self.users = dict(users if users is not None else DEFAULT_USERS)
         self.xoauth2 = xoauth2
+        self.auth_failure_reply = auth_failure_reply
         self.require_starttls = require_starttls
         self.hide_starttls = hide_starttls
         self.hide_auth = not self.auth
@@ -283,7 +176,7 @@ class SmtpTestServer:
         self._lock = threading.Lock()
         self._auth_attempts: list[AuthAttempt] = []
         self._connections = 0
-        self._live: set[asyncio.BaseTransport] = set()
+        self._live: set[asyncio.Transport] = set()
         self._loop: asyncio.AbstractEventLoop | None = None
         self._thread: threading.Thread | None = None
         self._server: asyncio.AbstractServer | None = None
@@ -439,7 +332,7 @@ class SmtpTestServer:
         self._record_auth(AuthAttempt(mechanism, login, ok))
         if ok:
             return AuthResult(success=True, auth_data=login)
-        return AuthResult(success=False, handled=False)
+        return AuthResult(success=False, handled=False, message=self.auth_failure_reply)
 
     def _factory(self) -> SMTP:
         assert self._loop is not None
@@ -462,7 +355,8 @@ class SmtpTestServer:
 
         def connection_made(transport: asyncio.BaseTransport) -> None:
             if smtp.transport is None:  # the first call, not the one after STARTTLS
-                self._live.add(transport)
+                self._live = {t for t in self._live if not t.is_closing()}
+                self._live.add(cast(asyncio.Transport, transport))
             original(transport)
 
         smtp.connection_made = connection_made  # type: ignore[method-assign]

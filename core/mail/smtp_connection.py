@@ -1,0 +1,404 @@
+"""One SMTP connection, set up step by step; the config it needs; how failures are classified.
+
+`core.mail.smtp` (the pool) and `core.mail.diagnose` (test connection) build on this module.
+
+Security (`MailServer.security`): `none` plain; `starttls-auto` STARTTLS when the server offers
+it; `starttls` STARTTLS required (never plain: refused when not offered); `tls` implicit TLS.
+Certificates are checked against the system store (which honours SSL_CERT_FILE) plus the
+server's optional `ca_file`; `tls_verify=False` skips the check and logs a warning.
+Auth: `DISABLE`; `PLAIN`, `LOGIN`; `AUTO` (one mechanism the server offers, PLAIN before LOGIN
+before CRAM-MD5); `XOAUTH2` with a token from `token_provider`. Exactly one AUTH attempt per
+connection: a wrong password is never sent twice (aiosmtplib's `login()` loop is not used).
+The one exception is XOAUTH2 with a cached token the server refuses (revoked before its
+expiry): the token is dropped and one freshly issued token is tried.
+
+Errors are `RetryableError` (4xx, timeouts, connection errors) or `PermanentError` (5xx,
+authentication refused, certificate not trusted, STARTTLS required but not offered) with
+`step`, `code` and `reply` set; their messages never contain the password or a token.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import socket
+import ssl
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from aiosmtplib import SMTP
+from aiosmtplib import errors as smtp_errors
+
+from core.errors import DeliveryError, PermanentError, RetryableError
+
+if TYPE_CHECKING:
+    from core.crypto import SecretBox
+    from core.models.mail import MailServer
+
+log = logging.getLogger("mailbell.smtp")
+
+SECURITY_MODES = ("none", "starttls-auto", "starttls", "tls")
+AUTH_MODES = ("DISABLE", "AUTO", "LOGIN", "PLAIN", "XOAUTH2")
+AUTO_MECHANISMS = ("plain", "login", "cram-md5")
+
+TokenProvider = Callable[[], Awaitable[str]]
+
+
+class SmtpReply(NamedTuple):
+    code: int
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.code} {self.message}".strip()
+
+
+@dataclass(frozen=True)
+class SmtpConfig:
+    """Everything needed to reach and log in to one SMTP server (secrets decrypted)."""
+
+    host: str
+    port: int
+    security: str
+    auth: str
+    username: str | None = None
+    password: str | None = field(default=None, repr=False)
+    timeout: float = 30.0
+    tls_verify: bool = True
+    ca_file: str | None = None
+    token_provider: TokenProvider | None = field(default=None, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        if self.security not in SECURITY_MODES:
+            raise ValueError(f"security {self.security!r} is not one of {SECURITY_MODES}")
+        if self.auth not in AUTH_MODES:
+            raise ValueError(f"auth {self.auth!r} is not one of {AUTH_MODES}")
+
+    @classmethod
+    def from_server(
+        cls, server: MailServer, box: SecretBox, *, token_provider: TokenProvider | None = None
+    ) -> SmtpConfig:
+        """The config of a saved (or unsaved, transient) `MailServer`; decrypts its password."""
+        password = None
+        if server.password_enc and server.auth not in ("DISABLE", "XOAUTH2"):
+            password = box.decrypt(server.password_enc)
+        return cls(
+            host=server.host,
+            port=server.port,
+            security=server.security,
+            auth=server.auth,
+            username=server.username,
+            password=password,
+            timeout=float(server.timeout),
+            tls_verify=server.tls_verify,
+            ca_file=server.ca_file or None,
+            token_provider=token_provider,
+        )
+
+    @property
+    def address(self) -> str:
+        return f"{self.host}:{self.port}"
+
+    def scrub(self, text: str) -> str:
+        """`text` with the password removed (server replies may echo what they were sent)."""
+        if self.password and len(self.password) >= 3:
+            text = text.replace(self.password, "***")
+        return text
+
+
+# --- TLS ------------------------------------------------------------------------------------
+
+
+def build_tls_context(config: SmtpConfig) -> ssl.SSLContext:
+    """System store (SSL_CERT_FILE / SSL_CERT_DIR honoured) plus `ca_file`; or no checks."""
+    context = ssl.create_default_context(ssl.Purpose.SERVER_AUTH)
+    if config.ca_file:
+        try:
+            context.load_verify_locations(cafile=config.ca_file)
+        except (OSError, ssl.SSLError) as exc:
+            reason = getattr(exc, "strerror", None) or exc
+            raise PermanentError(
+                f"ca_file {config.ca_file!r} cannot be loaded as a PEM bundle: {reason}",
+                step="tls",
+            ) from None
+    if not config.tls_verify:
+        context.check_hostname = False
+        context.verify_mode = ssl.CERT_NONE
+    return context
+
+
+def warn_unverified(config: SmtpConfig) -> None:
+    if not config.tls_verify and config.security != "none":
+        log.warning(
+            "TLS certificate verification is OFF for mail server %s (tls_verify=false): "
+            "the connection is encrypted but the server is not authenticated",
+            config.address,
+        )
+
+
+def ssl_error_of(exc: BaseException) -> ssl.SSLError | None:
+    """The ssl.SSLError behind `exc` (aiosmtplib wraps it in SMTPConnectError), if any."""
+    seen: BaseException | None = exc
+    for _ in range(5):
+        if seen is None:
+            return None
+        if isinstance(seen, ssl.SSLError):
+            return seen
+        seen = seen.__cause__ or seen.__context__
+    return None
+
+
+# --- error classification ------------------------------------------------------------------
+
+STEP_WORDS = {
+    "dns": "resolving the host name",
+    "connect": "connecting",
+    "tls": "the TLS handshake",
+    "greeting": "waiting for the greeting",
+    "ehlo": "EHLO",
+    "starttls": "STARTTLS",
+    "auth": "authentication",
+    "mail": "MAIL FROM",
+    "rcpt": "RCPT TO",
+    "data": "DATA",
+}
+
+
+def error_for_reply(
+    code: int, message: str, *, step: str, config: SmtpConfig, what: str | None = None
+) -> DeliveryError:
+    """A server reply as an error: 4xx retryable, anything else permanent."""
+    message = config.scrub(message)
+    reply = str(SmtpReply(code, message))
+    text = f"{what or STEP_WORDS.get(step, step)} refused by {config.address}: {reply}"
+    kind = RetryableError if code // 100 == 4 else PermanentError
+    return kind(text, step=step, code=code, reply=reply)
+
+
+def classify(exc: BaseException, *, step: str, config: SmtpConfig) -> DeliveryError:
+    """Any failure of aiosmtplib or the socket layer as a Retryable/PermanentError."""
+    where = config.address
+    if isinstance(exc, DeliveryError):
+        return exc
+    tls_error = ssl_error_of(exc)
+    if tls_error is not None:
+        tls_step = "tls" if step in ("connect", "greeting") else step
+        if isinstance(tls_error, ssl.SSLCertVerificationError):
+            reason = tls_error.verify_message or tls_error.reason or "verification failed"
+            return PermanentError(
+                f"TLS certificate of {where} is not trusted: {reason} "
+                "(set ca_file to the issuing CA bundle, or fix the server's certificate)",
+                step=tls_step,
+            )
+        if isinstance(tls_error, ssl.SSLEOFError | ssl.SSLZeroReturnError):
+            return RetryableError(
+                f"{where} closed the connection during the TLS handshake", step=tls_step
+            )
+        return PermanentError(
+            f"TLS handshake with {where} failed: {tls_error.reason or tls_error} "
+            "(is the security mode right for this port?)",
+            step=tls_step,
+        )
+    if isinstance(exc, smtp_errors.SMTPResponseException):
+        if exc.code < 0:  # aiosmtplib's marker for a reply that is not SMTP
+            return PermanentError(
+                f"{where} answered something that is not SMTP during "
+                f"{STEP_WORDS.get(step, step)} (wrong port or security mode?)",
+                step=step,
+            )
+        return error_for_reply(exc.code, exc.message, step=step, config=config)
+    if isinstance(exc, TimeoutError):  # SMTPTimeoutError is a TimeoutError
+        return RetryableError(
+            f"timed out after {config.timeout:g} s during {STEP_WORDS.get(step, step)} "
+            f"with {where}",
+            step=step,
+        )
+    cause = exc.__cause__ if isinstance(exc, smtp_errors.SMTPConnectError) else exc
+    if isinstance(cause, socket.gaierror):
+        return RetryableError(
+            f"cannot resolve {config.host!r}: {cause.strerror or cause}", step="dns"
+        )
+    if isinstance(cause, ConnectionRefusedError):
+        return RetryableError(f"connection refused by {where}", step="connect")
+    if isinstance(exc, smtp_errors.SMTPConnectError):
+        why = getattr(cause, "strerror", None) or cause or exc
+        return RetryableError(f"cannot connect to {where}: {why}", step="connect")
+    if isinstance(exc, ConnectionError | OSError):
+        return RetryableError(
+            f"{where} closed the connection during {STEP_WORDS.get(step, step)}", step=step
+        )
+    if isinstance(exc, ValueError):  # an address aiosmtplib refuses to put on the wire
+        return PermanentError(f"{STEP_WORDS.get(step, step)}: {exc}", step=step)
+    return RetryableError(f"{STEP_WORDS.get(step, step)} with {where} failed: {exc}", step=step)
+
+
+# --- one connection -----------------------------------------------------------------------
+
+_local_hostname: str | None = None
+
+
+async def local_hostname() -> str:
+    """Our EHLO name, looked up once per process (getfqdn may be slow)."""
+    global _local_hostname
+    if _local_hostname is None:
+        name = await asyncio.to_thread(socket.getfqdn)
+        ok = name and name.isascii() and not any(ch.isspace() for ch in name)
+        _local_hostname = name if ok else "localhost"
+    return _local_hostname
+
+
+async def ehlo(smtp: SMTP) -> None:
+    """EHLO, falling back to HELO for a server that does not speak ESMTP."""
+    try:
+        await smtp.ehlo()
+    except smtp_errors.SMTPHeloError as exc:
+        if exc.code // 100 != 5 or not smtp.is_connected:
+            raise
+        await smtp.helo()
+
+
+def choose_mechanism(config: SmtpConfig, offered: Sequence[str]) -> str:
+    """The one AUTH mechanism to try (lower case)."""
+    if config.auth == "AUTO":
+        for mechanism in AUTO_MECHANISMS:
+            if mechanism in offered:
+                return mechanism
+        raise PermanentError(
+            f"{config.address} offers no password mechanism mailbell supports "
+            f"(offered: {' '.join(offered).upper() or 'none'}); "
+            "choose the auth mode explicitly",
+            step="auth",
+        )
+    return config.auth.lower()
+
+
+async def _auth_xoauth2(smtp: SMTP, config: SmtpConfig, username: str) -> Any:
+    """XOAUTH2 with the provider's token. A cached token the server refuses (revoked early)
+    is dropped and one fresh token is tried; a fresh token refused is a real failure."""
+    provider = config.token_provider
+    if provider is None:
+        raise PermanentError(
+            "auth is XOAUTH2 but no OAuth token source is configured", step="oauth"
+        )
+    refreshes = getattr(provider, "refreshes", None)
+    token = await provider()
+    from_cache = refreshes is not None and getattr(provider, "refreshes", None) == refreshes
+    try:
+        return await smtp.auth_xoauth2(username, token)
+    except smtp_errors.SMTPAuthenticationError:
+        invalidate = getattr(provider, "invalidate", None)
+        if not callable(invalidate):
+            raise
+        invalidate()
+        if not from_cache or not smtp.is_connected:
+            raise
+    log.info("cached OAuth token refused by %s: trying a fresh one", config.address)
+    return await smtp.auth_xoauth2(username, await provider())
+
+
+async def authenticate(smtp: SMTP, config: SmtpConfig) -> SmtpReply | None:
+    """One AUTH attempt with the configured mode; None when auth is DISABLE."""
+    if config.auth == "DISABLE":
+        return None
+    if not smtp.supports_extension("auth"):
+        hint = (
+            ""
+            if config.security == "tls" or smtp.get_transport_info("sslcontext")
+            else "; many servers offer AUTH only over TLS: use security starttls or tls"
+        )
+        raise PermanentError(
+            f"{config.address} does not offer AUTH on this connection{hint}", step="auth"
+        )
+    mechanism = choose_mechanism(config, smtp.server_auth_methods)
+    username = config.username or ""
+    try:
+        if mechanism == "xoauth2":
+            response = await _auth_xoauth2(smtp, config, username)
+        else:
+            if config.password is None:
+                raise PermanentError(
+                    f"auth is {config.auth} but no password is stored for this server",
+                    step="auth",
+                )
+            if mechanism == "plain":
+                response = await smtp.auth_plain(username, config.password)
+            elif mechanism == "login":
+                response = await smtp.auth_login(username, config.password)
+            elif mechanism == "cram-md5":
+                response = await smtp.auth_crammd5(username, config.password)
+            else:
+                raise PermanentError(f"unsupported auth mechanism {mechanism!r}", step="auth")
+    except smtp_errors.SMTPAuthenticationError as exc:
+        raise error_for_reply(
+            exc.code,
+            exc.message,
+            step="auth",
+            config=config,
+            what=f"authentication ({mechanism.upper()}) as {username!r}",
+        ) from None
+    return SmtpReply(response.code, response.message)
+
+
+async def open_connection(config: SmtpConfig, *, tls_context: ssl.SSLContext | None = None) -> SMTP:
+    """Connect, EHLO, STARTTLS as the security mode says, AUTH once: ready for MAIL FROM."""
+    if tls_context is None and config.security != "none":
+        tls_context = build_tls_context(config)
+    smtp = SMTP(
+        hostname=config.host,
+        port=config.port,
+        timeout=config.timeout,
+        use_tls=config.security == "tls",
+        start_tls=False,
+        tls_context=tls_context,
+        local_hostname=await local_hostname(),
+    )
+    step = "connect"
+    try:
+        await smtp.connect()
+        step = "ehlo"
+        await ehlo(smtp)
+        if config.security in ("starttls", "starttls-auto"):
+            if smtp.supports_extension("starttls"):
+                step = "starttls"
+                await smtp.starttls()
+                step = "ehlo"
+                await ehlo(smtp)
+            elif config.security == "starttls":
+                raise PermanentError(
+                    f"{config.address} does not offer STARTTLS and security is 'starttls' "
+                    "(required): nothing was sent in plain text",
+                    step="starttls",
+                )
+            else:
+                log.warning(
+                    "%s does not offer STARTTLS: continuing in plain text (starttls-auto)",
+                    config.address,
+                )
+        step = "auth"
+        await authenticate(smtp, config)
+    except BaseException as exc:
+        smtp.close()
+        if isinstance(exc, Exception):
+            raise classify(exc, step=step, config=config) from exc
+        raise
+    return smtp
+
+
+async def reset(smtp: SMTP, config: SmtpConfig) -> None:
+    """RSET after a refused transaction; a connection that does not answer is closed."""
+    if not smtp.is_connected:
+        return
+    try:
+        await smtp.rset(timeout=min(config.timeout, 5.0))
+    except Exception:
+        smtp.close()
+
+
+async def quit_quietly(smtp: SMTP) -> None:
+    try:
+        if smtp.is_connected:
+            await smtp.quit(timeout=2.0)
+    except Exception:
+        pass
+    finally:
+        smtp.close()

@@ -1,0 +1,265 @@
+"""Test connection and test email — the same functions for the TUI, Slack, the API and the CLI.
+
+- `test_mail_server(ctx=, tenant=, server_id=ID)` walks a saved server through DNS … AUTH …
+  MAIL FROM without sending, and records the outcome on the server (last_test_at/ok/message).
+  `changes={field: value}` tests a saved server with unsaved edits (nothing recorded);
+  `config=SmtpConfig(...)` (see `unsaved_config`) tests settings that were never saved.
+- `send_test_email(ctx=, tenant=, recipient=, subject=, content=)` sends one message right
+  away through the tenant's effective server (not through the outbox) and returns the
+  server's reply, or the step that failed with the reply (HTTP 502 {"error","step","reply"}).
+- `smtp_config_for(ctx, server)` is the SmtpConfig of a saved server, with its OAuth token
+  provider wired to store refreshed tokens on the server (what the worker's pools use).
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import asdict, dataclass
+from email.message import EmailMessage
+from email.policy import SMTP as SMTP_POLICY
+from email.utils import formatdate, make_msgid, parseaddr
+from typing import TYPE_CHECKING, Any
+
+from core import validation as v
+from core.errors import DeliveryError, NotConfigured, ValidationError
+from core.mail.diagnose import ConnectionReport, StepCallback, diagnose
+from core.mail.smtp import SmtpConfig, SmtpPool
+from core.models._common import utcnow
+from core.models.mail import MailServer
+from core.services.mail_servers import (
+    apply_server_changes,
+    clean_server_fields,
+    get_mail_server,
+    resolve_effective_server,
+)
+
+if TYPE_CHECKING:
+    from core.context import Context
+    from core.models.tenancy import Tenant
+
+SUBJECT_MAX = 255
+CONTENT_MAX = 100_000
+_TAG = re.compile(r"<[a-zA-Z][^>]*>")
+
+
+def sender_address(server: MailServer) -> str | None:
+    """The From of mail sent through `server`: `mail_from`, else the username if an address."""
+    if server.mail_from:
+        return server.mail_from
+    if server.username and "@" in server.username:
+        return server.username
+    return None
+
+
+def smtp_config_for(ctx: Context, server: MailServer, *, store_tokens: bool = True) -> SmtpConfig:
+    """The SmtpConfig of `server`; XOAUTH2 servers get a token provider backed by the row."""
+    provider = None
+    if server.auth == "XOAUTH2":
+        from core.mail.oauth import provider_for_server, token_provider_for
+
+        if store_tokens:
+            provider = token_provider_for(ctx, server)
+        else:
+            provider = provider_for_server(server, settings=ctx.settings, box=ctx.box)
+    return SmtpConfig.from_server(server, ctx.box, token_provider=provider)
+
+
+def unsaved_config(data: Mapping[str, Any]) -> tuple[SmtpConfig, str | None]:
+    """A SmtpConfig (and From address) from server fields that were never saved."""
+    from core.mail.presets import preset_for
+
+    fields = clean_server_fields(data)
+    for key, value in preset_for(fields.get("provider") or "SMTP").items():
+        if fields.get(key) is None:
+            fields[key] = value
+    if not fields.get("host"):
+        raise ValidationError("host", "is required: the SMTP server's host name or address")
+    auth = fields.get("auth") or "AUTO"
+    if auth != "DISABLE" and not fields.get("username"):
+        raise ValidationError("username", f"is required when auth is {auth}")
+    config = SmtpConfig(
+        host=fields["host"],
+        port=fields.get("port") or 587,
+        security=fields.get("security") or "starttls",
+        auth=auth,
+        username=fields.get("username"),
+        password=fields.get("password"),
+        timeout=fields.get("timeout") or 30.0,
+        tls_verify=fields.get("tls_verify", True),
+        ca_file=fields.get("ca_file"),
+    )
+    mail_from = fields.get("mail_from")
+    username = fields.get("username") or ""
+    return config, mail_from or (username if "@" in username else None)
+
+
+def _envelope_address(mailbox: str | None) -> str | None:
+    return parseaddr(mailbox)[1] or None if mailbox else None
+
+
+async def test_mail_server(
+    *,
+    ctx: Context,
+    tenant: Tenant | None,
+    server_id: int | None = None,
+    changes: Mapping[str, Any] | None = None,
+    config: SmtpConfig | None = None,
+    mail_from: str | None = None,
+    on_step: StepCallback | None = None,
+) -> ConnectionReport:
+    """Test connection (no email sent); a saved server's outcome is recorded on it.
+
+    `on_step(step)` is called as each step ends, for progress displays."""
+    if (server_id is None) == (config is None):
+        raise ValueError("give exactly one of server_id or config")
+    if config is not None:
+        return await diagnose(config, mail_from=_envelope_address(mail_from), on_step=on_step)
+    assert server_id is not None
+    with ctx.session() as session:
+        server = get_mail_server(session=session, tenant=tenant, server_id=server_id)
+        if changes:
+            draft = MailServer.model_validate(server.model_dump())
+            apply_server_changes(
+                session=session, box=ctx.box, server=draft, changes=clean_server_fields(changes)
+            )
+            server = draft
+        config = smtp_config_for(ctx, server, store_tokens=not changes)
+        sender = _envelope_address(mail_from or sender_address(server))
+    report = await diagnose(config, mail_from=sender, on_step=on_step)
+    if not changes:
+        with ctx.session() as session:
+            saved = session.get(MailServer, server_id)
+            if saved is not None:
+                saved.last_test_at = utcnow()
+                saved.last_test_ok = report.ok
+                saved.last_test_message = report.summary()[:1000]
+                session.add(saved)
+                session.commit()
+    return report
+
+
+test_mail_server.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
+
+
+@dataclass
+class TestEmailResult:
+    __test__ = False
+
+    ok: bool
+    step: str | None
+    reply: str | None
+    message_id: str | None
+    error: str | None = None
+    server_id: int | None = None
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _check_subject(subject: str | None) -> str:
+    text = v.single_line("subject", (subject or "").strip(), max_length=SUBJECT_MAX)
+    if not text:
+        raise ValidationError("subject", "is required")
+    return text
+
+
+def _check_content(content: str | None) -> str:
+    text = content or ""
+    if not text.strip():
+        raise ValidationError("content", "is required")
+    if len(text) > CONTENT_MAX:
+        raise ValidationError(
+            "content", f"is {len(text)} characters long; at most {CONTENT_MAX} are allowed"
+        )
+    return text
+
+
+def build_test_message(
+    *, sender: str, recipient: str, subject: str, content: str, reply_to: str | None = None
+) -> tuple[bytes, str]:
+    """The test email as CRLF bytes, and its Message-ID."""
+    domain = (_envelope_address(sender) or "mailbell.local").rpartition("@")[2] or "mailbell.local"
+    message_id = make_msgid(idstring="test", domain=domain)
+    message = EmailMessage(policy=SMTP_POLICY)
+    message["From"] = sender
+    message["To"] = recipient
+    message["Subject"] = subject
+    message["Date"] = formatdate(localtime=False, usegmt=True)
+    message["Message-ID"] = message_id
+    if reply_to:
+        message["Reply-To"] = reply_to
+    if _TAG.search(content):
+        from core.html_text import html_to_text
+
+        message.set_content(html_to_text(content))
+        message.add_alternative(content, subtype="html")
+    else:
+        message.set_content(content)
+    return message.as_bytes(policy=SMTP_POLICY), message_id
+
+
+async def send_test_email(
+    *,
+    ctx: Context,
+    tenant: Tenant | None,
+    recipient: str,
+    subject: str,
+    content: str,
+) -> TestEmailResult:
+    """Send one message now through the effective server of `tenant` (None: the system)."""
+    address = v.email_address("recipient", recipient or "")
+    subject = _check_subject(subject)
+    content = _check_content(content)
+    with ctx.session() as session:
+        effective = resolve_effective_server(session=session, tenant=tenant)
+        server = effective.server
+        if server is None:
+            if tenant is None:
+                raise NotConfigured(
+                    "the system has no default mail server: add one with "
+                    "`mailbell server add --system`"
+                )
+            raise NotConfigured(
+                f"tenant {tenant.slug!r} has no mail server: add one with `mailbell server add "
+                f"--tenant {tenant.slug}`, or turn on apply_to_all_tenants for the system server"
+            )
+        sender = sender_address(server)
+        if not sender:
+            raise ValidationError(
+                "mail_from",
+                f"is not set on mail server {server.id} ({server.name}) and its username is not "
+                "an address: set the From address",
+            )
+        config = smtp_config_for(ctx, server)
+        message, message_id = build_test_message(
+            sender=sender,
+            recipient=address,
+            subject=subject,
+            content=content,
+            reply_to=server.reply_to,
+        )
+        server_id = server.id
+    pool = SmtpPool(config, size=1)
+    try:
+        result = await pool.send(
+            sender=_envelope_address(sender) or sender, recipients=[address], message=message
+        )
+    except DeliveryError as exc:
+        return TestEmailResult(
+            ok=False,
+            step=exc.step,
+            reply=exc.reply,
+            message_id=None,
+            error=exc.message,
+            server_id=server_id,
+        )
+    finally:
+        await pool.close()
+    return TestEmailResult(
+        ok=True,
+        step=None,
+        reply=str(result.reply) if result.reply else None,
+        message_id=message_id,
+        server_id=server_id,
+    )

@@ -1,0 +1,202 @@
+"""`mailbell server test`, `mailbell test-email` and `mailbell oauth authorize`.
+
+Mounted by `register(server_app, root_app)`. Core modules are imported inside the commands
+so `mailbell --help` loads neither SQLAlchemy nor aiosmtplib.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import sys
+from typing import TYPE_CHECKING, Any
+
+import typer
+
+from mailbell.commands._common import (
+    actor,
+    context,
+    owner_tenant,
+    print_json,
+    usage_error,
+)
+
+if TYPE_CHECKING:
+    from core.mail.diagnose import ConnectionReport
+
+TENANT_OPTION = typer.Option(None, "--tenant", help="Tenant slug.")
+SYSTEM_OPTION = typer.Option(False, "--system", help="The system's mail server.")
+DEFAULT_SUBJECT = "mailbell test email"
+DEFAULT_CONTENT = "This is a test email from mailbell: the mail server settings work."
+
+oauth_app = typer.Typer(help="OAuth 2.0 for XOAUTH2 mail servers.", no_args_is_help=True)
+
+
+def register(server_app: typer.Typer, root_app: typer.Typer) -> None:
+    """Add `server test`, `test-email` and the `oauth` group (a second call changes nothing)."""
+    if not any(c.callback is server_test for c in server_app.registered_commands):
+        server_app.command("test")(server_test)
+    if not any(c.callback is test_email for c in root_app.registered_commands):
+        root_app.command("test-email")(test_email)
+    if not any(g.typer_instance is oauth_app for g in root_app.registered_groups):
+        root_app.add_typer(oauth_app, name="oauth")
+
+
+def print_report(report: ConnectionReport) -> None:
+    for step in report.steps:
+        mark = "✓" if step.ok else "✗"
+        typer.echo(f"{mark} {step.step:<9} {step.detail}")
+        if step.reply and not step.ok and step.reply not in step.detail:
+            typer.echo(f"  {'':<9} reply: {step.reply}")
+        if step.hint:
+            typer.echo(f"  {'':<9} hint: {step.hint}")
+    if report.ok:
+        typer.echo(f"ok: {report.summary()}")
+    else:
+        failed = report.failed
+        typer.echo(f"failed at {failed.step if failed else '?'}")
+
+
+def server_test(
+    server_id: int = typer.Argument(..., help="Server id (see `server list`)."),
+    tenant: str | None = TENANT_OPTION,
+    system: bool = SYSTEM_OPTION,
+    mail_from: str | None = typer.Option(
+        None, "--from", help="Sender for the MAIL FROM check (default: the server's From)."
+    ),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Test connection step by step (DNS, TCP, TLS, EHLO, STARTTLS, AUTH, MAIL); sends nothing."""
+    from core.services.mail_tests import test_mail_server
+
+    ctx = context()
+    with ctx.session() as session:
+        owner = owner_tenant(session, tenant, system)
+    report = asyncio.run(
+        test_mail_server(ctx=ctx, tenant=owner, server_id=server_id, mail_from=mail_from)
+    )
+    if as_json:
+        print_json(report.as_dict())
+    else:
+        print_report(report)
+    if not report.ok:
+        raise typer.Exit(1)
+
+
+def test_email(
+    to: str = typer.Option(..., "--to", help="Recipient address."),
+    tenant: str | None = TENANT_OPTION,
+    system: bool = SYSTEM_OPTION,
+    subject: str = typer.Option(DEFAULT_SUBJECT, "--subject"),
+    content: str = typer.Option(DEFAULT_CONTENT, "--content"),
+    as_json: bool = typer.Option(False, "--json"),
+) -> None:
+    """Send a test email now through the effective mail server (not through the queue)."""
+    from core.services.mail_tests import send_test_email
+
+    ctx = context()
+    with ctx.session() as session:
+        owner = owner_tenant(session, tenant, system)
+    result = asyncio.run(
+        send_test_email(ctx=ctx, tenant=owner, recipient=to, subject=subject, content=content)
+    )
+    if as_json:
+        print_json(result.as_dict())
+    elif result.ok:
+        typer.echo(
+            f"sent to {to} through mail server {result.server_id}: {result.reply} "
+            f"(Message-ID {result.message_id})"
+        )
+    else:
+        typer.echo(f"error: test email failed at {result.step}: {result.error}", err=True)
+    if not result.ok:
+        raise typer.Exit(1)
+
+
+def _find_server(session: Any, server_id: int, tenant: str | None, system: bool) -> Any:
+    if tenant and system:
+        raise usage_error("give at most one of --tenant SLUG or --system")
+    if tenant or system:
+        from core.services.mail_servers import get_mail_server
+
+        owner = owner_tenant(session, tenant, system)
+        return get_mail_server(session=session, tenant=owner, server_id=server_id)
+    from core.errors import NotFound
+    from core.models.mail import MailServer
+
+    server = session.get(MailServer, server_id)
+    if server is None:
+        raise NotFound(f"mail server {server_id} does not exist (see `mailbell server list`)")
+    return server
+
+
+def _read_pasted() -> str:
+    if sys.stdin.isatty():
+        return str(typer.prompt("Redirect URL", default="", show_default=False))
+    return sys.stdin.readline()
+
+
+@oauth_app.command("authorize")
+def authorize(
+    server: int = typer.Option(..., "--server", help="Mail server id (see `server list`)."),
+    tenant: str | None = TENANT_OPTION,
+    system: bool = SYSTEM_OPTION,
+) -> None:
+    """Authorize a GMAIL or MS365 server for XOAUTH2 from any terminal (no local browser).
+
+    Open the printed consent URL in any browser, sign in and accept.
+
+    Then paste the address the browser was sent to (the page may not load: that is fine).
+    """
+    from core.mail.oauth import OAuthClient, store_tokens
+    from core.mail.oauth_authorize import (
+        build_authorization_request,
+        exchange_code,
+        parse_redirect,
+    )
+    from core.services.audit import record
+
+    ctx = context()
+    with ctx.session() as session:
+        row = _find_server(session, server, tenant, system)
+        client = OAuthClient.from_server(row, settings=ctx.settings, box=ctx.box)
+        login_hint = row.username if row.username and "@" in row.username else None
+    request = build_authorization_request(client, login_hint=login_hint)
+    typer.echo("1. Open this address in a browser, sign in and accept:")
+    typer.echo("")
+    typer.echo(request.url)
+    typer.echo("")
+    typer.echo(
+        f"2. The browser is sent to {request.redirect_uri}?code=… (the page may not load). "
+        "Copy that whole address from the address bar and paste it here:"
+    )
+    code = parse_redirect(_read_pasted(), expected_state=request.state)
+    tokens = asyncio.run(exchange_code(client, request, code))
+    with ctx.session() as session:
+        row = _find_server(session, server, tenant, system)
+        store_tokens(row, tokens, box=ctx.box)
+        session.add(row)
+        owner = None
+        if row.tenant_id is not None:
+            from core.models.tenancy import Tenant
+
+            found = session.get(Tenant, row.tenant_id)
+            owner = found.slug if found else None
+        record(
+            session,
+            actor=actor(),
+            action="mail_server.oauth_authorize",
+            tenant=owner,
+            target=f"mail_server:{row.id}",
+            fields=["oauth_tokens"],
+        )
+        session.commit()
+        auth = row.auth
+    typer.echo(
+        f"mail server {server} authorized: refresh token stored (encrypted); access token valid "
+        f"until {tokens.expires_at:%Y-%m-%d %H:%M} UTC"
+    )
+    if auth != "XOAUTH2":
+        typer.echo(
+            f"note: the server's auth is {auth}; set it to XOAUTH2 to send with OAuth: "
+            f"mailbell server edit {server} --auth XOAUTH2 …"
+        )
