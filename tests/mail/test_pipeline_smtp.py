@@ -23,7 +23,6 @@ from core.pipeline.worker import Worker
 from core.services.mail_servers import create_mail_server
 from core.services.notifications import update_notification_settings
 from core.services.tenants import create_tenant
-from tests.support.fixtures import smtp_server, smtp_servers, tls_certs  # noqa: F401
 from tests.support.smtp_handlers import FaultHandler
 
 ROOT = Path(__file__).resolve().parents[2]
