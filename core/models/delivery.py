@@ -90,3 +90,16 @@ class Delivery(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None
+
+
+class SendSlot(SQLModel, table=True):
+    """One send to a rate-limited server, kept for the length of the rate window."""
+
+    __tablename__ = "send_slot"
+    __table_args__ = (Index("ix_send_slot_server_at", "mail_server_id", "at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    mail_server_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("mail_server.id", ondelete="CASCADE"), nullable=False)
+    )
+    at: datetime = Field(default_factory=utcnow)

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, ForeignKey, Index, Integer, text
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, text
 from sqlmodel import Field, SQLModel
 
 from core.models._common import utcnow
@@ -102,8 +102,12 @@ class EmailAccount(SQLModel, table=True):
     imap_password_enc: str | None = None
     imap_tls: bool = True
     imap_folder: str = Field(default="INBOX", max_length=255)
-    imap_uidvalidity: int | None = None
-    imap_last_uid: int | None = None
+    # IMAP UIDs and UIDVALIDITY are unsigned 32-bit: wider than a signed INTEGER.
+    imap_uidvalidity: int | None = Field(default=None, sa_column=Column(BigInteger))
+    imap_last_uid: int | None = Field(default=None, sa_column=Column(BigInteger))
+    # One sync per account across processes: the worker holding the lease syncs it.
+    sync_lease_owner: str | None = Field(default=None, max_length=100)
+    sync_lease_until: datetime | None = None
     last_sync_at: datetime | None = None
     last_sync_error: str | None = Field(default=None, max_length=1000)
     message_count: int = 0
