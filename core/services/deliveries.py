@@ -62,7 +62,8 @@ def retry_delivery(
     delivery = get_delivery(session=session, delivery_id=delivery_id, tenant=tenant)
     if delivery.status != "failed":
         raise ValidationError(
-            "status", f"delivery {delivery_id} is {delivery.status}: only failed ones can be retried"
+            "status",
+            f"delivery {delivery_id} is {delivery.status}: only failed ones can be retried",
         )
     if delivery.channel == "email":
         owner = session.get(Tenant, delivery.tenant_id) if delivery.tenant_id else None

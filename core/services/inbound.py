@@ -44,6 +44,7 @@ from core.models._common import utcnow
 from core.models.inbound import HEADER_MAX, MESSAGE_ID_MAX, REASON_MAX, SNIPPET_MAX, InboundMessage
 from core.models.mail import EmailAccount, MailServer
 from core.models.tenancy import Tenant
+from core.services import sync_lease
 from core.services.accounts import get_email_account
 
 log = logging.getLogger("mailbell.imap")
@@ -219,6 +220,47 @@ async def _sync(
         backfill_days=ctx.settings.imap_backfill_days,
         backfill_messages=ctx.settings.imap_backfill_messages,
     )
+    owner = sync_lease.process_owner()
+    lease_s = timeout + 60 if timeout is not None else sync_lease.DEFAULT_LEASE_S
+    if not sync_lease.acquire(ctx.engine, account_id, owner=owner, lease_s=lease_s):
+        # Another process is syncing this account: its result will be recorded, not ours.
+        result.error, result.error_kind = "another process is syncing this account", "busy"
+        result.duration_s = time.monotonic() - started
+        return result
+    try:
+        return await _sync_leased(
+            ctx,
+            account_id,
+            run,
+            config,
+            error,
+            store,
+            limits,
+            result,
+            uidvalidity=uidvalidity,
+            last_uid=last_uid,
+            timeout=timeout,
+            started=started,
+        )
+    finally:
+        sync_lease.release(ctx.engine, account_id, owner=owner)
+
+
+async def _sync_leased(
+    ctx: Context,
+    account_id: int,
+    run: _Run,
+    config: ImapConfig | None,
+    error: ImapError | None,
+    store: _Store,
+    limits: SyncLimits,
+    result: SyncResult,
+    *,
+    uidvalidity: int | None,
+    last_uid: int | None,
+    timeout: float | None,
+    started: float,
+) -> SyncResult:
     if config is not None:
         try:
             async with asyncio.timeout(timeout):
