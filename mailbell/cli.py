@@ -19,6 +19,7 @@ from mailbell.commands import (
     mailtest,
     server,
     settings,
+    slack,
     template,
     tenant,
     token,
@@ -39,6 +40,7 @@ app.add_typer(settings.app, name="settings")
 app.add_typer(server.app, name="server")
 app.add_typer(accounts.app, name="accounts")
 app.add_typer(template.app, name="template")
+app.add_typer(slack.app, name="slack")
 mailtest.register(server.app, app)
 app.add_typer(delivery.deliveries_app, name="deliveries")
 app.command("emit")(delivery.emit)

@@ -5,6 +5,7 @@ from core.models.auth import ApiToken
 from core.models.delivery import Delivery, EventRecord
 from core.models.inbound import InboundMessage as InboundMessage
 from core.models.mail import EmailAccount, MailServer
+from core.models.slack import SlackChannelLink as SlackChannelLink  # and the other Slack tables
 from core.models.templates import CustomTemplate
 from core.models.tenancy import NotificationSettings, SystemSettings, Tenant
 

@@ -24,6 +24,7 @@ from core.models.mail import MailServer
 from core.models.tenancy import NotificationSettings, SystemSettings, Tenant
 from core.rendering import TemplateSource, render
 from core.services.mail_servers import resolve_effective_server
+from core.services.slack import queue_slack_deliveries
 from core.services.templates import effective_template
 
 REDACTED = "(redacted)"
@@ -221,6 +222,10 @@ def emit(
                 delivery.status, delivery.last_error, delivery.pending = "failed", str(exc), []
         session.add(delivery)
         deliveries.append(delivery)
+    if spec.toggle is None or getattr(settings, spec.toggle):  # routes only for enabled events
+        deliveries += queue_slack_deliveries(
+            session=session, box=box, record_=record, event=spec, tenant=tenant
+        )
     try:
         session.commit()
     except IntegrityError:

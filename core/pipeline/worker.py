@@ -70,6 +70,10 @@ class Worker:
             from core.channels.email import EmailChannel
 
             channels = {"email": EmailChannel(ctx, pool_size=pool_size)}
+            if ctx.settings.slack_bot_token:
+                from core.channels.slack import SlackChannel
+
+                channels["slack"] = SlackChannel(ctx)
         self.channels = channels
         self.stats = WorkerStats()
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mailbell-db")
@@ -111,25 +115,24 @@ class Worker:
                 await asyncio.sleep(wait)
                 wait = limiter.reserve()
             if wait > 0:
-                self.stats.paced += 1
-                self._outcomes.append(
-                    Outcome(
-                        id=delivery.id,
-                        status="queued",
-                        pending=delivery.pending,
-                        results=delivery.results,
-                        next_attempt_at=utcnow() + timedelta(seconds=wait),
-                        attempts_delta=-1,
-                    )
-                )
+                self._outcomes.append(self._deferred(delivery, wait))
                 return
         channel = self.channels.get(delivery.channel)
+        # Channels that pace per target (Slack: per channel) hand out send slots.
+        reserve = getattr(channel, "reserve_slot", None)
+        slot = reserve(delivery.target, PACING_WAIT_MAX_S) if reserve is not None else 0.0
+        if slot < 0:  # no slot soon: back in the queue, not an attempt
+            self._outcomes.append(self._deferred(delivery, -slot))
+            return
+        if slot > 0:
+            await asyncio.sleep(slot)
         try:
             if channel is None:
                 raise PermanentError(f"no {delivery.channel} channel is configured", step="send")
             result = await channel.send(delivery)
         except RetryableError as exc:
-            self._outcomes.append(self._retry(delivery, _error_text(exc), exc.reply))
+            delay = getattr(exc, "retry_after", None)  # a 429's Retry-After
+            self._outcomes.append(self._retry(delivery, _error_text(exc), exc.reply, delay=delay))
         except PermanentError as exc:
             self._outcomes.append(self._fail(delivery, _error_text(exc), exc.reply))
         except Exception as exc:  # a bug must not lose the delivery: retry it, loudly
@@ -137,6 +140,18 @@ class Worker:
             self._outcomes.append(self._retry(delivery, f"internal error: {type(exc).__name__}"))
         else:
             self._outcomes.append(self._after_send(delivery, result))
+
+    def _deferred(self, delivery: ClaimedDelivery, wait: float) -> Outcome:
+        """Paced: due again in `wait` seconds; the attempt does not count."""
+        self.stats.paced += 1
+        return Outcome(
+            id=delivery.id,
+            status="queued",
+            pending=delivery.pending,
+            results=delivery.results,
+            next_attempt_at=utcnow() + timedelta(seconds=wait),
+            attempts_delta=-1,
+        )
 
     def _retry(
         self,
@@ -146,12 +161,15 @@ class Worker:
         *,
         pending: list[str] | None = None,
         results: dict[str, Any] | None = None,
+        delay: float | None = None,
     ) -> Outcome:
-        """Queue again after a backoff, or fail once the delivery is older than the max age."""
+        """Queue again after a backoff (or `delay`), or fail once older than the max age."""
         pending = delivery.pending if pending is None else pending
         results = delivery.results if results is None else results
         settings = self.ctx.settings
-        due = utcnow() + timedelta(seconds=backoff_delay(delivery.attempts, settings.retry_base_s))
+        if delay is None:
+            delay = backoff_delay(delivery.attempts, settings.retry_base_s)
+        due = utcnow() + timedelta(seconds=delay)
         if due - delivery.created_at > timedelta(seconds=settings.retry_max_age_s):
             return self._fail(
                 delivery,
@@ -264,7 +282,8 @@ class Worker:
                 in_flight.add(task)
                 task.add_done_callback(in_flight.discard)
             await self._flush()
-            if not batch and not in_flight:
+            # Idle only if a claim found nothing: sends may finish during the flush above.
+            if not batch and not in_flight and worth_claiming:
                 if until_idle:
                     break
                 await self._idle(stop)

@@ -1,0 +1,219 @@
+"""The Slack channel: `chat.postMessage` through one shared aiohttp session, errors classified.
+
+Core must not import slack_sdk, so this posts with a plain `aiohttp.ClientSession` (one per
+channel object, opened on first use, so connections are reused). Outcomes:
+
+- `ok: true` → sent, the reply records the message `ts`;
+- HTTP 429 (or `ok: false, error: ratelimited`) → `SlackRateLimited`, a `RetryableError` whose
+  `retry_after` (from `Retry-After`) the worker uses as the delay; the Slack channel is also held
+  back by the pacer until then, so the rest of a burst waits instead of hammering;
+- `ok: false` with a configuration error (`channel_not_found`, `not_in_channel`,
+  `invalid_auth`, …) → `PermanentError` naming the error; transient ones (`internal_error`,
+  `fatal_error`, …), HTTP 5xx, timeouts and connection errors → `RetryableError`.
+
+Pacing: `reserve_slot(channel_id, max_wait)` hands out send slots about one per second per
+Slack channel (Slack's rate for chat.postMessage); the worker sleeps for a slot or, when the
+next free slot is further off, puts the delivery back in the queue (bursts are queued, never
+dropped). The bot token is sent in a header only: it appears in no error, log or reply.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from typing import Any
+
+import aiohttp
+
+from core.channels.base import ChannelResult, ClaimedDelivery
+from core.context import Context
+from core.errors import PermanentError, RetryableError
+
+PERMANENT_ERRORS = frozenset(
+    {
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "invalid_auth",
+        "not_authed",
+        "account_inactive",
+        "token_revoked",
+        "token_expired",
+        "no_permission",
+        "missing_scope",
+        "restricted_action",
+        "msg_too_long",
+        "no_text",
+        "invalid_blocks",
+        "invalid_blocks_format",
+        "too_many_attachments",
+        "ekm_access_denied",
+        "team_access_not_granted",
+        "invalid_arguments",
+    }
+)
+RETRYABLE_ERRORS = frozenset(
+    {
+        "ratelimited",
+        "rate_limited",
+        "internal_error",
+        "fatal_error",
+        "service_unavailable",
+        "request_timeout",
+        "team_added_to_org",
+    }
+)
+DEFAULT_RETRY_AFTER_S = 1.0
+MAX_RETRY_AFTER_S = 3600.0
+
+
+class SlackRateLimited(RetryableError):
+    """Slack said 429: try again after `retry_after` seconds (the worker honours it)."""
+
+    def __init__(self, message: str, *, retry_after: float, reply: str | None = None) -> None:
+        super().__init__(message, step="slack", code=429, reply=reply)
+        self.retry_after = retry_after
+
+
+class ChannelPacer:
+    """Send slots per key (a Slack channel), `interval_s` apart; `interval_s` 0 disables it.
+
+    `reserve(key, max_wait)` takes the next free slot and returns how long to wait for it, or,
+    when that slot is more than `max_wait` away, takes nothing and returns minus the wait.
+    """
+
+    def __init__(self, interval_s: float, clock: Callable[[], float] = time.monotonic) -> None:
+        self.interval_s = interval_s
+        self.clock = clock
+        self._next: dict[str, float] = {}
+
+    def reserve(self, key: str, max_wait: float) -> float:
+        now = self.clock()
+        slot = max(now, self._next.get(key, now))
+        wait = slot - now
+        if wait > max_wait:
+            return -wait
+        if self.interval_s > 0 or wait > 0:
+            self._next[key] = slot + self.interval_s
+        return wait
+
+    def hold(self, key: str, seconds: float) -> None:
+        """No slot for `key` before `seconds` from now (a 429's Retry-After)."""
+        self._next[key] = max(self._next.get(key, 0.0), self.clock() + seconds)
+        if len(self._next) > 10_000:  # forget channels idle for a while
+            now = self.clock()
+            self._next = {k: t for k, t in self._next.items() if t > now}
+
+
+def _retry_after(value: str | None) -> float:
+    try:
+        seconds = float(value) if value else DEFAULT_RETRY_AFTER_S
+    except ValueError:
+        seconds = DEFAULT_RETRY_AFTER_S
+    return min(max(seconds, 0.0), MAX_RETRY_AFTER_S)
+
+
+def classify(error: str, *, retry_after: float | None = None) -> Exception:
+    """The exception for an `ok: false` answer of chat.postMessage."""
+    message = f"chat.postMessage: {error}"
+    if error in ("ratelimited", "rate_limited"):
+        return SlackRateLimited(
+            message, retry_after=retry_after or DEFAULT_RETRY_AFTER_S, reply=error
+        )
+    if error in RETRYABLE_ERRORS:
+        return RetryableError(message, step="slack", reply=error)
+    return PermanentError(message, step="slack", reply=error)
+
+
+class SlackChannel:
+    name = "slack"
+
+    def __init__(
+        self,
+        ctx: Context,
+        *,
+        pace_interval_s: float = 1.0,
+        timeout_s: float = 10.0,
+        session: aiohttp.ClientSession | None = None,
+    ) -> None:
+        self.ctx = ctx
+        self.timeout_s = timeout_s
+        self.pacer = ChannelPacer(pace_interval_s)
+        self._url = ctx.settings.slack_api_url.rstrip("/") + "/chat.postMessage"
+        self._session = session
+        self._own_session = session is None
+
+    def reserve_slot(self, target: str, max_wait: float) -> float:
+        """Called by the worker before `send` (see `ChannelPacer.reserve`)."""
+        return self.pacer.reserve(target, max_wait)
+
+    def _http(self) -> aiohttp.ClientSession:
+        if self._session is None or self._session.closed:
+            self._session = aiohttp.ClientSession(
+                timeout=aiohttp.ClientTimeout(total=self.timeout_s),
+                connector=aiohttp.TCPConnector(limit=64),
+            )
+            self._own_session = True
+        return self._session
+
+    def _headers(self) -> dict[str, str]:
+        token = self.ctx.settings.slack_bot_token
+        if not token:
+            raise PermanentError("Slack is not configured (SLACK_BOT_TOKEN)", step="slack")
+        return {
+            "Authorization": f"Bearer {token}",
+            "Content-Type": "application/json; charset=utf-8",
+        }
+
+    async def send(self, delivery: ClaimedDelivery) -> ChannelResult:
+        channel_id = delivery.target
+        message = self.ctx.box.decrypt_bytes(delivery.content)
+        if message[:1] != b"{":
+            raise PermanentError("the stored Slack message is not a JSON object", step="render")
+        # The stored message is JSON already: put the channel in front instead of re-encoding.
+        rest = message[1:].lstrip()
+        separator = b"" if rest.startswith(b"}") else b", "
+        body = b'{"channel": ' + json.dumps(channel_id).encode() + separator + rest
+        data = await self._post(channel_id, body)
+        if not data.get("ok"):
+            error = str(data.get("error") or "unknown_error")
+            exc = classify(error)
+            if isinstance(exc, SlackRateLimited):
+                self.pacer.hold(channel_id, exc.retry_after)
+            raise exc
+        return ChannelResult(accepted=[channel_id], reply=f"ok ts={data.get('ts', '')}")
+
+    async def _post(self, channel_id: str, body: bytes) -> dict[str, Any]:
+        try:
+            async with self._http().post(self._url, data=body, headers=self._headers()) as resp:
+                if resp.status == 429:
+                    wait = _retry_after(resp.headers.get("Retry-After"))
+                    self.pacer.hold(channel_id, wait)
+                    raise SlackRateLimited(
+                        f"chat.postMessage: HTTP 429, retry after {wait:g} s",
+                        retry_after=wait,
+                        reply="429 ratelimited",
+                    )
+                if resp.status >= 500:
+                    raise RetryableError(
+                        f"chat.postMessage: HTTP {resp.status}", step="slack", code=resp.status
+                    )
+                if resp.status != 200:
+                    raise PermanentError(
+                        f"chat.postMessage: HTTP {resp.status}", step="slack", code=resp.status
+                    )
+                data = await resp.json(content_type=None)
+        except (aiohttp.ClientError, TimeoutError) as exc:
+            reason = type(exc).__name__ if isinstance(exc, TimeoutError) else str(exc)
+            raise RetryableError(f"chat.postMessage: {reason}", step="connect") from None
+        except ValueError:
+            raise RetryableError("chat.postMessage: the answer is not JSON", step="slack") from None
+        if not isinstance(data, dict):
+            raise RetryableError("chat.postMessage: unexpected answer", step="slack")
+        return data
+
+    async def close(self) -> None:
+        if self._own_session and self._session is not None and not self._session.closed:
+            await self._session.close()
+        self._session = None

@@ -1,0 +1,78 @@
+"""Slack: channels linked to tenants, the events each channel mirrors, and Slack admins.
+
+A channel (team + channel id) is linked to one tenant; its routes name the events it mirrors
+(`*`: every tenant event). Tenant admins may act in channels linked to their tenant; system
+admins (besides `MAILBELL_SLACK_ADMINS`) everywhere. An empty `team_id` on an admin row means
+"any workspace" (admins added by the CLI, which knows no team).
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import Column, ForeignKey, Index, Integer
+from sqlmodel import Field, SQLModel
+
+from core.models._common import utcnow
+
+ALL_EVENTS = "*"
+SLACK_ID_MAX = 64
+
+
+class SlackChannelLink(SQLModel, table=True):
+    __tablename__ = "slack_channel_link"
+    __table_args__ = (Index("uq_slack_channel_link", "team_id", "channel_id", unique=True),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(max_length=SLACK_ID_MAX)
+    channel_id: str = Field(max_length=SLACK_ID_MAX)
+    tenant_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("tenant.id", ondelete="CASCADE"), nullable=False, index=True
+        )
+    )
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class SlackRoute(SQLModel, table=True):
+    """One event (or `*`) mirrored into one linked channel."""
+
+    __tablename__ = "slack_route"
+    __table_args__ = (Index("uq_slack_route", "link_id", "event", unique=True),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    link_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("slack_channel_link.id", ondelete="CASCADE"), nullable=False
+        )
+    )
+    event: str = Field(max_length=32)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class SlackTenantAdmin(SQLModel, table=True):
+    __tablename__ = "slack_tenant_admin"
+    __table_args__ = (
+        Index("uq_slack_tenant_admin", "tenant_id", "team_id", "user_id", unique=True),
+        Index("ix_slack_tenant_admin_user", "user_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    tenant_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("tenant.id", ondelete="CASCADE"), nullable=False)
+    )
+    team_id: str = Field(default="", max_length=SLACK_ID_MAX)
+    user_id: str = Field(max_length=SLACK_ID_MAX)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class SlackSystemAdmin(SQLModel, table=True):
+    """System admins added with `mailbell slack admin add USER_ID` (or by another system admin)."""
+
+    __tablename__ = "slack_system_admin"
+    __table_args__ = (Index("uq_slack_system_admin", "team_id", "user_id", unique=True),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    team_id: str = Field(default="", max_length=SLACK_ID_MAX)
+    user_id: str = Field(max_length=SLACK_ID_MAX)
+    created_at: datetime = Field(default_factory=utcnow)

@@ -1,0 +1,36 @@
+"""`/mailbell help`: every subcommand, one line each."""
+
+from __future__ import annotations
+
+from slackbot.blocks.common import Message, context, escape, message, section
+
+COMMANDS: tuple[tuple[str, str], ...] = (
+    ("help", "this list (open to everyone)"),
+    ("status", "mail server, recipients, events with on/off buttons, queue, last failures"),
+    ("events", "every event: on or off, and whether this channel mirrors it"),
+    ("enable EVENT…", "turn events on (e.g. `queue_call_lost queue_sla`)"),
+    ("disable EVENT…", "turn events off"),
+    ("recipients [add|remove ADDR…]", "show or change who gets the notification emails"),
+    ("test ADDR", "send a test email through the tenant's mail server"),
+    ("route EVENT…|all", "mirror these events into this channel"),
+    ("unroute EVENT…|all", "stop mirroring them here"),
+    ("retry DELIVERY_ID", "send a failed delivery again"),
+    ("link TENANT", "link this channel to a tenant (system admins)"),
+    ("unlink", "remove this channel's link (system admins)"),
+    ("admins [add|remove @user]", "show or change the tenant's Slack admins"),
+)
+
+
+def help_message(command: str = "/mailbell", unknown: str | None = None) -> Message:
+    lines = [f"`{command} {usage}` — {text}" for usage, text in COMMANDS]
+    intro = f"Unknown command `{escape(unknown)}`. " if unknown else ""
+    head = f"{intro}*{command}* manages this channel's tenant notifications:"
+    blocks = [
+        section(head),
+        section("\n".join(lines)),
+        context(
+            "Everything except `help` needs a system admin or an admin of the channel's tenant."
+        ),
+    ]
+    fallback = f"{intro}{command} commands: " + ", ".join(usage.split()[0] for usage, _ in COMMANDS)
+    return message(fallback, blocks)

@@ -1,0 +1,101 @@
+"""`/mailbell status`: the tenant at a glance, with a button per event to switch it."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from core.slack_blocks import format_time, truncate
+from slackbot.blocks.common import (
+    Block,
+    Message,
+    context,
+    divider,
+    escape,
+    header,
+    message,
+    section,
+)
+
+TOGGLE_ACTION_PREFIX = "mailbell_toggle:"
+
+
+@dataclass(frozen=True)
+class Toggle:
+    short: str  # queue_call_lost
+    field: str  # notify_queue_call_lost
+    on: bool
+
+
+def toggle_button(toggle: Toggle) -> Block:
+    button: Block = {
+        "type": "button",
+        "action_id": TOGGLE_ACTION_PREFIX + toggle.field,
+        "text": {"type": "plain_text", "text": "Disable" if toggle.on else "Enable"},
+        "value": "off" if toggle.on else "on",
+    }
+    if not toggle.on:
+        button["style"] = "primary"
+    return button
+
+
+def _server_line(server: dict[str, Any] | None, source: str | None, tenant: str) -> str:
+    if server is None:
+        return (
+            ":warning: *Mail server:* not configured — configure the mail server "
+            f"(`mailbell settings set --tenant {escape(tenant)} server=HOST …`) or apply the "
+            "system server to all tenants."
+        )
+    where = "the tenant's own" if source == "tenant" else "the system server"
+    return (
+        f"*Mail server:* {escape(server['name'])} — {escape(str(server['host']))}:"
+        f"{server['port']} ({escape(server['security'])}), {where}"
+    )
+
+
+def _failure_line(failure: dict[str, Any]) -> str:
+    error = escape(truncate(failure["error"], 160))
+    target = escape(truncate(failure["target"], 60))
+    return (
+        f"• `{failure['id']}` {failure['event']} → {failure['channel']} {target}: {error} "
+        f"({format_time(failure['at'])})"
+    )
+
+
+def status_message(
+    *,
+    tenant: str,
+    server: dict[str, Any] | None,
+    server_source: str | None,
+    recipients: list[str],
+    toggles: list[Toggle],
+    routes: list[str],
+    queued: int,
+    failures: list[dict[str, Any]],
+) -> Message:
+    recipients_text = ", ".join(escape(a) for a in recipients) if recipients else "_none_"
+    mirrored = "every tenant event" if "*" in routes else ", ".join(routes) or "nothing"
+    blocks: list[Block] = [
+        header(f"mailbell · {tenant}"),
+        section(_server_line(server, server_source, tenant)),
+        section(f"*Recipients:* {recipients_text}"),
+        section(f"*Queue:* {queued} waiting · *This channel mirrors:* {escape(mirrored)}"),
+        divider(),
+    ]
+    for toggle in toggles:
+        state = ":large_green_circle: on" if toggle.on else ":white_circle: off"
+        blocks.append(section(f"*{toggle.short}* — {state}", accessory=toggle_button(toggle)))
+    blocks.append(divider())
+    if failures:
+        lines = "\n".join(_failure_line(f) for f in failures)
+        blocks.append(section(f"*Last failures* (`/mailbell retry ID`):\n{lines}"))
+    else:
+        blocks.append(context("No failed deliveries."))
+    on = [t.short for t in toggles if t.on]
+    fallback = (
+        f"mailbell status for {tenant}: "
+        f"{'mail server ' + str(server['host']) if server else 'mail server not configured'}; "
+        f"recipients: {', '.join(recipients) or 'none'}; enabled: {', '.join(on) or 'none'}; "
+        f"{queued} queued; {len(failures)} recent failure(s)"
+    )
+    return message(fallback, blocks)

@@ -1,0 +1,22 @@
+"""Listeners, grouped by kind and registered explicitly by `register(app, ctx)`."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from slack_bolt.async_app import AsyncApp
+
+    from core.context import Context
+    from slackbot.listeners.followup import FollowupRunner
+
+
+def register(app: AsyncApp, ctx: Context) -> FollowupRunner:
+    """Register every listener; returns the runner of their after-ack work (drain it on close)."""
+    from slackbot.listeners import actions, commands
+    from slackbot.listeners.followup import FollowupRunner
+
+    runner = FollowupRunner(ctx)
+    commands.register(app, ctx, runner)
+    actions.register(app, ctx, runner)
+    return runner

@@ -1,0 +1,22 @@
+"""Interactive components (block_actions), one module per kind, registered explicitly."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from slack_bolt.async_app import AsyncApp
+
+    from core.context import Context
+    from slackbot.listeners.followup import FollowupRunner
+
+
+def register(app: AsyncApp, ctx: Context, runner: FollowupRunner) -> None:
+    import re
+
+    from slackbot.blocks.status import TOGGLE_ACTION_PREFIX
+    from slackbot.listeners.actions.toggle import ToggleListener
+
+    listener = ToggleListener(ctx, runner)
+    pattern = re.compile("^" + re.escape(TOGGLE_ACTION_PREFIX))
+    app.action(pattern)(listener.handle)

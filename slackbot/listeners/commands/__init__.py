@@ -1,0 +1,44 @@
+"""The `/mailbell` slash command: one router, one module per subcommand group."""
+
+from __future__ import annotations
+
+import re
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from slack_bolt.async_app import AsyncApp
+
+    from core.context import Context
+    from slackbot.listeners.followup import FollowupRunner
+
+COMMAND = "/mailbell"
+
+
+def register(app: AsyncApp, ctx: Context, runner: FollowupRunner) -> None:
+    from slackbot.listeners.commands import (
+        admins,
+        events,
+        help,
+        link,
+        recipients,
+        retry,
+        routes,
+        status,
+        test,
+    )
+    from slackbot.listeners.commands.router import CommandListener
+
+    commands = {
+        **help.COMMANDS,
+        **status.COMMANDS,
+        **events.COMMANDS,
+        **recipients.COMMANDS,
+        **test.COMMANDS,
+        **routes.COMMANDS,
+        **retry.COMMANDS,
+        **link.COMMANDS,
+        **admins.COMMANDS,
+    }
+    listener = CommandListener(ctx, commands, runner)
+    # `/mailbell`, and renamed copies such as `/mailbell-staging` (one app per environment).
+    app.command(re.compile(r"^/mailbell(?:[-_][a-z0-9]+)?$"))(listener.handle)
