@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import update
+from sqlalchemy import JSON, bindparam, func, update
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
@@ -90,34 +90,48 @@ class Outcome:
     attempts_delta: int = 0  # -1 when the attempt was only paced, not made
 
 
+_RECORD = (
+    update(Delivery)
+    .where(col(Delivery.id) == bindparam("b_id"), col(Delivery.lease_owner) == bindparam("b_owner"))
+    .values(
+        status=bindparam("b_status"),
+        pending=bindparam("b_pending", type_=JSON),
+        results=bindparam("b_results", type_=JSON),
+        last_error=bindparam("b_last_error"),
+        lease_owner=None,
+        updated_at=bindparam("b_now"),
+        next_attempt_at=bindparam("b_next"),
+        reply=func.coalesce(bindparam("b_reply"), Delivery.reply),
+        sent_at=func.coalesce(bindparam("b_sent_at"), Delivery.sent_at),
+        attempts=Delivery.attempts + bindparam("b_attempts_delta"),
+    )
+)
+
+
 def record(engine: Engine, outcomes: Sequence[Outcome], *, owner: str) -> None:
-    """Write outcomes in one transaction; rows whose lease another worker took are left alone."""
+    """Write outcomes in one transaction and one statement (executemany); rows whose lease
+    another worker took meanwhile are left alone."""
     if not outcomes:
         return
     now = utcnow()
-    with Session(engine) as session:
-        for outcome in outcomes:
-            values: dict[str, Any] = {
-                "status": outcome.status,
-                "pending": outcome.pending,
-                "results": outcome.results,
-                "last_error": outcome.last_error,
-                "lease_owner": None,
-                "updated_at": now,
-                "next_attempt_at": outcome.next_attempt_at or now,
-            }
-            if outcome.reply is not None:
-                values["reply"] = outcome.reply
-            if outcome.sent_at is not None:
-                values["sent_at"] = outcome.sent_at
-            if outcome.attempts_delta:
-                values["attempts"] = Delivery.attempts + outcome.attempts_delta
-            session.execute(
-                update(Delivery)
-                .where(col(Delivery.id) == outcome.id, col(Delivery.lease_owner) == owner)
-                .values(**values)
-            )
-        session.commit()
+    rows = [
+        {
+            "b_id": outcome.id,
+            "b_owner": owner,
+            "b_status": outcome.status,
+            "b_pending": outcome.pending,
+            "b_results": outcome.results,
+            "b_last_error": outcome.last_error,
+            "b_now": now,
+            "b_next": outcome.next_attempt_at or now,
+            "b_reply": outcome.reply,
+            "b_sent_at": outcome.sent_at,
+            "b_attempts_delta": outcome.attempts_delta,
+        }
+        for outcome in outcomes
+    ]
+    with engine.begin() as connection:
+        connection.execute(_RECORD, rows)
 
 
 def release(engine: Engine, *, owner: str) -> int:
