@@ -24,7 +24,8 @@ from core.errors import DeliveryError, PermanentError, RetryableError
 from core.models._common import utcnow
 from core.pipeline import outbox
 from core.pipeline.outbox import Outcome
-from core.pipeline.pacing import SlidingWindowLimiter, backoff_delay
+from core.pipeline.pacing import backoff_delay
+from core.pipeline.shared_limit import reserve_slot
 
 log = logging.getLogger(__name__)
 PACING_WAIT_MAX_S = 2.0  # wait this long for a rate-limit slot; longer: reschedule the row
@@ -77,7 +78,6 @@ class Worker:
         self.channels = channels
         self.stats = WorkerStats()
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mailbell-db")
-        self._limiters: dict[int, SlidingWindowLimiter] = {}
         self._outcomes: list[Outcome] = []
         self._last_flush = time.monotonic()
 
@@ -97,26 +97,33 @@ class Worker:
 
     # -- one delivery ----------------------------------------------------------------------------
 
-    def _limiter(self, server_id: int | None) -> SlidingWindowLimiter | None:
+    def _rate_limit(self, delivery: ClaimedDelivery) -> int:
         email = self.channels.get("email")
-        if server_id is None or email is None or not hasattr(email, "rate_limit"):
-            return None
-        limit = email.rate_limit(server_id)
-        limiter = self._limiters.get(server_id)
-        if limiter is None or limiter.limit != limit:
-            limiter = self._limiters[server_id] = SlidingWindowLimiter(limit)
-        return limiter
+        if delivery.channel != "email" or delivery.mail_server_id is None:
+            return 0
+        if email is None or not hasattr(email, "rate_limit"):
+            return 0
+        return int(email.rate_limit(delivery.mail_server_id))
+
+    async def _server_slot(self, delivery: ClaimedDelivery) -> float:
+        """0 once a send slot of the server's rate limit is ours (shared by every worker process);
+        otherwise how long until one frees up, when that is too long to wait here."""
+        limit = self._rate_limit(delivery)
+        if limit <= 0 or delivery.mail_server_id is None:
+            return 0.0
+        while True:
+            wait: float = await self._run_db(
+                reserve_slot, self.ctx.engine, delivery.mail_server_id, limit
+            )
+            if wait == 0 or wait > PACING_WAIT_MAX_S:
+                return wait
+            await asyncio.sleep(wait)
 
     async def _deliver(self, delivery: ClaimedDelivery) -> None:
-        limiter = self._limiter(delivery.mail_server_id) if delivery.channel == "email" else None
-        if limiter is not None:
-            wait = limiter.reserve()
-            while 0 < wait <= PACING_WAIT_MAX_S:
-                await asyncio.sleep(wait)
-                wait = limiter.reserve()
-            if wait > 0:
-                self._outcomes.append(self._deferred(delivery, wait))
-                return
+        wait = await self._server_slot(delivery)
+        if wait > 0:
+            self._outcomes.append(self._deferred(delivery, wait))
+            return
         channel = self.channels.get(delivery.channel)
         # Channels that pace per target (Slack: per channel) hand out send slots.
         reserve = getattr(channel, "reserve_slot", None)
