@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import random
 
-WINDOW_S = 60.0
-
 
 def backoff_delay(attempts: int, base_s: float, *, rng: random.Random | None = None) -> float:
     """Exponential backoff with full jitter around the doubling delay: base·2ⁿ⁻¹·[0.5, 1.5)."""

@@ -18,6 +18,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy.exc import DBAPIError
+
 from core.channels.base import Channel, ChannelResult, ClaimedDelivery
 from core.context import Context
 from core.errors import DeliveryError, PermanentError, RetryableError
@@ -38,6 +40,7 @@ class WorkerStats:
     failed: int = 0
     retried: int = 0
     paced: int = 0
+    database_errors: int = 0
     by_status: dict[str, int] = field(default_factory=dict)
 
 
@@ -120,7 +123,11 @@ class Worker:
             await asyncio.sleep(wait)
 
     async def _deliver(self, delivery: ClaimedDelivery) -> None:
-        wait = await self._server_slot(delivery)
+        try:
+            wait = await self._server_slot(delivery)
+        except DBAPIError as exc:
+            await self._database_unavailable(exc)
+            wait = 1.0
         if wait > 0:
             self._outcomes.append(self._deferred(delivery, wait))
             return
@@ -274,7 +281,25 @@ class Worker:
             return
         batch, self._outcomes = self._outcomes, []
         self._last_flush = time.monotonic()
-        await self._run_db(outbox.record, self.ctx.engine, batch, owner=self.owner)
+        try:
+            await self._run_db(outbox.record, self.ctx.engine, batch, owner=self.owner)
+        except DBAPIError as exc:
+            # The database is away (restart, failover): keep the outcomes and write them later.
+            self._outcomes[:0] = batch
+            await self._database_unavailable(exc)
+
+    async def _database_unavailable(self, exc: DBAPIError) -> None:
+        self.stats.database_errors += 1
+        log.warning("database unavailable, retrying in 1 s: %s", type(exc.orig).__name__)
+        await asyncio.sleep(1.0)
+
+    async def _claim(self, room: int) -> list[ClaimedDelivery]:
+        try:
+            claimed: list[ClaimedDelivery] = await self._run_db(self._claim_sync, room)
+        except DBAPIError as exc:
+            await self._database_unavailable(exc)
+            return []
+        return claimed
 
     async def _drain(self, *, until_idle: bool, stop: asyncio.Event | None) -> WorkerStats:
         in_flight: set[asyncio.Task[None]] = set()
@@ -282,7 +307,7 @@ class Worker:
             room = self.max_in_flight - len(in_flight)
             # Claim in chunks, not one row per finished send: a claim is a database round trip.
             worth_claiming = room >= max(1, self.max_in_flight // 4) or not in_flight
-            batch = await self._run_db(self._claim_sync, room) if worth_claiming else []
+            batch = await self._claim(room) if worth_claiming else []
             self.stats.claimed += len(batch)
             for delivery in batch:
                 task = asyncio.create_task(self._deliver(delivery))
@@ -301,7 +326,10 @@ class Worker:
                 )
         if in_flight:
             await asyncio.gather(*in_flight, return_exceptions=True)
-        await self._flush(force=True)
+        for _ in range(30):  # on the way out, give a restarting database half a minute
+            await self._flush(force=True)
+            if not self._outcomes:
+                break
         return self.stats
 
     async def _idle(self, stop: asyncio.Event | None) -> None:
