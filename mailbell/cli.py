@@ -17,6 +17,7 @@ from mailbell.commands import (
     delivery,
     keys,
     mailtest,
+    serve,
     server,
     settings,
     slack,
@@ -42,6 +43,7 @@ app.add_typer(accounts.app, name="accounts")
 app.add_typer(template.app, name="template")
 app.add_typer(slack.app, name="slack")
 mailtest.register(server.app, app)
+serve.register(app)
 app.add_typer(delivery.deliveries_app, name="deliveries")
 app.command("emit")(delivery.emit)
 app.command("worker")(delivery.worker)

@@ -12,14 +12,16 @@ import contextlib
 import logging
 import os
 import socket
+import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy.exc import DBAPIError
+from sqlalchemy.exc import SQLAlchemyError
 
+from core import metrics
 from core.channels.base import Channel, ChannelResult, ClaimedDelivery
 from core.context import Context
 from core.errors import DeliveryError, PermanentError, RetryableError
@@ -30,6 +32,8 @@ from core.pipeline.pacing import backoff_delay
 from core.pipeline.shared_limit import reserve_slot
 
 log = logging.getLogger(__name__)
+# A database that restarts or fails over must not end the worker: it waits and tries again.
+DATABASE_ERRORS: tuple[type[Exception], ...] = (SQLAlchemyError, sqlite3.Error, OSError)
 PACING_WAIT_MAX_S = 2.0  # wait this long for a rate-limit slot; longer: reschedule the row
 
 
@@ -125,7 +129,7 @@ class Worker:
     async def _deliver(self, delivery: ClaimedDelivery) -> None:
         try:
             wait = await self._server_slot(delivery)
-        except DBAPIError as exc:
+        except DATABASE_ERRORS as exc:
             await self._database_unavailable(exc)
             wait = 1.0
         if wait > 0:
@@ -143,7 +147,8 @@ class Worker:
         try:
             if channel is None:
                 raise PermanentError(f"no {delivery.channel} channel is configured", step="send")
-            result = await channel.send(delivery)
+            with metrics.observe_send(delivery.channel):
+                result = await channel.send(delivery)
         except RetryableError as exc:
             delay = getattr(exc, "retry_after", None)  # a 429's Retry-After
             self._outcomes.append(self._retry(delivery, _error_text(exc), exc.reply, delay=delay))
@@ -228,6 +233,7 @@ class Worker:
     def _after_send(self, delivery: ClaimedDelivery, result: ChannelResult) -> Outcome:
         """Per-recipient outcomes: 4xx refusals stay pending and are retried alone."""
         results = dict(delivery.results)
+        metrics.record_refusals(delivery.channel, [code for code, _ in result.refused.values()])
         for address in result.accepted:
             results[address] = {"status": "sent", "reply": result.reply}
         deferred = []
@@ -283,20 +289,21 @@ class Worker:
         self._last_flush = time.monotonic()
         try:
             await self._run_db(outbox.record, self.ctx.engine, batch, owner=self.owner)
-        except DBAPIError as exc:
+        except DATABASE_ERRORS as exc:
             # The database is away (restart, failover): keep the outcomes and write them later.
             self._outcomes[:0] = batch
             await self._database_unavailable(exc)
 
-    async def _database_unavailable(self, exc: DBAPIError) -> None:
+    async def _database_unavailable(self, exc: Exception) -> None:
         self.stats.database_errors += 1
-        log.warning("database unavailable, retrying in 1 s: %s", type(exc.orig).__name__)
+        cause = getattr(exc, "orig", None) or exc
+        log.warning("database unavailable, retrying in 1 s: %s", type(cause).__name__)
         await asyncio.sleep(1.0)
 
     async def _claim(self, room: int) -> list[ClaimedDelivery]:
         try:
             claimed: list[ClaimedDelivery] = await self._run_db(self._claim_sync, room)
-        except DBAPIError as exc:
+        except DATABASE_ERRORS as exc:
             await self._database_unavailable(exc)
             return []
         return claimed
@@ -348,7 +355,10 @@ class Worker:
         try:
             return await self._drain(until_idle=False, stop=stop)
         finally:
-            await self._run_db(outbox.release, self.ctx.engine, owner=self.owner)
+            try:
+                await self._run_db(outbox.release, self.ctx.engine, owner=self.owner)
+            except DATABASE_ERRORS:
+                log.warning("could not release leases on the way out: they expire by themselves")
 
     async def close(self) -> None:
         for channel in self.channels.values():

@@ -6,7 +6,13 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
+from datetime import UTC, timedelta
+from functools import cache
+from typing import Any
 
+from sqlalchemy import bindparam, update
+from sqlalchemy import select as sa_select
+from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session, col, select
 
 from core import validation as v
@@ -18,6 +24,7 @@ from core.services.audit import Actor, record
 
 TOKEN_PREFIX = "mb_"
 LOOKUP_LENGTH = 8
+LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
 def _digest(token: str) -> str:
@@ -59,7 +66,7 @@ def create_token(
 
 def authenticate_token(*, session: Session, plaintext: str) -> ApiToken | None:
     """The live token matching `plaintext`, or None. Looks up by prefix, compares the digest in
-    constant time, and stamps `last_used_at`."""
+    constant time, and stamps `last_used_at` (to the minute: at most one write a minute)."""
     prefix = plaintext[: len(TOKEN_PREFIX) + LOOKUP_LENGTH]
     digest = _digest(plaintext)
     candidates = session.exec(
@@ -67,10 +74,80 @@ def authenticate_token(*, session: Session, plaintext: str) -> ApiToken | None:
     ).all()
     for token in candidates:
         if hmac.compare_digest(token.token_hash, digest):
-            token.last_used_at = utcnow()
-            session.add(token)
-            session.commit()
+            now = utcnow()
+            last = token.last_used_at
+            if last is not None and last.tzinfo is None:
+                last = last.replace(tzinfo=UTC)
+            # Stamped at most once a minute: authenticating must not be a write per request.
+            if last is None or now - last >= LAST_USED_RESOLUTION:
+                token.last_used_at = now
+                session.add(token)
+                session.commit()
             return token
+    return None
+
+
+@dataclass(frozen=True)
+class TokenIdentity:
+    """Who a live token is: its id and name, and its tenant (None for a system token).
+
+    `tenant` is a detached row (built from the same query, not attached to any session): read
+    its fields, pass it to services; do not add it to a session.
+    """
+
+    id: int
+    name: str
+    tenant: Tenant | None
+
+    @property
+    def tenant_id(self) -> int | None:
+        return self.tenant.id if self.tenant is not None else None
+
+
+@cache
+def _identify_statement() -> Any:
+    token, tenant = ApiToken.__table__, Tenant.__table__  # type: ignore[attr-defined]
+    return (
+        sa_select(
+            token.c.id,
+            token.c.name,
+            token.c.token_hash,
+            token.c.last_used_at,
+            token.c.tenant_id,
+            tenant.c.slug,
+            tenant.c.name,
+            tenant.c.created_at,
+        )
+        .select_from(token.outerjoin(tenant, tenant.c.id == token.c.tenant_id))
+        .where(token.c.prefix == bindparam("prefix"), token.c.revoked_at.is_(None))
+    )
+
+
+def identify_token(*, session: Session, plaintext: str) -> TokenIdentity | None:
+    """`authenticate_token` for hot paths (every HTTP request): one Core query for the token and
+    its tenant, no ORM loading; the same constant-time check and `last_used_at` stamping."""
+    prefix = plaintext[: len(TOKEN_PREFIX) + LOOKUP_LENGTH]
+    digest = _digest(plaintext)
+    rows = session.connection().execute(_identify_statement(), {"prefix": prefix}).all()
+    for token_id, name, token_hash, last_used_at, tenant_id, slug, tenant_name, created in rows:
+        if not hmac.compare_digest(token_hash, digest):
+            continue
+        tenant = None
+        if tenant_id is not None:
+            if slug is None:
+                return None  # its tenant is gone
+            tenant = Tenant(id=tenant_id, slug=slug, name=tenant_name, created_at=created)
+            make_transient_to_detached(tenant)
+        now = utcnow()
+        last = last_used_at
+        if last is not None and last.tzinfo is None:
+            last = last.replace(tzinfo=UTC)
+        if last is None or now - last >= LAST_USED_RESOLUTION:
+            session.execute(
+                update(ApiToken).where(col(ApiToken.id) == token_id).values(last_used_at=now)
+            )
+            session.commit()
+        return TokenIdentity(id=token_id, name=name, tenant=tenant)
     return None
 
 

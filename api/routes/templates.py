@@ -1,0 +1,157 @@
+"""Email templates, as in the reference: `name`, `from`, `subject`, `body`.
+
+- `GET /api/default_email_templates[/{name}]`: the shipped defaults (any token).
+- `GET|POST /api/custom_email_templates`: the caller's custom templates; POST creates one
+  (fields not given start as the default's; 409 when it exists already).
+- `GET|POST|DELETE /api/custom_email_templates/{name}`: read, partially update, or delete (the
+  default is used again); 404 when the owner has none.
+
+The owner is the token's tenant, or the system for a system token without `?tenant=` (system
+events are customised at system level, tenant events per tenant: 400 `tenant` otherwise).
+A name outside the 14 of the reference is 404 `{"error": "... valid names: ...", "field":
+"name"}`, in the path and in a create body alike.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from sqlmodel import Session
+
+from api.auth import Scope, scoped_read, scoped_write
+from api.body import STRING, read_body, typed_fields
+from api.errors import ApiError
+from core import validation as v
+from core.catalog import Event, get_event
+from core.errors import NotFound, ValidationError
+from core.services.templates import (
+    create_custom_template,
+    custom_as_dict,
+    delete_custom_template,
+    get_custom_template,
+    get_default_template,
+    list_custom_templates,
+    list_default_templates,
+    update_custom_template,
+)
+
+TEMPLATE_TYPES = {"name": STRING, "from": STRING, "mail_from": STRING, "subject": STRING,
+                  "body": STRING}  # fmt: skip
+CREATE_FIELDS = ("name", "from", "mail_from", "subject", "body")
+READ_ONLY = ("created_at", "updated_at")
+
+
+def known_event(name: Any) -> Event:
+    """The catalogue entry for `name`; 404 naming the valid names when there is none."""
+    if not isinstance(name, str):
+        raise ValidationError("name", "must be a JSON string")
+    try:
+        return get_event(name)
+    except NotFound as exc:
+        raise ApiError(404, exc.message, field="name") from None
+
+
+def _default_dict(name: str) -> dict[str, str]:
+    source = get_default_template(name)
+    return {"name": source.name, **source.as_dict()}
+
+
+async def list_defaults(request: web.Request) -> web.Response:
+    await scoped_read(request, lambda _session, scope: scope)  # the token check
+    return web.json_response([{"name": t.name, **t.as_dict()} for t in list_default_templates()])
+
+
+async def get_default(request: web.Request) -> web.Response:
+    name = request.match_info["name"]
+    event = await scoped_read(request, lambda _session, _scope: known_event(name))
+    return web.json_response(_default_dict(event.name))
+
+
+async def list_custom(request: web.Request) -> web.Response:
+    def work(session: Session, scope: Scope) -> list[dict[str, Any]]:
+        rows = list_custom_templates(session=session, tenant=scope.tenant)
+        return [custom_as_dict(row) for row in rows]
+
+    return web.json_response(await scoped_read(request, work))
+
+
+async def create_custom(request: web.Request) -> web.Response:
+    body = await read_body(request)
+
+    def work(session: Session, scope: Scope) -> dict[str, Any]:
+        fields = typed_fields(body.json_object(), TEMPLATE_TYPES, read_only=READ_ONLY)
+        v.known_fields(fields, CREATE_FIELDS)
+        if "name" not in fields:
+            raise ValidationError("name", "is required: one of the 14 template names")
+        event = known_event(fields["name"])
+        if "from" in fields and "mail_from" in fields:
+            raise ValidationError("from", "give either from or mail_from, not both")
+        row = create_custom_template(
+            session=session,
+            tenant=scope.tenant,
+            name=event.name,
+            mail_from=fields.get("from", fields.get("mail_from")),
+            subject=fields.get("subject"),
+            body=fields.get("body"),
+            actor=scope.actor,
+        )
+        return custom_as_dict(row)
+
+    return web.json_response(await scoped_write(request, work))
+
+
+async def get_custom(request: web.Request) -> web.Response:
+    name = request.match_info["name"]
+
+    def work(session: Session, scope: Scope) -> dict[str, Any]:
+        event = known_event(name)
+        row = get_custom_template(session=session, tenant=scope.tenant, name=event.name)
+        return custom_as_dict(row)
+
+    return web.json_response(await scoped_read(request, work))
+
+
+async def update_custom(request: web.Request) -> web.Response:
+    name = request.match_info["name"]
+    body = await read_body(request)
+
+    def work(session: Session, scope: Scope) -> dict[str, Any]:
+        event = known_event(name)
+        changes = typed_fields(body.json_object(), TEMPLATE_TYPES, read_only=READ_ONLY)
+        given_name = changes.pop("name", None)
+        if given_name is not None and given_name.strip().upper() != event.name:
+            raise ValidationError(
+                "name", f"{given_name!r} does not match the template in the path ({event.name})"
+            )
+        row = update_custom_template(
+            session=session, tenant=scope.tenant, name=event.name, changes=changes,
+            actor=scope.actor,
+        )  # fmt: skip
+        return custom_as_dict(row)
+
+    return web.json_response(await scoped_write(request, work))
+
+
+async def delete_custom(request: web.Request) -> web.Response:
+    name = request.match_info["name"]
+
+    def work(session: Session, scope: Scope) -> str:
+        event = known_event(name)
+        delete_custom_template(
+            session=session, tenant=scope.tenant, name=event.name, actor=scope.actor
+        )
+        return event.name
+
+    deleted = await scoped_write(request, work)
+    return web.json_response({"name": deleted, "deleted": True, "default": True})
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/api/default_email_templates", list_defaults)
+    app.router.add_get("/api/default_email_templates/{name}", get_default)
+    app.router.add_get("/api/custom_email_templates", list_custom)
+    app.router.add_post("/api/custom_email_templates", create_custom)
+    app.router.add_get("/api/custom_email_templates/{name}", get_custom)
+    app.router.add_post("/api/custom_email_templates/{name}", update_custom)
+    app.router.add_delete("/api/custom_email_templates/{name}", delete_custom)

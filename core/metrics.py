@@ -1,0 +1,261 @@
+"""Process metrics in the Prometheus text format: counters and histograms, plus outbox gauges.
+
+The worker reports each send through `observe_send` (latency, and the class of the error when it
+fails); the HTTP front end counts requests by route template. Gauges about the outbox
+(deliveries by status and channel, queue depth, age of the oldest due delivery) are read from
+the database when `/metrics` is scraped. Labels never carry tenant names or addresses.
+
+Everything here is thread-safe and dependency-free; nothing is built at import time except the
+empty registry.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, text
+from sqlmodel import Session, col, select
+
+from core.errors import DeliveryError
+from core.models._common import utcnow
+from core.models.delivery import CHANNELS, STATUSES, Delivery
+
+LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
+ERROR_CLASSES = ("smtp_4xx", "smtp_5xx", "timeout", "connection", "tls", "auth", "other")
+
+
+def _escape(value: str) -> str:
+    return value.replace("\\", "\\\\").replace("\n", "\\n").replace('"', '\\"')
+
+
+def _labels(names: Sequence[str], values: Sequence[str], extra: str = "") -> str:
+    parts = [f'{name}="{_escape(value)}"' for name, value in zip(names, values, strict=True)]
+    if extra:
+        parts.append(extra)
+    return "{" + ",".join(parts) + "}" if parts else ""
+
+
+def _number(value: float) -> str:
+    if math.isinf(value):
+        return "+Inf" if value > 0 else "-Inf"
+    return repr(float(value)) if not float(value).is_integer() else str(int(value))
+
+
+@dataclass
+class Counter:
+    name: str
+    help: str
+    labelnames: tuple[str, ...] = ()
+    _values: dict[tuple[str, ...], float] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def inc(self, *labels: str, amount: float = 1.0) -> None:
+        with self._lock:
+            self._values[labels] = self._values.get(labels, 0.0) + amount
+
+    def value(self, *labels: str) -> float:
+        with self._lock:
+            return self._values.get(labels, 0.0)
+
+    def render(self) -> list[str]:
+        with self._lock:
+            items = sorted(self._values.items())
+        lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} counter"]
+        lines += [f"{self.name}{_labels(self.labelnames, k)} {_number(v)}" for k, v in items]
+        return lines
+
+
+@dataclass
+class Histogram:
+    name: str
+    help: str
+    labelnames: tuple[str, ...] = ()
+    buckets: tuple[float, ...] = LATENCY_BUCKETS
+    _series: dict[tuple[str, ...], list[float]] = field(default_factory=dict, repr=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+
+    def observe(self, value: float, *labels: str) -> None:
+        with self._lock:
+            # per series: one count per bucket, then the sum and the total count
+            series = self._series.setdefault(labels, [0.0] * (len(self.buckets) + 2))
+            for i, bound in enumerate(self.buckets):
+                if value <= bound:
+                    series[i] += 1
+            series[-2] += value
+            series[-1] += 1
+
+    def count(self, *labels: str) -> int:
+        with self._lock:
+            series = self._series.get(labels)
+            return int(series[-1]) if series else 0
+
+    def render(self) -> list[str]:
+        with self._lock:
+            items = sorted((k, list(v)) for k, v in self._series.items())
+        lines = [f"# HELP {self.name} {self.help}", f"# TYPE {self.name} histogram"]
+        for labels, series in items:
+            for i, bound in enumerate(self.buckets):
+                le = f'le="{_number(bound)}"'
+                lines.append(
+                    f"{self.name}_bucket{_labels(self.labelnames, labels, le)} {_number(series[i])}"
+                )
+            inf = _labels(self.labelnames, labels, 'le="+Inf"')
+            lines.append(f"{self.name}_bucket{inf} {_number(series[-1])}")
+            lines.append(f"{self.name}_sum{_labels(self.labelnames, labels)} {series[-2]!r}")
+            lines.append(
+                f"{self.name}_count{_labels(self.labelnames, labels)} {_number(series[-1])}"
+            )
+        return lines
+
+
+SENDS = Counter(
+    "mailbell_sends_total",
+    "Send attempts made by the worker, by channel and outcome (ok or error).",
+    ("channel", "outcome"),
+)
+SEND_LATENCY = Histogram(
+    "mailbell_send_duration_seconds",
+    "Time of one send attempt (SMTP transaction or Slack post), in seconds.",
+    ("channel",),
+)
+SEND_ERRORS = Counter(
+    "mailbell_send_errors_total",
+    "Failed send attempts by channel and error class "
+    "(smtp_4xx, smtp_5xx, timeout, connection, tls, auth, other).",
+    ("channel", "class"),
+)
+HTTP_REQUESTS = Counter(
+    "mailbell_http_requests_total",
+    "HTTP requests answered, by method, route template and status code.",
+    ("method", "route", "status"),
+)
+REGISTRY: tuple[Counter | Histogram, ...] = (SENDS, SEND_LATENCY, SEND_ERRORS, HTTP_REQUESTS)
+
+
+def error_class(exc: BaseException) -> str:
+    """A coarse, label-safe class for a failed send (no addresses, no server names)."""
+    if isinstance(exc, DeliveryError):
+        if exc.code is not None and 400 <= exc.code < 600:
+            return f"smtp_{exc.code // 100}xx"
+        if "timed out" in exc.message:
+            return "timeout"
+        if exc.step in ("dns", "connect", "greeting"):
+            return "connection"
+        if exc.step in ("tls", "starttls"):
+            return "tls"
+        if exc.step in ("auth", "oauth"):
+            return "auth"
+        if exc.step in ("mail", "rcpt", "data", "ehlo"):
+            return "connection"  # the server closed the connection mid-transaction
+    if isinstance(exc, TimeoutError):
+        return "timeout"
+    if isinstance(exc, ConnectionError):
+        return "connection"
+    return "other"
+
+
+@contextmanager
+def observe_send(channel: str) -> Iterator[None]:
+    """Time one send; count it, and its error class when it raises (the error propagates)."""
+    started = time.perf_counter()
+    try:
+        yield
+    except BaseException as exc:
+        SEND_LATENCY.observe(time.perf_counter() - started, channel)
+        SENDS.inc(channel, "error")
+        SEND_ERRORS.inc(channel, error_class(exc))
+        raise
+    SEND_LATENCY.observe(time.perf_counter() - started, channel)
+    SENDS.inc(channel, "ok")
+
+
+def record_refusals(channel: str, codes: Sequence[int]) -> None:
+    """Recipients refused one by one inside an otherwise successful send."""
+    for code in codes:
+        SEND_ERRORS.inc(channel, f"smtp_{code // 100}xx" if 400 <= code < 600 else "other")
+
+
+# -- outbox gauges (read at scrape time) ---------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class OutboxGauges:
+    by_status_channel: dict[tuple[str, str], int]
+    queue_depth: int  # queued rows, due now or later (retries waiting for their next attempt)
+    due_now: int
+    oldest_due_age_s: float  # how long the oldest due row has been waiting; 0 when none
+
+
+def _aware(value: datetime) -> datetime:
+    return value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+
+
+def outbox_gauges(session: Session, *, now: datetime | None = None) -> OutboxGauges:
+    now = now or utcnow()
+    counts: dict[tuple[str, str], int] = {(s, c): 0 for s in STATUSES for c in CHANNELS}
+    rows = session.exec(
+        select(Delivery.status, Delivery.channel, func.count()).group_by(
+            col(Delivery.status), col(Delivery.channel)
+        )
+    ).all()
+    for status, channel, count in rows:
+        counts[(status, channel)] = int(count)
+    due = session.exec(
+        select(func.count(), func.min(Delivery.next_attempt_at)).where(
+            col(Delivery.status) == "queued", col(Delivery.next_attempt_at) <= now
+        )
+    ).one()
+    due_now, oldest = int(due[0] or 0), due[1]
+    age = max(0.0, (now - _aware(oldest)).total_seconds()) if oldest is not None else 0.0
+    depth = sum(n for (status, _), n in counts.items() if status == "queued")
+    return OutboxGauges(counts, depth, due_now, age)
+
+
+def check_database(session: Session) -> None:
+    """Raise when the database does not answer (for health checks)."""
+    session.connection().execute(text("SELECT 1")).one()
+
+
+def _gauge(name: str, help_: str, samples: list[tuple[str, float]]) -> list[str]:
+    lines = [f"# HELP {name} {help_}", f"# TYPE {name} gauge"]
+    lines += [f"{name}{labels} {_number(value)}" for labels, value in samples]
+    return lines
+
+
+def render(gauges: OutboxGauges | None = None, *, extra: dict[str, Any] | None = None) -> str:
+    """The whole exposition: outbox gauges (when given), then every counter and histogram."""
+    lines: list[str] = []
+    if gauges is not None:
+        lines += _gauge(
+            "mailbell_deliveries",
+            "Deliveries in the outbox by status and channel.",
+            [
+                (_labels(("status", "channel"), key), float(n))
+                for key, n in sorted(gauges.by_status_channel.items())
+            ],
+        )
+        lines += _gauge(
+            "mailbell_queue_depth",
+            "Queued deliveries (due now or waiting for a retry).",
+            [("", float(gauges.queue_depth))],
+        )
+        lines += _gauge(
+            "mailbell_queue_due", "Queued deliveries that are due now.", [("", gauges.due_now)]
+        )
+        lines += _gauge(
+            "mailbell_queue_oldest_due_age_seconds",
+            "How long the oldest due delivery has been waiting (0 when none is due).",
+            [("", gauges.oldest_due_age_s)],
+        )
+    for name, (help_, value) in sorted((extra or {}).items()):
+        lines += _gauge(name, help_, [("", float(value))])
+    for metric in REGISTRY:
+        lines += metric.render()
+    return "\n".join(lines) + "\n"

@@ -1,0 +1,249 @@
+"""`mailbell serve`: one process for the HTTP API (and Slack), the delivery worker and IMAP sync.
+
+    exit_code = await serve(ctx, host="127.0.0.1", port=8080, worker=True)
+
+- HTTP: `api.app.create_api_app(ctx)`, plus the Slack endpoint when configured (`mount_slack`).
+- With `worker=True` (the default): `core.pipeline.worker.Worker` and the IMAP scheduler run
+  on the same event loop; `--no-worker` serves HTTP (and Slack) only.
+- Logs are JSON lines on stderr (`configure_logging`): one per request, one per lifecycle step;
+  never a header, a body or a secret.
+- SIGTERM or SIGINT: stop accepting connections, let in-flight requests finish (3 s at most),
+  let the worker finish its in-flight sends and give back its leases (6 s at most, then the
+  sends are cancelled and the leases given back anyway), close SMTP and database connections,
+  exit 0 — all within 10 s. A component that dies on its own stops the process with exit 1.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import importlib.util
+import json
+import logging
+import signal
+import sys
+import time
+from datetime import UTC, datetime
+from typing import IO, TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from aiohttp import web
+
+    from core.context import Context
+
+log = logging.getLogger("mailbell.serve")
+
+HTTP_DRAIN_S = 3.0  # in-flight requests get this long after the listener closes
+COMPONENT_DRAIN_S = 6.0  # worker sends / IMAP syncs in flight get this long, then are cancelled
+
+_RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
+    "message",
+    "asctime",
+    "taskName",
+}
+
+
+class JsonLineFormatter(logging.Formatter):
+    """One JSON object a line: ts, level, logger, msg, the record's extra fields, exc."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        data: dict[str, Any] = {
+            "ts": datetime.fromtimestamp(record.created, UTC).isoformat(timespec="milliseconds"),
+            "level": record.levelname.lower(),
+            "logger": record.name,
+            "msg": record.getMessage(),
+        }
+        for key, value in record.__dict__.items():
+            if key not in _RECORD_FIELDS and not key.startswith("_"):
+                data[key] = value
+        if record.exc_info:
+            data["exc"] = self.formatException(record.exc_info)
+        return json.dumps(data, default=str, ensure_ascii=False)
+
+
+class MalformedRequestFilter(logging.Filter):
+    """aiohttp logs a request it cannot parse (bad header bytes, bad request line) as an error
+    with a traceback, after answering it 400 itself: the client's mistake, not ours. Logged as
+    one warning line instead."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        from aiohttp.http_exceptions import HttpProcessingError
+
+        error = record.exc_info[1] if record.exc_info else None
+        if isinstance(error, HttpProcessingError):
+            record.levelno, record.levelname = logging.WARNING, "WARNING"
+            record.msg, record.args = "malformed HTTP request refused (%s)", (type(error).__name__,)
+            record.exc_info = record.exc_text = None
+        return True
+
+
+def configure_logging(level: str = "info", stream: IO[str] | None = None) -> None:
+    """JSON lines on stderr for the whole process (mailbell, aiohttp, the worker)."""
+    handler = logging.StreamHandler(stream or sys.stderr)
+    handler.setFormatter(JsonLineFormatter())
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+    # aiohttp's own access log is off (the API logs each request itself); keep its errors.
+    logging.getLogger("aiohttp.access").setLevel(logging.WARNING)
+    logging.getLogger("aiohttp.server").addFilter(MalformedRequestFilter())
+    if level.lower() != "debug":  # migrations on start list every plugin they load
+        logging.getLogger("alembic.runtime.plugins").setLevel(logging.WARNING)
+
+
+def mount_slack(app: web.Application, ctx: Context) -> bool:
+    """Hook for the Slack bot: `/slack/events` on `app`, or Socket Mode beside it.
+
+    Does nothing unless SLACK_BOT_TOKEN is set and the `slackbot` package is there. With
+    SLACK_APP_TOKEN, Socket Mode runs from the app's startup to its cleanup
+    (`slackbot.socket.run_socket_mode`); otherwise HTTP mode mounts `POST /slack/events`
+    (`slackbot.http.mount`, which needs SLACK_SIGNING_SECRET). A Slack misconfiguration is
+    logged and leaves the API running. Returns whether Slack was mounted.
+    """
+    settings = ctx.settings
+    if not settings.slack_bot_token:
+        return False
+    if importlib.util.find_spec("slackbot.app") is None:
+        log.warning("SLACK_BOT_TOKEN is set but slackbot.app is not installed: Slack is off")
+        return False
+    from core.errors import MailbellError
+
+    try:
+        if settings.slack_app_token:
+            _start_socket_mode(app, ctx)
+        else:
+            from slackbot.http import mount
+
+            mount(app, ctx)
+            log.info("slack: endpoint mounted", extra={"path": "/slack/events"})
+    except MailbellError as exc:
+        log.error("slack is off: %s", exc)
+        return False
+    return True
+
+
+def _start_socket_mode(app: web.Application, ctx: Context) -> None:
+    from slackbot.socket import run_socket_mode
+
+    stop = asyncio.Event()
+    tasks: list[asyncio.Task[None]] = []
+
+    async def start(_app: web.Application) -> None:
+        tasks.append(asyncio.create_task(run_socket_mode(ctx, stop), name="mailbell-slack"))
+
+    async def close(_app: web.Application) -> None:
+        stop.set()
+        for task in tasks:
+            await _stop_component("slack socket mode", task, HTTP_DRAIN_S)
+
+    app.on_startup.append(start)
+    app.on_cleanup.append(close)
+
+
+async def _stop_component(name: str, task: asyncio.Task[Any], budget: float) -> None:
+    try:
+        await asyncio.wait_for(asyncio.shield(task), budget)
+    except TimeoutError:
+        log.warning("%s did not stop in %.0f s: cancelling it", name, budget)
+        task.cancel()
+        with contextlib.suppress(asyncio.CancelledError, Exception):
+            await task
+    except Exception:
+        log.exception("%s failed while stopping", name)
+
+
+def _install_signals(stop: asyncio.Event) -> None:
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
+
+
+async def serve(
+    ctx: Context,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 8080,
+    worker: bool = True,
+    stop: asyncio.Event | None = None,
+) -> int:
+    """Run until SIGTERM/SIGINT (or `stop` is set); returns the exit code."""
+    from aiohttp import web
+
+    from api.app import create_api_app
+    from api.routes.ops import COMPONENTS
+
+    stop = stop or asyncio.Event()
+    _install_signals(stop)
+    app = create_api_app(ctx)
+    slack = mount_slack(app, ctx)
+    components: dict[str, str] = {}
+    app[COMPONENTS] = components
+    runner = web.AppRunner(
+        app, handle_signals=False, access_log=None, shutdown_timeout=HTTP_DRAIN_S
+    )
+    await runner.setup()
+    try:
+        site = web.TCPSite(runner, host, port)
+        await site.start()
+    except OSError as exc:
+        log.error("cannot listen on %s:%s: %s", host, port, exc.strerror or exc)
+        await runner.cleanup()
+        return 1
+    bound = runner.addresses[0][1] if runner.addresses else port
+    log.info(
+        "listening on http://%s:%s",
+        host,
+        bound,
+        extra={"host": host, "port": bound, "worker": worker, "slack": slack},
+    )
+
+    tasks: dict[str, asyncio.Task[Any]] = {}
+    work = None
+    if worker:
+        from core.pipeline.worker import Worker
+
+        work = Worker(ctx, lease_s=ctx.settings.worker_lease_s)
+        tasks["worker"] = asyncio.create_task(work.run(stop), name="mailbell-worker")
+        components["worker"] = "running"
+        if importlib.util.find_spec("core.services.imap_scheduler") is not None:
+            from core.services.imap_scheduler import ImapScheduler
+
+            scheduler = ImapScheduler(ctx)
+            tasks["imap_scheduler"] = asyncio.create_task(
+                scheduler.run(stop), name="mailbell-imap-scheduler"
+            )
+            components["imap_scheduler"] = "running"
+        else:
+            log.warning("IMAP scheduler not available: scheduled IMAP sync is off")
+
+    code = await _wait(stop, tasks, components)
+    started = time.monotonic()
+    log.info("stopping", extra={"reason": "signal" if code == 0 else "component failed"})
+    await asyncio.gather(
+        runner.cleanup(),
+        *(_stop_component(name, task, COMPONENT_DRAIN_S) for name, task in tasks.items()),
+    )
+    if work is not None:
+        with contextlib.suppress(Exception):
+            await asyncio.wait_for(work.close(), 1.0)
+    log.info("stopped", extra={"seconds": round(time.monotonic() - started, 3), "exit": code})
+    return code
+
+
+async def _wait(
+    stop: asyncio.Event, tasks: dict[str, asyncio.Task[Any]], components: dict[str, str]
+) -> int:
+    """Until `stop` is set (0), or a component ends on its own (1; `stop` is then set)."""
+    stopped = asyncio.create_task(stop.wait())
+    done, _ = await asyncio.wait({stopped, *tasks.values()}, return_when=asyncio.FIRST_COMPLETED)
+    if stopped in done:
+        return 0
+    stopped.cancel()
+    for name, task in tasks.items():
+        if task in done:
+            components[name] = "failed"
+            error = task.exception() if not task.cancelled() else None
+            log.error("%s stopped unexpectedly", name, exc_info=error)
+    stop.set()
+    return 1

@@ -1,0 +1,45 @@
+"""Fill an outbox fast: one rendered message, copied with a fresh Message-ID per delivery."""
+
+from __future__ import annotations
+
+from email.utils import make_msgid
+
+from sqlalchemy import insert
+from sqlmodel import select
+
+from core.catalog import sample
+from core.context import Context
+from core.models.delivery import Delivery
+from core.models.tenancy import Tenant
+from core.pipeline.emit import emit
+
+
+def fill(ctx: Context, tenant: Tenant, count: int) -> None:
+    with ctx.session() as session:
+        first = emit(
+            session=session,
+            box=ctx.box,
+            tenant=tenant,
+            event="QUEUE_CALL_LOST",
+            data=sample("QUEUE_CALL_LOST"),
+        ).deliveries[0]
+        template = session.exec(select(Delivery).where(Delivery.id == first.id)).one()
+        plain = ctx.box.decrypt_bytes(template.content)
+        old_id = template.message_id
+        assert old_id is not None
+        row = template.model_dump(exclude={"id"})
+        rows = []
+        for _ in range(count - 1):
+            message_id = make_msgid(domain="acme.org")
+            rows.append(
+                {
+                    **row,
+                    "message_id": message_id,
+                    "content": ctx.box.encrypt_bytes(
+                        plain.replace(old_id.encode(), message_id.encode(), 1)
+                    ),
+                }
+            )
+        for start in range(0, len(rows), 2000):
+            session.execute(insert(Delivery), rows[start : start + 2000])
+        session.commit()
