@@ -3,7 +3,6 @@ API stand-in, tenants with linked channels and admins."""
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
@@ -158,16 +157,14 @@ async def bot(slack_ctx, slack_api) -> AsyncIterator[Bot]:
 
 
 @pytest.fixture
-def state(home):
-    """The database as SQL text without the audit trail: what a refused command must not change."""
+def state(settings):
+    """Every row but the audit trail (SQLite or PostgreSQL): what a refused command must not
+    change."""
+    from tests.support.storage import dump as dump_all
 
     def dump() -> list[str]:
-        with sqlite3.connect(home / "mailbell.db") as connection:
-            return [
-                line
-                for line in connection.iterdump()
-                if not line.startswith('INSERT INTO "audit_entry"')
-            ]
+        rows = dump_all(settings.effective_database_url).splitlines()
+        return [line for line in rows if not line.startswith("audit_entry: ")]
 
     return dump
 
