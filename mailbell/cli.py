@@ -15,6 +15,7 @@ from mailbell.commands import (
     accounts,
     db,
     delivery,
+    demo,
     keys,
     mailtest,
     serve,
@@ -47,6 +48,7 @@ serve.register(app)
 app.add_typer(delivery.deliveries_app, name="deliveries")
 app.command("emit")(delivery.emit)
 app.command("worker")(delivery.worker)
+app.command("demo")(demo.demo)
 
 
 @app.command("tui")
@@ -57,7 +59,7 @@ def tui(
     from mailbell.commands._common import context
     from tui.app import run_tui
 
-    run_tui(context(), tenant_slug=tenant)
+    run_tui(context, tenant_slug=tenant)
 
 
 def _is_database_error(exc: BaseException) -> bool:

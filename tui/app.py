@@ -1,43 +1,284 @@
-"""The mailbell terminal UI. Screens live in tui/screens, one per module; styles in app.tcss."""
+"""The mailbell terminal UI: one mode per page, the scope (system or a tenant) shared by all.
+
+Pages live in tui/screens (one per module), reusable widgets in tui/widgets, styles in
+app.tcss. Every action calls the same core service as the CLI. Nothing here imports core at
+module level: the first frame is painted before SQLAlchemy is loaded when the context is
+built lazily (`run_tui(context_factory)`).
+"""
 
 from __future__ import annotations
 
+import importlib.util
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
-from textual.app import App
+from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
+from textual.message import Message
+from textual.reactive import reactive
+from textual.screen import ModalScreen, Screen
 
-from tui.screens.tenants import TenantsScreen
+from tui.widgets.nav import PAGES, Page
 
 if TYPE_CHECKING:
     from core.context import Context
+
+DARK, LIGHT = "textual-dark", "textual-light"
+
+
+@dataclass
+class DemoOptions:
+    """What `mailbell demo` adds: the capture server's mailbox and an in-process worker."""
+
+    capture_dir: Path
+    capture_address: str = ""
+    deliver: bool = True
+    extra: dict[str, str] = field(default_factory=dict)
+
+
+PAGE_SCREENS = {
+    "tenants": "tui.screens.tenants:TenantsScreen",
+    "servers": "tui.screens.servers:ServersScreen",
+    "settings": "tui.screens.settings:SettingsScreen",
+    "templates": "tui.screens.templates:TemplatesScreen",
+    "accounts": "tui.screens.accounts:AccountsScreen",
+    "deliveries": "tui.screens.deliveries:DeliveriesScreen",
+    "audit": "tui.screens.audit:AuditScreen",
+    "slack": "tui.screens.slack:SlackScreen",
+    "captured": "tui.screens.captured:CapturedScreen",
+}
+
+
+def screen_type(mode: str) -> type[Screen[None]]:
+    """A page's screen class, imported when first needed (start-up imports one page only)."""
+    module, _, name = PAGE_SCREENS[mode].partition(":")
+    screen: type[Screen[None]] = getattr(importlib.import_module(module), name)
+    return screen
+
+
+def _lazy(mode: str) -> Callable[[], Screen[None]]:
+    return lambda: screen_type(mode)()
+
+
+def slack_available() -> bool:
+    """The Slack page needs core.services.slack (issue 7); without it the page is left out."""
+    return importlib.util.find_spec("core.services.slack") is not None
 
 
 class MailbellApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "mailbell"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("q", "quit", "Quit", id="quit"),
-        Binding("ctrl+t", "toggle_dark", "Theme", id="toggle-theme"),
+        *(Binding(p.key, f"go('{p.mode}')", p.label, show=False, id=f"go.{p.mode}") for p in PAGES),
+        Binding("f1,question_mark", "help", "Help", id="help", tooltip="Show the keys"),
+        Binding("ctrl+t", "toggle_dark", "Light/dark", show=False, id="toggle-theme"),
+        Binding("q", "quit", "Quit", show=False, id="quit"),
     ]
 
-    def __init__(self, ctx: Context, *, tenant_slug: str | None = None) -> None:
+    scope: reactive[str | None] = reactive(None, init=False)
+
+    class ContextReady(Message):
+        pass
+
+    def __init__(
+        self,
+        ctx: Context | None = None,
+        *,
+        tenant_slug: str | None = None,
+        context_factory: Callable[[], Context] | None = None,
+        demo: DemoOptions | None = None,
+        start: str | None = None,
+    ) -> None:
         super().__init__()
         self.ctx = ctx
-        self.tenant_slug = tenant_slug
+        self.context_factory = context_factory
+        self.demo = demo
+        self.scope_version = 0
+        self.tenant_slugs: list[str] = []
+        self.set_reactive(MailbellApp.scope, tenant_slug)
+        modes = [m for m in PAGE_SCREENS if m != "captured" or demo is not None]
+        if not slack_available():
+            modes.remove("slack")
+        self.screen_types = modes
+        self.pages: tuple[Page, ...] = tuple(p for p in PAGES if p.mode in modes)
+        for mode in modes:
+            self.add_mode(mode, _lazy(mode))
+        self.start_mode = start or ("settings" if tenant_slug else "tenants")
+        if demo is not None:
+            self.title = "mailbell demo"
+
+    # -- start -----------------------------------------------------------------------------
 
     def on_mount(self) -> None:
-        self.push_screen(TenantsScreen(self.ctx, focus_slug=self.tenant_slug))
+        self.theme = DARK
+        self._update_sub_title()
+        self.switch_mode(self.start_mode)
+        if self.ctx is None and self.context_factory is not None:
+            self.run_worker(self._build_context, thread=True, exit_on_error=False)
+        else:
+            self.call_after_refresh(self._context_ready)
+
+    def _build_context(self) -> None:
+        assert self.context_factory is not None
+        try:
+            self.ctx = self.context_factory()
+        except Exception as exc:
+            from tui.runtime import error_text
+
+            self.call_from_thread(
+                self.notify, error_text(exc), title="cannot open the database", severity="error"
+            )
+            return
+        self.post_message(self.ContextReady())
+
+    def on_mailbell_app_context_ready(self, _: ContextReady) -> None:
+        self._context_ready()
+
+    def _context_ready(self) -> None:
+        self.refresh_tenants()
+        self.run_worker(self._warm_up, thread=True, group="warm-up", exit_on_error=False)
+        if self.demo is not None and self.demo.deliver:
+            from tui.background import deliver_forever
+
+            self.run_worker(
+                deliver_forever(self), name="worker", group="background", exit_on_error=False
+            )
+        screen = self.screen
+        if hasattr(screen, "sync_scope"):
+            screen.sync_scope()
+
+    def _warm_up(self) -> None:
+        """Import the other pages and the core services they use while the user reads the
+        first one, so opening any page later is quick."""
+        for mode in self.screen_types:
+            screen_type(mode)
+        for module in (
+            "core.services.deliveries",
+            "core.services.templates",
+            "core.rendering",
+            "core.template_validation",
+            "core.services.mail_tests",
+        ):
+            importlib.import_module(module)
+
+    def refresh_tenants(self) -> None:
+        """Tenant slugs for the command palette (loaded on a thread)."""
+
+        def load() -> None:
+            from core.services.tenants import list_tenants
+
+            assert self.ctx is not None
+            with self.ctx.session() as session:
+                self.tenant_slugs = [t.slug for t in list_tenants(session=session)]
+
+        self.run_worker(load, thread=True, group="tenant-slugs", exit_on_error=False)
+
+    # -- scope -----------------------------------------------------------------------------
+
+    def set_scope(self, slug: str | None) -> None:
+        """Work on the system (None) or on tenant `slug`; every page reloads when next shown."""
+        self.scope = slug
+
+    def watch_scope(self, _old: str | None, _new: str | None) -> None:
+        self.scope_version += 1
+        self._update_sub_title()
+        screen = self.screen
+        if hasattr(screen, "sync_scope"):
+            screen.sync_scope()
+
+    def _update_sub_title(self) -> None:
+        self.sub_title = "system" if self.scope is None else f"tenant {self.scope}"
+
+    # -- actions ---------------------------------------------------------------------------
+
+    def action_go(self, mode: str) -> None:
+        if mode not in self.screen_types:
+            self.notify(f"the {mode} page is not available here", severity="warning")
+            return
+        if isinstance(self.screen, ModalScreen):
+            return  # finish or close the dialog first
+        self.switch_mode(mode)
+
+    def action_help(self) -> None:
+        from tui.screens.help import HelpScreen
+
+        if isinstance(self.screen, HelpScreen):
+            return
+        self.push_screen(HelpScreen(self.screen))
 
     def action_toggle_dark(self) -> None:
-        self.theme = "textual-light" if self.theme == "textual-dark" else "textual-dark"
+        self.theme = LIGHT if self.theme == DARK else DARK
+
+    def go_and_run(self, mode: str, action: str) -> None:
+        """Open page `mode` and run one of its actions (command palette entries)."""
+
+        async def run() -> None:
+            await self.switch_mode(mode)
+            await self.screen.run_action(action)
+
+        self.run_worker(run(), group="palette", exit_on_error=False)
+
+    def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        yield from super().get_system_commands(screen)
+        yield SystemCommand("Help", "Every key of this page and of the app", self.action_help)
+        yield SystemCommand(
+            "Light/dark theme", "Switch between light and dark", self.action_toggle_dark
+        )
+        yield SystemCommand(
+            "Work on the system",
+            "System mail servers, settings, templates",
+            lambda: self.set_scope(None),
+        )
+        for slug in self.tenant_slugs:
+            yield SystemCommand(
+                f"Work on tenant {slug}",
+                f"Configure tenant {slug}",
+                lambda slug=slug: self.set_scope(slug),
+            )
+        for page in self.pages:
+            yield SystemCommand(
+                f"Go to {page.label}",
+                page.help,
+                lambda m=page.mode: self.action_go(m),
+            )
+            for binding in _page_bindings(screen_type(page.mode)):
+                yield SystemCommand(
+                    f"{page.label}: {binding.description}",
+                    binding.tooltip or f"{binding.description} on the {page.label} page",
+                    lambda m=page.mode, a=binding.action: self.go_and_run(m, a),
+                    discover=False,
+                )
 
 
-def run_tui(ctx: Context, *, tenant_slug: str | None = None) -> None:
-    """Open the UI; an unknown `--tenant` is refused before the screen opens."""
+def _page_bindings(page: type[Screen[None]]) -> list[Binding]:
+    return [
+        b
+        for b in getattr(page, "BINDINGS", [])
+        if isinstance(b, Binding) and b.description and b.action != "app.pop_screen"
+    ]
+
+
+def run_tui(
+    ctx: Context | Callable[[], Context],
+    *,
+    tenant_slug: str | None = None,
+    demo: DemoOptions | None = None,
+) -> None:
+    """Open the UI; an unknown `--tenant` is refused before the screen opens.
+
+    `ctx` may be a Context or a function building one: without `--tenant`, the first frame
+    is then painted before the database is opened, and the data follows.
+    """
+    if callable(ctx):
+        if tenant_slug is None:
+            MailbellApp(context_factory=ctx, demo=demo).run()
+            return
+        ctx = ctx()
     if tenant_slug is not None:
         from core.services.tenants import get_tenant
 
         with ctx.session() as session:
             get_tenant(session=session, slug=tenant_slug)
-    MailbellApp(ctx, tenant_slug=tenant_slug).run()
+    MailbellApp(ctx, tenant_slug=tenant_slug, demo=demo).run()

@@ -1,19 +1,27 @@
-"""Tenants and the mail server that sends each one's mail (the effective server)."""
+"""Tenants: pick the system or a tenant to configure; each row shows who sends its mail."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, ClassVar
 
-from textual import work
+from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
-from textual.message import Message
-from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, Static
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, DataTable, Footer, Input, Label, Static
+
+from tui.jobs import JobsMixin
+from tui.runtime import actor, field_of, message_of
+from tui.screens.base import MainScreen
+from tui.widgets.form import Field, FormState
+from tui.widgets.tables import filled
 
 if TYPE_CHECKING:
     from core.context import Context
+
+SYSTEM_KEY = "__system__"
 
 
 @dataclass(frozen=True)
@@ -27,7 +35,7 @@ class TenantRow:
 def load_tenant_rows(ctx: Context) -> tuple[list[TenantRow], str]:
     """Rows for the table and a one-line summary of the system mail server."""
     from core.services.mail_servers import default_mail_server, resolve_effective_server
-    from core.services.notifications import system_settings
+    from core.services.notifications import get_system_settings
     from core.services.tenants import list_tenants
 
     with ctx.session() as session:
@@ -44,7 +52,7 @@ def load_tenant_rows(ctx: Context) -> tuple[list[TenantRow], str]:
                 )
             )
         system = default_mail_server(session=session, tenant=None)
-        apply_all = system_settings(session).apply_to_all_tenants
+        apply_all = bool(get_system_settings(session=session)["apply_to_all_tenants"])
     summary = (
         f"System mail server: {system.name} — {system.host}:{system.port}"
         if system
@@ -53,50 +61,176 @@ def load_tenant_rows(ctx: Context) -> tuple[list[TenantRow], str]:
     return rows, summary
 
 
-class TenantsScreen(Screen[None]):
+def _source(source: str) -> Text:
+    style = {"tenant": "green", "system": "cyan", "not configured": "bold yellow"}
+    return Text(source, style=style.get(source, ""))
+
+
+class TenantsScreen(MainScreen):
+    MODE = "tenants"
+    PAGE_TITLE = "Tenants"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("r", "refresh", "Refresh", id="refresh"),
+        Binding("enter", "open", "Open", id="tenants.open", tooltip="Work on the selected row"),
+        Binding("s", "system", "System", id="tenants.system", tooltip="Work on the system"),
+        Binding("n", "new", "New tenant", id="tenants.new", tooltip="Add a tenant"),
+        Binding("r", "refresh", "Refresh", id="tenants.refresh"),
     ]
 
-    class Loaded(Message):
-        def __init__(self, rows: list[TenantRow], summary: str) -> None:
-            super().__init__()
-            self.rows = rows
-            self.summary = summary
-
-    def __init__(self, ctx: Context, *, focus_slug: str | None = None) -> None:
-        super().__init__()
-        self.ctx = ctx
-        self.focus_slug = focus_slug
-
-    def compose(self) -> ComposeResult:
-        yield Header()
-        yield Static("Loading…", id="system-summary")
+    def compose_body(self) -> ComposeResult:
+        yield Static("Loading…", id="system-summary", classes="summary")
         yield DataTable(id="tenants", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield Static(
+            "Enter works on the selected tenant · s the system · n adds a tenant",
+            classes="muted hint-line",
+        )
 
     def on_mount(self) -> None:
         table = self.query_one("#tenants", DataTable)
-        table.add_columns("Tenant", "Name", "Mail server", "Source")
-        self.action_refresh()
+        table.add_column("", key="mark", width=1)
+        table.add_column("Tenant", key="slug")
+        table.add_column("Name", key="name")
+        table.add_column("Mail server", key="server")
+        table.add_column("Source", key="source")
+
+    def reload(self) -> None:
+        self.run_job("load", load_tenant_rows, self.ctx)
 
     def action_refresh(self) -> None:
-        self.load()
+        if self.mb.ctx is not None:
+            self.reload()
 
-    @work(thread=True, exclusive=True)
-    def load(self) -> None:
-        rows, summary = load_tenant_rows(self.ctx)
-        self.post_message(self.Loaded(rows, summary))
-
-    def on_tenants_screen_loaded(self, message: Loaded) -> None:
-        self.query_one("#system-summary", Static).update(message.summary)
+    def done_load(self, result: tuple[list[TenantRow], str]) -> None:
+        rows, summary = result
+        self.mb.tenant_slugs = [row.slug for row in rows]
+        self.query_one("#system-summary", Static).update(
+            summary + ("" if rows else "\nNo tenants yet: press n to add one.")
+        )
         table = self.query_one("#tenants", DataTable)
         table.clear()
-        for row in message.rows:
-            table.add_row(row.slug, row.name, row.server, row.source, key=row.slug)
-        if not message.rows:
-            self.query_one("#system-summary", Static).update(
-                message.summary + "\nNo tenants yet: `mailbell tenant add SLUG`"
+        filled(table)
+        current = self.slug
+        mark = Text("●", style="bold green")
+        table.add_row(
+            mark if current is None else "",
+            Text("System", style="bold"),
+            "system settings and system events",
+            "",
+            "",
+            key=SYSTEM_KEY,
+        )
+        for row in rows:
+            table.add_row(
+                mark if row.slug == current else "",
+                row.slug,
+                row.name,
+                row.server,
+                _source(row.source),
+                key=row.slug,
             )
-        if self.focus_slug and self.focus_slug in {row.slug for row in message.rows}:
-            table.move_cursor(row=table.get_row_index(self.focus_slug))
+        focus = current or SYSTEM_KEY
+        if focus in {SYSTEM_KEY, *(row.slug for row in rows)}:
+            table.move_cursor(row=table.get_row_index(focus))
+
+    def _selected(self) -> str | None:
+        table = self.query_one("#tenants", DataTable)
+        if table.row_count == 0:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return key
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_open()
+
+    def action_open(self) -> None:
+        key = self._selected()
+        if key is None:
+            return
+        slug = None if key == SYSTEM_KEY else key
+        self.mb.set_scope(slug)
+        self.notify(f"Working on {'the system' if slug is None else 'tenant ' + slug}")
+        self.mb.action_go("settings")
+
+    def action_system(self) -> None:
+        self.mb.set_scope(None)
+        self.reload()
+
+    def action_new(self) -> None:
+        def created(slug: str | None) -> None:
+            if slug:
+                self.notify(f"Tenant {slug} added")
+                self.reload()
+
+        self.app.push_screen(NewTenantScreen(), created)
+
+
+class NewTenantScreen(JobsMixin, ModalScreen[str | None]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="new-tenant.cancel"),
+        Binding("ctrl+s", "save", "Add", id="new-tenant.save"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__(classes="dialog-screen")
+        self.form = FormState(self)
+
+    def compose(self) -> ComposeResult:
+        yield Footer()
+        with Vertical(classes="dialog small"):
+            yield Label("Add a tenant", classes="dialog-title")
+            yield Field(
+                "Slug",
+                Input(id="slug", placeholder="acme", compact=True),
+                name="slug",
+                required=True,
+                hint="lowercase letters, digits and inner hyphens",
+            )
+            yield Field(
+                "Name", Input(id="name", placeholder="Acme Corp", compact=True), name="name"
+            )
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Cancel", id="cancel", compact=True)
+                yield Button("Add tenant", id="save", variant="primary", compact=True)
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id == "slug":
+            from core.services.tenants import SLUG_PATTERN
+
+            bad = event.value and not SLUG_PATTERN.match(event.value)
+            self.form.set(
+                "slug", "use 1-63 lowercase letters, digits and inner hyphens" if bad else None
+            )
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "save":
+            self.action_save()
+        else:
+            self.dismiss(None)
+
+    def action_cancel(self) -> None:
+        self.dismiss(None)
+
+    def action_save(self) -> None:
+        if not self.form.ok:
+            self.form.focus_first_invalid()
+            return
+        slug = self.query_one("#slug", Input).value.strip()
+        name = self.query_one("#name", Input).value.strip() or None
+        ctx = self.app.ctx  # type: ignore[attr-defined]
+
+        def create() -> str:
+            from core.services.tenants import create_tenant
+
+            with ctx.session() as session:
+                return create_tenant(session=session, slug=slug, name=name, actor=actor()).slug
+
+        self.run_job("save", create)
+
+    def done_save(self, slug: str) -> None:
+        self.dismiss(slug)
+
+    def failed_save(self, exc: BaseException) -> bool:
+        field = field_of(exc)
+        self.form.set(field if field in ("slug", "name") else "slug", message_of(exc))
+        return True

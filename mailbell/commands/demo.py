@@ -1,0 +1,270 @@
+"""`mailbell demo`: the TUI on a throwaway database, with demo data and a local capture server.
+
+Everything lives in a temporary MAILBELL_HOME that is removed on exit (`--keep` keeps it).
+The system mail server is a tiny SMTP server on 127.0.0.1 that accepts every message and
+stores it as a file (the TUI's Captured page shows them); recipients whose local part starts
+with "bounce" are refused with 550, so a failed delivery can be watched and retried. A
+delivery worker runs inside the TUI process, as `mailbell serve` would run it.
+
+Mount with `app.command("demo")(demo.demo)`. Core and Textual are imported inside functions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import shutil
+import tempfile
+import threading
+import time
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import typer
+
+if TYPE_CHECKING:
+    from core.context import Context
+
+HOST = "127.0.0.1"
+DOMAIN = "demo.example"
+MAX_MESSAGE = 10 * 1024 * 1024
+BOUNCE_PREFIX = "bounce"
+
+
+class CaptureServer:
+    """A capture SMTP server (no TLS, no AUTH) in its own thread and event loop."""
+
+    def __init__(self, folder: Path, host: str = HOST, port: int = 0) -> None:
+        self.folder = folder
+        self.host = host
+        self.port = port
+        self._counter = itertools.count(1)
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._server: asyncio.Server | None = None
+        self._ready = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="capture-smtp", daemon=True)
+
+    def start(self) -> CaptureServer:
+        self.folder.mkdir(parents=True, exist_ok=True)
+        self._thread.start()
+        if not self._ready.wait(5) or self._server is None:
+            raise RuntimeError("the demo capture server did not start")
+        return self
+
+    def stop(self) -> None:
+        loop, server = self._loop, self._server
+        if loop is None or server is None:
+            return
+
+        async def close() -> None:
+            server.close()
+            await server.wait_closed()
+
+        with contextlib.suppress(Exception):
+            asyncio.run_coroutine_threadsafe(close(), loop).result(2)
+        loop.call_soon_threadsafe(loop.stop)
+        self._thread.join(2)
+
+    def _run(self) -> None:
+        loop = asyncio.new_event_loop()
+        self._loop = loop
+        try:
+            self._server = loop.run_until_complete(
+                asyncio.start_server(self._session, self.host, self.port)
+            )
+            self.port = self._server.sockets[0].getsockname()[1]
+        finally:
+            self._ready.set()
+        loop.run_forever()
+        loop.close()
+
+    async def _session(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        async def reply(line: str) -> None:
+            writer.write(line.encode() + b"\r\n")
+            await writer.drain()
+
+        sender: str | None = None
+        recipients: list[str] = []
+        try:
+            await reply("220 mailbell-demo ESMTP capture server")
+            while True:
+                raw = await reader.readline()
+                if not raw:
+                    break
+                line = raw.decode("utf-8", "replace").rstrip("\r\n")
+                verb, _, arg = line.partition(" ")
+                verb = verb.upper()
+                if verb == "EHLO":
+                    await reply(
+                        "250-mailbell-demo\r\n250-8BITMIME\r\n250-SMTPUTF8\r\n"
+                        f"250 SIZE {MAX_MESSAGE}"
+                    )
+                elif verb == "HELO":
+                    await reply("250 mailbell-demo")
+                elif verb == "MAIL":
+                    sender, recipients = _address(arg), []
+                    await reply("250 2.1.0 OK")
+                elif verb == "RCPT":
+                    if sender is None:
+                        await reply("503 5.5.1 MAIL first")
+                        continue
+                    address = _address(arg)
+                    if address.lower().startswith(BOUNCE_PREFIX):
+                        await reply(f"550 5.1.1 <{address}>: no such user (demo bounce)")
+                        continue
+                    recipients.append(address)
+                    await reply("250 2.1.5 OK")
+                elif verb == "DATA":
+                    if not recipients:
+                        await reply("554 5.5.1 no valid recipients")
+                        continue
+                    await reply("354 End data with <CR><LF>.<CR><LF>")
+                    name = self._store(await _read_data(reader))
+                    await reply(f"250 2.0.0 OK: queued as {name}")
+                    sender, recipients = None, []
+                elif verb == "RSET":
+                    sender, recipients = None, []
+                    await reply("250 2.0.0 OK")
+                elif verb == "NOOP":
+                    await reply("250 2.0.0 OK")
+                elif verb == "QUIT":
+                    await reply("221 2.0.0 Bye")
+                    break
+                else:
+                    await reply("502 5.5.2 command not recognized")
+        except (ConnectionError, asyncio.IncompleteReadError):
+            pass
+        finally:
+            with contextlib.suppress(Exception):
+                writer.close()
+
+    def _store(self, data: bytes) -> str:
+        name = f"{time.strftime('%Y%m%d-%H%M%S')}-{next(self._counter):05d}"
+        (self.folder / f"{name}.eml").write_bytes(data)
+        return name
+
+
+def _address(arg: str) -> str:
+    _, _, rest = arg.partition(":")
+    return rest.strip().split(" ")[0].strip("<>")
+
+
+async def _read_data(reader: asyncio.StreamReader) -> bytes:
+    lines = []
+    size = 0
+    while True:
+        line = await reader.readline()
+        if not line or line in (b".\r\n", b".\n"):
+            break
+        if line.startswith(b".."):
+            line = line[1:]
+        size += len(line)
+        if size <= MAX_MESSAGE:
+            lines.append(line)
+    return b"".join(lines)
+
+
+def seed(ctx: Context, port: int) -> None:
+    """A demo tenant using the system server (the capture server), a second one with its own."""
+    from core.catalog import sample
+    from core.pipeline.emit import emit
+    from core.services.accounts import create_email_account
+    from core.services.audit import Actor
+    from core.services.mail_servers import create_mail_server
+    from core.services.notifications import update_notification_settings, update_system_settings
+    from core.services.templates import create_custom_template
+    from core.services.tenants import create_tenant
+
+    actor = Actor(name="demo", source="cli")
+    server = {"host": HOST, "port": port, "security": "none", "auth": "DISABLE"}
+    with ctx.session() as session:
+        create_mail_server(
+            session=session,
+            box=ctx.box,
+            tenant=None,
+            actor=actor,
+            data={
+                "name": "Demo capture server",
+                **server,
+                "mail_from": f"mailbell demo <notifications@{DOMAIN}>",
+            },
+        )
+        update_system_settings(
+            session=session,
+            box=ctx.box,
+            actor=actor,
+            changes={"apply_to_all_tenants": True, "recipients": f"ops@{DOMAIN}"},
+        )
+        demo = create_tenant(session=session, slug="demo", name="Demo Company", actor=actor)
+        update_notification_settings(
+            session=session,
+            box=ctx.box,
+            tenant=demo,
+            actor=actor,
+            changes={
+                "recipients": f"admin@{DOMAIN},support@{DOMAIN}",
+                "notify_queue_sla_breached": True,
+                "notify_queue_call_lost": True,
+                "notify_user_registration": True,
+            },
+        )
+        create_custom_template(
+            session=session,
+            tenant=demo,
+            name="QUEUE_SLA",
+            actor=actor,
+            subject="[Demo] SLA breached in {{ queue_name }} after {{ waiting_seconds|duration }}",
+        )
+        globex = create_tenant(session=session, slug="globex", name="Globex", actor=actor)
+        own = create_mail_server(
+            session=session,
+            box=ctx.box,
+            tenant=globex,
+            actor=actor,
+            data={"name": "Globex relay", **server, "mail_from": f"alerts@globex.{DOMAIN}"},
+        )
+        create_email_account(
+            session=session,
+            box=ctx.box,
+            tenant=globex,
+            actor=actor,
+            data={
+                "email": f"support@globex.{DOMAIN}",
+                "display_name": "Support inbox",
+                "mail_server_id": own.id,
+                "is_default": True,
+            },
+        )
+        create_tenant(session=session, slug="initech", name="Initech (not configured)", actor=actor)
+        for name in ("QUEUE_SLA", "QUEUE_CALL_LOST"):
+            emit(session=session, box=ctx.box, tenant=demo, event=name, data=sample(name))
+        bounce = {**sample("VOICEMAIL_RECEIVED"), "email": f"{BOUNCE_PREFIX}@{DOMAIN}"}
+        emit(session=session, box=ctx.box, tenant=demo, event="VOICEMAIL_RECEIVED", data=bounce)
+        emit(session=session, box=ctx.box, tenant=None, event="DISK_LOW", data=sample("DISK_LOW"))
+
+
+def demo(
+    keep: bool = typer.Option(False, "--keep", help="Keep the demo data directory on exit."),
+) -> None:
+    """The TUI on a throwaway database, with demo data and a local capture SMTP server."""
+    from core.config import Settings
+    from core.context import build_context
+    from tui.app import DemoOptions, run_tui
+
+    home = Path(tempfile.mkdtemp(prefix="mailbell-demo-"))
+    capture = CaptureServer(home / "captured").start()
+    ctx = None
+    try:
+        ctx = build_context(Settings(home=home, database_url=None, secret_keys=None))
+        seed(ctx, capture.port)
+        options = DemoOptions(capture_dir=capture.folder, capture_address=f"{HOST}:{capture.port}")
+        run_tui(ctx, tenant_slug="demo", demo=options)
+    finally:
+        capture.stop()
+        if ctx is not None:
+            ctx.close()
+        if keep:
+            typer.echo(f"demo data kept in {home}")
+        else:
+            shutil.rmtree(home, ignore_errors=True)

@@ -1,0 +1,120 @@
+"""Fixtures for the TUI tests: seeded data, a settle helper for Pilot, real SMTP servers."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+import pytest
+from textual.pilot import Pilot
+from textual.widgets import DataTable
+
+from core.context import Context
+from core.services.audit import Actor
+from tests.support import fixtures as _smtp_fixtures
+
+# The SMTP server and certificate fixtures of tests/support, under the names that module exports.
+globals().update({name: getattr(_smtp_fixtures, name) for name in _smtp_fixtures.__all__})
+
+PASSWORD = "Sup3r-Secret-Pa55"
+CLIENT_SECRET = "0auth-Cl1ent-S3cret"
+IMAP_PASSWORD = "Imap-Pa55w0rd-XYZ"
+NEW_USER_PASSWORD = "N3wUser-Pa55-4711"
+
+
+async def settle(pilot: Pilot[Any], rounds: int = 3) -> None:
+    """Let workers finish and their messages be handled (a few rounds: jobs start jobs)."""
+    for _ in range(rounds):
+        jobs = [w for w in pilot.app.workers if w.group != "background"]  # demo's worker runs on
+        if jobs:
+            await pilot.app.workers.wait_for_complete(jobs)
+        await pilot.pause()
+
+
+def rows(table: DataTable[Any]) -> list[list[str]]:
+    return [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+def screen_text(app: Any) -> str:
+    """Everything the screen shows, as plain text (the SVG screenshot without markup)."""
+    import html
+    import re
+
+    svg = re.sub(r"<style.*?</style>", "", app.export_screenshot(), flags=re.S)
+    return html.unescape(re.sub(r"<[^>]+>", "", svg)).replace("\xa0", " ")
+
+
+@dataclass
+class Seeded:
+    acme_server: int
+    system_server: int
+
+
+def seed(ctx: Context, actor: Actor, *, smtp_port: int | None = None) -> Seeded:
+    """acme with its own server and recipients, globex unconfigured, a system server."""
+    from core.services.mail_servers import create_mail_server
+    from core.services.notifications import update_notification_settings
+    from core.services.tenants import create_tenant
+
+    host = (
+        {"host": "127.0.0.1", "port": smtp_port, "security": "none", "auth": "DISABLE"}
+        if smtp_port
+        else {}
+    )
+    with ctx.session() as session:
+        acme = create_tenant(session=session, slug="acme", name="Acme Corp", actor=actor)
+        create_tenant(session=session, slug="globex", name="Globex", actor=actor)
+        system = create_mail_server(
+            session=session,
+            box=ctx.box,
+            tenant=None,
+            actor=actor,
+            data={
+                "name": "shared",
+                "host": "smtp.system.example",
+                "auth": "DISABLE",
+                "mail_from": "noc@system.example",
+            },
+        )
+        own = create_mail_server(
+            session=session,
+            box=ctx.box,
+            tenant=acme,
+            actor=actor,
+            data={
+                "name": "acme relay",
+                "host": "smtp.acme.example",
+                "port": 587,
+                "auth": "PLAIN",
+                "username": "mailer@acme.example",
+                "password": PASSWORD,
+                "mail_from": "alerts@acme.example",
+                **host,
+            },
+        )
+        update_notification_settings(
+            session=session,
+            box=ctx.box,
+            tenant=acme,
+            actor=actor,
+            changes={"recipients": "ops@acme.example,boss@acme.example"},
+        )
+        assert own.id is not None and system.id is not None
+        return Seeded(acme_server=own.id, system_server=system.id)
+
+
+@pytest.fixture
+def make_app(ctx: Context) -> Callable[..., Any]:
+    from tui.app import MailbellApp
+
+    def make(**kwargs: Any) -> MailbellApp:
+        return MailbellApp(ctx, **kwargs)
+
+    return make
+
+
+@pytest.fixture(autouse=True)
+def _stable_actor(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The audit name of the person at the terminal, the same on every machine."""
+    monkeypatch.setenv("SUDO_USER", "admin")

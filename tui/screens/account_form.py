@@ -1,0 +1,279 @@
+"""Add or edit an email account: email read-only after creation, a mail server required.
+
+The IMAP password input is masked and starts empty; on edit, blank keeps the stored one.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Footer, Input, Label, Select, Switch
+
+from tui.jobs import JobsMixin
+from tui.runtime import actor, check, field_of, message_of, owner
+from tui.widgets.form import Field, FormState
+
+if TYPE_CHECKING:
+    from core.context import Context
+
+TEXT_FIELDS = (
+    "email",
+    "display_name",
+    "imap_host",
+    "imap_port",
+    "imap_username",
+    "imap_password",
+    "imap_folder",
+)
+
+
+def clean_fields(data: dict[str, Any]) -> None:
+    """The account rules of core.services.accounts, one field at a time."""
+    from core.services.accounts import _clean  # the service's own field rules
+
+    _clean(data)
+
+
+def save_account(ctx: Context, slug: str, account_id: int | None, data: dict[str, Any]) -> str:
+    from core.services.accounts import (
+        create_email_account,
+        set_default_email_account,
+        update_email_account,
+    )
+
+    data = dict(data)
+    make_default = data.pop("is_default", False)
+    with ctx.session() as session:
+        tenant = owner(session, slug)
+        assert tenant is not None
+        if account_id is None:
+            account = create_email_account(
+                session=session, box=ctx.box, tenant=tenant, data=data, actor=actor()
+            )
+        else:
+            account = update_email_account(
+                session=session,
+                box=ctx.box,
+                tenant=tenant,
+                account_id=account_id,
+                data=data,
+                actor=actor(),
+            )
+        if make_default and not account.is_default:
+            assert account.id is not None
+            set_default_email_account(
+                session=session, tenant=tenant, account_id=account.id, actor=actor()
+            )
+        return account.email
+
+
+class AccountFormScreen(JobsMixin, ModalScreen[bool]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="account-form.cancel"),
+        Binding("ctrl+s", "save", "Save", id="account-form.save"),
+    ]
+
+    def __init__(self, slug: str, account: dict[str, Any] | None, servers: dict[int, str]) -> None:
+        super().__init__(classes="dialog-screen")
+        self.slug = slug
+        self.account = account
+        self.servers = servers
+        self.form = FormState(self)
+        self.touched: set[str] = set()
+
+    def compose(self) -> ComposeResult:
+        a = self.account
+
+        def value(name: str, default: str = "") -> str:
+            if a is None or a.get(name) is None:
+                return default
+            return str(a[name])
+
+        keep = "leave blank to keep the stored one"
+        has_password = bool(a and a.get("has_imap_password"))
+        options = [(f"{name} (#{sid})", sid) for sid, name in self.servers.items()]
+        server = a["mail_server_id"] if a and a["mail_server_id"] in self.servers else None
+        title = "Add email account" if a is None else f"Edit email account — {a['email']}"
+        yield Footer()
+        with Vertical(id="account-form", classes="dialog"):
+            yield Label(f"{title}  ·  tenant {self.slug}", classes="dialog-title")
+            with VerticalScroll(classes="form"):
+                yield Field(
+                    "Email",
+                    Input(
+                        value("email"),
+                        id="email",
+                        compact=True,
+                        disabled=a is not None,
+                        placeholder="support@acme.org",
+                    ),
+                    name="email",
+                    required=True,
+                    hint="read-only after creation" if a else None,
+                )
+                yield Field(
+                    "Display name",
+                    Input(
+                        value("display_name"),
+                        id="display_name",
+                        compact=True,
+                        placeholder="Support Inbox",
+                    ),
+                    name="display_name",
+                    required=True,
+                )
+                yield Field(
+                    "Mail server",
+                    Select(
+                        options,
+                        value=server if server is not None else Select.NULL,
+                        id="mail_server_id",
+                        compact=True,
+                        prompt="choose a server",
+                    ),
+                    name="mail_server_id",
+                    required=True,
+                    hint="the outbound SMTP server of the account",
+                )
+                yield Field(
+                    "Default",
+                    Switch(value=bool(a and a["default"]), id="is_default", classes="inline"),
+                    name="is_default",
+                    hint="used when no account is named",
+                )
+                yield Label("IMAP (incoming mail)", classes="section-title")
+                yield Field(
+                    "IMAP host",
+                    Input(
+                        value("imap_host"),
+                        id="imap_host",
+                        compact=True,
+                        placeholder="imap.example.com",
+                    ),
+                    name="imap_host",
+                    hint="leave empty: no incoming sync",
+                )
+                yield Field(
+                    "IMAP port",
+                    Input(value("imap_port", "993"), id="imap_port", type="integer", compact=True),
+                    name="imap_port",
+                    hint="993 (TLS) or 143",
+                )
+                yield Field(
+                    "Username",
+                    Input(
+                        value("imap_username"),
+                        id="imap_username",
+                        compact=True,
+                        placeholder="(the email)",
+                    ),
+                    name="imap_username",
+                )
+                yield Field(
+                    "Password",
+                    Input(
+                        password=True,
+                        id="imap_password",
+                        compact=True,
+                        placeholder=keep if has_password else "not set",
+                    ),
+                    name="imap_password",
+                    hint=f"stored encrypted; {keep}" if has_password else "stored encrypted",
+                )
+                yield Field(
+                    "Use TLS/SSL",
+                    Switch(value=a["imap_tls"] if a else True, id="imap_tls", classes="inline"),
+                    name="imap_tls",
+                )
+                yield Field(
+                    "Folder",
+                    Input(value("imap_folder", "INBOX"), id="imap_folder", compact=True),
+                    name="imap_folder",
+                )
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Cancel", id="cancel", compact=True)
+                yield Button(
+                    "Save" if a else "Add account", id="save", variant="primary", compact=True
+                )
+
+    def on_mount(self) -> None:
+        self.query_one("#display_name" if self.account else "#email", Input).focus()
+
+    def values(self) -> dict[str, Any]:
+        data: dict[str, Any] = {}
+        for name in TEXT_FIELDS:
+            value = self.query_one(f"#{name}", Input).value
+            if name == "imap_password" and not value:
+                continue
+            if name == "email" and self.account is not None:
+                continue
+            if name == "imap_port" and not value.strip():
+                value = "993"
+            data[name] = value
+        server = self.query_one("#mail_server_id", Select).value
+        data["mail_server_id"] = None if server is Select.NULL else server
+        data["is_default"] = self.query_one("#is_default", Switch).value
+        data["imap_tls"] = self.query_one("#imap_tls", Switch).value
+        if not data["imap_folder"].strip():
+            data["imap_folder"] = "INBOX"
+        return data
+
+    def validate_form(self, *, all_fields: bool = False) -> None:
+        data = self.values()
+        for name, value in data.items():
+            if name == "mail_server_id":
+                missing = value is None and (all_fields or name in self.touched)
+                self.form.set(
+                    name, "is required: the outbound server of the account" if missing else None
+                )
+                continue
+            error = check(clean_fields, {name: value})
+            if name in ("email", "display_name") and not str(value).strip():
+                error = "is required" if all_fields or name in self.touched else None
+            self.form.set(name, error)
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if event.input.id:
+            self.touched.add(event.input.id)
+            self.validate_form()
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id:
+            self.touched.add(event.select.id)
+            self.validate_form()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "save":
+            self.action_save()
+        else:
+            self.action_cancel()
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)
+
+    def action_save(self) -> None:
+        self.validate_form(all_fields=True)
+        if not self.form.ok:
+            self.form.focus_first_invalid()
+            self.notify("Fix the fields marked ✗ first", severity="warning", timeout=3)
+            return
+        account_id = self.account["id"] if self.account else None
+        ctx = self.app.ctx  # type: ignore[attr-defined]
+        self.run_job("save", save_account, ctx, self.slug, account_id, self.values())
+
+    def done_save(self, email: str) -> None:
+        self.notify(f"Saved {email}")
+        self.dismiss(True)
+
+    def failed_save(self, exc: BaseException) -> bool:
+        field = field_of(exc)
+        if field is None or self.form.field(field) is None:
+            return False
+        self.form.set(field, message_of(exc))
+        self.form.focus_first_invalid()
+        return True

@@ -1,0 +1,306 @@
+"""Email accounts of a tenant: last sync, messages, last error; add/edit, sync, default, delete."""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import DataTable, Static
+
+from tui import format as fmt
+from tui.runtime import actor, owner
+from tui.screens.base import MainScreen
+from tui.widgets.spinner import Spinner
+from tui.widgets.tables import filled
+
+if TYPE_CHECKING:
+    from core.context import Context
+
+NEED_SERVER = (
+    "An email account needs one of the tenant's mail servers for its outbound mail: "
+    "add a mail server first (Servers, 2)."
+)
+
+
+@dataclass(frozen=True)
+class AccountsView:
+    accounts: list[dict[str, Any]]
+    servers: dict[int, str]
+
+
+def load_accounts(ctx: Context, slug: str) -> AccountsView:
+    from core.services.accounts import email_account_public, list_email_accounts
+    from core.services.mail_servers import list_mail_servers
+
+    with ctx.session() as session:
+        tenant = owner(session, slug)
+        assert tenant is not None
+        accounts = [
+            email_account_public(a) for a in list_email_accounts(session=session, tenant=tenant)
+        ]
+        servers = {s.id: s.name for s in list_mail_servers(session=session, tenant=tenant) if s.id}
+    return AccountsView(accounts, servers)
+
+
+async def sync(ctx: Context, account_id: int, progress: Any) -> Any:
+    from core.services.inbound import sync_account
+
+    return await sync_account(ctx=ctx, account_id=account_id, progress=progress)
+
+
+class AccountsScreen(MainScreen):
+    MODE = "accounts"
+    PAGE_TITLE = "Email accounts"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("a", "add", "Add", id="accounts.add", tooltip="Add an email account"),
+        Binding("e", "edit", "Edit", id="accounts.edit", tooltip="Edit the selected account"),
+        Binding("s", "sync", "Sync now", id="accounts.sync", tooltip="Sync the inbox now"),
+        Binding(
+            "enter,m",
+            "messages",
+            "Messages",
+            id="accounts.messages",
+            tooltip="Messages synced for the account",
+        ),
+        Binding(
+            "asterisk,D",
+            "default",
+            "Default",
+            id="accounts.default",
+            tooltip="Make it the tenant's default account",
+        ),
+        Binding("d,delete", "delete", "Delete", id="accounts.delete"),
+        Binding("r", "refresh", "Refresh", show=False, id="accounts.refresh"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.view: AccountsView | None = None
+        self.syncing: dict[int, str] = {}
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("", id="accounts-note", classes="summary")
+        yield DataTable(id="accounts", cursor_type="row", zebra_stripes=True)
+        yield Spinner(id="sync-spinner")
+
+    def on_mount(self) -> None:
+        table = self.query_one("#accounts", DataTable)
+        table.add_column("", key="mark", width=1)
+        table.add_column("Email", key="email")
+        table.add_column("Name", key="name")
+        table.add_column("Server", key="server")
+        table.add_column("Last sync", key="sync")
+        table.add_column("Msgs", key="count")
+        table.add_column("Last error", key="error")
+
+    def reload(self) -> None:
+        table = self.query_one("#accounts", DataTable)
+        if self.slug is None:
+            table.clear()
+            filled(table)
+            self.view = None
+            self.query_one("#accounts-note", Static).update(
+                Text("Email accounts belong to a tenant: pick one on Tenants (1).", style="yellow")
+            )
+            return
+        self.run_job("load", load_accounts, self.ctx, self.slug)
+
+    def action_refresh(self) -> None:
+        self.reload()
+
+    def done_load(self, view: AccountsView) -> None:
+        self.view = view
+        note = self.query_one("#accounts-note", Static)
+        if not view.servers:
+            note.update(Text(f"⚠ {NEED_SERVER}", style="yellow"))
+        else:
+            note.update(
+                Text("a add · s sync now · Enter messages · * default · d delete", style="dim")
+            )
+        table = self.query_one("#accounts", DataTable)
+        cursor = table.cursor_row
+        table.clear()
+        filled(table)
+        for account in view.accounts:
+            server = view.servers.get(account["mail_server_id"] or 0)
+            table.add_row(
+                fmt.yes(account["default"]),
+                account["email"],
+                account["display_name"],
+                server or Text("none", style="bold red"),
+                self._sync_cell(account),
+                str(account["message_count"]),
+                Text(fmt.clip(account["last_error"], 40), style="red"),
+                key=str(account["id"]),
+            )
+        if not view.accounts:
+            table.add_row("", Text("No email accounts yet — press a to add one", style="dim"))
+        else:
+            table.move_cursor(row=min(cursor, len(view.accounts) - 1))
+
+    def _sync_cell(self, account: dict[str, Any]) -> Text:
+        if account["id"] in self.syncing:
+            return Text(f"⟳ {self.syncing[account['id']]}", style="bold cyan")
+        if not account["imap_host"]:
+            return Text("no IMAP", style="dim")
+        return Text(fmt.when(account["last_sync_at"], empty="never"))
+
+    # -- selection -------------------------------------------------------------------------
+
+    def selected(self) -> dict[str, Any] | None:
+        if self.view is None or not self.view.accounts:
+            return None
+        table = self.query_one("#accounts", DataTable)
+        return self.view.accounts[min(table.cursor_row, len(self.view.accounts) - 1)]
+
+    def _need_selection(self) -> dict[str, Any] | None:
+        account = self.selected()
+        if account is None:
+            self.notify("Select an email account first", severity="warning")
+        return account
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_messages()
+
+    # -- actions ---------------------------------------------------------------------------
+
+    def action_add(self) -> None:
+        from tui.screens.account_form import AccountFormScreen
+
+        if self.view is None:
+            self.notify("Pick a tenant first (Tenants, 1)", severity="warning")
+            return
+        if not self.view.servers:
+            self.notify(
+                NEED_SERVER, title="Cannot add an account yet", severity="warning", timeout=8
+            )
+            return
+        assert self.slug is not None
+        screen = AccountFormScreen(self.slug, None, self.view.servers)
+        self.app.push_screen(screen, self._after_form)
+
+    def _after_form(self, saved: bool | None) -> None:
+        if saved:
+            self.reload()
+
+    def action_edit(self) -> None:
+        from tui.screens.account_form import AccountFormScreen
+
+        account = self._need_selection()
+        if account is not None and self.view is not None and self.slug is not None:
+            screen = AccountFormScreen(self.slug, account, self.view.servers)
+            self.app.push_screen(screen, self._after_form)
+
+    def action_messages(self) -> None:
+        from tui.screens.messages import MessagesScreen
+
+        account = self._need_selection()
+        if account is not None and self.slug is not None:
+            self.app.push_screen(MessagesScreen(self.slug, account))
+
+    def action_sync(self) -> None:
+        account = self._need_selection()
+        if account is None:
+            return
+        account_id = account["id"]
+        if account_id in self.syncing:
+            self.notify(f"{account['email']} is syncing already")
+            return
+        self.syncing[account_id] = "starting…"
+        self._show_progress(account)
+
+        def progress(done: int, total: int) -> None:
+            self.syncing[account_id] = f"{done}/{total}"
+            self._show_progress(account)
+
+        self.run_job("sync", sync, self.ctx, account_id, progress, key=account_id)
+
+    def _show_progress(self, account: dict[str, Any]) -> None:
+        state = self.syncing.get(account["id"])
+        spinner = self.query_one("#sync-spinner", Spinner)
+        if state is not None:
+            message = f"Syncing {account['email']}… {state}"
+            spinner.set_message(message) if spinner.running else spinner.start(message)
+        elif not self.syncing:
+            spinner.stop()
+        table = self.query_one("#accounts", DataTable)
+        # The row may be gone (a reload): the next load shows the outcome then.
+        with contextlib.suppress(Exception):
+            table.update_cell(str(account["id"]), "sync", self._sync_cell(account))
+
+    def done_sync(self, result: Any, account_id: int) -> None:
+        self.syncing.pop(account_id, None)
+        if result.ok:
+            self.notify(f"Synced: {result.fetched} new, {result.message_count} in total")
+        else:
+            self.notify(
+                result.error or "sync failed", title="Sync failed", severity="error", timeout=8
+            )
+        if not self.syncing:
+            self.query_one("#sync-spinner", Spinner).stop()
+        self.reload()
+
+    def failed_sync(self, exc: BaseException, account_id: int) -> bool:
+        self.syncing.pop(account_id, None)
+        if not self.syncing:
+            self.query_one("#sync-spinner", Spinner).stop()
+        self.reload()
+        return False
+
+    def action_default(self) -> None:
+        account = self._need_selection()
+        if account is None or self.slug is None:
+            return
+        if account["default"]:
+            self.notify(f"{account['email']} is the default already")
+            return
+
+        def make_default(ctx: Context, slug: str, account_id: int) -> str:
+            from core.services.accounts import set_default_email_account
+
+            with ctx.session() as session:
+                tenant = owner(session, slug)
+                assert tenant is not None
+                return set_default_email_account(
+                    session=session, tenant=tenant, account_id=account_id, actor=actor()
+                ).email
+
+        self.run_job("default", make_default, self.ctx, self.slug, account["id"])
+
+    def done_default(self, email: str) -> None:
+        self.notify(f"{email} is now the default account")
+        self.reload()
+
+    def action_delete(self) -> None:
+        from tui.screens.confirm import ConfirmScreen
+
+        account = self._need_selection()
+        if account is None or self.slug is None:
+            return
+        name = account["display_name"] or account["email"]
+        question = f"Are you sure you want to delete the account {name}? This cannot be undone."
+
+        def delete(ctx: Context, slug: str, account_id: int) -> None:
+            from core.services.accounts import delete_email_account
+
+            with ctx.session() as session:
+                tenant = owner(session, slug)
+                assert tenant is not None
+                delete_email_account(
+                    session=session, tenant=tenant, account_id=account_id, actor=actor()
+                )
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.run_job("delete", delete, self.ctx, self.slug, account["id"])
+
+        self.app.push_screen(ConfirmScreen(question), answered)
+
+    def done_delete(self, _: None) -> None:
+        self.notify("Email account deleted")
+        self.reload()

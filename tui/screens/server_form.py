@@ -1,0 +1,369 @@
+"""Add or edit a mail server: every field, provider presets, rules checked as you type.
+
+The password and the OAuth client secret are never shown: their inputs start empty and are
+masked; on edit, blank keeps the stored value. Save does nothing while a field breaks a rule.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Footer, Input, Label, Select, Static, Switch
+
+from tui.jobs import JobsMixin
+from tui.runtime import check, field_of, message_of
+from tui.screens.server_fields import AUTH, PROVIDERS, SECRETS, SECURITY, TEXT_FIELDS, save_server
+from tui.widgets.form import Field, FormState
+
+if TYPE_CHECKING:
+    from core.context import Context
+
+
+def _text(server: dict[str, Any] | None, name: str, default: str = "") -> str:
+    if server is None or name in SECRETS:
+        return default
+    value = server.get(name)
+    return default if value is None else str(value)
+
+
+class ServerFormScreen(JobsMixin, ModalScreen[bool]):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "cancel", "Cancel", id="server-form.cancel"),
+        Binding("ctrl+s", "save", "Save", id="server-form.save"),
+        Binding("ctrl+t", "test", "Test connection", id="server-form.test", priority=True),
+    ]
+
+    def __init__(self, slug: str | None, server: dict[str, Any] | None) -> None:
+        super().__init__(classes="dialog-screen")
+        self.slug = slug
+        self.server = server
+        self.form = FormState(self)
+        self.touched: set[str] = set()
+        self._ready = False
+
+    @property
+    def ctx(self) -> Context:
+        return self.app.ctx  # type: ignore[attr-defined]
+
+    # -- layout ----------------------------------------------------------------------------
+
+    def compose(self) -> ComposeResult:
+        s = self.server
+        keep = "leave blank to keep the stored one"
+        has_password = bool(s and s.get("has_password"))
+        has_secret = bool(s and s.get("has_oauth_client_secret"))
+        title = "Add mail server" if s is None else f"Edit mail server — {s['name']}"
+        owner_text = "the system" if self.slug is None else f"tenant {self.slug}"
+
+        def text(name: str, placeholder: str = "", **kw: Any) -> Input:
+            return Input(_text(s, name), placeholder=placeholder, id=name, compact=True, **kw)
+
+        yield Footer()
+
+        with Vertical(id="server-form", classes="dialog"):
+            yield Label(f"{title}  ·  {owner_text}", classes="dialog-title")
+            with VerticalScroll(classes="form"):
+                yield Field(
+                    "Provider",
+                    Select(
+                        PROVIDERS,
+                        value=_text(s, "provider", "SMTP"),
+                        allow_blank=False,
+                        id="provider",
+                        compact=True,
+                    ),
+                    name="provider",
+                    hint="Gmail, Microsoft 365 and SendGrid fill host, port and security",
+                )
+                yield Field("Name", text("name", "Production SMTP"), name="name", required=True)
+                yield Field("Host", text("host", "smtp.example.com"), name="host", required=True)
+                yield Field("Port", text("port", "587", type="integer"), name="port")
+                yield Field(
+                    "Security",
+                    Select(
+                        SECURITY,
+                        value=_text(s, "security", "starttls"),
+                        allow_blank=False,
+                        id="security",
+                        compact=True,
+                    ),
+                    name="security",
+                )
+                yield Field(
+                    "Auth",
+                    Select(
+                        AUTH,
+                        value=_text(s, "auth", "AUTO"),
+                        allow_blank=False,
+                        id="auth",
+                        compact=True,
+                    ),
+                    name="auth",
+                )
+                yield Field("Username", text("username"), name="username", hint="≤ 128 characters")
+                yield Field(
+                    "Password",
+                    Input(
+                        password=True,
+                        id="password",
+                        compact=True,
+                        placeholder=keep if has_password else "not set",
+                    ),
+                    name="password",
+                    hint=f"stored encrypted; {keep}" if has_password else "stored encrypted",
+                )
+                yield Field(
+                    "From",
+                    text("mail_from", "Alerts <alerts@example.com>"),
+                    name="mail_from",
+                    hint="default: the username when it is an address",
+                )
+                yield Field("Reply-to", text("reply_to"), name="reply_to")
+                yield Field("Timeout (s)", text("timeout", "30", type="number"), name="timeout")
+                yield Field(
+                    "Rate / min",
+                    text("rate_limit_per_minute", "0", type="integer"),
+                    name="rate_limit_per_minute",
+                    hint="0 = no limit",
+                )
+                yield Field(
+                    "Verify TLS",
+                    Switch(
+                        value=bool(s["tls_verify"]) if s else True,
+                        id="tls_verify",
+                        classes="inline",
+                    ),
+                    name="tls_verify",
+                )
+                yield Field(
+                    "CA file",
+                    text("ca_file", "/path/to/ca.pem"),
+                    name="ca_file",
+                    hint="PEM bundle to trust besides the system store",
+                )
+                if s is None:
+                    yield Field(
+                        "Default",
+                        Switch(value=False, id="is_default", classes="inline"),
+                        name="is_default",
+                        hint="the owner's first server becomes the default anyway",
+                    )
+                with Vertical(id="oauth", classes="section"):
+                    yield Label("OAuth 2.0 (XOAUTH2)", classes="section-title")
+                    yield Field("Client id", text("oauth_client_id"), name="oauth_client_id")
+                    yield Field(
+                        "Client secret",
+                        Input(
+                            password=True,
+                            id="oauth_client_secret",
+                            compact=True,
+                            placeholder=keep if has_secret else "not set",
+                        ),
+                        name="oauth_client_secret",
+                    )
+                    yield Field(
+                        "Directory id",
+                        text("oauth_directory_id", "Microsoft tenant id"),
+                        name="oauth_directory_id",
+                    )
+                    yield Static(self._token_status(), id="token-status", classes="muted")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Test connection", id="test", compact=True)
+                yield Button("Authorize…", id="authorize", compact=True)
+                yield Static(classes="spacer")
+                yield Button("Cancel", id="cancel", compact=True)
+                yield Button("Save", id="save", variant="primary", compact=True)
+
+    def _token_status(self) -> str:
+        if self.server is None:
+            return "Save the server, then Authorize to connect the account."
+        if self.server.get("oauth_authorized"):
+            return "✓ Authorized: a refresh token is stored (encrypted)."
+        return "Not authorized yet: fill the client id (and secret), save, then Authorize."
+
+    def on_mount(self) -> None:
+        self._show_oauth()
+        self.query_one("#name" if self.server is None else "#host", Input).focus()
+        self.call_after_refresh(self._mark_ready)
+
+    def _mark_ready(self) -> None:
+        self._ready = True
+
+    def _show_oauth(self) -> None:
+        auth = self.query_one("#auth", Select).value
+        self.query_one("#oauth").display = auth == "XOAUTH2"
+        self.query_one("#authorize").display = auth == "XOAUTH2"
+        provider = self.query_one("#provider", Select).value
+        self.query_one("#field-oauth_directory_id").display = provider == "MS365"
+
+    # -- values ----------------------------------------------------------------------------
+
+    def values(self) -> dict[str, Any]:
+        """Every field as the service takes it (strings, booleans); secrets only when typed."""
+        data: dict[str, Any] = {}
+        for name in TEXT_FIELDS:
+            value = self.query_one(f"#{name}", Input).value
+            if name in SECRETS:
+                if value:
+                    data[name] = value
+                continue
+            data[name] = value
+        for name in ("provider", "security", "auth"):
+            data[name] = self.query_one(f"#{name}", Select).value
+        data["tls_verify"] = self.query_one("#tls_verify", Switch).value
+        if self.server is None:
+            data["is_default"] = self.query_one("#is_default", Switch).value
+        if not data["port"]:
+            data.pop("port")
+        for name in ("timeout", "rate_limit_per_minute"):
+            if not str(data[name]).strip():
+                data.pop(name)
+        return data
+
+    def changes(self) -> dict[str, Any]:
+        """On edit: the fields that differ from the stored server (plus typed secrets)."""
+        data = self.values()
+        if self.server is None:
+            return data
+        changed: dict[str, Any] = {}
+        for name, value in data.items():
+            stored = self.server.get(name)
+            if name in SECRETS or str(stored if stored is not None else "") != str(value):
+                changed[name] = value
+        return changed
+
+    # -- validation as you type ----------------------------------------------------------------
+
+    def validate_form(self, *, all_fields: bool = False) -> None:
+        from core.models.mail import MailServer
+        from core.services.mail_servers import check_complete, clean_server_fields
+
+        data = self.values()
+        for name, value in data.items():
+            error = check(clean_server_fields, {name: value})
+            self.form.set(name, error)
+        draft = MailServer(
+            name=data.get("name") or "x",
+            host=str(data.get("host") or "").strip(),
+            auth=str(data.get("auth") or "AUTO"),
+            username=str(data.get("username") or "").strip() or None,
+        )
+        complete = check(check_complete, draft)
+        host_missing = not draft.host
+        for name in ("host", "username"):
+            if name not in self.form.errors:
+                is_it = complete is not None and (name == "host") == host_missing
+                shown = all_fields or name in self.touched
+                self.form.set(name, complete if is_it and shown else None)
+        if not all_fields and "name" not in self.touched:
+            self.form.set("name", None)
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        if not self._ready or event.input.id is None:
+            return
+        self.touched.add(event.input.id)
+        self.validate_form()
+
+    def on_select_changed(self, event: Select.Changed) -> None:
+        if event.select.id == "auth" or event.select.id == "provider":
+            self._show_oauth()
+        if not self._ready:
+            return
+        if event.select.id == "provider":
+            self.apply_preset(str(event.value))
+        self.validate_form()
+
+    def on_switch_changed(self, _: Switch.Changed) -> None:
+        if self._ready:
+            self.validate_form()
+
+    def apply_preset(self, provider: str) -> None:
+        """Fill host, port, security (and what else the preset has) from the provider."""
+        from core.mail.presets import preset_for
+
+        preset = preset_for(provider)
+        for name, value in preset.items():
+            if name == "security":
+                self.query_one("#security", Select).value = value
+            elif name in TEXT_FIELDS:
+                self.query_one(f"#{name}", Input).value = str(value)
+        if preset:
+            filled = ", ".join(preset)
+            self.notify(f"{dict(PROVIDERS).get(provider, provider)}: filled {filled}", timeout=3)
+
+    # -- buttons ---------------------------------------------------------------------------
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        actions = {
+            "save": self.action_save,
+            "cancel": self.action_cancel,
+            "test": self.action_test,
+            "authorize": self.action_authorize,
+        }
+        actions[event.button.id or "cancel"]()
+
+    def action_cancel(self) -> None:
+        self.dismiss(False)
+
+    def action_save(self) -> None:
+        self.validate_form(all_fields=True)
+        if not self.form.ok:
+            self.form.focus_first_invalid()
+            self.notify("Fix the fields marked ✗ first", severity="warning", timeout=3)
+            return
+        changes = self.changes()
+        if self.server is not None and not changes:
+            self.dismiss(False)
+            return
+        server_id = self.server["id"] if self.server else None
+        self.run_job("save", save_server, self.ctx, self.slug, server_id, changes)
+
+    def done_save(self, name: str) -> None:
+        self.notify(f"Saved {name}")
+        self.dismiss(True)
+
+    def failed_save(self, exc: BaseException) -> bool:
+        field = field_of(exc)
+        if field is None or self.form.field(field) is None:
+            return False
+        self.form.set(field, message_of(exc))
+        self.form.focus_first_invalid()
+        return True
+
+    def action_test(self) -> None:
+        from tui.screens.connection_test import ConnectionTestScreen
+
+        self.validate_form(all_fields=True)
+        for name in ("password", "oauth_client_secret"):
+            self.form.set(name, None)
+        if not self.form.ok:
+            self.form.focus_first_invalid()
+            self.notify("Fix the fields marked ✗ before testing", severity="warning", timeout=3)
+            return
+        label = self.query_one("#name", Input).value or self.query_one("#host", Input).value
+        if self.server is None:
+            screen = ConnectionTestScreen(self.slug, data=self.values(), label=label)
+        else:
+            screen = ConnectionTestScreen(
+                self.slug, server_id=self.server["id"], changes=self.changes(), label=label
+            )
+        self.app.push_screen(screen)
+
+    def action_authorize(self) -> None:
+        from tui.screens.oauth import OAuthScreen
+
+        if self.server is None or self.changes():
+            self.notify("Save the server first, then authorize", severity="warning")
+            return
+
+        def authorized(done: bool | None) -> None:
+            if done and self.server is not None:
+                self.server["oauth_authorized"] = True
+                self.query_one("#token-status", Static).update(self._token_status())
+
+        self.app.push_screen(OAuthScreen(self.slug, self.server["id"]), authorized)

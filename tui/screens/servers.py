@@ -1,0 +1,245 @@
+"""Mail servers of the system or of a tenant: status, add/edit, test, set default, delete."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import DataTable, Static
+
+from tui import format as fmt
+from tui.runtime import actor, owner
+from tui.screens.base import MainScreen
+from tui.widgets.tables import filled
+
+if TYPE_CHECKING:
+    from core.context import Context
+
+
+@dataclass(frozen=True)
+class ServersView:
+    servers: list[dict[str, Any]]
+    effective_id: int | None
+    effective_source: str | None
+    effective_name: str | None
+
+
+def load_servers(ctx: Context, slug: str | None) -> ServersView:
+    from core.services.mail_servers import (
+        list_mail_servers,
+        mail_server_public,
+        resolve_effective_server,
+    )
+
+    with ctx.session() as session:
+        tenant = owner(session, slug)
+        servers = [mail_server_public(s) for s in list_mail_servers(session=session, tenant=tenant)]
+        effective = resolve_effective_server(session=session, tenant=tenant)
+        server = effective.server
+        return ServersView(
+            servers=servers,
+            effective_id=server.id if server else None,
+            effective_source=effective.source,
+            effective_name=server.name if server else None,
+        )
+
+
+def effective_line(view: ServersView, slug: str | None) -> Text:
+    if view.effective_name is None:
+        who = "The system" if slug is None else f"Tenant {slug}"
+        return Text(
+            f"⚠ {who} has no mail server that can send: press a to add one.",
+            style="bold yellow",
+        )
+    if view.effective_source == "system" and slug is not None:
+        return Text(
+            f"● Mail is sent through the system server {view.effective_name!r} "
+            "(apply to all tenants). A default server added here takes over.",
+            style="green",
+        )
+    return Text(f"● Mail is sent through {view.effective_name!r} (the default).", style="green")
+
+
+class ServersScreen(MainScreen):
+    MODE = "servers"
+    PAGE_TITLE = "Mail servers"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("a", "add", "Add", id="servers.add", tooltip="Add a mail server"),
+        Binding("e,enter", "edit", "Edit", id="servers.edit", tooltip="Edit the selected server"),
+        Binding(
+            "t", "test", "Test", id="servers.test", tooltip="Test connection (nothing is sent)"
+        ),
+        Binding("asterisk,D", "default", "Default", id="servers.default", tooltip="Make default"),
+        Binding("d,delete", "delete", "Delete", id="servers.delete", tooltip="Delete the server"),
+        Binding("r", "refresh", "Refresh", show=False, id="servers.refresh"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.view: ServersView | None = None
+
+    def compose_body(self) -> ComposeResult:
+        yield Static("", id="effective", classes="summary")
+        yield DataTable(id="servers", cursor_type="row", zebra_stripes=True)
+        yield Static(
+            "★ default  ● sends the mail now  ·  t tests the connection (nothing is sent)",
+            classes="muted hint-line",
+        )
+
+    def on_mount(self) -> None:
+        table = self.query_one("#servers", DataTable)
+        table.add_column("", key="mark", width=2)
+        table.add_column("Name", key="name")
+        table.add_column("Host", key="host")
+        table.add_column("Security", key="security")
+        table.add_column("Auth", key="auth")
+        table.add_column("Last test", key="test")
+
+    def reload(self) -> None:
+        self.run_job("load", load_servers, self.ctx, self.slug)
+
+    def action_refresh(self) -> None:
+        self.reload()
+
+    def done_load(self, view: ServersView) -> None:
+        self.view = view
+        self.query_one("#effective", Static).update(effective_line(view, self.slug))
+        table = self.query_one("#servers", DataTable)
+        selected = self.selected_id()
+        table.clear()
+        filled(table)
+        for server in view.servers:
+            mark = Text()
+            mark.append("★" if server["default"] else " ", style="bold yellow")
+            mark.append("●" if server["id"] == view.effective_id else " ", style="bold green")
+            table.add_row(
+                mark,
+                server["name"],
+                f"{server['host']}:{server['port']}",
+                server["security"],
+                server["auth"],
+                fmt.outcome(server["last_test_ok"], when_=server["last_test_at"]),
+                key=str(server["id"]),
+            )
+        if not view.servers:
+            table.add_row("", Text("No mail servers yet — press a to add one", style="dim"))
+        elif selected is not None and str(selected) in {str(s["id"]) for s in view.servers}:
+            table.move_cursor(row=table.get_row_index(str(selected)))
+
+    # -- selection -------------------------------------------------------------------------
+
+    def selected_id(self) -> int | None:
+        table = self.query_one("#servers", DataTable)
+        if table.row_count == 0 or self.view is None or not self.view.servers:
+            return None
+        key = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return int(key) if key and key.isdigit() else None
+
+    def selected(self) -> dict[str, Any] | None:
+        server_id = self.selected_id()
+        if self.view is None or server_id is None:
+            return None
+        return next((s for s in self.view.servers if s["id"] == server_id), None)
+
+    def _need_selection(self) -> dict[str, Any] | None:
+        server = self.selected()
+        if server is None:
+            self.notify("Select a mail server first (or press a to add one)", severity="warning")
+        return server
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        if self.selected() is not None:
+            self.action_edit()
+        else:
+            self.action_add()
+
+    # -- actions ---------------------------------------------------------------------------
+
+    def action_add(self) -> None:
+        from tui.screens.server_form import ServerFormScreen
+
+        self.app.push_screen(ServerFormScreen(self.slug, None), self._after_form)
+
+    def action_edit(self) -> None:
+        from tui.screens.server_form import ServerFormScreen
+
+        server = self._need_selection()
+        if server is not None:
+            self.app.push_screen(ServerFormScreen(self.slug, server), self._after_form)
+
+    def _after_form(self, saved: bool | None) -> None:
+        if saved:
+            self.reload()
+
+    def action_test(self) -> None:
+        from tui.screens.connection_test import ConnectionTestScreen
+
+        server = self._need_selection()
+        if server is not None:
+            screen = ConnectionTestScreen(self.slug, server_id=server["id"], label=server["name"])
+            self.app.push_screen(screen, lambda _: self.reload())
+
+    def action_default(self) -> None:
+        server = self._need_selection()
+        if server is None:
+            return
+        if server["default"]:
+            self.notify(f"{server['name']} is the default already")
+            return
+
+        def make_default(ctx: Context, slug: str | None, server_id: int) -> str:
+            from core.services.mail_servers import set_default_mail_server
+
+            with ctx.session() as session:
+                tenant = owner(session, slug)
+                done = set_default_mail_server(
+                    session=session, tenant=tenant, server_id=server_id, actor=actor()
+                )
+                return done.name
+
+        self.run_job("default", make_default, self.ctx, self.slug, server["id"])
+
+    def done_default(self, name: str) -> None:
+        self.notify(f"{name} is now the default mail server")
+        self.reload()
+
+    def action_delete(self) -> None:
+        from tui.screens.confirm import ConfirmScreen
+
+        server = self._need_selection()
+        if server is None:
+            return
+        question = f"Are you sure you want to delete {server['name']}? This cannot be undone."
+        detail = "Email accounts that use it lose their outbound mail server."
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.run_job("delete", delete_server, self.ctx, self.slug, server["id"])
+
+        self.app.push_screen(ConfirmScreen(question, detail=detail), answered)
+
+    def done_delete(self, message: str) -> None:
+        self.notify(message)
+        self.reload()
+
+
+def delete_server(ctx: Context, slug: str | None, server_id: int) -> str:
+    from core.services.mail_servers import delete_mail_server, get_mail_server
+
+    with ctx.session() as session:
+        tenant = owner(session, slug)
+        name = get_mail_server(session=session, tenant=tenant, server_id=server_id).name
+        result = delete_mail_server(
+            session=session, tenant=tenant, server_id=server_id, actor=actor()
+        )
+    parts = [f"Deleted {name}."]
+    if result.detached_accounts:
+        emails = ", ".join(a.email for a in result.detached_accounts)
+        parts.append(f"These accounts have no outbound server now: {emails}.")
+    if result.new_default is not None:
+        parts.append(f"{result.new_default.name} is the default now.")
+    return " ".join(parts)

@@ -1,0 +1,298 @@
+"""Notification settings: the tenant's (or the system's) recipients, event toggles, test email.
+
+A tenant sees which server sends its mail: the green line of the reference when the system
+server is used, and a prompt with a Settings button when no server can send.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import ModalScreen
+from textual.widgets import Button, Footer, Label, Static, Switch
+
+from tui.runtime import actor, field_of, message_of, owner
+from tui.screens.base import MainScreen
+from tui.widgets.recipients import RecipientsEditor
+
+if TYPE_CHECKING:
+    from core.context import Context
+
+SYSTEM_SERVER_TEXT = (
+    "You can now use the system administrator's mail server settings to send email notifications."
+)
+TENANT_TOGGLES = {
+    "notify_user_registration": "A new user was created",
+    "notify_queue_sla_breached": "When queue SLA time has been breached",
+    "notify_queue_callback": "When a queue callback has been made",
+    "notify_queue_callback_failed": "When the queue callback is unsuccessful",
+    "notify_queue_call_lost": "When a queue call is lost",
+}
+SYSTEM_TOGGLES = {
+    "notify_disk_low": "Disk space is low",
+    "notify_license_limited": "The license limit is reached",
+    "notify_recharge": "Recharge",
+    "notify_emergency_call": "An emergency call was made",
+    "notify_trunk_connected": "A trunk connected",
+    "notify_trunk_disconnected": "A trunk disconnected",
+}
+
+
+@dataclass(frozen=True)
+class SettingsView:
+    slug: str | None
+    values: dict[str, Any]
+    effective: str  # tenant, system, none
+    server: str | None
+
+
+def load_settings(ctx: Context, slug: str | None) -> SettingsView:
+    from core.services.mail_servers import resolve_effective_server
+    from core.services.notifications import get_notification_settings, get_system_settings
+
+    with ctx.session() as session:
+        tenant = owner(session, slug)
+        if tenant is None:
+            values = get_system_settings(session=session)
+        else:
+            values = get_notification_settings(session=session, tenant=tenant)
+        effective = resolve_effective_server(session=session, tenant=tenant)
+        server = effective.server
+        label = f"{server.name} ({server.host}:{server.port})" if server else None
+    return SettingsView(slug, values, effective.source or "none", label)
+
+
+def save_settings(ctx: Context, slug: str | None, changes: dict[str, Any]) -> None:
+    from core.services.notifications import update_notification_settings, update_system_settings
+
+    with ctx.session() as session:
+        tenant = owner(session, slug)
+        if tenant is None:
+            update_system_settings(session=session, box=ctx.box, changes=changes, actor=actor())
+        else:
+            update_notification_settings(
+                session=session, box=ctx.box, tenant=tenant, changes=changes, actor=actor()
+            )
+
+
+class SettingsScreen(MainScreen):
+    MODE = "settings"
+    PAGE_TITLE = "Notification settings"
+    AUTO_FOCUS = "#recipient-list, Switch"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding(
+            "ctrl+s", "save", "Save", id="settings.save", tooltip="Save recipients and toggles"
+        ),
+        Binding(
+            "ctrl+e",
+            "test_email",
+            "Test email",
+            id="settings.test-email",
+            tooltip="Send a test email through the server that sends this scope's mail",
+        ),
+        Binding(
+            "ctrl+r",
+            "reload_page",
+            "Revert",
+            id="settings.revert",
+            tooltip="Forget unsaved changes",
+        ),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.view: SettingsView | None = None
+        self.prompted: set[str] = set()
+
+    def compose_body(self) -> ComposeResult:
+        with VerticalScroll(id="settings-form"):
+            with Horizontal(id="banner-row"):
+                yield Static("", id="banner")
+                yield Button("Settings", id="configure", variant="warning", compact=True)
+            with Vertical(id="apply-row", classes="toggle-row"):
+                with Horizontal():
+                    yield Switch(id="apply_to_all_tenants", classes="inline")
+                    yield Label("Apply mail settings to all tenants")
+                yield Static(
+                    "Tenants without a default server of their own send through the system "
+                    "default server.",
+                    classes="muted toggle-note",
+                )
+            yield Label("Emails of recipients", classes="section-title")
+            yield RecipientsEditor(id="recipients")
+            yield Label("Notifications", classes="section-title")
+            for group, toggles in (("tenant", TENANT_TOGGLES), ("system", SYSTEM_TOGGLES)):
+                with Vertical(id=f"{group}-toggles", classes="toggles"):
+                    for name, label in toggles.items():
+                        with Horizontal(classes="toggle-row"):
+                            yield Switch(id=name, classes="inline")
+                            yield Label(label)
+            yield Static("", id="toggle-error", classes="field-note -error")
+            with Horizontal(classes="form-buttons"):
+                yield Button("Save", id="save", variant="primary", compact=True)
+                yield Button("Send test email…", id="test-email", compact=True)
+                yield Static("", id="dirty", classes="muted")
+
+    def reload(self) -> None:
+        self.run_job("load", load_settings, self.ctx, self.slug)
+
+    def action_reload_page(self) -> None:
+        self.reload()
+
+    def done_load(self, view: SettingsView) -> None:
+        self.view = view
+        values = view.values
+        system = view.slug is None
+        self.query_one("#apply-row").display = system
+        self.query_one("#system-toggles").display = system
+        self.query_one("#tenant-toggles").display = not system
+        toggles = SYSTEM_TOGGLES if system else TENANT_TOGGLES
+        with self.prevent(Switch.Changed):
+            if system:
+                self.query_one("#apply_to_all_tenants", Switch).value = bool(
+                    values["apply_to_all_tenants"]
+                )
+            for name in toggles:
+                self.query_one(f"#{name}", Switch).value = bool(values.get(name))
+        recipients = [r for r in (values.get("recipients") or "").split(",") if r]
+        editor = self.query_one("#recipients", RecipientsEditor)
+        editor.set(recipients)
+        editor.show_error(None)
+        self.query_one("#toggle-error").display = False
+        self._draw_banner(view)
+        self._mark_dirty(False)
+        if view.slug is not None and view.effective == "none" and view.slug not in self.prompted:
+            self.prompted.add(view.slug)
+            self.app.push_screen(NotConfiguredScreen(view.slug), self._after_prompt)
+
+    def _draw_banner(self, view: SettingsView) -> None:
+        banner = self.query_one("#banner", Static)
+        button = self.query_one("#configure", Button)
+        for name in ("-ok", "-warn", "-info"):
+            banner.remove_class(name)
+        button.display = view.effective == "none"
+        if view.effective == "none":
+            who = "The system" if view.slug is None else f"Tenant {view.slug}"
+            banner.update(
+                f"⚠ The mail server is not configured. {who} cannot send email notifications "
+                "until one is: press Settings."
+            )
+            banner.add_class("-warn")
+        elif view.effective == "system" and view.slug is not None:
+            banner.update(SYSTEM_SERVER_TEXT)
+            banner.add_class("-ok")
+        else:
+            banner.update(f"● Email notifications are sent through {view.server}.")
+            banner.add_class("-info")
+
+    def _after_prompt(self, configure: bool | None) -> None:
+        if configure:
+            self.action_configure()
+
+    def action_configure(self) -> None:
+        self.mb.go_and_run("servers", "add")
+
+    # -- editing ---------------------------------------------------------------------------
+
+    def _mark_dirty(self, dirty: bool) -> None:
+        self.query_one("#dirty", Static).update("● unsaved changes" if dirty else "")
+
+    def on_switch_changed(self, event: Switch.Changed) -> None:
+        self._mark_dirty(True)
+        self.query_one("#toggle-error").display = False
+
+    def on_recipients_editor_changed(self, _: RecipientsEditor.Changed) -> None:
+        self._mark_dirty(True)
+
+    def changes(self) -> dict[str, Any]:
+        assert self.view is not None
+        system = self.view.slug is None
+        changes: dict[str, Any] = {
+            "recipients": ",".join(self.query_one("#recipients", RecipientsEditor).value)
+        }
+        for name in SYSTEM_TOGGLES if system else TENANT_TOGGLES:
+            changes[name] = self.query_one(f"#{name}", Switch).value
+        if system:
+            changes["apply_to_all_tenants"] = self.query_one("#apply_to_all_tenants", Switch).value
+        return changes
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        actions = {
+            "save": self.action_save,
+            "test-email": self.action_test_email,
+            "configure": self.action_configure,
+        }
+        action = actions.get(event.button.id or "")
+        if action is not None:
+            action()
+
+    def action_save(self) -> None:
+        if self.view is None:
+            return
+        editor = self.query_one("#recipients", RecipientsEditor)
+        if not editor.commit_pending():
+            editor.query_one("#recipient-input").focus()
+            self.notify("Fix the recipients first", severity="warning", timeout=3)
+            return
+        self.run_job("save", save_settings, self.ctx, self.slug, self.changes())
+
+    def done_save(self, _: None) -> None:
+        self.notify("Notification settings saved")
+        self.reload()
+
+    def failed_save(self, exc: BaseException) -> bool:
+        field = field_of(exc)
+        if field == "recipients":
+            self.query_one("#recipients", RecipientsEditor).show_error(message_of(exc))
+            return True
+        if field and field.startswith("notify_"):
+            error = self.query_one("#toggle-error", Static)
+            label = {**TENANT_TOGGLES, **SYSTEM_TOGGLES}.get(field, field)
+            error.update(f"✗ {label}: {message_of(exc)}")
+            error.display = True
+            return True
+        return False
+
+    def action_test_email(self) -> None:
+        from tui.screens.test_email import TestEmailScreen
+
+        self.app.push_screen(TestEmailScreen(self.slug))
+
+
+class NotConfiguredScreen(ModalScreen[bool]):
+    """The reference's pop-up: no SMTP server yet → Settings opens the mail server dialog."""
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "later", "Later", id="not-configured.later"),
+    ]
+
+    def __init__(self, slug: str) -> None:
+        super().__init__(classes="dialog-screen")
+        self.slug = slug
+
+    def compose(self) -> ComposeResult:
+        yield Footer()
+        with Vertical(classes="dialog small"):
+            yield Label("Mail server not configured", classes="dialog-title")
+            yield Static(
+                f"Tenant {self.slug} has no mail server, and the system's is not applied to all "
+                "tenants. Email notifications cannot be sent until one is configured."
+            )
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Later", id="later", compact=True)
+                yield Button("Settings", id="settings", variant="primary", compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#settings", Button).focus()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        self.dismiss(event.button.id == "settings")
+
+    def action_later(self) -> None:
+        self.dismiss(False)

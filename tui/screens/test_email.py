@@ -1,0 +1,165 @@
+"""Send a test email now through the server that sends this scope's mail; show its reply."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from rich.text import Text
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.screen import ModalScreen
+from textual.widgets import Button, Footer, Input, Label, Static, TextArea
+
+from tui.jobs import JobsMixin
+from tui.runtime import check, field_of, message_of, owner
+from tui.widgets.form import Field, FormState
+from tui.widgets.spinner import Spinner
+
+if TYPE_CHECKING:
+    from core.context import Context
+
+DEFAULT_SUBJECT = "mailbell test email"
+DEFAULT_CONTENT = "This is a test email from mailbell: the mail server settings work."
+
+
+async def send(ctx: Context, slug: str | None, recipient: str, subject: str, content: str) -> Any:
+    from core.services.mail_tests import send_test_email
+
+    with ctx.session() as session:
+        tenant = owner(session, slug)
+    return await send_test_email(
+        ctx=ctx, tenant=tenant, recipient=recipient, subject=subject, content=content
+    )
+
+
+class TestEmailScreen(JobsMixin, ModalScreen[bool]):
+    __test__ = False  # not a pytest test class
+
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("escape", "close", "Close", id="test-email.close"),
+        Binding("ctrl+s", "send", "Send", id="test-email.send"),
+    ]
+
+    def __init__(self, slug: str | None, *, recipient: str = "") -> None:
+        super().__init__(classes="dialog-screen")
+        self.slug = slug
+        self.recipient = recipient
+        self.form = FormState(self)
+        self.sent = False
+
+    def compose(self) -> ComposeResult:
+        who = "the system" if self.slug is None else f"tenant {self.slug}"
+        yield Footer()
+        with Vertical(id="test-email", classes="dialog"):
+            yield Label(f"Send test email — {who}", classes="dialog-title")
+            yield Field(
+                "Recipient",
+                Input(self.recipient, id="recipient", compact=True, placeholder="you@example.com"),
+                name="recipient",
+                required=True,
+            )
+            yield Field(
+                "Subject",
+                Input(DEFAULT_SUBJECT, id="subject", compact=True),
+                name="subject",
+                required=True,
+            )
+            yield Field(
+                "Content",
+                TextArea(DEFAULT_CONTENT, id="content", soft_wrap=True),
+                name="content",
+                required=True,
+                hint="plain text or HTML",
+            )
+            yield Spinner(id="send-spinner")
+            yield Static("", id="send-result")
+            with Horizontal(classes="dialog-buttons"):
+                yield Button("Close", id="close", compact=True)
+                yield Button("Send", id="send", variant="primary", compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#send-result").display = False
+        self.query_one("#recipient", Input).focus()
+
+    def validate(self) -> bool:
+        from core import validation as v
+
+        recipient = self.query_one("#recipient", Input).value
+        subject = self.query_one("#subject", Input).value
+        content = self.query_one("#content", TextArea).text
+        self.form.set(
+            "recipient",
+            check(v.email_address, "recipient", recipient) if recipient.strip() else "is required",
+        )
+        self.form.set(
+            "subject",
+            check(v.single_line, "subject", subject, max_length=255)
+            or (None if subject.strip() else "is required"),
+        )
+        self.form.set("content", None if content.strip() else "is required")
+        return self.form.ok
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        known = event.input.id in self.form.errors
+        if known or (event.input.id == "recipient" and event.value.strip()):
+            self.validate()
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        event.stop()
+        if event.button.id == "send":
+            self.action_send()
+        else:
+            self.action_close()
+
+    def action_close(self) -> None:
+        self.dismiss(self.sent)
+
+    def action_send(self) -> None:
+        spinner = self.query_one("#send-spinner", Spinner)
+        if spinner.running:
+            return
+        if not self.validate():
+            self.form.focus_first_invalid()
+            return
+        recipient = self.query_one("#recipient", Input).value.strip()
+        self.query_one("#send-result").display = False
+        spinner.start(f"Sending to {recipient}…")
+        self.run_job(
+            "send",
+            send,
+            self.app.ctx,  # type: ignore[attr-defined]
+            self.slug,
+            recipient,
+            self.query_one("#subject", Input).value,
+            self.query_one("#content", TextArea).text,
+        )
+
+    def _result(self, text: Text) -> None:
+        self.query_one("#send-spinner", Spinner).stop()
+        result = self.query_one("#send-result", Static)
+        result.update(text)
+        result.display = True
+
+    def done_send(self, result: Any) -> None:
+        if result.ok:
+            self.sent = True
+            text = Text("✓ Sent. ", style="bold green")
+            text.append(f"The server replied: {result.reply or '(no reply text)'}")
+            if result.message_id:
+                text.append(f"\nMessage-ID {result.message_id}", style="dim")
+        else:
+            text = Text(f"✗ Failed at {result.step or 'send'}: ", style="bold red")
+            text.append(result.error or "")
+            if result.reply and result.reply not in (result.error or ""):
+                text.append(f"\nThe server replied: {result.reply}", style="yellow")
+        self._result(text)
+
+    def failed_send(self, exc: BaseException) -> bool:
+        field = field_of(exc)
+        if field in ("recipient", "subject", "content"):
+            self.query_one("#send-spinner", Spinner).stop()
+            self.form.set(field, message_of(exc))
+            return True
+        self._result(Text(f"✗ {message_of(exc)}", style="bold red"))
+        return False

@@ -1,0 +1,134 @@
+"""Recipients editor: add addresses one by one (each checked), remove them, at most 15."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.containers import Horizontal, Vertical
+from textual.message import Message
+from textual.widgets import Button, Input, OptionList, Static
+from textual.widgets.option_list import Option
+
+MAX_RECIPIENTS = 15  # the rule itself lives in core.validation.recipients
+
+
+class RecipientList(OptionList):
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("delete,backspace,x", "remove", "Remove", id="recipients.remove"),
+    ]
+
+    def action_remove(self) -> None:
+        editor = next(a for a in self.ancestors if isinstance(a, RecipientsEditor))
+        editor.remove_highlighted()
+
+
+class RecipientsEditor(Vertical):
+    class Changed(Message):
+        def __init__(self, editor: RecipientsEditor) -> None:
+            super().__init__()
+            self.editor = editor
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__(id=id, classes="recipients")
+        self.addresses: list[str] = []
+
+    def compose(self) -> ComposeResult:
+        with Horizontal(classes="recipient-add"):
+            yield Input(placeholder="add an address, Enter", id="recipient-input", compact=True)
+            yield Button("Add", id="recipient-add", compact=True)
+        yield Static("", id="recipient-error", classes="field-note -error")
+        yield RecipientList(id="recipient-list", compact=True)
+        yield Static("", id="recipient-count", classes="muted")
+
+    def on_mount(self) -> None:
+        self.query_one("#recipient-error").display = False
+        self._draw()
+
+    @property
+    def value(self) -> list[str]:
+        return list(self.addresses)
+
+    def set(self, addresses: list[str]) -> None:
+        self.addresses = list(addresses)
+        self._draw()
+
+    def show_error(self, message: str | None) -> None:
+        error = self.query_one("#recipient-error", Static)
+        error.update(f"✗ {message}" if message else "")
+        error.display = message is not None
+        self.set_class(message is not None, "-invalid")
+
+    def add(self, text: str) -> bool:
+        from core import validation as v
+        from core.errors import ValidationError
+
+        text = text.strip()
+        if not text:
+            return False
+        try:
+            combined = v.recipients(
+                "recipients", [*self.addresses, *text.replace(";", ",").split(",")]
+            )
+        except ValidationError as exc:
+            self.show_error(exc.message)
+            return False
+        if len(combined) == len(self.addresses):
+            self.show_error(f"{text} is in the list already")
+            return False
+        self.addresses = combined
+        self.show_error(None)
+        self._draw()
+        self.post_message(self.Changed(self))
+        return True
+
+    def commit_pending(self) -> bool:
+        """Add what is typed but not added yet; False (rule shown) when it is refused."""
+        field = self.query_one("#recipient-input", Input)
+        if not field.value.strip():
+            self.show_error(None)
+            return True
+        if self.add(field.value):
+            field.value = ""
+            return True
+        return False
+
+    def remove_highlighted(self) -> None:
+        listing = self.query_one("#recipient-list", RecipientList)
+        index = listing.highlighted
+        if index is None or not self.addresses:
+            return
+        del self.addresses[index]
+        self.show_error(None)
+        self._draw()
+        if self.addresses:
+            listing.highlighted = min(index, len(self.addresses) - 1)
+        self.post_message(self.Changed(self))
+
+    def _draw(self) -> None:
+        listing = self.query_one("#recipient-list", RecipientList)
+        listing.clear_options()
+        listing.add_options(Option(address) for address in self.addresses)
+        listing.display = bool(self.addresses)
+        count = len(self.addresses)
+        note = f"{count} of {MAX_RECIPIENTS}"
+        note += " · select one and press Delete to remove it" if count else " · none yet"
+        self.query_one("#recipient-count", Static).update(note)
+
+    def on_input_submitted(self, event: Input.Submitted) -> None:
+        event.stop()
+        if self.add(event.value):
+            event.input.value = ""
+
+    def on_input_changed(self, event: Input.Changed) -> None:
+        event.stop()
+        if not event.value:
+            self.show_error(None)
+
+    def on_button_pressed(self, event: Button.Pressed) -> None:
+        if event.button.id == "recipient-add":
+            event.stop()
+            field = self.query_one("#recipient-input", Input)
+            if self.add(field.value):
+                field.value = ""
