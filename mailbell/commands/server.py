@@ -23,6 +23,26 @@ TENANT_OPTION = typer.Option(None, "--tenant", help="Tenant slug.")
 SYSTEM_OPTION = typer.Option(False, "--system", help="The system's servers.")
 
 
+OPTION_FIELDS = {
+    "name": "name", "provider": "provider", "host": "host", "port": "port",
+    "security": "security", "auth": "auth", "username": "username", "password": "password",
+    "mail_from": "mail_from", "reply_to": "reply_to", "timeout": "timeout",
+    "rate_limit": "rate_limit_per_minute", "tls_verify": "tls_verify", "ca_file": "ca_file",
+    "oauth_client_id": "oauth_client_id", "oauth_client_secret": "oauth_client_secret",
+    "oauth_directory_id": "oauth_directory_id",
+}  # fmt: skip
+
+
+def _options(given: dict[str, Any]) -> dict[str, Any]:
+    """The server options of `add`/`edit`, by service field name; secrets given as '-' read."""
+    data = {field: given[option] for option, field in OPTION_FIELDS.items()}
+    data["password"] = read_secret_argument(data["password"], "SMTP password")
+    data["oauth_client_secret"] = read_secret_argument(
+        data["oauth_client_secret"], "OAuth client secret"
+    )
+    return data
+
+
 def _fields(**options: Any) -> dict[str, Any]:
     """Options the user gave, by service field name (None means not given)."""
     return {name: value for name, value in options.items() if value is not None}
@@ -57,26 +77,7 @@ def add(
     """Add a mail server. The owner's first server becomes its default."""
     from core.services.mail_servers import create_mail_server, mail_server_public
 
-    data = _fields(
-        name=name,
-        provider=provider,
-        host=host,
-        port=port,
-        security=security,
-        auth=auth,
-        username=username,
-        password=read_secret_argument(password, "SMTP password"),
-        mail_from=mail_from,
-        reply_to=reply_to,
-        timeout=timeout,
-        rate_limit_per_minute=rate_limit,
-        tls_verify=tls_verify,
-        ca_file=ca_file,
-        oauth_client_id=oauth_client_id,
-        oauth_client_secret=read_secret_argument(oauth_client_secret, "OAuth client secret"),
-        oauth_directory_id=oauth_directory_id,
-        is_default=default or None,
-    )
+    data = _fields(**_options(locals()), is_default=default or None)
     ctx = context()
     with ctx.session() as session:
         owner = owner_tenant(session, tenant, system)
@@ -158,25 +159,7 @@ def edit(
     """Change some fields of a server; the others keep their values."""
     from core.services.mail_servers import update_mail_server
 
-    data = _fields(
-        name=name,
-        provider=provider,
-        host=host,
-        port=port,
-        security=security,
-        auth=auth,
-        username=username,
-        password=read_secret_argument(password, "SMTP password"),
-        mail_from=mail_from,
-        reply_to=reply_to,
-        timeout=timeout,
-        rate_limit_per_minute=rate_limit,
-        tls_verify=tls_verify,
-        ca_file=ca_file,
-        oauth_client_id=oauth_client_id,
-        oauth_client_secret=read_secret_argument(oauth_client_secret, "OAuth client secret"),
-        oauth_directory_id=oauth_directory_id,
-    )
+    data = _fields(**_options(locals()))
     ctx = context()
     with ctx.session() as session:
         owner = owner_tenant(session, tenant, system)
