@@ -20,7 +20,7 @@ async def type_into(pilot, selector: str, text: str, *, keys: bool = False) -> N
         await pilot.press(*text)
     else:
         widget.value = text
-    await pilot.pause()
+    await settle(pilot)  # validation runs on the change message: let it land, even under load
 
 
 def note(app, field: str) -> str:
