@@ -217,6 +217,31 @@ def apply_server_changes(
     return changed
 
 
+def _save(
+    session: Session,
+    server: MailServer,
+    tenant: Tenant | None,
+    action: str,
+    fields: list[str],
+    actor: Actor,
+    commit: bool,
+) -> MailServer:
+    """Write the server with its audit entry (field names only); commit unless told not to."""
+    session.add(server)
+    session.flush()
+    record(
+        session,
+        actor=actor,
+        action=action,
+        tenant=tenant.slug if tenant else None,
+        target=f"mail_server:{server.id}",
+        fields=fields,
+    )
+    if commit:
+        session.commit()
+    return server
+
+
 def create_mail_server(
     *,
     session: Session,
@@ -234,19 +259,7 @@ def create_mail_server(
     check_complete(server)
     _check_unique_name(session, tenant, server)
     server.is_default = _default_flag(session, tenant, server, changes.get("is_default", False))
-    session.add(server)
-    session.flush()
-    record(
-        session,
-        actor=actor,
-        action="mail_server.create",
-        tenant=tenant.slug if tenant else None,
-        target=f"mail_server:{server.id}",
-        fields=fields,
-    )
-    if commit:
-        session.commit()
-    return server
+    return _save(session, server, tenant, "mail_server.create", fields, actor, commit)
 
 
 def update_mail_server(
@@ -271,18 +284,7 @@ def update_mail_server(
     fields = apply_server_changes(session=session, box=box, server=server, changes=changes)
     check_complete(server)
     _check_unique_name(session, tenant, server)
-    session.add(server)
-    record(
-        session,
-        actor=actor,
-        action="mail_server.update",
-        tenant=tenant.slug if tenant else None,
-        target=f"mail_server:{server.id}",
-        fields=fields,
-    )
-    if commit:
-        session.commit()
-    return server
+    return _save(session, server, tenant, "mail_server.update", fields, actor, commit)
 
 
 def set_default_mail_server(
