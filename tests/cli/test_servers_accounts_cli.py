@@ -5,6 +5,29 @@ from __future__ import annotations
 import json
 
 
+def _ok(cli, *args: str) -> None:
+    result = cli(*args)
+    assert result.code == 0, result.err
+
+
+def _acme_with_server(cli) -> None:
+    """Tenant `acme` with one plain mail server (id 1, its default)."""
+    _ok(cli, "tenant", "add", "acme")
+    _ok(
+        cli,
+        "server",
+        "add",
+        "--tenant",
+        "acme",
+        "--name",
+        "A",
+        "--host",
+        "a.org",
+        "--auth",
+        "DISABLE",
+    )
+
+
 def _servers(cli, *owner: str) -> list[dict]:
     result = cli("server", "list", *owner, "--json")
     assert result.code == 0, result.err
@@ -13,22 +36,20 @@ def _servers(cli, *owner: str) -> list[dict]:
 
 def test_servers_default_and_presets(cli) -> None:
     assert cli("tenant", "add", "acme").code == 0
-    assert (
-        cli(
-            "server",
-            "add",
-            "--tenant",
-            "acme",
-            "--name",
-            "Main",
-            "--host",
-            "smtp.a.org",
-            "--username",
-            "u",
-            "--password",
-            "pw-main",
-        ).code
-        == 0
+    _ok(
+        cli,
+        "server",
+        "add",
+        "--tenant",
+        "acme",
+        "--name",
+        "Main",
+        "--host",
+        "smtp.a.org",
+        "--username",
+        "u",
+        "--password",
+        "pw-main",
     )
     added = cli(
         "server",
@@ -85,20 +106,18 @@ def test_second_default_server_is_refused(cli, db_dump) -> None:
 def test_server_from_another_owner_is_not_found(cli) -> None:
     for slug in ("acme", "globex"):
         assert cli("tenant", "add", slug).code == 0
-    assert (
-        cli(
-            "server",
-            "add",
-            "--tenant",
-            "acme",
-            "--name",
-            "A",
-            "--host",
-            "a.org",
-            "--auth",
-            "DISABLE",
-        ).code
-        == 0
+    _ok(
+        cli,
+        "server",
+        "add",
+        "--tenant",
+        "acme",
+        "--name",
+        "A",
+        "--host",
+        "a.org",
+        "--auth",
+        "DISABLE",
     )
     server_id = _servers(cli, "--tenant", "acme")[0]["id"]
     result = cli("server", "edit", str(server_id), "--tenant", "globex", "--port", "25")
@@ -106,41 +125,24 @@ def test_server_from_another_owner_is_not_found(cli) -> None:
 
 
 def test_remove_detaches_accounts(cli) -> None:
-    assert cli("tenant", "add", "acme").code == 0
-    assert (
-        cli(
-            "server",
-            "add",
-            "--tenant",
-            "acme",
-            "--name",
-            "A",
-            "--host",
-            "a.org",
-            "--auth",
-            "DISABLE",
-        ).code
-        == 0
-    )
+    _acme_with_server(cli)
     server_id = _servers(cli, "--tenant", "acme")[0]["id"]
-    assert (
-        cli(
-            "accounts",
-            "add",
-            "--tenant",
-            "acme",
-            "--email",
-            "help@acme.org",
-            "--name",
-            "Help",
-            "--server",
-            str(server_id),
-            "--imap-host",
-            "imap.acme.org",
-            "--imap-password",
-            "imap-secret",
-        ).code
-        == 0
+    _ok(
+        cli,
+        "accounts",
+        "add",
+        "--tenant",
+        "acme",
+        "--email",
+        "help@acme.org",
+        "--name",
+        "Help",
+        "--server",
+        str(server_id),
+        "--imap-host",
+        "imap.acme.org",
+        "--imap-password",
+        "imap-secret",
     )
     result = cli("server", "remove", str(server_id), "--tenant", "acme", "--yes")
     assert result.code == 0
@@ -172,37 +174,20 @@ def test_account_without_mail_server_is_refused(cli, db_dump) -> None:
 
 
 def test_account_email_is_read_only(cli, db_dump) -> None:
-    assert cli("tenant", "add", "acme").code == 0
-    assert (
-        cli(
-            "server",
-            "add",
-            "--tenant",
-            "acme",
-            "--name",
-            "A",
-            "--host",
-            "a.org",
-            "--auth",
-            "DISABLE",
-        ).code
-        == 0
-    )
-    assert (
-        cli(
-            "accounts",
-            "add",
-            "--tenant",
-            "acme",
-            "--email",
-            "a@acme.org",
-            "--name",
-            "A",
-            "--server",
-            "1",
-            "--default",
-        ).code
-        == 0
+    _acme_with_server(cli)
+    _ok(
+        cli,
+        "accounts",
+        "add",
+        "--tenant",
+        "acme",
+        "--email",
+        "a@acme.org",
+        "--name",
+        "A",
+        "--server",
+        "1",
+        "--default",
     )
     before = db_dump()
     result = cli("accounts", "edit", "1", "--tenant", "acme", "--email", "b@acme.org")
@@ -215,22 +200,7 @@ def test_account_email_is_read_only(cli, db_dump) -> None:
 
 
 def test_second_default_account_is_refused_and_default_moves(cli, db_dump) -> None:
-    assert cli("tenant", "add", "acme").code == 0
-    assert (
-        cli(
-            "server",
-            "add",
-            "--tenant",
-            "acme",
-            "--name",
-            "A",
-            "--host",
-            "a.org",
-            "--auth",
-            "DISABLE",
-        ).code
-        == 0
-    )
+    _acme_with_server(cli)
     for email, extra in (("a@acme.org", ["--default"]), ("b@acme.org", [])):
         assert (
             cli(
@@ -295,38 +265,21 @@ def test_tenant_list_json(cli) -> None:
 def test_changing_the_mailbox_resets_the_sync_checkpoint(cli, ctx) -> None:
     from core.models.mail import EmailAccount
 
-    assert cli("tenant", "add", "acme").code == 0
-    assert (
-        cli(
-            "server",
-            "add",
-            "--tenant",
-            "acme",
-            "--name",
-            "A",
-            "--host",
-            "a.org",
-            "--auth",
-            "DISABLE",
-        ).code
-        == 0
-    )
-    assert (
-        cli(
-            "accounts",
-            "add",
-            "--tenant",
-            "acme",
-            "--email",
-            "a@acme.org",
-            "--name",
-            "A",
-            "--server",
-            "1",
-            "--imap-host",
-            "imap.one.org",
-        ).code
-        == 0
+    _acme_with_server(cli)
+    _ok(
+        cli,
+        "accounts",
+        "add",
+        "--tenant",
+        "acme",
+        "--email",
+        "a@acme.org",
+        "--name",
+        "A",
+        "--server",
+        "1",
+        "--imap-host",
+        "imap.one.org",
     )
     with ctx.session() as session:
         account = session.get(EmailAccount, 1)
