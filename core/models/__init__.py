@@ -2,7 +2,8 @@
 
 from core.models.audit import AuditEntry
 from core.models.auth import ApiToken
-from core.models.delivery import Delivery, EventRecord
+from core.models.config_generation import ConfigGeneration
+from core.models.delivery import Delivery, DeliveryAttempt, EventRecord
 from core.models.inbound import InboundMessage as InboundMessage
 from core.models.mail import EmailAccount, MailServer
 from core.models.slack import SlackChannelLink as SlackChannelLink  # and the other Slack tables
@@ -11,9 +12,11 @@ from core.models.tenancy import NotificationSettings, SystemSettings, Tenant
 
 __all__ = [
     "ApiToken",
+    "ConfigGeneration",
     "AuditEntry",
     "CustomTemplate",
     "Delivery",
+    "DeliveryAttempt",
     "EmailAccount",
     "EventRecord",
     "MailServer",

@@ -103,3 +103,23 @@ class SendSlot(SQLModel, table=True):
         sa_column=Column(Integer, ForeignKey("mail_server.id", ondelete="CASCADE"), nullable=False)
     )
     at: datetime = Field(default_factory=utcnow)
+
+
+ATTEMPT_OUTCOMES = ("sent", "partial", "retry", "failed")
+
+
+class DeliveryAttempt(SQLModel, table=True):
+    """One try at sending a delivery: what the server answered, kept for the delivery log."""
+
+    __tablename__ = "delivery_attempt"
+    __table_args__ = (Index("ix_delivery_attempt_delivery", "delivery_id", "id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    delivery_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("delivery.id", ondelete="CASCADE"), nullable=False)
+    )
+    at: datetime = Field(default_factory=utcnow)
+    outcome: str = Field(max_length=12)
+    # The server's reply or the failing step, secrets never included.
+    detail: str | None = Field(default=None, sa_column=Column(Text))
+    worker: str | None = Field(default=None, max_length=100)
