@@ -33,7 +33,14 @@ ACCOUNT_FIELDS = (
 )
 
 
-def _clean(data: Mapping[str, Any]) -> dict[str, Any]:
+def clean_account_fields(data: Mapping[str, Any]) -> dict[str, Any]:
+    """Check and normalise email-account fields, the same rules for every front end.
+
+    `data` may hold any subset of `ACCOUNT_FIELDS` (a partial update checks only what it
+    gives). Returns the cleaned values: email and text fields trimmed and checked, ports and
+    ids as integers, flags as booleans, an empty IMAP password as None (keep the stored one).
+    Raises `ValidationError(field, message)` for an unknown field or the first broken rule.
+    """
     v.known_fields(data, ACCOUNT_FIELDS)
     cleaned: dict[str, Any] = {}
     for name, value in data.items():
@@ -125,7 +132,7 @@ def _apply(box: SecretBox, account: EmailAccount, changes: Mapping[str, Any]) ->
 def create_email_account(
     *, session: Session, box: SecretBox, tenant: Tenant, data: Mapping[str, Any], actor: Actor
 ) -> EmailAccount:
-    changes = _clean(data)
+    changes = clean_account_fields(data)
     for required in ("email", "display_name"):
         if not changes.get(required):
             raise ValidationError(required, "is required")
@@ -163,7 +170,7 @@ def update_email_account(
     actor: Actor,
 ) -> EmailAccount:
     account = get_email_account(session=session, tenant=tenant, account_id=account_id)
-    changes = _clean(data)
+    changes = clean_account_fields(data)
     if "email" in changes and changes["email"].lower() != account.email.lower():
         raise ValidationError(
             "email", "is read-only after creation: remove the account and add it again"

@@ -33,9 +33,9 @@ TEXT_FIELDS = (
 
 def clean_fields(data: dict[str, Any]) -> None:
     """The account rules of core.services.accounts, one field at a time."""
-    from core.services.accounts import _clean  # the service's own field rules
+    from core.services.accounts import clean_account_fields  # the service's own field rules
 
-    _clean(data)
+    clean_account_fields(data)
 
 
 def save_account(ctx: Context, slug: str, account_id: int | None, data: dict[str, Any]) -> str:
