@@ -30,6 +30,9 @@ def _configure_sqlite(dbapi_connection: sqlite3.Connection, _record: Any) -> Non
 
 def make_engine(url: str, **kwargs: Any) -> Engine:
     """An engine for `url`; SQLite gets WAL, foreign keys and a busy timeout on every connection."""
+    from core.generation import install_generation_hook
+
+    install_generation_hook()
     parsed = make_url(url)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database

@@ -7,11 +7,14 @@ Message bytes are encrypted at rest: a welcome email carries the new user's pass
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
+from datetime import datetime
 from email.utils import parseaddr
 from typing import Any
 
+from sqlalchemy import bindparam, insert, update
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
@@ -19,23 +22,55 @@ from core.catalog import Event, get_event
 from core.crypto import SecretBox
 from core.errors import MailbellError, ValidationError
 from core.mail.mime import serialize
+from core.models._common import utcnow
 from core.models.delivery import Delivery, EventRecord
 from core.models.mail import MailServer
-from core.models.tenancy import NotificationSettings, SystemSettings, Tenant
+from core.models.tenancy import Tenant
+from core.pipeline.emit_config import OwnerConfig, ServerView, owner_config
 from core.rendering import TemplateSource, render
-from core.services.mail_servers import resolve_effective_server
-from core.services.slack import queue_slack_deliveries
-from core.services.templates import effective_template
+from core.slack_blocks import alert_message
 
 REDACTED = "(redacted)"
 SECRET_PAYLOAD_FIELDS = frozenset({"password"})
 KEY_MAX_LENGTH = 200
+EVENT = EventRecord.__table__  # type: ignore[attr-defined]
+DELIVERY = Delivery.__table__  # type: ignore[attr-defined]
+
+
+@dataclass(frozen=True, slots=True)
+class EmittedDelivery:
+    """A delivery as emit wrote it (or found it, for a repeated key): the row's values."""
+
+    id: int
+    event_id: int
+    tenant_id: int | None
+    event: str
+    channel: str
+    target: str
+    mail_server_id: int | None
+    status: str
+    last_error: str | None
+    sender: str
+    pending: list[str]
+    content: bytes
+    message_id: str | None
+    created_at: datetime
+    attempts: int = 0
+    sent_at: datetime | None = None
+
+    @classmethod
+    def of(cls, row: Delivery) -> EmittedDelivery:
+        assert row.id is not None
+        return cls(**{name: getattr(row, name) for name in _FIELDS})
+
+
+_FIELDS = tuple(f.name for f in fields(EmittedDelivery))
 
 
 @dataclass(frozen=True)
 class EmitResult:
     event_id: int
-    deliveries: list[Delivery]
+    deliveries: list[EmittedDelivery]
     duplicate: bool = False
 
 
@@ -67,51 +102,41 @@ def _check_key(key: str | None) -> str | None:
 
 
 def _existing(session: Session, tenant: Tenant | None, key: str) -> EmitResult | None:
-    query = select(EventRecord).where(EventRecord.key == key)
+    query = select(EventRecord.id).where(EventRecord.key == key)
     query = query.where(
         col(EventRecord.tenant_id).is_(None)
         if tenant is None
         else EventRecord.tenant_id == tenant.id
     )
-    record = session.exec(query).first()
-    if record is None:
+    event_id = session.exec(query).first()
+    if event_id is None:
         return None
-    assert record.id is not None
-    deliveries = session.exec(
-        select(Delivery).where(Delivery.event_id == record.id).order_by(col(Delivery.id))
+    rows = session.exec(
+        select(Delivery).where(Delivery.event_id == event_id).order_by(col(Delivery.id))
     ).all()
-    return EmitResult(event_id=record.id, deliveries=list(deliveries), duplicate=True)
-
-
-def _settings(session: Session, tenant: Tenant | None) -> NotificationSettings | SystemSettings:
-    if tenant is None:
-        return session.get(SystemSettings, 1) or SystemSettings(id=1)
-    return session.get(NotificationSettings, tenant.id) or NotificationSettings(
-        tenant_id=tenant.id or 0
+    return EmitResult(
+        event_id=event_id, deliveries=[EmittedDelivery.of(row) for row in rows], duplicate=True
     )
 
 
-def _recipient_groups(
-    event: Event, payload: Any, settings: NotificationSettings | SystemSettings
-) -> list[list[str]]:
+def _recipient_groups(event: Event, payload: Any, recipients: list[str]) -> list[list[str]]:
     """One list per message: tenant/system recipients share one; a payload address is its own."""
     email = getattr(payload, "email", None)
     if event.audience == "payload_email":
         return [[str(email)]]
     if event.audience == "payload_email_or_tenant_recipients" and email:
         return [[str(email)]]
-    return [list(settings.recipients)]
+    return [list(recipients)]
 
 
-def _plan(
-    event: Event,
-    settings: NotificationSettings | SystemSettings,
-    groups: list[list[str]],
-    server: MailServer | None,
-) -> list[_Plan]:
-    if event.toggle is not None and not getattr(settings, event.toggle):
+def _enabled(event: Event, config: OwnerConfig) -> bool:
+    return event.toggle is None or config.toggles.get(event.toggle, False)
+
+
+def _plan(event: Event, config: OwnerConfig, groups: list[list[str]]) -> list[_Plan]:
+    if not _enabled(event, config):
         return [_Plan(g, "suppressed", f"{event.toggle} is off") for g in groups]
-    if server is None:
+    if config.server is None:
         reason = (
             "not configured: the tenant has no mail server and the system server is not "
             "applied to all tenants"
@@ -124,7 +149,7 @@ def _plan(
     ]
 
 
-def _server_from(server: MailServer) -> str:
+def _server_from(server: MailServer | ServerView) -> str:
     if server.mail_from:
         return server.mail_from
     if server.username and "@" in server.username:
@@ -140,6 +165,37 @@ def _redacted(payload: Any) -> dict[str, Any]:
     return data
 
 
+@dataclass(frozen=True, slots=True)
+class _Content:
+    sender: str
+    message_id: str
+    content: bytes
+
+
+def _render_content(
+    *,
+    box: SecretBox,
+    spec: Event,
+    payload: Any,
+    server: MailServer | ServerView,
+    template: TemplateSource,
+    recipients: list[str],
+) -> _Content:
+    message = render(
+        spec.name,
+        payload,
+        template=template,
+        to=recipients,
+        server_from=_server_from(server),
+        reply_to=server.reply_to,
+    )
+    return _Content(
+        sender=parseaddr(message.mail_from)[1],
+        message_id=message.message_id,
+        content=box.encrypt_bytes(serialize(message)),
+    )
+
+
 def fill_content(
     delivery: Delivery,
     *,
@@ -150,19 +206,130 @@ def fill_content(
     template: TemplateSource,
 ) -> None:
     """Render the message for the delivery's recipients and store it, encrypted, on the row."""
-    recipients = [address for address in delivery.target.split(",") if address]
-    message = render(
-        spec.name,
-        payload,
+    rendered = _render_content(
+        box=box,
+        spec=spec,
+        payload=payload,
+        server=server,
         template=template,
-        to=recipients,
-        server_from=_server_from(server),
-        reply_to=server.reply_to,
+        recipients=[address for address in delivery.target.split(",") if address],
     )
     delivery.mail_server_id = server.id
-    delivery.sender = parseaddr(message.mail_from)[1]
-    delivery.message_id = message.message_id
-    delivery.content = box.encrypt_bytes(serialize(message))
+    delivery.sender = rendered.sender
+    delivery.message_id = rendered.message_id
+    delivery.content = rendered.content
+
+
+def _email_row(
+    plan: _Plan,
+    *,
+    box: SecretBox,
+    spec: Event,
+    payload: Any,
+    config: OwnerConfig,
+    template: TemplateSource | None,
+) -> dict[str, Any]:
+    server = config.server
+    row: dict[str, Any] = {
+        "channel": "email",
+        "target": ",".join(plan.recipients),
+        "mail_server_id": server.id if server else None,
+        "status": plan.status,
+        "last_error": plan.reason,
+        "sender": "",
+        "pending": plan.recipients if plan.status == "queued" else [],
+        "content": b"",
+        "message_id": None,
+    }
+    if plan.status == "queued" and server is not None and template is not None:
+        try:
+            rendered = _render_content(
+                box=box,
+                spec=spec,
+                payload=payload,
+                server=server,
+                template=template,
+                recipients=plan.recipients,
+            )
+        except MailbellError as exc:  # a template that cannot render fails, with the reason
+            row.update(status="failed", last_error=str(exc), pending=[])
+        else:
+            row.update(
+                sender=rendered.sender, message_id=rendered.message_id, content=rendered.content
+            )
+    return row
+
+
+def _slack_row(channel_id: str) -> dict[str, Any]:
+    return {
+        "channel": "slack",
+        "target": channel_id,
+        "mail_server_id": None,
+        "status": "queued",
+        "last_error": None,
+        "sender": "",
+        "pending": [channel_id],
+        "content": b"",
+        "message_id": None,
+    }
+
+
+def _insert_deliveries(
+    session: Session,
+    rows: list[dict[str, Any]],
+    *,
+    event: str,
+    event_id: int,
+    tenant_id: int | None,
+) -> list[int]:
+    """One multi-row INSERT … RETURNING id; the values the ORM would default, written out."""
+    now = utcnow()
+    for row in rows:
+        row.update(
+            event=event,
+            event_id=event_id,
+            tenant_id=tenant_id,
+            attempts=0,
+            results={},
+            reply=None,
+            next_attempt_at=now,
+            lease_owner=None,
+            created_at=now,
+            updated_at=now,
+            sent_at=None,
+        )
+    statement = insert(DELIVERY).returning(DELIVERY.c.id, sort_by_parameter_order=True)
+    return list(session.connection().execute(statement, rows).scalars())
+
+
+def _attach_slack_messages(
+    session: Session,
+    box: SecretBox,
+    slack: list[tuple[int, dict[str, Any]]],
+    *,
+    spec: Event,
+    payload: dict[str, Any],
+    tenant: Tenant | None,
+    at: datetime,
+) -> None:
+    """The alert's context line names its delivery id, known only after the insert."""
+    updates = []
+    for delivery_id, row in slack:
+        message = alert_message(
+            event=spec,
+            payload=payload,
+            tenant=tenant.slug if tenant else None,
+            delivery_id=delivery_id,
+            at=at,
+        )
+        row["content"] = box.encrypt_bytes(json.dumps(message).encode())
+        updates.append({"row_id": delivery_id, "content": row["content"]})
+    session.connection().execute(
+        update(DELIVERY)
+        .where(DELIVERY.c.id == bindparam("row_id"))
+        .values(content=bindparam("content")),
+        updates,
+    )
 
 
 def emit(
@@ -182,51 +349,47 @@ def emit(
     if key is not None and (found := _existing(session, tenant, key)) is not None:
         return found
 
-    settings = _settings(session, tenant)
-    server = resolve_effective_server(session=session, tenant=tenant).server
-    plans = _plan(spec, settings, _recipient_groups(spec, payload, settings), server)
-    record = EventRecord(
-        tenant_id=tenant.id if tenant else None,
-        name=spec.name,
-        key=key,
-        payload=_redacted(payload),
-        payload_enc=box.encrypt_bytes(payload.model_dump_json().encode()),
-    )
-    session.add(record)
-    session.flush()
-    assert record.id is not None
+    config = owner_config(session, tenant)
+    plans = _plan(spec, config, _recipient_groups(spec, payload, config.recipients))
     template = (
-        effective_template(session=session, tenant=tenant, name=spec.name)
+        config.template(session, tenant, spec.name)
         if any(plan.status == "queued" for plan in plans)
         else None
     )
-    deliveries = []
-    for plan in plans:
-        delivery = Delivery(
-            event_id=record.id,
-            tenant_id=record.tenant_id,
-            event=spec.name,
-            channel="email",
-            target=",".join(plan.recipients),
-            mail_server_id=server.id if server else None,
-            status=plan.status,
-            last_error=plan.reason,
-            pending=plan.recipients if plan.status == "queued" else [],
-        )
-        if plan.status == "queued" and server is not None and template is not None:
-            try:
-                fill_content(
-                    delivery, box=box, spec=spec, payload=payload, server=server, template=template
-                )
-            except MailbellError as exc:  # a template that cannot render fails, with the reason
-                delivery.status, delivery.last_error, delivery.pending = "failed", str(exc), []
-        session.add(delivery)
-        deliveries.append(delivery)
-    if spec.toggle is None or getattr(settings, spec.toggle):  # routes only for enabled events
-        deliveries += queue_slack_deliveries(
-            session=session, box=box, record_=record, event=spec, tenant=tenant
-        )
+    rows = [
+        _email_row(plan, box=box, spec=spec, payload=payload, config=config, template=template)
+        for plan in plans
+    ]
+    channels = config.channels(session, tenant, spec.name) if _enabled(spec, config) else []
+    rows += [_slack_row(channel_id) for channel_id in channels]
+
+    now = utcnow()
+    shown = _redacted(payload)
+    tenant_id = tenant.id if tenant else None
     try:
+        event_id = (
+            session.connection()
+            .execute(
+                insert(EVENT).returning(EVENT.c.id),
+                {
+                    "tenant_id": tenant_id,
+                    "name": spec.name,
+                    "key": key,
+                    "payload": shown,
+                    "payload_enc": box.encrypt_bytes(payload.model_dump_json().encode()),
+                    "created_at": now,
+                },
+            )
+            .scalar_one()
+        )
+        ids = _insert_deliveries(
+            session, rows, event=spec.name, event_id=event_id, tenant_id=tenant_id
+        )
+        slack = [(i, row) for i, row in zip(ids, rows, strict=True) if row["channel"] == "slack"]
+        if slack:
+            _attach_slack_messages(
+                session, box, slack, spec=spec, payload=shown, tenant=tenant, at=now
+            )
         session.commit()
     except IntegrityError:
         # Another emit with the same key won the race: answer with its deliveries.
@@ -234,4 +397,10 @@ def emit(
         if key is not None and (found := _existing(session, tenant, key)) is not None:
             return found
         raise
-    return EmitResult(event_id=record.id, deliveries=deliveries)
+    return EmitResult(
+        event_id=event_id,
+        deliveries=[
+            EmittedDelivery(id=i, **{k: v for k, v in row.items() if k in _FIELDS})
+            for i, row in zip(ids, rows, strict=True)
+        ],
+    )

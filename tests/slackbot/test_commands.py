@@ -220,13 +220,14 @@ async def test_unknown_route_names_change_nothing(bot, tenants, state) -> None:
 def _failed_delivery(ctx, slug):
     with ctx.session() as session:
         tenant = get_tenant(session=session, slug=slug)
-        [delivery] = emit(
+        [emitted] = emit(
             session=session,
             box=ctx.box,
             tenant=tenant,
             event="VOICEMAIL_RECEIVED",
             data=sample("VOICEMAIL_RECEIVED"),
         ).deliveries
+        delivery = session.get(Delivery, emitted.id)
         delivery.status, delivery.last_error = "failed", "[data] 554 5.7.1 rejected"
         session.add(delivery)
         session.commit()

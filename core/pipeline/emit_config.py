@@ -1,0 +1,132 @@
+"""What emit needs to know about one owner (a tenant, or the system), kept between events.
+
+Settings, the effective mail server, templates and Slack routes change rarely and are read on
+every event. They are read once per configuration generation (core/generation.py) and then
+served from memory; a change committed by any process moves the generation and the next emit
+reads them again. Snapshots are plain frozen values, never ORM rows, so they are safe to share
+between threads and sessions.
+"""
+
+from __future__ import annotations
+
+import threading
+import weakref
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from sqlalchemy.engine import Engine
+from sqlmodel import Session
+
+from core.generation import current_generation
+from core.models.mail import MailServer
+from core.models.tenancy import NotificationSettings, SystemSettings, Tenant
+from core.rendering import TemplateSource
+from core.services.mail_servers import resolve_effective_server
+from core.services.slack import slack_targets
+from core.services.templates import effective_template
+
+T = TypeVar("T")
+
+
+@dataclass(frozen=True, slots=True)
+class ServerView:
+    """The fields of the effective mail server that shape a message (no secrets)."""
+
+    id: int | None
+    mail_from: str | None
+    username: str | None
+    reply_to: str | None
+
+    @classmethod
+    def of(cls, server: MailServer) -> ServerView:
+        return cls(server.id, server.mail_from, server.username, server.reply_to)
+
+
+@dataclass(slots=True)
+class OwnerConfig:
+    """One owner's configuration as of one generation; templates and routes filled on demand."""
+
+    toggles: dict[str, bool]
+    recipients: list[str]
+    server: ServerView | None
+    templates: dict[str, TemplateSource] = field(default_factory=dict)
+    slack_routes: dict[str, list[str]] = field(default_factory=dict)
+
+    def template(self, session: Session, tenant: Tenant | None, name: str) -> TemplateSource:
+        return _memo(
+            self.templates,
+            name,
+            lambda: effective_template(session=session, tenant=tenant, name=name),
+        )
+
+    def channels(self, session: Session, tenant: Tenant | None, name: str) -> list[str]:
+        return _memo(self.slack_routes, name, lambda: slack_targets(session, tenant, name))
+
+
+def _memo(store: dict[str, T], key: str, load: Callable[[], T]) -> T:
+    found = store.get(key)
+    if found is None:
+        found = store[key] = load()
+    return found
+
+
+def _load(session: Session, tenant: Tenant | None) -> OwnerConfig:
+    settings: NotificationSettings | SystemSettings
+    if tenant is None:
+        settings = session.get(SystemSettings, 1) or SystemSettings(id=1)
+    else:
+        settings = session.get(NotificationSettings, tenant.id) or NotificationSettings(
+            tenant_id=tenant.id or 0
+        )
+    toggles = {
+        name: bool(value) for name, value in settings.model_dump().items() if name[:7] == "notify_"
+    }
+    server = resolve_effective_server(session=session, tenant=tenant).server
+    return OwnerConfig(
+        toggles=toggles,
+        recipients=list(settings.recipients),
+        server=ServerView.of(server) if server is not None else None,
+    )
+
+
+class _EngineCache:
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.generation: int | None = None
+        self.owners: dict[int | None, OwnerConfig] = {}
+
+
+_caches: weakref.WeakKeyDictionary[Engine, _EngineCache] = weakref.WeakKeyDictionary()
+_caches_lock = threading.Lock()
+
+
+def _cache_for(engine: Engine) -> _EngineCache:
+    with _caches_lock:
+        cache = _caches.get(engine)
+        if cache is None:
+            cache = _caches[engine] = _EngineCache()
+        return cache
+
+
+def owner_config(session: Session, tenant: Tenant | None) -> OwnerConfig:
+    """`tenant`'s configuration (None: the system's), current as of this transaction."""
+    generation = current_generation(session)
+    if generation is None:
+        return _load(session, tenant)
+    bind = session.get_bind()
+    engine = bind if isinstance(bind, Engine) else bind.engine
+    cache = _cache_for(engine)
+    owner = tenant.id if tenant is not None else None
+    with cache.lock:
+        if cache.generation != generation:
+            cache.generation, cache.owners = generation, {}
+        found = cache.owners.get(owner)
+    if found is not None:
+        return found
+    loaded = _load(session, tenant)
+    with cache.lock:
+        # Only if nothing moved meanwhile: what was loaded is at least as new as `generation`.
+        if cache.generation == generation:
+            cache.owners[owner] = loaded
+    return loaded
