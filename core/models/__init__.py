@@ -12,8 +12,8 @@ from core.models.tenancy import NotificationSettings, SystemSettings, Tenant
 
 __all__ = [
     "ApiToken",
-    "ConfigGeneration",
     "AuditEntry",
+    "ConfigGeneration",
     "CustomTemplate",
     "Delivery",
     "DeliveryAttempt",
