@@ -83,11 +83,11 @@ def bearer_token(request: web.Request) -> str:
     return token
 
 
-def resolve_scope(session: Session, credentials: Credentials) -> Scope:
+def resolve_scope(session: Session, credentials: Credentials, *, commit: bool = True) -> Scope:
     """The caller's scope, or ApiError 401 / 403 / 404 (unknown `?tenant=`)."""
     plaintext, requested = credentials.token, credentials.requested_tenant
     identity = (
-        identify_token(session=session, plaintext=plaintext)
+        identify_token(session=session, plaintext=plaintext, commit=commit)
         if len(plaintext) <= MAX_TOKEN_LENGTH
         else None
     )
@@ -125,6 +125,19 @@ async def scoped_write(request: web.Request, work: Callable[[Session, Scope], T]
     credentials = request[CREDENTIALS]
     return await request.app[DATABASE].write(
         lambda session: work(session, resolve_scope(session, credentials))
+    )
+
+
+async def scoped_grouped_write(
+    request: web.Request, work: Callable[[Session, Scope, bool], T]
+) -> T:
+    """`scoped_write` for work that may share one transaction with other requests' work
+    (`Database.grouped_write`): `work(session, scope, commit)` commits only when `commit`."""
+    credentials = request[CREDENTIALS]
+    return await request.app[DATABASE].grouped_write(
+        lambda session, commit: work(
+            session, resolve_scope(session, credentials, commit=commit), commit
+        )
     )
 
 

@@ -1,9 +1,11 @@
 """`POST /api/events {"event", "data", "key"}` → 202 with the deliveries, committed first.
 
 The event is recorded and its deliveries queued in one transaction (`core.pipeline.emit`)
-before the answer is sent: a 202 is durable. A repeated `key` answers the first emit's
-deliveries with `"duplicate": true` and queues nothing. Tenant events act on the token's tenant
-(or `?tenant=` with a system token); system events need a system token without `?tenant=`.
+before the answer is sent: a 202 is durable. Events arriving together share one transaction
+(group commit, `api.db`), each answered only after it committed. A repeated `key` answers the
+first emit's deliveries with `"duplicate": true` and queues nothing. Tenant events act on the
+token's tenant (or `?tenant=` with a system token); system events need a system token without
+`?tenant=`.
 """
 
 from __future__ import annotations
@@ -14,7 +16,7 @@ from typing import Any
 from aiohttp import web
 from sqlmodel import Session
 
-from api.auth import Scope, scoped_write
+from api.auth import Scope, scoped_grouped_write
 from api.body import OBJECT, STRING, read_body, typed_fields
 from api.db import CONTEXT
 from api.errors import ApiError
@@ -57,7 +59,7 @@ async def post_event(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     raw = await read_body(request)
 
-    def work(session: Session, scope: Scope) -> dict[str, Any]:
+    def work(session: Session, scope: Scope, commit: bool) -> dict[str, Any]:
         body = typed_fields(raw.json_object(), EVENT_TYPES)
         v.known_fields(body, EVENT_TYPES)
         if "event" not in body:
@@ -71,6 +73,7 @@ async def post_event(request: web.Request) -> web.Response:
             event=event.name,
             data=body.get("data", {}),
             key=body.get("key"),
+            commit=commit,
         )
         return {
             "event_id": result.event_id,
@@ -81,7 +84,7 @@ async def post_event(request: web.Request) -> web.Response:
             ],
         }
 
-    return web.json_response(await scoped_write(request, work), status=202)
+    return web.json_response(await scoped_grouped_write(request, work), status=202)
 
 
 def setup(app: web.Application) -> None:

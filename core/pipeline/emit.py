@@ -340,8 +340,14 @@ def emit(
     event: str,
     data: Mapping[str, Any],
     key: str | None = None,
+    commit: bool = True,
 ) -> EmitResult:
-    """Record event `event` for `tenant` (None: a system event) and queue its deliveries."""
+    """Record event `event` for `tenant` (None: a system event) and queue its deliveries.
+
+    With `commit=False` the rows are written but the caller commits (the API groups several
+    events into one transaction); a repeated key racing another process then raises
+    `IntegrityError` instead of being answered here.
+    """
     spec = get_event(event, field="event")
     _check_scope(spec, tenant)
     key = _check_key(key)
@@ -390,8 +396,11 @@ def emit(
             _attach_slack_messages(
                 session, box, slack, spec=spec, payload=shown, tenant=tenant, at=now
             )
-        session.commit()
+        if commit:
+            session.commit()
     except IntegrityError:
+        if not commit:
+            raise
         # Another emit with the same key won the race: answer with its deliveries.
         session.rollback()
         if key is not None and (found := _existing(session, tenant, key)) is not None:

@@ -123,9 +123,12 @@ def _identify_statement() -> Any:
     )
 
 
-def identify_token(*, session: Session, plaintext: str) -> TokenIdentity | None:
+def identify_token(
+    *, session: Session, plaintext: str, commit: bool = True
+) -> TokenIdentity | None:
     """`authenticate_token` for hot paths (every HTTP request): one Core query for the token and
-    its tenant, no ORM loading; the same constant-time check and `last_used_at` stamping."""
+    its tenant, no ORM loading; the same constant-time check and `last_used_at` stamping
+    (committed here unless `commit` is False: the caller's transaction carries it)."""
     prefix = plaintext[: len(TOKEN_PREFIX) + LOOKUP_LENGTH]
     digest = _digest(plaintext)
     rows = session.connection().execute(_identify_statement(), {"prefix": prefix}).all()
@@ -146,7 +149,8 @@ def identify_token(*, session: Session, plaintext: str) -> TokenIdentity | None:
             session.execute(
                 update(ApiToken).where(col(ApiToken.id) == token_id).values(last_used_at=now)
             )
-            session.commit()
+            if commit:
+                session.commit()
         return TokenIdentity(id=token_id, name=name, tenant=tenant)
     return None
 

@@ -1,0 +1,134 @@
+"""Group commit in the API's writer: events posted together share one transaction, and none
+shares another's fate."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator
+
+import pytest
+from sqlalchemy import event, func, insert, select
+from sqlmodel import Session
+
+from api.db import Database
+from core.context import Context
+from core.errors import ValidationError
+from core.models.audit import AuditEntry
+from core.models.delivery import EventRecord
+from tests.api.conftest import QUEUE_CALL_LOST, ApiClient
+
+AUDIT = AuditEntry.__table__  # type: ignore[attr-defined]
+
+
+@pytest.fixture
+async def database(ctx: Context) -> AsyncIterator[Database]:
+    db = Database(ctx)
+    yield db
+    db.close()
+
+
+def _commits(ctx: Context) -> list[int]:
+    seen: list[int] = []
+    event.listen(ctx.engine, "commit", lambda _conn: seen.append(1))
+    return seen
+
+
+async def _hold_writer(database: Database) -> threading.Event:
+    """Keep the writer thread busy so that the next calls queue up and run as one group."""
+    release = threading.Event()
+    started = threading.Event()
+
+    def block() -> None:
+        started.set()
+        release.wait(10)
+
+    asyncio.get_running_loop().create_task(database._writer.run(block))
+    while not started.is_set():
+        await asyncio.sleep(0.001)
+    return release
+
+
+def _write_audit(action: str):
+    def work(session: Session, commit: bool) -> str:
+        session.connection().execute(
+            insert(AUDIT).values(actor="t", source="cli", action=action, fields=[])
+        )
+        if commit:
+            session.commit()
+        return action
+
+    return work
+
+
+def _actions(ctx: Context) -> list[str]:
+    with ctx.session() as session:
+        return sorted(session.connection().execute(select(AUDIT.c.action)).scalars())
+
+
+async def test_calls_waiting_together_commit_once(database: Database, ctx: Context) -> None:
+    release = await _hold_writer(database)
+    commits = _commits(ctx)
+    calls = [database.grouped_write(_write_audit(f"a{i}")) for i in range(8)]
+    tasks = [asyncio.ensure_future(call) for call in calls]
+    await asyncio.sleep(0.05)
+    release.set()
+    assert await asyncio.gather(*tasks) == [f"a{i}" for i in range(8)]
+    assert len(commits) == 1
+    assert _actions(ctx) == [f"a{i}" for i in range(8)]
+
+
+async def test_a_refusal_before_writing_leaves_the_others_in_the_group(
+    database: Database, ctx: Context
+) -> None:
+    def refuse(session: Session, commit: bool) -> None:
+        raise ValidationError("data", "refused")
+
+    release = await _hold_writer(database)
+    commits = _commits(ctx)
+    tasks = [
+        asyncio.ensure_future(database.grouped_write(fn))
+        for fn in (_write_audit("a"), refuse, _write_audit("b"))
+    ]
+    await asyncio.sleep(0.05)
+    release.set()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    assert results[0] == "a" and results[2] == "b"
+    assert isinstance(results[1], ValidationError)
+    assert len(commits) == 1
+    assert _actions(ctx) == ["a", "b"]
+
+
+async def test_a_failure_after_writing_reruns_each_alone(database: Database, ctx: Context) -> None:
+    def write_then_fail(session: Session, commit: bool) -> None:
+        _write_audit("half")(session, False)
+        raise RuntimeError("failed after writing")
+
+    release = await _hold_writer(database)
+    tasks = [
+        asyncio.ensure_future(database.grouped_write(fn))
+        for fn in (_write_audit("a"), write_then_fail, _write_audit("b"))
+    ]
+    await asyncio.sleep(0.05)
+    release.set()
+    results = await asyncio.gather(*tasks, return_exceptions=True)
+    assert results[0] == "a" and results[2] == "b"
+    assert isinstance(results[1], RuntimeError)
+    assert _actions(ctx) == ["a", "b"]  # nothing of the failed call, all of the others
+
+
+async def test_concurrent_posts_are_each_committed_and_a_repeated_key_is_one_event(
+    api: ApiClient, ctx: Context
+) -> None:
+    body = {"event": "QUEUE_CALL_LOST", "data": QUEUE_CALL_LOST}
+    answers = await asyncio.gather(
+        *(api.post("/api/events", body) for _ in range(30)),
+        *(api.post("/api/events", {**body, "key": "call-1"}) for _ in range(5)),
+    )
+    assert [a.status for a in answers] == [202] * 35
+    keyed = answers[30:]
+    assert len({a.body["event_id"] for a in keyed}) == 1
+    assert sum(not a.body["duplicate"] for a in keyed) == 1
+    with ctx.session() as session:
+        count = session.connection().execute(select(func.count()).select_from(EventRecord)).scalar()
+    assert count == 31
