@@ -123,14 +123,40 @@ def _identify_statement() -> Any:
     )
 
 
+_SEEN = "mailbell.tokens_seen"
+
+
 def identify_token(
     *, session: Session, plaintext: str, commit: bool = True
 ) -> TokenIdentity | None:
     """`authenticate_token` for hot paths (every HTTP request): one Core query for the token and
     its tenant, no ORM loading; the same constant-time check and `last_used_at` stamping
-    (committed here unless `commit` is False: the caller's transaction carries it)."""
-    prefix = plaintext[: len(TOKEN_PREFIX) + LOOKUP_LENGTH]
+    (committed here unless `commit` is False: the caller's transaction carries it).
+
+    Inside one transaction a token is looked up once (the API runs a group of requests in one).
+    """
     digest = _digest(plaintext)
+    seen = _seen_in_transaction(session)
+    if digest in seen:
+        return seen[digest]
+    seen[digest] = identity = _identify(session, plaintext, digest, commit=commit)
+    return identity
+
+
+def _seen_in_transaction(session: Session) -> dict[str, TokenIdentity | None]:
+    session.connection()  # begins the transaction, so that it has an identity
+    transaction = session.get_transaction()
+    held = session.info.get(_SEEN)
+    if held is None or held[0] is not transaction:
+        held = session.info[_SEEN] = (transaction, {})
+    seen: dict[str, TokenIdentity | None] = held[1]
+    return seen
+
+
+def _identify(
+    session: Session, plaintext: str, digest: str, *, commit: bool
+) -> TokenIdentity | None:
+    prefix = plaintext[: len(TOKEN_PREFIX) + LOOKUP_LENGTH]
     rows = session.connection().execute(_identify_statement(), {"prefix": prefix}).all()
     for token_id, name, token_hash, last_used_at, tenant_id, slug, tenant_name, created in rows:
         if not hmac.compare_digest(token_hash, digest):
