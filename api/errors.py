@@ -8,6 +8,8 @@
 | `core.errors.Conflict`               | 409    | `{"error"}`                            |
 | `core.errors.NotConfigured`          | 409    | `{"error", "field": "server"}`         |
 | `core.errors.DeliveryError`          | 502    | `{"error", "step", "reply"}`           |
+| `core.errors.StorageFullError`       | 507    | `{"error"}` (nothing was recorded)     |
+| `core.errors.StorageReadOnlyError`   | 503    | `{"error"}` (nothing was recorded)     |
 | body over 1 MiB                      | 413    | `{"error"}`                            |
 | aiohttp's 404 / 405                  | same   | `{"error"}` (405 keeps `Allow`)        |
 | anything else                        | 500    | `{"error": "internal error", "request_id"}` |
@@ -38,6 +40,8 @@ from core.errors import (
     MailbellError,
     NotConfigured,
     NotFound,
+    StorageError,
+    StorageFullError,
     ValidationError,
 )
 
@@ -121,6 +125,9 @@ def _answer(exc: BaseException, request: web.Request, request_id: str) -> web.Re
         return json_error(409, exc.message, field="server")
     if isinstance(exc, DeliveryError):
         return json_error(502, exc.message, step=exc.step, reply=exc.reply)
+    if isinstance(exc, StorageError):  # the operator must hear of it; the client may retry
+        log.error("request failed: %s", exc, extra={"request_id": request_id, "path": request.path})
+        return json_error(507 if isinstance(exc, StorageFullError) else 503, exc.message)
     if isinstance(exc, web.HTTPException):
         return _from_http_exception(exc, request)
     if isinstance(exc, MailbellError):  # e.g. the key ring cannot open a secret: not a bug
