@@ -1,7 +1,8 @@
 """Slack: channels linked to tenants, the events each channel mirrors, and Slack admins.
 
 A channel (team + channel id) is linked to one tenant; its routes name the events it mirrors
-(`*`: every tenant event). Tenant admins may act in channels linked to their tenant; system
+(`*`: every tenant event), its inbox routes the email accounts (of that tenant) whose synced
+messages it mirrors. Tenant admins may act in channels linked to their tenant; system
 admins (besides `MAILBELL_SLACK_ADMINS`) everywhere. An empty `team_id` on an admin row means
 "any workspace" (admins added by the CLI, which knows no team).
 """
@@ -17,6 +18,7 @@ from core.models._common import utcnow
 
 ALL_EVENTS = "*"
 SLACK_ID_MAX = 64
+FROM_PATTERN_MAX = 200
 
 
 class SlackChannelLink(SQLModel, table=True):
@@ -47,6 +49,32 @@ class SlackRoute(SQLModel, table=True):
         )
     )
     event: str = Field(max_length=32)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class SlackInboxRoute(SQLModel, table=True):
+    """New messages of one email account, from senders matching `from_pattern`, mirrored into
+    one linked channel. `from_pattern` is a lowercase shell-style glob on the sender address;
+    empty means every sender."""
+
+    __tablename__ = "slack_inbox_route"
+    __table_args__ = (
+        Index("uq_slack_inbox_route", "link_id", "account_id", "from_pattern", unique=True),
+        Index("ix_slack_inbox_route_account", "account_id"),
+    )
+
+    id: int | None = Field(default=None, primary_key=True)
+    link_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("slack_channel_link.id", ondelete="CASCADE"), nullable=False
+        )
+    )
+    account_id: int = Field(
+        sa_column=Column(
+            Integer, ForeignKey("email_account.id", ondelete="CASCADE"), nullable=False
+        )
+    )
+    from_pattern: str = Field(default="", max_length=FROM_PATTERN_MAX)
     created_at: datetime = Field(default_factory=utcnow)
 
 
