@@ -46,6 +46,7 @@ from core.models.mail import EmailAccount, MailServer
 from core.models.tenancy import Tenant
 from core.services import sync_lease
 from core.services.accounts import get_email_account
+from core.services.slack_inbox import queue_inbox_mirrors
 
 log = logging.getLogger("mailbell.imap")
 
@@ -407,6 +408,10 @@ class _Store:
         if new_rows:
             # A bulk INSERT of plain rows: building a SQLModel object costs about a millisecond.
             session.execute(insert(InboundMessage), new_rows)
+            # Mirrored into Slack in this transaction: stored once, mirrored once.
+            account = session.get(EmailAccount, self.account_id)
+            if account is not None:
+                queue_inbox_mirrors(session, self.ctx.box, account, new_rows)
         return fresh
 
     def _previous_incarnation(

@@ -30,6 +30,7 @@ from core.services.notifications import (
     update_notification_settings,
 )
 from core.services.slack_admins import check_id
+from core.services.slack_inbox import clear_inbox_routes
 from core.services.tenants import get_tenant
 from core.slack_blocks import alert_message
 
@@ -134,6 +135,7 @@ def link_channel(
     else:
         for route in _routes(session, link):
             session.delete(route)
+        clear_inbox_routes(session, link)  # they name accounts of the old tenant
         link.tenant_id = tenant.id or 0
         fields.append("routes")
     session.add(link)
