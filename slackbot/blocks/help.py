@@ -14,6 +14,11 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("test ADDR", "send a test email through the tenant's mail server"),
     ("route EVENT…|all", "mirror these events into this channel"),
     ("unroute EVENT…|all", "stop mirroring them here"),
+    (
+        "route inbox ACCOUNT [from:PATTERN]",
+        "mirror new mail of an email account here (senders matching e.g. `*@carrier.example`)",
+    ),
+    ("unroute inbox ACCOUNT [from:PATTERN]", "stop mirroring that mail here"),
     ("retry DELIVERY_ID", "send a failed delivery again"),
     ("link TENANT", "link this channel to a tenant (system admins)"),
     ("unlink", "remove this channel's link (system admins)"),
@@ -32,5 +37,6 @@ def help_message(command: str = "/mailbell", unknown: str | None = None) -> Mess
             "Everything except `help` needs a system admin or an admin of the channel's tenant."
         ),
     ]
-    fallback = f"{intro}{command} commands: " + ", ".join(usage.split()[0] for usage, _ in COMMANDS)
+    names = dict.fromkeys(usage.split()[0] for usage, _ in COMMANDS)
+    fallback = f"{intro}{command} commands: " + ", ".join(names)
     return message(fallback, blocks)

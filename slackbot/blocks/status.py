@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -62,6 +63,13 @@ def _failure_line(failure: dict[str, Any]) -> str:
     )
 
 
+def _inbox_line(inbox: Sequence[tuple[str, str]]) -> str:
+    return "; ".join(
+        f"{escape(account)} " + (f"from `{escape(pattern)}`" if pattern else "(every sender)")
+        for account, pattern in inbox
+    )
+
+
 def status_message(
     *,
     tenant: str,
@@ -72,7 +80,9 @@ def status_message(
     routes: list[str],
     queued: int,
     failures: list[dict[str, Any]],
+    inbox: Sequence[tuple[str, str]] = (),
 ) -> Message:
+    """`inbox`: (account address, sender pattern; "" = every sender) this channel mirrors."""
     recipients_text = ", ".join(escape(a) for a in recipients) if recipients else "_none_"
     mirrored = "every tenant event" if "*" in routes else ", ".join(routes) or "nothing"
     blocks: list[Block] = [
@@ -80,8 +90,10 @@ def status_message(
         section(_server_line(server, server_source, tenant)),
         section(f"*Recipients:* {recipients_text}"),
         section(f"*Queue:* {queued} waiting · *This channel mirrors:* {escape(mirrored)}"),
-        divider(),
     ]
+    if inbox:
+        blocks.append(section(f"*New mail mirrored here:* {_inbox_line(inbox)}"))
+    blocks.append(divider())
     for toggle in toggles:
         state = ":large_green_circle: on" if toggle.on else ":white_circle: off"
         blocks.append(section(f"*{toggle.short}* — {state}", accessory=toggle_button(toggle)))

@@ -1,6 +1,7 @@
 """`/mailbell route EVENT…|all`, `unroute EVENT…|all`: which events this channel mirrors.
 
 `all` is every tenant event; system events are routed by name, by system admins only.
+`route inbox …` / `unroute inbox …` (new mail of an email account) live in `inbox`.
 """
 
 from __future__ import annotations
@@ -9,6 +10,7 @@ from core.catalog import EVENTS
 from core.models.slack import ALL_EVENTS
 from core.services.slack import add_routes, remove_routes, short_name
 from slackbot.listeners.commands.base import Command, CommandRequest, Reply, usage
+from slackbot.listeners.commands.inbox import inbox_summary, route_inbox, unroute_inbox
 from slackbot.listeners.commands.status import routed_names
 
 
@@ -25,11 +27,21 @@ def _now(request: CommandRequest) -> str:
     return ", ".join(shown) or "nothing"
 
 
+def _is_inbox(request: CommandRequest) -> bool:
+    return bool(request.args) and request.args[0].lower() == "inbox"
+
+
 def route(request: CommandRequest) -> Reply:
+    if _is_inbox(request):
+        return route_inbox(request)
     link, _ = request.linked()
     if not request.args:
         return Reply(
-            text=f"This channel mirrors: {_now(request)}. Usage: `/mailbell route EVENT…|all`"
+            text=(
+                f"This channel mirrors: {_now(request)}. New mail of: {inbox_summary(request)}. "
+                "Usage: `/mailbell route EVENT…|all` or `/mailbell route inbox ACCOUNT "
+                "[from:PATTERN]`"
+            )
         )
     added = add_routes(
         session=request.session,
@@ -47,9 +59,11 @@ def route(request: CommandRequest) -> Reply:
 
 
 def unroute(request: CommandRequest) -> Reply:
+    if _is_inbox(request):
+        return unroute_inbox(request)
     link, _ = request.linked()
     if not request.args:
-        return usage("unroute EVENT…|all")
+        return usage("unroute EVENT…|all  or  unroute inbox ACCOUNT [from:PATTERN]")
     removed = remove_routes(
         session=request.session,
         link=link,

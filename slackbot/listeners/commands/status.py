@@ -8,6 +8,7 @@ from sqlmodel import Session
 from core.catalog import EVENTS
 from core.models.slack import ALL_EVENTS, SlackChannelLink
 from core.services.slack import list_routes, short_name, toggled_tenant_events
+from core.services.slack_inbox import channel_inbox_routes
 from core.services.slack_status import tenant_overview
 from slackbot.blocks.common import Message
 from slackbot.blocks.status import Toggle, status_message
@@ -38,6 +39,7 @@ def status_view(session: Session, *, tenant_id: int, tenant_slug: str, link_id: 
         routes=[r if r == ALL_EVENTS else short_name(EVENTS[r]) for r in overview.routes],
         queued=overview.queued,
         failures=overview.failures,
+        inbox=channel_inbox_routes(session, link_id),
     )
 
 
