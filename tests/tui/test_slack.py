@@ -61,3 +61,58 @@ async def test_link_route_and_admins(ctx, actor, make_app) -> None:
     with ctx.session() as session:
         acme = get_tenant(session=session, slug="acme")
         assert list_admins(session=session, tenant=acme) == []
+
+
+async def test_inbox_routes_are_listed_and_can_be_stopped(ctx, actor, make_app) -> None:
+    from core.services.accounts import create_email_account
+    from core.services.slack import link_channel
+    from core.services.slack_inbox import add_inbox_route, list_inbox_routes
+
+    seeded = seed(ctx, actor)
+    with ctx.session() as session:
+        acme = get_tenant(session=session, slug="acme")
+        create_email_account(
+            session=session,
+            box=ctx.box,
+            tenant=acme,
+            data={
+                "email": "support@acme.example",
+                "display_name": "Support",
+                "mail_server_id": seeded.acme_server,
+            },
+            actor=actor,
+        )
+        link = link_channel(
+            session=session,
+            team_id="T0TEAM",
+            channel_id="C0ALERTS",
+            tenant_slug="acme",
+            actor=actor,
+        )
+        for pattern in ("*@carrier.example", None):
+            add_inbox_route(
+                session=session,
+                link=link,
+                account_ref="support@acme.example",
+                from_pattern=pattern,
+                actor=actor,
+            )
+    app = make_app(tenant_slug="acme", start="slack")
+    async with app.run_test(size=(100, 40)) as pilot:
+        await settle(pilot)
+        inbox = app.screen.query_one("#inbox", DataTable)
+        assert rows(inbox) == [
+            ["C0ALERTS", "support@acme.example", "every sender", "acme"],
+            ["C0ALERTS", "support@acme.example", "from *@carrier.example", "acme"],
+        ]
+        inbox.focus()
+        await pilot.press("down", "d")
+        await settle(pilot)
+        await pilot.press("y")
+        await settle(pilot)
+        assert rows(app.screen.query_one("#inbox", DataTable)) == [
+            ["C0ALERTS", "support@acme.example", "every sender", "acme"]
+        ]
+    with ctx.session() as session:
+        [left] = list_inbox_routes(session=session)
+        assert left.from_pattern == ""

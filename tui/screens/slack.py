@@ -1,4 +1,5 @@
-"""Slack: channels linked to tenants, the events each channel mirrors, and the Slack admins.
+"""Slack: channels linked to tenants, the events and inboxes each channel mirrors, and the Slack
+admins. Inbox routes are added with `/mailbell route inbox`; here they are listed and removed.
 
 The same services as the slash commands (core.services.slack, core.services.slack_admins);
 changes are audited with the person at the terminal (source `tui`), who acts as an operator.
@@ -26,19 +27,22 @@ if TYPE_CHECKING:
 class SlackView:
     channels: list[Any]
     admins: list[Any]
+    inbox: list[Any]  # core.services.slack_inbox.InboxRouteView
     events: list[tuple[str, str]]  # (event name, short name) routable from the TUI
 
 
 def load_slack(ctx: Context, slug: str | None) -> SlackView:
     from core.services.slack import list_links, routable_events, short_name
     from core.services.slack_admins import list_admins
+    from core.services.slack_inbox import list_inbox_routes
 
     with ctx.session() as session:
         tenant = owner(session, slug)
         channels = list_links(session=session, tenant=tenant)
         admins = list_admins(session=session, tenant=tenant, admin_ids=ctx.settings.slack_admin_ids)
+        inbox = list_inbox_routes(session=session, tenant=tenant)
     events = [(e.name, short_name(e)) for e in routable_events(system_admin=True)]
-    return SlackView(channels, admins, events)
+    return SlackView(channels, admins, inbox, events)
 
 
 def routes_text(routes: list[str]) -> Text:
@@ -69,6 +73,13 @@ class SlackScreen(MainScreen):
             id="slack.remove-admin",
             tooltip="Remove the admin selected in the lower table",
         ),
+        Binding(
+            "d",
+            "remove_inbox",
+            "Stop inbox",
+            id="slack.remove-inbox",
+            tooltip="Stop mirroring the inbox route selected in the inbox table",
+        ),
         Binding("r", "refresh", "Refresh", show=False, id="slack.refresh"),
     ]
 
@@ -80,6 +91,8 @@ class SlackScreen(MainScreen):
         yield Static("", id="slack-note", classes="summary muted")
         yield Label("Linked channels", classes="section-title")
         yield DataTable(id="channels", cursor_type="row", zebra_stripes=True)
+        yield Label("Inboxes mirrored (/mailbell route inbox)", classes="section-title")
+        yield DataTable(id="inbox", cursor_type="row", zebra_stripes=True)
         yield Label("Slack admins", id="admins-title", classes="section-title")
         yield DataTable(id="admins", cursor_type="row", zebra_stripes=True)
 
@@ -92,6 +105,14 @@ class SlackScreen(MainScreen):
             ("routes", "Mirrors"),
         ):
             channels.add_column(label, key=key)
+        inbox = self.query_one("#inbox", DataTable)
+        for key, label in (
+            ("channel", "Channel"),
+            ("account", "Account"),
+            ("senders", "Senders"),
+            ("tenant", "Tenant"),
+        ):
+            inbox.add_column(label, key=key)
         admins = self.query_one("#admins", DataTable)
         for key, label in (("user", "User"), ("team", "Team"), ("source", "Added by")):
             admins.add_column(label, key=key)
@@ -108,7 +129,7 @@ class SlackScreen(MainScreen):
         self.query_one("#admins-title", Label).update(f"Slack admins of the {who}")
         self.query_one("#slack-note", Static).update(
             "Channels mirror the events routed to them (`/mailbell route`). l link · Enter "
-            "events · u unlink · a / x add or remove an admin."
+            "events · u unlink · d stop the selected inbox route · a / x add or remove an admin."
         )
         channels = self.query_one("#channels", DataTable)
         channels.clear()
@@ -123,6 +144,15 @@ class SlackScreen(MainScreen):
             )
         if not view.channels:
             channels.add_row(Text("No linked channels — press l", style="dim"), "", "", "")
+        inbox = self.query_one("#inbox", DataTable)
+        inbox.clear()
+        filled(inbox)
+        for route in view.inbox:
+            inbox.add_row(
+                route.channel_id, route.account, route.senders, route.tenant, key=str(route.id)
+            )
+        if not view.inbox:
+            inbox.add_row(Text("No inbox mirrored", style="dim"), "", "", "")
         admins = self.query_one("#admins", DataTable)
         admins.clear()
         filled(admins)
@@ -150,6 +180,12 @@ class SlackScreen(MainScreen):
             return None
         table = self.query_one("#admins", DataTable)
         return self.view.admins[min(table.cursor_row, len(self.view.admins) - 1)]
+
+    def selected_inbox_route(self) -> Any | None:
+        if self.view is None or not self.view.inbox:
+            return None
+        table = self.query_one("#inbox", DataTable)
+        return self.view.inbox[min(table.cursor_row, len(self.view.inbox) - 1)]
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
@@ -201,6 +237,31 @@ class SlackScreen(MainScreen):
                 self.run_job("change", unlink, self.ctx)
 
         self.app.push_screen(ConfirmScreen(question, confirm="Unlink"), answered)
+
+    def action_remove_inbox(self) -> None:
+        from tui.screens.confirm import ConfirmScreen
+
+        route = self.selected_inbox_route()
+        if route is None:
+            self.notify("Select an inbox route first (inbox table)", severity="warning")
+            return
+        what = f"new mail of {route.account} ({route.senders})"
+
+        def remove(ctx: Context) -> str:
+            from core.services.slack_inbox import remove_inbox_route_by_id
+
+            with ctx.session() as session:
+                remove_inbox_route_by_id(session=session, route_id=route.id, actor=actor())
+            return f"Channel {route.channel_id} no longer mirrors {what}"
+
+        def answered(yes: bool | None) -> None:
+            if yes:
+                self.run_job("change", remove, self.ctx)
+
+        self.app.push_screen(
+            ConfirmScreen(f"Stop mirroring {what} in {route.channel_id}?", confirm="Stop"),
+            answered,
+        )
 
     def action_add_admin(self) -> None:
         from tui.screens.slack_dialogs import AdminDialog
