@@ -1,5 +1,8 @@
 """The outbox's database side: claim due deliveries with a lease, record outcomes in batches.
 
+Each recorded outcome that was a real send attempt (not a pacing delay) also gets a row in
+`delivery_attempt`, written in the same transaction: the history the delivery log shows.
+
 Claims are one UPDATE … RETURNING: on PostgreSQL the inner SELECT takes `FOR UPDATE SKIP
 LOCKED` so workers never wait on each other's rows; on SQLite the write lock serialises claims.
 A lease's expiry is stored in `next_attempt_at`, so a killed worker's rows come due again
@@ -13,13 +16,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import JSON, bindparam, func, update
+from sqlalchemy import JSON, bindparam, exists, func, insert, update
+from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Engine
 from sqlmodel import Session, col, select
 
 from core.channels.base import ClaimedDelivery
 from core.models._common import utcnow
-from core.models.delivery import Delivery
+from core.models.delivery import Delivery, DeliveryAttempt
 
 CLAIMED_COLUMNS: tuple[Any, ...] = (
     Delivery.id,
@@ -88,6 +92,9 @@ class Outcome:
     next_attempt_at: datetime | None = None
     sent_at: datetime | None = None
     attempts_delta: int = 0  # -1 when the attempt was only paced, not made
+    # The attempt's own record (`delivery_attempt`); None when no send was tried (paced).
+    attempt: str | None = None  # sent, partial, retry, failed
+    detail: str | None = None  # the server's reply or the failing step; never a secret
 
 
 _RECORD = (
@@ -108,9 +115,33 @@ _RECORD = (
 )
 
 
+_ATTEMPT_COLUMNS = DeliveryAttempt.__table__.c  # type: ignore[attr-defined]
+# INSERT … SELECT … WHERE EXISTS: a delivery deleted meanwhile (its tenant removed) gets no
+# attempt row instead of a foreign-key error that would fail the whole batch.
+_RECORD_ATTEMPT = insert(DeliveryAttempt).from_select(
+    ["delivery_id", "at", "outcome", "detail", "worker"],
+    sa_select(
+        bindparam("a_id", type_=_ATTEMPT_COLUMNS.delivery_id.type),
+        bindparam("a_at", type_=_ATTEMPT_COLUMNS.at.type),
+        bindparam("a_outcome", type_=_ATTEMPT_COLUMNS.outcome.type),
+        bindparam("a_detail", type_=_ATTEMPT_COLUMNS.detail.type),
+        bindparam("a_worker", type_=_ATTEMPT_COLUMNS.worker.type),
+    ).where(exists().where(col(Delivery.id) == bindparam("a_id"))),
+)
+DETAIL_MAX = 2000  # a chatty server's reply is clipped, not stored whole
+
+
+def _clip(text: str | None) -> str | None:
+    if text is None or len(text) <= DETAIL_MAX:
+        return text
+    return text[: DETAIL_MAX - 1] + "…"
+
+
 def record(engine: Engine, outcomes: Sequence[Outcome], *, owner: str) -> None:
-    """Write outcomes in one transaction and one statement (executemany); rows whose lease
-    another worker took meanwhile are left alone."""
+    """Write outcomes in one transaction: one statement (executemany) for the deliveries, one
+    more for their attempt rows. Deliveries whose lease another worker took meanwhile are left
+    alone; the attempt this worker made is still recorded, since it happened (the other worker's
+    own attempt follows it in the history)."""
     if not outcomes:
         return
     now = utcnow()
@@ -130,8 +161,21 @@ def record(engine: Engine, outcomes: Sequence[Outcome], *, owner: str) -> None:
         }
         for outcome in outcomes
     ]
+    attempts = [
+        {
+            "a_id": outcome.id,
+            "a_at": now,
+            "a_outcome": outcome.attempt,
+            "a_detail": _clip(outcome.detail),
+            "a_worker": owner,
+        }
+        for outcome in outcomes
+        if outcome.attempt is not None
+    ]
     with engine.begin() as connection:
         connection.execute(_RECORD, rows)
+        if attempts:
+            connection.execute(_RECORD_ATTEMPT, attempts)
 
 
 def release(engine: Engine, *, owner: str) -> int:

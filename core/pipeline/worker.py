@@ -181,8 +181,11 @@ class Worker:
         pending: list[str] | None = None,
         results: dict[str, Any] | None = None,
         delay: float | None = None,
+        detail: str | None = None,
     ) -> Outcome:
-        """Queue again after a backoff (or `delay`), or fail once older than the max age."""
+        """Queue again after a backoff (or `delay`), or fail once older than the max age.
+
+        `detail` is what the attempt row records (default: `error`)."""
         pending = delivery.pending if pending is None else pending
         results = delivery.results if results is None else results
         settings = self.ctx.settings
@@ -206,6 +209,8 @@ class Worker:
             last_error=error,
             reply=reply,
             next_attempt_at=due,
+            attempt="retry",
+            detail=error if detail is None else detail,
         )
 
     def _fail(
@@ -228,6 +233,8 @@ class Worker:
             results=results,
             last_error=error,
             reply=reply,
+            attempt="failed",
+            detail=error,
         )
 
     def _after_send(self, delivery: ClaimedDelivery, result: ChannelResult) -> Outcome:
@@ -246,12 +253,19 @@ class Worker:
         def summary(addresses: list[str]) -> str:
             return "; ".join(f"{a}: {results[a]['reply']}" for a in addresses)
 
+        # The attempt row: the server's reply, then whom it refused in this attempt and how.
+        notes = [result.reply if result.accepted else None]
+        if result.refused:
+            notes.append(f"refused {summary(list(result.refused))}")
+        detail = "; ".join(note for note in notes if note) or None
+
         if deferred:
             return self._retry(
                 delivery,
                 f"{len(deferred)} recipient(s) deferred: {summary(deferred)}",
                 pending=deferred,
                 results=results,
+                detail=detail,
             )
         refused = [a for a, r in results.items() if r["status"] == "failed"]
         if not any(r["status"] == "sent" for r in results.values()):
@@ -275,6 +289,8 @@ class Worker:
             ),
             reply=result.reply,
             sent_at=utcnow(),
+            attempt="partial" if result.refused else "sent",
+            detail=detail,
         )
 
     # -- the loop ------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from core.catalog import get_event
 from core.crypto import SecretBox
 from core.errors import NotFound, ValidationError
 from core.models._common import utcnow
-from core.models.delivery import STATUSES, Delivery, EventRecord
+from core.models.delivery import STATUSES, Delivery, DeliveryAttempt, EventRecord
 from core.models.tenancy import Tenant
 from core.pipeline.emit import fill_content
 from core.services.audit import Actor, record
@@ -35,6 +35,16 @@ def list_deliveries(
         query = query.where(Delivery.status == status)
     if event is not None:
         query = query.where(Delivery.event == get_event(event, field="event").name)
+    return list(session.exec(query))
+
+
+def list_attempts(*, session: Session, delivery_id: int) -> list[DeliveryAttempt]:
+    """Every send attempt of a delivery, oldest first (a manual retry is not an attempt)."""
+    query = (
+        select(DeliveryAttempt)
+        .where(DeliveryAttempt.delivery_id == delivery_id)
+        .order_by(col(DeliveryAttempt.id))
+    )
     return list(session.exec(query))
 
 

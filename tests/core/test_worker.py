@@ -223,3 +223,109 @@ async def test_retry_command_requeues_failed(ctx, queued, cli) -> None:
     assert cli("deliveries", "retry", str(delivery_id)).code == 1  # only failed ones
     shown = cli("deliveries", "show", str(delivery_id), "--json")
     assert '"status": "queued"' in shown.out
+
+
+# -- the attempt history (delivery_attempt) ---------------------------------------------------
+
+
+def _attempts(ctx, delivery_id) -> list[tuple[str, str | None, str | None]]:
+    from core.services.deliveries import list_attempts
+
+    with ctx.session() as session:
+        return [
+            (a.outcome, a.detail, a.worker)
+            for a in list_attempts(session=session, delivery_id=delivery_id)
+        ]
+
+
+async def test_each_attempt_is_recorded_with_its_outcome(ctx, queued) -> None:
+    ctx.settings.retry_base_s = 0.01
+    [delivery_id] = queued()
+    channel = ScriptedChannel(
+        RetryableError("connection refused", step="connect"),
+        {"c@acme.org": (451, "4.2.1 mailbox busy"), "b@acme.org": (550, "5.1.1 no such user")},
+    )
+    await _run(ctx, channel, rounds=6, owner="worker-1")
+    attempts = _attempts(ctx, delivery_id)
+    assert [outcome for outcome, _, _ in attempts] == ["retry", "retry", "sent"]
+    assert attempts[0][1] == "[connect] connection refused"
+    # the second: a accepted, b refused for good, c deferred — it will be retried (for c)
+    assert attempts[1][1] == (
+        "250 2.0.0 queued; refused c@acme.org: 451 4.2.1 mailbox busy; "
+        "b@acme.org: 550 5.1.1 no such user"
+    )
+    assert attempts[2][1] == "250 2.0.0 queued"
+    assert {worker for _, _, worker in attempts} == {"worker-1"}
+    assert _row(ctx, delivery_id).attempts == len(attempts)
+
+
+async def test_partial_and_failed_attempts(ctx, queued) -> None:
+    partial_id, failed_id = queued(2)
+    error = PermanentError("554 5.7.1 rejected", step="data", code=554, reply="554 5.7.1 rejected")
+    channel = ScriptedChannel({"b@acme.org": (550, "5.1.1 no such user")}, error)
+    await _run(ctx, channel, max_in_flight=1)
+    [(outcome, detail, _)] = _attempts(ctx, partial_id)
+    assert outcome == "partial" and detail.endswith("refused b@acme.org: 550 5.1.1 no such user")
+    [(outcome, detail, _)] = _attempts(ctx, failed_id)
+    assert (outcome, detail) == ("failed", "[data] 554 5.7.1 rejected")
+
+
+async def test_giving_up_is_a_failed_attempt(ctx, queued) -> None:
+    ctx.settings.retry_max_age_s = 0.0
+    [delivery_id] = queued()
+    await _run(ctx, ScriptedChannel(RetryableError("timed out", step="connect")))
+    [(outcome, detail, _)] = _attempts(ctx, delivery_id)
+    assert outcome == "failed" and detail == "gave up after 1 attempts: [connect] timed out"
+
+
+async def test_paced_sends_and_manual_retries_are_not_attempts(ctx, queued, cli) -> None:
+    first, second = queued(2)
+    await _run(ctx, ScriptedChannel(PermanentError("550 nope", step="rcpt"), limit=1))
+    rows = {first: _row(ctx, first), second: _row(ctx, second)}
+    [paced] = [i for i, row in rows.items() if row.status == "queued"]
+    [failed] = [i for i, row in rows.items() if row.status == "failed"]
+    assert _attempts(ctx, paced) == []
+    assert cli("deliveries", "retry", str(failed)).code == 0
+    assert [outcome for outcome, _, _ in _attempts(ctx, failed)] == ["failed"]
+
+
+def test_a_batch_writes_its_attempts_in_one_statement(ctx, queued) -> None:
+    from sqlalchemy import event
+
+    ids = queued(5)
+    deleted = ids.pop()
+    claimed = outbox.claim(ctx.engine, owner="w", limit=10, lease_s=60)
+    with ctx.session() as session:  # a tenant removed meanwhile: no row, no error
+        session.delete(session.get(Delivery, deleted))
+        session.commit()
+    outcomes = [
+        outbox.Outcome(
+            id=d.id,
+            status="sent",
+            pending=[],
+            results={},
+            attempt="sent",
+            detail=f"250 ok {d.id}",
+        )
+        for d in claimed
+    ]
+    outcomes[0] = outbox.Outcome(
+        id=outcomes[0].id, status="queued", pending=[], results={}, attempts_delta=-1
+    )  # paced: no attempt
+    statements: list[tuple[str, bool]] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany) -> None:
+        statements.append((statement.split()[0].upper(), executemany))
+
+    event.listen(ctx.engine, "before_cursor_execute", seen)
+    try:
+        outbox.record(ctx.engine, outcomes, owner="w")
+    finally:
+        event.remove(ctx.engine, "before_cursor_execute", seen)
+    assert [s for s in statements if s[0] in ("UPDATE", "INSERT")] == [
+        ("UPDATE", True),
+        ("INSERT", True),
+    ]
+    assert _attempts(ctx, ids[0]) == []
+    for delivery_id in ids[1:]:
+        assert _attempts(ctx, delivery_id) == [("sent", f"250 ok {delivery_id}", "w")]

@@ -202,6 +202,22 @@ async def test_transient_errors_are_retried(alerting, slack_api, fault) -> None:
     assert row.status == "sent" and row.attempts == 3
 
 
+async def test_slack_attempts_are_recorded(alerting, slack_api) -> None:
+    from core.services.deliveries import list_attempts
+
+    slack_api.fail("chat.postMessage", error="internal_error", times=1)
+    [(slack_id, *_)] = [r for r in _emit(alerting) if r[1] == "slack"]
+    await _deliver(alerting, owner="slack-worker")
+    [row] = _slack_rows(alerting)
+    with alerting.session() as session:
+        attempts = list_attempts(session=session, delivery_id=slack_id)
+    assert [a.outcome for a in attempts] == ["retry", "sent"]
+    assert "internal_error" in (attempts[0].detail or "")
+    assert attempts[1].detail == row.reply and row.reply.startswith("ok ts=")
+    assert {a.worker for a in attempts} == {"slack-worker"}
+    assert all("xoxb" not in (a.detail or "") for a in attempts)
+
+
 async def test_invalid_auth_is_permanent(alerting, slack_api) -> None:
     alerting.settings.slack_bot_token = "xoxb-revoked"
     _emit(alerting)
