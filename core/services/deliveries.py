@@ -1,7 +1,8 @@
-"""The delivery log: list, show, and re-send failed deliveries by hand."""
+"""The delivery log: list, show with every attempt, re-send failed ones by hand."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -131,14 +132,32 @@ def delivery_public(delivery: Delivery, *, tenant_slug: str | None) -> dict[str,
     }
 
 
-def delivery_details(delivery: Delivery, *, tenant_slug: str | None) -> dict[str, Any]:
+def attempt_public(attempt: DeliveryAttempt) -> dict[str, Any]:
+    """One entry of a delivery's `attempts` history (`deliveries show --json`)."""
     return {
-        **delivery_public(delivery, tenant_slug=tenant_slug),
+        "at": attempt.at,
+        "outcome": attempt.outcome,
+        "detail": attempt.detail,
+        "worker": attempt.worker,
+    }
+
+
+def delivery_details(
+    delivery: Delivery, *, tenant_slug: str | None, attempts: Sequence[DeliveryAttempt]
+) -> dict[str, Any]:
+    """The shape of `deliveries show --json`: the list row's fields, except that `attempts` is
+    the history (`list_attempts`, oldest first) and the counter is `attempt_count`."""
+    details = delivery_public(delivery, tenant_slug=tenant_slug)
+    details.pop("attempts")
+    return {
+        **details,
+        "attempt_count": delivery.attempts,
         "pending": delivery.pending,
         "recipients": delivery.results,
         "reply": delivery.reply,
         "next_attempt_at": delivery.next_attempt_at if delivery.status == "queued" else None,
         "updated_at": delivery.updated_at,
+        "attempts": [attempt_public(attempt) for attempt in attempts],
     }
 
 

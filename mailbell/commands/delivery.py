@@ -134,23 +134,39 @@ def list_(
 
 @deliveries_app.command("show")
 def show(delivery_id: int, as_json: bool = typer.Option(False, "--json")) -> None:
-    """One delivery with its per-recipient outcomes."""
-    from core.services.deliveries import delivery_details, get_delivery, tenant_slugs
+    """One delivery with its per-recipient outcomes and every send attempt."""
+    from core.services.deliveries import (
+        delivery_details,
+        get_delivery,
+        list_attempts,
+        tenant_slugs,
+    )
 
     with context().session() as session:
         delivery = get_delivery(session=session, delivery_id=delivery_id)
         data = to_jsonable(
             delivery_details(
-                delivery, tenant_slug=tenant_slugs(session).get(delivery.tenant_id or 0)
+                delivery,
+                tenant_slug=tenant_slugs(session).get(delivery.tenant_id or 0),
+                attempts=list_attempts(session=session, delivery_id=delivery_id),
             )
         )
     if as_json:
         print_json(data)
         return
     recipients = data.pop("recipients")
+    attempts = data.pop("attempts")
     print_fields(data)
     for address, outcome in recipients.items():
         typer.echo(f"  {address}: {outcome.get('status')} {outcome.get('reply') or ''}".rstrip())
+    if not attempts:
+        typer.echo("history: no send attempt yet")
+        return
+    typer.echo("history:")
+    for attempt in attempts:
+        at = attempt["at"].replace("T", " ")[:19]
+        worker = f"  ({attempt['worker']})" if attempt["worker"] else ""
+        typer.echo(f"  {at}  {attempt['outcome']:<7}  {attempt['detail'] or ''}{worker}")
 
 
 @deliveries_app.command("retry")

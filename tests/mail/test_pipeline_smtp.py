@@ -248,3 +248,99 @@ def test_cli_emit_worker_and_log(cli, ctx, session, actor, tenant, smtp_servers)
         "created_at",
         "sent_at",
     }
+
+
+def _attempts(ctx, delivery_id) -> list[tuple[str, str | None, str | None]]:
+    from core.services.deliveries import list_attempts
+
+    with ctx.session() as session:
+        return [
+            (a.outcome, a.detail, a.worker)
+            for a in list_attempts(session=session, delivery_id=delivery_id)
+        ]
+
+
+async def test_attempts_451_then_250(ctx, session, actor, tenant, smtp_servers):
+    ctx.settings.retry_base_s = 0.05
+    srv = smtp_servers(handler=FaultHandler(data="451 4.3.0 try again later", times=1))
+    _configure(session, ctx, tenant, actor, srv)
+    [delivery_id] = _emit(session, ctx, tenant)
+    worker = Worker(ctx, owner="worker-a")
+    try:
+        for _ in range(20):
+            await worker.run_once()
+            if _rows(ctx)[0].status == "sent":
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await worker.close()
+    [row] = _rows(ctx)
+    assert row.status == "sent" and row.attempts == 2
+    attempts = _attempts(ctx, delivery_id)
+    assert [outcome for outcome, _, _ in attempts] == ["retry", "sent"]
+    assert "451 4.3.0 try again later" in attempts[0][1]
+    assert attempts[1][1] == row.reply and attempts[1][1].startswith("250 ")
+    assert {w for _, _, w in attempts} == {"worker-a"}
+
+
+async def test_attempt_partial_names_the_refused_recipient(
+    ctx, session, actor, tenant, smtp_servers
+):
+    srv = smtp_servers(handler=FaultHandler(rcpt={"b@acme.org": "550 5.1.1 no such user"}))
+    _configure(session, ctx, tenant, actor, srv)
+    [delivery_id] = _emit(session, ctx, tenant)
+    await _drain(ctx)
+    [(outcome, detail, worker)] = _attempts(ctx, delivery_id)
+    assert outcome == "partial"
+    assert "b@acme.org: 550 5.1.1 no such user" in detail
+    assert detail.startswith("250 ")  # what the others got
+    assert "a@acme.org" not in detail and "c@acme.org" not in detail
+    assert worker
+
+
+async def test_attempt_permanent_554_failed(ctx, session, actor, tenant, smtp_servers):
+    srv = smtp_servers(
+        mode="starttls",
+        auth=True,
+        handler=FaultHandler(data="554 5.7.1 message rejected as spam"),
+    )
+    _configure(session, ctx, tenant, actor, srv)
+    [delivery_id] = _emit(session, ctx, tenant)
+    await _drain(ctx)
+    [row] = _rows(ctx)
+    assert row.status == "failed"
+    [(outcome, detail, _)] = _attempts(ctx, delivery_id)
+    assert outcome == "failed" and "554 5.7.1 message rejected as spam" in detail
+    assert "correct-horse" not in detail  # the server's password is never recorded
+
+
+def test_cli_show_lists_attempts_and_retry_is_not_one(
+    cli, ctx, session, actor, tenant, smtp_servers
+):
+    refused = "550 5.1.1 mailbox unavailable"
+    srv = smtp_servers(handler=FaultHandler(rcpt=dict.fromkeys(RECIPIENTS.split(","), refused)))
+    _configure(session, ctx, tenant, actor, srv)
+    [delivery_id] = _emit(session, ctx, tenant)
+    assert cli("worker", "--once").code == 0
+    shown = cli("deliveries", "show", str(delivery_id), "--json")
+    assert shown.code == 0, shown.err
+    data = json.loads(shown.out)
+    assert data["status"] == "failed" and data["attempt_count"] == 1
+    [attempt] = data["attempts"]
+    assert set(attempt) == {"at", "outcome", "detail", "worker"}
+    assert attempt["outcome"] == "failed" and refused in attempt["detail"]
+    assert cli("deliveries", "retry", str(delivery_id)).code == 0  # by hand: not an attempt
+    assert (
+        len(json.loads(cli("deliveries", "show", str(delivery_id), "--json").out)["attempts"]) == 1
+    )
+    srv.handler.rcpt_replies.clear()
+    assert cli("worker", "--once").code == 0
+    data = json.loads(cli("deliveries", "show", str(delivery_id), "--json").out)
+    assert [a["outcome"] for a in data["attempts"]] == ["failed", "sent"]
+    text = cli("deliveries", "show", str(delivery_id))
+    assert text.code == 0
+    lines = text.out.splitlines()
+    assert any(line.split() == ["attempt_count", "2"] for line in lines)
+    start = lines.index("history:")
+    assert "failed" in lines[start + 1] and refused in lines[start + 1]
+    assert "sent" in lines[start + 2] and "250 " in lines[start + 2]

@@ -1,6 +1,9 @@
-"""Delivery log: statuses and filters, live refresh, details with the message, retry, paging."""
+"""Delivery log: statuses and filters, live refresh, details with the message and every attempt,
+retry, paging."""
 
 from __future__ import annotations
+
+import asyncio
 
 from textual.widgets import DataTable, Select, Static
 
@@ -101,6 +104,9 @@ async def test_retry_a_failed_delivery(ctx, actor, make_app, smtp_servers) -> No
         await pilot.press("r")
         await settle(pilot)
         assert app.screen.details["status"] == "queued"
+        # a retry by hand is not an attempt: the history still holds the one that failed
+        attempts = rows(app.screen.query_one("#delivery-attempts", DataTable))
+        assert [row[2] for row in attempts] == ["failed"] and "550 5.1.1" in attempts[0][3]
         await pilot.press("escape")
         await settle(pilot)
         assert statuses(app)[str(delivery_id)] == "queued"
@@ -144,12 +150,12 @@ async def test_details_show_the_message_with_the_new_users_password_masked(
         assert f"Delivery #{delivery_id}" in screen_text(app)
 
 
-async def test_thousands_of_rows_load_page_by_page(ctx, actor, make_app) -> None:
-    seed(ctx, actor)
+def _bulk(ctx, count: int) -> list[int]:
+    """One real failed delivery (globex: not configured) and `count` more rows like it."""
     (first,) = emit_for(ctx, "globex", "VOICEMAIL_RECEIVED")
     with ctx.session() as session:
         event = session.get(EventRecord, session.get(Delivery, first).event_id)
-        session.add_all(
+        added = [
             Delivery(
                 event_id=event.id,
                 tenant_id=event.tenant_id,
@@ -158,9 +164,16 @@ async def test_thousands_of_rows_load_page_by_page(ctx, actor, make_app) -> None
                 status="failed",
                 last_error="boom",
             )
-            for i in range(1500)
-        )
+            for i in range(count)
+        ]
+        session.add_all(added)
         session.commit()
+        return [first, *(d.id for d in added)]
+
+
+async def test_thousands_of_rows_load_page_by_page(ctx, actor, make_app) -> None:
+    seed(ctx, actor)
+    _bulk(ctx, 1500)
     app = make_app(start="deliveries")
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
@@ -173,3 +186,44 @@ async def test_thousands_of_rows_load_page_by_page(ctx, actor, make_app) -> None
         await settle(pilot)
         assert table.row_count == 1501
         assert "1501 deliveries" in str(app.screen.query_one("#live", Static).render())
+
+
+async def test_detail_lists_every_attempt(ctx, actor, make_app, smtp_servers) -> None:
+    ctx.settings.retry_base_s = 0.01
+    server = smtp_servers(handler=FaultHandler(data="451 4.3.0 try again later", times=1))
+    seed(ctx, actor, smtp_port=server.port)
+    enable(ctx, actor, "acme", "notify_queue_sla_breached")
+    (delivery_id,) = emit_for(ctx, "acme", "QUEUE_SLA")
+    worker = Worker(ctx, owner="tui-test-worker")
+    try:
+        for _ in range(20):
+            await worker.run_once()
+            if len(server.messages) == 1:
+                break
+            await asyncio.sleep(0.05)
+    finally:
+        await worker.close()
+    app = make_app(tenant_slug="acme", start="deliveries")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert f"Delivery #{delivery_id}" in screen_text(app)
+        attempts = rows(app.screen.query_one("#delivery-attempts", DataTable))
+        assert [(row[0], row[2]) for row in attempts] == [("1", "retry"), ("2", "sent")]
+        assert "451 4.3.0 try again later" in attempts[0][3]
+        assert attempts[1][3].startswith("250 ") and "queued as M1" in attempts[1][3]
+        assert {row[4] for row in attempts} == {"tui-test-worker"}
+
+
+async def test_detail_without_attempts_says_so(ctx, actor, make_app) -> None:
+    seed(ctx, actor)
+    emit_for(ctx, "globex", "VOICEMAIL_RECEIVED")  # not configured: failed before any send
+    app = make_app(start="deliveries")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        table = app.screen.query_one("#delivery-attempts", DataTable)
+        assert table.row_count == 0 and not table.display
+        assert "Attempts — none yet" in screen_text(app)

@@ -1,4 +1,5 @@
-"""One delivery: its facts, the outcome for each recipient, and the message that was rendered.
+"""One delivery: its facts, the outcome for each recipient, every send attempt, and the message
+that was rendered.
 
 The message is shown as text. A new user's password in a welcome email is masked: the TUI
 never shows a stored secret.
@@ -20,7 +21,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, Static
+from textual.widgets import DataTable, Footer, Header, Static
 
 from tui import format as fmt
 from tui.jobs import JobsMixin
@@ -31,6 +32,9 @@ if TYPE_CHECKING:
     from core.context import Context
 
 MASK = "••••••"
+ATTEMPT_STYLE = {"sent": "green", "partial": "yellow", "retry": "yellow", "failed": "bold red"}
+# Fixed widths (80 columns): the detail and the worker wrap onto more lines instead.
+ATTEMPT_COLUMNS = (("#", 2), ("Time", 8), ("Outcome", 7), ("Detail", 36), ("Worker", 11))
 
 
 def _secrets(ctx: Context, session: Any, event_id: int) -> list[str]:
@@ -69,14 +73,21 @@ def message_text(raw: bytes, secrets: list[str]) -> str:
 
 
 def load_delivery(ctx: Context, slug: str | None, delivery_id: int) -> dict[str, Any]:
-    from core.services.deliveries import delivery_details, get_delivery, tenant_slugs
+    from core.services.deliveries import (
+        delivery_details,
+        get_delivery,
+        list_attempts,
+        tenant_slugs,
+    )
 
     with ctx.session() as session:
         delivery = get_delivery(
             session=session, delivery_id=delivery_id, tenant=owner(session, slug)
         )
         details = delivery_details(
-            delivery, tenant_slug=tenant_slugs(session).get(delivery.tenant_id or 0)
+            delivery,
+            tenant_slug=tenant_slugs(session).get(delivery.tenant_id or 0),
+            attempts=list_attempts(session=session, delivery_id=delivery_id),
         )
         details["message"] = None
         if delivery.content:
@@ -95,7 +106,7 @@ def facts(d: dict[str, Any]) -> Table:
         ("Channel", d["channel"]),
         ("Target", d["target"]),
         ("Status", fmt.status(d["status"])),
-        ("Attempts", str(d["attempts"])),
+        ("Attempts", str(d["attempt_count"])),
         ("Created", fmt.stamp(d["created_at"])),
         ("Sent", fmt.stamp(d["sent_at"]) if d["sent_at"] else "—"),
         ("Next attempt", fmt.stamp(d["next_attempt_at"]) if d["next_attempt_at"] else "—"),
@@ -122,6 +133,17 @@ def recipients(d: dict[str, Any]) -> Table:
     return table
 
 
+def attempt_cells(number: int, attempt: dict[str, Any]) -> tuple[Any, ...]:
+    outcome = attempt["outcome"]
+    return (
+        str(number),
+        fmt.when(attempt["at"]),
+        Text(outcome, style=ATTEMPT_STYLE.get(outcome, "")),
+        Text(attempt["detail"] or "—", style="" if attempt["detail"] else "dim"),
+        Text(attempt["worker"] or "—", style="dim"),
+    )
+
+
 class DeliveryDetailScreen(JobsMixin, Screen[None]):
     PAGE_TITLE = "Delivery"
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -142,10 +164,15 @@ class DeliveryDetailScreen(JobsMixin, Screen[None]):
             yield Static(Text(f"Delivery #{self.delivery_id}", style="bold"), classes="summary")
             yield Static("Loading…", id="delivery-facts", classes="summary")
             yield Static("", id="delivery-recipients", classes="summary")
+            yield Static("", id="delivery-attempts-heading", classes="summary")
+            yield DataTable(id="delivery-attempts", cursor_type="row", show_cursor=False)
             yield Static("", id="delivery-message", classes="message", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
+        table = self.query_one("#delivery-attempts", DataTable)
+        for label, width in ATTEMPT_COLUMNS:
+            table.add_column(label, width=width, key=label.lower().strip("#") or "n")
         self.action_refresh()
 
     def action_refresh(self) -> None:
@@ -161,6 +188,16 @@ class DeliveryDetailScreen(JobsMixin, Screen[None]):
         self.query_one("#delivery-recipients", Static).update(
             Group(Text(""), heading, recipients(details))
         )
+        attempts = details["attempts"]
+        heading = Text("\nAttempts", style="bold")
+        if not attempts:
+            heading.append(" — none yet", style="dim")
+        self.query_one("#delivery-attempts-heading", Static).update(heading)
+        table = self.query_one("#delivery-attempts", DataTable)
+        table.clear()
+        table.display = bool(attempts)
+        for number, attempt in enumerate(attempts, start=1):
+            table.add_row(*attempt_cells(number, attempt), height=None, key=str(number))
         message = details["message"]
         shown = Text("The message as rendered\n", style="bold")
         if message is None:
