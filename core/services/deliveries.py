@@ -1,10 +1,11 @@
-"""The delivery log: list, show with every attempt, re-send failed ones by hand."""
+"""The delivery log: list (in pages), show with every attempt, re-send failed ones by hand."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, cast
 
+from sqlalchemy.orm import QueryableAttribute, defer
 from sqlmodel import Session, col, select
 
 from core.catalog import get_event
@@ -18,6 +19,8 @@ from core.services.audit import Actor, record
 from core.services.mail_servers import resolve_effective_server
 from core.services.templates import effective_template
 
+PAGE_MAX = 1000  # the most rows one page of the log may ask for
+
 
 def list_deliveries(
     *,
@@ -25,9 +28,26 @@ def list_deliveries(
     tenant: Tenant | None = None,
     status: str | None = None,
     event: str | None = None,
-    limit: int = 100,
+    before_id: int | None = None,
+    limit: int = 50,
 ) -> list[Delivery]:
-    query = select(Delivery).order_by(col(Delivery.id).desc()).limit(limit)
+    """One page of the delivery log, newest first (by id).
+
+    Keyset paging: `before_id` (the last id of the previous page) gives the next older page,
+    so a page costs the same however deep it is and rows added meanwhile do not shift it.
+    The encrypted message (`content`) is not read: a list never needs it (touching it on a
+    listed row loads that one row's message).
+    """
+    if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= PAGE_MAX:
+        raise ValidationError("limit", f"{limit!r} is not between 1 and {PAGE_MAX}")
+    query = (
+        select(Delivery)
+        .options(defer(cast(QueryableAttribute[bytes], Delivery.content)))
+        .order_by(col(Delivery.id).desc())
+        .limit(limit)
+    )
+    if before_id is not None:
+        query = query.where(col(Delivery.id) < before_id)
     if tenant is not None:
         query = query.where(Delivery.tenant_id == tenant.id)
     if status is not None:

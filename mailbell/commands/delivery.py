@@ -107,22 +107,28 @@ def list_(
     tenant: str | None = TENANT_OPTION,
     status: str | None = typer.Option(None, help="queued, sending, sent, failed, suppressed."),
     event: str | None = typer.Option(None, help="Event name."),
-    limit: int = typer.Option(100, help="Newest first, at most this many."),
+    before: int | None = typer.Option(
+        None, "--before", help="Only deliveries older than this id (the last id of a page)."
+    ),
+    limit: int = typer.Option(50, "--limit", help="Newest first, at most this many (1-1000)."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """List deliveries, newest first."""
+    """List deliveries, newest first, a page at a time (next page: --before LAST_ID)."""
     from core.services.deliveries import delivery_public, list_deliveries, tenant_slugs
     from core.services.tenants import get_tenant
 
     with context().session() as session:
         owner = get_tenant(session=session, slug=tenant) if tenant else None
+        page = list_deliveries(
+            session=session,
+            tenant=owner,
+            status=status,
+            event=event,
+            before_id=before,
+            limit=limit,
+        )
         slugs = tenant_slugs(session)
-        rows = [
-            delivery_public(d, tenant_slug=slugs.get(d.tenant_id or 0))
-            for d in list_deliveries(
-                session=session, tenant=owner, status=status, event=event, limit=limit
-            )
-        ]
+        rows = [delivery_public(d, tenant_slug=slugs.get(d.tenant_id or 0)) for d in page]
     if as_json:
         print_json(to_jsonable(rows))
     else:

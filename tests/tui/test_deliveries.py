@@ -227,3 +227,27 @@ async def test_detail_without_attempts_says_so(ctx, actor, make_app) -> None:
         table = app.screen.query_one("#delivery-attempts", DataTable)
         assert table.row_count == 0 and not table.display
         assert "Attempts — none yet" in screen_text(app)
+
+
+async def test_more_loads_the_next_older_page(ctx, actor, make_app) -> None:
+    seed(ctx, actor)
+    ids = _bulk(ctx, 1130)
+    app = make_app(start="deliveries")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#deliveries", DataTable)
+        newest = sorted(ids, reverse=True)
+        assert [int(row[0]) for row in rows(table)] == newest[:100]
+        assert "100+ deliveries" in str(app.screen.query_one("#live", Static).render())
+        await pilot.press("m")
+        await settle(pilot)
+        assert [int(row[0]) for row in rows(table)] == newest[:1100]  # no gap, no overlap
+        assert table.cursor_row == 0  # the cursor stays where it was
+        await pilot.press("m")
+        await settle(pilot)
+        assert [int(row[0]) for row in rows(table)] == newest
+        assert "1131 deliveries" in str(app.screen.query_one("#live", Static).render())
+        await pilot.press("m")
+        await settle(pilot)
+        assert table.row_count == len(newest)
+        assert any("No older deliveries" in str(n.message) for n in app._notifications)

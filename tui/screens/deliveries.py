@@ -1,8 +1,9 @@
 """The delivery log: newest first, filters by status and event, live while `serve` delivers.
 
-The first page comes in one small query; older rows load in pages as the cursor nears the end,
-so tens of thousands of rows scroll without a pause. Every few seconds the newest page is read
-again: changed rows are updated in place, new ones appear at the top.
+The first page comes in one small query; older rows load a page at a time (keyset paging: the
+rows before the oldest one shown) as the cursor nears the end or on `m`, so tens of thousands of
+rows scroll without a pause. Every few seconds the newest page is read again: changed rows are
+updated in place, new ones appear at the top.
 """
 
 from __future__ import annotations
@@ -45,18 +46,23 @@ def load_page(
     event: str | None,
     limit: int,
     live: bool = False,
+    before_id: int | None = None,
 ) -> Page:
+    """The `limit` newest deliveries, or with `before_id` the `limit` next older ones."""
     from core.services.deliveries import delivery_public, list_deliveries, tenant_slugs
 
     with ctx.session() as session:
         tenant = owner(session, slug)
+        page = list_deliveries(
+            session=session,
+            tenant=tenant,
+            status=status,
+            event=event,
+            before_id=before_id,
+            limit=limit,
+        )
         slugs = tenant_slugs(session)
-        rows = [
-            delivery_public(d, tenant_slug=slugs.get(d.tenant_id or 0))
-            for d in list_deliveries(
-                session=session, tenant=tenant, status=status, event=event, limit=limit
-            )
-        ]
+        rows = [delivery_public(d, tenant_slug=slugs.get(d.tenant_id or 0)) for d in page]
     return Page(rows, limit, live)
 
 
@@ -106,15 +112,23 @@ class DeliveriesScreen(MainScreen):
             id="deliveries.filter",
             tooltip="Move to the status and event filters",
         ),
+        Binding(
+            "m",
+            "more",
+            "More",
+            id="deliveries.more",
+            tooltip="Load the next page of older deliveries",
+        ),
         Binding("f5", "refresh", "Refresh", show=False, id="deliveries.refresh"),
     ]
 
     def __init__(self) -> None:
         super().__init__()
         self.rows: dict[int, dict[str, Any]] = {}
-        self.limit = FIRST_PAGE
         self.exhausted = False
         self.loading_more = False
+        # Bumped by every reload: a page asked for before it (other filters) is dropped.
+        self.generation = 0
 
     def compose_body(self) -> ComposeResult:
         from core.catalog import NAMES as EVENT_NAMES
@@ -157,8 +171,9 @@ class DeliveriesScreen(MainScreen):
         )
 
     def reload(self) -> None:
-        self.limit = FIRST_PAGE
+        self.generation += 1
         self.exhausted = False
+        self.loading_more = False
         self.run_job("load", load_page, self.ctx, self.slug, *self.filters(), FIRST_PAGE)
 
     def action_refresh(self) -> None:
@@ -167,7 +182,16 @@ class DeliveriesScreen(MainScreen):
     def live_refresh(self) -> None:
         if self.mb.ctx is None or self.loading_more or not self.is_current:
             return
-        self.run_job("live", load_page, self.ctx, self.slug, *self.filters(), FIRST_PAGE, True)
+        self.run_job(
+            "live",
+            load_page,
+            self.ctx,
+            self.slug,
+            *self.filters(),
+            FIRST_PAGE,
+            True,
+            key=self.generation,
+        )
 
     def done_load(self, page: Page) -> None:
         table = self.query_one("#deliveries", DataTable)
@@ -179,7 +203,9 @@ class DeliveriesScreen(MainScreen):
         self.exhausted = len(page.rows) < page.limit
         self._live_note()
 
-    def done_live(self, page: Page) -> None:
+    def done_live(self, page: Page, generation: int) -> None:
+        if generation != self.generation:
+            return  # read with the filters of before a reload
         table = self.query_one("#deliveries", DataTable)
         newest = max(self.rows, default=0)
         added = False
@@ -203,7 +229,7 @@ class DeliveriesScreen(MainScreen):
                 table.move_cursor(row=table.get_row_index(key), animate=False)
         self._live_note()
 
-    def failed_live(self, _: BaseException) -> bool:
+    def failed_live(self, _: BaseException, generation: int) -> bool:
         self.query_one("#live", Static).update(Text("○ live refresh failed", style="red"))
         return True  # quiet: the next tick tries again
 
@@ -215,29 +241,48 @@ class DeliveriesScreen(MainScreen):
         )
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
-        table = event.data_table
-        if self.exhausted or self.loading_more or table.row_count - event.cursor_row > 50:
+        if event.data_table.row_count - event.cursor_row <= 50:
+            self.load_more()
+
+    def action_more(self) -> None:
+        if self.exhausted:
+            self.notify("No older deliveries", timeout=3)
+            return
+        self.load_more()
+
+    def load_more(self) -> None:
+        """The next page of older rows: those before the oldest one shown."""
+        if self.exhausted or self.loading_more or not self.rows:
             return
         self.loading_more = True
-        # No offset in list_deliveries: each page reads from the newest row, so grow
-        # geometrically (100, 1100, 3300, …) to keep the total read linear.
-        self.limit = max(len(self.rows) + NEXT_PAGE, 2 * len(self.rows))
-        self.run_job("more", load_page, self.ctx, self.slug, *self.filters(), self.limit)
+        self.run_job(
+            "more",
+            load_page,
+            self.ctx,
+            self.slug,
+            *self.filters(),
+            NEXT_PAGE,
+            before_id=min(self.rows),
+            key=self.generation,
+        )
 
-    def done_more(self, page: Page) -> None:
+    def done_more(self, page: Page, generation: int) -> None:
+        if generation != self.generation:
+            return  # asked for before a reload
         self.loading_more = False
         table = self.query_one("#deliveries", DataTable)
         oldest = min(self.rows, default=0)
-        fresh = [row for row in page.rows if row["id"] < oldest]
-        for row in fresh:
-            self.rows[row["id"]] = row
-            table.add_row(*cells(row), key=str(row["id"]))
+        for row in page.rows:
+            if row["id"] < oldest:
+                self.rows[row["id"]] = row
+                table.add_row(*cells(row), key=str(row["id"]))
         filled(table)
         self.exhausted = len(page.rows) < page.limit
         self._live_note()
 
-    def failed_more(self, _: BaseException) -> bool:
-        self.loading_more = False
+    def failed_more(self, _: BaseException, generation: int) -> bool:
+        if generation == self.generation:
+            self.loading_more = False
         return False
 
     def on_select_changed(self, _: Select.Changed) -> None:

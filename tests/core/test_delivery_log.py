@@ -1,0 +1,94 @@
+"""The delivery log's queries: keyset pages without the encrypted message, attempts in order."""
+
+from __future__ import annotations
+
+import pytest
+from sqlalchemy import event, inspect
+
+from core.catalog import sample
+from core.errors import ValidationError
+from core.models.delivery import DeliveryAttempt
+from core.pipeline.emit import emit
+from core.services.deliveries import list_attempts, list_deliveries
+from core.services.notifications import update_notification_settings
+from core.services.tenants import create_tenant
+
+
+@pytest.fixture
+def ids(ctx, session, actor) -> list[int]:
+    tenant = create_tenant(session=session, slug="acme", actor=actor)
+    update_notification_settings(
+        session=session,
+        box=ctx.box,
+        tenant=tenant,
+        changes={
+            "server": "smtp.acme.org",
+            "username": "alerts@acme.org",
+            "recipients": "ops@acme.org",
+            "notify_queue_call_lost": True,
+        },
+        actor=actor,
+    )
+    made = []
+    for _ in range(7):
+        result = emit(
+            session=session,
+            box=ctx.box,
+            tenant=tenant,
+            event="QUEUE_CALL_LOST",
+            data=sample("QUEUE_CALL_LOST"),
+        )
+        made += [d.id for d in result.deliveries]
+    return made
+
+
+def test_a_list_never_reads_the_message(ctx, ids) -> None:
+    statements: list[str] = []
+
+    def seen(conn, cursor, statement, *args) -> None:
+        statements.append(statement)
+
+    event.listen(ctx.engine, "before_cursor_execute", seen)
+    try:
+        with ctx.session() as session:
+            page = list_deliveries(session=session, limit=5)
+            assert [d.status for d in page] == ["queued"] * 5
+            assert all("content" in inspect(d).unloaded for d in page)
+    finally:
+        event.remove(ctx.engine, "before_cursor_execute", seen)
+    [select] = [s for s in statements if "FROM delivery" in s]
+    assert "delivery.content" not in select and "delivery.target" in select
+
+
+def test_keyset_pages(ctx, ids) -> None:
+    with ctx.session() as session:
+        first = [d.id for d in list_deliveries(session=session, limit=3)]
+        second = [d.id for d in list_deliveries(session=session, before_id=first[-1], limit=3)]
+        third = [d.id for d in list_deliveries(session=session, before_id=second[-1], limit=3)]
+        assert first + second + third == sorted(ids, reverse=True)
+        assert list_deliveries(session=session, before_id=third[-1], limit=3) == []
+
+
+@pytest.mark.parametrize("limit", [0, 1001, -1])
+def test_limit_is_bounded(session, limit) -> None:
+    with pytest.raises(ValidationError) as caught:
+        list_deliveries(session=session, limit=limit)
+    assert caught.value.field == "limit"
+
+
+def test_attempts_oldest_first_and_per_delivery(session, ids) -> None:
+    first, second = ids[:2]
+    session.add_all(
+        [
+            DeliveryAttempt(delivery_id=first, outcome="retry", detail="451 later", worker="w"),
+            DeliveryAttempt(delivery_id=second, outcome="failed", detail="554 no", worker="w"),
+            DeliveryAttempt(delivery_id=first, outcome="sent", detail="250 ok", worker="w"),
+        ]
+    )
+    session.commit()
+    assert [a.outcome for a in list_attempts(session=session, delivery_id=first)] == [
+        "retry",
+        "sent",
+    ]
+    assert [a.detail for a in list_attempts(session=session, delivery_id=second)] == ["554 no"]
+    assert list_attempts(session=session, delivery_id=ids[2]) == []
