@@ -33,8 +33,10 @@ lint: install-test
 system-deps:
 	./scripts/system-deps.sh
 
-# Every test on SQLite, and again on PostgreSQL (all but the TUI's).
-test: lint system-deps test-sqlite test-postgres
+# Every test on SQLite, and again on PostgreSQL (all but the TUI's). The two passes share
+# nothing (own temporary directories, ports and servers) and run side by side: CI time.
+test: lint system-deps
+	$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres
 
 test-sqlite: install-test
 	$(BIN)/pytest --db=sqlite $(PYTEST_ARGS)
