@@ -212,7 +212,10 @@ async def _sync(
                 f"`mailbell accounts edit {account_id} --imap-host HOST`"
             )
         uidvalidity, last_uid = account.imap_uidvalidity, account.imap_last_uid
-        store = _Store(ctx, account_id, account.imap_folder or "INBOX")
+        # A first sync is a backfill of old mail: stored, not announced in Slack.
+        store = _Store(
+            ctx, account_id, account.imap_folder or "INBOX", mirror=last_uid is not None
+        )
         try:
             config = _config(ctx, session, account, token_provider, io_timeout)
         except ImapError as exc:
@@ -338,8 +341,9 @@ def _columns(message: FetchedMessage, uidvalidity: int) -> dict[str, Any]:
 class _Store:
     """The `SyncSink` of one account: batches into rows, the watermark onto the account."""
 
-    def __init__(self, ctx: Context, account_id: int, folder: str) -> None:
+    def __init__(self, ctx: Context, account_id: int, folder: str, *, mirror: bool) -> None:
         self.ctx, self.account_id, self.folder = ctx, account_id, folder
+        self.mirror = mirror
         self.stored = 0
         self.quarantined = 0
         self._old_rows: bool | None = None
@@ -409,7 +413,7 @@ class _Store:
             # A bulk INSERT of plain rows: building a SQLModel object costs about a millisecond.
             session.execute(insert(InboundMessage), new_rows)
             # Mirrored into Slack in this transaction: stored once, mirrored once.
-            account = session.get(EmailAccount, self.account_id)
+            account = session.get(EmailAccount, self.account_id) if self.mirror else None
             if account is not None:
                 queue_inbox_mirrors(session, self.ctx.box, account, new_rows)
         return fresh

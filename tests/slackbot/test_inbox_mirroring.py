@@ -344,6 +344,11 @@ async def test_synced_mail_from_matching_senders_arrives_in_the_channel(
     assert "now mirrors" in answer.message
     await _announced(slack_api, "set this channel to mirror new mail")
     slack_api.calls.clear()
+    # The first sync backfills old mail: stored, not announced.
+    imap_mailbox.append(_mail("Old <old@carrier.example>", "Last week's load", "Done."))
+    backfill = await sync_account(ctx=ctx, account_id=imap_account)
+    assert backfill.ok and backfill.fetched == 1, backfill.error
+    assert _slack_deliveries(ctx) == []
     imap_mailbox.append(
         _mail("Dispatch <dispatch@carrier.example>", "Load 4711 ready", "Pick-up at dock 3.\nBye"),
         _mail("Ann Other <ann@other.example>", "Lunch?", "Not for the channel"),
