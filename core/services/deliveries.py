@@ -17,6 +17,7 @@ from core.models.tenancy import Tenant
 from core.pipeline.emit import fill_content
 from core.services.audit import Actor, record
 from core.services.mail_servers import resolve_effective_server
+from core.services.slack_inbox import INBOUND_EVENT
 from core.services.templates import effective_template
 
 PAGE_MAX = 1000  # the most rows one page of the log may ask for
@@ -55,7 +56,9 @@ def list_deliveries(
             raise ValidationError("status", f"{status!r} is not one of {', '.join(STATUSES)}")
         query = query.where(Delivery.status == status)
     if event is not None:
-        query = query.where(Delivery.event == get_event(event, field="event").name)
+        inbound = event.upper() == INBOUND_EVENT
+        name = INBOUND_EVENT if inbound else get_event(event, field="event").name
+        query = query.where(Delivery.event == name)
     return list(session.exec(query))
 
 

@@ -92,3 +92,19 @@ def test_attempts_oldest_first_and_per_delivery(session, ids) -> None:
     ]
     assert [a.detail for a in list_attempts(session=session, delivery_id=second)] == ["554 no"]
     assert list_attempts(session=session, delivery_id=ids[2]) == []
+
+
+def test_inbound_mirrors_are_listed_by_their_event_name(session, ids) -> None:
+    from core.models.delivery import Delivery, EventRecord
+
+    record = EventRecord(tenant_id=None, name="INBOUND_EMAIL", payload={})
+    session.add(record)
+    session.flush()
+    session.add(Delivery(event_id=record.id, event="INBOUND_EMAIL", channel="slack", target="C1"))
+    session.commit()
+    [mirror] = list_deliveries(session=session, event="inbound_email")
+    assert (mirror.event, mirror.target) == ("INBOUND_EMAIL", "C1")
+    assert len(list_deliveries(session=session, event="QUEUE_CALL_LOST")) == len(ids)
+    with pytest.raises(ValidationError) as caught:
+        list_deliveries(session=session, event="NOPE")
+    assert caught.value.field == "event"
