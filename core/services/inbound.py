@@ -213,9 +213,7 @@ async def _sync(
             )
         uidvalidity, last_uid = account.imap_uidvalidity, account.imap_last_uid
         # A first sync is a backfill of old mail: stored, not announced in Slack.
-        store = _Store(
-            ctx, account_id, account.imap_folder or "INBOX", mirror=last_uid is not None
-        )
+        store = _Store(ctx, account_id, account.imap_folder or "INBOX", mirror=last_uid is not None)
         try:
             config = _config(ctx, session, account, token_provider, io_timeout)
         except ImapError as exc:
