@@ -30,6 +30,11 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
     "slack": ("slack.py", [], []),
     "imap": ("imap_sync.py", [], []),
     "tui_start": ("tui_start.py", [], []),
+    "scale_out": (
+        "scale_out.py",
+        ["--sizes", "2000,8000", "--sink", "aiosmtpd,light"],
+        ["--sizes", "600,2000"],
+    ),
 }
 
 
@@ -43,6 +48,7 @@ def main() -> None:
     args = parser.parse_args()
     names = [n for n in args.only.split(",") if n] or list(BENCHMARKS)
     sections = []
+    load_before = f"{os.getloadavg()[0]:.1f}"
     for name in names:
         script, full, quick = BENCHMARKS[name]
         if not (BENCH / script).exists():
@@ -58,11 +64,13 @@ def main() -> None:
             output += f"\n\nexit {result.returncode}:\n{result.stderr.strip()[-2000:]}"
         print(output, flush=True)
         sections.append(f"## {name}\n\n`bench/{script}`, {elapsed:.0f} s\n\n```\n{output}\n```\n")
+    load_after = f"{os.getloadavg()[0]:.1f}"
     header = (
         "# Benchmark results\n\n"
         f"Written by `bench/run_all.py` on {datetime.date.today()}: {platform.python_version()}, "
-        f"{platform.machine()}, {os.cpu_count()} CPUs. Ratios compare with a baseline measured "
-        "in the same run.\n"
+        f"{platform.machine()}, {os.cpu_count()} CPUs, load average {load_before} before the "
+        f"run and {load_after} after it. Ratios compare with a baseline measured in the same "
+        "run.\n"
     )
     args.output.write_text(header + "\n" + "\n".join(sections))
     print(f"wrote {args.output}")
