@@ -4,7 +4,8 @@ In the same run:
 - (a) ack latency: signed `/mailbell status` slash commands (HMAC v0, form-encoded, as Slack
   sends them) from 16 concurrent clients to `/slack/events` on `mailbell serve --no-worker`
   (a subprocess), next to a plain aiohttp handler (also a subprocess) that only verifies the
-  signature and answers. p50/p99 per request and requests per second for both.
+  signature and answers, and a bare slack-bolt AsyncApp whose listener only acknowledges (bolt's
+  own floor). p50/p99 per request and requests per second for each.
   Targets (issue 7): p99 < 25 ms; throughput >= 0.5 x the plain handler.
 - (b) mirrored alerts: 2,000 Slack deliveries (100 events routed to 20 channels) sent by the
   outbox worker with pacing disabled, next to bare aiohttp posts of the same JSON bodies
@@ -86,6 +87,33 @@ async def events(request):
     form = parse_qs(body)
     text = "status of " + form.get("channel_id", [""])[0]
     return web.json_response({"response_type": "ephemeral", "text": text})
+
+app = web.Application()
+app.router.add_post("/slack/events", events)
+web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log=None)
+"""
+
+# slack-bolt's own cost: the same signed command through a bare AsyncApp whose listener only
+# acknowledges — the floor for any bolt-based handler, whatever it does.
+BOLT = """
+import sys
+from aiohttp import web
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.adapter.aiohttp import to_bolt_request, to_aiohttp_response
+from slack_sdk.web.async_client import AsyncWebClient
+
+bolt = AsyncApp(
+    signing_secret=sys.argv[2],
+    client=AsyncWebClient(token=sys.argv[3], base_url=sys.argv[4]),
+    process_before_response=True,
+)
+
+@bolt.command("/mailbell")
+async def command(ack, command):
+    await ack(text="status of " + command["channel_id"], response_type="ephemeral")
+
+async def events(request):
+    return await to_aiohttp_response(await bolt.async_dispatch(await to_bolt_request(request)))
 
 app = web.Application()
 app.router.add_post("/slack/events", events)
@@ -227,6 +255,7 @@ def bench_acks(api_url: str, args: argparse.Namespace) -> dict[str, dict[str, fl
         for name, script, extra in (
             ("mailbell serve", SERVE, [str(ROOT)]),
             ("plain aiohttp", PLAIN, [SECRET]),
+            ("bare slack-bolt", BOLT, [SECRET, TOKEN, api_url]),
         ):
             port = free_port()
             argv = [sys.executable, "-c", script]
@@ -367,7 +396,7 @@ def main() -> None:
         stand_in.terminate()
         stand_in.wait(10)
 
-    plain, bot = acks["plain aiohttp"], acks["mailbell serve"]
+    plain, bot, bolt = acks["plain aiohttp"], acks["mailbell serve"], acks["bare slack-bolt"]
     print(
         f"\n(a) signed /mailbell {args.command}, {args.clients} concurrent clients, "
         f"{args.requests} requests"
@@ -375,6 +404,7 @@ def main() -> None:
     print(f"{'':34} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'server CPU ms/req':>18}")
     for name, row in (
         ("plain aiohttp (signature only)", plain),
+        ("bare slack-bolt (ack only)", bolt),
         ("mailbell serve /slack/events", bot),
     ):
         print(
@@ -383,6 +413,10 @@ def main() -> None:
         )
     ratio = bot["rate"] / plain["rate"]
     print(f"throughput ratio {ratio:.2f} (target >= 0.5); p99 {bot['p99']:.1f} ms (target < 25)")
+    print(
+        f"bare slack-bolt alone reaches {bolt['rate'] / plain['rate']:.2f} of the plain handler; "
+        f"mailbell reaches {bot['rate'] / bolt['rate']:.2f} of bare slack-bolt"
+    )
 
     print(f"\n(b) {alerts['count']:.0f} mirrored alerts to {args.channels} channels, pacing off")
     print(f"{'':34} {'msgs/s':>9} {'x bare':>8}")
