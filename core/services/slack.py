@@ -8,7 +8,6 @@ actor is the Slack user and team (`slack_actor`: `U123@T456`).
 from __future__ import annotations
 
 import functools
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -21,7 +20,6 @@ from sqlmodel import Session, col, select
 from core.catalog import EVENTS, Event
 from core.crypto import SecretBox
 from core.errors import NotFound, ValidationError
-from core.models.delivery import Delivery, EventRecord
 from core.models.slack import ALL_EVENTS, SlackChannelLink, SlackRoute
 from core.models.tenancy import TENANT_TOGGLES, Tenant
 from core.services.audit import Actor, record
@@ -32,7 +30,6 @@ from core.services.notifications import (
 from core.services.slack_admins import check_id
 from core.services.slack_inbox import clear_inbox_routes
 from core.services.tenants import get_tenant
-from core.slack_blocks import alert_message
 
 ALL_WORDS = frozenset({"all", "*"})
 
@@ -376,45 +373,6 @@ def slack_targets(session: Session, tenant: Tenant | None, event_name: str) -> l
         if channel_id not in targets:
             targets.append(channel_id)
     return targets
-
-
-def queue_slack_deliveries(
-    *,
-    session: Session,
-    box: SecretBox,
-    record_: EventRecord,
-    event: Event,
-    tenant: Tenant | None,
-) -> list[Delivery]:
-    """One queued Slack delivery per routed channel, its Block Kit message stored encrypted.
-
-    Called by emit for enabled events only; the payload shown is the redacted one.
-    """
-    deliveries = []
-    for channel_id in slack_targets(session, tenant, event.name):
-        delivery = Delivery(
-            event_id=record_.id or 0,
-            tenant_id=record_.tenant_id,
-            event=event.name,
-            channel="slack",
-            target=channel_id,
-            status="queued",
-            pending=[channel_id],
-        )
-        session.add(delivery)
-        deliveries.append(delivery)
-    if deliveries:
-        session.flush()  # the ids go into the messages' context line
-    for delivery in deliveries:
-        message = alert_message(
-            event=event,
-            payload=record_.payload,
-            tenant=tenant.slug if tenant else None,
-            delivery_id=delivery.id,
-            at=record_.created_at,
-        )
-        delivery.content = box.encrypt_bytes(json.dumps(message).encode())
-    return deliveries
 
 
 # -- settings changes in Slack words ----------------------------------------------------------
