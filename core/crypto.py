@@ -5,13 +5,15 @@ The first key encrypts; every key decrypts. Errors name the fix and never show a
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
-from core.errors import SecretKeyError
+from core.errors import SecretKeyError, StorageFullError, StorageReadOnlyError
 
 ENV_VAR = "MAILBELL_SECRET_KEYS"
 
@@ -57,6 +59,25 @@ def _write_private(path: Path, content: str) -> None:
     os.replace(tmp, path)
 
 
+def _create_key_file(path: Path) -> None:
+    """The first key; a full or read-only disk is a storage error naming the file, not a 500."""
+    try:
+        _write_private(path, Fernet.generate_key().decode() + "\n")
+    except OSError as exc:
+        with contextlib.suppress(OSError):
+            path.with_name(path.name + ".tmp").unlink()
+        reason = exc.strerror or str(exc)
+        if exc.errno in (errno.ENOSPC, errno.EDQUOT):
+            raise StorageFullError(
+                f"cannot create the key file {path}: {reason}; nothing was recorded"
+            ) from None
+        if exc.errno in (errno.EROFS, errno.EACCES, errno.EPERM):
+            raise StorageReadOnlyError(
+                f"cannot create the key file {path}: {reason}; nothing was recorded"
+            ) from None
+        raise SecretKeyError(f"cannot create the key file {path}: {reason}") from None
+
+
 def read_key_file(path: Path) -> str:
     try:
         return path.read_text()
@@ -79,7 +100,7 @@ class SecretBox:
             else:
                 path = self.source.key_file
                 if not path.exists():
-                    _write_private(path, Fernet.generate_key().decode() + "\n")
+                    _create_key_file(path)
                 self._keys = _parse_keys(read_key_file(path), f"the key file {path}")
             self._ring = MultiFernet(self._keys)
         return self._ring

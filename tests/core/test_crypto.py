@@ -129,3 +129,36 @@ def test_keys_rotate_command_reports_wrong_key(cli, monkeypatch) -> None:
     assert result.code == 1
     assert "MAILBELL_SECRET_KEYS" in result.err and "Traceback" not in result.err
     assert SECRET not in result.err
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """A 64 KiB tmpfs (root: what CI runs as)."""
+    from tests.support.broken_storage import IS_ROOT, _run
+
+    if not IS_ROOT:
+        pytest.skip("mounting a tmpfs needs root (CI runs as root)")
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    _run("mount", "-t", "tmpfs", "-o", "size=64k", "tmpfs", str(mount))
+    yield mount
+    _run("umount", str(mount))
+
+
+@pytest.mark.parametrize("fault", ["full", "read-only"])
+def test_key_file_on_a_broken_disk_is_a_storage_error(small_disk: Path, fault: str) -> None:
+    from core.errors import StorageFullError, StorageReadOnlyError
+    from tests.support.broken_storage import _run, fill_filesystem
+
+    if fault == "full":
+        fill_filesystem(small_disk)
+        expected: type[Exception] = StorageFullError
+    else:
+        _run("mount", "-o", "remount,ro", str(small_disk))
+        expected = StorageReadOnlyError
+    key_file = small_disk / "secret.key"
+    box = SecretBox(KeySource(env_keys=None, key_file=key_file))
+    with pytest.raises(expected) as caught:
+        box.encrypt("hunter2")
+    assert str(key_file) in str(caught.value) and "nothing was recorded" in str(caught.value)
+    assert not key_file.exists() and not key_file.with_name("secret.key.tmp").exists()
