@@ -10,6 +10,7 @@ from sqlmodel import col, select
 from core.channels.base import ChannelResult, ClaimedDelivery
 from core.context import Context
 from core.errors import PermanentError
+from core.generation import current_generation
 from core.mail.smtp import SmtpConfig, SmtpPool
 from core.models.mail import MailServer
 
@@ -25,13 +26,25 @@ class EmailChannel:
         self._pools: dict[int, tuple[datetime, SmtpPool]] = {}
         self._servers: dict[int, MailServer] = {}
         self._retired: list[SmtpPool] = []  # pools of changed servers, closed on the next send
+        self._generation: int | None = None  # of the configuration the rows were read at
 
     def load_servers(self, server_ids: set[int]) -> None:
-        """Refresh the server rows the next sends need (called from the worker's DB thread)."""
+        """Refresh the server rows the next sends need (called from the worker's DB thread).
+
+        Read again only when the configuration generation moved (core/generation.py): one
+        indexed row per claim instead of the servers themselves.
+        """
         if not server_ids:
             return
         with self.ctx.session() as session:
+            generation = current_generation(session)
+            if generation is None or generation != self._generation:
+                # Every row held is re-read (in place: sends in flight may be reading them).
+                server_ids = server_ids | self._servers.keys()
+            elif server_ids <= self._servers.keys():
+                return
             rows = session.exec(select(MailServer).where(col(MailServer.id).in_(server_ids))).all()
+            self._generation = generation
             for row in rows:
                 assert row.id is not None
                 self._servers[row.id] = row

@@ -344,3 +344,39 @@ def test_cli_show_lists_attempts_and_retry_is_not_one(
     start = lines.index("history:")
     assert "failed" in lines[start + 1] and refused in lines[start + 1]
     assert "sent" in lines[start + 2] and "250 " in lines[start + 2]
+
+
+async def test_a_running_worker_follows_a_server_changed_elsewhere(
+    session, ctx, tenant, actor, smtp_servers, settings
+) -> None:
+    """The worker keeps server rows between claims; a change committed by another process (a
+    second context here) reaches its next send."""
+    from core.context import build_context
+    from core.models.mail import MailServer
+    from core.services.mail_servers import update_mail_server
+
+    first, second = smtp_servers(), smtp_servers()
+    _configure(session, ctx, tenant, actor, first)
+    worker = Worker(ctx)
+    try:
+        _emit(session, ctx, tenant)
+        assert (await worker.run_once()).sent == 1
+        other = build_context(settings)
+        try:
+            with other.session() as elsewhere:
+                server_id = elsewhere.exec(select(MailServer.id)).one()
+                update_mail_server(
+                    session=elsewhere,
+                    box=other.box,
+                    tenant=tenant,
+                    server_id=server_id,
+                    data={"port": second.port},
+                    actor=actor,
+                )
+        finally:
+            other.close()
+        _emit(session, ctx, tenant)
+        assert (await worker.run_once()).sent == 2  # the worker's running total
+    finally:
+        await worker.close()
+    assert len(first.messages) == 1 and len(second.messages) == 1
