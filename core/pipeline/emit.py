@@ -230,17 +230,14 @@ def _email_row(
     template: TemplateSource | None,
 ) -> dict[str, Any]:
     server = config.server
-    row: dict[str, Any] = {
-        "channel": "email",
-        "target": ",".join(plan.recipients),
-        "mail_server_id": server.id if server else None,
-        "status": plan.status,
-        "last_error": plan.reason,
-        "sender": "",
-        "pending": plan.recipients if plan.status == "queued" else [],
-        "content": b"",
-        "message_id": None,
-    }
+    row = _row(
+        "email",
+        ",".join(plan.recipients),
+        status=plan.status,
+        pending=plan.recipients if plan.status == "queued" else [],
+        last_error=plan.reason,
+        mail_server_id=server.id if server else None,
+    )
     if plan.status == "queued" and server is not None and template is not None:
         try:
             rendered = _render_content(
@@ -260,15 +257,24 @@ def _email_row(
     return row
 
 
-def _slack_row(channel_id: str) -> dict[str, Any]:
+def _row(
+    channel: str,
+    target: str,
+    *,
+    status: str,
+    pending: list[str],
+    last_error: str | None = None,
+    mail_server_id: int | None = None,
+) -> dict[str, Any]:
+    """A delivery row before its message is attached (sender, content, Message-ID)."""
     return {
-        "channel": "slack",
-        "target": channel_id,
-        "mail_server_id": None,
-        "status": "queued",
-        "last_error": None,
+        "channel": channel,
+        "target": target,
+        "mail_server_id": mail_server_id,
+        "status": status,
+        "last_error": last_error,
         "sender": "",
-        "pending": [channel_id],
+        "pending": pending,
         "content": b"",
         "message_id": None,
     }
@@ -367,7 +373,7 @@ def emit(
         for plan in plans
     ]
     channels = config.channels(session, tenant, spec.name) if _enabled(spec, config) else []
-    rows += [_slack_row(channel_id) for channel_id in channels]
+    rows += [_row("slack", c, status="queued", pending=[c]) for c in channels]
 
     now = utcnow()
     shown = _redacted(payload)
