@@ -30,6 +30,7 @@ CONFIG_TABLES = frozenset(
     }
 )
 COUNTER = ConfigGeneration.__table__  # type: ignore[attr-defined]
+_READ = "mailbell.config_generation_read"
 # Set on a session whose open transaction changed configuration: emit neither trusts nor fills
 # the cache inside it, since the change may still roll back.
 UNCOMMITTED_CHANGE = "mailbell.config_changed"
@@ -63,9 +64,17 @@ def _read_statement() -> Select[int]:
 
 
 def current_generation(session: Session) -> int | None:
-    """The committed counter as this transaction sees it; None while the session itself holds an
-    uncommitted configuration change (or the row is missing): do not cache then."""
+    """The committed counter as this transaction sees it (read once per transaction: the API
+    runs a group of events in one); None while the session itself holds an uncommitted
+    configuration change (or the row is missing): do not cache then."""
     if session.info.get(UNCOMMITTED_CHANGE):
         return None
-    value = session.connection().execute(_read_statement()).scalar()
-    return None if value is None else int(value)
+    connection = session.connection()  # begins the transaction, so that it has an identity
+    transaction = session.get_transaction()
+    held = session.info.get(_READ)
+    if held is not None and held[0] is transaction:
+        return held[1]
+    value = connection.execute(_read_statement()).scalar()
+    generation = None if value is None else int(value)
+    session.info[_READ] = (transaction, generation)
+    return generation

@@ -163,3 +163,22 @@ def test_rolled_back_change_leaves_the_cache_right(ctx, tenant, actor) -> None:
         session.flush()
         session.rollback()
     assert _emit(ctx).deliveries[0].target == "ops@acme.org"
+
+
+def test_events_sharing_a_transaction_check_the_generation_once(ctx, tenant) -> None:
+    _emit(ctx)
+    statements = _count_statements(ctx)
+    with ctx.session() as session:
+        acme = get_tenant(session=session, slug="acme")
+        for _ in range(3):
+            emit(
+                session=session,
+                box=ctx.box,
+                tenant=acme,
+                event=EVENT,
+                data=sample(EVENT),
+                commit=False,
+            )
+        session.commit()
+    assert sum("config_generation" in s for s in statements) == 1
+    assert _emit(ctx).deliveries[0].status == "queued"
