@@ -64,14 +64,15 @@ def start_sink(record: str | None = None) -> tuple[multiprocessing.Process, int]
     return process, parent.recv()
 
 
-def make_context(home: Path, port: int):
+def make_context(home: Path, port: int, database_url: str | None = None):
+    """A context on `home` (or `database_url`) with tenant "bench" sending to the sink."""
     from core.config import Settings
     from core.context import build_context
     from core.services.audit import Actor
     from core.services.notifications import update_notification_settings
     from core.services.tenants import create_tenant
 
-    ctx = build_context(Settings(home=home))
+    ctx = build_context(Settings(home=home, database_url=database_url))
     actor = Actor(name="bench", source="cli")
     with ctx.session() as session:
         tenant = create_tenant(session=session, slug="bench", actor=actor)

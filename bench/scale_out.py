@@ -271,34 +271,11 @@ class Drain:
 
 def prepare(server: Any, base: Path, name: str, port: int, total: int) -> tuple[Path, str]:
     """A fresh migrated database with `total` deliveries queued for the sink on `port`."""
-    from bench.pipeline import fill_queue
-    from core.config import Settings
-    from core.context import build_context
-    from core.services.audit import Actor
-    from core.services.notifications import update_notification_settings
-    from core.services.tenants import create_tenant
+    from bench.pipeline import fill_queue, make_context
 
     url = server.create_database()
     home = base / name
-    ctx = build_context(Settings(home=home, database_url=url))
-    actor = Actor(name="bench", source="cli")
-    with ctx.session() as session:
-        tenant = create_tenant(session=session, slug="bench", actor=actor)
-        update_notification_settings(
-            session=session,
-            box=ctx.box,
-            tenant=tenant,
-            changes={
-                "server": "127.0.0.1",
-                "port": port,
-                "security": "none",
-                "auth": "DISABLE",
-                "mail_from": "pbx@example.com",
-                "recipients": RECIPIENTS,
-                "notify_queue_sla_breached": True,
-            },
-            actor=actor,
-        )
+    ctx, tenant = make_context(home, port, url)
     fill_queue(ctx, tenant, total)
     with ctx.engine.begin() as connection:  # fresh statistics for the planner, as autovacuum would
         connection.exec_driver_sql("ANALYZE delivery")
