@@ -6,38 +6,13 @@ import json
 
 import pytest
 
-from core.catalog import sample
-from core.pipeline.emit import emit
-from core.services.notifications import update_notification_settings
-from core.services.tenants import create_tenant
+from tests.support.outbox import queue_deliveries
 
 
 @pytest.fixture
 def emitted(ctx, session, actor) -> list[int]:
     """120 deliveries of tenant acme (queued), oldest first."""
-    tenant = create_tenant(session=session, slug="acme", actor=actor)
-    update_notification_settings(
-        session=session,
-        box=ctx.box,
-        tenant=tenant,
-        changes={
-            "server": "smtp.acme.org",
-            "username": "alerts@acme.org",
-            "recipients": "ops@acme.org",
-            "notify_queue_call_lost": True,
-        },
-        actor=actor,
-    )
-    ids: list[int] = []
-    for _ in range(120):
-        result = emit(
-            session=session,
-            box=ctx.box,
-            tenant=tenant,
-            event="QUEUE_CALL_LOST",
-            data=sample("QUEUE_CALL_LOST"),
-        )
-        ids += [d.id for d in result.deliveries if d.id is not None]
+    ids = queue_deliveries(ctx, session, actor, 120)
     assert len(ids) == 120
     return ids
 

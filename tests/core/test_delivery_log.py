@@ -5,41 +5,15 @@ from __future__ import annotations
 import pytest
 from sqlalchemy import event, inspect
 
-from core.catalog import sample
 from core.errors import ValidationError
 from core.models.delivery import DeliveryAttempt
-from core.pipeline.emit import emit
 from core.services.deliveries import list_attempts, list_deliveries
-from core.services.notifications import update_notification_settings
-from core.services.tenants import create_tenant
+from tests.support.outbox import queue_deliveries
 
 
 @pytest.fixture
 def ids(ctx, session, actor) -> list[int]:
-    tenant = create_tenant(session=session, slug="acme", actor=actor)
-    update_notification_settings(
-        session=session,
-        box=ctx.box,
-        tenant=tenant,
-        changes={
-            "server": "smtp.acme.org",
-            "username": "alerts@acme.org",
-            "recipients": "ops@acme.org",
-            "notify_queue_call_lost": True,
-        },
-        actor=actor,
-    )
-    made = []
-    for _ in range(7):
-        result = emit(
-            session=session,
-            box=ctx.box,
-            tenant=tenant,
-            event="QUEUE_CALL_LOST",
-            data=sample("QUEUE_CALL_LOST"),
-        )
-        made += [d.id for d in result.deliveries]
-    return made
+    return queue_deliveries(ctx, session, actor, 7)
 
 
 def test_a_list_never_reads_the_message(ctx, ids) -> None:
