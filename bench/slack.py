@@ -39,6 +39,8 @@ from typing import Any
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.processes import cpu_seconds, free_port  # noqa: E402
+
 SECRET = "bench-signing-secret"
 TOKEN = "xoxb-bench-token"
 ADMIN = "UBENCHADM1"
@@ -121,12 +123,6 @@ web.run_app(app, host="127.0.0.1", port=int(sys.argv[1]), print=None, access_log
 """
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
 def wait_listening(port: int, process: subprocess.Popen[bytes], timeout: float = 30) -> None:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -138,15 +134,6 @@ def wait_listening(port: int, process: subprocess.Popen[bytes], timeout: float =
         except OSError:
             time.sleep(0.05)
     raise SystemExit(f"nothing listens on {port}")
-
-
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc), 0 elsewhere."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except OSError:
-        return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def start_stand_in() -> tuple[subprocess.Popen[bytes], str]:
