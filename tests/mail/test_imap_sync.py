@@ -488,18 +488,18 @@ async def test_scheduler_keeps_going_when_one_account_hangs_and_one_fails(
     hanging = make_account(mailbox, port=hang_port, tls=False)
     refused = make_account(mailbox, port=free_port())
 
-    scheduler = ImapScheduler(ctx, interval=0.2, account_timeout=1.0, io_timeout=30)
+    # The hanging account's first sync outlives the good account's two syncs: proof that one
+    # stuck server does not hold the others up, without timing the good ones on a busy machine.
+    scheduler = ImapScheduler(ctx, interval=0.2, account_timeout=6.0, io_timeout=30)
     stop = asyncio.Event()
     runner = asyncio.create_task(scheduler.run(stop))
     try:
         await _until(lambda: account(ctx, good).message_count == 1, 3)
         mailbox.append(make_message("two"))
-        started = time.monotonic()
         await _until(lambda: account(ctx, good).message_count == 2, 3)
-        assert time.monotonic() - started < 0.9  # not held up by the hanging account
-        assert account(ctx, hanging).last_sync_at is None  # still hanging
+        assert account(ctx, hanging).last_sync_at is None  # its first sync is still hanging
         assert "connection refused" in (account(ctx, refused).last_sync_error or "")
-        await _until(lambda: account(ctx, hanging).last_sync_error is not None, 3)
+        await _until(lambda: account(ctx, hanging).last_sync_error is not None, 8)
         assert (account(ctx, hanging).last_sync_error or "").startswith("timeout")
     finally:
         stop.set()
