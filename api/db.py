@@ -13,9 +13,12 @@ while the loop was busy — instead of one wake-up per call (`run_in_executor`).
 
 Group commit: events posted together (`grouped_write`) run one after another in one
 transaction and one commit, which costs a third of an event's time on SQLite and a disk flush
-on PostgreSQL. No request shares another's fate: if one of them fails after it wrote something,
-or the commit fails, the transaction is rolled back and each runs again alone. Every answer is
-handed back only after its transaction committed.
+on PostgreSQL. A call may hand back its writes as a `Batched` instead of writing them: the
+group then writes the rows of all its calls with one statement per table (`write_many`) and
+hands each call's share to its `finish`. No request shares another's fate: if one of them
+fails after it wrote something, or the batch write or the commit fails, the transaction is
+rolled back and each runs again alone. Every answer is handed back only after its transaction
+committed.
 """
 
 from __future__ import annotations
@@ -44,6 +47,17 @@ _STOP = object()
 
 Outcome = tuple[Any, BaseException | None]  # (result, error)
 GroupRunner = Callable[[list[Callable[..., Any]]], list[Outcome]]
+
+
+@dataclass(frozen=True, slots=True)
+class Batched:
+    """What a grouped call returns to have its writes joined with the group's: `item` goes to
+    `write_many(session, items)` with the other calls' items (one list in, one result per item
+    out, the caller commits), and the call's answer is `finish(result)`."""
+
+    item: Any
+    write_many: Callable[[Session, list[Any]], list[Any]]
+    finish: Callable[[Any], Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -196,6 +210,7 @@ class Database:
                             return None
                         outcomes.append((None, exc))
                 try:
+                    self._write_batches(session, outcomes)
                     session.commit()
                 except SQLAlchemyError:
                     session.rollback()
@@ -203,6 +218,22 @@ class Database:
                 return outcomes
             finally:
                 event.remove(connection, "before_cursor_execute", count)
+
+    @staticmethod
+    def _write_batches(session: Session, outcomes: list[Outcome]) -> None:
+        """Write the `Batched` results of `outcomes`, one `write_many` call per kind, and put
+        each call's finished answer in its place."""
+        kinds: dict[Any, list[int]] = {}
+        for index, (result, _error) in enumerate(outcomes):
+            if isinstance(result, Batched):
+                kinds.setdefault(result.write_many, []).append(index)
+        for write_many, indexes in kinds.items():
+            written = write_many(session, [outcomes[i][0].item for i in indexes])
+            for index, result in zip(indexes, written, strict=True):
+                try:
+                    outcomes[index] = (outcomes[index][0].finish(result), None)
+                except Exception as exc:
+                    outcomes[index] = (None, exc)
 
     async def read(self, fn: Callable[[Session], T]) -> T:
         """`fn(session)` on a reader thread."""

@@ -10,6 +10,7 @@ token's tenant (or `?tenant=` with a system token); system events need a system 
 
 from __future__ import annotations
 
+import functools
 from datetime import datetime
 from typing import Any
 
@@ -18,12 +19,12 @@ from sqlmodel import Session
 
 from api.auth import Scope, scoped_grouped_write
 from api.body import OBJECT, STRING, read_body, typed_fields
-from api.db import CONTEXT
+from api.db import CONTEXT, Batched
 from api.errors import ApiError
 from core import validation as v
 from core.catalog import NAMES, Event, get_event
 from core.errors import ValidationError
-from core.pipeline.emit import emit
+from core.pipeline.emit import EmitResult, emit, prepare_emit, write_emits
 from core.services.deliveries import delivery_public
 
 EVENT_TYPES = {"event": STRING, "data": OBJECT, "key": STRING}
@@ -55,34 +56,50 @@ def _check_scope(event: Event, scope: Scope) -> None:
         )
 
 
+def _answer(result: EmitResult, *, tenant_slug: str | None) -> dict[str, Any]:
+    return {
+        "event_id": result.event_id,
+        "duplicate": result.duplicate,
+        "deliveries": [
+            _jsonable(delivery_public(d, tenant_slug=tenant_slug)) for d in result.deliveries
+        ],
+    }
+
+
 async def post_event(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     raw = await read_body(request)
 
-    def work(session: Session, scope: Scope, commit: bool) -> dict[str, Any]:
+    def work(session: Session, scope: Scope, commit: bool) -> dict[str, Any] | Batched:
         body = typed_fields(raw.json_object(), EVENT_TYPES)
         v.known_fields(body, EVENT_TYPES)
         if "event" not in body:
             raise ValidationError("event", f"is required: one of {', '.join(NAMES)}")
         event = get_event(body["event"], field="event")
         _check_scope(event, scope)
-        result = emit(
+        answer = functools.partial(_answer, tenant_slug=scope.tenant_slug)
+        if commit:  # alone: emit writes, commits, and answers a key raced by another process
+            return answer(
+                emit(
+                    session=session,
+                    box=ctx.box,
+                    tenant=scope.tenant,
+                    event=event.name,
+                    data=body.get("data", {}),
+                    key=body.get("key"),
+                )
+            )
+        prepared = prepare_emit(
             session=session,
             box=ctx.box,
             tenant=scope.tenant,
             event=event.name,
             data=body.get("data", {}),
             key=body.get("key"),
-            commit=commit,
         )
-        return {
-            "event_id": result.event_id,
-            "duplicate": result.duplicate,
-            "deliveries": [
-                _jsonable(delivery_public(d, tenant_slug=scope.tenant_slug))
-                for d in result.deliveries
-            ],
-        }
+        if isinstance(prepared, EmitResult):  # a repeated key: nothing to write
+            return answer(prepared)
+        return Batched(item=prepared, write_many=write_emits, finish=answer)
 
     return web.json_response(await scoped_grouped_write(request, work), status=202)
 

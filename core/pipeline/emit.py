@@ -280,55 +280,56 @@ def _row(
     }
 
 
-def _insert_deliveries(
-    session: Session,
-    rows: list[dict[str, Any]],
-    *,
-    event: str,
-    event_id: int,
-    tenant_id: int | None,
-) -> list[int]:
-    """One multi-row INSERT … RETURNING id; the values the ORM would default, written out."""
-    now = utcnow()
-    for row in rows:
-        row.update(
-            event=event,
-            event_id=event_id,
-            tenant_id=tenant_id,
-            attempts=0,
-            results={},
-            reply=None,
-            next_attempt_at=now,
-            lease_owner=None,
-            created_at=now,
-            updated_at=now,
-            sent_at=None,
-        )
-    statement = insert(DELIVERY).returning(DELIVERY.c.id, sort_by_parameter_order=True)
-    return list(session.connection().execute(statement, rows).scalars())
+def _delivery_values(
+    row: dict[str, Any], prepared: PreparedEmit, event_id: int, now: datetime
+) -> dict[str, Any]:
+    """A delivery row with the values the ORM would default, written out."""
+    return {
+        **row,
+        "event": prepared.spec.name,
+        "event_id": event_id,
+        "tenant_id": prepared.tenant.id if prepared.tenant else None,
+        "attempts": 0,
+        "results": {},
+        "reply": None,
+        "next_attempt_at": now,
+        "lease_owner": None,
+        "created_at": now,
+        "updated_at": now,
+        "sent_at": None,
+    }
+
+
+def _insert_returning_ids(session: Session, table: Any, rows: list[dict[str, Any]]) -> list[int]:
+    """One multi-row INSERT … RETURNING id (pages of up to 1,000 rows); ids in `rows`' order."""
+    connection = session.connection()
+    statement = insert(table)
+    if connection.dialect.name != "sqlite":
+        returning = statement.returning(table.c.id, sort_by_parameter_order=True)
+        return list(connection.execute(returning, rows).scalars())
+    # SQLite numbers the rows of one INSERT in the order of its VALUES (each gets the largest
+    # rowid plus one, under the write lock), so ascending ids are the rows' order. Asking
+    # SQLAlchemy to sort would make it insert the rows one statement at a time on SQLite.
+    return sorted(connection.execute(statement.returning(table.c.id), rows).scalars())
 
 
 def _attach_slack_messages(
     session: Session,
-    box: SecretBox,
-    slack: list[tuple[int, dict[str, Any]]],
+    slack: list[tuple[PreparedEmit, int, dict[str, Any]]],
     *,
-    spec: Event,
-    payload: dict[str, Any],
-    tenant: Tenant | None,
     at: datetime,
 ) -> None:
     """The alert's context line names its delivery id, known only after the insert."""
     updates = []
-    for delivery_id, row in slack:
+    for prepared, delivery_id, row in slack:
         message = alert_message(
-            event=spec,
-            payload=payload,
-            tenant=tenant.slug if tenant else None,
+            event=prepared.spec,
+            payload=prepared.shown,
+            tenant=prepared.tenant.slug if prepared.tenant else None,
             delivery_id=delivery_id,
             at=at,
         )
-        row["content"] = box.encrypt_bytes(json.dumps(message).encode())
+        row["content"] = prepared.box.encrypt_bytes(json.dumps(message).encode())
         updates.append({"row_id": delivery_id, "content": row["content"]})
     session.connection().execute(
         update(DELIVERY)
@@ -338,7 +339,20 @@ def _attach_slack_messages(
     )
 
 
-def emit(
+@dataclass(frozen=True)
+class PreparedEmit:
+    """An event validated and rendered, its rows not yet written (`write_emits`)."""
+
+    box: SecretBox  # Slack alerts are encrypted once their delivery ids are known
+    spec: Event
+    tenant: Tenant | None
+    key: str | None
+    shown: dict[str, Any]
+    payload_enc: bytes
+    rows: list[dict[str, Any]]
+
+
+def prepare_emit(
     *,
     session: Session,
     box: SecretBox,
@@ -346,13 +360,10 @@ def emit(
     event: str,
     data: Mapping[str, Any],
     key: str | None = None,
-    commit: bool = True,
-) -> EmitResult:
-    """Record event `event` for `tenant` (None: a system event) and queue its deliveries.
+) -> PreparedEmit | EmitResult:
+    """Everything of `emit` but the writes: validation, the toggle, the server, rendering.
 
-    With `commit=False` the rows are written but the caller commits (the API groups several
-    events into one transaction); a repeated key racing another process then raises
-    `IntegrityError` instead of being answered here.
+    A repeated key answers the first emit's result at once (nothing to write).
     """
     spec = get_event(event, field="event")
     _check_scope(spec, tenant)
@@ -374,48 +385,91 @@ def emit(
     ]
     channels = config.channels(session, tenant, spec.name) if _enabled(spec, config) else []
     rows += [_row("slack", c, status="queued", pending=[c]) for c in channels]
+    return PreparedEmit(
+        box=box,
+        spec=spec,
+        tenant=tenant,
+        key=key,
+        shown=_redacted(payload),
+        payload_enc=box.encrypt_bytes(payload.model_dump_json().encode()),
+        rows=rows,
+    )
 
+
+def write_emits(session: Session, batch: list[PreparedEmit]) -> list[EmitResult]:
+    """Write the events of `batch` and their deliveries: one INSERT for the events, one for the
+    deliveries, whatever the batch's size (the API writes events posted together this way).
+
+    The caller commits. Two events of the batch with the same key, or a key another process
+    wrote meanwhile, raise `IntegrityError`.
+    """
+    if not batch:
+        return []
     now = utcnow()
-    shown = _redacted(payload)
-    tenant_id = tenant.id if tenant else None
-    try:
-        event_id = (
-            session.connection()
-            .execute(
-                insert(EVENT).returning(EVENT.c.id),
-                {
-                    "tenant_id": tenant_id,
-                    "name": spec.name,
-                    "key": key,
-                    "payload": shown,
-                    "payload_enc": box.encrypt_bytes(payload.model_dump_json().encode()),
-                    "created_at": now,
-                },
-            )
-            .scalar_one()
-        )
-        ids = _insert_deliveries(
-            session, rows, event=spec.name, event_id=event_id, tenant_id=tenant_id
-        )
-        slack = [(i, row) for i, row in zip(ids, rows, strict=True) if row["channel"] == "slack"]
-        if slack:
-            _attach_slack_messages(
-                session, box, slack, spec=spec, payload=shown, tenant=tenant, at=now
-            )
-        if commit:
-            session.commit()
-    except IntegrityError:
-        if not commit:
-            raise
-        # Another emit with the same key won the race: answer with its deliveries.
-        session.rollback()
-        if key is not None and (found := _existing(session, tenant, key)) is not None:
-            return found
-        raise
-    return EmitResult(
-        event_id=event_id,
-        deliveries=[
-            EmittedDelivery(id=i, **{k: v for k, v in row.items() if k in _FIELDS})
-            for i, row in zip(ids, rows, strict=True)
+    event_ids = _insert_returning_ids(
+        session,
+        EVENT,
+        [
+            {
+                "tenant_id": prepared.tenant.id if prepared.tenant else None,
+                "name": prepared.spec.name,
+                "key": prepared.key,
+                "payload": prepared.shown,
+                "payload_enc": prepared.payload_enc,
+                "created_at": now,
+            }
+            for prepared in batch
         ],
     )
+    values = [
+        [_delivery_values(row, prepared, event_id, now) for row in prepared.rows]
+        for prepared, event_id in zip(batch, event_ids, strict=True)
+    ]
+    flat = [row for rows in values for row in rows]
+    ids = iter(_insert_returning_ids(session, DELIVERY, flat) if flat else [])
+    delivery_ids = [[next(ids) for _ in rows] for rows in values]
+    slack = [
+        (prepared, delivery_id, row)
+        for prepared, rows, row_ids in zip(batch, values, delivery_ids, strict=True)
+        for delivery_id, row in zip(row_ids, rows, strict=True)
+        if row["channel"] == "slack"
+    ]
+    if slack:
+        _attach_slack_messages(session, slack, at=now)
+    return [
+        EmitResult(
+            event_id=event_id,
+            deliveries=[
+                EmittedDelivery(id=i, **{k: v for k, v in row.items() if k in _FIELDS})
+                for i, row in zip(row_ids, rows, strict=True)
+            ],
+        )
+        for event_id, rows, row_ids in zip(event_ids, values, delivery_ids, strict=True)
+    ]
+
+
+def emit(
+    *,
+    session: Session,
+    box: SecretBox,
+    tenant: Tenant | None,
+    event: str,
+    data: Mapping[str, Any],
+    key: str | None = None,
+) -> EmitResult:
+    """Record event `event` for `tenant` (None: a system event), queue its deliveries, commit."""
+    prepared = prepare_emit(
+        session=session, box=box, tenant=tenant, event=event, data=data, key=key
+    )
+    if isinstance(prepared, EmitResult):
+        return prepared
+    try:
+        [result] = write_emits(session, [prepared])
+        session.commit()
+    except IntegrityError:
+        # Another emit with the same key won the race: answer with its deliveries.
+        session.rollback()
+        if prepared.key is not None and (found := _existing(session, tenant, prepared.key)):
+            return found
+        raise
+    return result

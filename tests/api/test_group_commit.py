@@ -9,13 +9,14 @@ from collections.abc import AsyncIterator
 
 import pytest
 from sqlalchemy import event, func, insert, select
+from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from api.db import Database
+from api.db import Batched, Database
 from core.context import Context
 from core.errors import ValidationError
 from core.models.audit import AuditEntry
-from core.models.delivery import EventRecord
+from core.models.delivery import Delivery, EventRecord
 from tests.api.conftest import QUEUE_CALL_LOST, ApiClient
 
 AUDIT = AuditEntry.__table__  # type: ignore[attr-defined]
@@ -132,3 +133,87 @@ async def test_concurrent_posts_are_each_committed_and_a_repeated_key_is_one_eve
     with ctx.session() as session:
         count = session.connection().execute(select(func.count()).select_from(EventRecord)).scalar()
     assert count == 31
+
+
+def _audit_batch_writer(writes: list[list[str]]):
+    """A `write_many` that inserts one audit row per item in one statement, and notes each call."""
+
+    def write_many(session: Session, actions: list[str]) -> list[str]:
+        writes.append(actions)
+        session.connection().execute(
+            insert(AUDIT), [dict(actor="t", source="cli", action=a, fields=[]) for a in actions]
+        )
+        return [f"wrote {a}" for a in actions]
+
+    return write_many
+
+
+def _batched_audit(action: str, write_many):
+    """A grouped call that hands its audit row to the group's batch write (alone: writes it)."""
+
+    def work(session: Session, commit: bool) -> Batched | str:
+        if commit:
+            return _write_audit(action)(session, True)
+        return Batched(item=action, write_many=write_many, finish=str.upper)
+
+    return work
+
+
+async def test_batched_calls_are_written_by_one_statement_and_each_finished(
+    database: Database, ctx: Context
+) -> None:
+    writes: list[list[str]] = []
+    write_many = _audit_batch_writer(writes)
+    release = await _hold_writer(database)
+    commits = _commits(ctx)
+    tasks = [
+        asyncio.ensure_future(database.grouped_write(_batched_audit(f"b{i}", write_many)))
+        for i in range(5)
+    ]
+    await asyncio.sleep(0.05)
+    release.set()
+    assert await asyncio.gather(*tasks) == [f"WROTE B{i}" for i in range(5)]
+    assert writes == [[f"b{i}" for i in range(5)]]
+    assert len(commits) == 1
+    assert _actions(ctx) == [f"b{i}" for i in range(5)]
+
+
+async def test_a_failing_batch_write_reruns_each_call_alone(
+    database: Database, ctx: Context
+) -> None:
+    def failing_write(session: Session, items: list[str]) -> list[str]:
+        session.connection().execute(insert(AUDIT).values(actor="t", source="cli", action="x"))
+        raise IntegrityError("INSERT", {}, Exception("duplicate key"))
+
+    release = await _hold_writer(database)
+    tasks = [
+        asyncio.ensure_future(database.grouped_write(_batched_audit(a, failing_write)))
+        for a in ("a", "b", "c")
+    ]
+    await asyncio.sleep(0.05)
+    release.set()
+    assert await asyncio.gather(*tasks) == ["a", "b", "c"]
+    assert _actions(ctx) == ["a", "b", "c"]  # the failed batch's row was rolled back
+
+
+async def test_events_posted_together_are_inserted_by_one_statement(
+    api: ApiClient, ctx: Context
+) -> None:
+    statements: list[str] = []
+    event.listen(ctx.engine, "before_cursor_execute", lambda *args: statements.append(args[2]))
+    bodies = [
+        {"event": "QUEUE_CALL_LOST", "data": {**QUEUE_CALL_LOST, "caller": f"+49 30 {i:06}"}}
+        for i in range(40)
+    ]
+    answers = await asyncio.gather(*(api.post("/api/events", body) for body in bodies))
+    assert [a.status for a in answers] == [202] * 40
+    event_inserts = sum(s.lstrip().upper().startswith("INSERT INTO EVENT ") for s in statements)
+    assert event_inserts < 40  # events waiting together shared one INSERT
+    # each answer names its own event and deliveries, whatever order the rows were numbered in
+    with ctx.session() as session:
+        for body, answer in zip(bodies, answers, strict=True):
+            record = session.get(EventRecord, answer.body["event_id"])
+            assert record is not None and record.payload["caller"] == body["data"]["caller"]
+            [delivery] = answer.body["deliveries"]
+            row = session.get(Delivery, delivery["id"])
+            assert row is not None and row.event_id == record.id

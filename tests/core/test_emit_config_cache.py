@@ -15,7 +15,7 @@ from sqlalchemy import event as sa_event
 
 from core.catalog import sample
 from core.context import Context, build_context
-from core.pipeline.emit import emit
+from core.pipeline.emit import emit, prepare_emit, write_emits
 from core.services.notifications import update_notification_settings
 from core.services.slack import add_routes, link_channel
 from core.services.templates import create_custom_template
@@ -170,15 +170,11 @@ def test_events_sharing_a_transaction_check_the_generation_once(ctx, tenant) -> 
     statements = _count_statements(ctx)
     with ctx.session() as session:
         acme = get_tenant(session=session, slug="acme")
-        for _ in range(3):
-            emit(
-                session=session,
-                box=ctx.box,
-                tenant=acme,
-                event=EVENT,
-                data=sample(EVENT),
-                commit=False,
-            )
+        batch = [
+            prepare_emit(session=session, box=ctx.box, tenant=acme, event=EVENT, data=sample(EVENT))
+            for _ in range(3)
+        ]
+        write_emits(session, batch)  # type: ignore[arg-type]
         session.commit()
     assert sum("config_generation" in s for s in statements) == 1
     assert _emit(ctx).deliveries[0].status == "queued"
