@@ -1,142 +1,21 @@
 """IMAP sync against a real Dovecot (tests/support/dovecot.py): arrival, flags, incremental sync,
-UIDVALIDITY, quarantine, large attachments, every fault the issue names, concurrency, scheduler
-and CLI."""
+UIDVALIDITY, quarantine, large attachments, every fault the issue names."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
-import email.message
-import email.policy
-import itertools
-import json
 import logging
-import secrets
-import time
-from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
-from sqlmodel import col, select
 
 from core.context import Context
 from core.mail.imap import ImapConfig, ImapError, SyncLimits, security_for, sync_mailbox
-from core.models.inbound import InboundMessage
-from core.models.mail import EmailAccount
-from core.services.accounts import create_email_account
-from core.services.audit import Actor
-from core.services.imap_scheduler import ImapScheduler
 from core.services.inbound import sync_account
-from core.services.mail_servers import create_mail_server
-from core.services.tenants import create_tenant
-from tests.cli_fixtures import Result
-from tests.support import dovecot as dovecot_support
+from tests.mail.imap_helpers import AccountFactory, account, make_message, rows
 from tests.support.dovecot import DovecotServer, Mailbox, free_port
 
-dovecot_server = dovecot_support.dovecot_server
-dovecot = dovecot_support.dovecot
-imap_mailbox = dovecot_support.imap_mailbox
-
 pytestmark = pytest.mark.usefixtures("trust_test_ca")
-
-_numbers = itertools.count(1)
-
-
-def make_message(
-    subject: str = "Hello",
-    body: str = "Hello there, this is the body.",
-    *,
-    message_id: str | None = None,
-    html: str | None = None,
-    attachment: tuple[str, bytes] | None = None,
-) -> bytes:
-    message = email.message.EmailMessage()
-    message["From"] = "Ann Example <ann@example.org>"
-    message["To"] = "Bob <bob@example.org>, carol@example.org"
-    message["Subject"] = subject
-    message["Date"] = "Sun, 22 Nov 2026 10:00:00 +0100"
-    message["Message-ID"] = message_id or f"<m{next(_numbers)}.{secrets.token_hex(4)}@example.org>"
-    message.set_content(body)
-    if html is not None:
-        message.add_alternative(html, subtype="html")
-    if attachment is not None:
-        name, data = attachment
-        message.add_attachment(data, maintype="application", subtype="octet-stream", filename=name)
-    return message.as_bytes(policy=email.policy.SMTP)
-
-
-@pytest.fixture
-def trust_test_ca(dovecot: DovecotServer, monkeypatch: pytest.MonkeyPatch) -> None:
-    """This process's system trust store holds the test CA (OpenSSL reads SSL_CERT_FILE)."""
-    monkeypatch.setenv("SSL_CERT_FILE", str(dovecot.certs.ca_file))
-
-
-@pytest.fixture
-def mailbox(imap_mailbox: Mailbox) -> Mailbox:
-    return imap_mailbox
-
-
-AccountFactory = Callable[..., int]
-
-
-@pytest.fixture
-def make_account(ctx: Context, actor: Actor, dovecot: DovecotServer) -> AccountFactory:
-    """`make_account(mailbox, port=, tls=, password=, folder=, ca_file=)` -> an account id of
-    tenant "acme" on the test server (TLS port unless told), with its own outbound server."""
-    with ctx.session() as session:
-        tenant = create_tenant(session=session, slug="acme", actor=actor)
-
-    def make(
-        mailbox: Mailbox,
-        *,
-        port: int | None = None,
-        tls: bool = True,
-        password: str | None = None,
-        folder: str = "INBOX",
-        ca_file: str | None = None,
-    ) -> int:
-        with ctx.session() as session:
-            server_data = {"name": f"out {next(_numbers)}", "host": "smtp.example.org"}
-            server_data["auth"] = "DISABLE"
-            if ca_file:
-                server_data["ca_file"] = ca_file
-            server = create_mail_server(
-                session=session, box=ctx.box, tenant=tenant, data=server_data, actor=actor
-            )
-            account = create_email_account(
-                session=session,
-                box=ctx.box,
-                tenant=tenant,
-                data={
-                    "email": f"{next(_numbers)}.{mailbox.address}",
-                    "display_name": f"Inbox of {mailbox.user}",
-                    "mail_server_id": server.id,
-                    "imap_host": dovecot.host,
-                    "imap_port": port or (dovecot.tls_port if tls else dovecot.plain_port),
-                    "imap_username": mailbox.user,
-                    "imap_password": mailbox.password if password is None else password,
-                    "imap_tls": tls,
-                    "imap_folder": folder,
-                },
-                actor=actor,
-            )
-            assert account.id is not None
-            return account.id
-
-    return make
-
-
-def rows(ctx: Context, account_id: int) -> list[InboundMessage]:
-    with ctx.session() as session:
-        query = select(InboundMessage).where(InboundMessage.account_id == account_id)
-        return list(session.exec(query.order_by(col(InboundMessage.uid))))
-
-
-def account(ctx: Context, account_id: int) -> EmailAccount:
-    with ctx.session() as session:
-        found = session.get(EmailAccount, account_id)
-        assert found is not None
-        return found
 
 
 async def test_appended_messages_arrive_once_and_server_flags_do_not_change(
@@ -454,112 +333,3 @@ async def test_server_stopped_mid_sync_then_next_sync_has_no_gap_or_duplicate(
     assert [r.uid for r in stored] == list(range(1, 31))
     assert [r.subject for r in stored] == [f"m{i:02}" for i in range(30)]
     assert account(ctx, account_id).last_sync_error is None
-
-
-async def test_two_syncs_of_one_account_at_once_run_once(
-    ctx: Context, mailbox: Mailbox, make_account: AccountFactory
-) -> None:
-    mailbox.append(*(make_message(f"n{i}") for i in range(10)))
-    account_id = make_account(mailbox)
-    logins = mailbox.logins()
-    progress: list[tuple[int, int]] = []
-    first, second = await asyncio.gather(
-        sync_account(ctx=ctx, account_id=account_id),
-        sync_account(ctx=ctx, account_id=account_id, progress=lambda *p: progress.append(p)),
-    )
-    assert first is second and first.fetched == 10
-    assert progress[-1] == (10, 10)  # the joiner sees the running sync's progress
-    assert len(rows(ctx, account_id)) == 10
-    await asyncio.sleep(0.05)  # Dovecot writes its log line right after the login
-    assert mailbox.logins() - logins == 1
-
-
-async def test_scheduler_keeps_going_when_one_account_hangs_and_one_fails(
-    ctx: Context, mailbox: Mailbox, make_account: AccountFactory, dovecot: DovecotServer
-) -> None:
-    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
-        await asyncio.sleep(30)  # accepts, never greets
-        writer.close()
-
-    hang_server = await asyncio.start_server(silent, "127.0.0.1", 0)
-    hang_port = hang_server.sockets[0].getsockname()[1]
-    mailbox.append(make_message("one"))
-    good = make_account(mailbox)
-    hanging = make_account(mailbox, port=hang_port, tls=False)
-    refused = make_account(mailbox, port=free_port())
-
-    # The hanging account's first sync outlives the good account's two syncs: proof that one
-    # stuck server does not hold the others up, without timing the good ones on a busy machine.
-    scheduler = ImapScheduler(ctx, interval=0.2, account_timeout=6.0, io_timeout=30)
-    stop = asyncio.Event()
-    runner = asyncio.create_task(scheduler.run(stop))
-    try:
-        await _until(lambda: account(ctx, good).message_count == 1, 3)
-        mailbox.append(make_message("two"))
-        await _until(lambda: account(ctx, good).message_count == 2, 3)
-        assert account(ctx, hanging).last_sync_at is None  # its first sync is still hanging
-        assert "connection refused" in (account(ctx, refused).last_sync_error or "")
-        await _until(lambda: account(ctx, hanging).last_sync_error is not None, 8)
-        assert (account(ctx, hanging).last_sync_error or "").startswith("timeout")
-    finally:
-        stop.set()
-        await asyncio.wait_for(runner, 5)
-        hang_server.close()
-    assert scheduler.results[good].ok
-
-
-async def _until(condition: Callable[[], bool], timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "condition not met in time"
-        await asyncio.sleep(0.02)
-
-
-def test_cli_sync_messages_and_list(
-    cli: Callable[..., Result], mailbox: Mailbox, make_account: AccountFactory
-) -> None:
-    mailbox.append(make_message("via cli", message_id="<cli@example.org>"), make_message("two"))
-    account_id = make_account(mailbox)
-    result = cli("accounts", "sync", str(account_id), "--tenant", "acme")
-    assert result.code == 0, result.err
-    assert "fetched 2 / 2" in result.err
-    assert "2 new messages" in result.out and "2 stored" in result.out
-
-    listed = cli("accounts", "messages", str(account_id), "--tenant", "acme", "--json")
-    assert listed.code == 0, listed.err
-    messages = json.loads(listed.out)
-    assert [m["subject"] for m in messages] == ["two", "via cli"]  # newest first
-    assert messages[1]["message_id"] == "<cli@example.org>"
-    assert messages[1]["from"] == "Ann Example <ann@example.org>"
-    assert set(messages[1]) >= {"uid", "date", "snippet", "size", "attachments", "flags"}
-    limited = cli("accounts", "messages", str(account_id), "--tenant", "acme", "--limit", "1")
-    assert limited.code == 0 and "two" in limited.out and "via cli" not in limited.out
-
-    (row,) = json.loads(cli("accounts", "list", "--tenant", "acme", "--json").out)
-    assert row["message_count"] == 2 and row["last_sync_at"] and row["last_error"] is None
-    assert "fetched 0 / 0" in cli("accounts", "sync", str(account_id), "--tenant", "acme").err
-
-
-def test_cli_sync_failure_exits_1_with_the_reason(
-    cli: Callable[..., Result], mailbox: Mailbox, make_account: AccountFactory
-) -> None:
-    account_id = make_account(mailbox, password="wrong-password")
-    result = cli("accounts", "sync", str(account_id), "--tenant", "acme")
-    assert result.code == 1
-    assert "authentication failed" in result.err and "wrong-password" not in result.err
-    (row,) = json.loads(cli("accounts", "list", "--tenant", "acme", "--json").out)
-    assert row["last_error"].startswith("authentication failed")
-    assert "wrong-password" not in json.dumps(row)
-
-    other = cli("accounts", "sync", "999", "--tenant", "acme")
-    assert other.code == 1 and "999" in other.err
-
-    server_id = json.loads(cli("server", "list", "--tenant", "acme", "--json").out)[0]["id"]
-    added = cli(
-        "accounts", "add", "--tenant", "acme", "--email", "nohost@example.org",
-        "--name", "No IMAP", "--server", str(server_id),
-    )  # fmt: skip
-    assert added.code == 0, added.err
-    no_host_id = json.loads(cli("accounts", "list", "--tenant", "acme", "--json").out)[-1]["id"]
-    no_host = cli("accounts", "sync", str(no_host_id), "--tenant", "acme")
-    assert no_host.code == 1 and "has no IMAP host" in no_host.err
