@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
-import multiprocessing
 import statistics
 import subprocess
 import sys
@@ -28,40 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-RECIPIENTS = "a@example.org,b@example.org,c@example.org"
-
-
-def run_sink(port_pipe: multiprocessing.connection.Connection, record: str | None) -> None:
-    """aiosmtpd accepting everything; with `record`, appends "message-id accept-time" lines."""
-    from aiosmtpd.smtp import SMTP
-
-    log = open(record, "a", buffering=1) if record else None  # noqa: SIM115
-
-    class Sink:
-        async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
-            if log is not None:
-                data: bytes = envelope.content  # type: ignore[attr-defined]
-                start = data.find(b"Message-ID: ") + 12
-                end = data.find(b"\r\n", start)
-                log.write(f"{data[start:end].decode()} {time.time()}\n")
-            return "250 2.0.0 Ok"
-
-    async def serve() -> None:
-        loop = asyncio.get_running_loop()
-        server = await loop.create_server(
-            lambda: SMTP(Sink(), hostname="sink.local", enable_SMTPUTF8=False), "127.0.0.1", 0
-        )
-        port_pipe.send(server.sockets[0].getsockname()[1])
-        await asyncio.Event().wait()
-
-    asyncio.run(serve())
-
-
-def start_sink(record: str | None = None) -> tuple[multiprocessing.Process, int]:
-    parent, child = multiprocessing.Pipe()
-    process = multiprocessing.Process(target=run_sink, args=(child, record), daemon=True)
-    process.start()
-    return process, parent.recv()
+from bench.sinks import RECIPIENTS, ceiling, start_sink  # noqa: E402
 
 
 def make_context(home: Path, port: int, database_url: str | None = None):
@@ -118,26 +84,9 @@ async def drain(ctx) -> tuple[int, float]:
     return stats.sent, elapsed
 
 
-def ceiling(port: int, total: int) -> float:
-    from bench.smtp_pool import raw_aiosmtplib
-    from core.catalog import sample
-    from core.mail.mime import serialize
-    from core.rendering import render
-
-    message = serialize(
-        render(
-            "QUEUE_SLA",
-            sample("QUEUE_SLA"),
-            to=RECIPIENTS.split(","),
-            server_from="pbx@example.com",
-        )
-    )
-    return asyncio.run(raw_aiosmtplib(port, total, RECIPIENTS.split(","), message))
-
-
 def end_to_end(home: Path, rate: float, seconds: float) -> tuple[float, float, int]:
     record = str(home / "accepted.log")
-    sink, port = start_sink(record)
+    sink, port = start_sink(record=record)
     ctx, tenant = make_context(home / "e2e", port)
     from core.catalog import sample
     from core.pipeline.emit import emit

@@ -1,4 +1,6 @@
-"""What the benchmarks that start servers as subprocesses share: a free port, a process's CPU."""
+"""What the benchmarks that start servers as subprocesses share: a free port, and where the CPU
+went (a process's, PostgreSQL's, the whole machine's), read from Linux's /proc.
+"""
 
 from __future__ import annotations
 
@@ -13,10 +15,45 @@ def free_port() -> int:
         return int(sock.getsockname()[1])
 
 
-def cpu_seconds(pid: int) -> float:
-    """User + system CPU time of a process so far (Linux /proc), 0 elsewhere."""
+def _stat_fields(pid: int) -> list[str]:
+    """/proc/PID/stat from field 3 (state) on."""
+    stat = Path(f"/proc/{pid}/stat").read_text()
+    # Field 2, the command name, may itself hold spaces and parentheses.
+    return stat[stat.rindex(")") + 2 :].split()
+
+
+def cpu_seconds(pid: int, *, with_children: bool = False) -> float:
+    """User + system CPU seconds of a process so far (with `with_children`, also of the children
+    it has reaped); 0 if it is gone or there is no /proc."""
     try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        fields = _stat_fields(pid)
     except OSError:
         return 0.0
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    ticks = int(fields[11]) + int(fields[12])
+    if with_children:
+        ticks += int(fields[13]) + int(fields[14])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def machine_busy_s() -> float:
+    """CPU seconds the whole machine spent busy since boot (all cores)."""
+    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def postgres_cpu_s(data_dir: Path) -> float:
+    """CPU seconds of the postmaster and every backend, live or exited (an exited backend is
+    reaped, so it counts in the postmaster's children time)."""
+    postmaster = int((data_dir / "postmaster.pid").read_text().split()[0])
+    total = cpu_seconds(postmaster, with_children=True)
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            fields = _stat_fields(int(entry.name))
+        except OSError:
+            continue
+        if int(fields[1]) == postmaster:
+            total += cpu_seconds(int(entry.name))
+    return total

@@ -1,15 +1,10 @@
 """Benchmark: 1 worker process against 3 on one PostgreSQL (issue "Scale-out", speed).
 
-A throwaway PostgreSQL (tests/support/postgres.py: its own port, durability off as in the tests)
-and two local aiosmtpd sinks, each in its own process: one that waits 20 ms before accepting
-each message (a remote server's round trip) and one that accepts at once. For each sink the
-outbox is filled (one emit, its row copied: bench/pipeline.py's fill_queue) in a fresh database,
-then drained by 1 and by 3 `core.pipeline.worker.Worker` processes started together, each with
-the same concurrency (`mailbell worker`'s defaults: 4 SMTP connections, 64 deliveries in flight).
-The drain rate is counted from the moment every process is ready to the last outcome recorded.
-
-Beside it: the instant sink's own ceiling (raw aiosmtplib, bench/smtp_pool.py) and where the
-CPU went during each drain (workers, sink, PostgreSQL and the rest), from /proc.
+A throwaway PostgreSQL (tests/support/postgres.py) and two local SMTP sinks (bench/sinks.py): one
+answering each message after 20 ms, as a remote server's round trip, one at once. For each sink a
+fresh database's outbox is filled, then drained by 1 and by 3 `Worker` processes started together,
+each with `mailbell worker`'s concurrency; the rate counts from the moment every process is ready
+to the last outcome. Beside it: the instant sink's ceiling, and where the CPU went (/proc).
 
     .venv/bin/python bench/scale_out.py [--sizes 3000,12000] [--rounds 1] [--profile DIR]
 """
@@ -27,176 +22,17 @@ import sys
 import tempfile
 import time
 from dataclasses import dataclass
-from multiprocessing.connection import Connection
 from pathlib import Path
 from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-RECIPIENTS = "a@example.org,b@example.org,c@example.org"
+from bench.processes import cpu_seconds, machine_busy_s, postgres_cpu_s  # noqa: E402
+from bench.sinks import RECIPIENTS, SINKS, ceiling, start_sink  # noqa: E402
+
 POOL_SIZE = 4  # mailbell worker's defaults (core.pipeline.worker.Worker)
 MAX_IN_FLIGHT = 64
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
-
-
-# -- the sinks -------------------------------------------------------------------------------------
-
-
-class LightSink(asyncio.Protocol):
-    """A minimal SMTP server: 250 to everything, the message's 250 after `delay_s`. About a
-    quarter of aiosmtpd's CPU per message: on a small machine it leaves the CPU to the workers,
-    as a remote server would (`--sink light`)."""
-
-    delay_s = 0.0
-
-    def connection_made(self, transport: asyncio.BaseTransport) -> None:
-        self.transport: Any = transport
-        self.buffer = b""
-        self.in_data = False
-        self.transport.write(b"220 sink.local ESMTP\r\n")
-
-    def data_received(self, data: bytes) -> None:
-        self.buffer += data
-        while True:
-            if self.in_data:
-                end = self.buffer.find(b"\r\n.\r\n")
-                if end < 0:
-                    return
-                self.buffer = self.buffer[end + 5 :]
-                self.in_data = False
-                if self.delay_s:
-                    loop = asyncio.get_running_loop()
-                    loop.call_later(self.delay_s, self.transport.write, b"250 2.0.0 Ok\r\n")
-                else:
-                    self.transport.write(b"250 2.0.0 Ok\r\n")
-                continue
-            end = self.buffer.find(b"\r\n")
-            if end < 0:
-                return
-            verb, self.buffer = self.buffer[:4].upper(), self.buffer[end + 2 :]
-            if verb == b"EHLO":
-                self.transport.write(b"250-sink.local\r\n250-8BITMIME\r\n250 SIZE 33554432\r\n")
-            elif verb == b"DATA":
-                self.in_data = True
-                self.buffer = b"\r\n" + self.buffer  # the terminator's CRLF may be DATA's own
-                self.transport.write(b"354 End data with <CR><LF>.<CR><LF>\r\n")
-            elif verb == b"QUIT":
-                self.transport.write(b"221 Bye\r\n")
-                self.transport.close()
-                return
-            else:
-                self.transport.write(b"250 OK\r\n")
-
-
-def run_sink(port_pipe: Connection, delay_s: float, kind: str) -> None:
-    """An SMTP sink accepting everything, after `delay_s` per message: aiosmtpd (as the other
-    benchmarks and the tests use), or `LightSink`."""
-    from aiosmtpd.smtp import SMTP
-
-    class Sink:
-        async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
-            if delay_s:
-                await asyncio.sleep(delay_s)
-            return "250 2.0.0 Ok"
-
-    def light() -> LightSink:
-        protocol = LightSink()
-        protocol.delay_s = delay_s
-        return protocol
-
-    async def serve() -> None:
-        loop = asyncio.get_running_loop()
-        factory: Any = (
-            light
-            if kind == "light"
-            else lambda: SMTP(Sink(), hostname="sink.local", enable_SMTPUTF8=False)
-        )
-        server = await loop.create_server(factory, "127.0.0.1", 0)
-        port_pipe.send(server.sockets[0].getsockname()[1])
-        await asyncio.Event().wait()
-
-    asyncio.run(serve())
-
-
-SINKS = {
-    "aiosmtpd": "aiosmtpd, as the tests and the other benchmarks use",
-    "light": "a minimal SMTP responder (LightSink) that leaves the CPU to the workers",
-}
-
-
-def start_sink(delay_s: float, kind: str = "aiosmtpd") -> tuple[multiprocessing.Process, int]:
-    parent, child = multiprocessing.Pipe()
-    process = multiprocessing.Process(target=run_sink, args=(child, delay_s, kind), daemon=True)
-    process.start()
-    port: int = parent.recv()
-    return process, port
-
-
-def ceiling(port: int, total: int) -> float:
-    """The sink's own ceiling: raw aiosmtplib on 8 reused connections, one pre-built message."""
-    from bench.smtp_pool import raw_aiosmtplib
-    from core.catalog import sample
-    from core.mail.mime import serialize
-    from core.rendering import render
-
-    message = serialize(
-        render(
-            "QUEUE_SLA",
-            sample("QUEUE_SLA"),
-            to=RECIPIENTS.split(","),
-            server_from="pbx@example.com",
-        )
-    )
-    asyncio.run(raw_aiosmtplib(port, 300, RECIPIENTS.split(","), message))  # warm up
-    return asyncio.run(raw_aiosmtplib(port, total, RECIPIENTS.split(","), message))
-
-
-# -- CPU accounting (/proc) ------------------------------------------------------------------------
-
-
-def machine_busy_s() -> float:
-    """CPU seconds the whole machine spent busy since boot (all cores)."""
-    fields = Path("/proc/stat").read_text().splitlines()[0].split()[1:]
-    user, nice, system, _idle, _iowait, irq, softirq, steal = (int(f) for f in fields[:8])
-    return (user + nice + system + irq + softirq + steal) / CLOCK_TICKS
-
-
-def _stat_fields(pid: int) -> list[str]:
-    stat = Path(f"/proc/{pid}/stat").read_text()
-    return stat[stat.rindex(")") + 2 :].split()  # from field 3 (state) on
-
-
-def process_cpu_s(pid: int, *, with_children: bool = False) -> float:
-    """CPU seconds (user + system) of one process (and of its children it has reaped)."""
-    try:
-        fields = _stat_fields(pid)
-    except OSError:
-        return 0.0
-    ticks = int(fields[11]) + int(fields[12])
-    if with_children:
-        ticks += int(fields[13]) + int(fields[14])
-    return ticks / CLOCK_TICKS
-
-
-def postgres_cpu_s(data_dir: Path) -> float:
-    """CPU seconds of the postmaster and every backend, live or exited (reaped: counted in the
-    postmaster's children time)."""
-    postmaster = int((data_dir / "postmaster.pid").read_text().split()[0])
-    total = process_cpu_s(postmaster, with_children=True)
-    for entry in Path("/proc").iterdir():
-        if not entry.name.isdigit():
-            continue
-        try:
-            fields = _stat_fields(int(entry.name))
-        except OSError:
-            continue
-        if int(fields[1]) == postmaster:
-            total += process_cpu_s(int(entry.name))
-    return total
-
-
-# -- one drain -------------------------------------------------------------------------------------
 
 
 def worker_process(home: str, url: str, pool_size: int, max_in_flight: int) -> None:
@@ -357,7 +193,7 @@ def drain(
             if line != "ready":
                 raise RuntimeError(f"worker process did not start: {line!r}")
         stats_before = database_stats(url)
-        sink_before = process_cpu_s(sink.pid or 0)
+        sink_before = cpu_seconds(sink.pid or 0)
         machine_before = machine_busy_s()
         postgres_before = postgres_cpu_s(server.data_dir)
         for process in processes:
@@ -369,7 +205,7 @@ def drain(
             assert process.stdout is not None
             reports.append(json.loads(process.stdout.readline()))
         machine_after = machine_busy_s()
-        sink_after = process_cpu_s(sink.pid or 0)
+        sink_after = cpu_seconds(sink.pid or 0)
         for process in processes:
             if process.wait(timeout=60) != 0:
                 raise RuntimeError(f"worker process exited {process.returncode}")
@@ -420,9 +256,6 @@ def print_profile(directory: Path, top: int = 25) -> None:
     print("```")
 
 
-# -- the run ---------------------------------------------------------------------------------------
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument(
@@ -464,10 +297,10 @@ def main() -> None:
         server.start()
         server.prepare_template()
         for kind in kinds:
-            slow_sink, slow_port = start_sink(args.delay_ms / 1000, kind)
-            instant_sink, instant_port = start_sink(0.0, kind)
+            slow_sink, slow_port = start_sink(delay_s=args.delay_ms / 1000, kind=kind)
+            instant_sink, instant_port = start_sink(kind=kind)
             sinks += [slow_sink, instant_sink]
-            ceilings[kind] = ceiling(instant_port, args.instant)
+            ceilings[kind] = ceiling(instant_port, args.instant, warm_up=300)
             cases[(kind, slow)] = (slow_sink, slow_port, args.slow)
             cases[(kind, "instant")] = (instant_sink, instant_port, args.instant)
         for _ in range(args.rounds):

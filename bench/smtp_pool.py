@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import multiprocessing
 import sys
 import time
 from collections.abc import Callable, Coroutine
@@ -20,29 +19,10 @@ from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from bench.sinks import start_sink
+
 CONNECTIONS = 8
 SENDER = "bench@example.com"
-
-
-def run_sink(port_pipe: multiprocessing.connection.Connection) -> None:
-    """The sink process: aiosmtpd accepting everything, as fast as it can."""
-    from aiosmtpd.smtp import SMTP
-
-    class Sink:
-        async def handle_DATA(self, server: object, session: object, envelope: object) -> str:
-            return "250 2.0.0 Ok"
-
-    async def serve() -> None:
-        loop = asyncio.get_running_loop()
-        server = await loop.create_server(
-            lambda: SMTP(Sink(), hostname="sink.local", enable_SMTPUTF8=False),
-            "127.0.0.1",
-            0,
-        )
-        port_pipe.send(server.sockets[0].getsockname()[1])
-        await asyncio.Event().wait()
-
-    asyncio.run(serve())
 
 
 def build_message(size: int = 2048) -> bytes:
@@ -132,10 +112,7 @@ def main() -> None:
     parser.add_argument("--size", type=int, default=2048, help="message size in bytes")
     args = parser.parse_args()
 
-    receiver, sender = multiprocessing.Pipe(duplex=False)
-    sink = multiprocessing.Process(target=run_sink, args=(sender,), daemon=True)
-    sink.start()
-    port = receiver.recv()
+    sink, port = start_sink()
     recipients = [f"r{n}@example.org" for n in range(args.recipients)]
     message = build_message(args.size)
     variants: list[tuple[str, Variant]] = [
