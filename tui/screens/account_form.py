@@ -10,12 +10,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, Select, Switch
 
-from tui.jobs import JobsMixin
-from tui.runtime import actor, check, field_of, message_of, owner
-from tui.widgets.form import Field, FormState
+from tui.runtime import actor, check, owner
+from tui.screens.form_dialog import FormDialog, secret_field
+from tui.widgets.form import Field
 
 if TYPE_CHECKING:
     from core.context import Context
@@ -71,19 +70,17 @@ def save_account(ctx: Context, slug: str, account_id: int | None, data: dict[str
         return account.email
 
 
-class AccountFormScreen(JobsMixin, ModalScreen[bool]):
+class AccountFormScreen(FormDialog[bool]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="account-form.cancel"),
         Binding("ctrl+s", "save", "Save", id="account-form.save"),
     ]
 
     def __init__(self, slug: str, account: dict[str, Any] | None, servers: dict[int, str]) -> None:
-        super().__init__(classes="dialog-screen")
+        super().__init__()
         self.slug = slug
         self.account = account
         self.servers = servers
-        self.form = FormState(self)
-        self.touched: set[str] = set()
 
     def compose(self) -> ComposeResult:
         a = self.account
@@ -93,7 +90,6 @@ class AccountFormScreen(JobsMixin, ModalScreen[bool]):
                 return default
             return str(a[name])
 
-        keep = "leave blank to keep the stored one"
         has_password = bool(a and a.get("has_imap_password"))
         options = [(f"{name} (#{sid})", sid) for sid, name in self.servers.items()]
         server = a["mail_server_id"] if a and a["mail_server_id"] in self.servers else None
@@ -173,17 +169,7 @@ class AccountFormScreen(JobsMixin, ModalScreen[bool]):
                     ),
                     name="imap_username",
                 )
-                yield Field(
-                    "Password",
-                    Input(
-                        password=True,
-                        id="imap_password",
-                        compact=True,
-                        placeholder=keep if has_password else "not set",
-                    ),
-                    name="imap_password",
-                    hint=f"stored encrypted; {keep}" if has_password else "stored encrypted",
-                )
+                yield secret_field("Password", "imap_password", stored=has_password)
                 yield Field(
                     "Use TLS/SSL",
                     Switch(value=a["imap_tls"] if a else True, id="imap_tls", classes="inline"),
@@ -246,34 +232,12 @@ class AccountFormScreen(JobsMixin, ModalScreen[bool]):
             self.touched.add(event.select.id)
             self.validate_form()
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        if event.button.id == "save":
-            self.action_save()
-        else:
-            self.action_cancel()
-
-    def action_cancel(self) -> None:
-        self.dismiss(False)
-
     def action_save(self) -> None:
-        self.validate_form(all_fields=True)
-        if not self.form.ok:
-            self.form.focus_first_invalid()
-            self.notify("Fix the fields marked ✗ first", severity="warning", timeout=3)
+        if not self.ready_to_save():
             return
         account_id = self.account["id"] if self.account else None
-        ctx = self.app.ctx  # type: ignore[attr-defined]
-        self.run_job("save", save_account, ctx, self.slug, account_id, self.values())
+        self.run_job("save", save_account, self.ctx, self.slug, account_id, self.values())
 
     def done_save(self, email: str) -> None:
         self.notify(f"Saved {email}")
         self.dismiss(True)
-
-    def failed_save(self, exc: BaseException) -> bool:
-        field = field_of(exc)
-        if field is None or self.form.field(field) is None:
-            return False
-        self.form.set(field, message_of(exc))
-        self.form.focus_first_invalid()
-        return True

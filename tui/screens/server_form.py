@@ -6,21 +6,17 @@ masked; on edit, blank keeps the stored value. Save does nothing while a field b
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, Select, Static, Switch
 
-from tui.jobs import JobsMixin
-from tui.runtime import check, field_of, message_of
+from tui.runtime import check
+from tui.screens.form_dialog import FormDialog, secret_field
 from tui.screens.server_fields import AUTH, PROVIDERS, SECRETS, SECURITY, TEXT_FIELDS, save_server
-from tui.widgets.form import Field, FormState
-
-if TYPE_CHECKING:
-    from core.context import Context
+from tui.widgets.form import Field
 
 
 def _text(server: dict[str, Any] | None, name: str, default: str = "") -> str:
@@ -30,7 +26,7 @@ def _text(server: dict[str, Any] | None, name: str, default: str = "") -> str:
     return default if value is None else str(value)
 
 
-class ServerFormScreen(JobsMixin, ModalScreen[bool]):
+class ServerFormScreen(FormDialog[bool]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="server-form.cancel"),
         Binding("ctrl+s", "save", "Save", id="server-form.save"),
@@ -38,22 +34,15 @@ class ServerFormScreen(JobsMixin, ModalScreen[bool]):
     ]
 
     def __init__(self, slug: str | None, server: dict[str, Any] | None) -> None:
-        super().__init__(classes="dialog-screen")
+        super().__init__()
         self.slug = slug
         self.server = server
-        self.form = FormState(self)
-        self.touched: set[str] = set()
         self._ready = False
-
-    @property
-    def ctx(self) -> Context:
-        return self.app.ctx  # type: ignore[attr-defined]
 
     # -- layout ----------------------------------------------------------------------------
 
     def compose(self) -> ComposeResult:
         s = self.server
-        keep = "leave blank to keep the stored one"
         has_password = bool(s and s.get("has_password"))
         has_secret = bool(s and s.get("has_oauth_client_secret"))
         title = "Add mail server" if s is None else f"Edit mail server — {s['name']}"
@@ -105,17 +94,7 @@ class ServerFormScreen(JobsMixin, ModalScreen[bool]):
                     name="auth",
                 )
                 yield Field("Username", text("username"), name="username", hint="≤ 128 characters")
-                yield Field(
-                    "Password",
-                    Input(
-                        password=True,
-                        id="password",
-                        compact=True,
-                        placeholder=keep if has_password else "not set",
-                    ),
-                    name="password",
-                    hint=f"stored encrypted; {keep}" if has_password else "stored encrypted",
-                )
+                yield secret_field("Password", "password", stored=has_password)
                 yield Field(
                     "From",
                     text("mail_from", "Alerts <alerts@example.com>"),
@@ -155,15 +134,8 @@ class ServerFormScreen(JobsMixin, ModalScreen[bool]):
                 with Vertical(id="oauth", classes="section"):
                     yield Label("OAuth 2.0 (XOAUTH2)", classes="section-title")
                     yield Field("Client id", text("oauth_client_id"), name="oauth_client_id")
-                    yield Field(
-                        "Client secret",
-                        Input(
-                            password=True,
-                            id="oauth_client_secret",
-                            compact=True,
-                            placeholder=keep if has_secret else "not set",
-                        ),
-                        name="oauth_client_secret",
+                    yield secret_field(
+                        "Client secret", "oauth_client_secret", stored=has_secret, hint=False
                     )
                     yield Field(
                         "Directory id",
@@ -297,24 +269,8 @@ class ServerFormScreen(JobsMixin, ModalScreen[bool]):
 
     # -- buttons ---------------------------------------------------------------------------
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        actions = {
-            "save": self.action_save,
-            "cancel": self.action_cancel,
-            "test": self.action_test,
-            "authorize": self.action_authorize,
-        }
-        actions[event.button.id or "cancel"]()
-
-    def action_cancel(self) -> None:
-        self.dismiss(False)
-
     def action_save(self) -> None:
-        self.validate_form(all_fields=True)
-        if not self.form.ok:
-            self.form.focus_first_invalid()
-            self.notify("Fix the fields marked ✗ first", severity="warning", timeout=3)
+        if not self.ready_to_save():
             return
         changes = self.changes()
         if self.server is not None and not changes:
@@ -327,23 +283,11 @@ class ServerFormScreen(JobsMixin, ModalScreen[bool]):
         self.notify(f"Saved {name}")
         self.dismiss(True)
 
-    def failed_save(self, exc: BaseException) -> bool:
-        field = field_of(exc)
-        if field is None or self.form.field(field) is None:
-            return False
-        self.form.set(field, message_of(exc))
-        self.form.focus_first_invalid()
-        return True
-
     def action_test(self) -> None:
         from tui.screens.connection_test import ConnectionTestScreen
 
-        self.validate_form(all_fields=True)
-        for name in ("password", "oauth_client_secret"):
-            self.form.set(name, None)
-        if not self.form.ok:
-            self.form.focus_first_invalid()
-            self.notify("Fix the fields marked ✗ before testing", severity="warning", timeout=3)
+        # A secret is tested as typed, or the stored one is used: its rules are for saving.
+        if not self.ready_to_save("before testing", ignore=("password", "oauth_client_secret")):
             return
         label = self.query_one("#name", Input).value or self.query_one("#host", Input).value
         if self.server is None:

@@ -7,12 +7,11 @@ from typing import TYPE_CHECKING, Any, ClassVar
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
-from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, SelectionList, Static
 
-from tui.jobs import JobsMixin
-from tui.runtime import actor, field_of, message_of, owner
-from tui.widgets.form import Field, FormState
+from tui.runtime import actor, message_of, owner
+from tui.screens.form_dialog import FormDialog
+from tui.widgets.form import Field
 
 if TYPE_CHECKING:
     from core.context import Context
@@ -20,7 +19,7 @@ if TYPE_CHECKING:
 ALL = "*"
 
 
-class SlackDialog(JobsMixin, ModalScreen[str | None]):
+class SlackDialog(FormDialog[str | None]):
     """Shared frame: title, fields, Cancel / Save; errors land on the field they name."""
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -28,14 +27,7 @@ class SlackDialog(JobsMixin, ModalScreen[str | None]):
         Binding("ctrl+s", "save", "Save", id="slack-dialog.save"),
     ]
     TITLE_TEXT = ""
-
-    def __init__(self) -> None:
-        super().__init__(classes="dialog-screen")
-        self.form = FormState(self)
-
-    @property
-    def ctx(self) -> Context:
-        return self.app.ctx  # type: ignore[attr-defined]
+    CANCELLED = None
 
     def compose(self) -> ComposeResult:
         yield Footer()
@@ -49,29 +41,15 @@ class SlackDialog(JobsMixin, ModalScreen[str | None]):
     def fields(self) -> ComposeResult:
         yield Static("")
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
-        event.stop()
-        self.action_save() if event.button.id == "save" else self.action_cancel()
-
     def on_input_submitted(self, event: Input.Submitted) -> None:
         event.stop()
         self.action_save()
-
-    def action_cancel(self) -> None:
-        self.dismiss(None)
 
     def action_save(self) -> None:
         raise NotImplementedError
 
     def done_save(self, message: str) -> None:
         self.dismiss(message)
-
-    def failed_save(self, exc: BaseException) -> bool:
-        field = field_of(exc)
-        if field is None or self.form.field(field) is None:
-            return False
-        self.form.set(field, message_of(exc))
-        return True
 
     def value(self, name: str) -> str:
         return self.query_one(f"#{name}", Input).value.strip()
