@@ -34,6 +34,8 @@ class Settings(BaseSettings):
     slack_app_token: str | None = Field(
         default=None, validation_alias=AliasChoices("SLACK_APP_TOKEN", "MAILBELL_SLACK_APP_TOKEN")
     )
+    # Alerts of one event in one Slack channel within this window of the first go in its thread.
+    slack_thread_window_s: float = 60.0
     retry_base_s: float = 30.0
     retry_max_age_s: float = 86400.0
     imap_sync_interval_s: float = 300.0

@@ -23,6 +23,8 @@ class ClaimedDelivery:
     results: dict[str, Any]
     content: bytes  # still encrypted: the channel decrypts just before sending
     created_at: datetime
+    # Set by the pipeline: post as a reply under this message (core/pipeline/bursts.py).
+    thread_under: str | None = None
 
 
 @dataclass
@@ -32,6 +34,7 @@ class ChannelResult:
     accepted: list[str]
     refused: dict[str, tuple[int, str]] = field(default_factory=dict)
     reply: str | None = None
+    message_ref: str | None = None  # the channel's id of the message posted (Slack's ts)
 
 
 class Channel(Protocol):

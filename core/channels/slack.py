@@ -128,6 +128,7 @@ def classify(error: str, *, retry_after: float | None = None) -> Exception:
 
 class SlackChannel:
     name = "slack"
+    threads_bursts = True  # the pipeline threads a burst of one event under its first alert
 
     def __init__(
         self,
@@ -174,7 +175,10 @@ class SlackChannel:
         # The stored message is JSON already: put the channel in front instead of re-encoding.
         rest = message[1:].lstrip()
         separator = b"" if rest.startswith(b"}") else b", "
-        body = b'{"channel": ' + json.dumps(channel_id).encode() + separator + rest
+        head = {"channel": channel_id}
+        if delivery.thread_under is not None:
+            head["thread_ts"] = delivery.thread_under
+        body = json.dumps(head).encode()[:-1] + separator + rest
         data = await self._post(channel_id, body)
         if not data.get("ok"):
             error = str(data.get("error") or "unknown_error")
@@ -182,7 +186,8 @@ class SlackChannel:
             if isinstance(exc, SlackRateLimited):
                 self.pacer.hold(channel_id, exc.retry_after)
             raise exc
-        return ChannelResult(accepted=[channel_id], reply=f"ok ts={data.get('ts', '')}")
+        ts = str(data.get("ts") or "")
+        return ChannelResult(accepted=[channel_id], reply=f"ok ts={ts}", message_ref=ts or None)
 
     async def _post(self, channel_id: str, body: bytes) -> dict[str, Any]:
         try:

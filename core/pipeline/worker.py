@@ -27,6 +27,7 @@ from core.context import Context
 from core.errors import DeliveryError, PermanentError, RetryableError
 from core.models._common import utcnow
 from core.pipeline import outbox
+from core.pipeline.bursts import BurstThreads
 from core.pipeline.outbox import Outcome
 from core.pipeline.pacing import backoff_delay
 from core.pipeline.shared_limit import reserve_slot
@@ -87,6 +88,7 @@ class Worker:
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mailbell-db")
         self._outcomes: list[Outcome] = []
         self._last_flush = time.monotonic()
+        self.bursts = BurstThreads(ctx.settings.slack_thread_window_s)
 
     async def _run_db(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         loop = asyncio.get_running_loop()
@@ -144,11 +146,16 @@ class Worker:
             return
         if slot > 0:
             await asyncio.sleep(slot)
+        threads = self.bursts if getattr(channel, "threads_bursts", False) else None
+        if threads is not None:
+            delivery.thread_under = await threads.thread_for(delivery)
+        posted: str | None = None
         try:
             if channel is None:
                 raise PermanentError(f"no {delivery.channel} channel is configured", step="send")
             with metrics.observe_send(delivery.channel):
                 result = await channel.send(delivery)
+            posted = result.message_ref
         except RetryableError as exc:
             delay = getattr(exc, "retry_after", None)  # a 429's Retry-After
             self._outcomes.append(self._retry(delivery, _error_text(exc), exc.reply, delay=delay))
@@ -159,6 +166,9 @@ class Worker:
             self._outcomes.append(self._retry(delivery, f"internal error: {type(exc).__name__}"))
         else:
             self._outcomes.append(self._after_send(delivery, result))
+        finally:
+            if threads is not None:
+                threads.done(delivery, delivery.thread_under, posted)
 
     def _deferred(self, delivery: ClaimedDelivery, wait: float) -> Outcome:
         """Paced: due again in `wait` seconds; the attempt does not count."""

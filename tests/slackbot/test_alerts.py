@@ -268,3 +268,25 @@ async def test_the_default_worker_has_a_slack_channel_when_a_token_is_set(ctx) -
     worker = Worker(ctx)
     assert isinstance(worker.channels["slack"], SlackChannel)
     await worker.close()
+
+
+async def test_a_burst_of_one_event_is_threaded_under_its_first_alert(alerting, slack_api) -> None:
+    for _ in range(3):
+        _emit(alerting)  # QUEUE_CALL_LOST, mirrored to acme's channel
+    _emit(alerting, "DISK_LOW", slug=None)  # another event in the same channel
+    await _deliver(alerting)  # pacing off: the four are sent at once
+    posts = slack_api.posts(ACME_CHANNEL)
+    lost = [p for p in posts if "Call lost" in p["text"]]
+    [root] = [p for p in lost if "thread_ts" not in p]
+    root_ts = next(c.answer["ts"] for c in slack_api.calls if c.body is root)
+    assert [p["thread_ts"] for p in lost if p is not root] == [root_ts, root_ts]
+    [disk] = [p for p in posts if "Disk low" in p["text"]]
+    assert "thread_ts" not in disk  # a burst of its own
+
+
+async def test_threading_can_be_turned_off(alerting, slack_api) -> None:
+    alerting.settings.slack_thread_window_s = 0
+    for _ in range(2):
+        _emit(alerting)
+    await _deliver(alerting)
+    assert [("thread_ts" in p) for p in slack_api.posts(ACME_CHANNEL)] == [False, False]
