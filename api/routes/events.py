@@ -78,25 +78,17 @@ async def post_event(request: web.Request) -> web.Response:
         event = get_event(body["event"], field="event")
         _check_scope(event, scope)
         answer = functools.partial(_answer, tenant_slug=scope.tenant_slug)
+        what: dict[str, Any] = {
+            "session": session,
+            "box": ctx.box,
+            "tenant": scope.tenant,
+            "event": event.name,
+            "data": body.get("data", {}),
+            "key": body.get("key"),
+        }
         if commit:  # alone: emit writes, commits, and answers a key raced by another process
-            return answer(
-                emit(
-                    session=session,
-                    box=ctx.box,
-                    tenant=scope.tenant,
-                    event=event.name,
-                    data=body.get("data", {}),
-                    key=body.get("key"),
-                )
-            )
-        prepared = prepare_emit(
-            session=session,
-            box=ctx.box,
-            tenant=scope.tenant,
-            event=event.name,
-            data=body.get("data", {}),
-            key=body.get("key"),
-        )
+            return answer(emit(**what))
+        prepared = prepare_emit(**what)
         if isinstance(prepared, EmitResult):  # a repeated key: nothing to write
             return answer(prepared)
         return Batched(item=prepared, write_many=write_emits, finish=answer)
