@@ -10,7 +10,9 @@ In the same run:
 - (b) mirrored alerts: 2,000 Slack deliveries (100 events routed to 20 channels) sent by the
   outbox worker with pacing disabled, next to bare aiohttp posts of the same JSON bodies
   through one shared session at the same concurrency (64). Target: >= 0.5 x bare.
-  Also shown: `SlackChannel.send` alone (no database), to split the worker's own cost.
+  Also shown, to split the worker's cost: `SlackChannel.send` alone (no database); the outbox
+  alone (claims and outcome records as the worker batches them, no send); and the two one
+  after the other, the ceiling of a worker that sends and keeps the outbox in one process.
 
 The Web API stand-in (tests/support/slack_api.py) runs in its own process.
 
@@ -351,6 +353,52 @@ async def channel_only(home: Path, api_url: str, concurrency: int) -> float:
     return len(claimed) / elapsed
 
 
+def outbox_only(home: Path, api_url: str) -> float:
+    """Claims and outcome records as the worker makes them (claims of up to 64, records of
+    100), without sending: the durable bookkeeping's own ceiling."""
+    from core.context import build_context
+    from core.models._common import utcnow
+    from core.pipeline import outbox
+    from core.pipeline.outbox import Outcome
+
+    ctx = build_context(settings(home, api_url))
+    done, pending = 0, []
+    started = time.perf_counter()
+    while claimed := outbox.claim(ctx.engine, owner="bench", limit=64, lease_s=600):
+        for delivery in claimed:
+            result = {delivery.target: {"status": "sent", "reply": "ok ts=1.0"}}
+            pending.append(
+                Outcome(
+                    id=delivery.id,
+                    status="sent",
+                    pending=[],
+                    results=result,
+                    reply="ok ts=1.0",
+                    sent_at=utcnow(),
+                    attempt="sent",
+                    detail="ok ts=1.0",
+                )
+            )
+        if len(pending) >= 100:
+            outbox.record(ctx.engine, pending, owner="bench")
+            done, pending = done + len(pending), []
+    outbox.record(ctx.engine, pending, owner="bench")
+    done += len(pending)
+    elapsed = time.perf_counter() - started
+    ctx.close()
+    return done / elapsed
+
+
+def requeue_slack(home: Path) -> None:
+    import sqlite3
+
+    with sqlite3.connect(home / "mailbell.db") as connection:
+        connection.execute(
+            "UPDATE delivery SET status = 'queued', pending = json_array(target), attempts = 0 "
+            "WHERE channel = 'slack'"
+        )
+
+
 def bench_alerts(api_url: str, args: argparse.Namespace) -> dict[str, float]:
     channels = [f"CALERT{i:04d}" for i in range(args.channels)]
     events = args.alerts // args.channels
@@ -360,10 +408,21 @@ def bench_alerts(api_url: str, args: argparse.Namespace) -> dict[str, float]:
         bodies = queue_alerts(home, api_url, channels, events)
         bare = asyncio.run(bare_posts(api_url, bodies, 64))
         alone = asyncio.run(channel_only(home, api_url, 64))
+        bookkeeping = outbox_only(home, api_url)
+        requeue_slack(home)
         rate, sent = asyncio.run(worker_posts(home, api_url))
         if sent != len(bodies):
             raise SystemExit(f"the worker sent {sent} of {len(bodies)}")
-    return {"bare": bare, "channel": alone, "worker": rate, "count": len(bodies)}
+    # Sending and bookkeeping share one interpreter (one GIL): their costs add up.
+    floor = 1 / (1 / alone + 1 / bookkeeping)
+    return {
+        "bare": bare,
+        "channel": alone,
+        "outbox": bookkeeping,
+        "floor": floor,
+        "worker": rate,
+        "count": len(bodies),
+    }
 
 
 def main() -> None:
@@ -410,6 +469,8 @@ def main() -> None:
     for name, key in (
         ("bare aiohttp, shared session", "bare"),
         ("SlackChannel.send alone", "channel"),
+        ("outbox alone (claim+record, no send)", "outbox"),
+        ("both, one after the other (ceiling)", "floor"),
         ("outbox worker (claim+send+record)", "worker"),
     ):
         print(f"{name:34} {alerts[key]:9.0f} {alerts[key] / alerts['bare']:8.2f}")
