@@ -14,7 +14,8 @@ In the same run:
   alone (claims and outcome records as the worker batches them, no send); and the two one
   after the other, the ceiling of a worker that sends and keeps the outbox in one process.
 
-The Web API stand-in (tests/support/slack_api.py) runs in its own process.
+The Web API stand-in (tests/support/slack_api.py) runs in its own process. (b) is in
+bench/slack_alerts.py; what both parts share is in bench/slack_setup.py.
 
     .venv/bin/python bench/slack.py [--requests 4000] [--clients 16] [--command status]
                                     [--alerts 2000] [--channels 20]
@@ -27,7 +28,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import socket
 import statistics
@@ -36,34 +36,21 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.processes import cpu_seconds, free_port  # noqa: E402
-
-SECRET = "bench-signing-secret"
-TOKEN = "xoxb-bench-token"
-ADMIN = "UBENCHADM1"
-TEAM = "T0TEAM"
-CHANNEL = "CBENCH0000"
-
-STAND_IN = """
-import asyncio, sys
-sys.path.insert(0, sys.argv[1])
-from tests.support.slack_api import SlackApiStandIn
-
-async def main():
-    api = SlackApiStandIn(token=sys.argv[2])
-    await api.start()
-    print(api.port, flush=True)
-    while True:
-        await asyncio.sleep(3600)
-        api.calls.clear()
-
-asyncio.run(main())
-"""
+from bench.slack_alerts import bench_alerts  # noqa: E402
+from bench.slack_setup import (  # noqa: E402
+    ADMIN,
+    CHANNEL,
+    SECRET,
+    TEAM,
+    TOKEN,
+    setup_tenant,
+    start_stand_in,
+)
 
 SERVE = """
 import asyncio, sys
@@ -136,45 +123,6 @@ def wait_listening(port: int, process: subprocess.Popen[bytes], timeout: float =
         except OSError:
             time.sleep(0.05)
     raise SystemExit(f"nothing listens on {port}")
-
-
-def start_stand_in() -> tuple[subprocess.Popen[bytes], str]:
-    process = subprocess.Popen(
-        [sys.executable, "-c", STAND_IN, str(ROOT), TOKEN], stdout=subprocess.PIPE
-    )
-    assert process.stdout is not None
-    port = int(process.stdout.readline())
-    return process, f"http://127.0.0.1:{port}/api/"
-
-
-def settings(home: Path, api_url: str) -> Any:
-    from core.config import Settings
-
-    return Settings(
-        home=home,
-        slack_bot_token=TOKEN,
-        slack_signing_secret=SECRET,
-        slack_api_url=api_url,
-        slack_admins=ADMIN,
-    )
-
-
-def setup_tenant(home: Path, api_url: str, channels: list[str]) -> None:
-    from core.context import build_context
-    from core.services.audit import Actor
-    from core.services.slack import add_routes, link_channel
-    from core.services.tenants import create_tenant
-
-    ctx = build_context(settings(home, api_url))
-    actor = Actor(name="bench", source="cli")
-    with ctx.session() as session:
-        create_tenant(session=session, slug="bench", actor=actor)
-        for channel in channels:
-            link = link_channel(
-                session=session, team_id=TEAM, channel_id=channel, tenant_slug="bench", actor=actor
-            )
-            add_routes(session=session, link=link, names=["all"], actor=actor)
-    ctx.close()
 
 
 # -- (a) ack latency ------------------------------------------------------------------------
@@ -260,169 +208,6 @@ def bench_acks(api_url: str, args: argparse.Namespace) -> dict[str, dict[str, fl
                 process.terminate()
                 process.wait(10)
     return results
-
-
-# -- (b) mirrored alerts --------------------------------------------------------------------
-
-
-def queue_alerts(home: Path, api_url: str, channels: list[str], events: int) -> list[bytes]:
-    """`events` always-on events for a tenant whose `channels` mirror everything; returns the
-    stored (encrypted) Slack messages."""
-    from sqlmodel import select
-
-    from core.catalog import sample
-    from core.context import build_context
-    from core.models.delivery import Delivery
-    from core.pipeline.emit import emit
-    from core.services.tenants import get_tenant
-
-    ctx = build_context(settings(home, api_url))
-    with ctx.session() as session:
-        tenant = get_tenant(session=session, slug="bench")
-        for _ in range(events):
-            data = sample("VOICEMAIL_RECEIVED")
-            emit(session=session, box=ctx.box, tenant=tenant, event="VOICEMAIL_RECEIVED", data=data)
-        rows = session.exec(select(Delivery).where(Delivery.channel == "slack")).all()
-        bodies = [
-            json.dumps(
-                {"channel": r.target, **json.loads(ctx.box.decrypt_bytes(r.content))}
-            ).encode()
-            for r in rows
-        ]
-    ctx.close()
-    return bodies
-
-
-async def bare_posts(api_url: str, bodies: list[bytes], concurrency: int) -> float:
-    import aiohttp
-
-    headers = {"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"}
-    queue = list(bodies)
-    async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=64)) as session:
-
-        async def poster() -> None:
-            while queue:
-                body = queue.pop()
-                async with session.post(
-                    api_url + "chat.postMessage", data=body, headers=headers
-                ) as r:
-                    data = await r.json()
-                    assert data["ok"], data
-
-        started = time.perf_counter()
-        await asyncio.gather(*(poster() for _ in range(concurrency)))
-        return len(bodies) / (time.perf_counter() - started)
-
-
-async def worker_posts(home: Path, api_url: str) -> tuple[float, int]:
-    from core.channels.slack import SlackChannel
-    from core.context import build_context
-    from core.pipeline.worker import Worker
-
-    ctx = build_context(settings(home, api_url))
-    worker = Worker(ctx, channels={"slack": SlackChannel(ctx, pace_interval_s=0)}, max_in_flight=64)
-    started = time.perf_counter()
-    stats = await worker.run_once()
-    elapsed = time.perf_counter() - started
-    await worker.close()
-    ctx.close()
-    return stats.sent / elapsed, stats.sent
-
-
-async def channel_only(home: Path, api_url: str, concurrency: int) -> float:
-    """SlackChannel.send for every queued delivery, without claims or outcome writes."""
-    from core.channels.slack import SlackChannel
-    from core.context import build_context
-    from core.pipeline import outbox
-
-    ctx = build_context(settings(home, api_url))
-    claimed = outbox.claim(ctx.engine, owner="bench", limit=100_000, lease_s=600)
-    channel = SlackChannel(ctx, pace_interval_s=0)
-    queue = list(claimed)
-
-    async def sender() -> None:
-        while queue:
-            await channel.send(queue.pop())
-
-    started = time.perf_counter()
-    await asyncio.gather(*(sender() for _ in range(concurrency)))
-    elapsed = time.perf_counter() - started
-    await channel.close()
-    outbox.release(ctx.engine, owner="bench")
-    ctx.close()
-    return len(claimed) / elapsed
-
-
-def outbox_only(home: Path, api_url: str) -> float:
-    """Claims and outcome records as the worker makes them (claims of up to 64, records of
-    100), without sending: the durable bookkeeping's own ceiling."""
-    from core.context import build_context
-    from core.models._common import utcnow
-    from core.pipeline import outbox
-    from core.pipeline.outbox import Outcome
-
-    ctx = build_context(settings(home, api_url))
-    done, pending = 0, []
-    started = time.perf_counter()
-    while claimed := outbox.claim(ctx.engine, owner="bench", limit=64, lease_s=600):
-        for delivery in claimed:
-            result = {delivery.target: {"status": "sent", "reply": "ok ts=1.0"}}
-            pending.append(
-                Outcome(
-                    id=delivery.id,
-                    status="sent",
-                    pending=[],
-                    results=result,
-                    reply="ok ts=1.0",
-                    sent_at=utcnow(),
-                    attempt="sent",
-                    detail="ok ts=1.0",
-                )
-            )
-        if len(pending) >= 100:
-            outbox.record(ctx.engine, pending, owner="bench")
-            done, pending = done + len(pending), []
-    outbox.record(ctx.engine, pending, owner="bench")
-    done += len(pending)
-    elapsed = time.perf_counter() - started
-    ctx.close()
-    return done / elapsed
-
-
-def requeue_slack(home: Path) -> None:
-    import sqlite3
-
-    with sqlite3.connect(home / "mailbell.db") as connection:
-        connection.execute(
-            "UPDATE delivery SET status = 'queued', pending = json_array(target), attempts = 0 "
-            "WHERE channel = 'slack'"
-        )
-
-
-def bench_alerts(api_url: str, args: argparse.Namespace) -> dict[str, float]:
-    channels = [f"CALERT{i:04d}" for i in range(args.channels)]
-    events = args.alerts // args.channels
-    with tempfile.TemporaryDirectory() as tmp:
-        home = Path(tmp)
-        setup_tenant(home, api_url, channels)
-        bodies = queue_alerts(home, api_url, channels, events)
-        bare = asyncio.run(bare_posts(api_url, bodies, 64))
-        alone = asyncio.run(channel_only(home, api_url, 64))
-        bookkeeping = outbox_only(home, api_url)
-        requeue_slack(home)
-        rate, sent = asyncio.run(worker_posts(home, api_url))
-        if sent != len(bodies):
-            raise SystemExit(f"the worker sent {sent} of {len(bodies)}")
-    # Sending and bookkeeping share one interpreter (one GIL): their costs add up.
-    floor = 1 / (1 / alone + 1 / bookkeeping)
-    return {
-        "bare": bare,
-        "channel": alone,
-        "outbox": bookkeeping,
-        "floor": floor,
-        "worker": rate,
-        "count": len(bodies),
-    }
 
 
 def main() -> None:
