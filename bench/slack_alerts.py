@@ -23,6 +23,7 @@ def queue_alerts(home: Path, api_url: str, channels: list[str], events: int) -> 
     from core.catalog import sample
     from core.context import build_context
     from core.models.delivery import Delivery
+    from core.pipeline.contents import read_contents
     from core.pipeline.emit import emit
     from core.services.tenants import get_tenant
 
@@ -33,9 +34,10 @@ def queue_alerts(home: Path, api_url: str, channels: list[str], events: int) -> 
             data = sample("VOICEMAIL_RECEIVED")
             emit(session=session, box=ctx.box, tenant=tenant, event="VOICEMAIL_RECEIVED", data=data)
         rows = session.exec(select(Delivery).where(Delivery.channel == "slack")).all()
+        messages = read_contents(session.connection(), (r.id for r in rows if r.id))
         bodies = [
             json.dumps(
-                {"channel": r.target, **json.loads(ctx.box.decrypt_bytes(r.content))}
+                {"channel": r.target, **json.loads(ctx.box.decrypt_bytes(messages[r.id or 0]))}
             ).encode()
             for r in rows
         ]

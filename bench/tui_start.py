@@ -128,7 +128,6 @@ def build_home(home: Path, tenants: int, deliveries: int) -> None:
                 status=statuses[i % len(statuses)],
                 attempts=1 + i % 3,
                 last_error="550 5.1.1 no such user" if i % 6 == 3 else None,
-                content=template.content,
             )
             for i in range(deliveries - 1)
         ]

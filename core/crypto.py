@@ -1,10 +1,14 @@
 """Secrets at rest: a MultiFernet key ring from MAILBELL_SECRET_KEYS or a 0600 key file.
 
 The first key encrypts; every key decrypts. Errors name the fix and never show a key or a secret.
+Short secrets (passwords, tokens) are Fernet tokens; bulk data (rendered messages, event
+payloads) is sealed with keys derived from the same ring (`core.sealed`), and Fernet tokens
+written by earlier versions still open.
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import errno
 import os
@@ -14,6 +18,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from core.errors import SecretKeyError, StorageFullError, StorageReadOnlyError
+from core.sealed import BlobKey, UnopenableBlob, is_sealed, open_sealed, seal
 
 ENV_VAR = "MAILBELL_SECRET_KEYS"
 
@@ -30,14 +35,14 @@ class KeySource:
         return ENV_VAR if self.env_keys else f"the key file {self.key_file}"
 
 
-def _parse_keys(raw: str, origin: str) -> list[Fernet]:
+def _parse_keys(raw: str, origin: str) -> list[tuple[Fernet, BlobKey]]:
     keys = [part.strip() for part in raw.replace("\n", ",").split(",") if part.strip()]
     if not keys:
         raise SecretKeyError(f"{origin} holds no key: put at least one Fernet key in it")
     fernets = []
     for position, key in enumerate(keys, start=1):
         try:
-            fernets.append(Fernet(key))
+            fernets.append((Fernet(key), BlobKey.derive(base64.urlsafe_b64decode(key))))
         except (ValueError, TypeError):
             raise SecretKeyError(
                 f"key {position} in {origin} is not a Fernet key "
@@ -92,16 +97,19 @@ class SecretBox:
         self.source = source
         self._ring: MultiFernet | None = None
         self._keys: list[Fernet] = []
+        self._blob_keys: list[BlobKey] = []
 
     def _load(self) -> MultiFernet:
         if self._ring is None:
             if self.source.env_keys:
-                self._keys = _parse_keys(self.source.env_keys, ENV_VAR)
+                keys = _parse_keys(self.source.env_keys, ENV_VAR)
             else:
                 path = self.source.key_file
                 if not path.exists():
                     _create_key_file(path)
-                self._keys = _parse_keys(read_key_file(path), f"the key file {path}")
+                keys = _parse_keys(read_key_file(path), f"the key file {path}")
+            self._keys = [fernet for fernet, _ in keys]
+            self._blob_keys = [blob_key for _, blob_key in keys]
             self._ring = MultiFernet(self._keys)
         return self._ring
 
@@ -109,12 +117,18 @@ class SecretBox:
         return self._load().encrypt(plaintext.encode()).decode()
 
     def encrypt_bytes(self, data: bytes) -> bytes:
-        return self._load().encrypt(data)
+        """Seal bulk data under the first key (`core.sealed`)."""
+        self._load()
+        return seal(self._blob_keys[0], data)
 
     def decrypt_bytes(self, token: bytes) -> bytes:
+        """Open sealed data, or a Fernet token of an earlier version."""
+        ring = self._load()
         try:
-            return self._load().decrypt(token)
-        except InvalidToken:
+            if is_sealed(token):
+                return open_sealed(self._blob_keys, token)
+            return ring.decrypt(token)
+        except (InvalidToken, UnopenableBlob):
             raise SecretKeyError(
                 f"stored data cannot be decrypted with the keys in {self.source.description}: "
                 f"restore the key that encrypted it (add it to {self.source.description})"
@@ -140,9 +154,10 @@ class SecretBox:
             ) from None
 
     def rotate_bytes(self, token: bytes) -> bytes:
+        """Seal again under the first key of the ring (a Fernet token becomes a sealed blob)."""
         try:
-            return self._load().rotate(token)
-        except InvalidToken:
+            return self.encrypt_bytes(self.decrypt_bytes(token))
+        except SecretKeyError:
             raise SecretKeyError(
                 f"stored data cannot be decrypted with the keys in {self.source.description}: "
                 f"restore the key that encrypted it before rotating"

@@ -21,8 +21,8 @@ class ClaimedDelivery:
     sender: str
     pending: list[str]
     results: dict[str, Any]
-    content: bytes  # still encrypted: the channel decrypts just before sending
     created_at: datetime
+    content: bytes = b""  # still encrypted: the channel decrypts just before sending
     # Set by the pipeline: post as a reply under this message (core/pipeline/bursts.py).
     thread_under: str | None = None
 

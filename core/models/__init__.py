@@ -3,7 +3,7 @@
 from core.models.audit import AuditEntry
 from core.models.auth import ApiToken
 from core.models.config_generation import ConfigGeneration
-from core.models.delivery import Delivery, DeliveryAttempt, EventRecord
+from core.models.delivery import Delivery, DeliveryAttempt, DeliveryContent, EventRecord
 from core.models.inbound import InboundMessage as InboundMessage
 from core.models.mail import EmailAccount, MailServer
 from core.models.slack import SlackChannelLink as SlackChannelLink  # and the other Slack tables
@@ -17,6 +17,7 @@ __all__ = [
     "CustomTemplate",
     "Delivery",
     "DeliveryAttempt",
+    "DeliveryContent",
     "EmailAccount",
     "EventRecord",
     "MailServer",

@@ -1,7 +1,7 @@
 """The outbox: one `EventRecord` per emitted event, one `Delivery` per channel target.
 
-A delivery carries everything needed to send it (the rendered message bytes, the envelope),
-so a later template or settings change does not alter what is queued.
+A delivery carries everything needed to send it (the envelope, and in `DeliveryContent` the
+rendered message), so a later template or settings change does not alter what is queued.
 """
 
 from __future__ import annotations
@@ -82,7 +82,6 @@ class Delivery(SQLModel, table=True):
     # Recipients still to be sent to; per-recipient outcomes in `results`.
     pending: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     results: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
-    content: bytes = Field(default=b"", sa_column=Column(LargeBinary, nullable=False))
     message_id: str | None = Field(default=None, max_length=998)
     reply: str | None = Field(default=None, sa_column=Column(Text))
     next_attempt_at: datetime = Field(default_factory=utcnow)
@@ -90,6 +89,24 @@ class Delivery(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None
+
+
+class DeliveryContent(SQLModel, table=True):
+    """A delivery's message, encrypted: the MIME bytes of an email, the blocks of a Slack alert.
+
+    Apart from `delivery` because the worker updates that row at every claim and record, and
+    SQLite rewrites a whole row on UPDATE: a 7 KB message rewritten twice per send cost the
+    worker more than a fifth of its throughput (bench/pipeline.py (b)). Written once by emit,
+    read by the claim; a delivery without a message (suppressed, failed before rendering)
+    has no row here.
+    """
+
+    __tablename__ = "delivery_content"
+
+    delivery_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("delivery.id", ondelete="CASCADE"), primary_key=True)
+    )
+    content: bytes = Field(sa_column=Column(LargeBinary, nullable=False))
 
 
 class SendSlot(SQLModel, table=True):

@@ -22,6 +22,7 @@ from core.mail.mime import serialize
 from core.models.delivery import Delivery, EventRecord
 from core.models.mail import MailServer
 from core.models.tenancy import Tenant
+from core.pipeline.contents import read_contents, store_message
 from core.pipeline.emit_config import OwnerConfig, ServerView, owner_config
 from core.pipeline.emit_write import EmitResult, EmittedDelivery, PreparedEmit, write_emits
 from core.rendering import TemplateSource, render
@@ -82,9 +83,9 @@ def _existing(session: Session, tenant: Tenant | None, key: str) -> EmitResult |
     rows = session.exec(
         select(Delivery).where(Delivery.event_id == event_id).order_by(col(Delivery.id))
     ).all()
-    return EmitResult(
-        event_id=event_id, deliveries=[EmittedDelivery.of(row) for row in rows], duplicate=True
-    )
+    messages = read_contents(session.connection(), (row.id for row in rows if row.id))
+    deliveries = [EmittedDelivery.of(row, messages.get(row.id or 0, b"")) for row in rows]
+    return EmitResult(event_id=event_id, deliveries=deliveries, duplicate=True)
 
 
 def _recipient_groups(event: Event, payload: Any, recipients: list[str]) -> list[list[str]]:
@@ -167,13 +168,15 @@ def _render_content(
 def fill_content(
     delivery: Delivery,
     *,
+    session: Session,
     box: SecretBox,
     spec: Event,
     payload: Any,
     server: MailServer,
     template: TemplateSource,
 ) -> None:
-    """Render the message for the delivery's recipients and store it, encrypted, on the row."""
+    """Render the message for the delivery's recipients and store it, encrypted (in the
+    session's transaction)."""
     rendered = _render_content(
         box=box,
         spec=spec,
@@ -185,7 +188,8 @@ def fill_content(
     delivery.mail_server_id = server.id
     delivery.sender = rendered.sender
     delivery.message_id = rendered.message_id
-    delivery.content = rendered.content
+    assert delivery.id is not None
+    store_message(session, delivery.id, rendered.content)
 
 
 def _email_row(

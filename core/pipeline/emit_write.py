@@ -11,7 +11,7 @@ from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, insert, update
+from sqlalchemy import insert
 from sqlmodel import Session
 
 from core.catalog import Event
@@ -19,6 +19,7 @@ from core.crypto import SecretBox
 from core.models._common import utcnow
 from core.models.delivery import Delivery, EventRecord
 from core.models.tenancy import Tenant
+from core.pipeline.contents import insert_contents
 from core.slack_blocks import alert_message
 
 EVENT = EventRecord.__table__  # type: ignore[attr-defined]
@@ -47,9 +48,10 @@ class EmittedDelivery:
     sent_at: datetime | None = None
 
     @classmethod
-    def of(cls, row: Delivery) -> EmittedDelivery:
+    def of(cls, row: Delivery, content: bytes) -> EmittedDelivery:
         assert row.id is not None
-        return cls(**{name: getattr(row, name) for name in _FIELDS})
+        values = {name: getattr(row, name) for name in _FIELDS if name != "content"}
+        return cls(**values, content=content)
 
 
 _FIELDS = tuple(f.name for f in fields(EmittedDelivery))
@@ -78,7 +80,8 @@ class PreparedEmit:
 def _delivery_values(
     row: dict[str, Any], prepared: PreparedEmit, event_id: int, now: datetime
 ) -> dict[str, Any]:
-    """A delivery row with the values the ORM would default, written out."""
+    """A delivery row with the values the ORM would default, written out (its `content` goes
+    to another table)."""
     return {
         **row,
         "event": prepared.spec.name,
@@ -108,30 +111,16 @@ def _insert_returning_ids(session: Session, table: Any, rows: list[dict[str, Any
     return sorted(connection.execute(statement.returning(table.c.id), rows).scalars())
 
 
-def _attach_slack_messages(
-    session: Session,
-    slack: list[tuple[PreparedEmit, int, dict[str, Any]]],
-    *,
-    at: datetime,
-) -> None:
+def _slack_message(prepared: PreparedEmit, delivery_id: int, *, at: datetime) -> bytes:
     """The alert's context line names its delivery id, known only after the insert."""
-    updates = []
-    for prepared, delivery_id, row in slack:
-        message = alert_message(
-            event=prepared.spec,
-            payload=prepared.shown,
-            tenant=prepared.tenant.slug if prepared.tenant else None,
-            delivery_id=delivery_id,
-            at=at,
-        )
-        row["content"] = prepared.box.encrypt_bytes(json.dumps(message).encode())
-        updates.append({"row_id": delivery_id, "content": row["content"]})
-    session.connection().execute(
-        update(DELIVERY)
-        .where(DELIVERY.c.id == bindparam("row_id"))
-        .values(content=bindparam("content")),
-        updates,
+    message = alert_message(
+        event=prepared.spec,
+        payload=prepared.shown,
+        tenant=prepared.tenant.slug if prepared.tenant else None,
+        delivery_id=delivery_id,
+        at=at,
     )
+    return prepared.box.encrypt_bytes(json.dumps(message).encode())
 
 
 def write_emits(session: Session, batch: list[PreparedEmit]) -> list[EmitResult]:
@@ -164,16 +153,17 @@ def write_emits(session: Session, batch: list[PreparedEmit]) -> list[EmitResult]
         for prepared, event_id in zip(batch, event_ids, strict=True)
     ]
     flat = [row for rows in values for row in rows]
-    ids = iter(_insert_returning_ids(session, DELIVERY, flat) if flat else [])
+    # The messages go to their own table (delivery_content), under the deliveries' ids.
+    columns = [{k: v for k, v in row.items() if k != "content"} for row in flat]
+    ids = iter(_insert_returning_ids(session, DELIVERY, columns) if flat else [])
     delivery_ids = [[next(ids) for _ in rows] for rows in values]
-    slack = [
-        (prepared, delivery_id, row)
-        for prepared, rows, row_ids in zip(batch, values, delivery_ids, strict=True)
-        for delivery_id, row in zip(row_ids, rows, strict=True)
-        if row["channel"] == "slack"
-    ]
-    if slack:
-        _attach_slack_messages(session, slack, at=now)
+    contents = []
+    for prepared, rows, row_ids in zip(batch, values, delivery_ids, strict=True):
+        for delivery_id, row in zip(row_ids, rows, strict=True):
+            if row["channel"] == "slack":
+                row["content"] = _slack_message(prepared, delivery_id, at=now)
+            contents.append((delivery_id, row["content"]))
+    insert_contents(session.connection(), contents)
     return [
         EmitResult(
             event_id=event_id,

@@ -6,7 +6,8 @@ Each recorded outcome that was a real send attempt (not a pacing delay) also get
 Claims are one UPDATE … RETURNING: on PostgreSQL the inner SELECT takes `FOR UPDATE SKIP
 LOCKED` so workers never wait on each other's rows; on SQLite the write lock serialises claims.
 A lease's expiry is stored in `next_attempt_at`, so a killed worker's rows come due again
-through the same index the normal claim uses.
+through the same index the normal claim uses. The messages are read by id from their own
+table (`delivery_content`), which no update touches.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ from sqlmodel import Session, col, select
 from core.channels.base import ClaimedDelivery
 from core.models._common import utcnow
 from core.models.delivery import Delivery, DeliveryAttempt
+from core.pipeline.contents import read_contents
 
 CLAIMED_COLUMNS: tuple[Any, ...] = (
     Delivery.id,
@@ -37,7 +39,6 @@ CLAIMED_COLUMNS: tuple[Any, ...] = (
     Delivery.sender,
     Delivery.pending,
     Delivery.results,
-    Delivery.content,
     Delivery.created_at,
 )
 
@@ -82,8 +83,13 @@ def _claim_status(
     }
     # On the connection, not the session: the ORM's bulk-update bookkeeping cost a third of
     # a claim (bench/slack.py (b)).
-    rows = session.connection().execute(_claim_statement(), parameters).all()
-    return [ClaimedDelivery(*row) for row in rows]
+    connection = session.connection()
+    rows = connection.execute(_claim_statement(), parameters).all()
+    messages = read_contents(connection, (row[0] for row in rows))
+    claimed = [ClaimedDelivery(*row) for row in rows]
+    for delivery in claimed:
+        delivery.content = messages.get(delivery.id, b"")
+    return claimed
 
 
 def claim(engine: Engine, *, owner: str, limit: int, lease_s: float) -> list[ClaimedDelivery]:

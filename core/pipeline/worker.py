@@ -339,7 +339,7 @@ class Worker:
         while not (stop is not None and stop.is_set()):
             room = self.max_in_flight - len(in_flight)
             # Claim in chunks, not one row per finished send: a claim is a database round trip.
-            worth_claiming = room >= max(1, self.max_in_flight // 4) or not in_flight
+            worth_claiming = room >= max(1, self.max_in_flight // 2) or not in_flight
             batch = await self._claim(room) if worth_claiming else []
             self.stats.claimed += len(batch)
             for delivery in batch:

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy.orm import QueryableAttribute, defer
 from sqlmodel import Session, col, select
 
 from core.catalog import get_event
@@ -14,6 +13,7 @@ from core.errors import NotFound, ValidationError
 from core.models._common import utcnow
 from core.models.delivery import STATUSES, Delivery, DeliveryAttempt, EventRecord
 from core.models.tenancy import Tenant
+from core.pipeline.contents import message_of
 from core.pipeline.emit import fill_content
 from core.services.audit import Actor, record
 from core.services.mail_servers import resolve_effective_server
@@ -36,17 +36,11 @@ def list_deliveries(
 
     Keyset paging: `before_id` (the last id of the previous page) gives the next older page,
     so a page costs the same however deep it is and rows added meanwhile do not shift it.
-    The encrypted message (`content`) is not read: a list never needs it (touching it on a
-    listed row loads that one row's message).
+    The messages (`delivery_content`) are not read: a list never needs them.
     """
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= PAGE_MAX:
         raise ValidationError("limit", f"{limit!r} is not between 1 and {PAGE_MAX}")
-    query = (
-        select(Delivery)
-        .options(defer(cast(QueryableAttribute[bytes], Delivery.content)))
-        .order_by(col(Delivery.id).desc())
-        .limit(limit)
-    )
+    query = select(Delivery).order_by(col(Delivery.id).desc()).limit(limit)
     if before_id is not None:
         query = query.where(col(Delivery.id) < before_id)
     if tenant is not None:
@@ -101,7 +95,7 @@ def retry_delivery(
         )
     if delivery.channel == "email":
         owner = session.get(Tenant, delivery.tenant_id) if delivery.tenant_id else None
-        needs_render = not delivery.content or delivery.mail_server_id is None
+        needs_render = delivery.mail_server_id is None or not message_of(session, delivery_id)
         if needs_render:
             server = resolve_effective_server(session=session, tenant=owner).server
             if server is None:
@@ -114,7 +108,13 @@ def retry_delivery(
             payload = spec.payload.model_validate_json(box.decrypt_bytes(event.payload_enc))
             template = effective_template(session=session, tenant=owner, name=spec.name)
             fill_content(
-                delivery, box=box, spec=spec, payload=payload, server=server, template=template
+                delivery,
+                session=session,
+                box=box,
+                spec=spec,
+                payload=payload,
+                server=server,
+                template=template,
             )
     unsent = [a for a, r in delivery.results.items() if r.get("status") != "sent"]
     delivery.pending = unsent or [a for a in delivery.target.split(",") if a]

@@ -7,7 +7,7 @@ from typing import Any
 from sqlmodel import Session, SQLModel, select
 
 from core.crypto import SecretBox
-from core.models.delivery import Delivery, EventRecord
+from core.models.delivery import DeliveryContent, EventRecord
 from core.models.mail import EmailAccount, MailServer
 from core.services.audit import Actor, record
 
@@ -22,7 +22,7 @@ SECRET_COLUMNS: dict[type[SQLModel], tuple[str, ...]] = {
     EmailAccount: ("imap_password_enc",),
 }
 BINARY_COLUMNS: dict[type[SQLModel], tuple[str, ...]] = {
-    Delivery: ("content",),
+    DeliveryContent: ("content",),
     EventRecord: ("payload_enc",),
 }
 

@@ -33,6 +33,7 @@ from core.models.delivery import Delivery, EventRecord
 from core.models.mail import EmailAccount
 from core.models.slack import FROM_PATTERN_MAX, SlackChannelLink, SlackInboxRoute
 from core.models.tenancy import Tenant
+from core.pipeline.contents import store_message
 from core.services.audit import Actor, record
 from core.slack_inbox_blocks import inbox_message
 
@@ -405,5 +406,6 @@ def queue_inbox_mirrors(
             delivery_id=delivery.id,
             at=now,
         )
-        delivery.content = box.encrypt_bytes(json.dumps(content).encode())
+        assert delivery.id is not None
+        store_message(session, delivery.id, box.encrypt_bytes(json.dumps(content).encode()))
     return [delivery for delivery, _ in deliveries]

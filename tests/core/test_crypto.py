@@ -13,9 +13,12 @@ from core.config import Settings
 from core.context import build_context
 from core.crypto import KeySource, SecretBox
 from core.errors import SecretKeyError
+from core.models.delivery import EventRecord
 from core.models.mail import MailServer
+from core.pipeline.contents import message_of
 from core.services.keys import rotate_keys
 from core.services.mail_servers import create_mail_server
+from tests.support.outbox import queue_deliveries
 from tests.support.storage import stored_bytes
 
 SECRET = "Hunter2-Secret"
@@ -83,6 +86,26 @@ def test_rotation_with_env_keys(home: Path, actor) -> None:
     with ctx.session() as session:
         server = session.exec(select(MailServer)).one()
         assert ctx.box.decrypt(server.password_enc) == SECRET
+    ctx.close()
+
+
+def test_rotation_reseals_messages_and_payloads(home: Path, actor) -> None:
+    old, new = Fernet.generate_key().decode(), Fernet.generate_key().decode()
+    ctx = build_context(Settings(home=home, secret_keys=old))
+    with ctx.session() as session:
+        [delivery_id] = queue_deliveries(ctx, session, actor, 1)
+    ctx.close()
+    ctx = build_context(Settings(home=home, secret_keys=f"{new},{old}"))
+    with ctx.session() as session:
+        rotate_keys(session=session, box=ctx.box, actor=actor)
+    ctx.close()
+    ctx = build_context(Settings(home=home, secret_keys=new))  # the old key dropped
+    with ctx.session() as session:
+        message = ctx.box.decrypt_bytes(message_of(session, delivery_id))
+        event = session.exec(select(EventRecord)).one()
+        assert event.payload_enc is not None
+        payload = ctx.box.decrypt_bytes(event.payload_enc)
+    assert b"Message-ID:" in message and b"queue" in payload
     ctx.close()
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event, inspect
+from sqlalchemy import event
 
 from core.errors import ValidationError
 from core.models.delivery import DeliveryAttempt
@@ -27,11 +27,11 @@ def test_a_list_never_reads_the_message(ctx, ids) -> None:
         with ctx.session() as session:
             page = list_deliveries(session=session, limit=5)
             assert [d.status for d in page] == ["queued"] * 5
-            assert all("content" in inspect(d).unloaded for d in page)
+            assert all(d.target for d in page)
     finally:
         event.remove(ctx.engine, "before_cursor_execute", seen)
-    [select] = [s for s in statements if "FROM delivery" in s]
-    assert "delivery.content" not in select and "delivery.target" in select
+    assert [s for s in statements if "FROM delivery " in s or s.endswith("FROM delivery")]
+    assert not [s for s in statements if "delivery_content" in s]
 
 
 def test_keyset_pages(ctx, ids) -> None:

@@ -7,10 +7,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import inspect
+from sqlalchemy import inspect, text
 from sqlmodel import SQLModel
 
 import core.models  # noqa: F401
@@ -37,6 +38,47 @@ def test_empty_database_upgrades_to_head_without_pending_diff(empty_url: str) ->
         diff = compare_metadata(context, SQLModel.metadata)
     assert diff == []
     assert set(inspect(engine).get_table_names()) >= set(SQLModel.metadata.tables)
+    engine.dispose()
+
+
+def test_messages_move_to_their_own_table_and_back(empty_url: str) -> None:
+    """0008 moves each delivery's message to delivery_content; a delivery's attempts survive
+    (a copy-and-rename of `delivery` would have cascaded to them)."""
+    engine = make_engine(empty_url)
+    upgrade(engine, "0007")
+    now = "2026-12-05 10:00:00"
+    with engine.begin() as connection:
+        connection.execute(
+            text("INSERT INTO event (id, name, payload, created_at) VALUES (1, 'E', '{}', :now)"),
+            {"now": now},
+        )
+        for delivery_id, content in ((1, b"sealed-message"), (2, b"")):
+            connection.execute(
+                text(
+                    "INSERT INTO delivery (id, event_id, event, channel, target, status,"
+                    " attempts, sender, pending, results, content, next_attempt_at,"
+                    " created_at, updated_at) VALUES (:id, 1, 'E', 'email', 'a@b.org',"
+                    " 'failed', 1, '', '[]', '{}', :content, :now, :now, :now)"
+                ),
+                {"id": delivery_id, "content": content, "now": now},
+            )
+        connection.execute(
+            text(
+                "INSERT INTO delivery_attempt (delivery_id, at, outcome) VALUES (1, :now, 'failed')"
+            ),
+            {"now": now},
+        )
+    upgrade(engine)
+    with engine.connect() as connection:
+        moved = connection.execute(text("SELECT delivery_id, content FROM delivery_content"))
+        assert [(row[0], bytes(row[1])) for row in moved] == [(1, b"sealed-message")]
+        assert connection.execute(text("SELECT count(*) FROM delivery_attempt")).scalar() == 1
+        assert connection.execute(text("SELECT count(*) FROM delivery")).scalar() == 2
+    command.downgrade(alembic_config(engine), "0007")
+    with engine.connect() as connection:
+        back = connection.execute(text("SELECT id, content FROM delivery ORDER BY id"))
+        assert [(row[0], bytes(row[1])) for row in back] == [(1, b"sealed-message"), (2, b"")]
+        assert connection.execute(text("SELECT count(*) FROM delivery_attempt")).scalar() == 1
     engine.dispose()
 
 

@@ -11,6 +11,7 @@ from core.catalog import sample
 from core.context import Context
 from core.models.delivery import Delivery
 from core.models.tenancy import Tenant
+from core.pipeline.contents import insert_contents
 from core.pipeline.emit import emit
 
 
@@ -24,22 +25,19 @@ def fill(ctx: Context, tenant: Tenant, count: int) -> None:
             data=sample("QUEUE_CALL_LOST"),
         ).deliveries[0]
         template = session.exec(select(Delivery).where(Delivery.id == first.id)).one()
-        plain = ctx.box.decrypt_bytes(template.content)
+        plain = ctx.box.decrypt_bytes(first.content)
         old_id = template.message_id
         assert old_id is not None
         row = template.model_dump(exclude={"id"})
-        rows = []
-        for _ in range(count - 1):
-            message_id = make_msgid(domain="acme.org")
-            rows.append(
-                {
-                    **row,
-                    "message_id": message_id,
-                    "content": ctx.box.encrypt_bytes(
-                        plain.replace(old_id.encode(), message_id.encode(), 1)
-                    ),
-                }
-            )
+        rows = [{**row, "message_id": make_msgid(domain="acme.org")} for _ in range(count - 1)]
         for start in range(0, len(rows), 2000):
-            session.execute(insert(Delivery), rows[start : start + 2000])
+            inserted = session.execute(
+                insert(Delivery).returning(Delivery.id, Delivery.message_id),
+                rows[start : start + 2000],
+            )
+            contents = [
+                (i, ctx.box.encrypt_bytes(plain.replace(old_id.encode(), mid.encode(), 1)))
+                for i, mid in inserted
+            ]
+            insert_contents(session.connection(), contents)
         session.commit()

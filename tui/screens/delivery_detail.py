@@ -73,6 +73,7 @@ def message_text(raw: bytes, secrets: list[str]) -> str:
 
 
 def load_delivery(ctx: Context, slug: str | None, delivery_id: int) -> dict[str, Any]:
+    from core.pipeline.contents import message_of
     from core.services.deliveries import (
         delivery_details,
         get_delivery,
@@ -90,9 +91,9 @@ def load_delivery(ctx: Context, slug: str | None, delivery_id: int) -> dict[str,
             attempts=list_attempts(session=session, delivery_id=delivery_id),
         )
         details["message"] = None
-        if delivery.content:
+        if content := message_of(session, delivery_id):
             secrets = _secrets(ctx, session, delivery.event_id)
-            details["message"] = message_text(ctx.box.decrypt_bytes(delivery.content), secrets)
+            details["message"] = message_text(ctx.box.decrypt_bytes(content), secrets)
     return details
 
 
