@@ -10,7 +10,7 @@ A local aiosmtpd sink runs in its own process; in the same run this measures
   (e) scale: the worker's peak RSS with 100,000 deliveries queued, and its drain rate with
       100,000 queued against 1,000 queued.
 
-    .venv/bin/python bench/pipeline.py [--drain 5000] [--rounds 3] [--rate 200] [--seconds 10]
+    .venv/bin/python bench/pipeline.py [--drain 5000] [--rounds 5] [--rate 200] [--seconds 10]
                                        [--scale 100000]
 """
 
@@ -224,7 +224,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--drain", type=int, default=5000)
     parser.add_argument(
-        "--rounds", type=int, default=3, help="rounds of (a), (c) and (b), one after the other"
+        "--rounds", type=int, default=5, help="rounds of (a), (c) and (b), one after the other"
     )
     parser.add_argument("--rate", type=float, default=200)
     parser.add_argument("--seconds", type=float, default=10)
