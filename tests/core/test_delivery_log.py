@@ -3,11 +3,14 @@
 from __future__ import annotations
 
 import pytest
-from sqlalchemy import event
+from sqlalchemy import event, func
+from sqlmodel import select
 
 from core.errors import ValidationError
-from core.models.delivery import DeliveryAttempt
+from core.models.delivery import Delivery, DeliveryAttempt, DeliveryContent
+from core.pipeline.contents import message_of
 from core.services.deliveries import list_attempts, list_deliveries
+from core.services.tenants import delete_tenant
 from tests.support.outbox import queue_deliveries
 
 
@@ -82,3 +85,12 @@ def test_inbound_mirrors_are_listed_by_their_event_name(session, ids) -> None:
     with pytest.raises(ValidationError) as caught:
         list_deliveries(session=session, event="NOPE")
     assert caught.value.field == "event"
+
+
+def test_deleting_a_tenant_deletes_its_messages(ctx, ids, actor) -> None:
+    with ctx.session() as session:
+        assert message_of(session, ids[0])  # emit stored the message apart from the row
+        delete_tenant(session=session, slug="acme", actor=actor)
+    with ctx.session() as session:
+        assert session.exec(select(func.count()).select_from(DeliveryContent)).one() == 0
+        assert session.exec(select(func.count()).select_from(Delivery)).one() == 0
