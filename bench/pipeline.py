@@ -4,13 +4,15 @@ A local aiosmtpd sink runs in its own process; in the same run this measures
   (a) the ceiling: raw aiosmtplib, 8 reused connections, pre-built messages;
   (b) drain: N notifications (3 recipients each) already emitted, drained by mailbell's worker;
       (a), (c) and (b) run in turns, `--rounds` times; the table gives each one's median and
-      the range of the per-round ratios of (b) to (a);
+      the range of the per-round ratios of (b) to (a). Both are measured twice: with the sink
+      on a CPU of its own and this process on the others, as with a remote mail server, and
+      with both on every CPU, where the worker's database thread competes with the sink;
   (c) emit: events per second through `emit` (validate, render, serialise, encrypt, commit);
   (d) end to end: emit → sink acceptance at a steady rate, median and p99;
   (e) scale: the worker's peak RSS with 100,000 deliveries queued, and its drain rate with
       100,000 queued against 1,000 queued.
 
-    .venv/bin/python bench/pipeline.py [--drain 5000] [--rounds 5] [--rate 200] [--seconds 10]
+    .venv/bin/python bench/pipeline.py [--drain 5000] [--rounds 4] [--rate 200] [--seconds 10]
                                        [--scale 100000]
 """
 
@@ -26,10 +28,12 @@ import tempfile
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.processes import cpu_layouts  # noqa: E402
 from bench.sinks import RECIPIENTS, ceiling, start_sink  # noqa: E402
 
 
@@ -220,11 +224,50 @@ def scale_run(home: Path, port: int, queued: int, measure: int) -> dict[str, flo
     return json.loads(output.stdout.strip().splitlines()[-1])
 
 
+LAYOUT_LABELS = {"apart": "sink on its own CPU", "shared": "sink sharing the CPUs"}
+
+
+def drain_rounds(
+    base: Path, port: int, layouts: dict[str, Any], rounds: int, count: int
+) -> dict[str, dict[str, list[float]]]:
+    """(a), (c) and (b) in turns, `rounds` times for each CPU layout (bench.processes)."""
+    results = {name: {"ceiling": [], "emit": [], "drain": []} for name in layouts}
+    for round_number in range(rounds):
+        # The baseline and the worker alternate: a slow spell of this shared machine then
+        # lowers both, and the medians compare like with like.
+        for name, place in layouts.items():
+            place()
+            measured = results[name]
+            measured["ceiling"].append(ceiling(port, count))
+            ctx, tenant = make_context(base / f"drain-{name}-{round_number}", port)
+            measured["emit"].append(emit_many(ctx, tenant, count))
+            sent, elapsed = asyncio.run(drain(ctx))
+            measured["drain"].append(sent / elapsed)
+            ctx.close()
+    return results
+
+
+def drain_rows(layout: str, measured: dict[str, list[float]]) -> list[tuple[str, str, str]]:
+    ceiling_rate = statistics.median(measured["ceiling"])
+    drain_rate = statistics.median(measured["drain"])
+    ratios = sorted(d / c for d, c in zip(measured["drain"], measured["ceiling"], strict=True))
+    spread = f" (rounds {ratios[0]:.2f} to {ratios[-1]:.2f})" if len(ratios) > 1 else ""
+    where = LAYOUT_LABELS[layout]
+    return [
+        (f"(a) raw aiosmtplib, 8 connections, {where}", f"{ceiling_rate:,.0f} msg/s", "1.00"),
+        (
+            f"(b) worker drain, pool of 8, {where}",
+            f"{drain_rate:,.0f} msg/s",
+            f"{drain_rate / ceiling_rate:.2f}{spread}",
+        ),
+    ]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--drain", type=int, default=5000)
     parser.add_argument(
-        "--rounds", type=int, default=5, help="rounds of (a), (c) and (b), one after the other"
+        "--rounds", type=int, default=4, help="rounds of (a), (c) and (b) for each CPU layout"
     )
     parser.add_argument("--rate", type=float, default=200)
     parser.add_argument("--seconds", type=float, default=10)
@@ -237,32 +280,17 @@ def main() -> None:
     base = Path(tempfile.mkdtemp(prefix="mailbell-bench-"))
     sink, port = start_sink()
 
-    ceilings, emits, drains = [], [], []
-    for round_number in range(args.rounds):
-        # Rounds alternate the baseline and the worker: a slow spell of this shared machine
-        # then lowers both, and the medians compare like with like.
-        ceilings.append(ceiling(port, args.drain))
-        ctx, tenant = make_context(base / f"drain-{round_number}", port)
-        emits.append(emit_many(ctx, tenant, args.drain))
-        sent, elapsed = asyncio.run(drain(ctx))
-        drains.append(sent / elapsed)
-        ctx.close()
-    ceiling_rate, emit_rate = statistics.median(ceilings), statistics.median(emits)
-    drain_rate = statistics.median(drains)
-    round_ratios = sorted(d / c for d, c in zip(drains, ceilings, strict=True))
+    layouts = cpu_layouts(sink.pid)
+    rounds = drain_rounds(base, port, layouts, args.rounds, args.drain)
+    layouts[next(iter(layouts))]()  # (d) and (e) with the first layout
     median, p99, measured = fresh_end_to_end(base / "e2e-run", args.rate, args.seconds)
     small = scale_run(base / "q1k", port, 1_000, 1_000)
     large = scale_run(base / "q100k", port, args.scale, 5_000)
     sink.terminate()
 
-    spread = f" (rounds {round_ratios[0]:.2f} to {round_ratios[-1]:.2f})" if args.rounds > 1 else ""
-    rows = [
-        ("(a) raw aiosmtplib, 8 connections (baseline)", f"{ceiling_rate:,.0f} msg/s", "1.00"),
-        (
-            "(b) worker drain, pool of 8",
-            f"{drain_rate:,.0f} msg/s",
-            f"{drain_rate / ceiling_rate:.2f}{spread}",
-        ),
+    emit_rate = statistics.median(e for r in rounds.values() for e in r["emit"])
+    rows = [row for layout, measured in rounds.items() for row in drain_rows(layout, measured)]
+    rows += [
         ("(c) emit: validate+render+commit", f"{emit_rate:,.0f} events/s", "target ≥ 500/s"),
         (
             f"(d) end to end at {args.rate:.0f}/s ({measured} msgs) median",

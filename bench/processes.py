@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import socket
+from collections.abc import Callable
 from pathlib import Path
 
 
@@ -57,3 +58,29 @@ def postgres_cpu_s(data_dir: Path) -> float:
         if int(fields[1]) == postmaster:
             total += cpu_seconds(int(entry.name))
     return total
+
+
+def cpu_layouts(server_pid: int) -> dict[str, Callable[[], None]]:
+    """Ways to place a local server and this process (and the threads and processes it starts
+    afterwards) on the CPUs, by name:
+
+    - "apart": the server on one CPU, this process on the others, as when the server is another
+      machine: its CPU is not the client's, and the scheduler cannot trade one for the other;
+    - "shared": both on every CPU (what an unconfigured run gets).
+
+    Only "shared" without at least 2 CPUs or where the OS cannot pin (not Linux)."""
+    if not hasattr(os, "sched_setaffinity"):
+        return {"shared": lambda: None}
+    cpus = sorted(os.sched_getaffinity(0))
+
+    def place(server: set[int], client: set[int]) -> Callable[[], None]:
+        def apply() -> None:
+            os.sched_setaffinity(server_pid, server)
+            os.sched_setaffinity(0, client)
+
+        return apply
+
+    layouts = {"shared": place(set(cpus), set(cpus))}
+    if len(cpus) >= 2:
+        layouts = {"apart": place({cpus[0]}, set(cpus[1:])), **layouts}
+    return layouts
