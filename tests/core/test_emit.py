@@ -11,7 +11,9 @@ from sqlmodel import select
 from core.catalog import sample
 from core.errors import ValidationError
 from core.models.delivery import Delivery, EventRecord
+from core.pipeline.contents import message_of
 from core.pipeline.emit import emit
+from core.services.deliveries import retry_delivery
 from core.services.mail_servers import create_mail_server
 from core.services.notifications import update_notification_settings, update_system_settings
 from core.services.tenants import create_tenant
@@ -79,6 +81,28 @@ def test_not_configured_is_failed_with_the_reason(session, ctx, tenant, actor) -
     [delivery] = _emit(session, ctx, tenant).deliveries
     assert delivery.status == "failed"
     assert delivery.last_error.startswith("not configured")
+
+
+def test_retrying_a_never_rendered_delivery_renders_it_then(session, ctx, tenant, actor) -> None:
+    update_notification_settings(
+        session=session,
+        box=ctx.box,
+        tenant=tenant,
+        changes={"recipients": "ops@acme.org", "notify_queue_call_lost": True},
+        actor=actor,
+    )
+    [delivery] = _emit(session, ctx, tenant).deliveries
+    assert message_of(session, delivery.id) == b""
+    with pytest.raises(ValidationError, match="still not configured"):
+        retry_delivery(session=session, box=ctx.box, delivery_id=delivery.id, actor=actor)
+    session.rollback()
+    _configure(session, ctx, tenant, actor)
+    retried = retry_delivery(session=session, box=ctx.box, delivery_id=delivery.id, actor=actor)
+    assert (retried.status, retried.pending) == ("queued", ["ops@acme.org"])
+    stored = message_of(session, delivery.id)
+    assert b"ops@acme.org" not in stored  # sealed
+    message = BytesParser(policy=policy.default).parsebytes(ctx.box.decrypt_bytes(stored))
+    assert message["To"] == "ops@acme.org" and message["Message-ID"] == retried.message_id
 
 
 def test_queued_message_is_rendered_now_and_encrypted(session, ctx, tenant, actor) -> None:
