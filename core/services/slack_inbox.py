@@ -33,7 +33,7 @@ from core.models.delivery import Delivery, EventRecord
 from core.models.mail import EmailAccount
 from core.models.slack import FROM_PATTERN_MAX, SlackChannelLink, SlackInboxRoute
 from core.models.tenancy import Tenant
-from core.pipeline.contents import store_message
+from core.pipeline.contents import insert_contents
 from core.services.audit import Actor, record
 from core.slack_inbox_blocks import inbox_message
 
@@ -394,7 +394,9 @@ def queue_inbox_mirrors(
             session.add(delivery)
             deliveries.append((delivery, message))
     session.flush()  # the ids go into the messages' context line
+    contents = []
     for delivery, message in deliveries:
+        assert delivery.id is not None
         content = inbox_message(
             account=account.email,
             sender=_get(message, "from_addr"),
@@ -406,6 +408,6 @@ def queue_inbox_mirrors(
             delivery_id=delivery.id,
             at=now,
         )
-        assert delivery.id is not None
-        store_message(session, delivery.id, box.encrypt_bytes(json.dumps(content).encode()))
+        contents.append((delivery.id, box.encrypt_bytes(json.dumps(content).encode())))
+    insert_contents(session.connection(), contents)  # new deliveries: one INSERT for all
     return [delivery for delivery, _ in deliveries]

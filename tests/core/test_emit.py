@@ -32,6 +32,16 @@ def _configure(session, ctx, tenant, actor, **changes):
     )
 
 
+def _recipients_without_server(session, ctx, tenant, actor) -> None:
+    update_notification_settings(
+        session=session,
+        box=ctx.box,
+        tenant=tenant,
+        changes={"recipients": "ops@acme.org", "notify_queue_call_lost": True},
+        actor=actor,
+    )
+
+
 def _emit(session, ctx, tenant, event="QUEUE_CALL_LOST", data=None, key=None):
     return emit(
         session=session,
@@ -71,26 +81,14 @@ def test_disabled_event_is_suppressed_not_dropped(session, ctx, tenant, actor) -
 
 
 def test_not_configured_is_failed_with_the_reason(session, ctx, tenant, actor) -> None:
-    update_notification_settings(
-        session=session,
-        box=ctx.box,
-        tenant=tenant,
-        changes={"recipients": "ops@acme.org", "notify_queue_call_lost": True},
-        actor=actor,
-    )
+    _recipients_without_server(session, ctx, tenant, actor)
     [delivery] = _emit(session, ctx, tenant).deliveries
     assert delivery.status == "failed"
     assert delivery.last_error.startswith("not configured")
 
 
 def test_retrying_a_never_rendered_delivery_renders_it_then(session, ctx, tenant, actor) -> None:
-    update_notification_settings(
-        session=session,
-        box=ctx.box,
-        tenant=tenant,
-        changes={"recipients": "ops@acme.org", "notify_queue_call_lost": True},
-        actor=actor,
-    )
+    _recipients_without_server(session, ctx, tenant, actor)
     [delivery] = _emit(session, ctx, tenant).deliveries
     assert message_of(session, delivery.id) == b""
     with pytest.raises(ValidationError, match="still not configured"):
