@@ -56,7 +56,9 @@ class Scope:
 
     @property
     def actor(self) -> Actor:
-        return Actor(name=f"token:{self.token_name}", source="api")
+        return Actor(
+            name=f"token:{self.token_name}", source="api", tenant_scoped=not self.system_token
+        )
 
     @property
     def is_system(self) -> bool:

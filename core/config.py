@@ -51,6 +51,16 @@ class Settings(BaseSettings):
         "https://login.microsoftonline.com/{tenant}/oauth2/v2.0/authorize"
     )
     oauth_redirect_uri: str = "http://localhost:8765/oauth/callback"
+    # Render budget of every template (core/render_budget.py): output bytes of a body, and wall
+    # time of one render.
+    template_max_bytes: int = 2 * 1024 * 1024
+    template_timeout_ms: int = 250
+    # Hosts tenant-scoped actors may point a mail server at: comma-separated CIDRs, or "any";
+    # empty: public unicast addresses only (core/netfence.py).
+    tenant_smtp_networks: str = ""
+    # Sent, suppressed and failed deliveries older than this are pruned by the worker.
+    retention_days: int = 90
+    audit_retention_days: int = 365
 
     @property
     def effective_database_url(self) -> str:

@@ -13,10 +13,17 @@ from core.models.audit import SOURCES, AuditEntry
 
 @dataclass(frozen=True)
 class Actor:
-    """A person or script acting through one front end (`tui`, `slack`, `api`, `cli`)."""
+    """A person or script acting through one front end (`tui`, `slack`, `api`, `cli`).
+
+    `tenant_scoped`: the actor holds only a tenant's rights (a tenant API token, a tenant's Slack
+    admin). Such actors are fenced: they may not name host files (`ca_file`) nor point a mail
+    server at hosts outside `MAILBELL_TENANT_SMTP_NETWORKS`. System-level actors (CLI, TUI,
+    system tokens, system Slack admins) are not.
+    """
 
     name: str
     source: str
+    tenant_scoped: bool = False
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:

@@ -7,6 +7,7 @@ or an admin of the channel's tenant. A refusal is audited and changes nothing.
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
 from core.context import Context
@@ -72,6 +73,8 @@ def dispatch(ctx: Context, commands: dict[str, Command], body: dict[str, Any]) -
             return Reply(text=_refusal(name, slug if not spec.system_only else None, linked))
         if spec.needs_link and channel is None:
             return Reply(text=f":link: {NOT_LINKED}")
+        if not system_admin:  # a tenant's admin holds that tenant's rights only: fenced
+            actor = replace(actor, tenant_scoped=True)
         request = CommandRequest(
             ctx=ctx,
             session=session,
