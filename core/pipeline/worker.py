@@ -26,7 +26,7 @@ from core.channels.base import Channel, ChannelResult, ClaimedDelivery
 from core.context import Context
 from core.errors import DeliveryError, PermanentError, RetryableError
 from core.models._common import utcnow
-from core.pipeline import outbox
+from core.pipeline import outbox, retention
 from core.pipeline.bursts import BurstThreads
 from core.pipeline.outbox import Outcome
 from core.pipeline.pacing import backoff_delay
@@ -36,6 +36,10 @@ log = logging.getLogger(__name__)
 # A database that restarts or fails over must not end the worker: it waits and tries again.
 DATABASE_ERRORS: tuple[type[Exception], ...] = (SQLAlchemyError, sqlite3.Error, OSError)
 PACING_WAIT_MAX_S = 2.0  # wait this long for a rate-limit slot; longer: reschedule the row
+# Retention passes (core/pipeline/retention.py): the first a little after start, so a restart
+# loop does not prune before sending; then at most one every RETENTION_INTERVAL_S.
+RETENTION_FIRST_S = 30.0
+RETENTION_INTERVAL_S = 300.0
 
 
 @dataclass
@@ -46,6 +50,8 @@ class WorkerStats:
     retried: int = 0
     paced: int = 0
     database_errors: int = 0
+    pruned_deliveries: int = 0
+    pruned_audit_entries: int = 0
     by_status: dict[str, int] = field(default_factory=dict)
 
 
@@ -372,15 +378,45 @@ class Worker:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(stop.wait(), timeout=self.poll_interval_s)
 
+    async def prune(self) -> None:
+        """One retention pass, batch by batch on the database thread between claims."""
+        try:
+            counts = await retention.prune_pass(self._run_db, self.ctx.engine, self.ctx.settings)
+        except DATABASE_ERRORS as exc:
+            cause = getattr(exc, "orig", None) or exc
+            log.warning("retention pass skipped, database unavailable: %s", type(cause).__name__)
+            return
+        self.stats.pruned_deliveries += counts.deliveries
+        self.stats.pruned_audit_entries += counts.audit_entries
+
+    async def _prune_periodically(self, stop: asyncio.Event) -> None:
+        delay = RETENTION_FIRST_S
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=delay)
+                return
+            try:
+                await self.prune()
+            except Exception:  # a bug in pruning must not stop the sends: try again later
+                log.exception("retention pass failed")
+            delay = RETENTION_INTERVAL_S
+
     async def run_once(self) -> WorkerStats:
-        """Deliver everything due now (and retries that come due meanwhile), then return."""
-        return await self._drain(until_idle=True, stop=None)
+        """Deliver everything due now (and retries that come due meanwhile), prune what is past
+        retention, then return."""
+        stats = await self._drain(until_idle=True, stop=None)
+        await self.prune()
+        return stats
 
     async def run(self, stop: asyncio.Event) -> WorkerStats:
         """Deliver until `stop` is set; in-flight sends finish, any lease left is given back."""
+        pruning = asyncio.create_task(self._prune_periodically(stop), name="mailbell-retention")
         try:
             return await self._drain(until_idle=False, stop=stop)
         finally:
+            pruning.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await pruning
             try:
                 await self._run_db(outbox.release, self.ctx.engine, owner=self.owner)
             except DATABASE_ERRORS:

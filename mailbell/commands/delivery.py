@@ -90,6 +90,11 @@ def worker(
                     f"claimed {stats.claimed}: {stats.sent} sent, {stats.retried} to retry, "
                     f"{stats.failed} failed"
                 )
+                if stats.pruned_deliveries or stats.pruned_audit_entries:
+                    typer.echo(
+                        f"pruned {stats.pruned_deliveries} deliveries past retention, "
+                        f"{stats.pruned_audit_entries} audit entries"
+                    )
                 return
             stop = asyncio.Event()
             loop = asyncio.get_running_loop()
