@@ -272,3 +272,33 @@ def test_concurrent_passes_delete_each_row_once_and_never_fail(
         assert _ids(session, Delivery.id) == set()
     # Each row deleted once; on PostgreSQL the loser of the lock may skip its pass.
     assert sum(totals) == 12
+
+
+def test_a_running_worker_prunes_on_its_own(
+    ctx: Context, mail: Outbox, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from core.pipeline import worker as worker_module
+
+    finished = [mail.failed() for _ in range(3)]
+    _age(ctx, finished, days=ctx.settings.retention_days + 1)
+    monkeypatch.setattr(worker_module, "RETENTION_FIRST_S", 0.1)
+
+    async def run_briefly() -> worker_module.WorkerStats:
+        work = Worker(ctx)
+        stop = asyncio.Event()
+        task = asyncio.create_task(work.run(stop))
+        for _ in range(100):
+            await asyncio.sleep(0.05)
+            if work.stats.pruned_deliveries:
+                break
+        stop.set()
+        try:
+            return await task
+        finally:
+            await work.close()
+
+    stats = asyncio.run(run_briefly())
+
+    assert stats.pruned_deliveries == 3
+    with ctx.session() as session:
+        assert _ids(session, Delivery.id) == set()
