@@ -15,8 +15,10 @@ def register(app: AsyncApp, ctx: Context) -> FollowupRunner:
     """Register every listener; returns the runner of their after-ack work (drain it on close)."""
     from slackbot.listeners import actions, commands
     from slackbot.listeners.followup import FollowupRunner
+    from slackbot.listeners.offloop import ListenerDatabase
 
-    runner = FollowupRunner(ctx)
-    commands.register(app, ctx, runner)
-    actions.register(app, ctx, runner)
+    database = ListenerDatabase(ctx)  # the listeners' database threads, closed with the runner
+    runner = FollowupRunner(ctx, on_close=database.close)
+    commands.register(app, ctx, runner, database)
+    actions.register(app, ctx, runner, database)
     return runner

@@ -15,6 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -39,8 +40,9 @@ class Followup:
 class FollowupRunner:
     """Starts follow-ups as tasks and keeps them referenced until done (drained on close)."""
 
-    def __init__(self, ctx: Context) -> None:
+    def __init__(self, ctx: Context, *, on_close: Callable[[], None] | None = None) -> None:
         self.ctx = ctx
+        self._on_close = on_close  # what goes with the follow-ups (the listeners' database)
         self._tasks: set[asyncio.Task[None]] = set()
 
     def start(self, followup: Followup, *, client: Any, respond: Any) -> None:
@@ -68,9 +70,15 @@ class FollowupRunner:
             await report(error, respond=respond, logger=log)
 
     async def drain(self, timeout: float = 5.0) -> None:
-        """Let running follow-ups finish (a shutdown), cancelling what is left after `timeout`."""
-        if not self._tasks:
-            return
+        """Let running follow-ups finish (a shutdown), cancelling what is left after `timeout`;
+        then close what was handed to `on_close`."""
+        if self._tasks:
+            await self._wait(timeout)
+        if self._on_close is not None:
+            await asyncio.to_thread(self._on_close)
+            self._on_close = None
+
+    async def _wait(self, timeout: float) -> None:
         _, pending = await asyncio.wait(set(self._tasks), timeout=timeout)
         for task in pending:
             task.cancel()

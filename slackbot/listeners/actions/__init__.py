@@ -9,14 +9,17 @@ if TYPE_CHECKING:
 
     from core.context import Context
     from slackbot.listeners.followup import FollowupRunner
+    from slackbot.listeners.offloop import ListenerDatabase
 
 
-def register(app: AsyncApp, ctx: Context, runner: FollowupRunner) -> None:
+def register(
+    app: AsyncApp, ctx: Context, runner: FollowupRunner, database: ListenerDatabase
+) -> None:
     import re
 
     from slackbot.blocks.status import TOGGLE_ACTION_PREFIX
     from slackbot.listeners.actions.toggle import ToggleListener
 
-    listener = ToggleListener(ctx, runner)
+    listener = ToggleListener(ctx, runner, database)
     pattern = re.compile("^" + re.escape(TOGGLE_ACTION_PREFIX))
     app.action(pattern)(listener.handle)

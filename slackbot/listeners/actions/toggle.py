@@ -4,6 +4,7 @@ the change announced in the channel."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,7 +16,10 @@ from slackbot.blocks.status import TOGGLE_ACTION_PREFIX
 from slackbot.listeners.commands.router import NOT_LINKED
 from slackbot.listeners.commands.status import status_view
 from slackbot.listeners.followup import Followup, FollowupRunner
+from slackbot.listeners.offloop import BUSY_TEXT, DatabaseBusy, ListenerDatabase
 from slackbot.text import mention
+
+log = logging.getLogger("slackbot")
 
 
 @dataclass
@@ -85,14 +89,21 @@ def toggle(ctx: Context, body: dict[str, Any], action: dict[str, Any]) -> Outcom
 
 
 class ToggleListener:
-    def __init__(self, ctx: Context, runner: FollowupRunner) -> None:
+    """The toggle buttons; `toggle` runs off the event loop (see `slackbot.listeners.offloop`)."""
+
+    def __init__(self, ctx: Context, runner: FollowupRunner, database: ListenerDatabase) -> None:
         self.ctx = ctx
         self.runner = runner
+        self.database = database
 
     async def handle(
         self, ack: Any, body: dict[str, Any], action: dict[str, Any], client: Any, respond: Any
     ) -> None:
-        outcome = toggle(self.ctx, body, action)
+        try:
+            outcome = await self.database.run(toggle, body, action)
+        except DatabaseBusy as busy:
+            log.warning("slack: database busy, toggle not run (%s)", busy)
+            outcome = Outcome(error=BUSY_TEXT)
         await ack()
         followup = Followup(
             channel=(body.get("channel") or {}).get("id"),

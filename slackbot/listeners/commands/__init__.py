@@ -10,11 +10,14 @@ if TYPE_CHECKING:
 
     from core.context import Context
     from slackbot.listeners.followup import FollowupRunner
+    from slackbot.listeners.offloop import ListenerDatabase
 
 COMMAND = "/mailbell"
 
 
-def register(app: AsyncApp, ctx: Context, runner: FollowupRunner) -> None:
+def register(
+    app: AsyncApp, ctx: Context, runner: FollowupRunner, database: ListenerDatabase
+) -> None:
     from slackbot.listeners.commands import (
         admins,
         events,
@@ -39,6 +42,6 @@ def register(app: AsyncApp, ctx: Context, runner: FollowupRunner) -> None:
         **link.COMMANDS,
         **admins.COMMANDS,
     }
-    listener = CommandListener(ctx, commands, runner)
+    listener = CommandListener(ctx, commands, runner, database)
     # `/mailbell`, and renamed copies such as `/mailbell-staging` (one app per environment).
     app.command(re.compile(r"^/mailbell(?:[-_][a-z0-9]+)?$"))(listener.handle)

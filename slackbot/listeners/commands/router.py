@@ -7,6 +7,7 @@ or an admin of the channel's tenant. A refusal is audited and changes nothing.
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from typing import Any
 
@@ -16,7 +17,10 @@ from core.services.slack_admins import is_system_admin, is_tenant_admin, record_
 from slackbot.blocks.help import help_message
 from slackbot.listeners.commands.base import Command, CommandRequest, Reply
 from slackbot.listeners.followup import Followup, FollowupRunner
+from slackbot.listeners.offloop import BUSY_TEXT, DatabaseBusy, ListenerDatabase
 from slackbot.text import words
+
+log = logging.getLogger("slackbot")
 
 NOT_LINKED = (
     "This channel is not linked to a tenant yet. A system admin can link it with "
@@ -92,19 +96,34 @@ def dispatch(ctx: Context, commands: dict[str, Command], body: dict[str, Any]) -
 
 
 class CommandListener:
-    """The `/mailbell` listener: dispatch, acknowledge, then start the follow-up (if any).
+    """The `/mailbell` listener: dispatch (off the event loop), acknowledge, then start the
+    follow-up (if any).
 
-    The database work runs on the event loop: a subcommand is a few indexed queries (well under
-    a millisecond each on SQLite), less than a hop to a thread and back under the GIL costs.
+    `dispatch` runs on the listeners' database threads (`slackbot.listeners.offloop`): a
+    subcommand is a few indexed queries, but a database locked by another process would
+    otherwise hold the event loop (and with it `/healthz`, the API and the worker) for the
+    whole lock wait. A locked database is answered "busy, try again", with nothing changed.
     """
 
-    def __init__(self, ctx: Context, commands: dict[str, Command], runner: FollowupRunner) -> None:
+    def __init__(
+        self,
+        ctx: Context,
+        commands: dict[str, Command],
+        runner: FollowupRunner,
+        database: ListenerDatabase,
+    ) -> None:
         self.ctx = ctx
         self.commands = commands
         self.runner = runner
+        self.database = database
 
     async def handle(self, ack: Any, body: dict[str, Any], client: Any, respond: Any) -> None:
-        reply = dispatch(self.ctx, self.commands, body)
+        try:
+            reply = await self.database.run(dispatch, self.commands, body)
+        except DatabaseBusy as busy:
+            log.warning("slack: database busy, command not run (%s)", busy)
+            await ack(response_type="ephemeral", text=BUSY_TEXT)
+            return
         await ack(response_type="ephemeral", text=reply.text, blocks=reply.blocks)
         followup = Followup(
             channel=body.get("channel_id"), announce=reply.announce, work=reply.work

@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from core import validation as v
 from core.context import Context
+from core.models.tenancy import Tenant
 from core.services.tenants import get_tenant
 from slackbot.blocks.common import escape
 from slackbot.listeners.commands.base import Command, CommandRequest, Reply, usage
@@ -37,8 +39,11 @@ def test(request: CommandRequest) -> Reply:
 async def run_test_email(ctx: Context, work: dict[str, Any], respond: Any) -> None:
     from core.services.mail_tests import send_test_email
 
-    with ctx.session() as session:
-        tenant = get_tenant(session=session, slug=work["tenant"])
+    def load_tenant() -> Tenant:
+        with ctx.session() as session:
+            return get_tenant(session=session, slug=work["tenant"])
+
+    tenant = await asyncio.to_thread(load_tenant)  # database work stays off the event loop
     result = await send_test_email(
         ctx=ctx,
         tenant=tenant,
