@@ -2,8 +2,10 @@
 
 The worker reports each send through `observe_send` (latency, and the class of the error when it
 fails); the HTTP front end counts requests by route template. Gauges about the outbox
-(deliveries by status and channel, queue depth, age of the oldest due delivery) are read from
-the database when `/metrics` is scraped. Labels never carry tenant names or addresses.
+(deliveries by status and channel, queue depth, age of the oldest due delivery) come from one
+scan of the delivery table, cached (`GaugeCache`): however often `/metrics` is scraped, the
+table is scanned at most once every GAUGE_MAX_AGE_S, one scan at a time. Labels never carry
+tenant names or addresses.
 
 Everything here is thread-safe and dependency-free; nothing is built at import time except the
 empty registry.
@@ -11,10 +13,11 @@ empty registry.
 
 from __future__ import annotations
 
+import asyncio
 import math
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -136,7 +139,17 @@ HTTP_REQUESTS = Counter(
     "HTTP requests answered, by method, route template and status code.",
     ("method", "route", "status"),
 )
-REGISTRY: tuple[Counter | Histogram, ...] = (SENDS, SEND_LATENCY, SEND_ERRORS, HTTP_REQUESTS)
+GAUGE_REFRESHES = Counter(
+    "mailbell_outbox_gauge_refreshes_total",
+    "Times the outbox gauges were recomputed from the delivery table (at most one per 5 s).",
+)
+REGISTRY: tuple[Counter | Histogram, ...] = (
+    SENDS,
+    SEND_LATENCY,
+    SEND_ERRORS,
+    HTTP_REQUESTS,
+    GAUGE_REFRESHES,
+)
 
 
 def error_class(exc: BaseException) -> str:
@@ -216,6 +229,53 @@ def outbox_gauges(session: Session, *, now: datetime | None = None) -> OutboxGau
     age = max(0.0, (now - _aware(oldest)).total_seconds()) if oldest is not None else 0.0
     depth = sum(n for (status, _), n in counts.items() if status == "queued")
     return OutboxGauges(counts, depth, due_now, age)
+
+
+GAUGE_MAX_AGE_S = 5.0
+
+
+class GaugeCache:
+    """The outbox gauges, recomputed at most every `max_age_s`, by one refresh at a time.
+
+    A scan of a large delivery table takes a while (hundreds of milliseconds at 500,000 rows on
+    SQLite); scraped by many clients, one scan per request would keep every database thread
+    busy. Here the first caller past `max_age_s` starts the one refresh (`refresh()`, which runs
+    the scan off the event loop) and every caller meanwhile gets the previous gauges; only the
+    very first scrape waits. A failed refresh is retried by the next scrape.
+    """
+
+    def __init__(self, *, max_age_s: float = GAUGE_MAX_AGE_S) -> None:
+        self.max_age_s = max_age_s
+        self._gauges: OutboxGauges | None = None
+        self._at = float("-inf")
+        self._pending: asyncio.Future[OutboxGauges] | None = None
+
+    async def get(self, refresh: Callable[[], Awaitable[OutboxGauges]]) -> OutboxGauges:
+        fresh = time.monotonic() - self._at < self.max_age_s
+        if self._gauges is not None and fresh:
+            return self._gauges
+        if self._pending is None:
+            self._pending = asyncio.ensure_future(self._refresh(refresh))
+            self._pending.add_done_callback(_retrieve)
+        if self._gauges is not None:
+            return self._gauges
+        return await asyncio.shield(self._pending)
+
+    async def _refresh(self, refresh: Callable[[], Awaitable[OutboxGauges]]) -> OutboxGauges:
+        try:
+            gauges = await refresh()
+            GAUGE_REFRESHES.inc()
+            self._gauges, self._at = gauges, time.monotonic()
+            return gauges
+        finally:
+            self._pending = None
+
+
+def _retrieve(future: asyncio.Future[Any]) -> None:
+    """A refresh nobody waited for may fail (the next scrape retries): its error is taken here
+    so that asyncio does not report it as never retrieved."""
+    if not future.cancelled():
+        future.exception()
 
 
 def check_database(session: Session) -> None:

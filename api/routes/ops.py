@@ -1,5 +1,8 @@
 """Operations: `GET /healthz`, `GET /metrics` (Prometheus text), `GET /api/openapi.yaml`.
 
+`/healthz` reads the database (`SELECT 1`) and reports the background write probe's verdict;
+`/metrics` serves the outbox gauges from a cache refreshed at most every 5 s (`GaugeCache`).
+
 None of them needs a token; none shows a tenant name, an address or a secret.
 """
 
@@ -11,8 +14,10 @@ from pathlib import Path
 
 from aiohttp import web
 
-from api.db import DATABASE
-from core import metrics
+from api.db import CONTEXT, DATABASE
+from core import metrics, write_probe
+from core.errors import StorageFullError, StorageReadOnlyError
+from core.write_probe import FULL, READ_ONLY
 
 log = logging.getLogger("mailbell.api")
 
@@ -21,13 +26,38 @@ HEALTH_TIMEOUT_S = 3.0
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # Components `mailbell serve` runs beside the API (worker, IMAP scheduler): name → state.
 COMPONENTS = web.AppKey("components", dict[str, str])
+WRITE_PROBE = web.AppKey("write_probe", write_probe.WriteProbe)
+PROBE_TASK = web.AppKey("write_probe_task", asyncio.Task[None])
+GAUGES = web.AppKey("outbox_gauges", metrics.GaugeCache)
+
+
+def _refusing_writes(state: str, components: dict[str, str]) -> web.Response:
+    # No path or URL: /healthz needs no token.
+    return web.json_response(
+        {
+            "status": "unavailable",
+            "database": state,
+            "error": f"the database refuses writes: it is {state}",
+            **components,
+        },
+        status=503,
+    )
 
 
 async def healthz(request: web.Request) -> web.Response:
-    """200 when the database answers (within 3 s), else 503."""
-    components = dict(request.app.get(COMPONENTS, {}))
+    """200 when the database answers (within 3 s) and takes writes, else 503.
+
+    Whether it takes writes is the verdict of the background write probe
+    (`core.write_probe`, every 2 s), so this check never writes nor waits for a lock.
+    """
+    found: dict[str, str] | None = request.app.get(COMPONENTS)
+    components = dict(found or {})
     try:
         await asyncio.wait_for(request.app[DATABASE].read(metrics.check_database), HEALTH_TIMEOUT_S)
+    except StorageFullError:
+        return _refusing_writes(FULL, components)
+    except StorageReadOnlyError:
+        return _refusing_writes(READ_ONLY, components)
     except Exception as exc:
         log.warning("health check: the database does not answer: %s", type(exc).__name__)
         return web.json_response(
@@ -39,11 +69,15 @@ async def healthz(request: web.Request) -> web.Response:
             },
             status=503,
         )
+    verdict = request.app[WRITE_PROBE].verdict
+    if verdict.refused:
+        return _refusing_writes(verdict.state, components)
     return web.json_response({"status": "ok", "database": "ok", **components})
 
 
 async def metrics_text(request: web.Request) -> web.Response:
-    gauges = await request.app[DATABASE].read(metrics.outbox_gauges)
+    database = request.app[DATABASE]
+    gauges = await request.app[GAUGES].get(lambda: database.read(metrics.outbox_gauges))
     text = metrics.render(gauges, extra={"mailbell_up": ("1 while the process serves.", 1.0)})
     return web.Response(body=text.encode(), headers={"Content-Type": PROMETHEUS_CONTENT_TYPE})
 
@@ -52,7 +86,21 @@ async def openapi(request: web.Request) -> web.Response:
     return web.Response(body=OPENAPI_PATH.read_bytes(), content_type="application/yaml")
 
 
+async def _start_probe(app: web.Application) -> None:
+    app[PROBE_TASK] = asyncio.create_task(app[WRITE_PROBE].run(), name="mailbell-write-probe")
+
+
+async def _stop_probe(app: web.Application) -> None:
+    task = app.get(PROBE_TASK)
+    if task is not None:
+        await write_probe.stop(task)
+
+
 def setup(app: web.Application) -> None:
+    app[WRITE_PROBE] = write_probe.WriteProbe(app[CONTEXT])
+    app[GAUGES] = metrics.GaugeCache()
+    app.on_startup.append(_start_probe)
+    app.on_cleanup.append(_stop_probe)
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_text)
     app.router.add_get("/api/openapi.yaml", openapi)
