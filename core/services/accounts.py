@@ -1,7 +1,9 @@
 """Email accounts: an IMAP inbox joined to one of the tenant's mail servers (its outbound path).
 
 An account needs a mail server of its tenant; its email is read-only after creation;
-one default per tenant, moved only by `set_default_email_account`.
+one default per tenant, moved only by `set_default_email_account`: a tenant's first account
+becomes its default, and deleting the default makes the oldest remaining account the default
+(the rule of mail servers).
 """
 
 from __future__ import annotations
@@ -31,6 +33,8 @@ ACCOUNT_FIELDS = (
     "imap_tls",
     "imap_folder",
 )
+# Far above any real password, as for SMTP passwords: a huge one only bloats every sync's LOGIN.
+IMAP_PASSWORD_MAX = 1024
 
 
 def clean_account_fields(data: Mapping[str, Any]) -> dict[str, Any]:
@@ -60,6 +64,11 @@ def clean_account_fields(data: Mapping[str, Any]) -> dict[str, Any]:
         elif name == "imap_password":
             if value is not None and not isinstance(value, str):
                 raise ValidationError(name, "must be a string")
+            if value and len(value) > IMAP_PASSWORD_MAX:
+                raise ValidationError(
+                    name,
+                    f"is {len(value)} characters long; at most {IMAP_PASSWORD_MAX} are allowed",
+                )
             cleaned[name] = value or None
         else:  # imap_host, imap_username, imap_folder
             text = v.single_line(name, str(value or "").strip(), max_length=255)
@@ -145,6 +154,8 @@ def create_email_account(
         raise ValidationError("email", f"{account.email} already has an account in this tenant")
     if changes.get("is_default"):
         _refuse_second_default(session, tenant, account)
+    elif _current_default(session, tenant) is None:
+        changes["is_default"] = True  # a tenant's first account is its default
     fields = _apply(box, account, changes)
     session.add(account)
     session.flush()
@@ -226,12 +237,22 @@ def delete_email_account(
 ) -> None:
     account = get_email_account(session=session, tenant=tenant, account_id=account_id)
     session.delete(account)
+    session.flush()
+    fields = []
+    if account.is_default:
+        # A tenant with accounts left always has a default: the oldest takes over.
+        successor = session.exec(_tenant_query(tenant).order_by(col(EmailAccount.id))).first()
+        if successor is not None:
+            successor.is_default = True
+            session.add(successor)
+            fields.append(f"new_default:{successor.id}")
     record(
         session,
         actor=actor,
         action="email_account.delete",
         tenant=tenant.slug,
         target=f"email_account:{account_id}",
+        fields=fields,
     )
     session.commit()
 
