@@ -36,9 +36,10 @@ from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
 
 from core.catalog import NAMES, Event, get_event, login_uri
 from core.catalog_payloads import Payload, UserCreationPayload
-from core.errors import PermanentError, ValidationError
+from core.errors import PermanentError
 from core.html_text import html_to_text, normalize, text_template_source
 from core.paths import templates_dir
+from core.senders import check_headers, compose_from
 
 MAX_BODY_BYTES = 256 * 1024
 RANGE_LIMIT = 10_000
@@ -215,6 +216,7 @@ class RenderedMessage:
     inline: tuple[InlineImage, ...] = ()
 
     def to_email_message(self) -> EmailMessage:
+        check_headers(self.mail_from, self.reply_to)
         message = EmailMessage(policy=SMTP)
         message["From"] = self.mail_from
         if self.to:
@@ -293,14 +295,13 @@ def render(
     payload = event.validate(data)
     template = template or default_template(event.name)
     try:
-        mail_from = ""
-        if template.mail_from:
-            mail_from = one_line(compile_line(template.mail_from).render(dict(payload)))
-        mail_from = mail_from or server_from
-        if not mail_from:
-            raise ValidationError(
-                "from", "no From address: the template has none and the mail server has none"
-            )
+        # Payload data only ever fills the quoted display name (core/senders.py).
+        mail_from = compose_from(
+            template.mail_from,
+            server_from,
+            lambda display: one_line(compile_line(display).render(dict(payload))),
+        )
+        check_headers(mail_from, reply_to)
         domain = _domain(mail_from)
         cid = make_msgid("qr", domain=domain)[1:-1]
         context = render_context(event, payload, cid)

@@ -10,16 +10,16 @@
    payload model and the render variables), and filters and tests exist.
 5. A test render in the sandbox with the event's sample payload, and again with only its
    required fields: whatever fails there (a SecurityError, a filter on a missing value) is
-   refused with its line. The rendered `from`, when not empty, must be a valid address.
+   refused with its line. The `from` address must be literal text (or absent: the server's),
+   and the rendered `from` exactly one mailbox (core/senders.py).
 """
 
 from __future__ import annotations
 
-from email.utils import parseaddr
+from functools import partial
 from typing import Any
 
 import jinja2
-from email_validator import EmailNotValidError, validate_email
 from jinja2 import meta, nodes
 
 from core.catalog import Event, get_event, variables
@@ -34,6 +34,7 @@ from core.rendering import (
     one_line,
     render_context,
 )
+from core.senders import check_from_template
 
 MAX_FROM = 320
 MAX_SUBJECT = 998
@@ -100,14 +101,6 @@ def check_source(
         raise ValidationError(field, describe_error(exc)) from None
 
 
-def _check_address(value: str) -> None:
-    address = parseaddr(value)[1]
-    try:
-        validate_email(address, check_deliverability=False)
-    except EmailNotValidError as exc:
-        raise ValidationError("from", f"{value!r} is not a valid From address: {exc}") from None
-
-
 def validate_template(name: str, *, mail_from: str, subject: str, body: str) -> None:
     """Refuse (`ValidationError`) a template that is not safe and correct for event `name`."""
     event = get_event(name, field="name")
@@ -128,9 +121,11 @@ def validate_template(name: str, *, mail_from: str, subject: str, body: str) -> 
         _test_render("from", compile_line(mail_from), dict(payload))
         _test_render("subject", compile_line(subject), context)
         _test_render("body", compile_body(body).html, context)
-        sender = one_line(compile_line(mail_from).render(dict(payload)))
-        if sender:
-            _check_address(sender)
+        check_from_template(mail_from, partial(_render_line, values=dict(payload)))
+
+
+def _render_line(source: str, values: dict[str, Any]) -> str:
+    return one_line(compile_line(source).render(values))
 
 
 def _test_render(field: str, template: jinja2.Template, context: dict[str, Any]) -> None:

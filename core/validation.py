@@ -6,7 +6,7 @@ Each check raises `ValidationError(field, message)`; messages name the value and
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from email.utils import formataddr, parseaddr
+from email.utils import formataddr
 from typing import Any, TypeVar
 
 from email_validator import EmailNotValidError, validate_email
@@ -15,6 +15,7 @@ from pydantic import ValidationError as PydanticValidationError
 
 from core.errors import ValidationError
 from core.models.tenancy import MAX_RECIPIENTS
+from core.senders import SenderRuleError, one_mailbox
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -45,11 +46,18 @@ def email_address(field: str, value: str) -> str:
 
 
 def mailbox(field: str, value: str) -> str:
-    """An address with an optional display name (`Ops <ops@example.com>`)."""
+    """Exactly one address with an optional display name (`Ops <ops@example.com>`).
+
+    A list (`a@x.org, b@y.org`, `a@x.org;b@y.org`) is refused, not cut to its first address:
+    the sender headers of a message hold one mailbox each (core/senders.py).
+    """
     value = single_line(field, value.strip())
-    name, address = parseaddr(value)
-    if not address:
-        raise ValidationError(field, f"{value!r} is not a valid email address")
+    try:
+        name, address = one_mailbox(field, value)
+    except SenderRuleError:
+        raise ValidationError(
+            field, f"{value!r} is not exactly one mailbox: give one address, e.g. Ops <ops@x.org>"
+        ) from None
     address = email_address(field, address)
     return formataddr((name, address)) if name else address
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass
-from email.utils import parseaddr
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
@@ -26,6 +25,7 @@ from core.pipeline.contents import read_contents, store_message
 from core.pipeline.emit_config import OwnerConfig, ServerView, owner_config
 from core.pipeline.emit_write import EmitResult, EmittedDelivery, PreparedEmit, write_emits
 from core.rendering import TemplateSource, render
+from core.senders import envelope_sender
 
 __all__ = [
     "SECRET_PAYLOAD_FIELDS",
@@ -159,7 +159,7 @@ def _render_content(
         reply_to=server.reply_to,
     )
     return _Content(
-        sender=parseaddr(message.mail_from)[1],
+        sender=envelope_sender(message.mail_from),  # the literal or server address
         message_id=message.message_id,
         content=box.encrypt_bytes(serialize(message)),
     )

@@ -123,7 +123,8 @@ async def test_update_without_custom_template_is_404(api: ApiClient) -> None:
         (CUSTOM, {"name": "QUEUE_SLA", "colour": "red"}, "colour"),
         (CUSTOM, {"name": "QUEUE_SLA", "subject": "{{ unclosed"}, "subject"),
         (CUSTOM, {"name": "QUEUE_SLA", "body": "{{ no_such_variable }}"}, "body"),
-        (CUSTOM, {"name": "QUEUE_SLA", "from": "not an address"}, "from"),
+        (CUSTOM, {"name": "QUEUE_SLA", "from": "Alerts <not an address>"}, "from"),
+        (CUSTOM, {"name": "QUEUE_SLA", "from": "Q <{{ queue_name }}@acme.example>"}, "from"),
         (CUSTOM, {"name": "DISK_LOW"}, "tenant"),  # a system event, per tenant
         (f"{CUSTOM}/QUEUE_CALL_LOST", {"name": "QUEUE_SLA"}, "name"),
         (f"{CUSTOM}/QUEUE_CALL_LOST", {"subject": False}, "subject"),

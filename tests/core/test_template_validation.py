@@ -108,9 +108,13 @@ def test_size_and_emptiness_limits() -> None:
 
 
 def test_from_must_render_to_an_address() -> None:
-    error = refused(mail_from="not an address")
+    # Issue 14: a `from` with no address is a display name for the server's address, and an
+    # address part holding template syntax is refused.
+    error = refused(mail_from="Alerts <not an address>")
     assert error.field == "from" and "valid From address" in error.message
-    assert refused(mail_from="{{ queue_name }}").field == "from"
+    assert "literal" in refused(mail_from="{{ queue_name }}@acme.example").message
+    assert refused(mail_from="Alerts <{{ queue_name }}@acme.example>").field == "from"
+    validate_template("QUEUE_SLA", mail_from="{{ queue_name }}", subject="x", body="<p>x</p>")
     validate_template(
         "VOICEMAIL_RECEIVED",
         mail_from="Voicemail <voicemail@pbx.example.com>",
