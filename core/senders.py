@@ -23,6 +23,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from email.charset import Charset
 from email.policy import default as default_policy
 from email.utils import formataddr
 from functools import lru_cache
@@ -142,14 +143,14 @@ def _check_literal_address(address: str) -> None:
 
 
 def quoted_mailbox(name: str, address: str) -> str:
-    """`formataddr`, quoting any name that holds an encoded word: a quoted `=?…?=` is shown as
-    typed, so data cannot smuggle a decoded address into the name a reader sees."""
+    """`formataddr`; a name holding an encoded word (`=?…?=`) is itself encoded, so readers
+    show it as typed instead of decoding an address of the data's choosing into the name
+    (mail parsers decode encoded words even inside quotes)."""
     name = " ".join(name.split())
     if not name:
         return address
-    if name.isascii() and "=?" in name:
-        escaped = name.replace("\\", "\\\\").replace('"', '\\"')
-        return f'"{escaped}" <{address}>'
+    if "=?" in name:
+        return f"{Charset('utf-8').header_encode(name)} <{address}>"
     return formataddr((name, address))
 
 
