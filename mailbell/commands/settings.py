@@ -11,12 +11,16 @@ from mailbell.commands._common import (
     parse_assignments,
     print_fields,
     print_json,
+    read_secret_argument,
 )
 
 app = typer.Typer(help="Notification settings and the default mail server.", no_args_is_help=True)
 
 TENANT_OPTION = typer.Option(None, "--tenant", help="Tenant slug.")
 SYSTEM_OPTION = typer.Option(False, "--system", help="The system settings.")
+# Keys whose value `-` means "read it from standard input", as `--password -` elsewhere: a
+# secret on the command line shows in `ps` and in the shell history.
+SECRET_PROMPTS = {"password": "SMTP password"}
 
 
 @app.command("show")
@@ -46,9 +50,9 @@ def show(
 def set_(
     assignments: list[str] = typer.Argument(
         help="FIELD=VALUE pairs, field names as in the HTTP API: type server port username "
-        "password auth enable_tls_ssl enable_starttls_auto reply_to mail_from security "
-        "tls_verify ca_file timeout rate_limit_per_minute recipients notify_… "
-        "(--system: apply_to_all_tenants and the system notify_… toggles).",
+        "password ('password=-' reads it from stdin) auth enable_tls_ssl enable_starttls_auto "
+        "reply_to mail_from security tls_verify ca_file timeout rate_limit_per_minute "
+        "recipients notify_… (--system: apply_to_all_tenants and the system notify_… toggles).",
     ),
     tenant: str | None = TENANT_OPTION,
     system: bool = SYSTEM_OPTION,
@@ -58,6 +62,9 @@ def set_(
     from core.services.notifications import update_notification_settings, update_system_settings
 
     changes = parse_assignments(assignments)
+    for key, prompt in SECRET_PROMPTS.items():
+        if key in changes:
+            changes[key] = read_secret_argument(changes[key], prompt) or ""
     ctx = context()
     with ctx.session() as session:
         owner = owner_tenant(session, tenant, system)
