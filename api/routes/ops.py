@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import time
 from pathlib import Path
 
 from aiohttp import web
 
-from api.db import CONTEXT, DATABASE
+from api.db import CONTEXT, DATABASE, Database
 from core import metrics, write_probe
 from core.errors import StorageFullError, StorageReadOnlyError
 from core.write_probe import FULL, READ_ONLY
@@ -23,12 +24,50 @@ log = logging.getLogger("mailbell.api")
 
 OPENAPI_PATH = Path(__file__).resolve().parent.parent / "openapi.yaml"
 HEALTH_TIMEOUT_S = 3.0
+READ_CHECK_MAX_AGE_S = 1.0
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # Components `mailbell serve` runs beside the API (worker, IMAP scheduler): name → state.
 COMPONENTS = web.AppKey("components", dict[str, str])
 WRITE_PROBE = web.AppKey("write_probe", write_probe.WriteProbe)
 PROBE_TASK = web.AppKey("write_probe_task", asyncio.Task[None])
 GAUGES = web.AppKey("outbox_gauges", metrics.GaugeCache)
+
+
+class ReadCheck:
+    """`SELECT 1` on a reader thread, at most once per READ_CHECK_MAX_AGE_S, one at a time.
+
+    A health checker polled hard (or a load balancer's many probes) would otherwise cost a
+    thread hop each, and a hop waits for the event loop twice: under load that alone can
+    take tens of milliseconds. The first caller past the age starts the check, and callers
+    meanwhile answer with the last outcome; only the very first check is waited for.
+    """
+
+    def __init__(self) -> None:
+        self._outcome: BaseException | None = None
+        self._at: float | None = None
+        self._pending: asyncio.Task[None] | None = None
+
+    async def _check(self, database: Database) -> None:
+        try:
+            await asyncio.wait_for(database.read(metrics.check_database), HEALTH_TIMEOUT_S)
+            self._outcome = None
+        except Exception as exc:
+            self._outcome = exc
+        finally:
+            self._at, self._pending = time.monotonic(), None
+
+    async def get(self, database: Database) -> None:
+        """Raise the last check's error, if it failed."""
+        stale = self._at is None or time.monotonic() - self._at >= READ_CHECK_MAX_AGE_S
+        if stale and self._pending is None:
+            self._pending = asyncio.create_task(self._check(database))
+        if self._at is None and self._pending is not None:
+            await asyncio.shield(self._pending)
+        if self._outcome is not None:
+            raise self._outcome
+
+
+READ_CHECK = web.AppKey("read_check", ReadCheck)
 
 
 def _refusing_writes(state: str, components: dict[str, str]) -> web.Response:
@@ -53,7 +92,7 @@ async def healthz(request: web.Request) -> web.Response:
     found: dict[str, str] | None = request.app.get(COMPONENTS)
     components = dict(found or {})
     try:
-        await asyncio.wait_for(request.app[DATABASE].read(metrics.check_database), HEALTH_TIMEOUT_S)
+        await request.app[READ_CHECK].get(request.app[DATABASE])
     except StorageFullError:
         return _refusing_writes(FULL, components)
     except StorageReadOnlyError:
@@ -99,6 +138,7 @@ async def _stop_probe(app: web.Application) -> None:
 def setup(app: web.Application) -> None:
     app[WRITE_PROBE] = write_probe.WriteProbe(app[CONTEXT])
     app[GAUGES] = metrics.GaugeCache()
+    app[READ_CHECK] = ReadCheck()
     app.on_startup.append(_start_probe)
     app.on_cleanup.append(_stop_probe)
     app.router.add_get("/healthz", healthz)
