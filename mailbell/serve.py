@@ -5,6 +5,9 @@
 - HTTP: `api.app.create_api_app(ctx)`, plus the Slack endpoint when configured (`mount_slack`).
 - With `worker=True` (the default): `core.pipeline.worker.Worker` and the IMAP scheduler run
   on the same event loop; `--no-worker` serves HTTP (and Slack) only.
+- Slow and idle clients are disconnected (`mailbell.http_limits`: headers within 10 s, a body
+  within 30 s, 75 s idle keep-alive); the soft open-files limit is raised to the hard limit at
+  start, and running out of descriptors is logged at most once a second.
 - Logs are JSON lines on stderr (`configure_logging`): one per request, one per lifecycle step;
   never a header, a body or a secret.
 - SIGTERM or SIGINT: stop accepting connections, let in-flight requests finish (3 s at most),
@@ -79,8 +82,12 @@ class MalformedRequestFilter(logging.Filter):
 
 def configure_logging(level: str = "info", stream: IO[str] | None = None) -> None:
     """JSON lines on stderr for the whole process (mailbell, aiohttp, the worker)."""
+    from mailbell.log_limits import ResourceExhaustionFilter
+
     handler = logging.StreamHandler(stream or sys.stderr)
     handler.setFormatter(JsonLineFormatter())
+    # Out of descriptors, asyncio logs every failed accept: one line a second is enough.
+    handler.addFilter(ResourceExhaustionFilter())
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
@@ -172,15 +179,26 @@ async def serve(
 
     from api.app import create_api_app
     from api.routes.ops import COMPONENTS
+    from mailbell.http_limits import GuardedAppRunner, HttpTimeouts, raise_open_files_limit
 
+    try:
+        timeouts = HttpTimeouts.from_environ()
+    except ValueError as exc:
+        log.error("%s", exc)
+        return 1
+    open_files, _hard = raise_open_files_limit()
     stop = stop or asyncio.Event()
     _install_signals(stop)
     app = create_api_app(ctx)
     slack = mount_slack(app, ctx)
     components: dict[str, str] = {}
     app[COMPONENTS] = components
-    runner = web.AppRunner(
-        app, handle_signals=False, access_log=None, shutdown_timeout=HTTP_DRAIN_S
+    runner = GuardedAppRunner(
+        app,
+        timeouts=timeouts,
+        handle_signals=False,
+        access_log=None,
+        shutdown_timeout=HTTP_DRAIN_S,
     )
     await runner.setup()
     try:
@@ -195,7 +213,14 @@ async def serve(
         "listening on http://%s:%s",
         host,
         bound,
-        extra={"host": host, "port": bound, "worker": worker, "slack": slack},
+        extra={
+            "host": host,
+            "port": bound,
+            "worker": worker,
+            "slack": slack,
+            "open_files": open_files,
+            "timeouts": f"{timeouts.header_s:g}/{timeouts.body_s:g}/{timeouts.keepalive_s:g}",
+        },
     )
 
     tasks: dict[str, asyncio.Task[Any]] = {}
