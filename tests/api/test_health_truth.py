@@ -9,6 +9,7 @@ PostgreSQL is checked read-only only: its full-disk simulation fills a tablespac
 from __future__ import annotations
 
 import asyncio
+import math
 import time
 
 import pytest
@@ -36,17 +37,17 @@ async def _until(api: ApiClient, status: int) -> Answer:
         await asyncio.sleep(0.1)
 
 
-async def _slowest(api: ApiClient, samples: int = 60) -> float:
-    """The slowest of `samples` health checks, after a warm-up."""
+async def _p99(api: ApiClient, samples: int = 200) -> float:
+    """The 99th percentile of `samples` health checks' times, after a warm-up."""
     for _ in range(5):
         await api.get("/healthz", token=None)
-    worst = 0.0
+    times = []
     for _ in range(samples):
         started = time.perf_counter()
         await api.get("/healthz", token=None)
-        worst = max(worst, time.perf_counter() - started)
+        times.append(time.perf_counter() - started)
         await asyncio.sleep(0.005)
-    return worst
+    return sorted(times)[math.ceil(0.99 * samples) - 1]
 
 
 async def test_healthz_is_503_naming_the_refusal_while_writes_fail(
@@ -66,8 +67,8 @@ async def test_healthz_is_503_naming_the_refusal_while_writes_fail(
     assert answer.body["database"] == trouble
     assert answer.body["error"] == f"the database refuses writes: it is {trouble}"
     assert "Traceback" not in answer.text and "mailbell.db" not in answer.text
-    slowest = await _slowest(api)
-    assert slowest < FAST_S, f"slowest /healthz {slowest * 1000:.1f} ms while {trouble}"
+    p99 = await _p99(api)
+    assert p99 < FAST_S, f"/healthz p99 {p99 * 1000:.1f} ms while {trouble}"
 
     storage.free() if trouble == "full" else storage.writable()
     back = await _until(api, 200)
