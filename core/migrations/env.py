@@ -16,17 +16,20 @@ def run_migrations_online() -> None:
     engine = config.attributes.get("engine") or make_engine(
         config.get_main_option("sqlalchemy.url") or ""
     )
-    with engine.begin() as connection:
-        if connection.dialect.name == "postgresql":
-            # Processes starting together: one migrates, the others wait, then find nothing to do.
-            connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7342015)")
+    with engine.connect() as connection:
         context.configure(
             connection=connection,
             target_metadata=target_metadata,
             render_as_batch=connection.dialect.name == "sqlite",
             compare_type=True,
         )
-        context.run_migrations()
+        # Transactions alembic begins itself (one per migration on SQLite, one in all on
+        # PostgreSQL), so that a migration can leave them for an autocommit block (0009).
+        with context.begin_transaction():
+            if connection.dialect.name == "postgresql":
+                # Processes starting together: one migrates, the others wait, then find nothing.
+                connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7342015)")
+            context.run_migrations()
 
 
 if context.is_offline_mode():

@@ -14,6 +14,8 @@ SOURCES = ("tui", "slack", "api", "cli")
 
 class AuditEntry(SQLModel, table=True):
     __tablename__ = "audit_entry"
+    # ids are never reused on SQLite (migration 0009)
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: int | None = Field(default=None, primary_key=True)
     at: datetime = Field(default_factory=utcnow, index=True)

@@ -12,6 +12,8 @@ from core.models._common import utcnow
 
 class ApiToken(SQLModel, table=True):
     __tablename__ = "api_token"
+    # ids are never reused on SQLite (migration 0009)
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: int | None = Field(default=None, primary_key=True)
     name: str = Field(max_length=100)

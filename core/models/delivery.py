@@ -36,6 +36,8 @@ class EventRecord(SQLModel, table=True):
             sqlite_where=text("key IS NOT NULL AND tenant_id IS NULL"),
             postgresql_where=text("key IS NOT NULL AND tenant_id IS NULL"),
         ),
+        # ids are never reused on SQLite (migration 0009)
+        {"sqlite_autoincrement": True},
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -59,6 +61,8 @@ class Delivery(SQLModel, table=True):
         # so rows of a killed worker come due through the same index.
         Index("ix_delivery_due", "status", "next_attempt_at"),
         Index("ix_delivery_tenant_created", "tenant_id", "created_at"),
+        # ids are never reused on SQLite (migration 0009)
+        {"sqlite_autoincrement": True},
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -129,7 +133,11 @@ class DeliveryAttempt(SQLModel, table=True):
     """One try at sending a delivery: what the server answered, kept for the delivery log."""
 
     __tablename__ = "delivery_attempt"
-    __table_args__ = (Index("ix_delivery_attempt_delivery", "delivery_id", "id"),)
+    __table_args__ = (
+        Index("ix_delivery_attempt_delivery", "delivery_id", "id"),
+        # ids are never reused on SQLite (migration 0009)
+        {"sqlite_autoincrement": True},
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     delivery_id: int = Field(

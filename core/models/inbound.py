@@ -33,6 +33,8 @@ class InboundMessage(SQLModel, table=True):
             unique=True,
         ),
         Index("ix_inbound_message_account_message_id", "account_id", "message_id"),
+        # ids are never reused on SQLite (migration 0009)
+        {"sqlite_autoincrement": True},
     )
 
     id: int | None = Field(default=None, primary_key=True)

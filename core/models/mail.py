@@ -35,6 +35,8 @@ class MailServer(SQLModel, table=True):
             sqlite_where=text("is_default AND tenant_id IS NULL"),
             postgresql_where=text("is_default AND tenant_id IS NULL"),
         ),
+        # ids are never reused on SQLite (migration 0009)
+        {"sqlite_autoincrement": True},
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -81,6 +83,8 @@ class EmailAccount(SQLModel, table=True):
             sqlite_where=text("is_default"),
             postgresql_where=text("is_default"),
         ),
+        # ids are never reused on SQLite (migration 0009)
+        {"sqlite_autoincrement": True},
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -23,7 +23,11 @@ FROM_PATTERN_MAX = 200
 
 class SlackChannelLink(SQLModel, table=True):
     __tablename__ = "slack_channel_link"
-    __table_args__ = (Index("uq_slack_channel_link", "team_id", "channel_id", unique=True),)
+    __table_args__ = (
+        Index("uq_slack_channel_link", "team_id", "channel_id", unique=True),
+        # ids are never reused on SQLite (migration 0009)
+        {"sqlite_autoincrement": True},
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     team_id: str = Field(max_length=SLACK_ID_MAX)
@@ -40,7 +44,11 @@ class SlackRoute(SQLModel, table=True):
     """One event (or `*`) mirrored into one linked channel."""
 
     __tablename__ = "slack_route"
-    __table_args__ = (Index("uq_slack_route", "link_id", "event", unique=True),)
+    __table_args__ = (
+        Index("uq_slack_route", "link_id", "event", unique=True),
+        # ids are never reused on SQLite (migration 0009)
+        {"sqlite_autoincrement": True},
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     link_id: int = Field(
@@ -61,6 +69,8 @@ class SlackInboxRoute(SQLModel, table=True):
     __table_args__ = (
         Index("uq_slack_inbox_route", "link_id", "account_id", "from_pattern", unique=True),
         Index("ix_slack_inbox_route_account", "account_id"),
+        # ids are never reused on SQLite (migration 0009)
+        {"sqlite_autoincrement": True},
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -83,6 +93,8 @@ class SlackTenantAdmin(SQLModel, table=True):
     __table_args__ = (
         Index("uq_slack_tenant_admin", "tenant_id", "team_id", "user_id", unique=True),
         Index("ix_slack_tenant_admin_user", "user_id"),
+        # ids are never reused on SQLite (migration 0009)
+        {"sqlite_autoincrement": True},
     )
 
     id: int | None = Field(default=None, primary_key=True)
@@ -98,7 +110,11 @@ class SlackSystemAdmin(SQLModel, table=True):
     """System admins added with `mailbell slack admin add USER_ID` (or by another system admin)."""
 
     __tablename__ = "slack_system_admin"
-    __table_args__ = (Index("uq_slack_system_admin", "team_id", "user_id", unique=True),)
+    __table_args__ = (
+        Index("uq_slack_system_admin", "team_id", "user_id", unique=True),
+        # ids are never reused on SQLite (migration 0009)
+        {"sqlite_autoincrement": True},
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     team_id: str = Field(default="", max_length=SLACK_ID_MAX)

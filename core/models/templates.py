@@ -21,6 +21,8 @@ class CustomTemplate(SQLModel, table=True):
             sqlite_where=text("tenant_id IS NULL"),
             postgresql_where=text("tenant_id IS NULL"),
         ),
+        # ids are never reused on SQLite (migration 0009)
+        {"sqlite_autoincrement": True},
     )
 
     id: int | None = Field(default=None, primary_key=True)

@@ -34,6 +34,8 @@ class TenantBase(SQLModel):
 
 class Tenant(TenantBase, table=True):
     __tablename__ = "tenant"
+    # ids are never reused on SQLite (migration 0009)
+    __table_args__ = {"sqlite_autoincrement": True}
 
     id: int | None = Field(default=None, primary_key=True)
     created_at: datetime = Field(default_factory=utcnow)
