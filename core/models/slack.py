@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import Column, ForeignKey, Index, Integer
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer
 from sqlmodel import Field, SQLModel
 
 from core.models._common import utcnow
@@ -120,3 +120,14 @@ class SlackSystemAdmin(SQLModel, table=True):
     team_id: str = Field(default="", max_length=SLACK_ID_MAX)
     user_id: str = Field(max_length=SLACK_ID_MAX)
     created_at: datetime = Field(default_factory=utcnow)
+
+
+class SlackRequestSeen(SQLModel, table=True):
+    """A signed HTTP request already accepted: its signature (hex HMAC of timestamp and body,
+    unique per request) and its timestamp, kept while the timestamp is still inside the
+    5-minute window, so that the same request sent again is refused (replay)."""
+
+    __tablename__ = "slack_request_seen"
+
+    signature: str = Field(primary_key=True, max_length=64)
+    timestamp: int = Field(sa_column=Column(BigInteger, nullable=False, index=True))

@@ -7,9 +7,8 @@ Create Date: 2026-12-05 14:30:00
 
 from collections.abc import Sequence
 
-import sqlalchemy as sa  # noqa: F401
-from alembic import op  # noqa: F401
-
+import sqlalchemy as sa
+from alembic import op
 
 revision: str = "0011"
 down_revision: str | None = "0010"
@@ -18,8 +17,17 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
-    pass
+    op.create_table(
+        "slack_request_seen",
+        sa.Column("signature", sa.String(length=64), nullable=False),
+        sa.Column("timestamp", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("signature"),
+    )
+    op.create_index(
+        op.f("ix_slack_request_seen_timestamp"), "slack_request_seen", ["timestamp"], unique=False
+    )
 
 
 def downgrade() -> None:
-    pass
+    op.drop_index(op.f("ix_slack_request_seen_timestamp"), table_name="slack_request_seen")
+    op.drop_table("slack_request_seen")
