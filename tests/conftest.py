@@ -63,6 +63,8 @@ def home(tmp_path: Path, monkeypatch: pytest.MonkeyPatch, database_url: str | No
     for name in ("MAILBELL_DATABASE_URL", "MAILBELL_SECRET_KEYS"):
         monkeypatch.delenv(name, raising=False)
     monkeypatch.setenv("MAILBELL_HOME", str(data))
+    # Tenant tokens in these tests point at local SMTP servers (fence tests set it back to "").
+    monkeypatch.setenv("MAILBELL_TENANT_SMTP_NETWORKS", "127.0.0.0/8,::1/128")
     if database_url is not None:
         monkeypatch.setenv("MAILBELL_DATABASE_URL", database_url)
     return data

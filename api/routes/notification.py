@@ -3,6 +3,11 @@
 The settings object is the flat one of `core.services.notifications` (the reference's fields
 plus DESIGN's extensions); `password` is never returned. A system token without `?tenant=` reads
 and writes the system settings. POST is a partial update and answers 200 with the new object.
+
+Tenant tokens are fenced (core/netfence.py): `ca_file` is 403 (they send `ca_pem`, PEM text,
+read back as given), and `server` must resolve to addresses MAILBELL_TENANT_SMTP_NETWORKS
+allows (400 naming `server`). The host is resolved before the write, off the writer thread, so
+that the write's own check finds it cached.
 """
 
 from __future__ import annotations
@@ -15,8 +20,11 @@ from sqlmodel import Session
 from api.auth import Scope, scoped_read, scoped_write
 from api.body import BOOLEAN, INTEGER, NUMBER, STRING, read_body, typed_fields
 from api.db import CONTEXT
+from api.errors import ApiError
+from core import netfence
 from core import validation as v
 from core.models.tenancy import SYSTEM_TOGGLES, TENANT_TOGGLES
+from core.services.mail_servers import SystemOnlyField
 from core.services.notifications import (
     get_notification_settings,
     get_system_settings,
@@ -39,6 +47,7 @@ SETTINGS_TYPES: dict[str, str] = {
     "security": STRING,
     "tls_verify": BOOLEAN,
     "ca_file": STRING,
+    "ca_pem": STRING,
     "timeout": NUMBER,
     "rate_limit_per_minute": INTEGER,
     "apply_to_all_tenants": BOOLEAN,
@@ -62,6 +71,10 @@ async def get_settings(request: web.Request) -> web.Response:
 async def post_settings(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     body = await read_body(request)
+    scope = await scoped_read(request, lambda _session, scope: scope)
+    if scope.actor.tenant_scoped:
+        host = body.json_object().get("server")
+        await netfence.prefetch(host if isinstance(host, str) else None)
 
     def work(session: Session, scope: Scope) -> dict[str, Any]:
         changes = typed_fields(body.json_object(), SETTINGS_TYPES, read_only=READ_ONLY)
@@ -73,7 +86,10 @@ async def post_settings(request: web.Request) -> web.Response:
             session=session, box=ctx.box, tenant=scope.tenant, changes=changes, actor=scope.actor
         )
 
-    return web.json_response(await scoped_write(request, work))
+    try:
+        return web.json_response(await scoped_write(request, work))
+    except SystemOnlyField as exc:  # a host path: not the tenant's to name, whatever its value
+        raise ApiError(403, exc.message, field=exc.field) from None
 
 
 async def post_test_email(request: web.Request) -> web.Response:
@@ -92,6 +108,7 @@ async def post_test_email(request: web.Request) -> web.Response:
         recipient=fields.get("recipient", ""),
         subject=fields.get("subject", ""),
         content=fields.get("content", ""),
+        host_field="server",
     )
     if result.ok:
         return web.json_response(

@@ -193,6 +193,12 @@ class _Walk:
                 "DNS settings.",
             ) from None
         shown = list(dict.fromkeys(str(info[4][0]) for info in infos))
+        if config.fenced:  # a tenant's host: only addresses MAILBELL_TENANT_SMTP_NETWORKS allows
+            from core import netfence
+
+            refused = netfence.refusal_for_texts("server", config.host, shown)
+            if refused is not None:
+                raise self.fail("dns", refused.message)
         self.ok("dns", f"{config.host} → {', '.join(shown[:4])}", data={"addresses": shown})
         return infos
 

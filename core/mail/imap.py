@@ -148,7 +148,7 @@ class ImapClient:
 
     async def connect(self) -> None:
         config = self.config
-        context = tls_context(config.ca_file) if config.security != "plain" else None
+        context = tls_context(config.ca_file, config.ca_pem) if config.security != "plain" else None
         loop = asyncio.get_running_loop()
         self._lost = loop.create_future()
         try:

@@ -53,6 +53,7 @@ class ImapConfig:
     folder: str = "INBOX"
     timeout: float = 30.0
     ca_file: str | None = None
+    ca_pem: str | None = field(default=None, repr=False)
     token_provider: TokenProvider | None = field(default=None, repr=False)
 
     @property
@@ -69,18 +70,21 @@ class ImapError(MailbellError):
         self.kind = kind
 
 
-def tls_context(ca_file: str | None = None) -> ssl.SSLContext:
+def tls_context(ca_file: str | None = None, ca_pem: str | None = None) -> ssl.SSLContext:
     """A verifying client context: the system store (OpenSSL honours SSL_CERT_FILE/SSL_CERT_DIR)
-    plus `ca_file`. Cached: loading the system store costs tens of milliseconds."""
+    plus `ca_file` and the mail server's `ca_pem` (PEM text).
+    Cached: loading the system store costs tens of milliseconds."""
     key = [ca_file, os.environ.get("SSL_CERT_FILE"), os.environ.get("SSL_CERT_DIR")]
     for path in (ca_file, key[1]):
         with contextlib.suppress(OSError, TypeError):
             key.append(str(os.stat(path).st_mtime_ns))  # type: ignore[arg-type]
-    return _tls_context(ca_file, tuple(key))
+    return _tls_context(ca_file, ca_pem, tuple(key))
 
 
 @functools.lru_cache(maxsize=32)
-def _tls_context(ca_file: str | None, _key: tuple[str | None, ...]) -> ssl.SSLContext:
+def _tls_context(
+    ca_file: str | None, ca_pem: str | None, _key: tuple[str | None, ...]
+) -> ssl.SSLContext:
     context = ssl.create_default_context()
     context.minimum_version = ssl.TLSVersion.TLSv1_2
     if ca_file:
@@ -88,6 +92,11 @@ def _tls_context(ca_file: str | None, _key: tuple[str | None, ...]) -> ssl.SSLCo
             context.load_verify_locations(cafile=ca_file)
         except (OSError, ssl.SSLError) as exc:
             raise ImapError(f"CA file {ca_file} cannot be used: {exc}", kind="config") from None
+    if ca_pem:
+        try:
+            context.load_verify_locations(cadata=ca_pem)
+        except (ssl.SSLError, ValueError) as exc:
+            raise ImapError(f"ca_pem cannot be used: {exc}", kind="config") from None
     return context
 
 

@@ -5,7 +5,11 @@
 Security (`MailServer.security`): `none` plain; `starttls-auto` STARTTLS when the server offers
 it; `starttls` STARTTLS required (never plain: refused when not offered); `tls` implicit TLS.
 Certificates are checked against the system store (which honours SSL_CERT_FILE) plus the
-server's optional `ca_file`; `tls_verify=False` skips the check and logs a warning.
+server's optional `ca_file` (set by system-level actors) and `ca_pem` (PEM text, what tenants
+upload); `tls_verify=False` skips the check and logs a warning.
+A `fenced` config (a host set by a tenant-scoped actor) resolves its host afresh, checks every
+address against MAILBELL_TENANT_SMTP_NETWORKS (core/netfence.py) and connects to an address it
+checked, keeping the host name for SNI and certificate verification.
 Auth: `DISABLE`; `PLAIN`, `LOGIN`; `AUTO` (one mechanism the server offers, PLAIN before LOGIN
 before CRAM-MD5); `XOAUTH2` with a token from `token_provider`. Exactly one AUTH attempt per
 connection: a wrong password is never sent twice (aiosmtplib's `login()` loop is not used).
@@ -30,6 +34,7 @@ from typing import TYPE_CHECKING, Any, NamedTuple
 from aiosmtplib import SMTP
 from aiosmtplib import errors as smtp_errors
 
+from core import netfence
 from core.errors import DeliveryError, PermanentError, RetryableError
 
 if TYPE_CHECKING:
@@ -66,6 +71,8 @@ class SmtpConfig:
     timeout: float = 30.0
     tls_verify: bool = True
     ca_file: str | None = None
+    ca_pem: str | None = field(default=None, repr=False)
+    fenced: bool = False
     token_provider: TokenProvider | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -92,6 +99,8 @@ class SmtpConfig:
             timeout=float(server.timeout),
             tls_verify=server.tls_verify,
             ca_file=server.ca_file or None,
+            ca_pem=server.ca_pem or None,
+            fenced=server.fenced,
             token_provider=token_provider,
         )
 
@@ -119,6 +128,14 @@ def build_tls_context(config: SmtpConfig) -> ssl.SSLContext:
             reason = getattr(exc, "strerror", None) or exc
             raise PermanentError(
                 f"ca_file {config.ca_file!r} cannot be loaded as a PEM bundle: {reason}",
+                step="tls",
+            ) from None
+    if config.ca_pem:
+        try:
+            context.load_verify_locations(cadata=config.ca_pem)
+        except (ssl.SSLError, ValueError) as exc:
+            raise PermanentError(
+                f"ca_pem cannot be loaded as a PEM bundle: {getattr(exc, 'reason', None) or exc}",
                 step="tls",
             ) from None
     if not config.tls_verify:
@@ -339,13 +356,45 @@ async def authenticate(smtp: SMTP, config: SmtpConfig) -> SmtpReply | None:
     return SmtpReply(response.code, response.message)
 
 
+async def fenced_socket(config: SmtpConfig) -> socket.socket:
+    """A TCP connection to an address of `config.host` that the tenant fence allows, resolved
+    now (not from a cache: DNS may have changed since the host was saved)."""
+    fence = netfence.current_fence()
+    try:
+        addresses = await netfence.resolve(config.host, use_cache=False)
+    except netfence.ResolveFailed:
+        raise RetryableError(
+            f"cannot resolve {config.host!r} within {netfence.RESOLVE_TIMEOUT_S:g} s", step="dns"
+        ) from None
+    if not all(fence.allows(address) for address in addresses):
+        raise PermanentError(netfence.refusal("server", config.host, fence).message, step="connect")
+    loop = asyncio.get_running_loop()
+    last: BaseException = TimeoutError()
+    for address in addresses[:4]:
+        family = socket.AF_INET6 if address.version == 6 else socket.AF_INET
+        sock = socket.socket(family, socket.SOCK_STREAM)
+        sock.setblocking(False)
+        try:
+            await asyncio.wait_for(
+                loop.sock_connect(sock, (str(address), config.port)), config.timeout
+            )
+        except (OSError, TimeoutError) as exc:
+            sock.close()
+            last = exc
+            continue
+        return sock
+    raise classify(last, step="connect", config=config)
+
+
 async def open_connection(config: SmtpConfig, *, tls_context: ssl.SSLContext | None = None) -> SMTP:
     """Connect, EHLO, STARTTLS as the security mode says, AUTH once: ready for MAIL FROM."""
     if tls_context is None and config.security != "none":
         tls_context = build_tls_context(config)
+    sock = await fenced_socket(config) if config.fenced else None
     smtp = SMTP(
-        hostname=config.host,
-        port=config.port,
+        hostname=config.host,  # with `sock`: only the name for SNI and certificate checks
+        port=None if sock is not None else config.port,
+        sock=sock,
         timeout=config.timeout,
         use_tls=config.security == "tls",
         start_tls=False,

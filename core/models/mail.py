@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, text
+from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, Text, text
 from sqlmodel import Field, SQLModel
 
 from core.models._common import utcnow
@@ -58,6 +58,11 @@ class MailServer(SQLModel, table=True):
     rate_limit_per_minute: int = 0
     tls_verify: bool = True
     ca_file: str | None = Field(default=None, max_length=1024)
+    # A CA bundle as PEM text (tenants cannot name host files): public data, not a secret.
+    ca_pem: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # The host was last set by a tenant-scoped actor: checked against
+    # MAILBELL_TENANT_SMTP_NETWORKS again at every connection (core/netfence.py).
+    fenced: bool = False
     oauth_client_id: str | None = Field(default=None, max_length=255)
     oauth_client_secret_enc: str | None = None
     oauth_directory_id: str | None = Field(default=None, max_length=255)

@@ -171,6 +171,7 @@ def _config(
         folder=account.imap_folder or "INBOX",
         timeout=io_timeout,
         ca_file=server.ca_file if server is not None else None,
+        ca_pem=server.ca_pem if server is not None else None,
         token_provider=token_provider,
     )
 

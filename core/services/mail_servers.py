@@ -1,8 +1,17 @@
 """Mail servers of the system (tenant None) or of one tenant.
 
 Rules (DESIGN §2): one default per owner, moved only by `set_default_mail_server`; an empty
-password keeps the stored one; presets fill what the caller did not give; a provider change
-drops stored OAuth tokens; deleting a server detaches the accounts that used it.
+password keeps the stored one; presets fill what the caller did not give; a change of provider,
+OAuth client id, client secret, directory id or username drops stored OAuth tokens (they were
+issued to the old identity); deleting a server detaches the accounts that used it; a server
+needs a usable From (`mail_from`, or a username that is an address); secrets are at most
+1,024 characters.
+
+Tenant-scoped actors (`Actor.tenant_scoped`) are fenced: `ca_file` names a host file and is
+for system-level actors only (`SystemOnlyField`, 403 in the API; tenants send `ca_pem`), and
+the host must resolve only to addresses `MAILBELL_TENANT_SMTP_NETWORKS` allows
+(core/netfence.py). Their saves mark the row `fenced`, so every later connection checks the
+host again; a system-level actor's save clears the mark.
 """
 
 from __future__ import annotations
@@ -13,6 +22,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
+from core import netfence
 from core import validation as v
 from core.crypto import SecretBox
 from core.errors import NotFound, ValidationError
@@ -28,6 +38,21 @@ OAUTH_TOKEN_COLUMNS = (
     "oauth_access_token_enc",
     "oauth_token_expires_at",
 )
+# Tokens are issued to one client and one user: changing any of these makes them someone else's.
+OAUTH_IDENTITY_FIELDS = (
+    "provider",
+    "oauth_client_id",
+    "oauth_client_secret",
+    "oauth_directory_id",
+    "username",
+)
+# A longer secret is a mistake (or an attack): every later delivery would carry it.
+SECRET_MAX_LENGTH = 1024
+CA_PEM_MAX_BYTES = 64 * 1024
+
+
+class SystemOnlyField(ValidationError):
+    """A field only system-level actors may set (the API answers 403)."""
 
 
 def _optional(clean: Callable[[str, Any], Any]) -> Callable[[str, Any], Any]:
@@ -93,7 +118,33 @@ def _secret(field: str, value: Any) -> str | None:
         return None
     if not isinstance(value, str):
         raise ValidationError(field, "must be a string")
+    if len(value) > SECRET_MAX_LENGTH:
+        raise ValidationError(
+            field, f"is {len(value)} characters long; at most {SECRET_MAX_LENGTH} are allowed"
+        )
     return value or None
+
+
+def _ca_pem(field: str, value: Any) -> str:
+    """PEM text of one or more X.509 certificates, stored re-encoded: nothing but certificates
+    (a private key pasted by mistake is not kept, since ca_pem reads back)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    if not isinstance(value, str):
+        raise ValidationError(field, "must be PEM text (-----BEGIN CERTIFICATE----- …)")
+    data = value.strip().encode("utf-8", "replace")
+    if len(data) > CA_PEM_MAX_BYTES:
+        raise ValidationError(field, f"is {len(data)} bytes long; a CA bundle may be at most 64 KB")
+    try:
+        certificates = x509.load_pem_x509_certificates(data)
+    except ValueError:
+        raise ValidationError(
+            field,
+            "is not a PEM bundle of X.509 certificates "
+            "(-----BEGIN CERTIFICATE----- … -----END CERTIFICATE-----)",
+        ) from None
+    return "".join(cert.public_bytes(Encoding.PEM).decode("ascii") for cert in certificates)
 
 
 CLEANERS: dict[str, Callable[[str, Any], Any]] = {
@@ -111,6 +162,7 @@ CLEANERS: dict[str, Callable[[str, Any], Any]] = {
     "rate_limit_per_minute": _rate_limit,
     "tls_verify": v.boolean,
     "ca_file": _optional(_text(1024)),
+    "ca_pem": _optional(_ca_pem),
     "oauth_client_id": _optional(_text(255)),
     "oauth_client_secret": _secret,
     "oauth_directory_id": _optional(_text(255)),
@@ -151,6 +203,19 @@ def default_mail_server(*, session: Session, tenant: Tenant | None) -> MailServe
     return session.exec(_owner_query(tenant).where(col(MailServer.is_default).is_(True))).first()
 
 
+def has_sender(server: MailServer) -> bool:
+    """A From can be made: `mail_from`, or a username that is an address."""
+    if server.mail_from:
+        return True
+    if not server.username or "@" not in server.username:
+        return False
+    try:
+        v.email_address("username", server.username)
+    except ValidationError:
+        return False
+    return True
+
+
 def check_complete(server: MailServer) -> None:
     if not server.host:
         raise ValidationError("host", "is required: the SMTP server's host name or address")
@@ -158,6 +223,43 @@ def check_complete(server: MailServer) -> None:
         raise ValidationError(
             "username", f"is required when auth is {server.auth} (or set auth to DISABLE)"
         )
+    if not has_sender(server):
+        # Refused now rather than failing every later email for want of a From.
+        raise ValidationError(
+            "mail_from",
+            "is required: set the From address (the username "
+            + (f"{server.username!r} is not an address)" if server.username else "is empty)"),
+        )
+
+
+def check_actor_rights(
+    data: Mapping[str, Any], server: MailServer | None, actor: Actor, *, field: str = "ca_file"
+) -> None:
+    """Raw input a tenant-scoped actor may not give: any change of `ca_file` (a host path),
+    refused before the value is even looked at, so the answer says nothing about the file."""
+    if not actor.tenant_scoped or "ca_file" not in data:
+        return
+    value = data["ca_file"]
+    current = server.ca_file if server is not None else None
+    unchanged = (value in (None, "") and current is None) or (
+        isinstance(value, str) and current is not None and value.strip() == current
+    )
+    if not unchanged:
+        raise SystemOnlyField(
+            field,
+            "can be set only by a system administrator (CLI, TUI or a system token); "
+            "send the CA bundle as PEM text in ca_pem instead",
+        )
+
+
+def fence_host(server: MailServer, actor: Actor, *, field: str = "host") -> None:
+    """A tenant-scoped actor's save: the host must be allowed, and the row is marked fenced so
+    that every connection checks it again; a system-level actor's save clears the mark."""
+    if not actor.tenant_scoped:
+        server.fenced = False
+        return
+    netfence.check_host(field, server.host)
+    server.fenced = True
 
 
 def _check_unique_name(session: Session, tenant: Tenant | None, server: MailServer) -> None:
@@ -187,6 +289,19 @@ def _default_flag(
     return False
 
 
+def _identity_changes(server: MailServer, changes: Mapping[str, Any]) -> bool:
+    """The change gives the server another OAuth identity (ThingsBoard's rule)."""
+    for name in OAUTH_IDENTITY_FIELDS:
+        if name not in changes:
+            continue
+        if name in SECRET_INPUTS:
+            if changes[name]:  # a new secret (an empty one keeps the stored secret)
+                return True
+        elif changes[name] != getattr(server, name):
+            return True
+    return False
+
+
 def apply_server_changes(
     *, session: Session, box: SecretBox, server: MailServer, changes: Mapping[str, Any]
 ) -> list[str]:
@@ -198,7 +313,9 @@ def apply_server_changes(
         for key, value in preset_for(changes.get("provider", server.provider)).items():
             if changes.get(key) is None:
                 changes[key] = value
-    if provider_changed and any(getattr(server, name) for name in OAUTH_TOKEN_COLUMNS):
+    if _identity_changes(server, changes) and any(
+        getattr(server, name) for name in OAUTH_TOKEN_COLUMNS
+    ):
         for name in OAUTH_TOKEN_COLUMNS:
             setattr(server, name, None)
         changed.append("oauth_tokens")
@@ -251,12 +368,14 @@ def create_mail_server(
     actor: Actor,
     commit: bool = True,
 ) -> MailServer:
+    check_actor_rights(data, None, actor)
     changes = clean_server_fields(data)
     if "name" not in changes:
         raise ValidationError("name", "is required: a friendly label such as 'Production SMTP'")
     server = MailServer(tenant_id=tenant.id if tenant else None, name=changes["name"])
     fields = apply_server_changes(session=session, box=box, server=server, changes=changes)
     check_complete(server)
+    fence_host(server, actor)
     _check_unique_name(session, tenant, server)
     server.is_default = _default_flag(session, tenant, server, changes.get("is_default", False))
     return _save(session, server, tenant, "mail_server.create", fields, actor, commit)
@@ -273,6 +392,7 @@ def update_mail_server(
     commit: bool = True,
 ) -> MailServer:
     server = get_mail_server(session=session, tenant=tenant, server_id=server_id)
+    check_actor_rights(data, server, actor)
     changes = clean_server_fields(data)
     if "is_default" in changes:
         if changes["is_default"]:
@@ -283,6 +403,7 @@ def update_mail_server(
             )
     fields = apply_server_changes(session=session, box=box, server=server, changes=changes)
     check_complete(server)
+    fence_host(server, actor)
     _check_unique_name(session, tenant, server)
     return _save(session, server, tenant, "mail_server.update", fields, actor, commit)
 
@@ -398,6 +519,7 @@ def mail_server_public(server: MailServer) -> dict[str, Any]:
         "rate_limit_per_minute": server.rate_limit_per_minute,
         "tls_verify": server.tls_verify,
         "ca_file": server.ca_file,
+        "ca_pem": server.ca_pem,
         "oauth_client_id": server.oauth_client_id,
         "has_oauth_client_secret": server.oauth_client_secret_enc is not None,
         "oauth_directory_id": server.oauth_directory_id,

@@ -9,6 +9,10 @@
   server's reply, or the step that failed with the reply (HTTP 502 {"error","step","reply"}).
 - `smtp_config_for(ctx, server)` is the SmtpConfig of a saved server, with its OAuth token
   provider wired to store refreshed tokens on the server (what the worker's pools use).
+
+A server whose host a tenant-scoped actor set (`fenced`) is checked against
+MAILBELL_TENANT_SMTP_NETWORKS before any connection: a refused host is a ValidationError naming
+the host field, the same answer whether anything listens there or not (core/netfence.py).
 """
 
 from __future__ import annotations
@@ -21,14 +25,17 @@ from email.policy import SMTP as SMTP_POLICY
 from email.utils import formatdate, make_msgid, parseaddr
 from typing import TYPE_CHECKING, Any
 
+from core import netfence
 from core import validation as v
 from core.errors import DeliveryError, NotConfigured, ValidationError
 from core.mail.diagnose import ConnectionReport, StepCallback, diagnose
 from core.mail.smtp import SmtpConfig, SmtpPool
 from core.models._common import utcnow
 from core.models.mail import MailServer
+from core.services.audit import Actor
 from core.services.mail_servers import (
     apply_server_changes,
+    check_actor_rights,
     clean_server_fields,
     get_mail_server,
     resolve_effective_server,
@@ -65,10 +72,15 @@ def smtp_config_for(ctx: Context, server: MailServer, *, store_tokens: bool = Tr
     return SmtpConfig.from_server(server, ctx.box, token_provider=provider)
 
 
-def unsaved_config(data: Mapping[str, Any]) -> tuple[SmtpConfig, str | None]:
-    """A SmtpConfig (and From address) from server fields that were never saved."""
+def unsaved_config(
+    data: Mapping[str, Any], *, actor: Actor | None = None
+) -> tuple[SmtpConfig, str | None]:
+    """A SmtpConfig (and From address) from server fields that were never saved; a
+    tenant-scoped `actor`'s config is fenced like a server it saved."""
     from core.mail.presets import preset_for
 
+    if actor is not None:
+        check_actor_rights(data, None, actor)
     fields = clean_server_fields(data)
     for key, value in preset_for(fields.get("provider") or "SMTP").items():
         if fields.get(key) is None:
@@ -88,10 +100,18 @@ def unsaved_config(data: Mapping[str, Any]) -> tuple[SmtpConfig, str | None]:
         timeout=fields.get("timeout") or 30.0,
         tls_verify=fields.get("tls_verify", True),
         ca_file=fields.get("ca_file"),
+        ca_pem=fields.get("ca_pem"),
+        fenced=actor is not None and actor.tenant_scoped,
     )
     mail_from = fields.get("mail_from")
     username = fields.get("username") or ""
     return config, mail_from or (username if "@" in username else None)
+
+
+async def fence_check(config: SmtpConfig, field: str) -> None:
+    """A fenced config's host, refused before any connection (no probe of what listens)."""
+    if config.fenced:
+        await netfence.checked_addresses(field, config.host)
 
 
 def _envelope_address(mailbox: str | None) -> str | None:
@@ -107,25 +127,33 @@ async def test_mail_server(
     config: SmtpConfig | None = None,
     mail_from: str | None = None,
     on_step: StepCallback | None = None,
+    actor: Actor | None = None,
+    host_field: str = "host",
 ) -> ConnectionReport:
     """Test connection (no email sent); a saved server's outcome is recorded on it.
 
-    `on_step(step)` is called as each step ends, for progress displays."""
+    `on_step(step)` is called as each step ends, for progress displays. A tenant-scoped
+    `actor` testing unsaved `changes` is fenced as if it had saved them."""
     if (server_id is None) == (config is None):
         raise ValueError("give exactly one of server_id or config")
     if config is not None:
+        await fence_check(config, host_field)
         return await diagnose(config, mail_from=_envelope_address(mail_from), on_step=on_step)
     assert server_id is not None
     with ctx.session() as session:
         server = get_mail_server(session=session, tenant=tenant, server_id=server_id)
         if changes:
+            if actor is not None:
+                check_actor_rights(changes, server, actor)
             draft = MailServer.model_validate(server.model_dump())
             apply_server_changes(
                 session=session, box=ctx.box, server=draft, changes=clean_server_fields(changes)
             )
+            draft.fenced = draft.fenced or (actor is not None and actor.tenant_scoped)
             server = draft
         config = smtp_config_for(ctx, server, store_tokens=not changes)
         sender = _envelope_address(mail_from or sender_address(server))
+    await fence_check(config, host_field)
     report = await diagnose(config, mail_from=sender, on_step=on_step)
     if not changes:
         with ctx.session() as session:
@@ -206,8 +234,12 @@ async def send_test_email(
     recipient: str,
     subject: str,
     content: str,
+    host_field: str = "host",
 ) -> TestEmailResult:
-    """Send one message now through the effective server of `tenant` (None: the system)."""
+    """Send one message now through the effective server of `tenant` (None: the system).
+
+    A fenced server's host is checked first: refused, it is a ValidationError naming
+    `host_field` (`server` in the PortSIP API), whatever listens at the host."""
     address = v.email_address("recipient", recipient or "")
     subject = _check_subject(subject)
     content = _check_content(content)
@@ -240,6 +272,7 @@ async def send_test_email(
             reply_to=server.reply_to,
         )
         server_id = server.id
+    await fence_check(config, host_field)
     pool = SmtpPool(config, size=1)
     try:
         result = await pool.send(

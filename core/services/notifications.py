@@ -26,11 +26,14 @@ from core.models.tenancy import (
 )
 from core.services.audit import Actor, record
 from core.services.mail_servers import (
+    SystemOnlyField,
     apply_server_changes,
+    check_actor_rights,
     check_complete,
     clean_server_fields,
     create_mail_server,
     default_mail_server,
+    fence_host,
     resolve_effective_server,
 )
 
@@ -47,6 +50,7 @@ SERVER_FIELD_MAP = {
     "security": "security",
     "tls_verify": "tls_verify",
     "ca_file": "ca_file",
+    "ca_pem": "ca_pem",
     "timeout": "timeout",
     "rate_limit_per_minute": "rate_limit_per_minute",
 }
@@ -87,6 +91,7 @@ def _server_view(server: MailServer | None) -> dict[str, Any]:
             "security": None,
             "tls_verify": True,
             "ca_file": None,
+            "ca_pem": None,
             "timeout": None,
             "rate_limit_per_minute": None,
         }
@@ -104,6 +109,7 @@ def _server_view(server: MailServer | None) -> dict[str, Any]:
         "security": server.security,
         "tls_verify": server.tls_verify,
         "ca_file": server.ca_file,
+        "ca_pem": server.ca_pem,
         "timeout": server.timeout,
         "rate_limit_per_minute": server.rate_limit_per_minute,
     }
@@ -150,6 +156,7 @@ def _apply_default_server(
     actor: Actor,
 ) -> list[str]:
     server = default_mail_server(session=session, tenant=tenant)
+    check_actor_rights(changes, server, actor)
     server_changes = _server_changes(changes, server)
     if not server_changes:
         return []
@@ -172,8 +179,11 @@ def _apply_default_server(
             session=session, box=box, server=server, changes=server_changes
         )
         check_complete(server)
+        fence_host(server, actor)
         session.add(server)
         return [API_NAME.get(name, name) for name in fields]
+    except SystemOnlyField:
+        raise
     except ValidationError as exc:
         raise ValidationError(API_NAME.get(exc.field, exc.field), exc.message) from None
 

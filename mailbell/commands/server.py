@@ -40,7 +40,26 @@ def _options(given: dict[str, Any]) -> dict[str, Any]:
     data["oauth_client_secret"] = read_secret_argument(
         data["oauth_client_secret"], "OAuth client secret"
     )
+    data["ca_pem"] = _read_ca_pem(given["ca_pem_file"])
     return data
+
+
+def _read_ca_pem(path: str | None) -> str | None:
+    """The text of `--ca-pem-file` (stored with the server; '' clears it); the service checks
+    that it holds certificates."""
+    from core.errors import ValidationError
+    from core.services.mail_servers import CA_PEM_MAX_BYTES
+
+    if path is None or path == "":
+        return path
+    try:
+        with open(path, "rb") as handle:
+            data = handle.read(CA_PEM_MAX_BYTES + 1)
+    except OSError as exc:
+        raise ValidationError("ca_pem", f"cannot read {path!r}: {exc.strerror or exc}") from None
+    if len(data) > CA_PEM_MAX_BYTES:
+        raise ValidationError("ca_pem", f"{path!r} is larger than 64 KB ({CA_PEM_MAX_BYTES})")
+    return data.decode("utf-8", "replace")
 
 
 def _fields(**options: Any) -> dict[str, Any]:
@@ -68,6 +87,9 @@ def add(
     rate_limit: str | None = typer.Option(None, help="Messages per minute, 0 = no limit."),
     tls_verify: bool | None = typer.Option(None, "--tls-verify/--no-tls-verify"),
     ca_file: str | None = typer.Option(None, help="PEM bundle to trust as well."),
+    ca_pem_file: str | None = typer.Option(
+        None, help="PEM file whose certificates are stored with the server and trusted."
+    ),
     oauth_client_id: str | None = typer.Option(None),
     oauth_client_secret: str | None = typer.Option(None, help="'-' reads it from stdin."),
     oauth_directory_id: str | None = typer.Option(None, help="Microsoft directory (tenant) id."),
@@ -152,6 +174,7 @@ def edit(
     rate_limit: str | None = typer.Option(None),
     tls_verify: bool | None = typer.Option(None, "--tls-verify/--no-tls-verify"),
     ca_file: str | None = typer.Option(None),
+    ca_pem_file: str | None = typer.Option(None, help="PEM file to store; '' clears it."),
     oauth_client_id: str | None = typer.Option(None),
     oauth_client_secret: str | None = typer.Option(None),
     oauth_directory_id: str | None = typer.Option(None),

@@ -25,6 +25,8 @@ def _acme_with_server(cli) -> None:
         "a.org",
         "--auth",
         "DISABLE",
+        "--from",
+        "alerts@a.org",
     )
 
 
@@ -48,6 +50,8 @@ def test_servers_default_and_presets(cli) -> None:
         "smtp.a.org",
         "--username",
         "u",
+        "--from",
+        "alerts@a.org",
         "--password",
         "pw-main",
     )
@@ -81,7 +85,19 @@ def test_servers_default_and_presets(cli) -> None:
 
 def test_second_default_server_is_refused(cli, db_dump) -> None:
     assert (
-        cli("server", "add", "--system", "--name", "A", "--host", "a.org", "--auth", "DISABLE").code
+        cli(
+            "server",
+            "add",
+            "--system",
+            "--name",
+            "A",
+            "--host",
+            "a.org",
+            "--auth",
+            "DISABLE",
+            "--from",
+            "a@a.org",
+        ).code
         == 0
     )
     before = db_dump()
@@ -95,6 +111,8 @@ def test_second_default_server_is_refused(cli, db_dump) -> None:
         "b.org",
         "--auth",
         "DISABLE",
+        "--from",
+        "alerts@a.org",
         "--default",
     )
     assert result.code == 1
@@ -118,6 +136,8 @@ def test_server_from_another_owner_is_not_found(cli) -> None:
         "a.org",
         "--auth",
         "DISABLE",
+        "--from",
+        "alerts@a.org",
     )
     server_id = _servers(cli, "--tenant", "acme")[0]["id"]
     result = cli("server", "edit", str(server_id), "--tenant", "globex", "--port", "25")

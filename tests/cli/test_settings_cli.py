@@ -37,6 +37,7 @@ def test_quick_flow_through_the_installed_command(home: Path, settings) -> None:
         "server=smtp.example.com",
         "port=587",
         "username=u",
+        "mail_from=alerts@x.org",
         "password=Hunter2-Secret",
         "recipients=a@x.org,b@x.org",
         "notify_queue_call_lost=true",
@@ -60,7 +61,13 @@ def test_quick_flow_through_the_installed_command(home: Path, settings) -> None:
 
 def test_settings_set_is_partial(cli) -> None:
     assert cli("tenant", "add", "acme").code == 0
-    first = ["server=smtp.example.com", "username=u", "password=pw-1", "recipients=a@x.org"]
+    first = [
+        "server=smtp.example.com",
+        "username=u",
+        "mail_from=a@x.org",
+        "password=pw-1",
+        "recipients=a@x.org",
+    ]
     assert cli("settings", "set", "--tenant", "acme", *first).code == 0
     assert cli("settings", "set", "--tenant", "acme", "port=2525").code == 0
     data = json.loads(cli("settings", "show", "--tenant", "acme", "--json").out)
@@ -78,6 +85,7 @@ def test_system_settings(cli) -> None:
         "notify_disk_low=false",
         "server=mail.example.net",
         "auth=DISABLE",
+        "mail_from=ops@x.org",
         "port=25",
         "enable_tls_ssl=false",
     )
@@ -117,7 +125,13 @@ BAD_SETTINGS = [
 @pytest.mark.parametrize(("assignments", "field"), BAD_SETTINGS)
 def test_bad_settings_are_refused_and_change_nothing(cli, db_dump, assignments, field) -> None:
     assert cli("tenant", "add", "acme").code == 0
-    setup = ["server=smtp.example.com", "username=u", "password=pw", "recipients="]
+    setup = [
+        "server=smtp.example.com",
+        "username=u",
+        "mail_from=a@x.org",
+        "password=pw",
+        "recipients=",
+    ]
     assert cli("settings", "set", "--tenant", "acme", *setup).code == 0
     before = db_dump()
     result = cli("settings", "set", "--tenant", "acme", *assignments)

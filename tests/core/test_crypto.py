@@ -34,6 +34,7 @@ def _add_server(ctx, actor, password: str = SECRET) -> MailServer:
                 "name": "main",
                 "host": "smtp.example.com",
                 "username": "u",
+                "mail_from": "alerts@example.com",
                 "password": password,
                 "oauth_client_secret": "client-" + password,
             },
@@ -142,6 +143,8 @@ def test_keys_rotate_command_reports_wrong_key(cli, monkeypatch) -> None:
             "a.org",
             "--username",
             "u",
+            "--from",
+            "alerts@a.org",
             "--password",
             SECRET,
         ).code

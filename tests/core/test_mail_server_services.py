@@ -22,7 +22,13 @@ from core.services.tenants import create_tenant, delete_tenant
 
 
 def _server(session, ctx, actor, tenant=None, **fields):
-    data = {"name": "main", "host": "smtp.example.com", "username": "u", **fields}
+    data = {
+        "name": "main",
+        "host": "smtp.example.com",
+        "username": "u",
+        "mail_from": "alerts@example.com",
+        **fields,
+    }
     return create_mail_server(session=session, box=ctx.box, tenant=tenant, data=data, actor=actor)
 
 

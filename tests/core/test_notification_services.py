@@ -41,7 +41,7 @@ def test_tls_flag_mapping(tls, auto, port, security) -> None:
 
 
 def test_flags_and_security_round_trip(session, ctx, tenant, actor) -> None:
-    data = _update(session, ctx, tenant, actor, server="smtp.x.org", username="u", port=465)
+    data = _update(session, ctx, tenant, actor, server="smtp.x.org", username="u@x.org", port=465)
     assert (data["security"], data["enable_tls_ssl"], data["enable_starttls_auto"]) == (
         "tls",
         True,
@@ -100,7 +100,7 @@ def test_audit_names_fields_only(session, ctx, tenant, actor) -> None:
         tenant,
         actor,
         server="smtp.x.org",
-        username="u",
+        username="u@x.org",
         password="Sekrit-123",
         recipients="a@x.org",
         notify_queue_callback=True,
