@@ -82,6 +82,10 @@ def bearer_token(request: web.Request) -> str:
     token = token.strip()
     if scheme.lower() != "bearer" or not token:
         raise ApiError(401, "the Authorization header must be 'Bearer <token>'", headers=CHALLENGE)
+    # Tokens are printable ASCII. Header bytes that are not UTF-8 reach us as lone surrogates
+    # (surrogateescape), which no database driver can encode: refuse them here, unlooked-up.
+    if not (token.isascii() and token.isprintable()):
+        raise ApiError(401, "invalid or revoked API token", headers=CHALLENGE)
     return token
 
 

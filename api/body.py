@@ -8,22 +8,27 @@ change (read-only) are ignored, so a client may post back what it read; any othe
 endpoint does not know is refused with 400 naming it (the services' `known_fields` rule).
 
 The body is read on the event loop (`read_body`: 413) and decoded in the request's database
-call, after the token check (`Body.json_object`: 415, 400).
+call, after the token check (`Body.json_object`: 415, 400). Decoding also refuses what
+`json.loads` lets through but nothing later can handle: an integer too long for Python to
+convert, and text that is not valid Unicode (`api.body_text`).
 """
 
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from aiohttp import web
 
+from api.body_text import refuse_lone_surrogates
 from api.errors import MAX_BODY_BYTES, ApiError
 from core.errors import ValidationError
 from core.validation import SECRET_FIELDS
 
+MAX_NUMBER_DIGITS = sys.get_int_max_str_digits()
 BOOLEAN, INTEGER, NUMBER, STRING, OBJECT = "boolean", "integer", "number", "string", "object"
 _DESCRIBE = {
     BOOLEAN: "a JSON boolean (true or false)",
@@ -96,10 +101,17 @@ class Body:
             ) from None
         except RecursionError:
             raise ApiError(400, "malformed JSON: nested too deeply", field="body") from None
+        except ValueError:  # Python refuses to convert an integer of over 4,300 digits
+            raise ApiError(
+                400,
+                f"malformed JSON: a number has more than {MAX_NUMBER_DIGITS} digits",
+                field="body",
+            ) from None
         if not isinstance(data, dict):
             raise ApiError(
                 400, f"the body must be a JSON object, not {_json_name(data)}", field="body"
             )
+        refuse_lone_surrogates(data)
         return data
 
 

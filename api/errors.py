@@ -10,6 +10,7 @@
 | `core.errors.DeliveryError`          | 502    | `{"error", "step", "reply"}`           |
 | `core.errors.StorageFullError`       | 507    | `{"error"}` (nothing was recorded)     |
 | `core.errors.StorageReadOnlyError`   | 503    | `{"error"}` (nothing was recorded)     |
+| a busy or locked database (`core.db_busy`) | 503 | `{"error"}`, `Retry-After: 1`        |
 | body over 1 MiB                      | 413    | `{"error"}`                            |
 | aiohttp's 404 / 405                  | same   | `{"error"}` (405 keeps `Allow`)        |
 | anything else                        | 500    | `{"error": "internal error", "request_id"}` |
@@ -34,6 +35,7 @@ from aiohttp import web
 from aiohttp.typedefs import Handler
 
 from core import metrics
+from core.db_busy import database_busy
 from core.errors import (
     Conflict,
     DeliveryError,
@@ -48,6 +50,7 @@ from core.errors import (
 log = logging.getLogger("mailbell.api")
 
 MAX_BODY_BYTES = 1024 * 1024  # 1 MiB; a larger body is answered 413
+RETRY_AFTER_BUSY_S = "1"  # a lock is held for a transaction, rarely for longer than a second
 REQUEST_ID = web.RequestKey("request_id", str)
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 
@@ -130,6 +133,15 @@ def _answer(exc: BaseException, request: web.Request, request_id: str) -> web.Re
         return json_error(507 if isinstance(exc, StorageFullError) else 503, exc.message)
     if isinstance(exc, web.HTTPException):
         return _from_http_exception(exc, request)
+    if (busy := database_busy(exc)) is not None:
+        # Another writer holds the lock: nothing was recorded and trying again soon will
+        # likely work. Logged with the reason only: the driver's message may quote parameters.
+        log.warning("database busy: %s", busy, extra={"request_id": request_id})
+        return json_error(
+            503,
+            f"database is busy ({busy}); nothing was recorded: try again",
+            headers={"Retry-After": RETRY_AFTER_BUSY_S},
+        )
     if isinstance(exc, MailbellError):  # e.g. the key ring cannot open a secret: not a bug
         log.error("request failed: %s", exc, extra={"request_id": request_id, "path": request.path})
         return json_error(500, exc.message, request_id=request_id)

@@ -1,7 +1,8 @@
 """The payload of each event: the variables its template may use, with types and descriptions.
 
 Every model ignores unknown keys (a sender may send more than a template can use), accepts naive
-datetimes as UTC, and validates `email` as an address. `core/catalog.py` ties each model to its
+datetimes as UTC, and validates `email` as an address. No string variable is longer than 500
+characters (`Text`) or, for free text, 10,000 (`LongText`). `core/catalog.py` ties each model to its
 event, toggle, audience and sample payload.
 """
 
@@ -21,6 +22,11 @@ def _as_utc(value: datetime) -> datetime:
 UtcDatetime = Annotated[datetime, AfterValidator(_as_utc)]
 HttpUrlText = Annotated[str, Field(pattern=r"^https?://\S+$", max_length=2000)]
 Text = Annotated[str, Field(min_length=1, max_length=500)]
+# Free text with no tighter rule (names, reasons, locations) still has a ceiling: a payload is
+# stored, rendered into every message and mirrored to Slack, so one 900 KB variable would be
+# copied into each of them.
+PAYLOAD_TEXT_MAX = 10_000
+LongText = Annotated[str, Field(max_length=PAYLOAD_TEXT_MAX)]
 
 
 class Payload(BaseModel):
@@ -54,7 +60,7 @@ class QueueSlaPayload(QueuePayload):
     sla_seconds: int = Field(ge=0, description="SLA threshold of the queue, in seconds")
     waiting_seconds: int = Field(ge=0, description="How long the caller had been waiting")
     caller: Text = Field(description="Caller's number (caller ID)")
-    caller_name: str | None = Field(default=None, description="Caller's name, when known")
+    caller_name: LongText | None = Field(default=None, description="Caller's name, when known")
     waiting_calls: int | None = Field(
         default=None, ge=0, description="Calls waiting in the queue at that moment"
     )
@@ -63,7 +69,7 @@ class QueueSlaPayload(QueuePayload):
 
 class QueueCallbackPayload(QueuePayload):
     caller: Text = Field(description="Number that was called back")
-    caller_name: str | None = Field(default=None, description="Caller's name, when known")
+    caller_name: LongText | None = Field(default=None, description="Caller's name, when known")
     agent: Text = Field(description="Agent (name or extension) who took the callback")
     requested_at: UtcDatetime = Field(description="When the caller asked for a callback")
     called_back_at: UtcDatetime = Field(description="When the callback was answered")
@@ -74,7 +80,7 @@ class QueueCallbackPayload(QueuePayload):
 
 class QueueCallbackFailedPayload(QueuePayload):
     caller: Text = Field(description="Number that could not be called back")
-    caller_name: str | None = Field(default=None, description="Caller's name, when known")
+    caller_name: LongText | None = Field(default=None, description="Caller's name, when known")
     attempts: int = Field(ge=1, description="Callback attempts made")
     reason: Text = Field(description="Why the last attempt failed (busy, no answer, ...)")
     requested_at: UtcDatetime = Field(description="When the caller asked for a callback")
@@ -83,7 +89,7 @@ class QueueCallbackFailedPayload(QueuePayload):
 
 class QueueCallLostPayload(QueuePayload):
     caller: Text = Field(description="Caller's number (caller ID)")
-    caller_name: str | None = Field(default=None, description="Caller's name, when known")
+    caller_name: LongText | None = Field(default=None, description="Caller's name, when known")
     waiting_seconds: int = Field(ge=0, description="How long the caller waited before the loss")
     reason: Text = Field(description="Why the call was lost (caller hung up, timeout, ...)")
     occurred_at: UtcDatetime = Field(description="When the call was lost")
@@ -94,7 +100,7 @@ class VoicemailReceivedPayload(Payload):
     recipient_name: Text = Field(description="Mailbox owner's name")
     mailbox: Text = Field(description="Voicemail box (extension number)")
     caller: Text = Field(description="Caller's number (caller ID)")
-    caller_name: str | None = Field(default=None, description="Caller's name, when known")
+    caller_name: LongText | None = Field(default=None, description="Caller's name, when known")
     duration_seconds: int = Field(ge=0, description="Length of the message, in seconds")
     received_at: UtcDatetime = Field(description="When the message was left")
     listen_url: HttpUrlText | None = Field(
@@ -115,14 +121,14 @@ class CallReportCompletedPayload(Payload):
 
 class ConferenceInvitationPayload(Payload):
     email: EmailStr = Field(description="Invitee's address: the invitation goes there")
-    invitee_name: str | None = Field(default=None, description="Invitee's name, when known")
+    invitee_name: LongText | None = Field(default=None, description="Invitee's name, when known")
     organizer: Text = Field(description="Name of the person who set up the meeting")
     title: Text = Field(description="Title of the meeting")
     starts_at: UtcDatetime = Field(description="Start of the meeting")
     duration_minutes: int = Field(ge=1, description="Planned length, in minutes")
     conference_number: Text = Field(description="Conference room number to dial internally")
-    dial_in_number: str | None = Field(default=None, description="External dial-in number")
-    pin: str | None = Field(default=None, description="Participant PIN, when the room has one")
+    dial_in_number: LongText | None = Field(default=None, description="External dial-in number")
+    pin: LongText | None = Field(default=None, description="Participant PIN, when the room has one")
     join_url: HttpUrlText | None = Field(default=None, description="Link to join from a browser")
 
 
@@ -147,7 +153,7 @@ class LicenseLimitedPayload(Payload):
 
 class RechargePayload(Payload):
     account: Text = Field(description="Billing or trunk account that needs credit")
-    provider: str | None = Field(default=None, description="Carrier or billing provider")
+    provider: LongText | None = Field(default=None, description="Carrier or billing provider")
     balance: Decimal = Field(description="Balance left")
     threshold: Decimal = Field(description="Balance under which this alert is sent")
     currency: str = Field(pattern=r"^[A-Z]{3}$", description="ISO 4217 currency code")
@@ -158,10 +164,10 @@ class RechargePayload(Payload):
 class EmergencyCallPayload(Payload):
     tenant_name: Text = Field(description="Tenant the caller belongs to")
     caller: Text = Field(description="Extension that placed the call")
-    caller_name: str | None = Field(default=None, description="Name of that extension's user")
+    caller_name: LongText | None = Field(default=None, description="Name of that extension's user")
     dialed_number: Text = Field(description="Emergency number dialed")
-    location: str | None = Field(default=None, description="Registered location of the caller")
-    trunk_name: str | None = Field(default=None, description="Trunk the call went out on")
+    location: LongText | None = Field(default=None, description="Registered location of the caller")
+    trunk_name: LongText | None = Field(default=None, description="Trunk the call went out on")
     occurred_at: UtcDatetime = Field(description="When the call was placed")
 
 
@@ -178,4 +184,4 @@ class TrunkDisconnectedPayload(Payload):
     trunk_name: Text = Field(description="Name of the SIP trunk")
     host: Text = Field(description="Provider host the trunk registers to")
     since: UtcDatetime = Field(description="When the trunk went down")
-    reason: str | None = Field(default=None, description="Last error (timeout, 403, ...)")
+    reason: LongText | None = Field(default=None, description="Last error (timeout, 403, ...)")
