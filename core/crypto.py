@@ -18,6 +18,7 @@ from pathlib import Path
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from core.errors import SecretKeyError, StorageFullError, StorageReadOnlyError
+from core.private_files import make_private_dir
 from core.sealed import BlobKey, UnopenableBlob, is_sealed, open_sealed, seal
 
 ENV_VAR = "MAILBELL_SECRET_KEYS"
@@ -53,7 +54,7 @@ def _parse_keys(raw: str, origin: str) -> list[tuple[Fernet, BlobKey]]:
 
 def _write_private(path: Path, content: str) -> None:
     """Write `content` to `path` atomically with mode 0600 from the first byte."""
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_private_dir(path.parent)
     tmp = path.with_name(path.name + ".tmp")
     fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:

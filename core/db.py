@@ -14,6 +14,7 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session, create_engine
 
 from core.errors import MailbellError
+from core.private_files import create_private_file, make_private_dir
 
 MIGRATIONS_DIR = Path(__file__).parent / "migrations"
 SQLITE_BUSY_TIMEOUT_MS = 5000
@@ -34,10 +35,14 @@ def make_engine(url: str, **kwargs: Any) -> Engine:
 
     install_generation_hook()
     parsed = make_url(url)
+    # Parameters are secrets' ciphertexts, addresses and messages: never in an error or a log.
+    kwargs.setdefault("hide_parameters", True)
     if parsed.get_backend_name() == "sqlite":
         database = parsed.database
         if database and database != ":memory:":
-            Path(database).expanduser().parent.mkdir(parents=True, exist_ok=True)
+            path = Path(database).expanduser()
+            make_private_dir(path.parent)
+            create_private_file(path)
         engine = create_engine(url, connect_args={"check_same_thread": False}, **kwargs)
         event.listen(engine, "connect", _configure_sqlite)
         return engine
@@ -78,7 +83,9 @@ def _migration_lock(engine: Engine) -> Iterator[None]:
         return
     import fcntl
 
-    with open(f"{database}.migrate-lock", "a") as handle:
+    lock_path = Path(f"{database}.migrate-lock")
+    create_private_file(lock_path)
+    with open(lock_path, "a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
         try:
             yield
