@@ -67,6 +67,9 @@ def _check_key(key: str | None) -> str | None:
     key = key.strip()
     if not key or len(key) > KEY_MAX_LENGTH or "\r" in key or "\n" in key:
         raise ValidationError("key", f"must be 1-{KEY_MAX_LENGTH} characters on one line")
+    # A command-line argument that is not UTF-8 arrives with lone surrogates: unstorable.
+    if any("\ud800" <= char <= "\udfff" for char in key):
+        raise ValidationError("key", "must be valid Unicode text (it holds a lone surrogate)")
     return key
 
 

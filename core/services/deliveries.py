@@ -21,6 +21,13 @@ from core.services.slack_inbox import INBOUND_EVENT
 from core.services.templates import effective_template
 
 PAGE_MAX = 1000  # the most rows one page of the log may ask for
+# The largest id a database row can have (a signed 64-bit integer): a larger number from a user
+# (`retry 99999999999999999999999`) names no delivery, and the SQLite driver overflows on it.
+MAX_ROW_ID = 2**63 - 1
+
+
+def _names_a_row(delivery_id: int) -> bool:
+    return 1 <= delivery_id <= MAX_ROW_ID
 
 
 def list_deliveries(
@@ -41,8 +48,9 @@ def list_deliveries(
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= PAGE_MAX:
         raise ValidationError("limit", f"{limit!r} is not between 1 and {PAGE_MAX}")
     query = select(Delivery).order_by(col(Delivery.id).desc()).limit(limit)
-    if before_id is not None:
-        query = query.where(col(Delivery.id) < before_id)
+    if before_id is not None and before_id <= MAX_ROW_ID:  # past the largest id: every row
+        # ids start at 1: anything lower means no row, and stays inside the driver's range
+        query = query.where(col(Delivery.id) < max(before_id, 0))
     if tenant is not None:
         query = query.where(Delivery.tenant_id == tenant.id)
     if status is not None:
@@ -58,6 +66,8 @@ def list_deliveries(
 
 def list_attempts(*, session: Session, delivery_id: int) -> list[DeliveryAttempt]:
     """Every send attempt of a delivery, oldest first (a manual retry is not an attempt)."""
+    if not _names_a_row(delivery_id):
+        return []
     query = (
         select(DeliveryAttempt)
         .where(DeliveryAttempt.delivery_id == delivery_id)
@@ -68,7 +78,7 @@ def list_attempts(*, session: Session, delivery_id: int) -> list[DeliveryAttempt
 
 def get_delivery(*, session: Session, delivery_id: int, tenant: Tenant | None = None) -> Delivery:
     """A delivery by id; with `tenant`, only that tenant's (another tenant's is not found)."""
-    delivery = session.get(Delivery, delivery_id)
+    delivery = session.get(Delivery, delivery_id) if _names_a_row(delivery_id) else None
     if delivery is None or (tenant is not None and delivery.tenant_id != tenant.id):
         raise NotFound(f"delivery {delivery_id} does not exist")
     return delivery

@@ -34,6 +34,14 @@ def _load_data(data: str | None, data_file: Path | None) -> dict[str, Any]:
         from core.errors import ValidationError
 
         raise ValidationError("data", f"is not valid JSON: {exc}") from None
+    except UnicodeDecodeError:
+        from core.errors import ValidationError
+
+        raise ValidationError("data", "is not valid JSON: the file is not UTF-8") from None
+    except ValueError:  # Python refuses to convert an integer of over 4,300 digits
+        from core.errors import ValidationError
+
+        raise ValidationError("data", "is not valid JSON: a number has over 4300 digits") from None
     if not isinstance(loaded, dict):
         from core.errors import ValidationError
 

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
-from core.errors import ValidationError
+from core.errors import NotFound, ValidationError
 from core.services.deliveries import retry_delivery
 from slackbot.blocks.common import escape
 from slackbot.listeners.commands.base import Command, CommandRequest, Reply, usage
+
+MAX_ID_DIGITS = 20
 
 
 def retry(request: CommandRequest) -> Reply:
@@ -13,8 +15,13 @@ def retry(request: CommandRequest) -> Reply:
     if len(request.args) != 1:
         return usage("retry DELIVERY_ID")
     raw = request.args[0].lstrip("#")
-    if not raw.isdigit():
-        raise ValidationError("delivery", f"{raw!r} is not a delivery id (a number)")
+    # ASCII digits only: str.isdigit() also accepts "²", on which int() fails.
+    if not (raw.isascii() and raw.isdigit()):
+        raise ValidationError("delivery", f"{raw[:40]!r} is not a delivery id (a number)")
+    # int() refuses over 4,300 digits; any id past 20 digits is past the largest row id anyway
+    # (the delivery service answers "does not exist" for those it is given).
+    if len(raw) > MAX_ID_DIGITS:
+        raise NotFound(f"delivery {raw[:MAX_ID_DIGITS]}… does not exist")
     delivery = retry_delivery(
         session=request.session,
         box=request.ctx.box,
