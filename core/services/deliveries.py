@@ -15,6 +15,7 @@ from core.models.delivery import STATUSES, Delivery, DeliveryAttempt, EventRecor
 from core.models.tenancy import Tenant
 from core.pipeline.contents import message_of
 from core.pipeline.emit import fill_content
+from core.pipeline.emit_write import EmittedDelivery
 from core.services.audit import Actor, record
 from core.services.mail_servers import resolve_effective_server
 from core.services.slack_inbox import INBOUND_EVENT
@@ -148,7 +149,9 @@ def retry_delivery(
     return delivery
 
 
-def delivery_public(delivery: Delivery, *, tenant_slug: str | None) -> dict[str, Any]:
+def delivery_public(
+    delivery: Delivery | EmittedDelivery, *, tenant_slug: str | None
+) -> dict[str, Any]:
     """The row shape of `deliveries list --json` (DESIGN §4)."""
     return {
         "id": delivery.id,

@@ -5,6 +5,7 @@ A database locked by another process is 503 with `Retry-After`."""
 
 from __future__ import annotations
 
+import itertools
 import json
 import subprocess
 import sys
@@ -276,3 +277,64 @@ def test_a_locked_database_is_503_with_retry_after(
     for path, body_text in requests:  # the lock gone, the same requests go through
         answer = post_json_text(serve.port, path, body_text, token=tokens.acme)
         assert answer.status in (200, 202), answer.text
+
+
+# Values json.loads accepts that no well-behaved client sends, as raw JSON text.
+HOSTILE_VALUES = (
+    r'"\ud800"',
+    r'"a\udfffb"',
+    HUGE,
+    "-" + HUGE,
+    "1e400",
+    "-1e400",
+    "NaN",
+    "Infinity",
+    "-Infinity",
+    '"' + "x" * 20_000 + '"',
+    "[" * 200 + "]" * 200,
+    '{"": {"": {"": null}}}',
+    "[]",
+    "{}",
+    "null",
+    "true",
+    '"\\u0000"',
+    '"\\r\\nBcc: evil@evil.example"',
+    "0.1",
+    "-1",
+    str(2**63),
+)
+
+
+def test_quick_fuzz_hostile_values_in_every_field_never_500(
+    serve: ServeProcess, tokens: Tokens
+) -> None:
+    """Each field of a valid body of each POST route, replaced by each hostile value (and the
+    value also put at a new key): every answer is a 2xx or 4xx with a JSON body."""
+    valid = {
+        EVENTS: {"event": "QUEUE_CALL_LOST", "data": QUEUE_CALL_LOST, "key": "fuzz"},
+        SETTINGS: {
+            "recipients": "ops@acme.example",
+            "port": 2525,
+            "notify_queue_sla_breached": True,
+        },
+        TEMPLATE: {"subject": "Lost {{ caller }}", "body": "<p>{{ queue_name }}</p>"},
+    }
+    statuses: dict[int, int] = {}
+    for path, body in valid.items():
+        # (field, variable inside `data` or None): each replaced in turn; "fuzz_extra" is added
+        fields = [(name, None) for name in [*body, "fuzz_extra"]]
+        if path == EVENTS:
+            fields += [("data", name) for name in [*QUEUE_CALL_LOST, "fuzz_extra"]]
+        for (name, inner), value in itertools.product(fields, HOSTILE_VALUES):
+            parts = {k: json.dumps(v) for k, v in body.items()}
+            if inner is None:
+                parts[name] = value
+            else:
+                data = {k: json.dumps(v) for k, v in QUEUE_CALL_LOST.items()} | {inner: value}
+                parts["data"] = "{" + ", ".join(f'"{k}": {v}' for k, v in data.items()) + "}"
+            text = "{" + ", ".join(f'"{k}": {v}' for k, v in parts.items()) + "}"
+            answer = post_json_text(serve.port, path, text, token=tokens.acme)
+            statuses[answer.status] = statuses.get(answer.status, 0) + 1
+            assert answer.status < 500, (path, name, inner, value[:40], answer.text[:300])
+            assert "Traceback" not in answer.text and isinstance(answer.json, dict)
+    assert set(statuses) <= {200, 202, 400, 404, 409}, statuses
