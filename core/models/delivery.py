@@ -61,6 +61,8 @@ class Delivery(SQLModel, table=True):
         # so rows of a killed worker come due through the same index.
         Index("ix_delivery_due", "status", "next_attempt_at"),
         Index("ix_delivery_tenant_created", "tenant_id", "created_at"),
+        # Deleting an event (retention, tenant deletion) looks up its deliveries by this.
+        Index("ix_delivery_event", "event_id"),
         # ids are never reused on SQLite (migration 0009)
         {"sqlite_autoincrement": True},
     )
