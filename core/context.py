@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from core import render_budget
 from core.config import Settings, load_settings
 from core.crypto import KeySource, SecretBox
 from core.db import make_engine, session_scope, upgrade
@@ -67,6 +68,7 @@ class Context:
 def build_context(settings: Settings | None = None, *, migrate: bool = True) -> Context:
     """Settings from the environment, an engine, the key ring; schema migrated unless told not."""
     settings = settings or load_settings()
+    render_budget.configure(settings.template_max_bytes, settings.template_timeout_ms)
     engine = make_engine(settings.effective_database_url)
     box = SecretBox(KeySource(env_keys=settings.secret_keys, key_file=settings.key_file))
     context = Context(settings=settings, engine=engine, box=box)
