@@ -23,7 +23,7 @@ from typing import Any
 
 from aiohttp import web
 
-from api.body_text import refuse_lone_surrogates
+from api.body_text import refuse_unstorable_text
 from api.errors import MAX_BODY_BYTES, ApiError
 from core.errors import ValidationError
 from core.validation import SECRET_FIELDS
@@ -111,7 +111,7 @@ class Body:
             raise ApiError(
                 400, f"the body must be a JSON object, not {_json_name(data)}", field="body"
             )
-        refuse_lone_surrogates(data)
+        refuse_unstorable_text(data)
         return data
 
 

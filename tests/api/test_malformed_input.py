@@ -107,6 +107,17 @@ LONE_SURROGATES = (
     (TEMPLATE, r'{"subject": "Lost call \ud800"}', "subject", "subject: the value"),
     (TEMPLATE, r'{"body": "<p>{{ caller }}</p>", "\udbff": 1}', "body", "the field name"),
 )
+NULS = (
+    (
+        EVENTS,
+        r'{"event": "QUEUE_CALL_LOST", "key": "k\u0000", "data": {}}',
+        "key",
+        "key: the value",
+    ),
+    (SETTINGS, r'{"server": "smtp.acme.example\u0000"}', "server", "server: the value"),
+    (TEMPLATE, r'{"subject": "s", "body": "<p>\u0000</p>"}', "body", "body: the value"),
+    (EVENTS, '{"event": "QUEUE_CALL_LOST", "data": {"\\u0000": 1}}', "data", "the key '\\x00'"),
+)
 
 
 def test_a_bearer_token_that_is_not_utf8_is_401(
@@ -138,7 +149,7 @@ def test_a_json_number_of_5000_digits_is_400(
     assert db_dump() == before
 
 
-def test_a_lone_surrogate_anywhere_is_400_naming_the_field(
+def test_a_lone_surrogate_or_nul_anywhere_is_400_naming_the_field(
     serve: ServeProcess, tokens: Tokens, db_dump: Callable[[], str]
 ) -> None:
     before = db_dump()
@@ -146,6 +157,10 @@ def test_a_lone_surrogate_anywhere_is_400_naming_the_field(
         answer = post_json_text(serve.port, path, body, token=tokens.acme)
         error = str(_refused(answer, 400, field)["error"])
         assert "lone surrogate" in error and where in error, (body, error)
+    for path, body, field, where in NULS:  # PostgreSQL text cannot hold NUL
+        answer = post_json_text(serve.port, path, body, token=tokens.acme)
+        error = str(_refused(answer, 400, field)["error"])
+        assert "NUL" in error and where in error, (body, error)
     assert db_dump() == before
 
 
