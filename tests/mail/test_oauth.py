@@ -351,7 +351,7 @@ def test_cli_authorize_refusals(cli, monkeypatch, token_endpoint: TokenEndpoint)
     assert cli("tenant", "add", "acme").code == 0
     assert cli(
         "server", "add", "--tenant", "acme", "--name", "Plain", "--host", "smtp.a.org",
-        "--username", "u", "--password", "pw",
+        "--username", "u", "--password", "pw", "--from", "a@a.org",
     ).code == 0  # fmt: skip
     result = cli("oauth", "authorize", "--server", "1", "--tenant", "acme")
     assert result.code == 1 and "GMAIL or MS365" in result.err

@@ -119,6 +119,7 @@ async def test_username_is_required_unless_auth_is_disabled(ctx, make_app) -> No
         app.screen.query_one("#auth", Select).value = "DISABLE"
         await pilot.pause()
         assert "required" not in note(app, "username")
+        await type_into(pilot, "#mail_from", "alerts@example.com")
         await pilot.press("ctrl+s")
         await settle(pilot)
     assert [s.name for s in servers(ctx)] == ["relay"]
@@ -195,6 +196,7 @@ async def test_a_failing_test_shows_the_step_and_hint_and_the_app_goes_on(ctx, m
         await pilot.press("escape")
         await settle(pilot)
         assert type(app.screen).__name__ == "ServerFormScreen"
+        await type_into(pilot, "#mail_from", "alerts@example.com")  # a save needs a From
         await pilot.press("ctrl+s")  # still usable: save the server anyway
         await settle(pilot)
     assert [s.name for s in servers(ctx)] == ["down"]
@@ -208,7 +210,12 @@ async def test_set_default_moves_the_star(ctx, actor, make_app) -> None:
             box=ctx.box,
             tenant=None,
             actor=actor,
-            data={"name": "backup", "host": "smtp.backup.example", "auth": "DISABLE"},
+            data={
+                "name": "backup",
+                "host": "smtp.backup.example",
+                "auth": "DISABLE",
+                "mail_from": "backup@example.com",
+            },
         )
     app = make_app(start="servers")
     async with app.run_test(size=(80, 24)) as pilot:

@@ -211,6 +211,7 @@ class ServerFormScreen(FormDialog[bool]):
     # -- validation as you type ----------------------------------------------------------------
 
     def validate_form(self, *, all_fields: bool = False) -> None:
+        from core.errors import ValidationError
         from core.models.mail import MailServer
         from core.services.mail_servers import check_complete, clean_server_fields
 
@@ -223,14 +224,19 @@ class ServerFormScreen(FormDialog[bool]):
             host=str(data.get("host") or "").strip(),
             auth=str(data.get("auth") or "AUTO"),
             username=str(data.get("username") or "").strip() or None,
+            mail_from=str(data.get("mail_from") or "").strip() or None,
         )
-        complete = check(check_complete, draft)
-        host_missing = not draft.host
-        for name in ("host", "username"):
+        complete, failed = None, None
+        try:
+            check_complete(draft)
+        except ValidationError as exc:  # the rule goes under the field it names
+            complete, failed = exc.message, exc.field
+        if failed == "mail_from" and getattr(self, "_testing", False):
+            complete = None  # a connection test needs no From: only a save does
+        for name in ("host", "username", "mail_from"):
             if name not in self.form.errors:
-                is_it = complete is not None and (name == "host") == host_missing
                 shown = all_fields or name in self.touched
-                self.form.set(name, complete if is_it and shown else None)
+                self.form.set(name, complete if failed == name and shown else None)
         if not all_fields and "name" not in self.touched:
             self.form.set("name", None)
 
@@ -287,7 +293,12 @@ class ServerFormScreen(FormDialog[bool]):
         from tui.screens.connection_test import ConnectionTestScreen
 
         # A secret is tested as typed, or the stored one is used: its rules are for saving.
-        if not self.ready_to_save("before testing", ignore=("password", "oauth_client_secret")):
+        self._testing = True
+        try:
+            ready = self.ready_to_save("before testing", ignore=("password", "oauth_client_secret"))
+        finally:
+            self._testing = False
+        if not ready:
             return
         label = self.query_one("#name", Input).value or self.query_one("#host", Input).value
         if self.server is None:
