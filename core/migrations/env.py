@@ -28,6 +28,8 @@ def run_migrations_online() -> None:
         with context.begin_transaction():
             if connection.dialect.name == "postgresql":
                 # Processes starting together: one migrates, the others wait, then find nothing.
+                # Waiting for another process's migration is no error: no lock timeout here.
+                connection.exec_driver_sql("SET LOCAL lock_timeout = 0")
                 connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7342015)")
             context.run_migrations()
 

@@ -250,8 +250,8 @@ class WriteLock:
 
 @pytest.fixture
 def lock_timeout(settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    """PostgreSQL waits for a lock for ever unless told otherwise: give `serve` a 1 s
-    `lock_timeout` through libpq's PGOPTIONS (SQLite has its 5 s busy timeout built in)."""
+    """PostgreSQL engines wait 5 s for a lock, as SQLite waits for its file (core/db.py); a
+    `lock_timeout` in libpq's PGOPTIONS wins, and 1 s keeps this test short."""
     if make_url(settings.effective_database_url).get_backend_name() == "postgresql":
         monkeypatch.setenv("PGOPTIONS", "-c lock_timeout=1000")
 
