@@ -32,19 +32,29 @@ from typing import Any
 
 import jinja2
 from jinja2 import StrictUndefined, Template
-from jinja2.sandbox import ImmutableSandboxedEnvironment, SecurityError
+from jinja2.sandbox import SecurityError
 
 from core.catalog import NAMES, Event, get_event, login_uri
 from core.catalog_payloads import Payload, UserCreationPayload
 from core.errors import PermanentError
 from core.html_text import html_to_text, normalize, text_template_source
 from core.paths import templates_dir
+from core.render_budget import BudgetExceeded, check_line
+from core.sandbox import BudgetSandbox
 from core.senders import check_headers, compose_from
 
 MAX_BODY_BYTES = 256 * 1024
 RANGE_LIMIT = 10_000
-REPEAT_LIMIT = 100_000
 QR_FILENAME = "login-qr.png"
+# What a template can raise while rendering (RecursionError: a macro calling itself).
+_RENDER_ERRORS = (
+    jinja2.TemplateError,
+    TypeError,
+    ValueError,
+    ArithmeticError,
+    LookupError,
+    RecursionError,
+)
 
 
 def _finalize(value: Any) -> Any:
@@ -80,24 +90,8 @@ def format_duration(value: Any) -> str:
     return f"{hours} h {minutes:02d} min"
 
 
-class _Sandbox(ImmutableSandboxedEnvironment):
-    """The sandbox, with `*` and `**` bounded so a template cannot build huge values."""
-
-    intercepted_binops = frozenset({"*", "**"})
-
-    def call_binop(self, context: Any, operator: str, left: Any, right: Any) -> Any:
-        if operator == "**" and isinstance(right, int | float) and abs(right) > 64:
-            raise SecurityError("exponents above 64 are not allowed")
-        if operator == "*":
-            for seq, times in ((left, right), (right, left)):
-                sized = isinstance(seq, str | list | tuple) and isinstance(times, int)
-                if sized and len(seq) * times > REPEAT_LIMIT:
-                    raise SecurityError(f"repeated values are limited to {REPEAT_LIMIT}")
-        return super().call_binop(context, operator, left, right)
-
-
-def _make_env(*, autoescape: bool) -> _Sandbox:
-    env = _Sandbox(
+def _make_env(*, autoescape: bool) -> BudgetSandbox:
+    env = BudgetSandbox(
         autoescape=autoescape, undefined=StrictUndefined, finalize=_finalize, auto_reload=False
     )
     env.filters["datetime"] = format_datetime
@@ -146,7 +140,9 @@ def template_line(exc: BaseException) -> int | None:
 
 def describe_error(exc: BaseException) -> str:
     """`line N: reason` for a compile or render error."""
-    if isinstance(exc, SecurityError):
+    if isinstance(exc, BudgetExceeded):
+        reason = exc.message or ""
+    elif isinstance(exc, SecurityError):
         reason = f"not allowed in a template: {exc}"
     elif isinstance(exc, jinja2.TemplateSyntaxError):
         reason = f"syntax error: {exc.message}"
@@ -306,9 +302,10 @@ def render(
         cid = make_msgid("qr", domain=domain)[1:-1]
         context = render_context(event, payload, cid)
         subject = one_line(compile_line(template.subject).render(context))
+        check_line(subject)
         body = compile_body(template.body)
         html = body.html.render(context)
-    except (jinja2.TemplateError, TypeError, ValueError, ArithmeticError) as exc:
+    except _RENDER_ERRORS as exc:
         raise PermanentError(f"template {event.name}: {describe_error(exc)}") from None
     text = _text(body, html, context)
     inline: tuple[InlineImage, ...] = ()
@@ -332,7 +329,7 @@ def _text(body: CompiledBody, html: str, context: dict[str, Any]) -> str:
     if body.text is not None:
         try:
             return normalize(body.text.render(context))
-        except (jinja2.TemplateError, TypeError, ValueError, ArithmeticError):
+        except _RENDER_ERRORS:
             pass
     return html_to_text(html)
 

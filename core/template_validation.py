@@ -24,6 +24,7 @@ from jinja2 import meta, nodes
 
 from core.catalog import Event, get_event, variables
 from core.errors import ValidationError
+from core.render_budget import BudgetExceeded, check_line
 from core.rendering import (
     HTML_ENV,
     LINE_ENV,
@@ -35,6 +36,7 @@ from core.rendering import (
     render_context,
 )
 from core.senders import check_from_template
+from core.validated_templates import VALIDATED
 
 MAX_FROM = 320
 MAX_SUBJECT = 998
@@ -102,8 +104,18 @@ def check_source(
 
 
 def validate_template(name: str, *, mail_from: str, subject: str, body: str) -> None:
-    """Refuse (`ValidationError`) a template that is not safe and correct for event `name`."""
+    """Refuse (`ValidationError`) a template that is not safe and correct for event `name`.
+
+    Outcomes are remembered (core/validated_templates.py): the same template is checked once.
+    """
     event = get_event(name, field="name")
+    VALIDATED.check(
+        VALIDATED.key(event.name, mail_from, subject, body),
+        partial(_validate, event, mail_from=mail_from, subject=subject, body=body),
+    )
+
+
+def _validate(event: Event, *, mail_from: str, subject: str, body: str) -> None:
     _single_line("from", mail_from, MAX_FROM, required=False)
     _single_line("subject", subject, MAX_SUBJECT, required=True)
     size = len(body.encode("utf-8"))
@@ -119,7 +131,7 @@ def validate_template(name: str, *, mail_from: str, subject: str, body: str) -> 
     for payload in (event.sample_payload(), event.minimal_payload()):
         context: dict[str, Any] = render_context(event, payload, "qr.preview@mailbell.invalid")
         _test_render("from", compile_line(mail_from), dict(payload))
-        _test_render("subject", compile_line(subject), context)
+        _check_line("subject", _test_render("subject", compile_line(subject), context))
         _test_render("body", compile_body(body).html, context)
         check_from_template(mail_from, partial(_render_line, values=dict(payload)))
 
@@ -128,8 +140,15 @@ def _render_line(source: str, values: dict[str, Any]) -> str:
     return one_line(compile_line(source).render(values))
 
 
-def _test_render(field: str, template: jinja2.Template, context: dict[str, Any]) -> None:
+def _check_line(field: str, rendered: str) -> None:
     try:
-        template.render(context)
+        check_line(one_line(rendered))
+    except BudgetExceeded as exc:
+        raise ValidationError(field, exc.message or "") from None
+
+
+def _test_render(field: str, template: jinja2.Template, context: dict[str, Any]) -> str:
+    try:
+        return template.render(context)
     except Exception as exc:  # anything a template raises here is a reason to refuse it
         raise ValidationError(field, describe_error(exc)) from None

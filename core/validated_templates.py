@@ -52,12 +52,24 @@ class ValidationCache:
             except ValidationError as exc:
                 outcome = exc
             with self._lock:
-                self._entries[key] = outcome
-                self._entries.move_to_end(key)
-                while len(self._entries) > self._max:
-                    self._entries.popitem(last=False)
+                self._remember(key, outcome)
         if isinstance(outcome, ValidationError):
             raise ValidationError(outcome.field, outcome.message)
+
+    def known(self, key: bytes) -> bool:
+        with self._lock:
+            return key in self._entries
+
+    def remember(self, key: bytes, outcome: ValidationError | None) -> None:
+        """Record an outcome found elsewhere (the API's checking process)."""
+        with self._lock:
+            self._remember(key, outcome)
+
+    def _remember(self, key: bytes, outcome: ValidationError | None) -> None:
+        self._entries[key] = outcome
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._max:
+            self._entries.popitem(last=False)
 
     def clear(self) -> None:
         with self._lock:

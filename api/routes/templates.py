@@ -10,6 +10,11 @@ The owner is the token's tenant, or the system for a system token without `?tena
 events are customised at system level, tenant events per tenant: 400 `tenant` otherwise).
 A name outside the 14 of the reference is 404 `{"error": "... valid names: ...", "field":
 "name"}`, in the path and in a create body alike.
+
+A template being saved is validated (test renders on the render budget) in a process of its
+own (api/template_checks.py), after the token check and before the write: rendering never runs
+on the shared writer thread, nor holds the GIL of the process serving every tenant's events.
+The service validates again inside the write: a hit in the cache of validation outcomes.
 """
 
 from __future__ import annotations
@@ -22,6 +27,8 @@ from sqlmodel import Session
 from api.auth import Scope, scoped_read, scoped_write
 from api.body import STRING, read_body, typed_fields
 from api.errors import ApiError
+from api.template_checks import TEMPLATE_CHECKS
+from api.template_checks import setup as setup_checks
 from core import validation as v
 from core.catalog import Event, get_event
 from core.errors import NotFound, ValidationError
@@ -34,12 +41,19 @@ from core.services.templates import (
     list_custom_templates,
     list_default_templates,
     update_custom_template,
+    values_for_create,
+    values_for_update,
 )
 
 TEMPLATE_TYPES = {"name": STRING, "from": STRING, "mail_from": STRING, "subject": STRING,
                   "body": STRING}  # fmt: skip
 CREATE_FIELDS = ("name", "from", "mail_from", "subject", "body")
 READ_ONLY = ("created_at", "updated_at")
+
+
+async def _prevalidate(request: web.Request, name: str, values: dict[str, str]) -> None:
+    """`validate_template` in the checking process (400 `ValidationError` when refused)."""
+    await request.app[TEMPLATE_CHECKS].validate(name, values)
 
 
 def known_event(name: Any) -> Event:
@@ -79,7 +93,7 @@ async def list_custom(request: web.Request) -> web.Response:
 async def create_custom(request: web.Request) -> web.Response:
     body = await read_body(request)
 
-    def work(session: Session, scope: Scope) -> dict[str, Any]:
+    def given(session: Session, scope: Scope) -> tuple[str, dict[str, Any], dict[str, str]]:
         fields = typed_fields(body.json_object(), TEMPLATE_TYPES, read_only=READ_ONLY)
         v.known_fields(fields, CREATE_FIELDS)
         if "name" not in fields:
@@ -87,14 +101,20 @@ async def create_custom(request: web.Request) -> web.Response:
         event = known_event(fields["name"])
         if "from" in fields and "mail_from" in fields:
             raise ValidationError("from", "give either from or mail_from, not both")
+        parts = {
+            "mail_from": fields.get("from", fields.get("mail_from")),
+            "subject": fields.get("subject"),
+            "body": fields.get("body"),
+        }
+        values = values_for_create(tenant=scope.tenant, name=event.name, **parts)
+        return event.name, parts, values
+
+    name, parts, values = await scoped_read(request, given)
+    await _prevalidate(request, name, values)
+
+    def work(session: Session, scope: Scope) -> dict[str, Any]:
         row = create_custom_template(
-            session=session,
-            tenant=scope.tenant,
-            name=event.name,
-            mail_from=fields.get("from", fields.get("mail_from")),
-            subject=fields.get("subject"),
-            body=fields.get("body"),
-            actor=scope.actor,
+            session=session, tenant=scope.tenant, name=name, actor=scope.actor, **parts
         )
         return custom_as_dict(row)
 
@@ -116,7 +136,7 @@ async def update_custom(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     body = await read_body(request)
 
-    def work(session: Session, scope: Scope) -> dict[str, Any]:
+    def given(session: Session, scope: Scope) -> tuple[str, dict[str, Any], dict[str, str]]:
         event = known_event(name)
         changes = typed_fields(body.json_object(), TEMPLATE_TYPES, read_only=READ_ONLY)
         given_name = changes.pop("name", None)
@@ -124,8 +144,17 @@ async def update_custom(request: web.Request) -> web.Response:
             raise ValidationError(
                 "name", f"{given_name!r} does not match the template in the path ({event.name})"
             )
+        values = values_for_update(
+            session=session, tenant=scope.tenant, name=event.name, changes=changes
+        )
+        return event.name, changes, values
+
+    event_name, changes, values = await scoped_read(request, given)
+    await _prevalidate(request, event_name, values)
+
+    def work(session: Session, scope: Scope) -> dict[str, Any]:
         row = update_custom_template(
-            session=session, tenant=scope.tenant, name=event.name, changes=changes,
+            session=session, tenant=scope.tenant, name=event_name, changes=changes,
             actor=scope.actor,
         )  # fmt: skip
         return custom_as_dict(row)
@@ -148,6 +177,7 @@ async def delete_custom(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
+    setup_checks(app)
     app.router.add_get("/api/default_email_templates", list_defaults)
     app.router.add_get("/api/default_email_templates/{name}", get_default)
     app.router.add_get("/api/custom_email_templates", list_custom)

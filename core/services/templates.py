@@ -97,6 +97,52 @@ def get_custom_template(*, session: Session, tenant: Tenant | None, name: str) -
     return row
 
 
+def values_for_create(
+    *,
+    tenant: Tenant | None,
+    name: str,
+    mail_from: str | None = None,
+    subject: str | None = None,
+    body: str | None = None,
+) -> dict[str, str]:
+    """The parts a new custom template will have (a part not given is the default's), keyed
+    as `validate_template` takes them; the event is checked against the owner."""
+    event = _event_for(name, tenant, field="name")
+    default = default_template(event.name)
+    return {
+        "mail_from": default.mail_from if mail_from is None else mail_from,
+        "subject": default.subject if subject is None else subject,
+        "body": default.body if body is None else body,
+    }
+
+
+def _check_changes(changes: Mapping[str, Any]) -> None:
+    for key, value in changes.items():
+        if key not in _FIELDS:
+            raise ValidationError(key, "unknown field: use from, subject or body")
+        if value is not None and not isinstance(value, str):
+            raise ValidationError(_PUBLIC[_FIELDS[key]], "must be a string")
+
+
+def _merged(row: CustomTemplate, changes: Mapping[str, Any]) -> dict[str, str]:
+    _check_changes(changes)
+    values = {"mail_from": row.mail_from, "subject": row.subject, "body": row.body}
+    for key, value in changes.items():
+        if value is not None:
+            values[_FIELDS[key]] = value
+    return values
+
+
+def values_for_update(
+    *, session: Session, tenant: Tenant | None, name: str, changes: Mapping[str, Any]
+) -> dict[str, str]:
+    """The parts the owner's custom template `name` will have after `changes` (see
+    `update_custom_template`), keyed as `validate_template` takes them."""
+    event = _event_for(name, tenant)
+    _check_changes(changes)
+    return _merged(get_custom_template(session=session, tenant=tenant, name=event.name), changes)
+
+
 def create_custom_template(
     *,
     session: Session,
@@ -114,12 +160,9 @@ def create_custom_template(
     event = _event_for(name, tenant, field="name")
     if _find(session, tenant, event.name) is not None:
         raise Conflict(f"{_owner(tenant)} has a custom {event.name} template already: update it")
-    default = default_template(event.name)
-    values = {
-        "mail_from": default.mail_from if mail_from is None else mail_from,
-        "subject": default.subject if subject is None else subject,
-        "body": default.body if body is None else body,
-    }
+    values = values_for_create(
+        tenant=tenant, name=event.name, mail_from=mail_from, subject=subject, body=body
+    )
     validate_template(event.name, **values)
     row = CustomTemplate(
         tenant_id=tenant.id if tenant else None,
@@ -155,16 +198,9 @@ def update_custom_template(
     `NotFound` when the owner has no custom template of that name (nothing is created).
     """
     event = _event_for(name, tenant)
-    for key, value in changes.items():
-        if key not in _FIELDS:
-            raise ValidationError(key, "unknown field: use from, subject or body")
-        if value is not None and not isinstance(value, str):
-            raise ValidationError(_PUBLIC[_FIELDS[key]], "must be a string")
+    _check_changes(changes)
     row = get_custom_template(session=session, tenant=tenant, name=event.name)
-    values = {"mail_from": row.mail_from, "subject": row.subject, "body": row.body}
-    for key, value in changes.items():
-        if value is not None:
-            values[_FIELDS[key]] = value
+    values = _merged(row, changes)
     validate_template(event.name, **values)
     changed = [column for column, value in values.items() if getattr(row, column) != value]
     if changed:
