@@ -1,11 +1,14 @@
 """Rendering speed: mailbell's sandboxed, cached rendering next to bare Jinja2, in one process.
 
-    .venv/bin/python bench/bench_render.py [--event QUEUE_SLA] [--seconds 1.0]
+    .venv/bin/python bench/render.py [--event QUEUE_SLA] [--seconds 1.0]
 
 Rows (each the best of 3 timed runs):
 - bare Jinja2: `Environment(loader=DictLoader)` with autoescape, `get_template().render` of the
   same subject and body, same filters: the baseline;
-- render step: mailbell's sandboxed subject + HTML body, through the compiled-template caches;
+- plain sandbox: Jinja2's own `ImmutableSandboxedEnvironment` on the same templates (what
+  mailbell rendered with before the render budget);
+- render step: mailbell's budgeted sandbox (core/sandbox.py), through the compiled-template
+  caches; its ratio to the plain sandbox is the cost of the budget;
 - render(): a full message as parts (subject, HTML, derived text, From, Message-ID, Date);
 - render_message(): the same as an `email.message.EmailMessage`;
 - ... + as_bytes(): serialised for SMTP.
@@ -22,6 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from jinja2 import DictLoader, Environment, StrictUndefined
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from core import catalog, rendering
 from core.mail.mime import serialize
@@ -67,6 +71,20 @@ def main() -> None:
     )
     bare.filters.update(datetime=rendering.format_datetime, duration=rendering.format_duration)
 
+    plain = ImmutableSandboxedEnvironment(
+        loader=DictLoader({"subject": template.subject, "body": template.body}),
+        autoescape=True,
+        undefined=StrictUndefined,
+        auto_reload=False,
+    )
+    plain.filters.update(datetime=rendering.format_datetime, duration=rendering.format_duration)
+
+    def plain_sandbox() -> object:
+        return (
+            plain.get_template("subject").render(context),
+            plain.get_template("body").render(context),
+        )
+
     def baseline() -> object:
         return (
             bare.get_template("subject").render(context),
@@ -93,7 +111,8 @@ def main() -> None:
 
     rows = [
         ("bare Jinja2 get_template().render (subject + body)", baseline),
-        ("mailbell render step (sandbox, cached: subject + body)", render_step),
+        ("plain Jinja2 sandbox get_template().render", plain_sandbox),
+        ("mailbell render step (budgeted sandbox, cached)", render_step),
         ("mailbell render() (subject + HTML + text + headers)", full),
         ("mailbell render() + mime.serialize() (what emit stores)", fast_wire),
         ("mailbell render_message() (EmailMessage)", message),
@@ -103,6 +122,8 @@ def main() -> None:
     base = results[0][1]
     body_size = len(template.body.encode("utf-8"))
     print(f"template {event.name}: body {body_size} bytes; best of 3 runs per row")
+    budget_ratio = results[2][1] / results[1][1]
+    print(f"budgeted sandbox / plain sandbox (the cost of the budget): {budget_ratio:.2f}")
     print(f"{'what':<56} {'renders/s':>10} {'us each':>9} {'vs bare':>8}")
     for label, per_second in results:
         print(
