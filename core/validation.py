@@ -55,8 +55,14 @@ def mailbox(field: str, value: str) -> str:
     try:
         name, address = one_mailbox(field, value)
     except SenderRuleError:
+        several = "," in value or ";" in value
+        rule = (
+            "holds several addresses or a group: exactly one mailbox is allowed"
+            if several
+            else "is not a valid email address"
+        )
         raise ValidationError(
-            field, f"{value!r} is not exactly one mailbox: give one address, e.g. Ops <ops@x.org>"
+            field, f"{value!r} {rule}: give one address, e.g. Ops <ops@x.org>"
         ) from None
     address = email_address(field, address)
     return formataddr((name, address)) if name else address
