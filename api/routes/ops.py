@@ -25,6 +25,7 @@ log = logging.getLogger("mailbell.api")
 OPENAPI_PATH = Path(__file__).resolve().parent.parent / "openapi.yaml"
 HEALTH_TIMEOUT_S = 3.0
 READ_CHECK_MAX_AGE_S = 1.0
+PAGE_MAX_AGE_S = 1.0
 PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 # Components `mailbell serve` runs beside the API (worker, IMAP scheduler): name → state.
 COMPONENTS = web.AppKey("components", dict[str, str])
@@ -114,11 +115,30 @@ async def healthz(request: web.Request) -> web.Response:
     return web.json_response({"status": "ok", "database": "ok", **components})
 
 
+class MetricsPage:
+    """The rendered page, kept for PAGE_MAX_AGE_S: scrapers read every 15 s or so, while a
+    client hammering `/metrics` would otherwise have the event loop render every counter and
+    histogram each time, and `/healthz` wait behind those renders."""
+
+    def __init__(self) -> None:
+        self.body = b""
+        self.at: float | None = None
+
+    def fresh(self) -> bool:
+        return self.at is not None and time.monotonic() - self.at < PAGE_MAX_AGE_S
+
+
+METRICS_PAGE = web.AppKey("metrics_page", MetricsPage)
+
+
 async def metrics_text(request: web.Request) -> web.Response:
-    database = request.app[DATABASE]
-    gauges = await request.app[GAUGES].get(lambda: database.read(metrics.outbox_gauges))
-    text = metrics.render(gauges, extra={"mailbell_up": ("1 while the process serves.", 1.0)})
-    return web.Response(body=text.encode(), headers={"Content-Type": PROMETHEUS_CONTENT_TYPE})
+    page = request.app[METRICS_PAGE]
+    if not page.fresh():
+        database = request.app[DATABASE]
+        gauges = await request.app[GAUGES].get(lambda: database.read(metrics.outbox_gauges))
+        text = metrics.render(gauges, extra={"mailbell_up": ("1 while the process serves.", 1.0)})
+        page.body, page.at = text.encode(), time.monotonic()
+    return web.Response(body=page.body, headers={"Content-Type": PROMETHEUS_CONTENT_TYPE})
 
 
 async def openapi(request: web.Request) -> web.Response:
@@ -139,6 +159,7 @@ def setup(app: web.Application) -> None:
     app[WRITE_PROBE] = write_probe.WriteProbe(app[CONTEXT])
     app[GAUGES] = metrics.GaugeCache()
     app[READ_CHECK] = ReadCheck()
+    app[METRICS_PAGE] = MetricsPage()
     app.on_startup.append(_start_probe)
     app.on_cleanup.append(_stop_probe)
     app.router.add_get("/healthz", healthz)
