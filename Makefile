@@ -28,7 +28,7 @@ install-test: $(VENV)/.installed-test
 lint: install-test
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy core
+	$(BIN)/mypy core api slackbot tui mailbell
 
 system-deps:
 	./scripts/system-deps.sh
