@@ -129,7 +129,12 @@ def main() -> None:
                 session=session,
                 box=ctx.box,
                 tenant=tenant,
-                data={"name": "out", "host": "smtp.example.org", "auth": "DISABLE"},
+                data={
+                    "name": "out",
+                    "host": "smtp.example.org",
+                    "auth": "DISABLE",
+                    "mail_from": "bench@example.org",
+                },
                 actor=actor,
             )
             account = create_email_account(

@@ -9,19 +9,13 @@ from pathlib import Path
 
 from core.models._common import utcnow
 from core.pipeline.shared_limit import reserve_slot
-from core.services.mail_servers import create_mail_server
+from tests.support.servers import outbound_server
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _server(ctx, session, actor, limit: int) -> int:
-    server = create_mail_server(
-        session=session,
-        box=ctx.box,
-        tenant=None,
-        actor=actor,
-        data={"name": "s", "host": "smtp.x.org", "auth": "DISABLE", "rate_limit_per_minute": limit},
-    )
+    server = outbound_server(session, ctx.box, None, actor, rate_limit_per_minute=limit)
     assert server.id is not None
     return server.id
 

@@ -6,19 +6,13 @@ from core.models.mail import EmailAccount
 from core.services import sync_lease
 from core.services.accounts import create_email_account
 from core.services.inbound import sync_account
-from core.services.mail_servers import create_mail_server
 from core.services.tenants import create_tenant
+from tests.support.servers import outbound_server
 
 
 def _account(ctx, session, actor) -> int:
     tenant = create_tenant(session=session, slug="acme", actor=actor)
-    server = create_mail_server(
-        session=session,
-        box=ctx.box,
-        tenant=tenant,
-        actor=actor,
-        data={"name": "s", "host": "smtp.x.org", "auth": "DISABLE"},
-    )
+    server = outbound_server(session, ctx.box, tenant, actor)
     account = create_email_account(
         session=session,
         box=ctx.box,

@@ -8,11 +8,11 @@ import pytest
 from core.context import Context
 from core.services.accounts import create_email_account
 from core.services.audit import Actor
-from core.services.mail_servers import create_mail_server
 from core.services.tenants import create_tenant
 from tests.mail.imap_helpers import AccountFactory, numbers
 from tests.support import dovecot as dovecot_support
 from tests.support.dovecot import DovecotServer, Mailbox
+from tests.support.servers import outbound_server
 
 dovecot_server = dovecot_support.dovecot_server
 dovecot = dovecot_support.dovecot
@@ -47,13 +47,8 @@ def make_account(ctx: Context, actor: Actor, dovecot: DovecotServer) -> AccountF
         ca_file: str | None = None,
     ) -> int:
         with ctx.session() as session:
-            server_data = {"name": f"out {next(numbers)}", "host": "smtp.example.org"}
-            server_data["auth"] = "DISABLE"
-            if ca_file:
-                server_data["ca_file"] = ca_file
-            server = create_mail_server(
-                session=session, box=ctx.box, tenant=tenant, data=server_data, actor=actor
-            )
+            extra = {"ca_file": ca_file} if ca_file else {}
+            server = outbound_server(session, ctx.box, tenant, actor, **extra)
             account = create_email_account(
                 session=session,
                 box=ctx.box,

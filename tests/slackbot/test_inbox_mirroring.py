@@ -18,7 +18,6 @@ from core.pipeline.worker import Worker
 from core.services.accounts import create_email_account
 from core.services.audit import Actor
 from core.services.inbound import sync_account
-from core.services.mail_servers import create_mail_server
 from core.services.slack import get_link
 from core.services.slack_inbox import (
     add_inbox_route,
@@ -37,6 +36,7 @@ from tests.slackbot.conftest import (
 )
 from tests.support import dovecot as dovecot_support
 from tests.support.dovecot import DovecotServer, Mailbox
+from tests.support.servers import outbound_server
 from tests.support.slack_api import TEAM_ID
 
 dovecot_server = dovecot_support.dovecot_server
@@ -53,13 +53,7 @@ _numbers = itertools.count(1)
 def _account(ctx, slug: str, address: str, **imap) -> int:
     with ctx.session() as session:
         tenant = get_tenant(session=session, slug=slug)
-        server = create_mail_server(
-            session=session,
-            box=ctx.box,
-            tenant=tenant,
-            data={"name": f"out {next(_numbers)}", "host": "smtp.example.org", "auth": "DISABLE"},
-            actor=SETUP,
-        )
+        server = outbound_server(session, ctx.box, tenant, SETUP)
         account = create_email_account(
             session=session,
             box=ctx.box,
