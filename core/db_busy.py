@@ -13,6 +13,8 @@ driver's message, which may quote SQL and its parameters.
 
 from __future__ import annotations
 
+from core.errors import error_chain
+
 _SQLITE_BUSY = ("SQLITE_BUSY", "SQLITE_LOCKED")  # and their variants (SQLITE_BUSY_SNAPSHOT, …)
 _PG_BUSY = {
     "55P03": "a lock was not granted within lock_timeout",
@@ -22,22 +24,9 @@ _PG_BUSY = {
 }
 
 
-def _causes(exc: BaseException) -> list[BaseException]:
-    """`exc`, the driver error SQLAlchemy wraps (`orig`), and their causes."""
-    seen: list[BaseException] = []
-    todo: list[BaseException | None] = [exc]
-    while todo and len(seen) < 10:
-        item = todo.pop(0)
-        if item is None or any(item is s for s in seen):
-            continue
-        seen.append(item)
-        todo += [getattr(item, "orig", None), item.__cause__, item.__context__]
-    return seen
-
-
 def database_busy(exc: BaseException) -> str | None:
     """Why `exc` means the database is busy (a short reason, no SQL), or None if it does not."""
-    for cause in _causes(exc):
+    for cause in error_chain(exc, implicit=True):
         name = getattr(cause, "sqlite_errorname", None)
         if isinstance(name, str):
             if name.startswith(_SQLITE_BUSY):

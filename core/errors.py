@@ -101,8 +101,9 @@ _ERRNO_FULL = {errno.ENOSPC, errno.EDQUOT}
 _ERRNO_READ_ONLY = {errno.EROFS, errno.EACCES, errno.EPERM}
 
 
-def _causes(exc: BaseException) -> list[BaseException]:
-    """`exc`, the driver error SQLAlchemy wraps (`orig`), and their explicit causes."""
+def error_chain(exc: BaseException, *, implicit: bool = False) -> list[BaseException]:
+    """`exc`, the driver error SQLAlchemy wraps (`orig`), and their explicit causes (and, with
+    `implicit`, the errors they were raised while handling): at most ten."""
     seen: list[BaseException] = []
     todo: list[BaseException | None] = [exc]
     while todo and len(seen) < 10:
@@ -111,6 +112,8 @@ def _causes(exc: BaseException) -> list[BaseException]:
             continue
         seen.append(item)
         todo += [getattr(item, "orig", None), item.__cause__]
+        if implicit:
+            todo.append(item.__context__)
     return seen
 
 
@@ -179,7 +182,7 @@ def storage_error(
     The one place where "disk full" and "read-only" are recognised: `core.context` raises
     what this returns from its sessions and its schema check.
     """
-    for cause in _causes(exc):
+    for cause in error_chain(exc):
         found = _classify(cause, path, os_errors)
         if found is None:
             continue
