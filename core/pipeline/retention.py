@@ -108,6 +108,10 @@ def prune_deliveries_batch(
             )
             .order_by(DELIVERY.c.id)
             .limit(batch_rows)
+            # PostgreSQL: the rows stay finished until the batch commits (a retry by hand waits;
+            # rows another transaction holds are left for the next pass). SQLite's write lock
+            # does the same for the whole batch.
+            .with_for_update(skip_locked=True)
         ).all()
         if not rows:
             return counts
