@@ -1,11 +1,16 @@
 """`POST /api/events {"event", "data", "key"}` → 202 with the deliveries, committed first.
 
 The event is recorded and its deliveries queued in one transaction (`core.pipeline.emit`)
-before the answer is sent: a 202 is durable. Events arriving together share one transaction
-(group commit, `api.db`), each answered only after it committed. A repeated `key` answers the
-first emit's deliveries with `"duplicate": true` and queues nothing. Tenant events act on the
-token's tenant (or `?tenant=` with a system token); system events need a system token without
-`?tenant=`.
+before the answer is sent: a 202 is durable. A request is handled in two steps
+(`api.auth.scoped_prepared_write`): on a preparing thread, the token check, then the body's
+checks and `prepare_emit` (validation, toggle, configuration, rendering, encryption); on the
+writer thread, only the key checked again and the rows written. Rendering, up to 250 ms for a
+tenant's own template, thus never runs on the writer, where it would hold up every tenant's
+events. Events arriving together share one transaction (group commit, `api.db`), each answered
+only after it committed. A repeated `key` answers the first emit's deliveries with
+`"duplicate": true` and queues nothing, also when both were prepared at once. Tenant events
+act on the token's tenant (or `?tenant=` with a system token); system events need a system
+token without `?tenant=`.
 """
 
 from __future__ import annotations
@@ -17,14 +22,21 @@ from typing import Any
 from aiohttp import web
 from sqlmodel import Session
 
-from api.auth import Scope, scoped_grouped_write
+from api.auth import Scope, scoped_prepared_write
 from api.body import OBJECT, STRING, read_body, typed_fields
-from api.db import CONTEXT, Batched
+from api.db import CONTEXT, Answered, Batched
 from api.errors import ApiError
 from core import validation as v
 from core.catalog import NAMES, Event, get_event
 from core.errors import ValidationError
-from core.pipeline.emit import EmitResult, emit, prepare_emit, write_emits
+from core.pipeline.emit import (
+    EmitResult,
+    PreparedEmit,
+    find_repeated,
+    prepare_emit,
+    write_emits,
+    write_prepared,
+)
 from core.services.deliveries import delivery_public
 
 EVENT_TYPES = {"event": STRING, "data": OBJECT, "key": STRING}
@@ -70,30 +82,48 @@ async def post_event(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     raw = await read_body(request)
 
-    def work(session: Session, scope: Scope, commit: bool) -> dict[str, Any] | Batched:
+    def prepare(session: Session, scope: Scope) -> PreparedEmit | Answered:
+        """On a preparing thread, after the token check: everything but the writes."""
         body = typed_fields(raw.json_object(), EVENT_TYPES)
         v.known_fields(body, EVENT_TYPES)
         if "event" not in body:
             raise ValidationError("event", f"is required: one of {', '.join(NAMES)}")
         event = get_event(body["event"], field="event")
         _check_scope(event, scope)
-        answer = functools.partial(_answer, tenant_slug=scope.tenant_slug)
-        what: dict[str, Any] = {
-            "session": session,
-            "box": ctx.box,
-            "tenant": scope.tenant,
-            "event": event.name,
-            "data": body.get("data", {}),
-            "key": body.get("key"),
-        }
-        if commit:  # alone: emit writes, commits, and answers a key raced by another process
-            return answer(emit(**what))
-        prepared = prepare_emit(**what)
+        prepared = prepare_emit(
+            session=session,
+            box=ctx.box,
+            tenant=scope.tenant,
+            event=event.name,
+            data=body.get("data", {}),
+            key=body.get("key"),
+        )
         if isinstance(prepared, EmitResult):  # a repeated key: nothing to write
-            return answer(prepared)
+            return Answered(_answer(prepared, tenant_slug=scope.tenant_slug))
+        return prepared
+
+    def write(
+        session: Session, scope: Scope, prepared: PreparedEmit, commit: bool
+    ) -> dict[str, Any] | Batched:
+        """On the writer thread: the key checked again, then the rows, nothing else.
+
+        The event was validated and rendered with the configuration (toggle, server, template)
+        of a moment ago; a change committed since is not applied to it, as if the event had
+        arrived just before the change.
+        """
+        answer = functools.partial(_answer, tenant_slug=scope.tenant_slug)
+        if commit:  # alone: writes, commits, and answers a key raced by another process
+            return answer(write_prepared(session, prepared))
+        # Another request with the key may have committed since this one was prepared. Two
+        # with the same key in one group both pass here; the batch's INSERT then breaks the
+        # key's unique index, the group is rolled back and each runs again alone, where the
+        # second finds the first's deliveries.
+        found = find_repeated(session, prepared)
+        if found is not None:
+            return answer(found)
         return Batched(item=prepared, write_many=write_emits, finish=answer)
 
-    return web.json_response(await scoped_grouped_write(request, work), status=202)
+    return web.json_response(await scoped_prepared_write(request, prepare, write), status=202)
 
 
 def setup(app: web.Application) -> None:

@@ -34,8 +34,10 @@ __all__ = [
     "PreparedEmit",
     "emit",
     "fill_content",
+    "find_repeated",
     "prepare_emit",
     "write_emits",
+    "write_prepared",
 ]
 
 REDACTED = "(redacted)"
@@ -314,13 +316,32 @@ def emit(
     )
     if isinstance(prepared, EmitResult):
         return prepared
+    return _write_one(session, prepared)
+
+
+def find_repeated(session: Session, prepared: PreparedEmit) -> EmitResult | None:
+    """The first emit's result if `prepared`'s key has been written since it was prepared
+    (prepared elsewhere than it is written: another request with the key may have won)."""
+    if prepared.key is None:
+        return None
+    return _existing(session, prepared.tenant, prepared.key)
+
+
+def write_prepared(session: Session, prepared: PreparedEmit) -> EmitResult:
+    """Write one prepared event and commit: `emit`'s second half for an event prepared in
+    another session. A key written meanwhile answers the first emit's deliveries."""
+    found = find_repeated(session, prepared)
+    return found if found is not None else _write_one(session, prepared)
+
+
+def _write_one(session: Session, prepared: PreparedEmit) -> EmitResult:
     try:
         [result] = write_emits(session, [prepared])
         session.commit()
     except IntegrityError:
         # Another emit with the same key won the race: answer with its deliveries.
         session.rollback()
-        if prepared.key is not None and (found := _existing(session, tenant, prepared.key)):
+        if (found := find_repeated(session, prepared)) is not None:
             return found
         raise
     return result
