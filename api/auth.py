@@ -15,37 +15,27 @@ is then stamped by the request's write, on the writer thread.
 
 from __future__ import annotations
 
-import hmac
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from datetime import UTC
 from typing import TypeVar, cast
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import make_transient_to_detached
 from sqlmodel import Session
 
 from api.db import DATABASE, Answered
 from api.errors import ApiError
 from core.errors import NotFound
-from core.models._common import utcnow
 from core.models.tenancy import Tenant
 from core.services.audit import Actor
 from core.services.tenants import get_tenant
 from core.services.tokens import (
-    LAST_USED_RESOLUTION,
-    LOOKUP_LENGTH,
-    TOKEN_PREFIX,
     TokenIdentity,
     identify_token,
+    peek_token,
+    token_digest,
 )
-
-# The token service's own digest and lookup query, so that `_peek_token` checks a token exactly
-# as `identify_token` does.
-from core.services.tokens import _digest as token_digest
-from core.services.tokens import _identify_statement as identify_statement
 
 T = TypeVar("T")
 P = TypeVar("P")
@@ -124,7 +114,8 @@ def peek_scope(session: Session, credentials: Credentials) -> tuple[Scope, bool]
     threads of `Database.prepared_write`): the scope, and whether the token's last use is due
     to be stamped (`stamp_last_use`, on the writer)."""
     plaintext = credentials.token
-    found = _peek_token(session, plaintext) if len(plaintext) <= MAX_TOKEN_LENGTH else None
+    too_long = len(plaintext) > MAX_TOKEN_LENGTH
+    found = None if too_long else peek_token(session=session, plaintext=plaintext)
     identity, stamp_due = found if found is not None else (None, False)
     return _scope_of(session, credentials, identity), stamp_due
 
@@ -135,55 +126,6 @@ def stamp_last_use(session: Session, credentials: Credentials, *, commit: bool) 
     # A token revoked since it was checked is not stamped; its request goes on, as if it had
     # arrived a moment earlier.
     identify_token(session=session, plaintext=credentials.token, commit=commit)
-
-
-def _peek_token(session: Session, plaintext: str) -> tuple[TokenIdentity, bool] | None:
-    """`identify_token`'s check without its write: the same query and constant-time compare;
-    whether `last_used_at` is older than its resolution instead of stamping it. (A stamp here
-    would be a write on a preparing thread, waiting for the writer's lock and making the
-    writer wait for it; rolled back, it would be lost.)"""
-    digest = token_digest(plaintext)
-    peeked = _peeked_in_transaction(session)
-    if digest not in peeked:
-        peeked[digest] = _peek_digest(session, plaintext, digest)
-    return peeked[digest]
-
-
-_PEEKED = "mailbell.api.tokens_peeked"
-
-
-def _peeked_in_transaction(session: Session) -> dict[str, tuple[TokenIdentity, bool] | None]:
-    """Tokens peeked in the session's current transaction (a preparing thread prepares a
-    turn's requests in one): a token is looked up once per transaction, as `identify_token`
-    does on the writer."""
-    session.connection()  # begins the transaction, so that it has an identity
-    transaction = session.get_transaction()
-    held = session.info.get(_PEEKED)
-    if held is None or held[0] is not transaction:
-        held = session.info[_PEEKED] = (transaction, {})
-    peeked: dict[str, tuple[TokenIdentity, bool] | None] = held[1]
-    return peeked
-
-
-def _peek_digest(
-    session: Session, plaintext: str, digest: str
-) -> tuple[TokenIdentity, bool] | None:
-    prefix = plaintext[: len(TOKEN_PREFIX) + LOOKUP_LENGTH]
-    rows = session.connection().execute(identify_statement(), {"prefix": prefix}).all()
-    for token_id, name, token_hash, last_used, tenant_id, slug, tenant_name, created in rows:
-        if not hmac.compare_digest(token_hash, digest):
-            continue
-        tenant = None
-        if tenant_id is not None:
-            if slug is None:
-                return None  # its tenant is gone
-            tenant = Tenant(id=tenant_id, slug=slug, name=tenant_name, created_at=created)
-            make_transient_to_detached(tenant)
-        if last_used is not None and last_used.tzinfo is None:
-            last_used = last_used.replace(tzinfo=UTC)
-        stamp_due = last_used is None or utcnow() - last_used >= LAST_USED_RESOLUTION
-        return TokenIdentity(id=token_id, name=name, tenant=tenant), stamp_due
-    return None
 
 
 def _scope_of(session: Session, credentials: Credentials, identity: TokenIdentity | None) -> Scope:

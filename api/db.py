@@ -277,8 +277,6 @@ class Database:
         self.ctx = ctx
         self._writer = SerialExecutor("mailbell-api-write", group_runner=self._run_group)
         self._hand_back = _HandBack()
-        self._key_lock = threading.Lock()
-        self._key_loaded = False
         self._preparers = FairPool(
             "mailbell-api-prepare", prepare_threads, run_batch=self._prepare_batch
         )
@@ -324,7 +322,6 @@ class Database:
         future: asyncio.Future[T] = loop.create_future()
 
         def run(session: Session) -> _Then | Answered:
-            self._load_key()
             prepared = prepare(session)
             if isinstance(prepared, Answered):
                 return prepared
@@ -332,21 +329,6 @@ class Database:
 
         self._preparers.submit(key, _Job(loop, future, run, grouped=False))
         return await future
-
-    def _load_key(self) -> None:
-        """Load the key ring before the first preparation encrypts, one thread at a time.
-
-        A new data directory gets its key file when something is first encrypted, through one
-        temporary file name (core/crypto.py): two preparing threads creating it at once would
-        collide, and one of their requests would fail. Done once it succeeded; a failure (a
-        read-only disk) is that request's answer, and the next one tries again.
-        """
-        if self._key_loaded:
-            return
-        with self._key_lock:
-            if not self._key_loaded:
-                self.ctx.box.encrypt_bytes(b"")
-                self._key_loaded = True
 
     def _prepare_batch(self, jobs: list[_Job]) -> None:
         """Run the preparations of one turn in one session; their writes go to the writer

@@ -12,6 +12,8 @@ import base64
 import contextlib
 import errno
 import os
+import secrets
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -52,26 +54,37 @@ def _parse_keys(raw: str, origin: str) -> list[tuple[Fernet, BlobKey]]:
     return fernets
 
 
-def _write_private(path: Path, content: str) -> None:
-    """Write `content` to `path` atomically with mode 0600 from the first byte."""
+def _write_private(path: Path, content: str, *, replace: bool = True) -> None:
+    """Write `content` to `path` atomically with mode 0600 from the first byte.
+
+    `replace=False` creates the file only if it does not exist: two processes creating the first
+    key at once must not each encrypt under a key the other then overwrites. The temporary
+    name is the writer's own for the same reason.
+    """
     make_private_dir(path.parent)
-    tmp = path.with_name(path.name + ".tmp")
-    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w") as handle:
-        handle.write(content)
-        handle.flush()
-        os.fsync(handle.fileno())
-    os.chmod(tmp, 0o600)
-    os.replace(tmp, path)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, 0o600)
+        if replace:
+            os.replace(tmp, path)
+        else:
+            with contextlib.suppress(FileExistsError):  # another writer was first: keep theirs
+                os.link(tmp, path)
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
 
 
 def _create_key_file(path: Path) -> None:
     """The first key; a full or read-only disk is a storage error naming the file, not a 500."""
     try:
-        _write_private(path, Fernet.generate_key().decode() + "\n")
+        _write_private(path, Fernet.generate_key().decode() + "\n", replace=False)
     except OSError as exc:
-        with contextlib.suppress(OSError):
-            path.with_name(path.name + ".tmp").unlink()
         reason = exc.strerror or str(exc)
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
             raise StorageFullError(
@@ -99,8 +112,15 @@ class SecretBox:
         self._ring: MultiFernet | None = None
         self._keys: list[Fernet] = []
         self._blob_keys: list[BlobKey] = []
+        self._load_lock = threading.Lock()
 
     def _load(self) -> MultiFernet:
+        if self._ring is not None:
+            return self._ring
+        with self._load_lock:  # threads encrypting for the first time create one key file
+            return self._load_once()
+
+    def _load_once(self) -> MultiFernet:
         if self._ring is None:
             if self.source.env_keys:
                 keys = _parse_keys(self.source.env_keys, ENV_VAR)

@@ -6,7 +6,7 @@ import hashlib
 import hmac
 import secrets
 from dataclasses import dataclass
-from datetime import UTC, timedelta
+from datetime import UTC, datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -27,7 +27,7 @@ LOOKUP_LENGTH = 8
 LAST_USED_RESOLUTION = timedelta(minutes=1)
 
 
-def _digest(token: str) -> str:
+def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
@@ -47,7 +47,7 @@ def create_token(
     token = ApiToken(
         name=name,
         tenant_id=tenant.id if tenant else None,
-        token_hash=_digest(plaintext),
+        token_hash=token_digest(plaintext),
         prefix=plaintext[: len(TOKEN_PREFIX) + LOOKUP_LENGTH],
     )
     session.add(token)
@@ -68,7 +68,7 @@ def authenticate_token(*, session: Session, plaintext: str) -> ApiToken | None:
     """The live token matching `plaintext`, or None. Looks up by prefix, compares the digest in
     constant time, and stamps `last_used_at` (to the minute: at most one write a minute)."""
     prefix = plaintext[: len(TOKEN_PREFIX) + LOOKUP_LENGTH]
-    digest = _digest(plaintext)
+    digest = token_digest(plaintext)
     candidates = session.exec(
         select(ApiToken).where(ApiToken.prefix == prefix, col(ApiToken.revoked_at).is_(None))
     ).all()
@@ -124,6 +124,7 @@ def _identify_statement() -> Any:
 
 
 _SEEN = "mailbell.tokens_seen"
+_PEEKED = "mailbell.tokens_peeked"
 
 
 def identify_token(
@@ -135,27 +136,57 @@ def identify_token(
 
     Inside one transaction a token is looked up once (the API runs a group of requests in one).
     """
-    digest = _digest(plaintext)
-    seen = _seen_in_transaction(session)
+    digest = token_digest(plaintext)
+    seen: dict[str, TokenIdentity | None] = _memo_of_transaction(session, _SEEN)
     if digest in seen:
         return seen[digest]
-    seen[digest] = identity = _identify(session, plaintext, digest, commit=commit)
+    found = _lookup(session, plaintext, digest)
+    identity = None
+    if found is not None:
+        identity, last_used = found
+        now = utcnow()
+        if _stamp_due(last_used, now):
+            session.execute(
+                update(ApiToken).where(col(ApiToken.id) == identity.id).values(last_used_at=now)
+            )
+            if commit:
+                session.commit()
+    seen[digest] = identity
     return identity
 
 
-def _seen_in_transaction(session: Session) -> dict[str, TokenIdentity | None]:
+def peek_token(*, session: Session, plaintext: str) -> tuple[TokenIdentity, bool] | None:
+    """`identify_token` without its write, for threads that must not write: the identity, and
+    whether its last use is due to be stamped (by `identify_token` in a writing transaction).
+    A token is looked up once per transaction here too."""
+    digest = token_digest(plaintext)
+    peeked: dict[str, tuple[TokenIdentity, bool] | None] = _memo_of_transaction(session, _PEEKED)
+    if digest not in peeked:
+        found = _lookup(session, plaintext, digest)
+        peeked[digest] = (found[0], _stamp_due(found[1], utcnow())) if found else None
+    return peeked[digest]
+
+
+def _memo_of_transaction(session: Session, name: str) -> dict[str, Any]:
     session.connection()  # begins the transaction, so that it has an identity
     transaction = session.get_transaction()
-    held = session.info.get(_SEEN)
+    held = session.info.get(name)
     if held is None or held[0] is not transaction:
-        held = session.info[_SEEN] = (transaction, {})
-    seen: dict[str, TokenIdentity | None] = held[1]
-    return seen
+        held = session.info[name] = (transaction, {})
+    memo: dict[str, Any] = held[1]
+    return memo
 
 
-def _identify(
-    session: Session, plaintext: str, digest: str, *, commit: bool
-) -> TokenIdentity | None:
+def _stamp_due(last_used: datetime | None, now: datetime) -> bool:
+    if last_used is not None and last_used.tzinfo is None:
+        last_used = last_used.replace(tzinfo=UTC)
+    return last_used is None or now - last_used >= LAST_USED_RESOLUTION
+
+
+def _lookup(
+    session: Session, plaintext: str, digest: str
+) -> tuple[TokenIdentity, datetime | None] | None:
+    """The live token whose digest is `digest` (constant-time compare), with its last use."""
     prefix = plaintext[: len(TOKEN_PREFIX) + LOOKUP_LENGTH]
     rows = session.connection().execute(_identify_statement(), {"prefix": prefix}).all()
     for token_id, name, token_hash, last_used_at, tenant_id, slug, tenant_name, created in rows:
@@ -167,17 +198,7 @@ def _identify(
                 return None  # its tenant is gone
             tenant = Tenant(id=tenant_id, slug=slug, name=tenant_name, created_at=created)
             make_transient_to_detached(tenant)
-        now = utcnow()
-        last = last_used_at
-        if last is not None and last.tzinfo is None:
-            last = last.replace(tzinfo=UTC)
-        if last is None or now - last >= LAST_USED_RESOLUTION:
-            session.execute(
-                update(ApiToken).where(col(ApiToken.id) == token_id).values(last_used_at=now)
-            )
-            if commit:
-                session.commit()
-        return TokenIdentity(id=token_id, name=name, tenant=tenant)
+        return TokenIdentity(id=token_id, name=name, tenant=tenant), last_used_at
     return None
 
 
