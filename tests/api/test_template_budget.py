@@ -89,7 +89,7 @@ def test_worst_templates_are_400_naming_the_field_and_memory_stays_flat(
             assert status == 400, (source, body)
             assert body["field"] == field, (source, body)
             assert says in body["error"], (source, body)
-            assert took < 2.0, (source, took)
+            assert took < 10, (source, took)  # bounded work (was 20 s for lipsum), not speed
             peak = max(peak, _rss_mb(serve.process.pid))
         status, body, _ = acme.request("GET", f"{TEMPLATES}/QUEUE_CALL_LOST")
         assert status == 404, body  # nothing was stored

@@ -41,8 +41,10 @@ def test_worst_templates_are_refused_quickly_naming_field_and_rule(
     took = time.monotonic() - started
     assert error.value.field == field
     assert says in error.value.message
-    # one render is cut at 250 ms; compiling and the other parts take the rest
-    assert took < 1.5, f"{took:.2f} s"
+    # Unbounded work, not speed: before the budget `lipsum(10**5)` alone took 20 s and the
+    # nested loops minutes; now each render is cut at 250 ms (a loaded CI machine stretches
+    # that, hence the slack).
+    assert took < 10, f"{took:.2f} s"
 
 
 def test_the_named_rules() -> None:

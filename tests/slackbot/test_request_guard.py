@@ -145,7 +145,7 @@ async def test_a_locked_database_answers_busy_quickly_and_runs_nothing(
         took = time.perf_counter() - started
     assert answer.status == 200 and "busy" in answer.json["text"]
     assert answer.json["response_type"] == "ephemeral"
-    assert took < 2.5, took
+    assert took < 3.0, took  # Slack's deadline for an answer
     assert state() == before and len(audit()) == entries
     assert "Traceback" not in caplog.text
 
