@@ -19,7 +19,6 @@ signed and never come here.
 
 from __future__ import annotations
 
-import asyncio
 import logging
 import re
 import time
@@ -36,7 +35,6 @@ if TYPE_CHECKING:
     from slack_sdk.signature import SignatureVerifier
 
     from core.context import Context
-    from core.services.slack_replay import SeenSlackRequests
 
 SLACK_EVENTS_PATH = "/slack/events"
 SLACK_APP_KEY: web.AppKey[AsyncApp] = web.AppKey("mailbell_slack_app")
@@ -97,12 +95,13 @@ def mount(web_app: web.Application, ctx: Context, *, path: str = SLACK_EVENTS_PA
     from core.errors import NotConfigured
     from core.services.slack_replay import SeenSlackRequests
     from slackbot.app import close_app, create_app
+    from slackbot.replay_batch import ReplayBatcher
 
     if not ctx.settings.slack_signing_secret:
         raise NotConfigured("HTTP mode needs SLACK_SIGNING_SECRET")
     bolt = create_app(ctx)
     verifier = SignatureVerifier(ctx.settings.slack_signing_secret)
-    seen: SeenSlackRequests = SeenSlackRequests(ctx.engine)
+    seen = ReplayBatcher(SeenSlackRequests(ctx.engine))
 
     async def slack_events(request: web.Request) -> web.StreamResponse:
         body = await request.read()
@@ -116,7 +115,7 @@ def mount(web_app: web.Application, ctx: Context, *, path: str = SLACK_EVENTS_PA
             return _refused(verdict)
         signature, sent_at = verdict
         try:
-            fresh = await asyncio.to_thread(seen.remember, signature, sent_at)
+            fresh = await seen.remember(signature, sent_at)
         except (OperationalError, StorageError) as exc:
             return _busy(body, exc)
         if not fresh:

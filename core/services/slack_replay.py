@@ -38,21 +38,33 @@ class SeenSlackRequests:
         self._prune_lock = threading.Lock()
 
     def remember(self, signature: str, timestamp: int, *, now: float | None = None) -> bool:
-        """Record a verified request; False when it was already recorded (a replay).
+        """Record a verified request; False when it was already recorded (a replay)."""
+        return signature in self.remember_many([(signature, timestamp)], now=now)
 
-        One INSERT per request; the primary key on the signature makes a second one a no-op
+    def remember_many(
+        self, requests: list[tuple[str, int]], *, now: float | None = None
+    ) -> set[str]:
+        """Record verified requests (signature, timestamp) in one transaction; the signatures
+        seen for the first time (a signature twice in `requests` is in it once: the caller
+        answers its second request as a replay).
+
+        One INSERT for them all; the primary key on the signature makes a known one a no-op
         (ON CONFLICT DO NOTHING), atomically across processes. Raises the driver's
         OperationalError when the database stays locked longer than LOCK_WAIT_MS.
         """
         now = time.time() if now is None else now
+        rows = list(
+            {
+                signature: {"signature": signature, "timestamp": timestamp}
+                for signature, timestamp in reversed(requests)
+            }.values()
+        )
         with self._bounded_wait() as connection:
             try:
                 # RETURNING, not rowcount: psycopg reports -1 for an ON CONFLICT insert
-                inserted = connection.execute(
-                    self._insert_once(), {"signature": signature, "timestamp": timestamp}
-                ).first()
-            except IntegrityError:  # a backend without ON CONFLICT: the key is taken
-                return False
+                inserted = connection.execute(self._insert_once(), rows).scalars().all()
+            except IntegrityError:  # a backend without ON CONFLICT: a key is taken
+                return set()
             if self._prune_due(now):
                 # Rows whose timestamp can no longer pass the staleness check are useless.
                 connection.execute(
@@ -60,7 +72,7 @@ class SeenSlackRequests:
                         SlackRequestSeen.timestamp < int(now) - REPLAY_WINDOW_S - 1  # type: ignore[arg-type]
                     )
                 )
-        return inserted is not None
+        return set(inserted)
 
     def _insert_once(self) -> Insert:
         table = SlackRequestSeen.__table__  # type: ignore[attr-defined]

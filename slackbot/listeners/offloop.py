@@ -34,7 +34,9 @@ from core.db_busy import database_busy
 T = TypeVar("T")
 log = logging.getLogger("slackbot")
 
-THREADS = 4
+# Two: one slow command does not hold up the others; more only contend for the GIL and
+# SQLite (bench/slack.py: 747 req/s with 1 thread, 641 with 2, 589 with 4).
+THREADS = 2
 LOCK_WAIT_MS = 1500  # well inside Slack's 3 s, with room for the work itself and the answer
 STATEMENT_TIMEOUT_MS = 2000  # PostgreSQL: a statement stuck on anything else than a lock
 ANSWER_BY_S = 2.5  # the latest moment the work may finish and still be answered in time
