@@ -147,12 +147,19 @@ def run(template: jinja2.Template, context: Mapping[str, Any]) -> str:
     try:
         limit = budget.max_output
         chunks: list[str] = []
+        add = chunks.append
         size = 0
-        for chunk in template.generate(context):
-            size += len(chunk)
-            if size > limit:  # characters: never more than the UTF-8 bytes
-                raise BudgetExceeded(f"{size_text(limit)} output")
-            chunks.append(chunk)
+        # `Template.generate` without its extra generator layer per chunk; errors still go
+        # through Jinja's handler, which points their traceback at template lines.
+        try:
+            variables = context if isinstance(context, dict) else dict(context)
+            for chunk in template.root_render_func(template.new_context(variables)):
+                size += len(chunk)
+                if size > limit:  # characters: never more than the UTF-8 bytes
+                    raise BudgetExceeded(f"{size_text(limit)} output")
+                add(chunk)
+        except Exception:
+            template.environment.handle_exception()
         output = "".join(chunks)
         if size * 4 > limit and not output.isascii() and len(output.encode("utf-8")) > limit:
             raise BudgetExceeded(f"{size_text(limit)} output")
