@@ -4,45 +4,19 @@ flat, and another tenant's events and /healthz stay fast while one tenant saves 
 
 from __future__ import annotations
 
-import http.client
-import json
 import statistics
 import threading
 import time
 from pathlib import Path
-from typing import Any
 
 from core.context import Context
 from tests.api.conftest import QUEUE_CALL_LOST, Tokens, smtp_settings
 from tests.api.serve_process import ServeProcess
+from tests.support.load import Client, health_probe, p99
 from tests.support.smtp_servers import SmtpTestServer
 from tests.support.worst_templates import WORST_TEMPLATES
 
 TEMPLATES = "/api/custom_email_templates"
-
-
-class Client:
-    """One keep-alive connection to the server (a new connection per request would measure
-    connection setup, not the server)."""
-
-    def __init__(self, serve: ServeProcess, token: str | None = None) -> None:
-        self.connection = http.client.HTTPConnection("127.0.0.1", serve.port, timeout=30)
-        self.token = token
-
-    def request(self, method: str, path: str, body: Any = None) -> tuple[int, Any, float]:
-        headers = {"Content-Type": "application/json"}
-        if self.token:
-            headers["Authorization"] = f"Bearer {self.token}"
-        data = json.dumps(body) if body is not None else None
-        started = time.perf_counter()
-        self.connection.request(method, path, body=data, headers=headers)
-        response = self.connection.getresponse()
-        raw = response.read()
-        took = time.perf_counter() - started
-        return response.status, json.loads(raw) if raw else None, took
-
-    def close(self) -> None:
-        self.connection.close()
 
 
 def _rss_mb(pid: int) -> float:
@@ -59,10 +33,6 @@ def _template(field: str, source: str) -> dict[str, str]:
     """A new template each time (a comment makes it unique): refusals are remembered, and the
     attacker must not be answered from memory."""
     return {"name": "QUEUE_CALL_LOST", field: f"{{# {next(_nonces)} #}}{source}"}
-
-
-def _p99(samples: list[float]) -> float:
-    return statistics.quantiles(samples, n=100)[98]
 
 
 def _warm_up(acme: Client, serve_url_client: Client) -> None:
@@ -139,18 +109,10 @@ def test_other_tenants_stay_fast_while_one_saves_the_worst_templates(
                 failures.append(exc)
 
         health_times: list[float] = []
-
-        def probe_health() -> None:
-            try:
-                while not stop.is_set():
-                    status, _, took = health.request("GET", "/healthz")
-                    assert status == 200
-                    health_times.append(took)
-                    time.sleep(0.01)
-            except BaseException as exc:
-                failures.append(exc)
-
-        threads = [threading.Thread(target=attack), threading.Thread(target=probe_health)]
+        threads = [
+            threading.Thread(target=attack),
+            health_probe(health, stop, failures, health_times),
+        ]
         for thread in threads:
             thread.start()
         event_times: list[float] = []
@@ -168,7 +130,7 @@ def test_other_tenants_stay_fast_while_one_saves_the_worst_templates(
     assert not failures, failures
     assert len(saves) >= 10 and set(saves) == {400}, saves
     assert len(event_times) >= 200 and len(health_times) >= 100
-    events_p99, health_p99 = _p99(event_times), _p99(health_times)
+    events_p99, health_p99 = p99(event_times), p99(health_times)
     print(
         f"\n{len(saves)} worst-template saves; events p50 "
         f"{statistics.median(event_times) * 1000:.1f} ms p99 {events_p99 * 1000:.1f} ms "
