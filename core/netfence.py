@@ -223,45 +223,50 @@ def _cached(host: str) -> list[IPAddress] | None:
     return list(entry[1])
 
 
-def resolve_blocking(host: str, *, timeout: float = RESOLVE_TIMEOUT_S) -> list[IPAddress]:
-    """Every address of `host` (an IP literal is itself), using the cache; ResolveFailed."""
+# Python 3.11: concurrent.futures.TimeoutError is the built-in TimeoutError.
+_LOOKUP_ERRORS = (OSError, UnicodeError, ValueError, TimeoutError)
+
+
+def _known(host: str, *, use_cache: bool) -> list[IPAddress] | None:
+    """An IP literal is itself; a name resolved lately is its cached addresses."""
     literal = ip_literal(host)
     if literal is not None:
         return [literal]
-    cached = _cached(host)
-    if cached is not None:
-        return cached
-    future = _executor().submit(_getaddrinfo, host)
-    try:
-        addresses = future.result(timeout=timeout)
-    except (OSError, UnicodeError, ValueError, concurrent.futures.TimeoutError):
-        raise ResolveFailed(host) from None
+    return _cached(host) if use_cache else None
+
+
+def _found(host: str, addresses: list[IPAddress]) -> list[IPAddress]:
     if not addresses:
         raise ResolveFailed(host)
     _remember(host, addresses)
     return addresses
+
+
+def resolve_blocking(host: str, *, timeout: float = RESOLVE_TIMEOUT_S) -> list[IPAddress]:
+    """Every address of `host` (an IP literal is itself), using the cache; ResolveFailed."""
+    known = _known(host, use_cache=True)
+    if known is not None:
+        return known
+    try:
+        addresses = _executor().submit(_getaddrinfo, host).result(timeout=timeout)
+    except _LOOKUP_ERRORS:
+        raise ResolveFailed(host) from None
+    return _found(host, addresses)
 
 
 async def resolve(
     host: str, *, timeout: float = RESOLVE_TIMEOUT_S, use_cache: bool = True
 ) -> list[IPAddress]:
     """`resolve_blocking` for async code: the loop never waits on DNS itself."""
-    literal = ip_literal(host)
-    if literal is not None:
-        return [literal]
-    if use_cache:
-        cached = _cached(host)
-        if cached is not None:
-            return cached
-    future = _executor().submit(_getaddrinfo, host)
+    known = _known(host, use_cache=use_cache)
+    if known is not None:
+        return known
+    future = asyncio.wrap_future(_executor().submit(_getaddrinfo, host))
     try:
-        addresses = await asyncio.wait_for(asyncio.wrap_future(future), timeout)
-    except (OSError, UnicodeError, ValueError, TimeoutError):
+        addresses = await asyncio.wait_for(future, timeout)
+    except _LOOKUP_ERRORS:
         raise ResolveFailed(host) from None
-    if not addresses:
-        raise ResolveFailed(host)
-    _remember(host, addresses)
-    return addresses
+    return _found(host, addresses)
 
 
 def refusal(field: str, host: str, fence: NetworkFence) -> ValidationError:
