@@ -24,7 +24,7 @@ from api.errors import ApiError
 from core import netfence
 from core import validation as v
 from core.models.tenancy import SYSTEM_TOGGLES, TENANT_TOGGLES
-from core.services.mail_servers import SystemOnlyField
+from core.services.mail_server_fields import SystemOnlyField
 from core.services.notifications import (
     get_notification_settings,
     get_system_settings,

@@ -33,10 +33,10 @@ from core.mail.smtp import SmtpConfig, SmtpPool
 from core.models._common import utcnow
 from core.models.mail import MailServer
 from core.services.audit import Actor
+from core.services.mail_server_fields import clean_server_fields
 from core.services.mail_servers import (
     apply_server_changes,
     check_actor_rights,
-    clean_server_fields,
     get_mail_server,
     resolve_effective_server,
 )

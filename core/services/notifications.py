@@ -25,12 +25,11 @@ from core.models.tenancy import (
     Tenant,
 )
 from core.services.audit import Actor, record
+from core.services.mail_server_fields import SystemOnlyField, clean_server_fields
 from core.services.mail_servers import (
-    SystemOnlyField,
     apply_server_changes,
     check_actor_rights,
     check_complete,
-    clean_server_fields,
     create_mail_server,
     default_mail_server,
     fence_host,

@@ -48,7 +48,7 @@ def _read_ca_pem(path: str | None) -> str | None:
     """The text of `--ca-pem-file` (stored with the server; '' clears it); the service checks
     that it holds certificates."""
     from core.errors import ValidationError
-    from core.services.mail_servers import CA_PEM_MAX_BYTES
+    from core.services.mail_server_fields import CA_PEM_MAX_BYTES
 
     if path is None or path == "":
         return path

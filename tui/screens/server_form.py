@@ -213,7 +213,8 @@ class ServerFormScreen(FormDialog[bool]):
     def validate_form(self, *, all_fields: bool = False) -> None:
         from core.errors import ValidationError
         from core.models.mail import MailServer
-        from core.services.mail_servers import check_complete, clean_server_fields
+        from core.services.mail_server_fields import clean_server_fields
+        from core.services.mail_servers import check_complete
 
         data = self.values()
         for name, value in data.items():
