@@ -29,17 +29,17 @@ hands each call's share to its `finish`. No request shares another's fate: if on
 fails after it wrote something, or the batch write or the commit fails, the transaction is
 rolled back and each runs again alone. Every answer is handed back only after its transaction
 committed.
+
+The threads themselves (the serial writer, the fair preparing pool, the batched hand-back)
+live in `api.executors`.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import queue
 import sys
-import threading
 import time
-from collections import deque
 from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -50,6 +50,14 @@ from sqlalchemy import event
 from sqlalchemy.exc import SQLAlchemyError
 from sqlmodel import Session
 
+from api.executors import (
+    FairPool,
+    HandBack,
+    Job,
+    Outcome,
+    SerialExecutor,
+    outcome_of,
+)
 from core.context import Context
 from core.errors import StorageError
 
@@ -63,12 +71,6 @@ PREPARE_THREADS = 2
 SWITCH_INTERVAL_S = 0.001
 # How long the preparations of one turn may read from one snapshot (see `_prepare_batch`).
 PREPARE_SNAPSHOT_S = 0.05
-# Enough to take a burst; small enough that the SQLite write lock is not held for long.
-MAX_GROUP = 16
-_STOP = object()
-
-Outcome = tuple[Any, BaseException | None]  # (result, error)
-GroupRunner = Callable[[list[Callable[..., Any]]], list[Outcome]]
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,175 +82,6 @@ class Batched:
     item: Any
     write_many: Callable[[Session, list[Any]], list[Any]]
     finish: Callable[[Any], Any]
-
-
-@dataclass(frozen=True, slots=True)
-class _Job:
-    loop: asyncio.AbstractEventLoop
-    future: asyncio.Future[Any]
-    fn: Callable[..., Any]
-    grouped: bool
-
-
-class _HandBack:
-    """Finished calls go back to their event loops in batches: one wake-up of a loop takes every
-    call that finished while it was busy (`run_in_executor` would wake it once per call)."""
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._finished: dict[asyncio.AbstractEventLoop, list[tuple[Any, Any, Any]]] = {}
-
-    def __call__(self, job: _Job, outcome: Outcome) -> None:
-        loop = job.loop
-        with self._lock:
-            pending = self._finished.setdefault(loop, [])
-            pending.append((job.future, *outcome))
-            if len(pending) > 1:
-                return  # the loop has a wake-up coming that will take this one too
-        try:
-            loop.call_soon_threadsafe(self._deliver, loop)
-        except RuntimeError:  # the loop is closed: nobody is waiting any more
-            with self._lock:
-                self._finished.pop(loop, None)
-
-    def _deliver(self, loop: asyncio.AbstractEventLoop) -> None:
-        with self._lock:
-            outcomes = self._finished.pop(loop, [])
-        for future, result, error in outcomes:
-            if future.cancelled():
-                continue
-            if error is not None:
-                future.set_exception(error)
-            else:
-                future.set_result(result)
-
-
-def _outcome(fn: Callable[[], Any]) -> Outcome:
-    try:
-        return fn(), None
-    except BaseException as exc:
-        return None, exc
-
-
-class SerialExecutor:
-    """One thread running calls in order; results go back to their loops in batches.
-
-    Calls queued with `grouped=True` that are waiting together go to `group_runner` at once
-    (up to `MAX_GROUP`).
-    """
-
-    def __init__(self, name: str, group_runner: GroupRunner | None = None) -> None:
-        self._jobs: queue.SimpleQueue[Any] = queue.SimpleQueue()
-        self._group_runner = group_runner
-        self._hand_back = _HandBack()
-        self._thread = threading.Thread(target=self._run, name=name, daemon=True)
-        self._thread.start()
-
-    async def run(self, fn: Callable[..., T], *, grouped: bool = False) -> T:
-        loop = asyncio.get_running_loop()
-        future: asyncio.Future[T] = loop.create_future()
-        self._jobs.put(_Job(loop, future, fn, grouped and self._group_runner is not None))
-        return await future
-
-    def submit(self, job: _Job) -> None:
-        """Queue `job` from any thread (its outcome goes to `job.future`)."""
-        self._jobs.put(job)
-
-    def _run(self) -> None:
-        held: Any = None
-        while True:
-            job, held = held or self._jobs.get(), None
-            if job is _STOP:
-                return
-            if not job.grouped:
-                self._hand_back(job, _outcome(job.fn))
-                continue
-            group = [job]
-            while len(group) < MAX_GROUP:
-                try:
-                    waiting = self._jobs.get_nowait()
-                except queue.Empty:
-                    break
-                if waiting is _STOP or not waiting.grouped:
-                    held = waiting
-                    break
-                group.append(waiting)
-            self._run_group(group)
-
-    def _run_group(self, group: list[_Job]) -> None:
-        assert self._group_runner is not None
-        try:
-            outcomes = self._group_runner([job.fn for job in group])
-        except BaseException as exc:
-            outcomes = [(None, exc)] * len(group)
-        for job, outcome in zip(group, outcomes, strict=True):
-            self._hand_back(job, outcome)
-
-    def shutdown(self) -> None:
-        self._jobs.put(_STOP)
-        self._thread.join()
-
-
-class FairPool:
-    """A few threads running calls, fair between keys (the API keys by tenant).
-
-    Calls with the same key run on one thread at a time, in order of arrival, and keys with
-    calls waiting take turns: a tenant whose calls are slow (a template that renders for
-    250 ms) holds at most one thread, and another tenant's call waits behind at most one turn
-    of each other tenant that is waiting too, never behind a queue of the slow tenant's calls.
-
-    A turn takes up to `MAX_GROUP` of its key's waiting calls to `run_batch(jobs)`, which
-    answers their futures itself: the API's preparations go on to the writer together, to be
-    written as one group, instead of one by one.
-    """
-
-    def __init__(self, name: str, threads: int, run_batch: Callable[[list[_Job]], None]) -> None:
-        self._ready = threading.Condition()
-        self._waiting: dict[Hashable, deque[_Job]] = {}  # a key's calls not yet taken
-        self._turns: deque[Hashable] = deque()  # keys with calls waiting and none running
-        self._stopping = False
-        self._run_batch = run_batch
-        self._threads = [
-            threading.Thread(target=self._run, name=f"{name}-{index}", daemon=True)
-            for index in range(threads)
-        ]
-        for thread in self._threads:
-            thread.start()
-
-    def submit(self, key: Hashable, job: _Job) -> None:
-        with self._ready:
-            waiting = self._waiting.get(key)
-            if waiting is not None:  # a turn of this key is running or coming
-                waiting.append(job)
-                return
-            self._waiting[key] = deque([job])
-            self._turns.append(key)
-            self._ready.notify()
-
-    def _run(self) -> None:
-        while True:
-            with self._ready:
-                while not self._turns and not self._stopping:
-                    self._ready.wait()
-                if self._stopping:
-                    return
-                key = self._turns.popleft()
-                waiting = self._waiting[key]
-                jobs = [waiting.popleft() for _ in range(min(len(waiting), MAX_GROUP))]
-            self._run_batch(jobs)
-            with self._ready:
-                if waiting:
-                    self._turns.append(key)  # behind the keys already waiting: they take turns
-                    self._ready.notify()
-                else:
-                    del self._waiting[key]
-
-    def shutdown(self) -> None:
-        with self._ready:
-            self._stopping = True
-            self._ready.notify_all()
-        for thread in self._threads:
-            thread.join()
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,7 +109,7 @@ class Database:
     ) -> None:
         self.ctx = ctx
         self._writer = SerialExecutor("mailbell-api-write", group_runner=self._run_group)
-        self._hand_back = _HandBack()
+        self._hand_back = HandBack()
         self._preparers = FairPool(
             "mailbell-api-prepare", prepare_threads, run_batch=self._prepare_batch
         )
@@ -327,10 +160,10 @@ class Database:
                 return prepared
             return _Then(functools.partial(_write_prepared, write, prepared))
 
-        self._preparers.submit(key, _Job(loop, future, run, grouped=False))
+        self._preparers.submit(key, Job(loop, future, run, grouped=False))
         return await future
 
-    def _prepare_batch(self, jobs: list[_Job]) -> None:
+    def _prepare_batch(self, jobs: list[Job]) -> None:
         """Run the preparations of one turn in one session; their writes go to the writer
         together, queued by this thread (through the loop, each would cost it a wake-up), and
         errors and `Answered` values straight back to their callers.
@@ -341,7 +174,7 @@ class Database:
         transaction older than `PREPARE_SNAPSHOT_S` is ended between two preparations, so that
         a configuration change is not left unseen for long behind slow renders.
         """
-        writes: list[_Job] = []
+        writes: list[Job] = []
         done = 0
         try:
             with self.ctx.session() as session:
@@ -350,13 +183,13 @@ class Database:
                     if time.monotonic() - began > PREPARE_SNAPSHOT_S:
                         session.rollback()
                         began = time.monotonic()
-                    result, error = _outcome(functools.partial(job.fn, session))
+                    result, error = outcome_of(functools.partial(job.fn, session))
                     error = self._storage_error(error)
                     if isinstance(error, SQLAlchemyError):
                         session.rollback()  # the next preparation starts a transaction of its own
                         began = time.monotonic()
                     if isinstance(result, _Then):
-                        writes.append(_Job(job.loop, job.future, result.write, grouped=True))
+                        writes.append(Job(job.loop, job.future, result.write, grouped=True))
                     else:
                         value = result.value if isinstance(result, Answered) else None
                         self._hand_back(job, (value, error))

@@ -12,7 +12,8 @@ from sqlalchemy import event, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from api.db import DATABASE, MAX_GROUP, Batched, Database
+from api.db import DATABASE, Batched, Database
+from api.executors import MAX_GROUP
 from core.context import Context
 from core.errors import ValidationError
 from core.models.audit import AuditEntry
