@@ -1,0 +1,166 @@
+"""mailbell's words and limits, declared once: statuses, channels, providers, modes, events, scopes,
+toggles and their labels, field limits.
+
+Any module may import this at top level: it imports nothing but the standard library, so the
+CLI's `--help`, the TUI's widgets and the Slack blocks read the same lists without loading
+SQLAlchemy, Textual or Slack. Each enum is a `StrEnum`: its members compare equal to the strings
+stored in the database and carried on the wire.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from types import MappingProxyType
+from typing import Final
+
+
+class DeliveryStatus(StrEnum):
+    QUEUED = "queued"
+    SENDING = "sending"
+    SENT = "sent"
+    FAILED = "failed"
+    SUPPRESSED = "suppressed"
+
+
+class Channel(StrEnum):
+    EMAIL = "email"
+    SLACK = "slack"
+    WEBHOOK = "webhook"
+
+
+class Provider(StrEnum):
+    SMTP = "SMTP"
+    GMAIL = "GMAIL"
+    MS365 = "MS365"
+    SENDGRID = "SENDGRID"
+
+
+class SecurityMode(StrEnum):
+    NONE = "none"
+    STARTTLS_AUTO = "starttls-auto"
+    STARTTLS = "starttls"
+    TLS = "tls"
+
+
+class ImapSecurity(StrEnum):
+    TLS = "tls"
+    STARTTLS = "starttls"
+    PLAIN = "plain"
+
+
+class AuthMode(StrEnum):
+    DISABLE = "DISABLE"
+    AUTO = "AUTO"
+    LOGIN = "LOGIN"
+    PLAIN = "PLAIN"
+    XOAUTH2 = "XOAUTH2"
+
+
+class EventScope(StrEnum):
+    TENANT = "tenant"
+    SYSTEM = "system"
+
+
+class EventName(StrEnum):
+    USER_CREATION = "USER_CREATION"
+    QUEUE_SLA = "QUEUE_SLA"
+    QUEUE_CALLBACK = "QUEUE_CALLBACK"
+    QUEUE_CALLBACK_FAILED = "QUEUE_CALLBACK_FAILED"
+    QUEUE_CALL_LOST = "QUEUE_CALL_LOST"
+    VOICEMAIL_RECEIVED = "VOICEMAIL_RECEIVED"
+    CALL_REPORT_COMPLETED = "CALL_REPORT_COMPLETED"
+    CONFERENCE_INVITATION = "CONFERENCE_INVITATION"
+    DISK_LOW = "DISK_LOW"
+    LICENSE_LIMITED = "LICENSE_LIMITED"
+    RECHARGE = "RECHARGE"
+    EMERGENCY_CALL = "EMERGENCY_CALL"
+    TRUNK_CONNECTED = "TRUNK_CONNECTED"
+    TRUNK_DISCONNECTED = "TRUNK_DISCONNECTED"
+
+
+# Final statuses: a delivery in one of these is never sent again (and may be pruned).
+FINAL_STATUSES: Final = (DeliveryStatus.SENT, DeliveryStatus.SUPPRESSED, DeliveryStatus.FAILED)
+OAUTH_PROVIDERS: Final = (Provider.GMAIL, Provider.MS365)
+
+PROVIDER_LABELS: Final = MappingProxyType(
+    {
+        Provider.SMTP: "SMTP (any server)",
+        Provider.GMAIL: "Gmail",
+        Provider.MS365: "Microsoft 365",
+        Provider.SENDGRID: "SendGrid",
+    }
+)
+# In the order a form offers them: the safe choices first.
+SECURITY_LABELS: Final = MappingProxyType(
+    {
+        SecurityMode.STARTTLS: "STARTTLS, required (587)",
+        SecurityMode.TLS: "TLS, implicit (465)",
+        SecurityMode.STARTTLS_AUTO: "STARTTLS if offered",
+        SecurityMode.NONE: "None (plain text)",
+    }
+)
+AUTH_LABELS: Final = MappingProxyType(
+    {
+        AuthMode.AUTO: "Auto",
+        AuthMode.PLAIN: "PLAIN",
+        AuthMode.LOGIN: "LOGIN",
+        AuthMode.XOAUTH2: "XOAUTH2 (OAuth 2.0)",
+        AuthMode.DISABLE: "Disabled (no AUTH)",
+    }
+)
+
+# The per-event switches of a tenant and of the system, with the words the portal shows.
+TENANT_TOGGLE_LABELS: Final = MappingProxyType(
+    {
+        "notify_user_registration": "A new user was created",
+        "notify_queue_sla_breached": "When queue SLA time has been breached",
+        "notify_queue_callback": "When a queue callback has been made",
+        "notify_queue_callback_failed": "When the queue callback is unsuccessful",
+        "notify_queue_call_lost": "When a queue call is lost",
+    }
+)
+SYSTEM_TOGGLE_LABELS: Final = MappingProxyType(
+    {
+        "notify_disk_low": "Disk space is low",
+        "notify_license_limited": "The license limit is reached",
+        "notify_recharge": "Recharge",
+        "notify_emergency_call": "An emergency call was made",
+        "notify_trunk_connected": "A trunk connected",
+        "notify_trunk_disconnected": "A trunk disconnected",
+    }
+)
+TENANT_TOGGLES: Final[tuple[str, ...]] = tuple(TENANT_TOGGLE_LABELS)
+SYSTEM_TOGGLES: Final[tuple[str, ...]] = tuple(SYSTEM_TOGGLE_LABELS)
+
+# What each event announces (the template list's description column).
+EVENT_DESCRIPTIONS: Final = MappingProxyType(
+    {
+        EventName.USER_CREATION: (
+            "user creation notification (welcome email with login details and QR code)"
+        ),
+        EventName.QUEUE_SLA: "call queue sla time reached notification",
+        EventName.QUEUE_CALLBACK: "call queue callback notification",
+        EventName.QUEUE_CALLBACK_FAILED: "call queue callback failed notification",
+        EventName.QUEUE_CALL_LOST: "call queue call lost notification",
+        EventName.VOICEMAIL_RECEIVED: "received voicemail notification",
+        EventName.CALL_REPORT_COMPLETED: "call report completed notification",
+        EventName.CONFERENCE_INVITATION: "meeting invitation notification",
+        EventName.DISK_LOW: "low disk notification",
+        EventName.LICENSE_LIMITED: "license limited notification",
+        EventName.RECHARGE: "recharge notification",
+        EventName.EMERGENCY_CALL: "emergency call notification",
+        EventName.TRUNK_CONNECTED: "trunk connected notification",
+        EventName.TRUNK_DISCONNECTED: "trunk disconnected notification",
+    }
+)
+
+# Limits of what an owner may set.
+MAX_RECIPIENTS: Final = 15
+USERNAME_MAX_LENGTH: Final = 128
+SECRET_MAX_LENGTH: Final = 1024
+PORT_MIN: Final = 1
+PORT_MAX: Final = 65535
+RATE_LIMIT_MAX_PER_MINUTE: Final = 100_000
+WEBHOOK_URL_MAX_LENGTH: Final = 2048
+WEBHOOK_SECRET_MAX_LENGTH: Final = 256
+WEBHOOKS_PER_OWNER_MAX: Final = 20
