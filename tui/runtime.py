@@ -6,9 +6,7 @@ first frame can be painted before the database is touched.
 
 from __future__ import annotations
 
-import getpass
 import logging
-import os
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -22,13 +20,9 @@ log = logging.getLogger("mailbell.tui")
 
 def actor() -> Actor:
     """The person at the terminal, as the audit log records them (source `tui`)."""
-    from core.services.audit import Actor
+    from core.services.audit import local_actor
 
-    try:
-        name = os.environ.get("SUDO_USER") or getpass.getuser()
-    except (KeyError, OSError):
-        name = f"uid:{os.getuid()}"
-    return Actor(name=name, source="tui")
+    return local_actor("tui")
 
 
 def owner(session: Session, slug: str | None) -> Tenant | None:

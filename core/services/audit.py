@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import getpass
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 
@@ -28,6 +30,15 @@ class Actor:
     def __post_init__(self) -> None:
         if self.source not in SOURCES:
             raise ValidationError("source", f"{self.source!r} is not one of {', '.join(SOURCES)}")
+
+
+def local_actor(source: str) -> Actor:
+    """The person at this machine's terminal (the CLI, the TUI): the login behind `sudo` if any."""
+    try:
+        name = os.environ.get("SUDO_USER") or getpass.getuser()
+    except (KeyError, OSError):
+        name = f"uid:{os.getuid()}"
+    return Actor(name=name, source=source)
 
 
 def record(

@@ -5,9 +5,7 @@ Imports of core (and so of SQLAlchemy) happen inside functions, so `mailbell --h
 
 from __future__ import annotations
 
-import getpass
 import json
-import os
 import sys
 from typing import TYPE_CHECKING, Any
 
@@ -39,13 +37,10 @@ def reset_context() -> None:
 
 
 def actor() -> Actor:
-    from core.services.audit import Actor
+    """The person at the terminal, as the audit log records them (source `cli`)."""
+    from core.services.audit import local_actor
 
-    try:
-        name = os.environ.get("SUDO_USER") or getpass.getuser()
-    except (KeyError, OSError):
-        name = f"uid:{os.getuid()}"
-    return Actor(name=name, source="cli")
+    return local_actor("cli")
 
 
 def print_json(data: Any) -> None:
