@@ -112,6 +112,12 @@ def test_email(
         raise typer.Exit(1)
 
 
+def _server_owner(session: Any, server: Any) -> Any:
+    from core.models.tenancy import Tenant
+
+    return session.get(Tenant, server.tenant_id) if server.tenant_id is not None else None
+
+
 def _find_server(session: Any, server_id: int, tenant: str | None, system: bool) -> Any:
     if tenant and system:
         raise usage_error("give at most one of --tenant SLUG or --system")
@@ -147,56 +153,35 @@ def authorize(
 
     Then paste the address the browser was sent to (the page may not load: that is fine).
     """
-    from core.mail.oauth import OAuthClient, store_tokens
-    from core.mail.oauth_authorize import (
-        build_authorization_request,
-        exchange_code,
-        parse_redirect,
-    )
-    from core.services.audit import record
+    from core.services.oauth_authorization import complete_authorization, start_authorization
 
     ctx = context()
     with ctx.session() as session:
         row = _find_server(session, server, tenant, system)
-        client = OAuthClient.from_server(row, settings=ctx.settings, box=ctx.box)
-        login_hint = row.username if row.username and "@" in row.username else None
-    request = build_authorization_request(client, login_hint=login_hint)
+        started = start_authorization(
+            session=session,
+            settings=ctx.settings,
+            box=ctx.box,
+            tenant=_server_owner(session, row),
+            server_id=server,
+        )
     typer.echo("1. Open this address in a browser, sign in and accept:")
     typer.echo("")
-    typer.echo(request.url)
+    typer.echo(started.url)
     typer.echo("")
     typer.echo(
-        f"2. The browser is sent to {request.redirect_uri}?code=… (the page may not load). "
+        f"2. The browser is sent to {started.redirect_uri}?code=… (the page may not load). "
         "Copy that whole address from the address bar and paste it here:"
     )
-    code = parse_redirect(_read_pasted(), expected_state=request.state)
-    tokens = asyncio.run(exchange_code(client, request, code))
-    with ctx.session() as session:
-        row = _find_server(session, server, tenant, system)
-        store_tokens(row, tokens, box=ctx.box)
-        session.add(row)
-        owner = None
-        if row.tenant_id is not None:
-            from core.models.tenancy import Tenant
-
-            found = session.get(Tenant, row.tenant_id)
-            owner = found.slug if found else None
-        record(
-            session,
-            actor=actor(),
-            action="mail_server.oauth_authorize",
-            tenant=owner,
-            target=f"mail_server:{row.id}",
-            fields=["oauth_tokens"],
-        )
-        session.commit()
-        auth = row.auth
+    done = asyncio.run(
+        complete_authorization(ctx=ctx, start=started, actor=actor(), redirect_url=_read_pasted())
+    )
     typer.echo(
         f"mail server {server} authorized: refresh token stored (encrypted); access token valid "
-        f"until {tokens.expires_at:%Y-%m-%d %H:%M} UTC"
+        f"until {done.expires_at:%Y-%m-%d %H:%M} UTC"
     )
-    if auth != "XOAUTH2":
+    if done.auth != "XOAUTH2":
         typer.echo(
-            f"note: the server's auth is {auth}; set it to XOAUTH2 to send with OAuth: "
+            f"note: the server's auth is {done.auth}; set it to XOAUTH2 to send with OAuth: "
             f"mailbell server edit {server} --auth XOAUTH2 …"
         )

@@ -24,41 +24,27 @@ if TYPE_CHECKING:
 
 
 def prepare(ctx: Context, slug: str | None, server_id: int) -> tuple[Any, Any]:
-    from core.mail.oauth import OAuthClient
-    from core.mail.oauth_authorize import build_authorization_request
-    from core.services.mail_servers import get_mail_server
+    """The pending authorization, twice: the screen shows `[1].url` and hands `[0]` back."""
+    from core.services.oauth_authorization import start_authorization
 
     with ctx.session() as session:
-        server = get_mail_server(session=session, tenant=owner(session, slug), server_id=server_id)
-        client = OAuthClient.from_server(server, settings=ctx.settings, box=ctx.box)
-        hint = server.username if server.username and "@" in server.username else None
-    return client, build_authorization_request(client, login_hint=hint)
+        started = start_authorization(
+            session=session,
+            settings=ctx.settings,
+            box=ctx.box,
+            tenant=owner(session, slug),
+            server_id=server_id,
+        )
+    return started, started
 
 
 async def finish(
-    ctx: Context, slug: str | None, server_id: int, client: Any, request: Any, pasted: str
+    ctx: Context, slug: str | None, server_id: int, started: Any, _request: Any, pasted: str
 ) -> str:
-    from core.mail.oauth import store_tokens
-    from core.mail.oauth_authorize import exchange_code, parse_redirect
-    from core.services.audit import record
-    from core.services.mail_servers import get_mail_server
+    from core.services.oauth_authorization import complete_authorization
 
-    code = parse_redirect(pasted, expected_state=request.state)
-    tokens = await exchange_code(client, request, code)
-    with ctx.session() as session:
-        server = get_mail_server(session=session, tenant=owner(session, slug), server_id=server_id)
-        store_tokens(server, tokens, box=ctx.box)
-        session.add(server)
-        record(
-            session,
-            actor=actor(),
-            action="mail_server.oauth_authorize",
-            tenant=slug,
-            target=f"mail_server:{server_id}",
-            fields=["oauth_tokens"],
-        )
-        session.commit()
-    return f"{tokens.expires_at:%Y-%m-%d %H:%M} UTC"
+    done = await complete_authorization(ctx=ctx, start=started, actor=actor(), redirect_url=pasted)
+    return f"{done.expires_at:%Y-%m-%d %H:%M} UTC"
 
 
 class OAuthScreen(JobsMixin, ModalScreen[bool]):
