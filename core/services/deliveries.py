@@ -12,6 +12,7 @@ from core.crypto import SecretBox
 from core.errors import NotFound, ValidationError
 from core.models._common import utcnow
 from core.models.delivery import STATUSES, Delivery, DeliveryAttempt, EventRecord
+from core.models.delivery_read import DeliveryAttemptRead, DeliveryDetail, DeliveryRead
 from core.models.tenancy import Tenant
 from core.pipeline.contents import message_of
 from core.pipeline.emit import fill_content
@@ -63,6 +64,79 @@ def list_deliveries(
         name = INBOUND_EVENT if inbound else get_event(event, field="event").name
         query = query.where(Delivery.event == name)
     return list(session.exec(query))
+
+
+def delivery_log(
+    *,
+    session: Session,
+    tenant: Tenant | None = None,
+    status: str | None = None,
+    event: str | None = None,
+    before_id: int | None = None,
+    limit: int = 50,
+) -> list[DeliveryRead]:
+    """One page of the delivery log as front ends show it (`list_deliveries`' rules)."""
+    page = list_deliveries(
+        session=session,
+        tenant=tenant,
+        status=status,
+        event=event,
+        before_id=before_id,
+        limit=limit,
+    )
+    slugs = _slugs_of(session, page, tenant)
+    return [_read(d, slugs.get(d.tenant_id or 0)) for d in page]
+
+
+def read_delivery(
+    *, session: Session, delivery_id: int, tenant: Tenant | None = None
+) -> DeliveryDetail:
+    """One delivery in full: per-recipient outcomes and every send attempt, oldest first."""
+    delivery = get_delivery(session=session, delivery_id=delivery_id, tenant=tenant)
+    slug = _slugs_of(session, [delivery], tenant).get(delivery.tenant_id or 0)
+    attempts = list_attempts(session=session, delivery_id=delivery_id)
+    return DeliveryDetail(
+        **_read(delivery, slug).model_dump(),
+        pending=delivery.pending,
+        recipients=delivery.results,
+        reply=delivery.reply,
+        next_attempt_at=delivery.next_attempt_at if delivery.status == "queued" else None,
+        updated_at=delivery.updated_at,
+        history=[
+            DeliveryAttemptRead(at=a.at, outcome=a.outcome, detail=a.detail, worker=a.worker)
+            for a in attempts
+        ],
+    )
+
+
+def _read(delivery: Delivery, tenant_slug: str | None) -> DeliveryRead:
+    assert delivery.id is not None
+    return DeliveryRead(
+        id=delivery.id,
+        event=delivery.event,
+        tenant=tenant_slug,
+        channel=delivery.channel,
+        target=delivery.target,
+        status=delivery.status,
+        attempts=delivery.attempts,
+        last_error=delivery.last_error,
+        message_id=delivery.message_id,
+        created_at=delivery.created_at,
+        sent_at=delivery.sent_at,
+    )
+
+
+def _slugs_of(
+    session: Session, deliveries: Sequence[Delivery], tenant: Tenant | None
+) -> dict[int, str]:
+    """The slugs of the tenants these deliveries belong to (one query, none for one tenant)."""
+    if tenant is not None and tenant.id is not None:
+        return {tenant.id: tenant.slug}
+    ids = {d.tenant_id for d in deliveries if d.tenant_id is not None}
+    if not ids:
+        return {}
+    rows = session.exec(select(Tenant).where(col(Tenant.id).in_(ids)))
+    return {t.id: t.slug for t in rows if t.id is not None}
 
 
 def list_attempts(*, session: Session, delivery_id: int) -> list[DeliveryAttempt]:
@@ -166,36 +240,3 @@ def delivery_public(
         "created_at": delivery.created_at,
         "sent_at": delivery.sent_at,
     }
-
-
-def attempt_public(attempt: DeliveryAttempt) -> dict[str, Any]:
-    """One entry of a delivery's `attempts` history (`deliveries show --json`)."""
-    return {
-        "at": attempt.at,
-        "outcome": attempt.outcome,
-        "detail": attempt.detail,
-        "worker": attempt.worker,
-    }
-
-
-def delivery_details(
-    delivery: Delivery, *, tenant_slug: str | None, attempts: Sequence[DeliveryAttempt]
-) -> dict[str, Any]:
-    """The shape of `deliveries show --json`: the list row's fields, except that `attempts` is
-    the history (`list_attempts`, oldest first) and the counter is `attempt_count`."""
-    details = delivery_public(delivery, tenant_slug=tenant_slug)
-    details.pop("attempts")
-    return {
-        **details,
-        "attempt_count": delivery.attempts,
-        "pending": delivery.pending,
-        "recipients": delivery.results,
-        "reply": delivery.reply,
-        "next_attempt_at": delivery.next_attempt_at if delivery.status == "queued" else None,
-        "updated_at": delivery.updated_at,
-        "attempts": [attempt_public(attempt) for attempt in attempts],
-    }
-
-
-def tenant_slugs(session: Session) -> dict[int, str]:
-    return {t.id: t.slug for t in session.exec(select(Tenant)) if t.id is not None}

@@ -127,12 +127,12 @@ def list_(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """List deliveries, newest first, a page at a time (next page: --before LAST_ID)."""
-    from core.services.deliveries import delivery_public, list_deliveries, tenant_slugs
+    from core.services.deliveries import delivery_log
     from core.services.tenants import get_tenant
 
     with context().session() as session:
         owner = get_tenant(session=session, slug=tenant) if tenant else None
-        page = list_deliveries(
+        page = delivery_log(
             session=session,
             tenant=owner,
             status=status,
@@ -140,8 +140,7 @@ def list_(
             before_id=before,
             limit=limit,
         )
-        slugs = tenant_slugs(session)
-        rows = [delivery_public(d, tenant_slug=slugs.get(d.tenant_id or 0)) for d in page]
+    rows = [row.as_json() for row in page]
     if as_json:
         print_json(to_jsonable(rows))
     else:
@@ -154,22 +153,10 @@ def list_(
 @deliveries_app.command("show")
 def show(delivery_id: int, as_json: bool = typer.Option(False, "--json")) -> None:
     """One delivery with its per-recipient outcomes and every send attempt."""
-    from core.services.deliveries import (
-        delivery_details,
-        get_delivery,
-        list_attempts,
-        tenant_slugs,
-    )
+    from core.services.deliveries import read_delivery
 
     with context().session() as session:
-        delivery = get_delivery(session=session, delivery_id=delivery_id)
-        data = to_jsonable(
-            delivery_details(
-                delivery,
-                tenant_slug=tenant_slugs(session).get(delivery.tenant_id or 0),
-                attempts=list_attempts(session=session, delivery_id=delivery_id),
-            )
-        )
+        data = to_jsonable(read_delivery(session=session, delivery_id=delivery_id).as_json())
     if as_json:
         print_json(data)
         return

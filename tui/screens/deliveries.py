@@ -49,20 +49,18 @@ def load_page(
     before_id: int | None = None,
 ) -> Page:
     """The `limit` newest deliveries, or with `before_id` the `limit` next older ones."""
-    from core.services.deliveries import delivery_public, list_deliveries, tenant_slugs
+    from core.services.deliveries import delivery_log
 
     with ctx.session() as session:
-        tenant = owner(session, slug)
-        page = list_deliveries(
+        page = delivery_log(
             session=session,
-            tenant=tenant,
+            tenant=owner(session, slug),
             status=status,
             event=event,
             before_id=before_id,
             limit=limit,
         )
-        slugs = tenant_slugs(session)
-        rows = [delivery_public(d, tenant_slug=slugs.get(d.tenant_id or 0)) for d in page]
+    rows = [row.as_json() for row in page]
     return Page(rows, limit, live)
 
 

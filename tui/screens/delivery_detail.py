@@ -74,25 +74,15 @@ def message_text(raw: bytes, secrets: list[str]) -> str:
 
 def load_delivery(ctx: Context, slug: str | None, delivery_id: int) -> dict[str, Any]:
     from core.pipeline.contents import message_of
-    from core.services.deliveries import (
-        delivery_details,
-        get_delivery,
-        list_attempts,
-        tenant_slugs,
-    )
+    from core.services.deliveries import get_delivery, read_delivery
 
     with ctx.session() as session:
-        delivery = get_delivery(
-            session=session, delivery_id=delivery_id, tenant=owner(session, slug)
-        )
-        details = delivery_details(
-            delivery,
-            tenant_slug=tenant_slugs(session).get(delivery.tenant_id or 0),
-            attempts=list_attempts(session=session, delivery_id=delivery_id),
-        )
+        tenant = owner(session, slug)
+        details = read_delivery(session=session, delivery_id=delivery_id, tenant=tenant).as_json()
         details["message"] = None
         if content := message_of(session, delivery_id):
-            secrets = _secrets(ctx, session, delivery.event_id)
+            event_id = get_delivery(session=session, delivery_id=delivery_id).event_id
+            secrets = _secrets(ctx, session, event_id)
             details["message"] = message_text(ctx.box.decrypt_bytes(content), secrets)
     return details
 
