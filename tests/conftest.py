@@ -18,7 +18,7 @@ from core.config import Settings
 from core.context import Context, build_context
 from core.services.audit import Actor
 
-pytest_plugins = ["tests.cli_fixtures", "tests.support.fixtures"]
+pytest_plugins = ["tests.cli_fixtures", "tests.support.fixtures", "tests.support.factories"]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

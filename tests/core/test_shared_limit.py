@@ -9,13 +9,13 @@ from pathlib import Path
 
 from core.models._common import utcnow
 from core.pipeline.shared_limit import reserve_slot
-from tests.support.servers import outbound_server
+from tests.support.factories import make_mail_server
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 def _server(ctx, session, actor, limit: int) -> int:
-    server = outbound_server(session, ctx.box, None, actor, rate_limit_per_minute=limit)
+    server = make_mail_server(session, ctx.box, None, actor=actor, rate_limit_per_minute=limit)
     assert server.id is not None
     return server.id
 

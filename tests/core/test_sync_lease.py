@@ -6,13 +6,12 @@ from core.models.mail import EmailAccount
 from core.services import sync_lease
 from core.services.accounts import create_email_account
 from core.services.inbound import sync_account
-from core.services.tenants import create_tenant
-from tests.support.servers import outbound_server
+from tests.support.factories import make_mail_server, make_tenant
 
 
 def _account(ctx, session, actor) -> int:
-    tenant = create_tenant(session=session, slug="acme", actor=actor)
-    server = outbound_server(session, ctx.box, tenant, actor)
+    tenant = make_tenant(session, actor=actor)
+    server = make_mail_server(session, ctx.box, tenant, actor=actor)
     account = create_email_account(
         session=session,
         box=ctx.box,

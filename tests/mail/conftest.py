@@ -8,11 +8,10 @@ import pytest
 from core.context import Context
 from core.services.accounts import create_email_account
 from core.services.audit import Actor
-from core.services.tenants import create_tenant
 from tests.mail.imap_helpers import AccountFactory, numbers
 from tests.support import dovecot as dovecot_support
 from tests.support.dovecot import DovecotServer, Mailbox
-from tests.support.servers import outbound_server
+from tests.support.factories import make_mail_server, make_tenant
 
 dovecot_server = dovecot_support.dovecot_server
 dovecot = dovecot_support.dovecot
@@ -35,7 +34,7 @@ def make_account(ctx: Context, actor: Actor, dovecot: DovecotServer) -> AccountF
     """`make_account(mailbox, port=, tls=, password=, folder=, ca_file=)` -> an account id of
     tenant "acme" on the test server (TLS port unless told), with its own outbound server."""
     with ctx.session() as session:
-        tenant = create_tenant(session=session, slug="acme", actor=actor)
+        tenant = make_tenant(session, actor=actor)
 
     def make(
         mailbox: Mailbox,
@@ -48,7 +47,7 @@ def make_account(ctx: Context, actor: Actor, dovecot: DovecotServer) -> AccountF
     ) -> int:
         with ctx.session() as session:
             extra = {"ca_file": ca_file} if ca_file else {}
-            server = outbound_server(session, ctx.box, tenant, actor, **extra)
+            server = make_mail_server(session, ctx.box, tenant, actor=actor, **extra)
             account = create_email_account(
                 session=session,
                 box=ctx.box,

@@ -13,60 +13,25 @@ from email import policy
 from email.parser import BytesParser
 from pathlib import Path
 
-import pytest
 from sqlmodel import select
 
 from core.catalog import sample
 from core.models.delivery import Delivery
-from core.pipeline.emit import emit
 from core.pipeline.worker import Worker
-from core.services.mail_servers import create_mail_server
-from core.services.notifications import update_notification_settings
-from core.services.tenants import create_tenant
+from tests.support.factories import configure_tenant, emit_events
 from tests.support.smtp_handlers import FaultHandler
 
 ROOT = Path(__file__).resolve().parents[2]
 RECIPIENTS = "a@acme.org,b@acme.org,c@acme.org"
 
 
-@pytest.fixture
-def tenant(session, actor):
-    return create_tenant(session=session, slug="acme", actor=actor)
-
-
 def _configure(session, ctx, tenant, actor, srv, **server_overrides) -> None:
-    create_mail_server(
-        session=session,
-        box=ctx.box,
-        tenant=tenant,
-        data={
-            "name": "test",
-            "mail_from": "PBX <pbx@acme.org>",
-            **srv.server_fields(**server_overrides),
-        },
-        actor=actor,
+    """`tenant` sends through `srv` to RECIPIENTS; QUEUE_CALL_LOST on."""
+    server = {"name": "test", "mail_from": "PBX <pbx@acme.org>", **server_overrides}
+    recipients = RECIPIENTS.split(",")
+    configure_tenant(
+        session, ctx.box, tenant, smtp=srv, server=server, recipients=recipients, actor=actor
     )
-    update_notification_settings(
-        session=session,
-        box=ctx.box,
-        tenant=tenant,
-        changes={"recipients": RECIPIENTS, "notify_queue_call_lost": True},
-        actor=actor,
-    )
-
-
-def _emit(session, ctx, tenant, n=1) -> list[int]:
-    ids = []
-    for _ in range(n):
-        result = emit(
-            session=session,
-            box=ctx.box,
-            tenant=tenant,
-            event="QUEUE_CALL_LOST",
-            data=sample("QUEUE_CALL_LOST"),
-        )
-        ids += [d.id for d in result.deliveries]
-    return ids
 
 
 async def _drain(ctx, *, rounds=1, pause=0.05, **kwargs):
@@ -86,10 +51,10 @@ def _rows(ctx) -> list[Delivery]:
         return list(session.exec(select(Delivery).order_by(Delivery.id)))
 
 
-async def test_event_arrives_rendered_with_headers(ctx, session, actor, tenant, smtp_servers):
+async def test_event_arrives_rendered_with_headers(ctx, session, actor, acme, smtp_servers):
     srv = smtp_servers(mode="starttls", auth=True)
-    _configure(session, ctx, tenant, actor, srv)
-    [delivery_id] = _emit(session, ctx, tenant)
+    _configure(session, ctx, acme, actor, srv)
+    [delivery_id] = emit_events(session, ctx.box, acme, 1)
     await _drain(ctx)
     [received] = srv.messages
     assert received.tls and received.auth_user == "user@example.com"
@@ -105,11 +70,11 @@ async def test_event_arrives_rendered_with_headers(ctx, session, actor, tenant, 
     assert row.message_id == message["Message-ID"] and row.reply.startswith("250")
 
 
-async def test_server_down_then_up_delivers_each_once(ctx, session, actor, tenant, smtp_servers):
+async def test_server_down_then_up_delivers_each_once(ctx, session, actor, acme, smtp_servers):
     ctx.settings.retry_base_s = 0.05
     srv = smtp_servers()
-    _configure(session, ctx, tenant, actor, srv)
-    _emit(session, ctx, tenant, n=5)
+    _configure(session, ctx, acme, actor, srv)
+    emit_events(session, ctx.box, acme, 5)
     srv.stop()
     await _drain(ctx)
     rows = _rows(ctx)
@@ -122,10 +87,10 @@ async def test_server_down_then_up_delivers_each_once(ctx, session, actor, tenan
     assert len(ids) == 5 and len(set(ids)) == 5
 
 
-async def test_one_recipient_refused(ctx, session, actor, tenant, smtp_servers):
+async def test_one_recipient_refused(ctx, session, actor, acme, smtp_servers):
     srv = smtp_servers(handler=FaultHandler(rcpt={"b@acme.org": "550 5.1.1 no such user"}))
-    _configure(session, ctx, tenant, actor, srv)
-    _emit(session, ctx, tenant)
+    _configure(session, ctx, acme, actor, srv)
+    emit_events(session, ctx.box, acme, 1)
     await _drain(ctx)
     [row] = _rows(ctx)
     assert row.status == "sent"
@@ -134,10 +99,10 @@ async def test_one_recipient_refused(ctx, session, actor, tenant, smtp_servers):
     assert sorted(srv.messages[0].rcpt_tos) == ["a@acme.org", "c@acme.org"]
 
 
-async def test_wrong_password_fails_after_one_attempt(ctx, session, actor, tenant, smtp_servers):
+async def test_wrong_password_fails_after_one_attempt(ctx, session, actor, acme, smtp_servers):
     srv = smtp_servers(mode="starttls", auth=True)
-    _configure(session, ctx, tenant, actor, srv, password="not-the-password")
-    _emit(session, ctx, tenant)
+    _configure(session, ctx, acme, actor, srv, password="not-the-password")
+    emit_events(session, ctx.box, acme, 1)
     await _drain(ctx)
     [row] = _rows(ctx)
     assert row.status == "failed" and "535" in row.last_error
@@ -145,30 +110,30 @@ async def test_wrong_password_fails_after_one_attempt(ctx, session, actor, tenan
     assert len(srv.auth_attempts) == 1 and srv.messages == []
 
 
-async def test_required_starttls_never_falls_back(ctx, session, actor, tenant, smtp_servers):
+async def test_required_starttls_never_falls_back(ctx, session, actor, acme, smtp_servers):
     srv = smtp_servers(mode="starttls", hide_starttls=True)
-    _configure(session, ctx, tenant, actor, srv, security="starttls")
-    _emit(session, ctx, tenant)
+    _configure(session, ctx, acme, actor, srv, security="starttls")
+    emit_events(session, ctx.box, acme, 1)
     await _drain(ctx)
     [row] = _rows(ctx)
     assert row.status == "failed" and "STARTTLS" in row.last_error
     assert srv.messages == []
 
 
-async def test_untrusted_certificate(ctx, session, actor, tenant, smtp_servers):
+async def test_untrusted_certificate(ctx, session, actor, acme, smtp_servers):
     srv = smtp_servers(mode="tls")
-    _configure(session, ctx, tenant, actor, srv, ca_file=None)
-    _emit(session, ctx, tenant)
+    _configure(session, ctx, acme, actor, srv, ca_file=None)
+    emit_events(session, ctx.box, acme, 1)
     await _drain(ctx)
     [row] = _rows(ctx)
     assert row.status == "failed" and "certificate" in row.last_error.lower()
     assert srv.messages == []
 
 
-async def test_rate_limit_is_never_exceeded(ctx, session, actor, tenant, smtp_servers):
+async def test_rate_limit_is_never_exceeded(ctx, session, actor, acme, smtp_servers):
     srv = smtp_servers()
-    _configure(session, ctx, tenant, actor, srv, rate_limit_per_minute=7)
-    _emit(session, ctx, tenant, n=10)
+    _configure(session, ctx, acme, actor, srv, rate_limit_per_minute=7)
+    emit_events(session, ctx.box, acme, 10)
     started = time.monotonic()
     stats = await _drain(ctx)
     assert time.monotonic() - started < 30
@@ -177,21 +142,21 @@ async def test_rate_limit_is_never_exceeded(ctx, session, actor, tenant, smtp_se
     assert len(waiting) == 3 and all(r.attempts == 0 for r in waiting)
 
 
-async def test_connections_are_reused(ctx, session, actor, tenant, smtp_servers):
+async def test_connections_are_reused(ctx, session, actor, acme, smtp_servers):
     srv = smtp_servers(mode="starttls", auth=True)
-    _configure(session, ctx, tenant, actor, srv)
-    _emit(session, ctx, tenant, n=40)
+    _configure(session, ctx, acme, actor, srv)
+    emit_events(session, ctx.box, acme, 40)
     await _drain(ctx, pool_size=4)
     assert len(srv.messages) == 40
     assert srv.connections <= 4
     assert len(srv.auth_attempts) == srv.connections
 
 
-def test_worker_killed_mid_burst_loses_nothing(ctx, session, actor, tenant, smtp_servers, home):
+def test_worker_killed_mid_burst_loses_nothing(ctx, session, actor, acme, smtp_servers, home):
     srv = smtp_servers(handler=FaultHandler(stall=0.02, stall_at="data"))
-    _configure(session, ctx, tenant, actor, srv)
+    _configure(session, ctx, acme, actor, srv)
     count = 150
-    _emit(session, ctx, tenant, n=count)
+    emit_events(session, ctx.box, acme, count)
     env = {**os.environ, "MAILBELL_WORKER_LEASE_S": "2"}
 
     def start_worker() -> subprocess.Popen[bytes]:
@@ -222,9 +187,9 @@ def test_worker_killed_mid_burst_loses_nothing(ctx, session, actor, tenant, smtp
     print(f"duplicates after SIGKILL: {duplicates}")
 
 
-def test_cli_emit_worker_and_log(cli, ctx, session, actor, tenant, smtp_servers):
+def test_cli_emit_worker_and_log(cli, ctx, session, actor, acme, smtp_servers):
     srv = smtp_servers()
-    _configure(session, ctx, tenant, actor, srv)
+    _configure(session, ctx, acme, actor, srv)
     data = json.dumps(sample("QUEUE_CALL_LOST"))
     emitted = cli("emit", "QUEUE_CALL_LOST", "--tenant", "acme", "--data", data, "--json")
     assert emitted.code == 0, emitted.err
@@ -260,11 +225,11 @@ def _attempts(ctx, delivery_id) -> list[tuple[str, str | None, str | None]]:
         ]
 
 
-async def test_attempts_451_then_250(ctx, session, actor, tenant, smtp_servers):
+async def test_attempts_451_then_250(ctx, session, actor, acme, smtp_servers):
     ctx.settings.retry_base_s = 0.05
     srv = smtp_servers(handler=FaultHandler(data="451 4.3.0 try again later", times=1))
-    _configure(session, ctx, tenant, actor, srv)
-    [delivery_id] = _emit(session, ctx, tenant)
+    _configure(session, ctx, acme, actor, srv)
+    [delivery_id] = emit_events(session, ctx.box, acme, 1)
     worker = Worker(ctx, owner="worker-a")
     try:
         for _ in range(20):
@@ -283,12 +248,10 @@ async def test_attempts_451_then_250(ctx, session, actor, tenant, smtp_servers):
     assert {w for _, _, w in attempts} == {"worker-a"}
 
 
-async def test_attempt_partial_names_the_refused_recipient(
-    ctx, session, actor, tenant, smtp_servers
-):
+async def test_attempt_partial_names_the_refused_recipient(ctx, session, actor, acme, smtp_servers):
     srv = smtp_servers(handler=FaultHandler(rcpt={"b@acme.org": "550 5.1.1 no such user"}))
-    _configure(session, ctx, tenant, actor, srv)
-    [delivery_id] = _emit(session, ctx, tenant)
+    _configure(session, ctx, acme, actor, srv)
+    [delivery_id] = emit_events(session, ctx.box, acme, 1)
     await _drain(ctx)
     [(outcome, detail, worker)] = _attempts(ctx, delivery_id)
     assert outcome == "partial"
@@ -298,14 +261,14 @@ async def test_attempt_partial_names_the_refused_recipient(
     assert worker
 
 
-async def test_attempt_permanent_554_failed(ctx, session, actor, tenant, smtp_servers):
+async def test_attempt_permanent_554_failed(ctx, session, actor, acme, smtp_servers):
     srv = smtp_servers(
         mode="starttls",
         auth=True,
         handler=FaultHandler(data="554 5.7.1 message rejected as spam"),
     )
-    _configure(session, ctx, tenant, actor, srv)
-    [delivery_id] = _emit(session, ctx, tenant)
+    _configure(session, ctx, acme, actor, srv)
+    [delivery_id] = emit_events(session, ctx.box, acme, 1)
     await _drain(ctx)
     [row] = _rows(ctx)
     assert row.status == "failed"
@@ -314,13 +277,11 @@ async def test_attempt_permanent_554_failed(ctx, session, actor, tenant, smtp_se
     assert "correct-horse" not in detail  # the server's password is never recorded
 
 
-def test_cli_show_lists_attempts_and_retry_is_not_one(
-    cli, ctx, session, actor, tenant, smtp_servers
-):
+def test_cli_show_lists_attempts_and_retry_is_not_one(cli, ctx, session, actor, acme, smtp_servers):
     refused = "550 5.1.1 mailbox unavailable"
     srv = smtp_servers(handler=FaultHandler(rcpt=dict.fromkeys(RECIPIENTS.split(","), refused)))
-    _configure(session, ctx, tenant, actor, srv)
-    [delivery_id] = _emit(session, ctx, tenant)
+    _configure(session, ctx, acme, actor, srv)
+    [delivery_id] = emit_events(session, ctx.box, acme, 1)
     assert cli("worker", "--once").code == 0
     shown = cli("deliveries", "show", str(delivery_id), "--json")
     assert shown.code == 0, shown.err
@@ -347,7 +308,7 @@ def test_cli_show_lists_attempts_and_retry_is_not_one(
 
 
 async def test_a_running_worker_follows_a_server_changed_elsewhere(
-    session, ctx, tenant, actor, smtp_servers, settings
+    session, ctx, acme, actor, smtp_servers, settings
 ) -> None:
     """The worker keeps server rows between claims; a change committed by another process (a
     second context here) reaches its next send."""
@@ -356,10 +317,10 @@ async def test_a_running_worker_follows_a_server_changed_elsewhere(
     from core.services.mail_servers import update_mail_server
 
     first, second = smtp_servers(), smtp_servers()
-    _configure(session, ctx, tenant, actor, first)
+    _configure(session, ctx, acme, actor, first)
     worker = Worker(ctx)
     try:
-        _emit(session, ctx, tenant)
+        emit_events(session, ctx.box, acme, 1)
         assert (await worker.run_once()).sent == 1
         other = build_context(settings)
         try:
@@ -368,14 +329,14 @@ async def test_a_running_worker_follows_a_server_changed_elsewhere(
                 update_mail_server(
                     session=elsewhere,
                     box=other.box,
-                    tenant=tenant,
+                    tenant=acme,
                     server_id=server_id,
                     data={"port": second.port},
                     actor=actor,
                 )
         finally:
             other.close()
-        _emit(session, ctx, tenant)
+        emit_events(session, ctx.box, acme, 1)
         assert (await worker.run_once()).sent == 2  # the worker's running total
     finally:
         await worker.close()

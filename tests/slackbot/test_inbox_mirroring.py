@@ -36,7 +36,7 @@ from tests.slackbot.conftest import (
 )
 from tests.support import dovecot as dovecot_support
 from tests.support.dovecot import DovecotServer, Mailbox
-from tests.support.servers import outbound_server
+from tests.support.factories import make_mail_server
 from tests.support.slack_api import TEAM_ID
 
 dovecot_server = dovecot_support.dovecot_server
@@ -53,7 +53,7 @@ _numbers = itertools.count(1)
 def _account(ctx, slug: str, address: str, **imap) -> int:
     with ctx.session() as session:
         tenant = get_tenant(session=session, slug=slug)
-        server = outbound_server(session, ctx.box, tenant, SETUP)
+        server = make_mail_server(session, ctx.box, tenant, actor=SETUP)
         account = create_email_account(
             session=session,
             box=ctx.box,

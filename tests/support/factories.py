@@ -1,0 +1,173 @@
+"""Test data made through the real services, shared by every test module.
+
+- `make_tenant`: a tenant ("acme" unless told).
+- `make_mail_server`: a server of a tenant (or of the system); without authentication and with a
+  usable From unless told, pointed at an `SmtpTestServer` when one is given.
+- `configure_tenant` / `make_configured_tenant`: a tenant with a default server (on a given SMTP
+  sink, or on the fields given), its recipients and the toggles named on.
+- `emit_event` / `emit_events`: events through the real emit path (the sample payload unless
+  data is given).
+- `acme` (fixture): tenant "acme", bare, made in the test's `session`.
+
+Everything goes through the services, so their rules hold: a value they refuse fails here too.
+"""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+import pytest
+from sqlmodel import Session
+
+from core.catalog import sample
+from core.crypto import SecretBox
+from core.models.mail import MailServer
+from core.models.tenancy import Tenant
+from core.pipeline.emit import emit
+from core.pipeline.emit_write import EmitResult
+from core.services.audit import Actor
+from core.services.mail_servers import create_mail_server
+from core.services.notifications import update_notification_settings
+from core.services.tenants import create_tenant
+
+if TYPE_CHECKING:
+    from tests.support.smtp_servers import SmtpTestServer
+
+__all__ = [
+    "TESTER",
+    "acme",
+    "configure_tenant",
+    "emit_event",
+    "emit_events",
+    "make_configured_tenant",
+    "make_mail_server",
+    "make_tenant",
+]
+
+# The same person as the `actor` fixture, for code that runs outside a test's fixtures.
+TESTER = Actor(name="tester", source="cli")
+EVENT = "QUEUE_CALL_LOST"
+
+_numbers = itertools.count(1)
+
+
+def make_tenant(
+    session: Session, *, slug: str = "acme", name: str | None = None, actor: Actor = TESTER
+) -> Tenant:
+    """Create (and commit) tenant `slug`."""
+    return create_tenant(session=session, slug=slug, name=name, actor=actor)
+
+
+def make_mail_server(
+    session: Session,
+    box: SecretBox,
+    tenant: Tenant | None,
+    *,
+    smtp: SmtpTestServer | None = None,
+    actor: Actor = TESTER,
+    **fields: Any,
+) -> MailServer:
+    """Create (and commit) a server; the owner's first is its default.
+
+    Without `smtp` it has no authentication and a usable From on a host nothing listens on
+    (for tests that never send through it); with `smtp` it points at that server, with its
+    security, user and CA. `fields` override either.
+    """
+    data: dict[str, Any] = {
+        "name": f"out {next(_numbers)}",
+        "host": "smtp.example.org",
+        "auth": "DISABLE",
+        "mail_from": "alerts@example.org",
+    }
+    if smtp is not None:
+        data.update(smtp.server_fields())
+    data.update(fields)
+    return create_mail_server(session=session, box=box, tenant=tenant, data=data, actor=actor)
+
+
+def configure_tenant(
+    session: Session,
+    box: SecretBox,
+    tenant: Tenant,
+    *,
+    smtp: SmtpTestServer | None = None,
+    server: Mapping[str, Any] | None = None,
+    recipients: Iterable[str] = ("ops@acme.org",),
+    toggles: Iterable[str] = ("notify_queue_call_lost",),
+    actor: Actor = TESTER,
+) -> Tenant:
+    """Give `tenant` a default server, recipients and the named toggles on (all committed).
+
+    The server is on `smtp` when given (`server` overrides its fields, e.g. a name or a From),
+    else it is made of `server`'s fields alone; no server at all when neither is given.
+    """
+    if smtp is not None or server is not None:
+        make_mail_server(session, box, tenant, smtp=smtp, actor=actor, **dict(server or {}))
+    changes: dict[str, Any] = {"recipients": ",".join(recipients)}
+    changes.update(dict.fromkeys(toggles, True))
+    update_notification_settings(
+        session=session, box=box, tenant=tenant, changes=changes, actor=actor
+    )
+    return tenant
+
+
+def make_configured_tenant(
+    session: Session,
+    box: SecretBox,
+    *,
+    slug: str = "acme",
+    smtp: SmtpTestServer | None = None,
+    server: Mapping[str, Any] | None = None,
+    recipients: Iterable[str] | None = None,
+    toggles: Iterable[str] = ("notify_queue_call_lost",),
+    actor: Actor = TESTER,
+) -> Tenant:
+    """A new tenant `slug` configured by `configure_tenant` (recipients: ops@SLUG.org)."""
+    tenant = make_tenant(session, slug=slug, actor=actor)
+    return configure_tenant(
+        session,
+        box,
+        tenant,
+        smtp=smtp,
+        server=server,
+        recipients=recipients if recipients is not None else (f"ops@{slug}.org",),
+        toggles=toggles,
+        actor=actor,
+    )
+
+
+def emit_event(
+    session: Session,
+    box: SecretBox,
+    tenant: Tenant | None,
+    event: str = EVENT,
+    data: Mapping[str, Any] | None = None,
+    key: str | None = None,
+) -> EmitResult:
+    """Emit `event` (its catalogue sample unless `data`) for `tenant` (None: the system)."""
+    return emit(
+        session=session,
+        box=box,
+        tenant=tenant,
+        event=event,
+        data=sample(event) if data is None else data,
+        key=key,
+    )
+
+
+def emit_events(
+    session: Session, box: SecretBox, tenant: Tenant | None, count: int, event: str = EVENT
+) -> list[int]:
+    """Emit `event` `count` times; the ids of every delivery made, oldest first."""
+    ids: list[int] = []
+    for _ in range(count):
+        ids += [d.id for d in emit_event(session, box, tenant, event).deliveries]
+    return ids
+
+
+@pytest.fixture
+def acme(session: Session, actor: Actor) -> Tenant:
+    """Tenant "acme", bare (no server, no recipients), made in the test's `session`."""
+    return make_tenant(session, actor=actor)
