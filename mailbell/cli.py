@@ -25,6 +25,7 @@ from mailbell.commands import (
     template,
     tenant,
     token,
+    webhook,
 )
 
 app = typer.Typer(
@@ -43,6 +44,7 @@ app.add_typer(server.app, name="server")
 app.add_typer(accounts.app, name="accounts")
 app.add_typer(template.app, name="template")
 app.add_typer(slack.app, name="slack")
+app.add_typer(webhook.app, name="webhook")
 mailtest.register(server.app, app)
 serve.register(app)
 app.add_typer(delivery.deliveries_app, name="deliveries")
