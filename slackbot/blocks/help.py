@@ -23,6 +23,11 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("link TENANT", "link this channel to a tenant (system admins)"),
     ("unlink", "remove this channel's link (system admins)"),
     ("admins [add|remove @user]", "show or change the tenant's Slack admins"),
+    (
+        "webhook [list|add URL [EVENT…]|remove ID|test ID]",
+        "the tenant's webhooks (events POSTed as JSON); a signed one, with its secret, is "
+        "added from the CLI or the HTTP API: secrets are never typed into Slack",
+    ),
 )
 
 

@@ -110,5 +110,9 @@ async def _work(ctx: Context, work: dict[str, Any], respond: Any) -> None:
         from slackbot.listeners.commands.test import run_test_email
 
         await run_test_email(ctx, work, respond)
+    elif kind == "webhook_test":
+        from slackbot.listeners.commands.webhook import run_webhook_test
+
+        await run_webhook_test(ctx, work, respond)
     else:
         raise RuntimeError(f"unknown follow-up work {kind!r}")

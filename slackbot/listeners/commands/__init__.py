@@ -28,6 +28,7 @@ def register(
         routes,
         status,
         test,
+        webhook,
     )
     from slackbot.listeners.commands.router import CommandListener
 
@@ -41,6 +42,7 @@ def register(
         **retry.COMMANDS,
         **link.COMMANDS,
         **admins.COMMANDS,
+        **webhook.COMMANDS,
     }
     listener = CommandListener(ctx, commands, runner, database)
     # `/mailbell`, and renamed copies such as `/mailbell-staging` (one app per environment).
