@@ -70,7 +70,23 @@ class DeliveryError(MailbellError):
 
 
 class RetryableError(DeliveryError):
-    """4xx replies, timeouts, connection errors: try again later."""
+    """4xx replies, timeouts, connection errors: try again later.
+
+    `retry_after`: seconds the other side asked us to wait (a 429's `Retry-After`); the worker
+    uses it instead of its backoff when set.
+    """
+
+    def __init__(
+        self,
+        message: str,
+        *,
+        step: str | None = None,
+        code: int | None = None,
+        reply: str | None = None,
+        retry_after: float | None = None,
+    ) -> None:
+        super().__init__(message, step=step, code=code, reply=reply)
+        self.retry_after = retry_after
 
 
 class PermanentError(DeliveryError):

@@ -17,7 +17,8 @@ from sqlalchemy.orm import Session, UOWTransaction
 
 from core.models.config_generation import ConfigGeneration
 
-# What emit reads: settings, servers, templates, Slack routes (and tenants, their owner).
+# What emit reads: settings, servers, templates, Slack routes, webhook targets (and tenants,
+# their owner).
 CONFIG_TABLES = frozenset(
     {
         "tenant",
@@ -27,6 +28,7 @@ CONFIG_TABLES = frozenset(
         "custom_template",
         "slack_channel_link",
         "slack_route",
+        "webhook_target",
     }
 )
 COUNTER = ConfigGeneration.__table__  # type: ignore[attr-defined]

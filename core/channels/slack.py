@@ -184,7 +184,7 @@ class SlackChannel:
             error = str(data.get("error") or "unknown_error")
             exc = classify(error)
             if isinstance(exc, SlackRateLimited):
-                self.pacer.hold(channel_id, exc.retry_after)
+                self.pacer.hold(channel_id, exc.retry_after or DEFAULT_RETRY_AFTER_S)
             raise exc
         ts = str(data.get("ts") or "")
         return ChannelResult(accepted=[channel_id], reply=f"ok ts={ts}", message_ref=ts or None)

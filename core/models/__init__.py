@@ -9,6 +9,7 @@ from core.models.mail import EmailAccount, MailServer
 from core.models.slack import SlackChannelLink as SlackChannelLink  # and the other Slack tables
 from core.models.templates import CustomTemplate
 from core.models.tenancy import NotificationSettings, SystemSettings, Tenant
+from core.models.webhooks import WebhookTarget
 
 __all__ = [
     "ApiToken",
@@ -24,4 +25,5 @@ __all__ = [
     "NotificationSettings",
     "SystemSettings",
     "Tenant",
+    "WebhookTarget",
 ]
