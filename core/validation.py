@@ -1,21 +1,31 @@
-"""Field rules shared by every service: addresses, recipients, ports, single-line text.
+"""Field rules shared by every model and service: addresses, recipients, ports, single-line text,
+hosts, secrets, CA bundles.
 
 Each check raises `ValidationError(field, message)`; messages name the value and the rule.
+`rule(check)` puts a check on a pydantic field, and `parse_fields(Model, data)` validates input
+into a model, turning pydantic's failure into ours (`from_pydantic`) with the same messages.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from email.utils import formataddr
-from typing import Any, TypeVar
+from typing import Any, ClassVar, Self, TypeVar
 
 from email_validator import EmailNotValidError, validate_email
-from pydantic import BaseModel
+from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationInfo
 from pydantic import ValidationError as PydanticValidationError
+from pydantic_core import PydanticCustomError
 
 from core.errors import ValidationError
-from core.models.tenancy import MAX_RECIPIENTS
 from core.senders import SenderRuleError, one_mailbox
+from core.vocabulary import (
+    MAX_RECIPIENTS,
+    PORT_MAX,
+    PORT_MIN,
+    RATE_LIMIT_MAX_PER_MINUTE,
+    SECRET_MAX_LENGTH,
+)
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -93,8 +103,10 @@ def recipients(field: str, value: str | Iterable[str] | None) -> list[str]:
 
 def port(field: str, value: Any) -> int:
     number = integer(field, value)
-    if not 1 <= number <= 65535:
-        raise ValidationError(field, f"{number} is out of range: use 1-65535 (0 is reserved)")
+    if not PORT_MIN <= number <= PORT_MAX:
+        raise ValidationError(
+            field, f"{number} is out of range: use {PORT_MIN}-{PORT_MAX} (0 is reserved)"
+        )
     return number
 
 
@@ -138,18 +150,171 @@ def known_fields(changes: Mapping[str, Any], allowed: Iterable[str]) -> None:
             )
 
 
-def from_pydantic(exc: PydanticValidationError) -> ValidationError:
-    """The first error of a pydantic failure, as ours: top-level field, rule, offending value."""
-    error = exc.errors(include_url=False)[0]
+def text(max_length: int) -> Callable[[str, Any], str]:
+    """One line of text, trimmed, at most `max_length` characters."""
+
+    def clean(field: str, value: Any) -> str:
+        return single_line(field, str(value).strip(), max_length=max_length)
+
+    return clean
+
+
+def required_text(max_length: int, hint: str = "") -> Callable[[str, Any], str]:
+    """`text`, and not empty (`hint` completes "is required")."""
+
+    def clean(field: str, value: Any) -> str:
+        result = single_line(
+            field, str(value if value is not None else "").strip(), max_length=max_length
+        )
+        if not result:
+            raise ValidationError(field, "is required" + hint)
+        return result
+
+    return clean
+
+
+def optional(clean: Callable[[str, Any], Any]) -> Callable[[str, Any], Any]:
+    """Empty or None clears an optional field; anything else is checked by `clean`."""
+
+    def wrapped(field: str, value: Any) -> Any:
+        if value is None or (isinstance(value, str) and not value.strip()):
+            return None
+        return clean(field, value)
+
+    return wrapped
+
+
+def host(field: str, value: Any) -> str:
+    name = single_line(field, str(value).strip(), max_length=255)
+    if any(ch.isspace() for ch in name):
+        raise ValidationError(field, f"{name!r} is not a host name: spaces are not allowed")
+    return name
+
+
+def timeout(field: str, value: Any) -> float:
+    try:
+        number = float(str(value).strip()) if not isinstance(value, (int, float)) else float(value)
+    except ValueError:
+        raise ValidationError(field, f"{value!r} is not a number of seconds") from None
+    if isinstance(value, bool) or not 0 < number <= 600:
+        raise ValidationError(
+            field, f"{value!r} is out of range: use more than 0 and at most 600 s"
+        )
+    return number
+
+
+def rate_limit(field: str, value: Any) -> int:
+    number = integer(field, value)
+    if not 0 <= number <= RATE_LIMIT_MAX_PER_MINUTE:
+        raise ValidationError(
+            field,
+            f"{number} is out of range: use 0 (no limit) to {RATE_LIMIT_MAX_PER_MINUTE} per minute",
+        )
+    return number
+
+
+def secret(field: str, value: Any) -> str | None:
+    """A write-only secret; empty means "keep the stored one" (None). A longer secret than
+    `SECRET_MAX_LENGTH` is a mistake (or an attack): every later use would carry it."""
+    if value is None:
+        return None
+    if not isinstance(value, str):
+        raise ValidationError(field, "must be a string")
+    if len(value) > SECRET_MAX_LENGTH:
+        raise ValidationError(
+            field, f"is {len(value)} characters long; at most {SECRET_MAX_LENGTH} are allowed"
+        )
+    return value or None
+
+
+CA_PEM_MAX_BYTES = 64 * 1024
+
+
+def ca_pem(field: str, value: Any) -> str:
+    """PEM text of one or more X.509 certificates, stored re-encoded: nothing but certificates
+    (a private key pasted by mistake is not kept, since ca_pem reads back)."""
+    from cryptography import x509
+    from cryptography.hazmat.primitives.serialization import Encoding
+
+    if not isinstance(value, str):
+        raise ValidationError(field, "must be PEM text (-----BEGIN CERTIFICATE----- …)")
+    data = value.strip().encode("utf-8", "replace")
+    if len(data) > CA_PEM_MAX_BYTES:
+        raise ValidationError(field, f"is {len(data)} bytes long; a CA bundle may be at most 64 KB")
+    try:
+        certificates = x509.load_pem_x509_certificates(data)
+    except ValueError:
+        raise ValidationError(
+            field,
+            "is not a PEM bundle of X.509 certificates "
+            "(-----BEGIN CERTIFICATE----- … -----END CERTIFICATE-----)",
+        ) from None
+    return "".join(cert.public_bytes(Encoding.PEM).decode("ascii") for cert in certificates)
+
+
+def rule(check: Callable[[str, Any], Any]) -> BeforeValidator:
+    """A pydantic field validator running `check(field, value)`; its refusal travels through
+    pydantic as a `mailbell` error carrying our field and message (see `from_pydantic`)."""
+
+    def validate(value: Any, info: ValidationInfo) -> Any:
+        try:
+            return check(info.field_name or "", value)
+        except ValidationError as exc:
+            raise PydanticCustomError(
+                "mailbell", "{message}", {"field": exc.field, "message": exc.message}
+            ) from None
+
+    return BeforeValidator(validate)
+
+
+def from_pydantic(
+    exc: PydanticValidationError, model: type[BaseModel] | None = None
+) -> ValidationError:
+    """A pydantic failure as ours: an unknown field first (as `known_fields` says it), else the
+    first broken rule, else the first missing field. Our rules' messages come back unchanged;
+    a missing field "is required" (or what the model's `required_hints` says); other pydantic
+    errors name the offending value (never a secret's)."""
+    errors = exc.errors(include_url=False)
+    unknown = [e for e in errors if e["type"] == "extra_forbidden"]
+    # As the services checked: unknown names, then the values given, then what is missing.
+    error = (unknown or [e for e in errors if e["type"] != "missing"] or errors)[0]
     field = str(error["loc"][0]) if error["loc"] else "body"
+    if error["type"] == "mailbell":
+        context = error.get("ctx") or {}
+        return ValidationError(str(context.get("field") or field), str(context.get("message")))
+    if unknown and model is not None:
+        known = ", ".join(sorted(model.model_fields))
+        return ValidationError(field, f"is not a known field; known fields: {known}")
+    if error["type"] == "missing":
+        hints: Mapping[str, str] = getattr(model, "required_hints", {}) if model else {}
+        return ValidationError(field, hints.get(field, "is required"))
     message = error["msg"].removeprefix("Value error, ")
     if field not in SECRET_FIELDS and "input" in error and not isinstance(error["input"], dict):
         message = f"{message} (got {error['input']!r})"
     return ValidationError(field, message)
 
 
-def parse_model(model: type[M], data: Mapping[str, Any]) -> M:
+def parse_fields(model: type[M], data: Mapping[str, Any]) -> M:
+    """`data` validated into `model` (unknown names refused), or our `ValidationError`."""
     try:
         return model.model_validate(dict(data))
     except PydanticValidationError as exc:
-        raise from_pydantic(exc) from None
+        raise from_pydantic(exc, model) from None
+
+
+class InputModel(BaseModel):
+    """Base of the Create/Update models: unknown names refused, enum fields kept as their
+    string values (what the columns store). Build one from a front end's mapping with
+    `from_fields`; the fields given are `model_fields_set` (`given()`)."""
+
+    model_config = ConfigDict(extra="forbid", use_enum_values=True)
+    # What "is required" says of a field left out, when more than that (`from_pydantic`).
+    required_hints: ClassVar[Mapping[str, str]] = {}
+
+    @classmethod
+    def from_fields(cls, data: Mapping[str, Any]) -> Self:
+        return parse_fields(cls, data)
+
+    def given(self) -> dict[str, Any]:
+        """The fields the caller gave, with their checked values."""
+        return self.model_dump(exclude_unset=True)

@@ -1,20 +1,23 @@
-"""Outbound mail servers and inbound email accounts.
+"""Outbound mail servers and inbound email accounts: the tables and their model families.
 
-Secret columns end in `_enc` and hold Fernet tokens (see core.crypto); no Public model carries them.
+Secret columns end in `_enc` and hold Fernet tokens (see core.crypto). `…Create` / `…Update`
+are what callers give (each field checked by its rule in core.validation; an Update holds only
+the fields given, `given()`); `…Read` is what any front end may show: no Read model carries a
+secret, only a `has_…` flag.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated, Any, ClassVar
 
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, Text, text
 from sqlmodel import Field, SQLModel
 
+from core import validation as v
 from core.models._common import utcnow
-
-PROVIDERS = ("SMTP", "GMAIL", "MS365", "SENDGRID")
-SECURITY_MODES = ("none", "starttls-auto", "starttls", "tls")
-AUTH_MODES = ("DISABLE", "AUTO", "LOGIN", "PLAIN", "XOAUTH2")
+from core.vocabulary import USERNAME_MAX_LENGTH, AuthMode, Provider, SecurityMode
 
 
 class MailServer(SQLModel, table=True):
@@ -122,3 +125,149 @@ class EmailAccount(SQLModel, table=True):
     message_count: int = 0
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+
+def _choice(enum: Any, *, upper: bool) -> Any:
+    return v.rule(lambda field, value: v.choice(field, value, enum, upper=upper))
+
+
+def _account_text(field: str, value: Any) -> str | None:
+    return v.single_line(field, str(value or "").strip(), max_length=255) or None
+
+
+def _server_id(field: str, value: Any) -> int | None:
+    return None if value in (None, "") else v.integer(field, value)
+
+
+Flag = Annotated[bool | None, v.rule(v.boolean)]
+Secret = Annotated[str | None, v.rule(v.secret)]
+
+
+class MailServerUpdate(v.InputModel):
+    """Some fields of a mail server (the others keep their values); an empty secret keeps the
+    stored one, an empty optional field clears it."""
+
+    name: Annotated[str | None, v.rule(v.required_text(100))] = None
+    provider: Annotated[Provider | None, _choice(Provider, upper=True)] = None
+    host: Annotated[str | None, v.rule(v.optional(v.host))] = None
+    port: Annotated[int | None, v.rule(v.port)] = None
+    security: Annotated[SecurityMode | None, _choice(SecurityMode, upper=False)] = None
+    auth: Annotated[AuthMode | None, _choice(AuthMode, upper=True)] = None
+    username: Annotated[str | None, v.rule(v.optional(v.text(USERNAME_MAX_LENGTH)))] = None
+    password: Secret = None
+    mail_from: Annotated[str | None, v.rule(v.optional(v.mailbox))] = None
+    reply_to: Annotated[str | None, v.rule(v.optional(v.mailbox))] = None
+    timeout: Annotated[float | None, v.rule(v.timeout)] = None
+    rate_limit_per_minute: Annotated[int | None, v.rule(v.rate_limit)] = None
+    tls_verify: Flag = None
+    ca_file: Annotated[str | None, v.rule(v.optional(v.text(1024)))] = None
+    ca_pem: Annotated[str | None, v.rule(v.optional(v.ca_pem))] = None
+    oauth_client_id: Annotated[str | None, v.rule(v.optional(v.text(255)))] = None
+    oauth_client_secret: Secret = None
+    oauth_directory_id: Annotated[str | None, v.rule(v.optional(v.text(255)))] = None
+    is_default: Flag = None
+
+
+class MailServerCreate(MailServerUpdate):
+    """A new mail server: a name, and what the provider's preset does not fill."""
+
+    required_hints: ClassVar = {"name": "is required: a friendly label such as 'Production SMTP'"}
+
+    name: Annotated[str, v.rule(v.required_text(100))]
+
+
+class MailServerRead(BaseModel):
+    """A mail server as any front end shows it: the secrets are flags."""
+
+    model_config = ConfigDict(from_attributes=True, use_enum_values=True)
+
+    id: int
+    name: str
+    provider: Provider
+    host: str | None
+    port: int
+    security: SecurityMode
+    auth: AuthMode
+    username: str | None
+    has_password: bool
+    mail_from: str | None
+    reply_to: str | None
+    timeout: float
+    rate_limit_per_minute: int
+    tls_verify: bool
+    ca_file: str | None
+    ca_pem: str | None
+    oauth_client_id: str | None
+    has_oauth_client_secret: bool
+    oauth_directory_id: str | None
+    oauth_authorized: bool
+    default: bool
+    last_test_at: datetime | None
+    last_test_ok: bool | None
+    last_test_message: str | None
+
+    @classmethod
+    def of(cls, server: MailServer) -> MailServerRead:
+        return cls.model_validate(
+            {
+                **server.model_dump(exclude={"password_enc", "oauth_client_secret_enc"}),
+                "has_password": server.password_enc is not None,
+                "has_oauth_client_secret": server.oauth_client_secret_enc is not None,
+                "oauth_authorized": server.oauth_refresh_token_enc is not None,
+                "default": server.is_default,
+            }
+        )
+
+
+class EmailAccountUpdate(v.InputModel):
+    """Some fields of an email account; an empty IMAP password keeps the stored one."""
+
+    email: Annotated[str | None, v.rule(v.email_address)] = None
+    display_name: Annotated[
+        str | None, v.rule(v.required_text(200, ": a label such as 'Support Inbox'"))
+    ] = None
+    mail_server_id: Annotated[int | None, v.rule(_server_id)] = None
+    is_default: Flag = None
+    imap_host: Annotated[str | None, v.rule(_account_text)] = None
+    imap_port: Annotated[int | None, v.rule(v.port)] = None
+    imap_username: Annotated[str | None, v.rule(_account_text)] = None
+    imap_password: Secret = None
+    imap_tls: Flag = None
+    imap_folder: Annotated[str | None, v.rule(_account_text)] = None
+
+
+class EmailAccountCreate(EmailAccountUpdate):
+    """A new email account: its address and label (the service checks its mail server)."""
+
+    email: Annotated[str, v.rule(v.email_address)]
+    display_name: Annotated[str, v.rule(v.required_text(200, ": a label such as 'Support Inbox'"))]
+
+
+class EmailAccountRead(BaseModel):
+    """An email account as any front end shows it, with its sync health; no password."""
+
+    id: int
+    email: str
+    display_name: str
+    mail_server_id: int | None
+    default: bool
+    imap_host: str | None
+    imap_port: int
+    imap_username: str | None
+    has_imap_password: bool
+    imap_tls: bool
+    imap_folder: str | None
+    last_sync_at: datetime | None
+    message_count: int
+    last_error: str | None
+
+    @classmethod
+    def of(cls, account: EmailAccount) -> EmailAccountRead:
+        return cls.model_validate(
+            {
+                **account.model_dump(exclude={"imap_password_enc"}),
+                "default": account.is_default,
+                "has_imap_password": account.imap_password_enc is not None,
+                "last_error": account.last_sync_error,
+            }
+        )

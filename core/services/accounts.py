@@ -8,87 +8,42 @@ becomes its default, and deleting the default makes the oldest remaining account
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from sqlmodel import Session, col, select
 
-from core import validation as v
 from core.crypto import SecretBox
 from core.errors import NotFound, ValidationError
 from core.models._common import utcnow
-from core.models.mail import EmailAccount, MailServer
+from core.models.mail import (
+    EmailAccount,
+    EmailAccountCreate,
+    EmailAccountRead,
+    EmailAccountUpdate,
+    MailServer,
+)
 from core.models.tenancy import Tenant
 from core.services.audit import Actor, record
-
-ACCOUNT_FIELDS = (
-    "email",
-    "display_name",
-    "mail_server_id",
-    "is_default",
-    "imap_host",
-    "imap_port",
-    "imap_username",
-    "imap_password",
-    "imap_tls",
-    "imap_folder",
-)
-# Far above any real password, as for SMTP passwords: a huge one only bloats every sync's LOGIN.
-IMAP_PASSWORD_MAX = 1024
-
-
-def clean_account_fields(data: Mapping[str, Any]) -> dict[str, Any]:
-    """Check and normalise email-account fields, the same rules for every front end.
-
-    `data` may hold any subset of `ACCOUNT_FIELDS` (a partial update checks only what it
-    gives). Returns the cleaned values: email and text fields trimmed and checked, ports and
-    ids as integers, flags as booleans, an empty IMAP password as None (keep the stored one).
-    Raises `ValidationError(field, message)` for an unknown field or the first broken rule.
-    """
-    v.known_fields(data, ACCOUNT_FIELDS)
-    cleaned: dict[str, Any] = {}
-    for name, value in data.items():
-        if name == "email":
-            cleaned[name] = v.email_address(name, str(value))
-        elif name == "display_name":
-            text = v.single_line(name, str(value).strip(), max_length=200)
-            if not text:
-                raise ValidationError(name, "is required: a label such as 'Support Inbox'")
-            cleaned[name] = text
-        elif name == "mail_server_id":
-            cleaned[name] = None if value in (None, "") else v.integer(name, value)
-        elif name in ("is_default", "imap_tls"):
-            cleaned[name] = v.boolean(name, value)
-        elif name == "imap_port":
-            cleaned[name] = v.port(name, value)
-        elif name == "imap_password":
-            if value is not None and not isinstance(value, str):
-                raise ValidationError(name, "must be a string")
-            if value and len(value) > IMAP_PASSWORD_MAX:
-                raise ValidationError(
-                    name,
-                    f"is {len(value)} characters long; at most {IMAP_PASSWORD_MAX} are allowed",
-                )
-            cleaned[name] = value or None
-        else:  # imap_host, imap_username, imap_folder
-            text = v.single_line(name, str(value or "").strip(), max_length=255)
-            cleaned[name] = text or None
-    return cleaned
 
 
 def _tenant_query(tenant: Tenant) -> Any:
     return select(EmailAccount).where(EmailAccount.tenant_id == tenant.id)
 
 
-def list_email_accounts(*, session: Session, tenant: Tenant) -> list[EmailAccount]:
-    return list(session.exec(_tenant_query(tenant).order_by(col(EmailAccount.id))))
+def list_email_accounts(*, session: Session, tenant: Tenant) -> list[EmailAccountRead]:
+    rows = session.exec(_tenant_query(tenant).order_by(col(EmailAccount.id)))
+    return [EmailAccountRead.of(row) for row in rows]
 
 
-def get_email_account(*, session: Session, tenant: Tenant, account_id: int) -> EmailAccount:
+def _account_row(session: Session, tenant: Tenant, account_id: int) -> EmailAccount:
     account = session.exec(_tenant_query(tenant).where(EmailAccount.id == account_id)).first()
     if account is None:
         raise NotFound(f"email account {account_id} does not exist for tenant {tenant.slug!r}")
     return account
+
+
+def get_email_account(*, session: Session, tenant: Tenant, account_id: int) -> EmailAccountRead:
+    return EmailAccountRead.of(_account_row(session, tenant, account_id))
 
 
 def _check_server(session: Session, tenant: Tenant, server_id: int | None) -> None:
@@ -123,7 +78,7 @@ def _refuse_second_default(session: Session, tenant: Tenant, account: EmailAccou
         )
 
 
-def _apply(box: SecretBox, account: EmailAccount, changes: Mapping[str, Any]) -> list[str]:
+def _apply(box: SecretBox, account: EmailAccount, changes: dict[str, Any]) -> list[str]:
     fields = []
     for name, value in changes.items():
         if name == "imap_password":
@@ -139,12 +94,10 @@ def _apply(box: SecretBox, account: EmailAccount, changes: Mapping[str, Any]) ->
 
 
 def create_email_account(
-    *, session: Session, box: SecretBox, tenant: Tenant, data: Mapping[str, Any], actor: Actor
-) -> EmailAccount:
-    changes = clean_account_fields(data)
-    for required in ("email", "display_name"):
-        if not changes.get(required):
-            raise ValidationError(required, "is required")
+    *, session: Session, box: SecretBox, tenant: Tenant, data: EmailAccountCreate, actor: Actor
+) -> EmailAccountRead:
+    """Add an account (the tenant's first becomes its default); committed with its audit."""
+    changes = data.given()
     _check_server(session, tenant, changes.get("mail_server_id"))
     assert tenant.id is not None
     account = EmailAccount(
@@ -168,7 +121,7 @@ def create_email_account(
         fields=fields,
     )
     session.commit()
-    return account
+    return EmailAccountRead.of(account)
 
 
 def update_email_account(
@@ -177,21 +130,22 @@ def update_email_account(
     box: SecretBox,
     tenant: Tenant,
     account_id: int,
-    data: Mapping[str, Any],
+    changes: EmailAccountUpdate,
     actor: Actor,
-) -> EmailAccount:
-    account = get_email_account(session=session, tenant=tenant, account_id=account_id)
-    changes = clean_account_fields(data)
-    if "email" in changes and changes["email"].lower() != account.email.lower():
+) -> EmailAccountRead:
+    """Change the fields given in `changes` (the email stays); committed with its audit."""
+    account = _account_row(session, tenant, account_id)
+    given = changes.given()
+    if "email" in given and str(given["email"]).lower() != account.email.lower():
         raise ValidationError(
             "email", "is read-only after creation: remove the account and add it again"
         )
-    changes.pop("email", None)
-    if "mail_server_id" in changes:
-        _check_server(session, tenant, changes["mail_server_id"])
-    if changes.get("is_default"):
+    given.pop("email", None)
+    if "mail_server_id" in given:
+        _check_server(session, tenant, given["mail_server_id"])
+    if given.get("is_default"):
         _refuse_second_default(session, tenant, account)
-    fields = _apply(box, account, changes)
+    fields = _apply(box, account, given)
     if {"imap_host", "imap_username", "imap_folder"} & set(fields):
         # Another mailbox: the sync checkpoint of the old one means nothing there.
         account.imap_uidvalidity = None
@@ -206,13 +160,13 @@ def update_email_account(
         fields=fields,
     )
     session.commit()
-    return account
+    return EmailAccountRead.of(account)
 
 
 def set_default_email_account(
     *, session: Session, tenant: Tenant, account_id: int, actor: Actor
-) -> EmailAccount:
-    account = get_email_account(session=session, tenant=tenant, account_id=account_id)
+) -> EmailAccountRead:
+    account = _account_row(session, tenant, account_id)
     previous = _current_default(session, tenant)
     if previous is not None and previous.id != account.id:
         previous.is_default = False
@@ -229,13 +183,13 @@ def set_default_email_account(
         fields=["is_default"],
     )
     session.commit()
-    return account
+    return EmailAccountRead.of(account)
 
 
 def delete_email_account(
     *, session: Session, tenant: Tenant, account_id: int, actor: Actor
 ) -> None:
-    account = get_email_account(session=session, tenant=tenant, account_id=account_id)
+    account = _account_row(session, tenant, account_id)
     session.delete(account)
     session.flush()
     fields = []
@@ -255,22 +209,3 @@ def delete_email_account(
         fields=fields,
     )
     session.commit()
-
-
-def email_account_public(account: EmailAccount) -> dict[str, Any]:
-    return {
-        "id": account.id,
-        "email": account.email,
-        "display_name": account.display_name,
-        "mail_server_id": account.mail_server_id,
-        "default": account.is_default,
-        "imap_host": account.imap_host,
-        "imap_port": account.imap_port,
-        "imap_username": account.imap_username,
-        "has_imap_password": account.imap_password_enc is not None,
-        "imap_tls": account.imap_tls,
-        "imap_folder": account.imap_folder,
-        "last_sync_at": account.last_sync_at,
-        "message_count": account.message_count,
-        "last_error": account.last_sync_error,
-    }

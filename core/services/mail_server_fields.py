@@ -1,14 +1,27 @@
-"""The fields of a mail server as callers give them: each cleaned (validated and normalised) by
-one rule, unknown names refused. Used by `core.services.mail_servers` before anything changes."""
+"""The rules a mail server's row obeys, applied inside the caller's transaction (nothing here
+commits): who may set what, presets, write-only secrets, the OAuth identity, completeness, the
+network fence, one name and one default per owner. Field values are checked before they get
+here, by the models of core.models.mail. `core.services.mail_servers` runs these rules and
+commits; the notification settings run them inside their own all-or-nothing update.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from typing import Any
 
+from sqlmodel import Session, col, select
+
+from core import netfence
 from core import validation as v
+from core.crypto import SecretBox
 from core.errors import ValidationError
-from core.models.mail import AUTH_MODES, PROVIDERS, SECURITY_MODES
+from core.mail.presets import preset_for
+from core.models._common import utcnow
+from core.models.mail import MailServer, MailServerCreate, MailServerUpdate
+from core.models.tenancy import Tenant
+from core.services.audit import Actor, record
+from core.vocabulary import AuthMode
 
 SECRET_INPUTS = {"password": "password_enc", "oauth_client_secret": "oauth_client_secret_enc"}
 OAUTH_TOKEN_COLUMNS = (
@@ -24,132 +37,195 @@ OAUTH_IDENTITY_FIELDS = (
     "oauth_directory_id",
     "username",
 )
-# A longer secret is a mistake (or an attack): every later delivery would carry it.
-SECRET_MAX_LENGTH = 1024
-CA_PEM_MAX_BYTES = 64 * 1024
 
 
 class SystemOnlyField(ValidationError):
     """A field only system-level actors may set (the API answers 403)."""
 
 
-def _optional(clean: Callable[[str, Any], Any]) -> Callable[[str, Any], Any]:
-    """Empty or None clears an optional field."""
-
-    def wrapped(field: str, value: Any) -> Any:
-        if value is None or (isinstance(value, str) and not value.strip()):
-            return None
-        return clean(field, value)
-
-    return wrapped
+def owner_query(tenant: Tenant | None) -> Any:
+    if tenant is None:
+        return select(MailServer).where(col(MailServer.tenant_id).is_(None))
+    return select(MailServer).where(MailServer.tenant_id == tenant.id)
 
 
-def _text(max_length: int) -> Callable[[str, Any], str]:
-    def clean(field: str, value: Any) -> str:
-        return v.single_line(field, str(value).strip(), max_length=max_length)
-
-    return clean
+def owner_label(tenant: Tenant | None) -> str:
+    return "the system" if tenant is None else f"tenant {tenant.slug!r}"
 
 
-def _required_text(max_length: int) -> Callable[[str, Any], str]:
-    def clean(field: str, value: Any) -> str:
-        text = v.single_line(
-            field, str(value if value is not None else "").strip(), max_length=max_length
-        )
-        if not text:
-            raise ValidationError(field, "is required")
-        return text
-
-    return clean
+def find_default(session: Session, tenant: Tenant | None) -> MailServer | None:
+    return session.exec(owner_query(tenant).where(col(MailServer.is_default).is_(True))).first()
 
 
-def _host(field: str, value: Any) -> str:
-    host = v.single_line(field, str(value).strip(), max_length=255)
-    if any(ch.isspace() for ch in host):
-        raise ValidationError(field, f"{host!r} is not a host name: spaces are not allowed")
-    return host
-
-
-def _timeout(field: str, value: Any) -> float:
+def has_sender(server: MailServer) -> bool:
+    """A From can be made: `mail_from`, or a username that is an address."""
+    if server.mail_from:
+        return True
+    if not server.username or "@" not in server.username:
+        return False
     try:
-        number = float(str(value).strip()) if not isinstance(value, (int, float)) else float(value)
-    except ValueError:
-        raise ValidationError(field, f"{value!r} is not a number of seconds") from None
-    if isinstance(value, bool) or not 0 < number <= 600:
+        v.email_address("username", server.username)
+    except ValidationError:
+        return False
+    return True
+
+
+def check_complete(server: MailServer) -> None:
+    if not server.host:
+        raise ValidationError("host", "is required: the SMTP server's host name or address")
+    if server.auth != AuthMode.DISABLE and not server.username:
         raise ValidationError(
-            field, f"{value!r} is out of range: use more than 0 and at most 600 s"
+            "username", f"is required when auth is {server.auth} (or set auth to DISABLE)"
         )
-    return number
-
-
-def _rate_limit(field: str, value: Any) -> int:
-    number = v.integer(field, value)
-    if not 0 <= number <= 100_000:
+    if not has_sender(server):
+        # Refused now rather than failing every later email for want of a From.
         raise ValidationError(
-            field, f"{number} is out of range: use 0 (no limit) to 100000 per minute"
+            "mail_from",
+            "is required: set the From address (the username "
+            + (f"{server.username!r} is not an address)" if server.username else "is empty)"),
         )
-    return number
 
 
-def _secret(field: str, value: Any) -> str | None:
-    if value is None:
-        return None
-    if not isinstance(value, str):
-        raise ValidationError(field, "must be a string")
-    if len(value) > SECRET_MAX_LENGTH:
-        raise ValidationError(
-            field, f"is {len(value)} characters long; at most {SECRET_MAX_LENGTH} are allowed"
-        )
-    return value or None
-
-
-def _ca_pem(field: str, value: Any) -> str:
-    """PEM text of one or more X.509 certificates, stored re-encoded: nothing but certificates
-    (a private key pasted by mistake is not kept, since ca_pem reads back)."""
-    from cryptography import x509
-    from cryptography.hazmat.primitives.serialization import Encoding
-
-    if not isinstance(value, str):
-        raise ValidationError(field, "must be PEM text (-----BEGIN CERTIFICATE----- …)")
-    data = value.strip().encode("utf-8", "replace")
-    if len(data) > CA_PEM_MAX_BYTES:
-        raise ValidationError(field, f"is {len(data)} bytes long; a CA bundle may be at most 64 KB")
-    try:
-        certificates = x509.load_pem_x509_certificates(data)
-    except ValueError:
-        raise ValidationError(
+def check_actor_rights(
+    data: Mapping[str, Any], server: MailServer | None, actor: Actor, *, field: str = "ca_file"
+) -> None:
+    """Input a tenant-scoped actor may not give: any change of `ca_file` (a host path), refused
+    whatever else the input holds, so the answer says nothing about the file."""
+    if not actor.tenant_scoped or "ca_file" not in data:
+        return
+    value = data["ca_file"]
+    current = server.ca_file if server is not None else None
+    unchanged = (value in (None, "") and current is None) or (
+        isinstance(value, str) and current is not None and value.strip() == current
+    )
+    if not unchanged:
+        raise SystemOnlyField(
             field,
-            "is not a PEM bundle of X.509 certificates "
-            "(-----BEGIN CERTIFICATE----- … -----END CERTIFICATE-----)",
-        ) from None
-    return "".join(cert.public_bytes(Encoding.PEM).decode("ascii") for cert in certificates)
+            "can be set only by a system administrator (CLI, TUI or a system token); "
+            "send the CA bundle as PEM text in ca_pem instead",
+        )
 
 
-CLEANERS: dict[str, Callable[[str, Any], Any]] = {
-    "name": _required_text(100),
-    "provider": lambda f, x: v.choice(f, x, PROVIDERS, upper=True),
-    "host": _optional(_host),
-    "port": v.port,
-    "security": lambda f, x: v.choice(f, x, SECURITY_MODES, upper=False),
-    "auth": lambda f, x: v.choice(f, x, AUTH_MODES, upper=True),
-    "username": _optional(_text(128)),
-    "password": _secret,
-    "mail_from": _optional(v.mailbox),
-    "reply_to": _optional(v.mailbox),
-    "timeout": _timeout,
-    "rate_limit_per_minute": _rate_limit,
-    "tls_verify": v.boolean,
-    "ca_file": _optional(_text(1024)),
-    "ca_pem": _optional(_ca_pem),
-    "oauth_client_id": _optional(_text(255)),
-    "oauth_client_secret": _secret,
-    "oauth_directory_id": _optional(_text(255)),
-    "is_default": v.boolean,
-}
-SERVER_FIELDS = tuple(CLEANERS)
+def fence_host(server: MailServer, actor: Actor, *, field: str = "host") -> None:
+    """A tenant-scoped actor's save: the host must be allowed, and the row is marked fenced so
+    that every connection checks it again; a system-level actor's save clears the mark."""
+    if not actor.tenant_scoped:
+        server.fenced = False
+        return
+    netfence.check_host(field, server.host)
+    server.fenced = True
 
 
-def clean_server_fields(data: Mapping[str, Any]) -> dict[str, Any]:
-    """Validate and normalise each given field; unknown names are refused."""
-    v.known_fields(data, SERVER_FIELDS)
-    return {name: CLEANERS[name](name, value) for name, value in data.items()}
+def _identity_changes(server: MailServer, changes: Mapping[str, Any]) -> bool:
+    """The change gives the server another OAuth identity (ThingsBoard's rule)."""
+    for name in OAUTH_IDENTITY_FIELDS:
+        if name not in changes:
+            continue
+        if name in SECRET_INPUTS:
+            if changes[name]:  # a new secret (an empty one keeps the stored secret)
+                return True
+        elif changes[name] != getattr(server, name):
+            return True
+    return False
+
+
+def apply_server_changes(
+    *, box: SecretBox, server: MailServer, changes: MailServerUpdate
+) -> list[str]:
+    """Apply the fields given in `changes` to `server`. Returns the names of changed fields."""
+    given = changes.given()
+    changed: list[str] = []
+    provider_changed = "provider" in given and given["provider"] != server.provider
+    if provider_changed or server.id is None:
+        for key, value in preset_for(given.get("provider", server.provider)).items():
+            if given.get(key) is None:
+                given[key] = value
+    if _identity_changes(server, given) and any(
+        getattr(server, name) for name in OAUTH_TOKEN_COLUMNS
+    ):
+        for name in OAUTH_TOKEN_COLUMNS:
+            setattr(server, name, None)
+        changed.append("oauth_tokens")
+    for name, value in given.items():
+        if name == "is_default":
+            continue
+        if name in SECRET_INPUTS:
+            if value:  # empty keeps the stored secret
+                setattr(server, SECRET_INPUTS[name], box.encrypt(value))
+                changed.append(name)
+            continue
+        if getattr(server, name) != value:
+            setattr(server, name, value)
+            changed.append(name)
+    server.updated_at = utcnow()
+    return changed
+
+
+def check_unique_name(session: Session, tenant: Tenant | None, server: MailServer) -> None:
+    query = owner_query(tenant).where(MailServer.name == server.name)
+    if server.id is not None:
+        query = query.where(MailServer.id != server.id)
+    if session.exec(query).first() is not None:
+        raise ValidationError(
+            "name", f"{server.name!r} is taken: {owner_label(tenant)} has a server of that name"
+        )
+
+
+def default_flag(
+    session: Session, tenant: Tenant | None, server: MailServer, wants_default: bool
+) -> bool:
+    """An owner's first server becomes its default; asking for a second default is refused."""
+    current = find_default(session, tenant)
+    if current is None or current.id == server.id:
+        return True
+    if wants_default:
+        raise ValidationError(
+            "is_default",
+            f"{owner_label(tenant)} already has a default server "
+            f"({current.name!r}, id {current.id}); one default per owner: "
+            "use `server default ID` to move it",
+        )
+    return False
+
+
+def stage_server(
+    session: Session,
+    server: MailServer,
+    tenant: Tenant | None,
+    action: str,
+    fields: list[str],
+    actor: Actor,
+) -> MailServer:
+    """Add the server to the session (flushed, so it has an id) with its audit entry (field
+    names only); the caller commits."""
+    session.add(server)
+    session.flush()
+    record(
+        session,
+        actor=actor,
+        action=action,
+        tenant=tenant.slug if tenant else None,
+        target=f"mail_server:{server.id}",
+        fields=fields,
+    )
+    return server
+
+
+def stage_new_server(
+    *,
+    session: Session,
+    box: SecretBox,
+    tenant: Tenant | None,
+    data: MailServerCreate,
+    actor: Actor,
+) -> MailServer:
+    """A new server of this owner, every rule checked, staged in the session with its audit
+    entry; the caller commits."""
+    check_actor_rights(data.given(), None, actor)
+    server = MailServer(tenant_id=tenant.id if tenant else None, name=data.name)
+    fields = apply_server_changes(box=box, server=server, changes=data)
+    check_complete(server)
+    fence_host(server, actor)
+    check_unique_name(session, tenant, server)
+    server.is_default = default_flag(session, tenant, server, bool(data.is_default))
+    return stage_server(session, server, tenant, "mail_server.create", fields, actor)

@@ -44,9 +44,10 @@ def add(
     default: bool = typer.Option(False, "--default", help="Make it the tenant's default."),
 ) -> None:
     """Add an email account; the tenant needs a mail server first."""
+    from core.models.mail import EmailAccountCreate
     from core.services.accounts import create_email_account
 
-    data = _given(
+    fields = _given(
         email=email,
         display_name=name,
         mail_server_id=server,
@@ -59,8 +60,13 @@ def add(
     )
     ctx = context()
     with ctx.session() as session:
+        owner = _tenant(session, tenant)
         account = create_email_account(
-            session=session, box=ctx.box, tenant=_tenant(session, tenant), data=data, actor=actor()
+            session=session,
+            box=ctx.box,
+            tenant=owner,
+            data=EmailAccountCreate.from_fields(fields),
+            actor=actor(),
         )
     typer.echo(f"email account {account.id} ({account.email}) added")
 
@@ -68,11 +74,11 @@ def add(
 @app.command("list")
 def list_(tenant: str = TENANT_OPTION, as_json: bool = typer.Option(False, "--json")) -> None:
     """List accounts with their sync health: last sync, messages stored, last error."""
-    from core.services.accounts import email_account_public, list_email_accounts
+    from core.services.accounts import list_email_accounts
 
     with context().session() as session:
         rows = [
-            email_account_public(a)
+            a.model_dump()
             for a in list_email_accounts(session=session, tenant=_tenant(session, tenant))
         ]
     if as_json:
@@ -108,9 +114,10 @@ def edit(
     imap_tls: bool | None = typer.Option(None, "--imap-tls/--no-imap-tls"),
 ) -> None:
     """Change some fields of an account; the others keep their values."""
-    from core.services.accounts import update_email_account
+    from core.models.mail import EmailAccountUpdate
+    from core.services.accounts import get_email_account, update_email_account
 
-    data = _given(
+    fields = _given(
         email=email,
         display_name=name,
         mail_server_id=server,
@@ -122,12 +129,16 @@ def edit(
     )
     ctx = context()
     with ctx.session() as session:
+        owner = _tenant(session, tenant)
+        get_email_account(
+            session=session, tenant=owner, account_id=account_id
+        )  # a missing one first
         update_email_account(
             session=session,
             box=ctx.box,
-            tenant=_tenant(session, tenant),
+            tenant=owner,
             account_id=account_id,
-            data=data,
+            changes=EmailAccountUpdate.from_fields(fields),
             actor=actor(),
         )
     typer.echo(f"email account {account_id} updated")

@@ -48,7 +48,7 @@ def _read_ca_pem(path: str | None) -> str | None:
     """The text of `--ca-pem-file` (stored with the server; '' clears it); the service checks
     that it holds certificates."""
     from core.errors import ValidationError
-    from core.services.mail_server_fields import CA_PEM_MAX_BYTES
+    from core.validation import CA_PEM_MAX_BYTES
 
     if path is None or path == "":
         return path
@@ -97,21 +97,26 @@ def add(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Add a mail server. The owner's first server becomes its default."""
-    from core.services.mail_servers import create_mail_server, mail_server_public
+    from core.models.mail import MailServerCreate
+    from core.services.mail_servers import create_mail_server
 
-    data = _fields(**_options(locals()), is_default=default or None)
+    fields = _fields(**_options(locals()), is_default=default or None)
     ctx = context()
     with ctx.session() as session:
         owner = owner_tenant(session, tenant, system)
         server = create_mail_server(
-            session=session, box=ctx.box, tenant=owner, data=data, actor=actor()
+            session=session,
+            box=ctx.box,
+            tenant=owner,
+            data=MailServerCreate.from_fields(fields),
+            actor=actor(),
         )
         if as_json:
-            print_json(to_jsonable(mail_server_public(server)))
+            print_json(to_jsonable(server.model_dump()))
         else:
             typer.echo(
                 f"mail server {server.id} ({server.name}) added"
-                + (" as default" if server.is_default else "")
+                + (" as default" if server.default else "")
             )
 
 
@@ -122,11 +127,11 @@ def list_(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """List the owner's servers (never a secret)."""
-    from core.services.mail_servers import list_mail_servers, mail_server_public
+    from core.services.mail_servers import list_mail_servers
 
     with context().session() as session:
         owner = owner_tenant(session, tenant, system)
-        rows = [mail_server_public(s) for s in list_mail_servers(session=session, tenant=owner)]
+        rows = [s.model_dump() for s in list_mail_servers(session=session, tenant=owner)]
     if as_json:
         print_json(to_jsonable(rows))
         return
@@ -145,12 +150,12 @@ def show(
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
     """Show one server (never a secret)."""
-    from core.services.mail_servers import get_mail_server, mail_server_public
+    from core.services.mail_servers import get_mail_server
 
     with context().session() as session:
         owner = owner_tenant(session, tenant, system)
         data = to_jsonable(
-            mail_server_public(get_mail_server(session=session, tenant=owner, server_id=server_id))
+            get_mail_server(session=session, tenant=owner, server_id=server_id).model_dump()
         )
     print_json(data) if as_json else print_fields(data)
 
@@ -180,18 +185,20 @@ def edit(
     oauth_directory_id: str | None = typer.Option(None),
 ) -> None:
     """Change some fields of a server; the others keep their values."""
-    from core.services.mail_servers import update_mail_server
+    from core.models.mail import MailServerUpdate
+    from core.services.mail_servers import get_mail_server, update_mail_server
 
-    data = _fields(**_options(locals()))
+    fields = _fields(**_options(locals()))
     ctx = context()
     with ctx.session() as session:
         owner = owner_tenant(session, tenant, system)
+        get_mail_server(session=session, tenant=owner, server_id=server_id)  # a missing one first
         update_mail_server(
             session=session,
             box=ctx.box,
             tenant=owner,
             server_id=server_id,
-            data=data,
+            changes=MailServerUpdate.from_fields(fields),
             actor=actor(),
         )
     typer.echo(f"mail server {server_id} updated")

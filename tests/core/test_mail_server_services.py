@@ -7,17 +7,25 @@ from sqlmodel import select
 
 from core.errors import NotFound, ValidationError
 from core.models.audit import AuditEntry
-from core.models.mail import EmailAccount, MailServer
+from core.models.mail import (
+    EmailAccount,
+    EmailAccountCreate,
+    MailServer,
+    MailServerCreate,
+    MailServerRead,
+    MailServerUpdate,
+)
+from core.models.tenancy import NotificationSettingsUpdate
 from core.services.accounts import create_email_account
 from core.services.mail_servers import (
     create_mail_server,
     delete_mail_server,
-    mail_server_public,
+    list_mail_servers,
     resolve_effective_server,
     set_default_mail_server,
     update_mail_server,
 )
-from core.services.notifications import update_system_settings
+from core.services.notifications import update_notification_settings
 from core.services.tenants import create_tenant, delete_tenant
 
 
@@ -29,7 +37,24 @@ def _server(session, ctx, actor, tenant=None, **fields):
         "mail_from": "alerts@example.com",
         **fields,
     }
-    return create_mail_server(session=session, box=ctx.box, tenant=tenant, data=data, actor=actor)
+    return create_mail_server(
+        session=session,
+        box=ctx.box,
+        tenant=tenant,
+        data=MailServerCreate.from_fields(data),
+        actor=actor,
+    )
+
+
+def _update(session, ctx, actor, server_id, tenant=None, **fields):
+    return update_mail_server(
+        session=session,
+        box=ctx.box,
+        tenant=tenant,
+        server_id=server_id,
+        changes=MailServerUpdate.from_fields(fields),
+        actor=actor,
+    )
 
 
 def test_presets_fill_only_what_is_not_given(session, ctx, actor) -> None:
@@ -47,52 +72,39 @@ def test_presets_fill_only_what_is_not_given(session, ctx, actor) -> None:
 
 
 def test_empty_password_keeps_the_stored_one(session, ctx, actor) -> None:
-    server = _server(session, ctx, actor, password="first")
+    server = session.get(MailServer, _server(session, ctx, actor, password="first").id)
     stored = server.password_enc
-    update_mail_server(
-        session=session,
-        box=ctx.box,
-        tenant=None,
-        server_id=server.id,
-        data={"password": "", "port": 2525},
-        actor=actor,
-    )
+    read = _update(session, ctx, actor, server.id, password="", port=2525)
     assert server.password_enc == stored and server.port == 2525
-    update_mail_server(
-        session=session,
-        box=ctx.box,
-        tenant=None,
-        server_id=server.id,
-        data={"password": "second"},
-        actor=actor,
-    )
+    assert read.has_password and read.port == 2525
+    _update(session, ctx, actor, server.id, password="second")
     assert ctx.box.decrypt(server.password_enc) == "second"
 
 
 def test_provider_change_clears_oauth_tokens(session, ctx, actor) -> None:
-    server = _server(session, ctx, actor, provider="GMAIL", auth="XOAUTH2", host=None)
+    read = _server(session, ctx, actor, provider="GMAIL", auth="XOAUTH2", host=None)
+    server = session.get(MailServer, read.id)
     server.oauth_refresh_token_enc = ctx.box.encrypt("refresh")
     server.oauth_access_token_enc = ctx.box.encrypt("access")
     session.commit()
-    update_mail_server(
-        session=session,
-        box=ctx.box,
-        tenant=None,
-        server_id=server.id,
-        data={"provider": "MS365"},
-        actor=actor,
-    )
+    assert _update(session, ctx, actor, server.id, provider="gmail").oauth_authorized
+    assert not _update(session, ctx, actor, server.id, provider="MS365").oauth_authorized
     assert server.oauth_refresh_token_enc is None and server.oauth_access_token_enc is None
     assert server.host == "smtp.office365.com"
     entry = session.exec(select(AuditEntry).order_by(AuditEntry.id.desc())).first()
     assert "oauth_tokens" in entry.fields
 
 
-def test_public_view_and_audit_never_carry_secrets(session, ctx, actor) -> None:
+def test_read_model_and_audit_never_carry_secrets(session, ctx, actor) -> None:
     server = _server(session, ctx, actor, password="pw-XYZ", oauth_client_secret="cs-XYZ")
-    public = mail_server_public(server)
-    assert "XYZ" not in repr(public)
+    assert isinstance(server, MailServerRead)
+    [listed] = list_mail_servers(session=session, tenant=None)
+    assert listed == server
+    public = server.model_dump()
+    assert "XYZ" not in repr(public) and "XYZ" not in repr(server)
+    assert not any(name.endswith("_enc") for name in public)
     assert public["has_password"] and public["has_oauth_client_secret"]
+    assert public["default"] and not public["oauth_authorized"]
     entries = session.exec(select(AuditEntry)).all()
     assert entries and all("XYZ" not in repr(entry.model_dump()) for entry in entries)
     assert "password" in entries[-1].fields
@@ -132,15 +144,18 @@ def test_default_moves_and_delete_promotes(session, ctx, actor) -> None:
     tenant = create_tenant(session=session, slug="acme", actor=actor)
     first = _server(session, ctx, actor, tenant=tenant, name="a")
     second = _server(session, ctx, actor, tenant=tenant, name="b")
-    assert first.is_default and not second.is_default
-    set_default_mail_server(session=session, tenant=tenant, server_id=second.id, actor=actor)
-    session.refresh(first)
-    assert second.is_default and not first.is_default
+    assert first.default and not second.default
+    moved = set_default_mail_server(
+        session=session, tenant=tenant, server_id=second.id, actor=actor
+    )
+    assert moved.default
+    assert session.get(MailServer, second.id).is_default
+    assert not session.get(MailServer, first.id).is_default
     account = create_email_account(
         session=session,
         box=ctx.box,
         tenant=tenant,
-        data={"email": "x@acme.org", "display_name": "X", "mail_server_id": second.id},
+        data=EmailAccountCreate(email="x@acme.org", display_name="X", mail_server_id=second.id),
         actor=actor,
     )
     result = delete_mail_server(session=session, tenant=tenant, server_id=second.id, actor=actor)
@@ -155,8 +170,12 @@ def test_effective_server_rule(session, ctx, actor) -> None:
     system = _server(session, ctx, actor, name="sys")
     # The system server exists but is not shared yet.
     assert not resolve_effective_server(session=session, tenant=tenant).configured
-    update_system_settings(
-        session=session, box=ctx.box, changes={"apply_to_all_tenants": True}, actor=actor
+    update_notification_settings(
+        session=session,
+        box=ctx.box,
+        tenant=None,
+        changes=NotificationSettingsUpdate.parse({"apply_to_all_tenants": True}, system=True),
+        actor=actor,
     )
     effective = resolve_effective_server(session=session, tenant=tenant)
     assert (effective.source, effective.server.id) == ("system", system.id)
@@ -176,6 +195,4 @@ def test_tenant_delete_takes_its_data(session, ctx, actor) -> None:
     session.expire_all()
     assert [s.tenant_id for s in session.exec(select(MailServer)).all()] == [other.id]
     with pytest.raises(NotFound):
-        update_mail_server(
-            session=session, box=ctx.box, tenant=other, server_id=999, data={}, actor=actor
-        )
+        _update(session, ctx, actor, 999, tenant=other)
