@@ -39,11 +39,13 @@ from aioimaplib import aioimaplib
 from core.config import Settings
 from core.context import build_context
 from core.mail.imap import SyncLimits
+from core.models.mail import EmailAccountCreate, MailServerCreate
 from core.services.accounts import create_email_account
 from core.services.audit import Actor
 from core.services.inbound import sync_account
 from core.services.mail_servers import create_mail_server
 from core.services.tenants import create_tenant
+from core.vocabulary import AuthMode
 from tests.support.dovecot import DovecotServer, Mailbox, running_dovecot
 
 BATCH = 100
@@ -129,27 +131,27 @@ def main() -> None:
                 session=session,
                 box=ctx.box,
                 tenant=tenant,
-                data={
-                    "name": "out",
-                    "host": "smtp.example.org",
-                    "auth": "DISABLE",
-                    "mail_from": "bench@example.org",
-                },
+                data=MailServerCreate(
+                    name="out",
+                    host="smtp.example.org",
+                    auth=AuthMode.DISABLE,
+                    mail_from="bench@example.org",
+                ),
                 actor=actor,
             )
             account = create_email_account(
                 session=session,
                 box=ctx.box,
                 tenant=tenant,
-                data={
-                    "email": "bench@example.org",
-                    "display_name": "Bench",
-                    "mail_server_id": out.id,
-                    "imap_host": server.host,
-                    "imap_port": server.tls_port,
-                    "imap_username": "bench",
-                    "imap_password": "bench-password",
-                },
+                data=EmailAccountCreate(
+                    email="bench@example.org",
+                    display_name="Bench",
+                    mail_server_id=out.id,
+                    imap_host=server.host,
+                    imap_port=server.tls_port,
+                    imap_username="bench",
+                    imap_password="bench-password",
+                ),
                 actor=actor,
             )
             assert account.id is not None

@@ -82,6 +82,7 @@ def build_home(home: Path, tenants: int, deliveries: int) -> None:
     from core.catalog import sample
     from core.context import build_context
     from core.models.delivery import Delivery
+    from core.models.mail import MailServerCreate
     from core.pipeline.emit import emit
     from core.services.audit import Actor
     from core.services.mail_servers import create_mail_server
@@ -96,12 +97,14 @@ def build_home(home: Path, tenants: int, deliveries: int) -> None:
             box=ctx.box,
             tenant=None,
             actor=actor,
-            data={
-                "name": "system",
-                "host": "smtp.example.com",
-                "auth": "DISABLE",
-                "mail_from": "noc@example.com",
-            },
+            data=MailServerCreate.from_fields(
+                {
+                    "name": "system",
+                    "host": "smtp.example.com",
+                    "auth": "DISABLE",
+                    "mail_from": "noc@example.com",
+                }
+            ),
         )
         update_system_settings(
             session=session, box=ctx.box, actor=actor, changes={"apply_to_all_tenants": True}

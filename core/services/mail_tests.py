@@ -31,13 +31,12 @@ from core.errors import DeliveryError, NotConfigured, ValidationError
 from core.mail.diagnose import ConnectionReport, StepCallback, diagnose
 from core.mail.smtp import SmtpConfig, SmtpPool
 from core.models._common import utcnow
-from core.models.mail import MailServer
+from core.models.mail import MailServer, MailServerUpdate
 from core.services.audit import Actor
-from core.services.mail_server_fields import clean_server_fields
 from core.services.mail_servers import (
     apply_server_changes,
     check_actor_rights,
-    get_mail_server,
+    mail_server_row,
     resolve_effective_server,
 )
 
@@ -81,7 +80,7 @@ def unsaved_config(
 
     if actor is not None:
         check_actor_rights(data, None, actor)
-    fields = clean_server_fields(data)
+    fields = MailServerUpdate.from_fields(data).given()
     for key, value in preset_for(fields.get("provider") or "SMTP").items():
         if fields.get(key) is None:
             fields[key] = value
@@ -141,13 +140,13 @@ async def test_mail_server(
         return await diagnose(config, mail_from=_envelope_address(mail_from), on_step=on_step)
     assert server_id is not None
     with ctx.session() as session:
-        server = get_mail_server(session=session, tenant=tenant, server_id=server_id)
+        server = mail_server_row(session=session, tenant=tenant, server_id=server_id)
         if changes:
             if actor is not None:
                 check_actor_rights(changes, server, actor)
             draft = MailServer.model_validate(server.model_dump())
             apply_server_changes(
-                session=session, box=ctx.box, server=draft, changes=clean_server_fields(changes)
+                box=ctx.box, server=draft, changes=MailServerUpdate.from_fields(changes)
             )
             draft.fenced = draft.fenced or (actor is not None and actor.tenant_scoped)
             server = draft

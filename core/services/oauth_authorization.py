@@ -22,7 +22,7 @@ from core.mail.oauth_authorize import (
 )
 from core.models.tenancy import Tenant
 from core.services.audit import Actor, record
-from core.services.mail_servers import get_mail_server
+from core.services.mail_servers import mail_server_row
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -69,7 +69,7 @@ def start_authorization(
     server_id: int,
 ) -> OAuthStart:
     """The consent URL for server `server_id` of this owner (another owner's is not found)."""
-    server = get_mail_server(session=session, tenant=tenant, server_id=server_id)
+    server = mail_server_row(session=session, tenant=tenant, server_id=server_id)
     client = OAuthClient.from_server(server, settings=settings, box=box)
     hint = server.username if server.username and "@" in server.username else None
     request = build_authorization_request(client, login_hint=hint)
@@ -106,7 +106,7 @@ async def complete_authorization(
         owner = session.get(Tenant, start.tenant_id) if start.tenant_id is not None else None
         if start.tenant_id is not None and owner is None:
             raise NotFound(f"mail server {start.server_id} does not exist (its tenant is gone)")
-        server = get_mail_server(session=session, tenant=owner, server_id=start.server_id)
+        server = mail_server_row(session=session, tenant=owner, server_id=start.server_id)
         store_tokens(server, tokens, box=ctx.box)
         session.add(server)
         slug = owner.slug if owner is not None else None

@@ -168,6 +168,7 @@ async def _read_data(reader: asyncio.StreamReader) -> bytes:
 def seed(ctx: Context, port: int) -> None:
     """A demo tenant using the system server (the capture server), a second one with its own."""
     from core.catalog import sample
+    from core.models.mail import EmailAccountCreate, MailServerCreate
     from core.pipeline.emit import emit
     from core.services.accounts import create_email_account
     from core.services.audit import Actor
@@ -184,11 +185,13 @@ def seed(ctx: Context, port: int) -> None:
             box=ctx.box,
             tenant=None,
             actor=actor,
-            data={
-                "name": "Demo capture server",
-                **server,
-                "mail_from": f"mailbell demo <notifications@{DOMAIN}>",
-            },
+            data=MailServerCreate.from_fields(
+                {
+                    "name": "Demo capture server",
+                    **server,
+                    "mail_from": f"mailbell demo <notifications@{DOMAIN}>",
+                }
+            ),
         )
         update_system_settings(
             session=session,
@@ -222,19 +225,21 @@ def seed(ctx: Context, port: int) -> None:
             box=ctx.box,
             tenant=globex,
             actor=actor,
-            data={"name": "Globex relay", **server, "mail_from": f"alerts@globex.{DOMAIN}"},
+            data=MailServerCreate.from_fields(
+                {"name": "Globex relay", **server, "mail_from": f"alerts@globex.{DOMAIN}"}
+            ),
         )
         create_email_account(
             session=session,
             box=ctx.box,
             tenant=globex,
             actor=actor,
-            data={
-                "email": f"support@globex.{DOMAIN}",
-                "display_name": "Support inbox",
-                "mail_server_id": own.id,
-                "is_default": True,
-            },
+            data=EmailAccountCreate(
+                email=f"support@globex.{DOMAIN}",
+                display_name="Support inbox",
+                mail_server_id=own.id,
+                is_default=True,
+            ),
         )
         create_tenant(session=session, slug="initech", name="Initech (not configured)", actor=actor)
         for name in ("QUEUE_SLA", "QUEUE_CALL_LOST"):

@@ -122,10 +122,10 @@ def _find_server(session: Any, server_id: int, tenant: str | None, system: bool)
     if tenant and system:
         raise usage_error("give at most one of --tenant SLUG or --system")
     if tenant or system:
-        from core.services.mail_servers import get_mail_server
+        from core.services.mail_servers import mail_server_row
 
         owner = owner_tenant(session, tenant, system)
-        return get_mail_server(session=session, tenant=owner, server_id=server_id)
+        return mail_server_row(session=session, tenant=owner, server_id=server_id)
     from core.errors import NotFound
     from core.models.mail import MailServer
 

@@ -31,13 +31,14 @@ TEXT_FIELDS = (
 
 
 def clean_fields(data: dict[str, Any]) -> None:
-    """The account rules of core.services.accounts, one field at a time."""
-    from core.services.accounts import clean_account_fields  # the service's own field rules
+    """The account rules of core.models.mail, one field at a time."""
+    from core.models.mail import EmailAccountUpdate  # the service's own field rules
 
-    clean_account_fields(data)
+    EmailAccountUpdate.from_fields(data)
 
 
 def save_account(ctx: Context, slug: str, account_id: int | None, data: dict[str, Any]) -> str:
+    from core.models.mail import EmailAccountCreate, EmailAccountUpdate
     from core.services.accounts import (
         create_email_account,
         set_default_email_account,
@@ -51,7 +52,11 @@ def save_account(ctx: Context, slug: str, account_id: int | None, data: dict[str
         assert tenant is not None
         if account_id is None:
             account = create_email_account(
-                session=session, box=ctx.box, tenant=tenant, data=data, actor=actor()
+                session=session,
+                box=ctx.box,
+                tenant=tenant,
+                data=EmailAccountCreate.from_fields(data),
+                actor=actor(),
             )
         else:
             account = update_email_account(
@@ -59,11 +64,10 @@ def save_account(ctx: Context, slug: str, account_id: int | None, data: dict[str
                 box=ctx.box,
                 tenant=tenant,
                 account_id=account_id,
-                data=data,
+                changes=EmailAccountUpdate.from_fields(data),
                 actor=actor(),
             )
-        if make_default and not account.is_default:
-            assert account.id is not None
+        if make_default and not account.default:
             set_default_email_account(
                 session=session, tenant=tenant, account_id=account.id, actor=actor()
             )

@@ -33,15 +33,13 @@ class AccountsView:
 
 
 def load_accounts(ctx: Context, slug: str) -> AccountsView:
-    from core.services.accounts import email_account_public, list_email_accounts
+    from core.services.accounts import list_email_accounts
     from core.services.mail_servers import list_mail_servers
 
     with ctx.session() as session:
         tenant = owner(session, slug)
         assert tenant is not None
-        accounts = [
-            email_account_public(a) for a in list_email_accounts(session=session, tenant=tenant)
-        ]
+        accounts = [a.model_dump() for a in list_email_accounts(session=session, tenant=tenant)]
         servers = {s.id: s.name for s in list_mail_servers(session=session, tenant=tenant) if s.id}
     return AccountsView(accounts, servers)
 

@@ -49,13 +49,18 @@ SECRETS = ("password", "oauth_client_secret")
 def save_server(
     ctx: Context, slug: str | None, server_id: int | None, changes: dict[str, Any]
 ) -> str:
+    from core.models.mail import MailServerCreate, MailServerUpdate
     from core.services.mail_servers import create_mail_server, update_mail_server
 
     with ctx.session() as session:
         tenant = owner(session, slug)
         if server_id is None:
             server = create_mail_server(
-                session=session, box=ctx.box, tenant=tenant, data=changes, actor=actor()
+                session=session,
+                box=ctx.box,
+                tenant=tenant,
+                data=MailServerCreate.from_fields(changes),
+                actor=actor(),
             )
         else:
             server = update_mail_server(
@@ -63,7 +68,7 @@ def save_server(
                 box=ctx.box,
                 tenant=tenant,
                 server_id=server_id,
-                data=changes,
+                changes=MailServerUpdate.from_fields(changes),
                 actor=actor(),
             )
         return server.name

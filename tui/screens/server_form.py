@@ -212,13 +212,12 @@ class ServerFormScreen(FormDialog[bool]):
 
     def validate_form(self, *, all_fields: bool = False) -> None:
         from core.errors import ValidationError
-        from core.models.mail import MailServer
-        from core.services.mail_server_fields import clean_server_fields
+        from core.models.mail import MailServer, MailServerUpdate
         from core.services.mail_servers import check_complete
 
         data = self.values()
         for name, value in data.items():
-            error = check(clean_server_fields, {name: value})
+            error = check(MailServerUpdate.from_fields, {name: value})
             self.form.set(name, error)
         draft = MailServer(
             name=data.get("name") or "x",

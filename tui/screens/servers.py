@@ -30,13 +30,12 @@ class ServersView:
 def load_servers(ctx: Context, slug: str | None) -> ServersView:
     from core.services.mail_servers import (
         list_mail_servers,
-        mail_server_public,
         resolve_effective_server,
     )
 
     with ctx.session() as session:
         tenant = owner(session, slug)
-        servers = [mail_server_public(s) for s in list_mail_servers(session=session, tenant=tenant)]
+        servers = [s.model_dump() for s in list_mail_servers(session=session, tenant=tenant)]
         effective = resolve_effective_server(session=session, tenant=tenant)
         server = effective.server
         return ServersView(
