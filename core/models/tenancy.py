@@ -41,11 +41,6 @@ class Tenant(TenantBase, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
-class TenantPublic(TenantBase):
-    id: int
-    created_at: datetime
-
-
 class SystemSettings(SQLModel, table=True):
     """One row (id 1): "apply mail settings to all tenants" and the system notification settings."""
 
