@@ -108,14 +108,6 @@ def channel_ref(*, session: Session, team_id: str, channel_id: str) -> ChannelRe
     )
 
 
-def linked_tenant(
-    *, session: Session, team_id: str, channel_id: str
-) -> tuple[SlackChannelLink, Tenant] | tuple[None, None]:
-    """The channel's link and tenant as session objects; `(None, None)` when it is unlinked."""
-    ref = channel_ref(session=session, team_id=team_id, channel_id=channel_id)
-    return ref.attach(session) if ref is not None else (None, None)
-
-
 def link_channel(
     *, session: Session, team_id: str, channel_id: str, tenant_slug: str, actor: Actor
 ) -> SlackChannelLink:
