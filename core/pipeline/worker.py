@@ -15,8 +15,8 @@ import socket
 import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -52,7 +52,6 @@ class WorkerStats:
     database_errors: int = 0
     pruned_deliveries: int = 0
     pruned_audit_entries: int = 0
-    by_status: dict[str, int] = field(default_factory=dict)
 
 
 def _error_text(exc: DeliveryError) -> str:
@@ -426,18 +425,3 @@ class Worker:
         for channel in self.channels.values():
             await channel.close()
         self._db.shutdown(wait=True)
-
-
-def next_due(ctx: Context) -> datetime | None:
-    """When the next queued delivery comes due (for `worker --once` reports)."""
-    from sqlmodel import col, select
-
-    from core.models.delivery import Delivery
-
-    with ctx.session() as session:
-        return session.exec(
-            select(Delivery.next_attempt_at)
-            .where(Delivery.status == "queued")
-            .order_by(col(Delivery.next_attempt_at))
-            .limit(1)
-        ).first()
