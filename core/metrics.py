@@ -31,7 +31,6 @@ from core.models._common import utcnow
 from core.models.delivery import CHANNELS, STATUSES, Delivery
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
-ERROR_CLASSES = ("smtp_4xx", "smtp_5xx", "timeout", "connection", "tls", "auth", "other")
 
 
 def _escape(value: str) -> str:

@@ -8,7 +8,7 @@ built lazily (`run_tui(context_factory)`).
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -62,11 +62,6 @@ def _lazy(mode: str) -> Callable[[], Screen[None]]:
     return lambda: screen_type(mode)()
 
 
-def slack_available() -> bool:
-    """The Slack page needs core.services.slack (issue 7); without it the page is left out."""
-    return importlib.util.find_spec("core.services.slack") is not None
-
-
 class MailbellApp(App[None]):
     CSS_PATH = "app.tcss"
     TITLE = "mailbell"
@@ -99,8 +94,6 @@ class MailbellApp(App[None]):
         self.tenant_slugs: list[str] = []
         self.set_reactive(MailbellApp.scope, tenant_slug)
         modes = [m for m in PAGE_SCREENS if m != "captured" or demo is not None]
-        if not slack_available():
-            modes.remove("slack")
         self.screen_types = modes
         self.pages: tuple[Page, ...] = tuple(p for p in PAGES if p.mode in modes)
         for mode in modes:

@@ -128,9 +128,6 @@ class SendSlot(SQLModel, table=True):
     at: datetime = Field(default_factory=utcnow)
 
 
-ATTEMPT_OUTCOMES = ("sent", "partial", "retry", "failed")
-
-
 class DeliveryAttempt(SQLModel, table=True):
     """One try at sending a delivery: what the server answered, kept for the delivery log."""
 
@@ -146,7 +143,7 @@ class DeliveryAttempt(SQLModel, table=True):
         sa_column=Column(Integer, ForeignKey("delivery.id", ondelete="CASCADE"), nullable=False)
     )
     at: datetime = Field(default_factory=utcnow)
-    outcome: str = Field(max_length=12)
+    outcome: str = Field(max_length=12)  # sent, partial, retry or failed
     # The server's reply or the failing step, secrets never included.
     detail: str | None = Field(default=None, sa_column=Column(Text))
     worker: str | None = Field(default=None, max_length=100)

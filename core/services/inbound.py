@@ -84,11 +84,6 @@ class _Run:
 _runs: dict[int, _Run] = {}
 
 
-def running_syncs() -> list[int]:
-    """Accounts with a sync under way in this process."""
-    return [account_id for account_id, run in _runs.items() if run.task and not run.task.done()]
-
-
 async def sync_account(
     *,
     ctx: Context,

@@ -68,6 +68,3 @@ class MainScreen(JobsMixin, Screen[None]):
 
     def reload(self) -> None:
         """Load (or reload) the page's data; pages run their queries in a job."""
-
-    def scope_label(self) -> str:
-        return "the system" if self.slug is None else f"tenant {self.slug}"

@@ -12,9 +12,6 @@ if TYPE_CHECKING:
     from slackbot.listeners.followup import FollowupRunner
     from slackbot.listeners.offloop import ListenerDatabase
 
-COMMAND = "/mailbell"
-
-
 def register(
     app: AsyncApp, ctx: Context, runner: FollowupRunner, database: ListenerDatabase
 ) -> None:
