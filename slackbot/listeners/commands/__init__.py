@@ -12,6 +12,7 @@ if TYPE_CHECKING:
     from slackbot.listeners.followup import FollowupRunner
     from slackbot.listeners.offloop import ListenerDatabase
 
+
 def register(
     app: AsyncApp, ctx: Context, runner: FollowupRunner, database: ListenerDatabase
 ) -> None:
