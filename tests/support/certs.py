@@ -36,11 +36,6 @@ class TestCerts:
     cert_file: Path
     key_file: Path
 
-    @property
-    def ca_bundle(self) -> str:
-        """The CA bundle path as a string (what `ca_file` on a mail server takes)."""
-        return str(self.ca_file)
-
     def server_context(self) -> ssl.SSLContext:
         context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
         context.load_cert_chain(self.cert_file, self.key_file)

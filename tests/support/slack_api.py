@@ -95,9 +95,6 @@ class SlackApiStandIn:
             retry_after = 1 if retry_after is None else retry_after
         self._faults.append(_Fault(method, status, error, retry_after, channel, times))
 
-    def clear_faults(self) -> None:
-        self._faults.clear()
-
     @property
     def url(self) -> str:
         return f"http://{self.host}:{self.port}/api/"

@@ -103,10 +103,6 @@ class TokenEndpoint:
         with self._lock:
             self._refresh_tokens.add(token)
 
-    def revoke_refresh_tokens(self) -> None:
-        with self._lock:
-            self._refresh_tokens.clear()
-
     def expire_access_tokens(self) -> None:
         with self._lock:
             self._access = dict.fromkeys(self._access, 0.0)
