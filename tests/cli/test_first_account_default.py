@@ -22,22 +22,14 @@ def _defaults(cli) -> dict[str, bool]:
     return {row["email"]: row["default"] for row in rows}
 
 
-def _acme_with_server(cli) -> None:
-    _ok(cli, "tenant", "add", "acme")
-    _ok(cli, "server", "add", "--tenant", "acme", "--name", "Main", "--host", "smtp.acme.org",
-        "--auth", "DISABLE", "--from", "alerts@acme.org")  # fmt: skip
-
-
-def test_first_account_becomes_the_default_and_the_second_does_not(cli) -> None:
-    _acme_with_server(cli)
+def test_first_account_becomes_the_default_and_the_second_does_not(cli, acme_with_server) -> None:
     _add_account(cli, "help@acme.org")
     assert _defaults(cli) == {"help@acme.org": True}
     _add_account(cli, "sales@acme.org")
     assert _defaults(cli) == {"help@acme.org": True, "sales@acme.org": False}
 
 
-def test_first_account_is_the_default_of_its_own_tenant_only(cli) -> None:
-    _acme_with_server(cli)
+def test_first_account_is_the_default_of_its_own_tenant_only(cli, acme_with_server) -> None:
     _add_account(cli, "help@acme.org")
     _ok(cli, "tenant", "add", "globex")
     _ok(cli, "server", "add", "--tenant", "globex", "--name", "Main", "--host", "smtp.globex.org",
@@ -49,8 +41,9 @@ def test_first_account_is_the_default_of_its_own_tenant_only(cli) -> None:
     assert _defaults(cli) == {"help@acme.org": True}
 
 
-def test_removing_the_default_makes_the_oldest_remaining_account_the_default(cli) -> None:
-    _acme_with_server(cli)
+def test_removing_the_default_makes_the_oldest_remaining_account_the_default(
+    cli, acme_with_server
+) -> None:
     for email in ("a@acme.org", "b@acme.org", "c@acme.org"):
         _add_account(cli, email)
     _ok(cli, "accounts", "remove", "1", "--tenant", "acme", "--yes")

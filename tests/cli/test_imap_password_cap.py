@@ -15,13 +15,6 @@ def _ok(cli, *args: str) -> str:
     return result.out
 
 
-@pytest.fixture
-def acme(cli) -> None:
-    _ok(cli, "tenant", "add", "acme")
-    _ok(cli, "server", "add", "--tenant", "acme", "--name", "Main", "--host", "smtp.acme.org",
-        "--auth", "DISABLE", "--from", "alerts@acme.org")  # fmt: skip
-
-
 def _add(cli, password: str):
     return cli("accounts", "add", "--tenant", "acme", "--email", "help@acme.org", "--name", "Help",
                "--server", "1", "--imap-host", "imap.acme.org", "--imap-username", "help",
@@ -29,7 +22,7 @@ def _add(cli, password: str):
 
 
 def test_imap_password_over_1024_characters_is_refused_on_add_and_1024_kept(
-    acme, cli, db_dump
+    acme_with_server, cli, db_dump
 ) -> None:
     before = db_dump()
     result = _add(cli, "p" * 1025)
@@ -43,7 +36,7 @@ def test_imap_password_over_1024_characters_is_refused_on_add_and_1024_kept(
 
 
 def test_imap_password_over_1024_characters_is_refused_on_edit_from_stdin(
-    acme, cli, db_dump, monkeypatch: pytest.MonkeyPatch
+    acme_with_server, cli, db_dump, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     assert _add(cli, "first-password").code == 0
     before = db_dump()

@@ -9,8 +9,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from sqlmodel import Session
 
+from core.context import Context
 from tests.cli_fixtures import Result
+from tests.support.factories import emit_event, make_configured_tenant
 
 DATA = {
     "queue_name": "Sales",
@@ -24,18 +27,13 @@ HUGE_ID = "99999999999999999999999"  # > 2^63: the SQLite driver overflows on it
 
 
 @pytest.fixture
-def acme(cli: Callable[..., Result]) -> int:
+def acme(session: Session, ctx: Context) -> int:
     """Tenant acme, configured, with one delivery; its id."""
-    assert cli("tenant", "add", "acme").code == 0
-    configured = cli(
-        "settings", "set", "--tenant", "acme", "server=smtp.acme.example", "auth=DISABLE",
-        "mail_from=pbx@acme.example", "recipients=ops@acme.example",
-        "notify_queue_call_lost=true",
-    )  # fmt: skip
-    assert configured.code == 0, configured.err
-    emitted = cli("emit", "QUEUE_CALL_LOST", "--tenant", "acme", "--data", json.dumps(DATA))
-    assert emitted.code == 0, emitted.err
-    return int(emitted.out.split()[0])
+    server = {"name": "default", "host": "smtp.acme.example", "mail_from": "pbx@acme.example"}
+    recipients = ("ops@acme.example",)
+    tenant = make_configured_tenant(session, ctx.box, server=server, recipients=recipients)
+    [delivery] = emit_event(session, ctx.box, tenant, data=DATA).deliveries
+    return delivery.id
 
 
 def _emit(cli: Callable[..., Result], data: str | dict[str, Any], *extra: str) -> Result:

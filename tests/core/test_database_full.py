@@ -22,44 +22,22 @@ from core.context import Context
 from core.errors import StorageFullError, StorageReadOnlyError
 from core.models.delivery import Delivery, EventRecord
 from core.models.tenancy import Tenant
-from core.pipeline.emit import emit
-from core.services.audit import Actor
-from core.services.notifications import update_notification_settings
-from core.services.tenants import create_tenant
 from tests.support.broken_storage import BrokenStorage, ctx, settings, storage  # noqa: F401
+from tests.support.factories import emit_event, make_configured_tenant
 
-ACTOR = Actor(name="tester", source="cli")
+SERVER = {"name": "default", "host": "smtp.acme.org", "mail_from": "pbx@acme.org"}
 
 
 def _tenant(ctx: Context) -> Tenant:  # noqa: F811
     with ctx.session() as session:
-        tenant = create_tenant(session=session, slug="acme", actor=ACTOR)
-        update_notification_settings(
-            session=session,
-            box=ctx.box,
-            tenant=tenant,
-            changes={
-                "server": "smtp.acme.org",
-                "auth": "DISABLE",
-                "mail_from": "pbx@acme.org",
-                "recipients": "ops@acme.org",
-                "notify_queue_call_lost": True,
-            },
-            actor=ACTOR,
-        )
+        tenant = make_configured_tenant(session, ctx.box, server=SERVER)
     ctx.box.encrypt_bytes(b"")  # the key file exists before the disk is full
     return tenant
 
 
 def _emit(ctx: Context, tenant: Tenant) -> Any:  # noqa: F811
     with ctx.session() as session:
-        return emit(
-            session=session,
-            box=ctx.box,
-            tenant=tenant,
-            event="QUEUE_CALL_LOST",
-            data=sample("QUEUE_CALL_LOST"),
-        )
+        return emit_event(session, ctx.box, tenant)
 
 
 def _counts(ctx: Context) -> tuple[int, int]:  # noqa: F811

@@ -15,13 +15,16 @@ from sqlalchemy import event as sa_event
 
 from core.catalog import sample
 from core.context import Context, build_context
+from core.models.tenancy import NotificationSettingsUpdate
 from core.pipeline.emit import emit, prepare_emit, write_emits
 from core.services.notifications import update_notification_settings
 from core.services.slack import add_routes, link_channel
 from core.services.templates import create_custom_template
-from core.services.tenants import create_tenant, get_tenant
+from core.services.tenants import get_tenant
+from tests.support.factories import ACME_SERVER, emit_event, make_configured_tenant
 
 EVENT = "QUEUE_CALL_LOST"
+SERVER = {**ACME_SERVER, "password": "pw"}
 
 
 @pytest.fixture
@@ -34,27 +37,12 @@ def other(settings) -> Iterator[Context]:
 
 @pytest.fixture
 def tenant(session, ctx, actor):
-    tenant = create_tenant(session=session, slug="acme", actor=actor)
-    update_notification_settings(
-        session=session,
-        box=ctx.box,
-        tenant=tenant,
-        changes={
-            "server": "smtp.acme.org",
-            "username": "alerts@acme.org",
-            "password": "pw",
-            "recipients": "ops@acme.org",
-            "notify_queue_call_lost": True,
-        },
-        actor=actor,
-    )
-    return tenant
+    return make_configured_tenant(session, ctx.box, server=SERVER, actor=actor)
 
 
 def _emit(ctx: Context, slug: str = "acme"):
     with ctx.session() as session:
-        tenant = get_tenant(session=session, slug=slug)
-        return emit(session=session, box=ctx.box, tenant=tenant, event=EVENT, data=sample(EVENT))
+        return emit_event(session, ctx.box, get_tenant(session=session, slug=slug), EVENT)
 
 
 def _change(context: Context, actor, **changes) -> None:
@@ -63,7 +51,7 @@ def _change(context: Context, actor, **changes) -> None:
             session=session,
             box=context.box,
             tenant=get_tenant(session=session, slug="acme"),
-            changes=changes,
+            changes=NotificationSettingsUpdate.parse(changes, system=False),
             actor=actor,
         )
 

@@ -11,10 +11,9 @@ from core import netfence
 from core.context import Context
 from core.errors import PermanentError, ValidationError
 from core.mail.smtp import SmtpConfig, SmtpPool
-from core.models.mail import MailServer
+from core.models.mail import MailServer, MailServerCreate, MailServerUpdate
 from core.services.audit import Actor
 from core.services.mail_servers import SystemOnlyField, create_mail_server, update_mail_server
-from core.services.tenants import create_tenant
 from tests.support import fixtures
 from tests.support.smtp_servers import SmtpTestServer
 
@@ -61,11 +60,6 @@ def default_networks(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("MAILBELL_TENANT_SMTP_NETWORKS", "")
 
 
-@pytest.fixture
-def tenant(session, actor):  # type: ignore[no-untyped-def]
-    return create_tenant(session=session, slug="acme", actor=actor)
-
-
 def _data(host: str, **extra: object) -> dict[str, object]:
     return {
         "name": f"srv {host}",
@@ -104,11 +98,15 @@ def test_cidr_list_and_any() -> None:
     "host", ["127.0.0.1", "localhost", "10.0.0.8", "[::1]", "::ffff:127.0.0.1"]
 )
 def test_tenant_scoped_save_is_refused_naming_host_and_rule(
-    ctx: Context, session, tenant, default_networks: None, host: str
+    ctx: Context, session, acme, default_networks: None, host: str
 ) -> None:
     with pytest.raises(ValidationError) as caught:
         create_mail_server(
-            session=session, box=ctx.box, tenant=tenant, data=_data(host), actor=TENANT_TOKEN
+            session=session,
+            box=ctx.box,
+            tenant=acme,
+            data=MailServerCreate.from_fields(_data(host)),
+            actor=TENANT_TOKEN,
         )
     assert caught.value.field == "host"
     assert "public unicast" in caught.value.message
@@ -118,14 +116,14 @@ def test_tenant_scoped_save_is_refused_naming_host_and_rule(
 
 
 def test_unresolvable_host_is_refused_for_tenants_only(
-    ctx: Context, session, tenant, default_networks: None
+    ctx: Context, session, acme, default_networks: None
 ) -> None:
     with pytest.raises(ValidationError) as caught:
         create_mail_server(
             session=session,
             box=ctx.box,
-            tenant=tenant,
-            data=_data("no-such-host.invalid"),
+            tenant=acme,
+            data=MailServerCreate.from_fields(_data("no-such-host.invalid")),
             actor=TENANT_TOKEN,
         )
     assert caught.value.field == "host" and "does not resolve" in caught.value.message
@@ -133,51 +131,55 @@ def test_unresolvable_host_is_refused_for_tenants_only(
     saved = create_mail_server(
         session=session,
         box=ctx.box,
-        tenant=tenant,
-        data=_data("no-such-host.invalid"),
+        tenant=acme,
+        data=MailServerCreate.from_fields(_data("no-such-host.invalid")),
         actor=SYSTEM,
     )
-    assert saved.fenced is False
+    assert session.get(MailServer, saved.id).fenced is False
 
 
 def test_system_actor_is_not_fenced_and_clears_the_mark(
-    ctx: Context, session, tenant, monkeypatch: pytest.MonkeyPatch
+    ctx: Context, session, acme, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Saved by a tenant while loopback is allowed: marked fenced.
     server = create_mail_server(
-        session=session, box=ctx.box, tenant=tenant, data=_data("127.0.0.1"), actor=TENANT_TOKEN
+        session=session,
+        box=ctx.box,
+        tenant=acme,
+        data=MailServerCreate.from_fields(_data("127.0.0.1")),
+        actor=TENANT_TOKEN,
     )
-    assert server.fenced is True
+    assert session.get(MailServer, server.id).fenced is True
     monkeypatch.setenv("MAILBELL_TENANT_SMTP_NETWORKS", "")
     with pytest.raises(ValidationError):  # a tenant's later save, even of the port, is checked
         update_mail_server(
             session=session,
             box=ctx.box,
-            tenant=tenant,
+            tenant=acme,
             server_id=server.id,
-            data={"port": 25},
+            changes=MailServerUpdate.from_fields({"port": 25}),
             actor=TENANT_TOKEN,
         )
     session.rollback()
     update_mail_server(
         session=session,
         box=ctx.box,
-        tenant=tenant,
+        tenant=acme,
         server_id=server.id,
-        data={"port": 25},
+        changes=MailServerUpdate.from_fields({"port": 25}),
         actor=SYSTEM,
     )
     assert session.get(MailServer, server.id).fenced is False
 
 
 @pytest.mark.parametrize("path", ["/etc/passwd", "/no/such/file.pem", "relative.pem"])
-def test_ca_file_is_for_system_actors_only(ctx: Context, session, tenant, path: str) -> None:
+def test_ca_file_is_for_system_actors_only(ctx: Context, session, acme, path: str) -> None:
     with pytest.raises(SystemOnlyField) as caught:
         create_mail_server(
             session=session,
             box=ctx.box,
-            tenant=tenant,
-            data=_data("127.0.0.1", ca_file=path),
+            tenant=acme,
+            data=MailServerCreate.from_fields(_data("127.0.0.1", ca_file=path)),
             actor=TENANT_TOKEN,
         )
     assert caught.value.field == "ca_file"
@@ -186,25 +188,25 @@ def test_ca_file_is_for_system_actors_only(ctx: Context, session, tenant, path: 
     saved = create_mail_server(
         session=session,
         box=ctx.box,
-        tenant=tenant,
-        data=_data("127.0.0.1", ca_file=path),
+        tenant=acme,
+        data=MailServerCreate.from_fields(_data("127.0.0.1", ca_file=path)),
         actor=SYSTEM,
     )
     assert saved.ca_file == path
 
 
 async def test_fenced_row_is_checked_again_at_connect_time(
-    ctx: Context, tenant, smtp_server: SmtpTestServer, monkeypatch: pytest.MonkeyPatch
+    ctx: Context, acme, smtp_server: SmtpTestServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with ctx.session() as session:
         server = create_mail_server(
             session=session,
             box=ctx.box,
-            tenant=tenant,
-            data=_data(smtp_server.host, port=smtp_server.port),
+            tenant=acme,
+            data=MailServerCreate.from_fields(_data(smtp_server.host, port=smtp_server.port)),
             actor=TENANT_TOKEN,
         )
-        config = SmtpConfig.from_server(server, ctx.box)
+        config = SmtpConfig.from_server(session.get(MailServer, server.id), ctx.box)
     assert config.fenced
     pool = SmtpPool(config, size=1)
     try:

@@ -18,7 +18,6 @@ import pytest
 from sqlalchemy import func, select, update
 from sqlmodel import Session
 
-from core.catalog import sample
 from core.config import Settings
 from core.context import Context, build_context
 from core.models._common import utcnow
@@ -26,21 +25,17 @@ from core.models.audit import AuditEntry
 from core.models.delivery import Delivery, DeliveryAttempt, DeliveryContent, EventRecord
 from core.models.tenancy import Tenant
 from core.pipeline import outbox
-from core.pipeline.emit import emit
 from core.pipeline.retention import prune_pass
 from core.pipeline.worker import Worker
 from core.services.audit import Actor
-from core.services.mail_servers import create_mail_server
-from core.services.notifications import update_notification_settings
-from core.services.tenants import create_tenant
+from tests.support.factories import emit_events, make_configured_tenant
 from tests.support.smtp_servers import SmtpTestServer
 
 
 def _emit(ctx: Context, tenant: Tenant, event: str = "QUEUE_CALL_LOST") -> int:
     with ctx.session() as session:
-        result = emit(session=session, box=ctx.box, tenant=tenant, event=event, data=sample(event))
-    [delivery] = result.deliveries
-    return delivery.id
+        [delivery_id] = emit_events(session, ctx.box, tenant, 1, event)
+    return delivery_id
 
 
 def _age(ctx: Context, delivery_ids: list[int], days: float) -> None:
@@ -85,29 +80,11 @@ class Outbox:
     def __init__(self, ctx: Context, actor: Actor, srv: SmtpTestServer) -> None:
         self.ctx = ctx
         with ctx.session() as session:
-            self.acme = create_tenant(session=session, slug="acme", actor=actor)
-            create_mail_server(
-                session=session,
-                box=ctx.box,
-                tenant=self.acme,
-                data={"name": "test", "mail_from": "PBX <pbx@acme.org>", **srv.server_fields()},
-                actor=actor,
+            server = {"name": "test", "mail_from": "PBX <pbx@acme.org>"}
+            self.acme = make_configured_tenant(
+                session, ctx.box, smtp=srv, server=server, actor=actor
             )
-            update_notification_settings(
-                session=session,
-                box=ctx.box,
-                tenant=self.acme,
-                changes={"recipients": "ops@acme.org", "notify_queue_call_lost": True},
-                actor=actor,
-            )
-            self.globex = create_tenant(session=session, slug="globex", actor=actor)
-            update_notification_settings(
-                session=session,
-                box=ctx.box,
-                tenant=self.globex,
-                changes={"recipients": "ops@globex.org", "notify_queue_call_lost": True},
-                actor=actor,
-            )
+            self.globex = make_configured_tenant(session, ctx.box, slug="globex", actor=actor)
             session.expunge_all()
 
     def queued(self) -> int:

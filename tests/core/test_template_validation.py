@@ -108,7 +108,7 @@ def test_size_and_emptiness_limits() -> None:
 
 
 def test_from_must_render_to_an_address() -> None:
-    # Issue 14: a `from` with no address is a display name for the server's address, and an
+    # A `from` with no address is a display name for the server's address, and an
     # address part holding template syntax is refused.
     error = refused(mail_from="Alerts <not an address>")
     assert error.field == "from" and "valid From address" in error.message

@@ -1,5 +1,6 @@
 """IMAP sync against a real Dovecot (tests/support/dovecot.py): arrival, flags, incremental sync,
-UIDVALIDITY, quarantine, large attachments, every fault the issue names."""
+UIDVALIDITY, quarantine, large attachments, and the faults of a sync (wrong password, untrusted
+certificate, TLS port spoken to in plain, server stopped mid-sync), each in plain language."""
 
 from __future__ import annotations
 

@@ -12,11 +12,11 @@ from pathlib import Path
 import pytest
 
 from core.errors import NotConfigured, NotFound, ValidationError
-from core.models.mail import MailServer
+from core.models.mail import MailServer, MailServerCreate
+from core.models.tenancy import NotificationSettingsUpdate
 from core.services.mail_servers import create_mail_server
 from core.services.mail_tests import send_test_email, test_mail_server, unsaved_config
-from core.services.notifications import update_system_settings
-from core.services.tenants import create_tenant
+from core.services.notifications import update_notification_settings
 from tests.support import fixtures
 from tests.support.smtp_servers import FaultHandler, SmtpTestServer
 
@@ -33,19 +33,17 @@ def add_server(ctx, actor, server: SmtpTestServer, tenant=None, **overrides) -> 
     data.update(server.server_fields(**overrides))
     with ctx.session() as session:
         return create_mail_server(
-            session=session, box=ctx.box, tenant=tenant, data=data, actor=actor
+            session=session,
+            box=ctx.box,
+            tenant=tenant,
+            data=MailServerCreate.from_fields(data),
+            actor=actor,
         )
 
 
 def reload(ctx, server_id: int) -> MailServer:
     with ctx.session() as session:
         return session.get(MailServer, server_id)
-
-
-@pytest.fixture
-def acme(ctx, actor):
-    with ctx.session() as session:
-        return create_tenant(session=session, slug="acme", actor=actor)
 
 
 @pytest.fixture
@@ -113,8 +111,12 @@ async def test_test_email_through_the_effective_server(ctx, actor, acme, smtp_se
             ctx=ctx, tenant=acme, recipient="a@example.org", subject="s", content="c"
         )
     with ctx.session() as session:
-        update_system_settings(
-            session=session, box=ctx.box, changes={"apply_to_all_tenants": True}, actor=actor
+        update_notification_settings(
+            tenant=None,
+            session=session,
+            box=ctx.box,
+            changes=NotificationSettingsUpdate.parse({"apply_to_all_tenants": True}, system=True),
+            actor=actor,
         )
     result = await send_test_email(
         ctx=ctx, tenant=acme, recipient="A@Example.org", subject="Hello ✓", content="Works."

@@ -1,9 +1,10 @@
-"""Issue 14 §2: payload data can never choose the sender. Real CLI, real `mailbell serve`, a
+"""Payload data can never choose the sender. Real CLI, real `mailbell serve`, a
 real aiosmtpd capture server.
 
-- The review's case: a tenant template `from` of `{{ caller }} <pbx@acme.example>` and a caller
-  of `"evil@evil.example" <evil@evil.example>, Bob` once gave two From mailboxes and
-  `MAIL FROM:<evil@evil.example>`; now one mailbox, the name quoted, MAIL FROM the literal.
+- The spoofing case: a tenant template `from` of `{{ caller }} <pbx@acme.example>` and a caller
+  of `"evil@evil.example" <evil@evil.example>, Bob` could give two From mailboxes and
+  `MAIL FROM:<evil@evil.example>`; it must give one mailbox, the name quoted, MAIL FROM the
+  literal.
 - `reply_to` / `mail_from` given an address list: 400 (API) and exit 1 (CLI), nothing changed.
 - A From that is not one mailbox (a server row written before the rule) fails the delivery.
 """
@@ -20,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from sqlmodel import select
+from sqlmodel import Session, select
 
 from core.catalog import sample
 from core.context import Context
@@ -30,6 +31,7 @@ from core.services.tenants import get_tenant
 from core.services.tokens import create_token
 from tests.api.serve_process import ServeProcess
 from tests.cli_fixtures import Result
+from tests.support.factories import configure_tenant, make_mail_server, make_tenant
 from tests.support.smtp_servers import SmtpTestServer
 
 EVIL_CALLER = '"evil@evil.example" <evil@evil.example>, Bob'
@@ -39,22 +41,15 @@ Cli = Callable[..., Result]
 
 
 @pytest.fixture
-def acme(cli: Cli, smtp_server: SmtpTestServer) -> int:
+def acme(session: Session, ctx: Context, smtp_server: SmtpTestServer) -> int:
     """Tenant acme with a mail server on the capture server and QUEUE_CALL_LOST on; its id."""
-    assert cli("tenant", "add", "acme", "--name", "Acme Corp").code == 0
-    added = cli(
-        "server", "add", "--tenant", "acme", "--name", "capture", "--host", smtp_server.host,
-        "--port", str(smtp_server.port), "--security", "none", "--auth", "DISABLE",
-        "--from", SERVER_FROM, "--json",
-    )  # fmt: skip
-    assert added.code == 0, added.err
-    settings = cli(
-        "settings", "set", "--tenant", "acme",
-        "recipients=ops@acme.example", "notify_queue_call_lost=true",
-    )  # fmt: skip
-    assert settings.code == 0, settings.err
-    server_id: int = json.loads(added.out)["id"]
-    return server_id
+    tenant = make_tenant(session, name="Acme Corp")
+    server = make_mail_server(
+        session, ctx.box, tenant, smtp=smtp_server, name="capture", mail_from=SERVER_FROM
+    )
+    configure_tenant(session, ctx.box, tenant, recipients=("ops@acme.example",))
+    assert server.id is not None
+    return server.id
 
 
 def _emit(cli: Cli, **changes: Any) -> dict[str, Any]:
@@ -191,7 +186,7 @@ def test_api_refuses_address_lists_and_non_literal_from_addresses(
     with ctx.session() as session:
         server = session.exec(select(MailServer)).one()
         assert server.reply_to is None and server.mail_from == SERVER_FROM
-    # The review's template itself is accepted: its address is literal.
+    # The spoofing case's template itself is accepted: its address is literal.
     status, body = _request(
         process,
         "POST",

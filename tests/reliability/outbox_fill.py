@@ -7,23 +7,16 @@ from email.utils import make_msgid
 from sqlalchemy import insert
 from sqlmodel import select
 
-from core.catalog import sample
 from core.context import Context
 from core.models.delivery import Delivery
 from core.models.tenancy import Tenant
 from core.pipeline.contents import insert_contents
-from core.pipeline.emit import emit
+from tests.support.factories import emit_event
 
 
 def fill(ctx: Context, tenant: Tenant, count: int) -> None:
     with ctx.session() as session:
-        first = emit(
-            session=session,
-            box=ctx.box,
-            tenant=tenant,
-            event="QUEUE_CALL_LOST",
-            data=sample("QUEUE_CALL_LOST"),
-        ).deliveries[0]
+        first = emit_event(session, ctx.box, tenant).deliveries[0]
         template = session.exec(select(Delivery).where(Delivery.id == first.id)).one()
         plain = ctx.box.decrypt_bytes(first.content)
         old_id = template.message_id

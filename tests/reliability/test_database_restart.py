@@ -11,15 +11,11 @@ from pathlib import Path
 
 from sqlmodel import select
 
-from core.catalog import sample
 from core.config import Settings
 from core.context import build_context
 from core.models.delivery import Delivery
-from core.pipeline.emit import emit
 from core.services.audit import Actor
-from core.services.mail_servers import create_mail_server
-from core.services.notifications import update_notification_settings
-from core.services.tenants import create_tenant
+from tests.support.factories import emit_events, make_configured_tenant
 from tests.support.smtp_handlers import FaultHandler
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -32,29 +28,9 @@ def test_workers_survive_a_database_restart(postgres_server, smtp_servers, tmp_p
     srv = smtp_servers(handler=FaultHandler(stall=0.01, stall_at="data"))
     count = 400
     with ctx.session() as session:
-        tenant = create_tenant(session=session, slug="acme", actor=actor)
-        create_mail_server(
-            session=session,
-            box=ctx.box,
-            tenant=tenant,
-            actor=actor,
-            data={"name": "s", "mail_from": "pbx@acme.org", **srv.server_fields()},
-        )
-        update_notification_settings(
-            session=session,
-            box=ctx.box,
-            tenant=tenant,
-            actor=actor,
-            changes={"recipients": "ops@acme.org", "notify_queue_call_lost": True},
-        )
-        for _ in range(count):
-            emit(
-                session=session,
-                box=ctx.box,
-                tenant=tenant,
-                event="QUEUE_CALL_LOST",
-                data=sample("QUEUE_CALL_LOST"),
-            )
+        server = {"name": "s", "mail_from": "pbx@acme.org"}
+        tenant = make_configured_tenant(session, ctx.box, smtp=srv, server=server, actor=actor)
+        emit_events(session, ctx.box, tenant, count)
     ctx.engine.dispose()
     env = {
         **os.environ,

@@ -14,6 +14,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import func
 from sqlmodel import select
@@ -21,12 +22,12 @@ from sqlmodel import select
 from core.config import Settings
 from core.context import Context, build_context
 from core.models.delivery import Delivery
+from core.models.tenancy import Tenant
 from core.services.audit import Actor
-from core.services.mail_servers import create_mail_server
-from core.services.notifications import update_notification_settings
-from core.services.tenants import create_tenant
 from tests.reliability.outbox_fill import fill
+from tests.support.factories import make_configured_tenant
 from tests.support.smtp_handlers import CaptureHandler
+from tests.support.smtp_servers import SmtpTestServer
 
 ROOT = Path(__file__).resolve().parents[2]
 ACTOR = Actor(name="test", source="cli")
@@ -61,24 +62,12 @@ def _context(postgres_server, tmp_path: Path) -> tuple[Context, dict[str, str]]:
     return build_context(Settings(home=home, database_url=url)), env
 
 
-def _tenant(ctx: Context, slug: str, server_fields: dict, **server_extra):  # type: ignore[no-untyped-def]
+def _tenant(ctx: Context, slug: str, srv: SmtpTestServer, **server_extra: Any) -> Tenant:
     with ctx.session() as session:
-        tenant = create_tenant(session=session, slug=slug, actor=ACTOR)
-        create_mail_server(
-            session=session,
-            box=ctx.box,
-            tenant=tenant,
-            actor=ACTOR,
-            data={"name": "s", "mail_from": f"pbx@{slug}.org", **server_fields, **server_extra},
+        server = {"name": "s", "mail_from": f"pbx@{slug}.org", **server_extra}
+        return make_configured_tenant(
+            session, ctx.box, slug=slug, smtp=srv, server=server, actor=ACTOR
         )
-        update_notification_settings(
-            session=session,
-            box=ctx.box,
-            tenant=tenant,
-            actor=ACTOR,
-            changes={"recipients": f"ops@{slug}.org", "notify_queue_call_lost": True},
-        )
-        return tenant
 
 
 def _worker(env: dict[str, str]) -> subprocess.Popen[bytes]:
@@ -137,8 +126,8 @@ def test_three_workers_drain_once_within_the_rate_limit(postgres_server, smtp_se
     fast = smtp_servers(handler=TimedHandler())
     slow = smtp_servers(handler=TimedHandler())
     count, limited, limit = 10_000, 150, 100
-    fill(ctx, _tenant(ctx, "acme", fast.server_fields()), count)
-    fill(ctx, _tenant(ctx, "globex", slow.server_fields(), rate_limit_per_minute=limit), limited)
+    fill(ctx, _tenant(ctx, "acme", fast), count)
+    fill(ctx, _tenant(ctx, "globex", slow, rate_limit_per_minute=limit), limited)
     workers = [_worker(env) for _ in range(3)]
     try:
         _wait(lambda: _sent(ctx) == count + limited, timeout=150)
@@ -156,7 +145,7 @@ def test_killing_a_worker_every_second_loses_nothing(postgres_server, smtp_serve
     ctx, env = _context(postgres_server, tmp_path)
     srv = smtp_servers()
     count = 4_000
-    fill(ctx, _tenant(ctx, "acme", srv.server_fields()), count)
+    fill(ctx, _tenant(ctx, "acme", srv), count)
     workers = [_worker(env) for _ in range(3)]
     kills = [0]
 
@@ -184,7 +173,7 @@ def test_smtp_outage_of_twenty_seconds(postgres_server, smtp_servers, tmp_path):
     ctx, env = _context(postgres_server, tmp_path)
     srv = smtp_servers()
     count = 3_000
-    fill(ctx, _tenant(ctx, "acme", srv.server_fields()), count)
+    fill(ctx, _tenant(ctx, "acme", srv), count)
     workers = [_worker(env) for _ in range(2)]
     try:
         _wait(lambda: len(srv.messages) >= 300, timeout=60)

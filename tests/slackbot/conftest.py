@@ -14,7 +14,7 @@ from aiohttp import web
 from core.services.audit import Actor
 from core.services.slack import link_channel
 from core.services.slack_admins import add_admin
-from core.services.tenants import create_tenant
+from tests.support.factories import make_tenant
 from tests.support.fixtures import smtp_servers, tls_certs  # noqa: F401
 from tests.support.slack_api import TEAM_ID, SignedRequest, SlackApiStandIn, SlackRequests
 
@@ -128,7 +128,7 @@ def tenants(slack_ctx):
             ("acme", ACME_CHANNEL, ACME_ADMIN),
             ("globex", GLOBEX_CHANNEL, GLOBEX_ADMIN),
         ):
-            tenant = create_tenant(session=session, slug=slug, actor=setup)
+            tenant = make_tenant(session, slug=slug, actor=setup)
             link_channel(
                 session=session,
                 team_id=TEAM_ID,

@@ -13,16 +13,16 @@ from core.catalog import sample
 from core.channels.base import ChannelResult
 from core.channels.slack import SlackChannel
 from core.models.delivery import Delivery
-from core.pipeline.emit import emit
 from core.pipeline.worker import Worker
 from core.services.audit import Actor
-from core.services.notifications import update_notification_settings
 from core.services.slack import add_routes, get_link
 from core.services.tenants import get_tenant
 from tests.slackbot.conftest import ACME_CHANNEL, GLOBEX_CHANNEL
+from tests.support.factories import ACME_SERVER, configure_tenant, emit_event
 from tests.support.slack_api import TEAM_ID
 
 SETUP = Actor("setup", "cli")
+ACME_TOGGLES = ("notify_queue_call_lost", "notify_queue_sla_breached", "notify_user_registration")
 
 
 class AcceptingEmail:
@@ -43,18 +43,12 @@ def alerting(tenants):
     ctx.settings.retry_base_s = 0.05
     with ctx.session() as session:
         acme = get_tenant(session=session, slug="acme")
-        update_notification_settings(
-            session=session,
-            box=ctx.box,
-            tenant=acme,
-            changes={
-                "server": "smtp.acme.org",
-                "username": "alerts@acme.org",
-                "recipients": "ops@acme.org",
-                "notify_queue_call_lost": True,
-                "notify_queue_sla_breached": True,
-                "notify_user_registration": True,
-            },
+        configure_tenant(
+            session,
+            ctx.box,
+            acme,
+            server=ACME_SERVER,
+            toggles=ACME_TOGGLES,
             actor=SETUP,
         )
         acme_link = get_link(session=session, team_id=TEAM_ID, channel_id=ACME_CHANNEL)
@@ -73,13 +67,7 @@ def alerting(tenants):
 def _emit(ctx, event="QUEUE_CALL_LOST", slug="acme", data=None):
     with ctx.session() as session:
         tenant = get_tenant(session=session, slug=slug) if slug else None
-        result = emit(
-            session=session,
-            box=ctx.box,
-            tenant=tenant,
-            event=event,
-            data=data or sample(event),
-        )
+        result = emit_event(session, ctx.box, tenant, event, data or sample(event))
         return [(d.id, d.channel, d.target, d.status) for d in result.deliveries]
 
 

@@ -39,19 +39,13 @@ EVERY_COMMAND = [
 def configured(tenants, bot):
     """acme with a recipient, an enabled event and a route, so refusals have something to keep."""
     from core.services.audit import Actor
-    from core.services.notifications import update_notification_settings
     from core.services.slack import add_routes, get_link
     from core.services.tenants import get_tenant
+    from tests.support.factories import configure_tenant
 
     with tenants.session() as session:
         tenant = get_tenant(session=session, slug="acme")
-        update_notification_settings(
-            session=session,
-            box=tenants.box,
-            tenant=tenant,
-            changes={"recipients": "ops@acme.org", "notify_queue_call_lost": True},
-            actor=Actor("setup", "cli"),
-        )
+        configure_tenant(session, tenants.box, tenant, actor=Actor("setup", "cli"))
         link = get_link(session=session, team_id=TEAM_ID, channel_id=ACME_CHANNEL)
         add_routes(session=session, link=link, names=["queue_sla"], actor=Actor("setup", "cli"))
     return tenants

@@ -9,12 +9,12 @@ import pytest
 
 from core.catalog import EVENTS, get_event, sample
 from core.channels.slack import ChannelPacer, SlackRateLimited, classify
+from core.channels.slack.blocks import alert_message
 from core.errors import PermanentError, RetryableError, ValidationError
 from core.services.slack import add_routes, link_channel, remove_routes, slack_targets
 from core.services.slack_admins import is_authorized, slack_actor
-from core.services.tenants import create_tenant
-from core.slack_blocks import alert_message
 from slackbot.text import user_id, words
+from tests.support.factories import make_tenant
 
 AT = datetime(2026, 11, 3, 11, 47, tzinfo=UTC)
 
@@ -87,8 +87,8 @@ def test_error_classification() -> None:
 
 @pytest.fixture
 def linked(session, actor):
-    create_tenant(session=session, slug="acme", actor=actor)
-    create_tenant(session=session, slug="globex", actor=actor)
+    make_tenant(session, actor=actor)
+    make_tenant(session, slug="globex", actor=actor)
     a = link_channel(
         session=session, team_id="T1", channel_id="CA", tenant_slug="acme", actor=actor
     )
@@ -194,27 +194,36 @@ def test_cli_slack_admin_commands(slack_cli, db_dump) -> None:
 def test_status_overview_agrees_with_the_services(session, ctx, actor, case) -> None:
     """`slack_status` reads with its own statements: same answers as the services."""
     from core.models.delivery import Delivery
+    from core.models.tenancy import NotificationSettingsUpdate
     from core.services.mail_servers import resolve_effective_server
     from core.services.notifications import (
         get_notification_settings,
         update_notification_settings,
-        update_system_settings,
     )
     from core.services.slack_status import tenant_overview
 
-    tenant = create_tenant(session=session, slug="acme", actor=actor)
+    tenant = make_tenant(session, actor=actor)
     server = {"server": "smtp.example.org", "username": "a@example.org", "password": "secret-pw"}
     if case == "tenant":
         update_notification_settings(
             session=session,
             box=ctx.box,
             tenant=tenant,
-            changes={**server, "recipients": "a@x.org,b@x.org", "notify_queue_sla_breached": True},
+            changes=NotificationSettingsUpdate.parse(
+                {**server, "recipients": "a@x.org,b@x.org", "notify_queue_sla_breached": True},
+                system=False,
+            ),
             actor=actor,
         )
     if case.startswith("system"):
         changes = {**server, "apply_to_all_tenants": case == "system"}
-        update_system_settings(session=session, box=ctx.box, changes=changes, actor=actor)
+        update_notification_settings(
+            tenant=None,
+            session=session,
+            box=ctx.box,
+            changes=NotificationSettingsUpdate.parse(changes, system=True),
+            actor=actor,
+        )
     for status in ("queued", "failed", "failed", "sent"):
         row = Delivery(event_id=_event(session, tenant), tenant_id=tenant.id, event="QUEUE_SLA")
         row.target, row.status, row.last_error = "a@x.org", status, "boom"
@@ -227,7 +236,8 @@ def test_status_overview_agrees_with_the_services(session, ctx, actor, case) -> 
         expected.server.host if expected.server else None
     )
     settings = get_notification_settings(session=session, tenant=tenant)
-    assert overview.settings == {k: settings[k] for k in overview.settings}
+    flat = {"recipients": ",".join(settings.recipients), **settings.toggles}
+    assert overview.settings == {k: flat[k] for k in overview.settings}
     assert overview.queued == 1 and len(overview.failures) == 2
     assert "secret-pw" not in repr(overview)
 

@@ -7,7 +7,8 @@
   sink, or on the fields given), its recipients and the toggles named on.
 - `emit_event` / `emit_events`: events through the real emit path (the sample payload unless
   data is given).
-- `acme` (fixture): tenant "acme", bare, made in the test's `session`.
+- `acme` (fixture): tenant "acme", bare, made in the test's `session`; `acme_with_server`
+  (fixture): the same with one server, "Main", its default.
 
 Everything goes through the services, so their rules hold: a value they refuse fails here too.
 """
@@ -19,25 +20,27 @@ from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import pytest
-from sqlmodel import Session
 
-from core.catalog import sample
-from core.crypto import SecretBox
-from core.models.mail import MailServer
-from core.models.tenancy import Tenant
-from core.pipeline.emit import emit
-from core.pipeline.emit_write import EmitResult
 from core.services.audit import Actor
-from core.services.mail_servers import create_mail_server
-from core.services.notifications import update_notification_settings
-from core.services.tenants import create_tenant
 
+# Every test session loads this module as a plugin (tests/conftest.py), so the models, services
+# and pipeline are imported where they are used: a module that does not import yet fails only
+# the tests that use it, not the collection of every test.
 if TYPE_CHECKING:
+    from sqlmodel import Session
+
+    from core.context import Context
+    from core.crypto import SecretBox
+    from core.models.mail import MailServerRead
+    from core.models.tenancy import Tenant
+    from core.pipeline.emit_write import EmitResult
     from tests.support.smtp_servers import SmtpTestServer
 
 __all__ = [
+    "ACME_SERVER",
     "TESTER",
     "acme",
+    "acme_with_server",
     "configure_tenant",
     "emit_event",
     "emit_events",
@@ -49,6 +52,15 @@ __all__ = [
 # The same person as the `actor` fixture, for code that runs outside a test's fixtures.
 TESTER = Actor(name="tester", source="cli")
 EVENT = "QUEUE_CALL_LOST"
+# The default server `settings set server=smtp.acme.org username=alerts@acme.org` makes: no
+# From of its own (the username is the sender), authentication on; nothing listens there.
+ACME_SERVER: dict[str, Any] = {
+    "name": "default",
+    "host": "smtp.acme.org",
+    "auth": "AUTO",
+    "username": "alerts@acme.org",
+    "mail_from": None,
+}
 
 _numbers = itertools.count(1)
 
@@ -57,6 +69,8 @@ def make_tenant(
     session: Session, *, slug: str = "acme", name: str | None = None, actor: Actor = TESTER
 ) -> Tenant:
     """Create (and commit) tenant `slug`."""
+    from core.services.tenants import create_tenant
+
     return create_tenant(session=session, slug=slug, name=name, actor=actor)
 
 
@@ -68,13 +82,16 @@ def make_mail_server(
     smtp: SmtpTestServer | None = None,
     actor: Actor = TESTER,
     **fields: Any,
-) -> MailServer:
+) -> MailServerRead:
     """Create (and commit) a server; the owner's first is its default.
 
     Without `smtp` it has no authentication and a usable From on a host nothing listens on
     (for tests that never send through it); with `smtp` it points at that server, with its
     security, user and CA. `fields` override either.
     """
+    from core.models.mail import MailServerCreate
+    from core.services.mail_servers import create_mail_server
+
     data: dict[str, Any] = {
         "name": f"out {next(_numbers)}",
         "host": "smtp.example.org",
@@ -84,7 +101,15 @@ def make_mail_server(
     if smtp is not None:
         data.update(smtp.server_fields())
     data.update(fields)
-    return create_mail_server(session=session, box=box, tenant=tenant, data=data, actor=actor)
+    # Fields set to None are left out: the model's "not given" (the column's default).
+    given = {name: value for name, value in data.items() if value is not None}
+    return create_mail_server(
+        session=session,
+        box=box,
+        tenant=tenant,
+        data=MailServerCreate.from_fields(given),
+        actor=actor,
+    )
 
 
 def configure_tenant(
@@ -103,10 +128,13 @@ def configure_tenant(
     The server is on `smtp` when given (`server` overrides its fields, e.g. a name or a From),
     else it is made of `server`'s fields alone; no server at all when neither is given.
     """
+    from core.models.tenancy import NotificationSettingsUpdate
+    from core.services.notifications import update_notification_settings
+
     if smtp is not None or server is not None:
         make_mail_server(session, box, tenant, smtp=smtp, actor=actor, **dict(server or {}))
-    changes: dict[str, Any] = {"recipients": ",".join(recipients)}
-    changes.update(dict.fromkeys(toggles, True))
+    fields: dict[str, Any] = {"recipients": list(recipients), **dict.fromkeys(toggles, True)}
+    changes = NotificationSettingsUpdate.parse(fields, system=False)
     update_notification_settings(
         session=session, box=box, tenant=tenant, changes=changes, actor=actor
     )
@@ -147,6 +175,9 @@ def emit_event(
     key: str | None = None,
 ) -> EmitResult:
     """Emit `event` (its catalogue sample unless `data`) for `tenant` (None: the system)."""
+    from core.catalog import sample
+    from core.pipeline.emit import emit
+
     return emit(
         session=session,
         box=box,
@@ -171,3 +202,19 @@ def emit_events(
 def acme(session: Session, actor: Actor) -> Tenant:
     """Tenant "acme", bare (no server, no recipients), made in the test's `session`."""
     return make_tenant(session, actor=actor)
+
+
+@pytest.fixture
+def acme_with_server(session: Session, ctx: Context, actor: Actor) -> MailServerRead:
+    """Tenant "acme" with one server, its default: "Main" on smtp.acme.org, no
+    authentication, From alerts@acme.org (id 1 in the test's fresh database)."""
+    tenant = make_tenant(session, actor=actor)
+    return make_mail_server(
+        session,
+        ctx.box,
+        tenant,
+        actor=actor,
+        name="Main",
+        host="smtp.acme.org",
+        mail_from="alerts@acme.org",
+    )

@@ -6,16 +6,7 @@ from sqlmodel import Session
 
 from core.context import Context
 from core.services.audit import Actor
-from tests.support.factories import emit_events, make_configured_tenant
-
-# As `settings set server=smtp.acme.org username=alerts@acme.org` makes it: From the username.
-ACME_SERVER = {
-    "name": "default",
-    "host": "smtp.acme.org",
-    "auth": "AUTO",
-    "username": "alerts@acme.org",
-    "mail_from": None,
-}
+from tests.support.factories import ACME_SERVER, emit_events, make_configured_tenant
 
 
 def queue_deliveries(ctx: Context, session: Session, actor: Actor, count: int) -> list[int]:

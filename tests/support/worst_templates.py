@@ -13,7 +13,7 @@ NS = "{% set ns = namespace(s='a') %}"
 LOOP40 = "{% for i in range(40) %}"
 
 WORST_TEMPLATES: list[tuple[str, str, str]] = [
-    # the review's
+    # a short template asking for huge output or work
     ("body", "{{ lipsum(10**5) }}", BUDGET),
     ("body", "{{ 'a'.center(10**9) }}", BUDGET),
     ("body", "{{ '{:>1000000000}'.format('a') }}", BUDGET),
