@@ -11,7 +11,7 @@ In the same run:
   202, measured with the same (a) and (b).
 
 `mailbell serve --no-worker` runs as a subprocess (default JSON request logging to /dev/null),
-the load generator in this process (aiohttp client). Targets (issue 8): (a) ≥ 400/s and
+the load generator in this process (aiohttp client). Targets: (a) ≥ 400/s and
 ≥ 0.8 x the in-process emit rate; (b) p99 < 50 ms.
 
     .venv/bin/python bench/api.py [--events 20000] [--clients 32] [--rate 200] [--seconds 10]

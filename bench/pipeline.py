@@ -1,4 +1,4 @@
-"""Benchmark of the delivery pipeline (issue "Delivery", speed and memory).
+"""Benchmark of the delivery pipeline: speed and memory.
 
 A local aiosmtpd sink runs in its own process; in the same run this measures
   (a) the ceiling: raw aiosmtplib, 8 reused connections, pre-built messages;

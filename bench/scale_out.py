@@ -1,4 +1,4 @@
-"""Benchmark: 1 worker process against 3 on one PostgreSQL (issue "Scale-out", speed).
+"""Benchmark: 1 worker process against 3 on one PostgreSQL (speed).
 
 A throwaway PostgreSQL (tests/support/postgres.py) and two local SMTP sinks (bench/sinks.py): one
 answering each message after 20 ms, as a remote server's round trip, one at once. For each sink a

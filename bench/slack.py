@@ -6,7 +6,7 @@ In the same run:
   (a subprocess), next to a plain aiohttp handler (also a subprocess) that only verifies the
   signature and answers, and a bare slack-bolt AsyncApp whose listener only acknowledges (bolt's
   own floor). p50/p99 per request and requests per second for each.
-  Targets (issue 7): p99 < 25 ms; throughput >= 0.5 x the plain handler.
+  Targets: p99 < 25 ms; throughput >= 0.5 x the plain handler.
 - (b) mirrored alerts: 2,000 Slack deliveries (100 events routed to 20 channels) sent by the
   outbox worker with pacing disabled, next to bare aiohttp posts of the same JSON bodies
   through one shared session at the same concurrency (64). Target: >= 0.5 x bare.

@@ -1,4 +1,4 @@
-"""Rendering an event never holds up other tenants (issue 14, section 1).
+"""Rendering an event never holds up other tenants.
 
 Against a real `mailbell serve`: tenant A's saved template passes validation but takes over
 100 ms to render (under the 250 ms budget), A posts events from several clients without pause,

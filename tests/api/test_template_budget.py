@@ -1,4 +1,4 @@
-"""Templates run on a budget, off the writer thread (issue 14, section 1), against a real
+"""Templates run on a budget, off the writer thread, against a real
 `mailbell serve`: the worst templates are refused naming the field, the server's memory stays
 flat, and another tenant's events and /healthz stay fast while one tenant saves them."""
 

@@ -1,5 +1,5 @@
 """Tenant tokens against a real `mailbell serve` with the default MAILBELL_TENANT_SMTP_NETWORKS:
-no probing of the host's network or files (issue 14 §3), secrets capped (§5)."""
+no probing of the host's network or files, secrets capped."""
 
 from __future__ import annotations
 

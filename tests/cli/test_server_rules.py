@@ -1,4 +1,4 @@
-"""`mailbell server …` rules of issue 14: a usable From, OAuth tokens dropped when the identity
+"""`mailbell server …` rules that keep a shared mailbell safe: a usable From, OAuth tokens dropped when the identity
 changes, capped secrets, and CA bundles given as PEM files."""
 
 from __future__ import annotations

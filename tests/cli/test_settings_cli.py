@@ -1,4 +1,5 @@
-"""The issue's own check, and every bad input refused with exit 1 and nothing changed."""
+"""The quick flow through the installed command, and every bad input refused with exit 1 and
+nothing changed."""
 
 from __future__ import annotations
 
