@@ -1,5 +1,5 @@
-"""`mailbell server …` rules that keep a shared mailbell safe: a usable From, OAuth tokens dropped when the identity
-changes, capped secrets, and CA bundles given as PEM files."""
+"""`mailbell server …` rules that keep a shared mailbell safe: a usable From, OAuth tokens
+dropped when the identity changes, capped secrets, and CA bundles given as PEM files."""
 
 from __future__ import annotations
 
