@@ -101,11 +101,14 @@ def bearer_token(request: web.Request) -> str:
 def resolve_scope(session: Session, credentials: Credentials, *, commit: bool = True) -> Scope:
     """The caller's scope, or ApiError 401 / 403 / 404 (unknown `?tenant=`)."""
     plaintext = credentials.token
-    identity = (
-        identify_token(session=session, plaintext=plaintext, commit=commit)
+    found = (
+        peek_token(session=session, plaintext=plaintext)
         if len(plaintext) <= MAX_TOKEN_LENGTH
         else None
     )
+    identity, stamp_due = found if found is not None else (None, False)
+    if stamp_due:
+        stamp_last_use(session, credentials, commit=commit)
     return _scope_of(session, credentials, identity)
 
 
@@ -125,7 +128,9 @@ def stamp_last_use(session: Session, credentials: Credentials, *, commit: bool) 
     stamped meanwhile, by this transaction or a committed one, is not stamped again)."""
     # A token revoked since it was checked is not stamped; its request goes on, as if it had
     # arrived a moment earlier.
-    identify_token(session=session, plaintext=credentials.token, commit=commit)
+    identify_token(session=session, plaintext=credentials.token)
+    if commit:
+        session.commit()
 
 
 def _scope_of(session: Session, credentials: Credentials, identity: TokenIdentity | None) -> Scope:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from pydantic import BaseModel, ConfigDict
 from sqlalchemy import JSON, Column
 from sqlmodel import Field, SQLModel
 
@@ -26,3 +27,18 @@ class AuditEntry(SQLModel, table=True):
     action: str = Field(max_length=64)
     target: str | None = Field(default=None, max_length=200)
     fields: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+
+
+class AuditEntryRead(BaseModel):
+    """An audit entry as any front end shows it (field names only, never a value)."""
+
+    model_config = ConfigDict(from_attributes=True)
+
+    id: int
+    at: datetime
+    actor: str
+    source: str
+    tenant: str | None
+    action: str
+    target: str | None
+    fields: list[str]

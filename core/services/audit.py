@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from sqlmodel import Session, col, select
 
 from core.errors import ValidationError
-from core.models.audit import SOURCES, AuditEntry
+from core.models.audit import SOURCES, AuditEntry, AuditEntryRead
 
 
 @dataclass(frozen=True)
@@ -68,8 +68,9 @@ def record(
 
 def list_entries(
     *, session: Session, tenant: str | None = None, limit: int = 100
-) -> list[AuditEntry]:
+) -> list[AuditEntryRead]:
+    """The newest `limit` entries (of one tenant's slug when given), newest first."""
     query = select(AuditEntry).order_by(col(AuditEntry.id).desc()).limit(limit)
     if tenant is not None:
         query = query.where(AuditEntry.tenant == tenant)
-    return list(session.exec(query))
+    return [AuditEntryRead.model_validate(entry) for entry in session.exec(query)]

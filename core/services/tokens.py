@@ -1,4 +1,9 @@
-"""API tokens: shown once, stored as SHA-256, compared in constant time, revocable."""
+"""API tokens: shown once, stored as SHA-256, compared in constant time, revocable.
+
+Creating and revoking are use cases: each commits with its audit entry. Identifying a token
+on a request is a step of the request's own transaction: it stamps the last use there and
+never commits.
+"""
 
 from __future__ import annotations
 
@@ -18,7 +23,7 @@ from sqlmodel import Session, col, select
 from core import validation as v
 from core.errors import NotFound, ValidationError
 from core.models._common import utcnow
-from core.models.auth import ApiToken
+from core.models.auth import ApiToken, TokenCreated, TokenRead
 from core.models.tenancy import Tenant
 from core.services.audit import Actor, record
 
@@ -31,15 +36,9 @@ def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-@dataclass(frozen=True)
-class IssuedToken:
-    token: ApiToken
-    plaintext: str
-
-
 def create_token(
     *, session: Session, tenant: Tenant | None, name: str, actor: Actor
-) -> IssuedToken:
+) -> TokenCreated:
     name = v.single_line("name", name.strip(), max_length=100)
     if not name:
         raise ValidationError("name", "is required")
@@ -61,30 +60,9 @@ def create_token(
         fields=["name"],
     )
     session.commit()
-    return IssuedToken(token=token, plaintext=plaintext)
-
-
-def authenticate_token(*, session: Session, plaintext: str) -> ApiToken | None:
-    """The live token matching `plaintext`, or None. Looks up by prefix, compares the digest in
-    constant time, and stamps `last_used_at` (to the minute: at most one write a minute)."""
-    prefix = plaintext[: len(TOKEN_PREFIX) + LOOKUP_LENGTH]
-    digest = token_digest(plaintext)
-    candidates = session.exec(
-        select(ApiToken).where(ApiToken.prefix == prefix, col(ApiToken.revoked_at).is_(None))
-    ).all()
-    for token in candidates:
-        if hmac.compare_digest(token.token_hash, digest):
-            now = utcnow()
-            last = token.last_used_at
-            if last is not None and last.tzinfo is None:
-                last = last.replace(tzinfo=UTC)
-            # Stamped at most once a minute: authenticating must not be a write per request.
-            if last is None or now - last >= LAST_USED_RESOLUTION:
-                token.last_used_at = now
-                session.add(token)
-                session.commit()
-            return token
-    return None
+    return TokenCreated(
+        token=TokenRead.of(token, tenant.slug if tenant else None), plaintext=plaintext
+    )
 
 
 @dataclass(frozen=True)
@@ -127,12 +105,11 @@ _SEEN = "mailbell.tokens_seen"
 _PEEKED = "mailbell.tokens_peeked"
 
 
-def identify_token(
-    *, session: Session, plaintext: str, commit: bool = True
-) -> TokenIdentity | None:
-    """`authenticate_token` for hot paths (every HTTP request): one Core query for the token and
-    its tenant, no ORM loading; the same constant-time check and `last_used_at` stamping
-    (committed here unless `commit` is False: the caller's transaction carries it).
+def identify_token(*, session: Session, plaintext: str) -> TokenIdentity | None:
+    """The live token matching `plaintext`, or None, for every HTTP request: one Core query for
+    the token and its tenant (by prefix, no ORM loading), the digest compared in constant time,
+    and `last_used_at` stamped to the minute (at most one write a minute) in the caller's
+    transaction: the caller commits it.
 
     Inside one transaction a token is looked up once (the API runs a group of requests in one).
     """
@@ -149,8 +126,6 @@ def identify_token(
             session.execute(
                 update(ApiToken).where(col(ApiToken.id) == identity.id).values(last_used_at=now)
             )
-            if commit:
-                session.commit()
     seen[digest] = identity
     return identity
 
@@ -178,6 +153,7 @@ def _memo_of_transaction(session: Session, name: str) -> dict[str, Any]:
 
 
 def _stamp_due(last_used: datetime | None, now: datetime) -> bool:
+    """Stamped at most once a minute: identifying a token must not be a write per request."""
     if last_used is not None and last_used.tzinfo is None:
         last_used = last_used.replace(tzinfo=UTC)
     return last_used is None or now - last_used >= LAST_USED_RESOLUTION
@@ -202,11 +178,16 @@ def _lookup(
     return None
 
 
-def list_tokens(*, session: Session) -> list[ApiToken]:
-    return list(session.exec(select(ApiToken).order_by(col(ApiToken.id))))
+def list_tokens(*, session: Session) -> list[TokenRead]:
+    rows = session.exec(
+        select(ApiToken, Tenant.slug)
+        .outerjoin(Tenant, col(Tenant.id) == ApiToken.tenant_id)
+        .order_by(col(ApiToken.id))
+    )
+    return [TokenRead.of(token, slug) for token, slug in rows]
 
 
-def revoke_token(*, session: Session, token_id: int, actor: Actor) -> ApiToken:
+def revoke_token(*, session: Session, token_id: int, actor: Actor) -> TokenRead:
     token = session.get(ApiToken, token_id)
     if token is None or token.revoked_at is not None:
         raise NotFound(f"token {token_id} does not exist or is revoked already")
@@ -214,4 +195,5 @@ def revoke_token(*, session: Session, token_id: int, actor: Actor) -> ApiToken:
     session.add(token)
     record(session, actor=actor, action="token.revoke", target=f"token:{token_id}")
     session.commit()
-    return token
+    owner = session.get(Tenant, token.tenant_id) if token.tenant_id is not None else None
+    return TokenRead.of(token, owner.slug if owner else None)

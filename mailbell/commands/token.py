@@ -34,27 +34,25 @@ def create(
 @app.command("list")
 def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> None:
     """List tokens (never the tokens themselves)."""
-    from core.models.tenancy import Tenant
     from core.services.tokens import list_tokens
 
     with context().session() as session:
-        rows = []
-        for token in list_tokens(session=session):
-            scope = "system"
-            if token.tenant_id is not None:
-                owner = session.get(Tenant, token.tenant_id)
-                scope = f"tenant:{owner.slug if owner else token.tenant_id}"
-            rows.append(
-                {
-                    "id": token.id,
-                    "name": token.name,
-                    "scope": scope,
-                    "prefix": token.prefix,
-                    "created_at": token.created_at,
-                    "last_used_at": token.last_used_at,
-                    "revoked": token.revoked_at is not None,
-                }
-            )
+        rows = [
+            {
+                "id": token.id,
+                "name": token.name,
+                "scope": (
+                    "system"
+                    if token.tenant_id is None
+                    else f"tenant:{token.tenant or token.tenant_id}"
+                ),
+                "prefix": token.prefix,
+                "created_at": token.created_at,
+                "last_used_at": token.last_used_at,
+                "revoked": token.revoked,
+            }
+            for token in list_tokens(session=session)
+        ]
         if as_json:
             print_json(to_jsonable(rows))
         else:
