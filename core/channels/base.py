@@ -1,15 +1,41 @@
-"""The one interface every channel implements."""
+"""The one interface every channel implements, in two halves.
+
+- `Renderer` (the emit side, no I/O but the database session emit holds): which deliveries an
+  event makes on this channel (`rows`: their targets and, when the message does not need the
+  delivery id, their content) and the message of a row once its delivery id is known
+  (`message`). Stateless: one instance serves every emit of the process.
+- `Channel` (the worker side, built from the context): sends one claimed delivery and
+  classifies failures as `RetryableError` (with `retry_after` when the other side asked for a
+  delay) or `PermanentError`. Optional capabilities have neutral defaults, so the worker calls
+  them on every channel and never asks which channel it holds:
+  `prepare(batch)` (on the worker's database thread, before the batch's sends: email loads its
+  servers), `rate_limit(delivery)` (a per-minute limit shared by every worker; 0 = none),
+  `reserve_slot(target, max_wait)` (per-target pacing: the wait for a send slot, or minus the
+  wait when it is further off than `max_wait`), `threads_bursts` (alerts of one burst go as
+  replies under the first: Slack).
+
+Channels register in core/channels/registry.py.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Any, ClassVar
+
+if TYPE_CHECKING:
+    from core.pipeline.emit_config import EmitDraft
+    from core.pipeline.emit_write import PreparedEmit
+    from core.pipeline.outbox import DeliveryRow
 
 
 @dataclass
 class ClaimedDelivery:
-    """A delivery the worker holds a lease on, detached from any database session."""
+    """A delivery the worker holds a lease on, detached from any database session.
+
+    Its fields are the `delivery` columns the claim returns (core/pipeline/outbox.py reads
+    them by these names), then what the pipeline adds."""
 
     id: int
     tenant_id: int | None
@@ -37,11 +63,45 @@ class ChannelResult:
     message_ref: str | None = None  # the channel's id of the message posted (Slack's ts)
 
 
-class Channel(Protocol):
+class Channel:
     """Send one delivery. Raise RetryableError or PermanentError (core.errors); nothing else."""
 
-    name: str
+    name: ClassVar[str] = ""
+    threads_bursts: ClassVar[bool] = False
 
-    async def send(self, delivery: ClaimedDelivery) -> ChannelResult: ...
+    def prepare(self, batch: Sequence[ClaimedDelivery]) -> None:
+        """Load what the sends of `batch` (this channel's claimed deliveries) need; runs on
+        the worker's database thread."""
 
-    async def close(self) -> None: ...
+    def rate_limit(self, delivery: ClaimedDelivery) -> int:
+        """Sends per minute allowed where `delivery` goes, across workers (0: no limit); the
+        limit is keyed by the delivery's mail server (core/pipeline/shared_limit.py)."""
+        return 0
+
+    def reserve_slot(self, target: str, max_wait: float) -> float:
+        """Seconds to wait for a send slot to `target` (0: now); minus the wait, taking
+        nothing, when that is more than `max_wait`."""
+        return 0.0
+
+    async def send(self, delivery: ClaimedDelivery) -> ChannelResult:
+        raise NotImplementedError
+
+    async def close(self) -> None:
+        """Release connections; the channel may be used again afterwards (they reopen)."""
+
+
+class Renderer:
+    """What an event makes on one channel, at emit time."""
+
+    name: ClassVar[str] = ""
+
+    def rows(self, draft: EmitDraft) -> list[DeliveryRow]:
+        """The deliveries of the event on this channel (none when it is not routed here)."""
+        raise NotImplementedError
+
+    def message(
+        self, prepared: PreparedEmit, row: DeliveryRow, delivery_id: int, at: datetime
+    ) -> bytes | None:
+        """The encrypted message of `row`, now that its id is known; None keeps `row.content`
+        (rendered by `rows`)."""
+        return None

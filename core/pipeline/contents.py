@@ -1,40 +1,22 @@
 """Delivery messages (`delivery_content`): written once, read by the claim and the log.
 
+Here: one message at a time, through the ORM (the delivery log, a resend); the batched
+statements of emit and the worker are in core/pipeline/outbox.py.
+
 The message lives apart from its delivery row so that the worker's updates of that row stay
 small (see `core.models.delivery.DeliveryContent`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-
-from sqlalchemy import bindparam, insert
-from sqlalchemy import select as sa_select
-from sqlalchemy.engine import Connection
 from sqlmodel import Session
 
 from core.models.delivery import DeliveryContent
 
-CONTENT = DeliveryContent.__table__  # type: ignore[attr-defined]
-_READ = sa_select(CONTENT.c.delivery_id, CONTENT.c.content).where(
-    CONTENT.c.delivery_id.in_(bindparam("ids", expanding=True))
-)
+# The hot-path reads and writes live with the rest of the outbox's SQL.
+from core.pipeline.outbox import insert_contents, read_contents
 
-
-def insert_contents(connection: Connection, contents: Sequence[tuple[int, bytes]]) -> None:
-    """Store the messages of new deliveries: (delivery id, encrypted message) pairs; empty
-    messages (nothing to send) are not stored."""
-    rows = [{"delivery_id": i, "content": content} for i, content in contents if content]
-    if rows:
-        connection.execute(insert(CONTENT), rows)
-
-
-def read_contents(connection: Connection, delivery_ids: Iterable[int]) -> dict[int, bytes]:
-    """The messages of these deliveries by id; one without a message is left out."""
-    ids = list(delivery_ids)
-    if not ids:
-        return {}
-    return {row[0]: row[1] for row in connection.execute(_READ, {"ids": ids})}
+__all__ = ["insert_contents", "message_of", "read_contents", "store_message"]
 
 
 def message_of(session: Session, delivery_id: int) -> bytes:

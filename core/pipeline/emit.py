@@ -1,31 +1,29 @@
 """emit: one event → its deliveries, rendered now and written in one transaction (DESIGN §3).
 
-A disabled event is recorded as `suppressed`; a tenant without a mail server as `failed: not
-configured`; a repeated key returns the deliveries of the first emit and creates nothing.
-Message bytes are encrypted at rest: a welcome email carries the new user's password.
+Every registered channel (core/channels/registry.py) makes the event's rows on it: email's
+recipients and messages, Slack's mirrored channels, webhook targets. A repeated key returns
+the deliveries of the first emit and creates nothing. Message bytes are encrypted at rest: a
+welcome email carries the new user's password.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
 from typing import Any
 
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from core.catalog import Event, get_event
+from core.channels.email.render import fill_content
+from core.channels.registry import renderers
 from core.crypto import SecretBox
-from core.errors import MailbellError, ValidationError
-from core.mail.mime import serialize
+from core.errors import ValidationError
 from core.models.delivery import Delivery, EventRecord
-from core.models.mail import MailServer
 from core.models.tenancy import Tenant
-from core.pipeline.contents import read_contents, store_message
-from core.pipeline.emit_config import OwnerConfig, ServerView, owner_config
+from core.pipeline.contents import read_contents
+from core.pipeline.emit_config import EmitDraft, OwnerConfig, owner_config
 from core.pipeline.emit_write import EmitResult, EmittedDelivery, PreparedEmit, write_emits
-from core.rendering import TemplateSource, render
-from core.senders import envelope_sender
 
 __all__ = [
     "SECRET_PAYLOAD_FIELDS",
@@ -43,15 +41,6 @@ __all__ = [
 REDACTED = "(redacted)"
 SECRET_PAYLOAD_FIELDS = frozenset({"password"})
 KEY_MAX_LENGTH = 200
-
-
-@dataclass(frozen=True)
-class _Plan:
-    """What one delivery will be before it is written."""
-
-    recipients: list[str]
-    status: str
-    reason: str | None = None
 
 
 def _check_scope(event: Event, tenant: Tenant | None) -> None:
@@ -93,168 +82,20 @@ def _existing(session: Session, tenant: Tenant | None, key: str) -> EmitResult |
     return EmitResult(event_id=event_id, deliveries=deliveries, duplicate=True)
 
 
-def _recipient_groups(event: Event, payload: Any, recipients: list[str]) -> list[list[str]]:
-    """One list per message: tenant/system recipients share one; a payload address is its own."""
-    email = getattr(payload, "email", None)
-    if event.audience == "payload_email":
-        return [[str(email)]]
-    if event.audience == "payload_email_or_tenant_recipients" and email:
-        return [[str(email)]]
-    return [list(recipients)]
-
-
 def _enabled(event: Event, config: OwnerConfig) -> bool:
     return event.toggle is None or config.toggles.get(event.toggle, False)
 
 
-def _plan(event: Event, config: OwnerConfig, groups: list[list[str]]) -> list[_Plan]:
-    if not _enabled(event, config):
-        return [_Plan(g, "suppressed", f"{event.toggle} is off") for g in groups]
-    if config.server is None:
-        reason = (
-            "not configured: the tenant has no mail server and the system server is not "
-            "applied to all tenants"
-            if event.scope == "tenant"
-            else "not configured: the system has no default mail server"
-        )
-        return [_Plan(g, "failed", reason) for g in groups]
-    return [
-        _Plan(g, "queued") if g else _Plan(g, "failed", "no recipients configured") for g in groups
-    ]
-
-
-def _server_from(server: MailServer | ServerView) -> str:
-    if server.mail_from:
-        return server.mail_from
-    if server.username and "@" in server.username:
-        return server.username
-    return ""
-
-
-def _redacted(payload: Any) -> dict[str, Any]:
-    data: dict[str, Any] = payload.model_dump(mode="json")
-    for name in SECRET_PAYLOAD_FIELDS & data.keys():
-        if data[name] is not None:
-            data[name] = REDACTED
-    return data
-
-
-@dataclass(frozen=True, slots=True)
-class _Content:
-    sender: str
-    message_id: str
-    content: bytes
-
-
-def _render_content(
-    *,
-    box: SecretBox,
-    spec: Event,
-    payload: Any,
-    server: MailServer | ServerView,
-    template: TemplateSource,
-    recipients: list[str],
-) -> _Content:
-    message = render(
-        spec.name,
-        payload,
-        template=template,
-        to=recipients,
-        server_from=_server_from(server),
-        reply_to=server.reply_to,
-    )
-    return _Content(
-        sender=envelope_sender(message.mail_from),  # the literal or server address
-        message_id=message.message_id,
-        content=box.encrypt_bytes(serialize(message)),
-    )
-
-
-def fill_content(
-    delivery: Delivery,
-    *,
-    session: Session,
-    box: SecretBox,
-    spec: Event,
-    payload: Any,
-    server: MailServer,
-    template: TemplateSource,
-) -> None:
-    """Render the message for the delivery's recipients and store it, encrypted (in the
-    session's transaction)."""
-    rendered = _render_content(
-        box=box,
-        spec=spec,
-        payload=payload,
-        server=server,
-        template=template,
-        recipients=[address for address in delivery.target.split(",") if address],
-    )
-    delivery.mail_server_id = server.id
-    delivery.sender = rendered.sender
-    delivery.message_id = rendered.message_id
-    assert delivery.id is not None
-    store_message(session, delivery.id, rendered.content)
-
-
-def _email_row(
-    plan: _Plan,
-    *,
-    box: SecretBox,
-    spec: Event,
-    payload: Any,
-    config: OwnerConfig,
-    template: TemplateSource | None,
-) -> dict[str, Any]:
-    server = config.server
-    row = _row(
-        "email",
-        ",".join(plan.recipients),
-        status=plan.status,
-        pending=plan.recipients if plan.status == "queued" else [],
-        last_error=plan.reason,
-        mail_server_id=server.id if server else None,
-    )
-    if plan.status == "queued" and server is not None and template is not None:
-        try:
-            rendered = _render_content(
-                box=box,
-                spec=spec,
-                payload=payload,
-                server=server,
-                template=template,
-                recipients=plan.recipients,
-            )
-        except MailbellError as exc:  # a template that cannot render fails, with the reason
-            row.update(status="failed", last_error=str(exc), pending=[])
-        else:
-            row.update(
-                sender=rendered.sender, message_id=rendered.message_id, content=rendered.content
-            )
-    return row
-
-
-def _row(
-    channel: str,
-    target: str,
-    *,
-    status: str,
-    pending: list[str],
-    last_error: str | None = None,
-    mail_server_id: int | None = None,
-) -> dict[str, Any]:
-    """A delivery row before its message is attached (sender, content, Message-ID)."""
-    return {
-        "channel": channel,
-        "target": target,
-        "mail_server_id": mail_server_id,
-        "status": status,
-        "last_error": last_error,
-        "sender": "",
-        "pending": pending,
-        "content": b"",
-        "message_id": None,
-    }
+def _redacted(data: dict[str, Any]) -> dict[str, Any]:
+    """The payload as shown (the event row, Slack): secret fields replaced; a copy only when
+    there is something to replace."""
+    secret = [name for name in SECRET_PAYLOAD_FIELDS & data.keys() if data[name] is not None]
+    if not secret:
+        return data
+    shown = dict(data)
+    for name in secret:
+        shown[name] = REDACTED
+    return shown
 
 
 def prepare_emit(
@@ -266,7 +107,7 @@ def prepare_emit(
     data: Mapping[str, Any],
     key: str | None = None,
 ) -> PreparedEmit | EmitResult:
-    """Everything of `emit` but the writes: validation, the toggle, the server, rendering.
+    """Everything of `emit` but the writes: validation, the toggle, each channel's rows.
 
     A repeated key answers the first emit's result at once (nothing to write).
     """
@@ -278,26 +119,27 @@ def prepare_emit(
         return found
 
     config = owner_config(session, tenant)
-    plans = _plan(spec, config, _recipient_groups(spec, payload, config.recipients))
-    template = (
-        config.template(session, tenant, spec.name)
-        if any(plan.status == "queued" for plan in plans)
-        else None
+    draft = EmitDraft(
+        session=session,
+        box=box,
+        spec=spec,
+        payload=payload,
+        tenant=tenant,
+        config=config,
+        enabled=_enabled(spec, config),
     )
-    rows = [
-        _email_row(plan, box=box, spec=spec, payload=payload, config=config, template=template)
-        for plan in plans
-    ]
-    channels = config.channels(session, tenant, spec.name) if _enabled(spec, config) else []
-    rows += [_row("slack", c, status="queued", pending=[c]) for c in channels]
+    rows = [row for renderer in renderers() for row in renderer.rows(draft)]
+    # One dump serves the event row (redacted) and the channels that carry the whole payload.
+    dumped: dict[str, Any] = payload.model_dump(mode="json")
     return PreparedEmit(
         box=box,
         spec=spec,
         tenant=tenant,
         key=key,
-        shown=_redacted(payload),
+        shown=_redacted(dumped),
         payload_enc=box.encrypt_bytes(payload.model_dump_json().encode()),
         rows=rows,
+        data=dumped,
     )
 
 

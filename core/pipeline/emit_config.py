@@ -1,7 +1,7 @@
 """What emit needs to know about one owner (a tenant, or the system), kept between events.
 
-Settings, the effective mail server, templates and Slack routes change rarely and are read on
-every event. They are read once per configuration generation (core/generation.py) and then
+Settings, the effective mail server, templates and each channel's routes change rarely and are
+read on every event. They are read once per configuration generation (core/generation.py) and then
 served from memory; a change committed by any process moves the generation and the next emit
 reads them again. Snapshots are plain frozen values, never ORM rows, so they are safe to share
 between threads and sessions.
@@ -13,17 +13,18 @@ import threading
 import weakref
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import Any, TypeVar
 
 from sqlalchemy.engine import Engine
 from sqlmodel import Session
 
+from core.catalog import Event
+from core.crypto import SecretBox
 from core.generation import current_generation
 from core.models.mail import MailServer
 from core.models.tenancy import NotificationSettings, SystemSettings, Tenant
 from core.rendering import TemplateSource
 from core.services.mail_servers import resolve_effective_server
-from core.services.slack import slack_targets
 from core.services.templates import effective_template
 
 T = TypeVar("T")
@@ -51,7 +52,8 @@ class OwnerConfig:
     recipients: list[str]
     server: ServerView | None
     templates: dict[str, TemplateSource] = field(default_factory=dict)
-    slack_routes: dict[str, list[str]] = field(default_factory=dict)
+    # Each channel's targets per event, keyed (channel, event): filled by the renderers.
+    routes: dict[tuple[str, str], list[Any]] = field(default_factory=dict)
 
     def template(self, session: Session, tenant: Tenant | None, name: str) -> TemplateSource:
         return _memo(
@@ -60,11 +62,25 @@ class OwnerConfig:
             lambda: effective_template(session=session, tenant=tenant, name=name),
         )
 
-    def channels(self, session: Session, tenant: Tenant | None, name: str) -> list[str]:
-        return _memo(self.slack_routes, name, lambda: slack_targets(session, tenant, name))
+    def targets(self, channel: str, event: str, load: Callable[[], list[Any]]) -> list[Any]:
+        """`channel`'s targets for `event`, read by `load` once per generation."""
+        return _memo(self.routes, (channel, event), load)
 
 
-def _memo(store: dict[str, T], key: str, load: Callable[[], T]) -> T:
+@dataclass(frozen=True, slots=True)
+class EmitDraft:
+    """One event being emitted, as the channels' renderers see it (core/channels/base.py)."""
+
+    session: Session
+    box: SecretBox
+    spec: Event
+    payload: Any  # the validated payload model
+    tenant: Tenant | None
+    config: OwnerConfig
+    enabled: bool  # the event's toggle is on (or it has none)
+
+
+def _memo(store: dict[Any, T], key: Any, load: Callable[[], T]) -> T:
     found = store.get(key)
     if found is None:
         found = store[key] = load()

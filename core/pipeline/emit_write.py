@@ -1,29 +1,32 @@
 """Writing emitted events: the result types, and `write_emits` (one INSERT per table).
 
-`core.pipeline.emit` prepares an event (validation, toggle, server, rendering: `PreparedEmit`);
+`core.pipeline.emit` prepares an event (validation, toggle, routes, rendering: `PreparedEmit`);
 this module writes prepared events, alone (`emit`) or many at once (the API's group writes).
+The statements themselves are in core/pipeline/outbox.py.
 """
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, fields
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import insert
 from sqlmodel import Session
 
 from core.catalog import Event
+from core.channels.registry import renderer
 from core.crypto import SecretBox
 from core.models._common import utcnow
-from core.models.delivery import Delivery, EventRecord
+from core.models.delivery import Delivery
 from core.models.tenancy import Tenant
-from core.pipeline.contents import insert_contents
-from core.slack_blocks import alert_message
-
-EVENT = EventRecord.__table__  # type: ignore[attr-defined]
-DELIVERY = Delivery.__table__  # type: ignore[attr-defined]
+from core.pipeline.outbox import (
+    DELIVERY,
+    EVENT,
+    DeliveryRow,
+    delivery_values,
+    insert_contents,
+    insert_returning_ids,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -68,59 +71,15 @@ class EmitResult:
 class PreparedEmit:
     """An event validated and rendered, its rows not yet written (`write_emits`)."""
 
-    box: SecretBox  # Slack alerts are encrypted once their delivery ids are known
+    box: SecretBox  # messages that name their delivery id are encrypted once it is known
     spec: Event
     tenant: Tenant | None
     key: str | None
-    shown: dict[str, Any]
+    shown: dict[str, Any]  # the payload for display: secrets redacted
     payload_enc: bytes
-    rows: list[dict[str, Any]]
-
-
-def _delivery_values(
-    row: dict[str, Any], prepared: PreparedEmit, event_id: int, now: datetime
-) -> dict[str, Any]:
-    """A delivery row with the values the ORM would default, written out (its `content` goes
-    to another table)."""
-    return {
-        **row,
-        "event": prepared.spec.name,
-        "event_id": event_id,
-        "tenant_id": prepared.tenant.id if prepared.tenant else None,
-        "attempts": 0,
-        "results": {},
-        "reply": None,
-        "next_attempt_at": now,
-        "lease_owner": None,
-        "created_at": now,
-        "updated_at": now,
-        "sent_at": None,
-    }
-
-
-def _insert_returning_ids(session: Session, table: Any, rows: list[dict[str, Any]]) -> list[int]:
-    """One multi-row INSERT … RETURNING id (pages of up to 1,000 rows); ids in `rows`' order."""
-    connection = session.connection()
-    statement = insert(table)
-    if connection.dialect.name != "sqlite":
-        returning = statement.returning(table.c.id, sort_by_parameter_order=True)
-        return list(connection.execute(returning, rows).scalars())
-    # SQLite numbers the rows of one INSERT in the order of its VALUES (each gets the largest
-    # rowid plus one, under the write lock), so ascending ids are the rows' order. Asking
-    # SQLAlchemy to sort would make it insert the rows one statement at a time on SQLite.
-    return sorted(connection.execute(statement.returning(table.c.id), rows).scalars())
-
-
-def _slack_message(prepared: PreparedEmit, delivery_id: int, *, at: datetime) -> bytes:
-    """The alert's context line names its delivery id, known only after the insert."""
-    message = alert_message(
-        event=prepared.spec,
-        payload=prepared.shown,
-        tenant=prepared.tenant.slug if prepared.tenant else None,
-        delivery_id=delivery_id,
-        at=at,
-    )
-    return prepared.box.encrypt_bytes(json.dumps(message).encode())
+    rows: list[DeliveryRow]
+    # The whole payload as JSON values, for channels whose message carries it (webhooks).
+    data: dict[str, Any] | None = None
 
 
 def write_emits(session: Session, batch: list[PreparedEmit]) -> list[EmitResult]:
@@ -133,8 +92,9 @@ def write_emits(session: Session, batch: list[PreparedEmit]) -> list[EmitResult]
     if not batch:
         return []
     now = utcnow()
-    event_ids = _insert_returning_ids(
-        session,
+    connection = session.connection()
+    event_ids = insert_returning_ids(
+        connection,
         EVENT,
         [
             {
@@ -149,28 +109,39 @@ def write_emits(session: Session, batch: list[PreparedEmit]) -> list[EmitResult]
         ],
     )
     values = [
-        [_delivery_values(row, prepared, event_id, now) for row in prepared.rows]
+        [
+            delivery_values(
+                row,
+                event=prepared.spec.name,
+                event_id=event_id,
+                tenant_id=prepared.tenant.id if prepared.tenant else None,
+                now=now,
+            )
+            for row in prepared.rows
+        ]
         for prepared, event_id in zip(batch, event_ids, strict=True)
     ]
     flat = [row for rows in values for row in rows]
     # The messages go to their own table (delivery_content), under the deliveries' ids.
-    columns = [{k: v for k, v in row.items() if k != "content"} for row in flat]
-    ids = iter(_insert_returning_ids(session, DELIVERY, columns) if flat else [])
+    ids = iter(insert_returning_ids(connection, DELIVERY, flat) if flat else [])
     delivery_ids = [[next(ids) for _ in rows] for rows in values]
     contents = []
-    for prepared, rows, row_ids in zip(batch, values, delivery_ids, strict=True):
-        for delivery_id, row in zip(row_ids, rows, strict=True):
-            if row["channel"] == "slack":
-                row["content"] = _slack_message(prepared, delivery_id, at=now)
-            contents.append((delivery_id, row["content"]))
-    insert_contents(session.connection(), contents)
-    return [
-        EmitResult(
-            event_id=event_id,
-            deliveries=[
-                EmittedDelivery(id=i, **{k: v for k, v in row.items() if k in _FIELDS})
-                for i, row in zip(row_ids, rows, strict=True)
-            ],
-        )
-        for event_id, rows, row_ids in zip(event_ids, values, delivery_ids, strict=True)
-    ]
+    results = []
+    for prepared, event_id, rows, row_ids in zip(
+        batch, event_ids, values, delivery_ids, strict=True
+    ):
+        emitted = []
+        for delivery_id, row, columns in zip(row_ids, prepared.rows, rows, strict=True):
+            message = renderer(row.channel).message(prepared, row, delivery_id, now)
+            content = row.content if message is None else message
+            contents.append((delivery_id, content))
+            emitted.append(
+                EmittedDelivery(
+                    id=delivery_id,
+                    content=content,
+                    **{k: v for k, v in columns.items() if k in _FIELDS},
+                )
+            )
+        results.append(EmitResult(event_id=event_id, deliveries=emitted))
+    insert_contents(connection, contents)
+    return results

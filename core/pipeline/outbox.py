@@ -1,4 +1,10 @@
-"""The outbox's database side: claim due deliveries with a lease, record outcomes in batches.
+"""The outbox's hot-path SQL, in one module: emit's inserts, the worker's claims and records.
+
+One row type per table: `DeliveryRow` (a delivery emit writes), `ClaimedDelivery`
+(core/channels/base.py: what a claim returns), `Outcome` (what a record writes); events are
+written from `PreparedEmit` (core/pipeline/emit_write.py), messages as (id, bytes) pairs. A new
+`delivery` column is declared on the model (core/models/delivery.py), given a migration, and
+added to the row type that carries it: the statements here take their columns from those types.
 
 Each recorded outcome that was a real send attempt (not a pacing delay) also gets a row in
 `delivery_attempt`, written in the same transaction: the history the delivery log shows.
@@ -12,34 +18,109 @@ table (`delivery_content`), which no update touches.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
 from sqlalchemy import JSON, bindparam, exists, func, insert, update
 from sqlalchemy import select as sa_select
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, col, select
 
 from core.channels.base import ClaimedDelivery
 from core.models._common import utcnow
-from core.models.delivery import Delivery, DeliveryAttempt
-from core.pipeline.contents import read_contents
+from core.models.delivery import Delivery, DeliveryAttempt, DeliveryContent, EventRecord
 
-CLAIMED_COLUMNS: tuple[Any, ...] = (
-    Delivery.id,
-    Delivery.tenant_id,
-    Delivery.event,
-    Delivery.channel,
-    Delivery.target,
-    Delivery.mail_server_id,
-    Delivery.attempts,
-    Delivery.sender,
-    Delivery.pending,
-    Delivery.results,
-    Delivery.created_at,
+EVENT = EventRecord.__table__  # type: ignore[attr-defined]
+DELIVERY = Delivery.__table__  # type: ignore[attr-defined]
+CONTENT = DeliveryContent.__table__  # type: ignore[attr-defined]
+
+
+# -- emit: new deliveries ---------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class DeliveryRow:
+    """A delivery as a channel's renderer makes it, before it is written."""
+
+    channel: str
+    target: str
+    status: str
+    pending: list[str]
+    last_error: str | None = None
+    mail_server_id: int | None = None
+    sender: str = ""
+    message_id: str | None = None
+    content: bytes = b""  # the encrypted message, stored in delivery_content
+    route: Any = None  # the renderer's own reference for its `message` hook; not stored
+
+
+_ROW_COLUMNS = tuple(f.name for f in fields(DeliveryRow) if f.name not in ("content", "route"))
+
+
+def delivery_values(
+    row: DeliveryRow, *, event: str, event_id: int, tenant_id: int | None, now: datetime
+) -> dict[str, Any]:
+    """The `delivery` row's columns, with the values the ORM would default written out."""
+    values = {name: getattr(row, name) for name in _ROW_COLUMNS}
+    values.update(
+        event=event,
+        event_id=event_id,
+        tenant_id=tenant_id,
+        attempts=0,
+        results={},
+        reply=None,
+        next_attempt_at=now,
+        lease_owner=None,
+        created_at=now,
+        updated_at=now,
+        sent_at=None,
+    )
+    return values
+
+
+def insert_returning_ids(
+    connection: Connection, table: Any, rows: list[dict[str, Any]]
+) -> list[int]:
+    """One multi-row INSERT … RETURNING id (pages of up to 1,000 rows); ids in `rows`' order."""
+    statement = insert(table)
+    if connection.dialect.name != "sqlite":
+        returning = statement.returning(table.c.id, sort_by_parameter_order=True)
+        return list(connection.execute(returning, rows).scalars())
+    # SQLite numbers the rows of one INSERT in the order of its VALUES (each gets the largest
+    # rowid plus one, under the write lock), so ascending ids are the rows' order. Asking
+    # SQLAlchemy to sort would make it insert the rows one statement at a time on SQLite.
+    return sorted(connection.execute(statement.returning(table.c.id), rows).scalars())
+
+
+_READ_CONTENTS = sa_select(CONTENT.c.delivery_id, CONTENT.c.content).where(
+    CONTENT.c.delivery_id.in_(bindparam("ids", expanding=True))
+)
+
+
+def insert_contents(connection: Connection, contents: Sequence[tuple[int, bytes]]) -> None:
+    """Store the messages of new deliveries: (delivery id, encrypted message) pairs; empty
+    messages (nothing to send) are not stored."""
+    rows = [{"delivery_id": i, "content": content} for i, content in contents if content]
+    if rows:
+        connection.execute(insert(CONTENT), rows)
+
+
+def read_contents(connection: Connection, delivery_ids: Iterable[int]) -> dict[int, bytes]:
+    """The messages of these deliveries by id; one without a message is left out."""
+    ids = list(delivery_ids)
+    if not ids:
+        return {}
+    return {row[0]: row[1] for row in connection.execute(_READ_CONTENTS, {"ids": ids})}
+
+
+# -- the worker: claims --------------------------------------------------------------------------
+
+# The columns a claim returns: `ClaimedDelivery`'s fields that are `delivery` columns.
+CLAIMED_COLUMNS: tuple[Any, ...] = tuple(
+    getattr(Delivery, f.name) for f in fields(ClaimedDelivery) if f.name in DELIVERY.c
 )
 
 
@@ -86,7 +167,7 @@ def _claim_status(
     connection = session.connection()
     rows = connection.execute(_claim_statement(), parameters).all()
     messages = read_contents(connection, (row[0] for row in rows))
-    claimed = [ClaimedDelivery(*row) for row in rows]
+    claimed = [ClaimedDelivery(*row) for row in rows]  # CLAIMED_COLUMNS: the fields' order
     for delivery in claimed:
         delivery.content = messages.get(delivery.id, b"")
     return claimed
@@ -101,6 +182,9 @@ def claim(engine: Engine, *, owner: str, limit: int, lease_s: float) -> list[Cla
             claimed += _claim_status(session, "queued", owner, limit - len(claimed), now, lease_s)
         session.commit()
     return claimed
+
+
+# -- the worker: outcomes ----------------------------------------------------------------------
 
 
 @dataclass

@@ -1,5 +1,8 @@
 """The delivery worker: claim → send → record, with retries, backoff and per-server pacing.
 
+Channels come from core/channels/registry.py; the worker uses only the `Channel` interface
+(core/channels/base.py), whose optional capabilities have neutral defaults.
+
 Database work runs on one dedicated thread (SQLite likes one writer), sends run concurrently on
 the event loop, outcomes are written in batches. A crash loses nothing: leases expire and the
 rows come due again (at-least-once delivery).
@@ -23,6 +26,7 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from core import metrics
 from core.channels.base import Channel, ChannelResult, ClaimedDelivery
+from core.channels.registry import adopt, build_channels
 from core.context import Context
 from core.errors import DeliveryError, PermanentError, RetryableError
 from core.models._common import utcnow
@@ -81,14 +85,9 @@ class Worker:
         self.poll_interval_s = poll_interval_s
         self.flush_every = flush_every
         if channels is None:
-            from core.channels.email import EmailChannel
-
-            channels = {"email": EmailChannel(ctx, pool_size=pool_size)}
-            if ctx.settings.slack_bot_token:
-                from core.channels.slack import SlackChannel
-
-                channels["slack"] = SlackChannel(ctx)
-        self.channels = channels
+            self.channels = build_channels(ctx, pool_size=pool_size)
+        else:
+            self.channels = {name: adopt(channel) for name, channel in channels.items()}
         self.stats = WorkerStats()
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mailbell-db")
         self._outcomes: list[Outcome] = []
@@ -103,27 +102,24 @@ class Worker:
 
     def _claim_sync(self, limit: int) -> list[ClaimedDelivery]:
         claimed = outbox.claim(self.ctx.engine, owner=self.owner, limit=limit, lease_s=self.lease_s)
-        email = self.channels.get("email")
-        server_ids = {d.mail_server_id for d in claimed if d.mail_server_id is not None}
-        if server_ids and email is not None and hasattr(email, "load_servers"):
-            email.load_servers(server_ids)
+        by_channel: dict[str, list[ClaimedDelivery]] = {}
+        for delivery in claimed:
+            by_channel.setdefault(delivery.channel, []).append(delivery)
+        for name, batch in by_channel.items():
+            channel = self.channels.get(name)
+            if channel is not None:
+                channel.prepare(batch)
         return claimed
 
     # -- one delivery ----------------------------------------------------------------------------
 
-    def _rate_limit(self, delivery: ClaimedDelivery) -> int:
-        email = self.channels.get("email")
-        if delivery.channel != "email" or delivery.mail_server_id is None:
-            return 0
-        if email is None or not hasattr(email, "rate_limit"):
-            return 0
-        return int(email.rate_limit(delivery.mail_server_id))
-
-    async def _server_slot(self, delivery: ClaimedDelivery) -> float:
+    async def _server_slot(self, channel: Channel | None, delivery: ClaimedDelivery) -> float:
         """0 once a send slot of the server's rate limit is ours (shared by every worker process);
         otherwise how long until one frees up, when that is too long to wait here."""
-        limit = self._rate_limit(delivery)
-        if limit <= 0 or delivery.mail_server_id is None:
+        if channel is None or delivery.mail_server_id is None:
+            return 0.0
+        limit = channel.rate_limit(delivery)
+        if limit <= 0:
             return 0.0
         while True:
             wait: float = await self._run_db(
@@ -134,24 +130,23 @@ class Worker:
             await asyncio.sleep(wait)
 
     async def _deliver(self, delivery: ClaimedDelivery) -> None:
+        channel = self.channels.get(delivery.channel)
         try:
-            wait = await self._server_slot(delivery)
+            wait = await self._server_slot(channel, delivery)
         except DATABASE_ERRORS as exc:
             await self._database_unavailable(exc)
             wait = 1.0
         if wait > 0:
             self._outcomes.append(self._deferred(delivery, wait))
             return
-        channel = self.channels.get(delivery.channel)
         # Channels that pace per target (Slack: per channel) hand out send slots.
-        reserve = getattr(channel, "reserve_slot", None)
-        slot = reserve(delivery.target, PACING_WAIT_MAX_S) if reserve is not None else 0.0
+        slot = channel.reserve_slot(delivery.target, PACING_WAIT_MAX_S) if channel else 0.0
         if slot < 0:  # no slot soon: back in the queue, not an attempt
             self._outcomes.append(self._deferred(delivery, -slot))
             return
         if slot > 0:
             await asyncio.sleep(slot)
-        threads = self.bursts if getattr(channel, "threads_bursts", False) else None
+        threads = self.bursts if channel is not None and channel.threads_bursts else None
         if threads is not None:
             delivery.thread_under = await threads.thread_for(delivery)
         posted: str | None = None
@@ -162,8 +157,9 @@ class Worker:
                 result = await channel.send(delivery)
             posted = result.message_ref
         except RetryableError as exc:
-            delay = getattr(exc, "retry_after", None)  # a 429's Retry-After
-            self._outcomes.append(self._retry(delivery, _error_text(exc), exc.reply, delay=delay))
+            self._outcomes.append(
+                self._retry(delivery, _error_text(exc), exc.reply, delay=exc.retry_after)
+            )
         except PermanentError as exc:
             self._outcomes.append(self._fail(delivery, _error_text(exc), exc.reply))
         except Exception as exc:  # a bug must not lose the delivery: retry it, loudly

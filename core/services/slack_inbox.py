@@ -35,7 +35,7 @@ from core.models.slack import FROM_PATTERN_MAX, SlackChannelLink, SlackInboxRout
 from core.models.tenancy import Tenant
 from core.pipeline.contents import insert_contents
 from core.services.audit import Actor, record
-from core.slack_inbox_blocks import inbox_message
+from core.channels.slack.inbox_blocks import inbox_message
 
 INBOUND_EVENT = "INBOUND_EMAIL"
 EVERY_SENDER = ""

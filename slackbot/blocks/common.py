@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from core.slack_blocks import MAX_BLOCKS, SECTION_TEXT_MAX, escape, truncate
+from core.channels.slack.blocks import MAX_BLOCKS, SECTION_TEXT_MAX, escape, truncate
 
 Block = dict[str, Any]
 Message = dict[str, Any]

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from core.slack_blocks import format_time, truncate
+from core.channels.slack.blocks import format_time, truncate
 from slackbot.blocks.common import (
     Block,
     Message,

@@ -13,10 +13,11 @@ import pytest
 from sqlmodel import select
 
 from core.catalog import sample
-from core.channels.base import ChannelResult, ClaimedDelivery
+from core.channels.base import Channel, ChannelResult, ClaimedDelivery
 from core.errors import PermanentError, RetryableError
 from core.models._common import utcnow
 from core.models.delivery import Delivery
+from core.models.tenancy import NotificationSettingsUpdate
 from core.pipeline import outbox
 from core.pipeline.emit import emit
 from core.pipeline.pacing import backoff_delay
@@ -27,7 +28,7 @@ from core.services.tenants import create_tenant
 RECIPIENTS = ["a@acme.org", "b@acme.org", "c@acme.org"]
 
 
-class ScriptedChannel:
+class ScriptedChannel(Channel):
     """Answers each send with the next scripted step (an exception or a refusal map)."""
 
     name = "email"
@@ -37,7 +38,7 @@ class ScriptedChannel:
         self.sent: list[tuple[int, list[str]]] = []
         self.limit = limit
 
-    def rate_limit(self, server_id):
+    def rate_limit(self, delivery):
         return self.limit
 
     async def send(self, delivery: ClaimedDelivery) -> ChannelResult:
@@ -64,7 +65,11 @@ def queued(ctx, session, actor):
         "notify_queue_call_lost": True,
     }
     update_notification_settings(
-        session=session, box=ctx.box, tenant=tenant, changes=changes, actor=actor
+        session=session,
+        box=ctx.box,
+        tenant=tenant,
+        changes=NotificationSettingsUpdate.parse(changes, system=False),
+        actor=actor,
     )
 
     def make(n: int = 1) -> list[int]:

@@ -18,7 +18,7 @@ from core.services.slack_inbox import (
     channel_inbox_routes,
     remove_inbox_routes,
 )
-from core.slack_blocks import escape
+from core.channels.slack.blocks import escape
 from slackbot.listeners.commands.base import CommandRequest, Reply, usage
 
 PREFIX = "from:"

@@ -1,24 +1,27 @@
-"""The email channel: one SMTP pool per mail server, rebuilt when the server's settings change."""
+"""The email channel's sending side: one SMTP pool per mail server, rebuilt when the server's
+settings change."""
 
 from __future__ import annotations
 
 import logging
+from collections.abc import Sequence
 from datetime import datetime
 
 from sqlmodel import col, select
 
-from core.channels.base import ChannelResult, ClaimedDelivery
+from core.channels.base import Channel, ChannelResult, ClaimedDelivery
 from core.context import Context
 from core.errors import PermanentError
 from core.generation import current_generation
 from core.mail.smtp import SmtpConfig, SmtpPool
 from core.models.mail import MailServer
+from core.vocabulary import Channel as VocabularyChannel
 
 log = logging.getLogger(__name__)
 
 
-class EmailChannel:
-    name = "email"
+class EmailChannel(Channel):
+    name = VocabularyChannel.EMAIL
 
     def __init__(self, ctx: Context, *, pool_size: int = 4) -> None:
         self.ctx = ctx
@@ -27,6 +30,9 @@ class EmailChannel:
         self._servers: dict[int, MailServer] = {}
         self._retired: list[SmtpPool] = []  # pools of changed servers, closed on the next send
         self._generation: int | None = None  # of the configuration the rows were read at
+
+    def prepare(self, batch: Sequence[ClaimedDelivery]) -> None:
+        self.load_servers({d.mail_server_id for d in batch if d.mail_server_id is not None})
 
     def load_servers(self, server_ids: set[int]) -> None:
         """Refresh the server rows the next sends need (called from the worker's DB thread).
@@ -49,7 +55,8 @@ class EmailChannel:
                 assert row.id is not None
                 self._servers[row.id] = row
 
-    def rate_limit(self, server_id: int | None) -> int:
+    def rate_limit(self, delivery: ClaimedDelivery) -> int:
+        server_id = delivery.mail_server_id
         server = self._servers.get(server_id) if server_id is not None else None
         return server.rate_limit_per_minute if server else 0
 

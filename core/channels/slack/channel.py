@@ -26,9 +26,10 @@ from typing import Any
 
 import aiohttp
 
-from core.channels.base import ChannelResult, ClaimedDelivery
+from core.channels.base import Channel, ChannelResult, ClaimedDelivery
 from core.context import Context
 from core.errors import PermanentError, RetryableError
+from core.vocabulary import Channel as VocabularyChannel
 
 PERMANENT_ERRORS = frozenset(
     {
@@ -71,9 +72,10 @@ MAX_RETRY_AFTER_S = 3600.0
 class SlackRateLimited(RetryableError):
     """Slack said 429: try again after `retry_after` seconds (the worker honours it)."""
 
+    retry_after: float
+
     def __init__(self, message: str, *, retry_after: float, reply: str | None = None) -> None:
-        super().__init__(message, step="slack", code=429, reply=reply)
-        self.retry_after = retry_after
+        super().__init__(message, step="slack", code=429, reply=reply, retry_after=retry_after)
 
 
 class ChannelPacer:
@@ -126,8 +128,8 @@ def classify(error: str, *, retry_after: float | None = None) -> Exception:
     return PermanentError(message, step="slack", reply=error)
 
 
-class SlackChannel:
-    name = "slack"
+class SlackChannel(Channel):
+    name = VocabularyChannel.SLACK
     threads_bursts = True  # the pipeline threads a burst of one event under its first alert
 
     def __init__(
@@ -184,7 +186,7 @@ class SlackChannel:
             error = str(data.get("error") or "unknown_error")
             exc = classify(error)
             if isinstance(exc, SlackRateLimited):
-                self.pacer.hold(channel_id, exc.retry_after or DEFAULT_RETRY_AFTER_S)
+                self.pacer.hold(channel_id, exc.retry_after)
             raise exc
         ts = str(data.get("ts") or "")
         return ChannelResult(accepted=[channel_id], reply=f"ok ts={ts}", message_ref=ts or None)

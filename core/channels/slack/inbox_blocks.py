@@ -2,8 +2,8 @@
 
 A pure function of the stored message (core.models.inbound: headers, a text snippet of at most
 a few hundred characters, attachment names) and the delivery, built when the message is stored,
-like an alert (core.slack_blocks). Everything from the email is escaped, so a subject cannot
-mention `@channel` or forge a link, and everything is cut to Slack's limits.
+like an alert (core.channels.slack.blocks). Everything from the email is escaped, so a subject
+cannot mention `@channel` or forge a link, and everything is cut to Slack's limits.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from core.slack_blocks import (
+from core.channels.slack.blocks import (
     FALLBACK_MAX,
     FIELD_TEXT_MAX,
     HEADER_MAX,
