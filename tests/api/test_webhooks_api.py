@@ -11,7 +11,7 @@ from core.pipeline.worker import Worker
 from core.services.tenants import get_tenant
 from tests.api.conftest import QUEUE_CALL_LOST, ApiClient
 from tests.support.factories import configure_tenant
-from tests.support.webhook_receiver import webhook_receiver
+from tests.support.receiver_thread import webhook_receiver
 
 HOOKS = "/api/webhooks"
 SECRET = "shared-with-the-receiver"
@@ -106,7 +106,7 @@ async def test_test_posts_a_signed_sample(api: ApiClient) -> None:
         [first, _] = receiver.wait_for(2)
     assert ok.status == 200 and ok.body["ok"] is True and ok.body["status"] == 200
     assert failed.status == 200 and failed.body["ok"] is False and failed.body["status"] == 500
-    assert first.signature_ok is True
+    assert first.verified is True
     assert first.json["tenant"] == "acme" and first.json["delivery_id"] is None
 
 
@@ -129,7 +129,7 @@ async def test_an_event_reaches_the_receiver_through_the_worker(
         finally:
             await worker.close()
         [post] = receiver.wait_for(1)
-    assert post.signature_ok is True
+    assert post.verified is True
     assert post.json["delivery_id"] == row["id"] and post.json["event"] == "QUEUE_CALL_LOST"
     assert post.json["data"]["queue_name"] == QUEUE_CALL_LOST["queue_name"]
     with ctx.session() as session:

@@ -11,7 +11,7 @@ import pytest
 from core.catalog import sample
 from core.services.audit import list_entries
 from tests.support.factories import configure_tenant, make_tenant
-from tests.support.webhook_receiver import webhook_receiver
+from tests.support.receiver_thread import webhook_receiver
 
 SECRET = "s3cret-for-the-receiver"
 
@@ -106,7 +106,7 @@ def test_test_posts_a_signed_sample_and_exits_by_the_answer(cli, monkeypatch, ac
         refused = cli("webhook", "test", str(hook))
         [got_ok, got_refused] = receiver.wait_for(2)
     assert refused.code == 1 and "410" in refused.err
-    assert got_ok.signature_ok and got_refused.signature_ok
+    assert got_ok.verified and got_refused.verified
     body = got_ok.json
     assert set(body) == {"event", "tenant", "data", "delivery_id", "occurred_at"}
     assert body["tenant"] == "acme" and body["delivery_id"] is None
@@ -125,7 +125,7 @@ def test_an_event_reaches_the_receiver_through_the_worker_and_the_delivery_log(
         worker = cli("worker", "--once")
         assert worker.code == 0, worker.err
         [post] = receiver.wait_for(1)
-    assert post.signature_ok is True
+    assert post.verified is True
     body = post.json
     assert body["event"] == "QUEUE_CALL_LOST" and body["tenant"] == "acme"
     assert body["delivery_id"] == webhook_row["id"]

@@ -5,14 +5,11 @@ from __future__ import annotations
 
 import pytest
 
-from core.catalog import sample
 from core.models.delivery import Delivery
-from core.models.webhooks import WebhookCreate
-from core.pipeline.emit import emit
 from core.pipeline.worker import Worker
 from core.services.audit import Actor
 from core.services.tenants import get_tenant
-from core.services.webhooks import add_webhook, list_webhooks
+from core.services.webhooks import list_webhooks
 from tests.slackbot.conftest import (
     ACME_ADMIN,
     ACME_CHANNEL,
@@ -21,8 +18,8 @@ from tests.slackbot.conftest import (
     SYSTEM_ADMIN,
     UNLINKED_CHANNEL,
 )
-from tests.support.factories import configure_tenant
-from tests.support.webhook_receiver import webhook_receiver
+from tests.support.factories import configure_tenant, emit_event, make_webhook
+from tests.support.receiver_thread import webhook_receiver
 
 SETUP = Actor("setup", "cli")
 SECRET = "never-typed-into-slack"
@@ -36,13 +33,7 @@ def _hooks(ctx, slug="acme"):
 def _add(ctx, url, slug="acme", secret=None):
     with ctx.session() as session:
         tenant = get_tenant(session=session, slug=slug)
-        return add_webhook(
-            session=session,
-            box=ctx.box,
-            tenant=tenant,
-            data=WebhookCreate(url=url, secret=secret),
-            actor=SETUP,
-        )
+        return make_webhook(session, ctx.box, tenant, url, secret=secret, actor=SETUP)
 
 
 async def test_tenant_admin_adds_lists_and_removes(bot, tenants, slack_api, audit) -> None:
@@ -121,7 +112,7 @@ async def test_test_answers_through_response_url_with_a_signed_post(
         [post] = receiver.wait_for(1)
     [reply] = slack_api.responses(answer.response_url)
     assert f"Webhook {hook.id} answered 200" in reply["text"]
-    assert post.signature_ok is True and post.json["tenant"] == "acme"
+    assert post.verified is True and post.json["tenant"] == "acme"
     assert SECRET not in reply["text"]
 
 
@@ -133,13 +124,7 @@ async def test_an_event_goes_through_the_worker_and_shows_in_status(bot, tenants
         assert "added webhook" in added.json["text"]
         with tenants.session() as session:
             acme = get_tenant(session=session, slug="acme")
-            result = emit(
-                session=session,
-                box=tenants.box,
-                tenant=acme,
-                event="QUEUE_CALL_LOST",
-                data=sample("QUEUE_CALL_LOST"),
-            )
+            result = emit_event(session, tenants.box, acme)
             [delivery_id] = [d.id for d in result.deliveries if d.channel == "webhook"]
         worker = Worker(tenants)
         try:
@@ -157,7 +142,7 @@ async def test_an_event_goes_through_the_worker_and_shows_in_status(bot, tenants
             await worker.close()
     with tenants.session() as session:
         assert session.get(Delivery, delivery_id).status == "sent"
-    assert refused.signature_ok is None and "X-Mailbell-Signature" not in refused.headers
+    assert refused.verified is None and "X-Mailbell-Signature" not in refused.headers
     assert "X-Mailbell-Timestamp" in accepted.headers
     assert (
         accepted.json["delivery_id"] == delivery_id and accepted.json["event"] == "QUEUE_CALL_LOST"
