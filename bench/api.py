@@ -87,6 +87,7 @@ def setup_home(home: Path) -> str:
     """A tenant with a configured server, recipients and the toggle on; its API token."""
     from core.config import Settings
     from core.context import build_context
+    from core.models.tenancy import NotificationSettingsUpdate
     from core.services.audit import Actor
     from core.services.notifications import update_notification_settings
     from core.services.tenants import create_tenant
@@ -97,7 +98,11 @@ def setup_home(home: Path) -> str:
     with ctx.session() as session:
         tenant = create_tenant(session=session, slug="bench", actor=actor)
         update_notification_settings(
-            session=session, box=ctx.box, tenant=tenant, changes=SETTINGS, actor=actor
+            session=session,
+            box=ctx.box,
+            tenant=tenant,
+            changes=NotificationSettingsUpdate.parse(SETTINGS, system=False),
+            actor=actor,
         )
         token = create_token(session=session, tenant=tenant, name="bench", actor=actor).plaintext
     ctx.close()

@@ -41,6 +41,7 @@ def make_context(home: Path, port: int, database_url: str | None = None):
     """A context on `home` (or `database_url`) with tenant "bench" sending to the sink."""
     from core.config import Settings
     from core.context import build_context
+    from core.models.tenancy import NotificationSettingsUpdate
     from core.services.audit import Actor
     from core.services.notifications import update_notification_settings
     from core.services.tenants import create_tenant
@@ -53,15 +54,18 @@ def make_context(home: Path, port: int, database_url: str | None = None):
             session=session,
             box=ctx.box,
             tenant=tenant,
-            changes={
-                "server": "127.0.0.1",
-                "port": port,
-                "security": "none",
-                "auth": "DISABLE",
-                "mail_from": "pbx@example.com",
-                "recipients": RECIPIENTS,
-                "notify_queue_sla_breached": True,
-            },
+            changes=NotificationSettingsUpdate.parse(
+                {
+                    "server": "127.0.0.1",
+                    "port": port,
+                    "security": "none",
+                    "auth": "DISABLE",
+                    "mail_from": "pbx@example.com",
+                    "recipients": RECIPIENTS,
+                    "notify_queue_sla_breached": True,
+                },
+                system=False,
+            ),
             actor=actor,
         )
     return ctx, tenant

@@ -83,10 +83,11 @@ def build_home(home: Path, tenants: int, deliveries: int) -> None:
     from core.context import build_context
     from core.models.delivery import Delivery
     from core.models.mail import MailServerCreate
+    from core.models.tenancy import NotificationSettingsUpdate
     from core.pipeline.emit import emit
     from core.services.audit import Actor
     from core.services.mail_servers import create_mail_server
-    from core.services.notifications import update_system_settings
+    from core.services.notifications import update_notification_settings
     from core.services.tenants import create_tenant
 
     ctx = build_context()
@@ -106,8 +107,12 @@ def build_home(home: Path, tenants: int, deliveries: int) -> None:
                 }
             ),
         )
-        update_system_settings(
-            session=session, box=ctx.box, actor=actor, changes={"apply_to_all_tenants": True}
+        update_notification_settings(
+            tenant=None,
+            session=session,
+            box=ctx.box,
+            actor=actor,
+            changes=NotificationSettingsUpdate.parse({"apply_to_all_tenants": True}, system=True),
         )
         slugs = [
             create_tenant(session=session, slug=f"tenant-{i:02d}", actor=actor)

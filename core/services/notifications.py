@@ -1,13 +1,14 @@
-"""Notification settings as one flat object, in the field names of the PortSIP API.
+"""Notification settings: one read and one update for a tenant or, `tenant` None, the system.
 
-A tenant's object combines its recipients, its five toggles and its default mail server; the
-system's combines "apply to all tenants", the system recipients and toggles, and the system
-default server. Updates are partial and all-or-nothing: one broken rule and nothing changes.
+A tenant's settings combine its recipients, its five toggles and its default mail server; the
+system's combine "apply to all tenants", the system recipients and toggles, and the system
+default server. Updates (`NotificationSettingsUpdate`, validated by the model) are partial and
+all-or-nothing: one broken rule and nothing changes. The update is a use case: it commits its
+own transaction, with its audit entry.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from sqlmodel import Session
@@ -16,74 +17,62 @@ from core import validation as v
 from core.crypto import SecretBox
 from core.errors import ValidationError
 from core.models._common import utcnow
-from core.models.mail import MailServer
+from core.models.mail import MailServer, MailServerCreate, MailServerUpdate
 from core.models.tenancy import (
+    SETTING_OF_COLUMN,
     SYSTEM_TOGGLES,
     TENANT_TOGGLES,
     NotificationSettings,
+    NotificationSettingsRead,
+    NotificationSettingsUpdate,
     SystemSettings,
     Tenant,
+    settings_fields,
 )
 from core.services.audit import Actor, record
-from core.services.mail_server_fields import SystemOnlyField, clean_server_fields
-from core.services.mail_servers import (
+from core.services.mail_server_fields import (
+    SystemOnlyField,
     apply_server_changes,
     check_actor_rights,
     check_complete,
-    create_mail_server,
-    default_mail_server,
     fence_host,
-    resolve_effective_server,
+    stage_new_server,
 )
+from core.services.mail_servers import default_mail_server, resolve_effective_server
+from core.vocabulary import AuthMode, Provider, SecurityMode
 
-# API field → mail server column (and back, for error messages).
-SERVER_FIELD_MAP = {
-    "type": "provider",
-    "server": "host",
-    "port": "port",
-    "reply_to": "reply_to",
-    "username": "username",
-    "password": "password",
-    "auth": "auth",
-    "mail_from": "mail_from",
-    "security": "security",
-    "tls_verify": "tls_verify",
-    "ca_file": "ca_file",
-    "ca_pem": "ca_pem",
-    "timeout": "timeout",
-    "rate_limit_per_minute": "rate_limit_per_minute",
-}
-API_NAME = {column: api for api, column in SERVER_FIELD_MAP.items()}
-TLS_FLAGS = ("enable_tls_ssl", "enable_starttls_auto")
 DEFAULT_SERVER_NAME = "default"
+IMPLICIT_TLS_PORT = 465
 
 
 def security_from_flags(enable_tls_ssl: bool, enable_starttls_auto: bool, port: int) -> str:
     """The PortSIP flags as a security mode (DESIGN §4, mapping of the TLS flags)."""
     if enable_tls_ssl:
-        return "tls" if port == 465 else "starttls"
-    return "starttls-auto" if enable_starttls_auto else "none"
+        return SecurityMode.TLS if port == IMPLICIT_TLS_PORT else SecurityMode.STARTTLS
+    return SecurityMode.STARTTLS_AUTO if enable_starttls_auto else SecurityMode.NONE
 
 
 def flags_from_security(security: str) -> tuple[bool, bool]:
+    """`security` as the two PortSIP flags (enable_tls_ssl, enable_starttls_auto)."""
     return {
-        "tls": (True, False),
-        "starttls": (True, False),
-        "starttls-auto": (False, True),
-        "none": (False, False),
-    }[security]
+        SecurityMode.TLS: (True, False),
+        SecurityMode.STARTTLS: (True, False),
+        SecurityMode.STARTTLS_AUTO: (False, True),
+        SecurityMode.NONE: (False, False),
+    }[SecurityMode(security)]
 
 
 def _server_view(server: MailServer | None) -> dict[str, Any]:
     if server is None:
         # Nothing configured yet: the documented defaults of the reference API.
         return {
-            "type": "SMTP",
+            "configured": False,
+            "type": Provider.SMTP,
             "server": None,
             "port": None,
             "reply_to": None,
             "username": None,
-            "auth": "AUTO",
+            "auth": AuthMode.AUTO,
             "enable_tls_ssl": True,
             "enable_starttls_auto": False,
             "mail_from": None,
@@ -96,6 +85,7 @@ def _server_view(server: MailServer | None) -> dict[str, Any]:
         }
     tls_ssl, starttls_auto = flags_from_security(server.security)
     return {
+        "configured": True,
         "type": server.provider,
         "server": server.host,
         "port": server.port,
@@ -123,27 +113,24 @@ def _address_or_none(username: str | None) -> str | None:
     return None
 
 
-def _server_changes(changes: Mapping[str, Any], server: MailServer | None) -> dict[str, Any]:
-    """API server fields → cleaned mail server changes, the TLS flags folded into `security`."""
-    raw = {SERVER_FIELD_MAP[k]: value for k, value in changes.items() if k in SERVER_FIELD_MAP}
-    try:
-        cleaned = clean_server_fields(raw)
-    except ValidationError as exc:
-        raise ValidationError(API_NAME.get(exc.field, exc.field), exc.message) from None
-    flags = {name: v.boolean(name, changes[name]) for name in TLS_FLAGS if name in changes}
-    if "security" not in cleaned and (flags or "port" in cleaned):
+def _server_changes(
+    changes: NotificationSettingsUpdate, server: MailServer | None
+) -> dict[str, Any]:
+    """The given server fields as columns, the TLS flags folded into `security`."""
+    columns = changes.server_changes()
+    given = changes.given()
+    flags = {
+        name: given[name] for name in ("enable_tls_ssl", "enable_starttls_auto") if name in given
+    }
+    if "security" not in columns and (flags or "port" in columns):
         current = flags_from_security(server.security) if server else (True, False)
-        port = cleaned.get("port", server.port if server else 587)
-        cleaned["security"] = security_from_flags(
+        port = columns.get("port", server.port if server else 587)
+        columns["security"] = security_from_flags(
             flags.get("enable_tls_ssl", current[0]),
             flags.get("enable_starttls_auto", current[1]),
             port,
         )
-    return cleaned
-
-
-def _toggle_changes(changes: Mapping[str, Any], toggles: tuple[str, ...]) -> dict[str, bool]:
-    return {name: v.boolean(name, changes[name]) for name in toggles if name in changes}
+    return columns
 
 
 def _apply_default_server(
@@ -151,11 +138,11 @@ def _apply_default_server(
     session: Session,
     box: SecretBox,
     tenant: Tenant | None,
-    changes: Mapping[str, Any],
+    changes: NotificationSettingsUpdate,
     actor: Actor,
 ) -> list[str]:
     server = default_mail_server(session=session, tenant=tenant)
-    check_actor_rights(changes, server, actor)
+    check_actor_rights(changes.given(), server, actor)
     server_changes = _server_changes(changes, server)
     if not server_changes:
         return []
@@ -165,154 +152,144 @@ def _apply_default_server(
                 raise ValidationError(
                     "server", "is required to configure a mail server for the first time"
                 )
-            create_mail_server(
+            data = {"name": DEFAULT_SERVER_NAME, **server_changes}
+            stage_new_server(
                 session=session,
                 box=box,
                 tenant=tenant,
-                data={"name": DEFAULT_SERVER_NAME, **server_changes},
+                data=MailServerCreate.model_construct(set(data), **data),
                 actor=actor,
-                commit=False,
             )
-            return [API_NAME.get(name, name) for name in server_changes]
-        fields = apply_server_changes(
-            session=session, box=box, server=server, changes=server_changes
-        )
+            return [SETTING_OF_COLUMN.get(name, name) for name in server_changes]
+        # Checked already, by the same rules as MailServerUpdate's.
+        update = MailServerUpdate.model_construct(set(server_changes), **server_changes)
+        fields = apply_server_changes(box=box, server=server, changes=update)
         check_complete(server)
         fence_host(server, actor)
         session.add(server)
-        return [API_NAME.get(name, name) for name in fields]
+        return [SETTING_OF_COLUMN.get(name, name) for name in fields]
     except SystemOnlyField:
         raise
     except ValidationError as exc:
-        raise ValidationError(API_NAME.get(exc.field, exc.field), exc.message) from None
+        raise ValidationError(SETTING_OF_COLUMN.get(exc.field, exc.field), exc.message) from None
 
 
-def _preset_fills_host(server_changes: Mapping[str, Any]) -> bool:
+def _preset_fills_host(server_changes: dict[str, Any]) -> bool:
     from core.mail.presets import preset_for
 
-    return "host" in preset_for(server_changes.get("provider", "SMTP"))
+    return "host" in preset_for(server_changes.get("provider", Provider.SMTP))
 
 
-def get_notification_settings(*, session: Session, tenant: Tenant) -> dict[str, Any]:
-    settings = _tenant_settings(session, tenant)
-    effective = resolve_effective_server(session=session, tenant=tenant)
-    return {
-        **_server_view(default_mail_server(session=session, tenant=tenant)),
-        "recipients": ",".join(settings.recipients),
-        **{name: getattr(settings, name) for name in TENANT_TOGGLES},
-        "effective_mail_server": effective.source or "none",
-    }
-
-
-def _tenant_settings(session: Session, tenant: Tenant) -> NotificationSettings:
+def _tenant_row(session: Session, tenant: Tenant) -> NotificationSettings:
     assert tenant.id is not None
-    settings = session.get(NotificationSettings, tenant.id)
-    if settings is None:
-        settings = NotificationSettings(tenant_id=tenant.id)
-        session.add(settings)
-    return settings
+    row = session.get(NotificationSettings, tenant.id)
+    if row is None:
+        row = NotificationSettings(tenant_id=tenant.id)
+        session.add(row)
+    return row
 
 
-TENANT_FIELDS = (*SERVER_FIELD_MAP, *TLS_FLAGS, "recipients", *TENANT_TOGGLES)
-SYSTEM_FIELDS = (
-    *SERVER_FIELD_MAP,
-    *TLS_FLAGS,
-    "recipients",
-    "apply_to_all_tenants",
-    *SYSTEM_TOGGLES,
-)
+def _system_row(session: Session) -> SystemSettings:
+    row = session.get(SystemSettings, 1)
+    if row is None:
+        row = SystemSettings(id=1)
+        session.add(row)
+    return row
+
+
+def get_notification_settings(
+    *, session: Session, tenant: Tenant | None
+) -> NotificationSettingsRead:
+    """The settings of `tenant`, or of the system when it is None."""
+    view = _server_view(default_mail_server(session=session, tenant=tenant))
+    if tenant is None:
+        system = _system_row(session)
+        return NotificationSettingsRead(
+            tenant=None,
+            **view,
+            recipients=list(system.recipients),
+            toggles={name: getattr(system, name) for name in SYSTEM_TOGGLES},
+            apply_to_all_tenants=system.apply_to_all_tenants,
+        )
+    row = _tenant_row(session, tenant)
+    effective = resolve_effective_server(session=session, tenant=tenant)
+    return NotificationSettingsRead(
+        tenant=tenant.slug,
+        **view,
+        recipients=list(row.recipients),
+        toggles={name: getattr(row, name) for name in TENANT_TOGGLES},
+        effective_mail_server=effective.source or "none",
+    )
 
 
 def update_notification_settings(
     *,
     session: Session,
     box: SecretBox,
-    tenant: Tenant,
-    changes: Mapping[str, Any],
+    tenant: Tenant | None,
+    changes: NotificationSettingsUpdate,
     actor: Actor,
-) -> dict[str, Any]:
-    """Partial update of a tenant's flat settings; refused whole when any rule breaks."""
-    v.known_fields(changes, TENANT_FIELDS)
-    settings = _tenant_settings(session, tenant)
-    toggles = _toggle_changes(changes, TENANT_TOGGLES)
-    new_recipients = (
-        v.recipients("recipients", changes["recipients"])
-        if "recipients" in changes
-        else list(settings.recipients)
+) -> NotificationSettingsRead:
+    """Partial update of `tenant`'s (or the system's) settings, committed with its audit entry;
+    refused whole when any rule breaks (a field of the other scope is unknown here)."""
+    given = changes.given()
+    v.known_fields(given, settings_fields(tenant))
+    row: NotificationSettings | SystemSettings = (
+        _system_row(session) if tenant is None else _tenant_row(session, tenant)
     )
-    enabled = [name for name in TENANT_TOGGLES if toggles.get(name, getattr(settings, name))]
-    if enabled and not new_recipients:
-        newly = [name for name in enabled if toggles.get(name) and not getattr(settings, name)]
-        if newly:
-            raise ValidationError(
-                newly[0], "cannot be enabled without recipients: add at least one to recipients"
-            )
-        raise ValidationError(
-            "recipients",
-            f"cannot be emptied while {', '.join(enabled)} is enabled: disable it first",
-        )
+    toggles = {n: given[n] for n in (*TENANT_TOGGLES, *SYSTEM_TOGGLES) if n in given}
+    if tenant is not None:
+        _check_recipients_rule(row, toggles, given.get("recipients"))
     fields = _apply_default_server(
         session=session, box=box, tenant=tenant, changes=changes, actor=actor
     )
-    if "recipients" in changes and new_recipients != settings.recipients:
-        settings.recipients = new_recipients
-        fields.append("recipients")
-    for name, value in toggles.items():
-        if getattr(settings, name) != value:
-            setattr(settings, name, value)
+    # The audit lists the changed fields in the order each scope always listed them.
+    values: dict[str, Any] = {}
+    if tenant is None:
+        values.update(toggles)
+        if "apply_to_all_tenants" in given:
+            values["apply_to_all_tenants"] = given["apply_to_all_tenants"]
+    if "recipients" in given:
+        values["recipients"] = list(given["recipients"])
+    if tenant is not None:
+        values.update(toggles)
+    for name, value in values.items():
+        if getattr(row, name) != value:
+            setattr(row, name, value)
             fields.append(name)
-    settings.updated_at = utcnow()
-    session.add(settings)
-    record(
-        session,
-        actor=actor,
-        action="notification_settings.update",
-        tenant=tenant.slug,
-        fields=fields,
-    )
+    row.updated_at = utcnow()
+    session.add(row)
+    if tenant is None:
+        record(session, actor=actor, action="system_settings.update", fields=fields)
+    else:
+        record(
+            session,
+            actor=actor,
+            action="notification_settings.update",
+            tenant=tenant.slug,
+            fields=fields,
+        )
     session.commit()
     return get_notification_settings(session=session, tenant=tenant)
 
 
-def system_settings(session: Session) -> SystemSettings:
-    settings = session.get(SystemSettings, 1)
-    if settings is None:
-        settings = SystemSettings(id=1)
-        session.add(settings)
-    return settings
-
-
-def get_system_settings(*, session: Session) -> dict[str, Any]:
-    settings = system_settings(session)
-    return {
-        **_server_view(default_mail_server(session=session, tenant=None)),
-        "apply_to_all_tenants": settings.apply_to_all_tenants,
-        "recipients": ",".join(settings.recipients),
-        **{name: getattr(settings, name) for name in SYSTEM_TOGGLES},
-    }
-
-
-def update_system_settings(
-    *, session: Session, box: SecretBox, changes: Mapping[str, Any], actor: Actor
-) -> dict[str, Any]:
-    v.known_fields(changes, SYSTEM_FIELDS)
-    settings = system_settings(session)
-    updates: dict[str, Any] = _toggle_changes(changes, SYSTEM_TOGGLES)
-    if "apply_to_all_tenants" in changes:
-        updates["apply_to_all_tenants"] = v.boolean(
-            "apply_to_all_tenants", changes["apply_to_all_tenants"]
+def _check_recipients_rule(
+    row: NotificationSettings | SystemSettings,
+    toggles: dict[str, bool],
+    recipients: list[str] | None,
+) -> None:
+    """A tenant event needs at least one recipient: enabling one without any, or emptying the
+    list while one is on, is refused."""
+    new_recipients = recipients if recipients is not None else list(row.recipients)
+    enabled = [name for name in TENANT_TOGGLES if toggles.get(name, getattr(row, name))]
+    if not enabled or new_recipients:
+        return
+    newly = [name for name in enabled if toggles.get(name) and not getattr(row, name)]
+    if newly:
+        raise ValidationError(
+            newly[0], "cannot be enabled without recipients: add at least one to recipients"
         )
-    if "recipients" in changes:
-        updates["recipients"] = v.recipients("recipients", changes["recipients"])
-    fields = _apply_default_server(
-        session=session, box=box, tenant=None, changes=changes, actor=actor
+    raise ValidationError(
+        "recipients",
+        f"cannot be emptied while {', '.join(enabled)} is enabled: disable it first",
     )
-    for name, value in updates.items():
-        if getattr(settings, name) != value:
-            setattr(settings, name, value)
-            fields.append(name)
-    settings.updated_at = utcnow()
-    session.add(settings)
-    record(session, actor=actor, action="system_settings.update", fields=fields)
-    session.commit()
-    return get_system_settings(session=session)

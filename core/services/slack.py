@@ -21,7 +21,7 @@ from core.catalog import EVENTS, Event
 from core.crypto import SecretBox
 from core.errors import NotFound, ValidationError
 from core.models.slack import ALL_EVENTS, SlackChannelLink, SlackRoute
-from core.models.tenancy import TENANT_TOGGLES, Tenant
+from core.models.tenancy import TENANT_TOGGLES, NotificationSettingsUpdate, Tenant
 from core.services.audit import Actor, record
 from core.services.notifications import (
     get_notification_settings,
@@ -381,10 +381,14 @@ def set_events(
 ) -> list[str]:
     """Enable or disable tenant events by name; returns the short names that changed."""
     events = resolve_events(names, valid=toggled_tenant_events())
-    before = get_notification_settings(session=session, tenant=tenant)
+    before = get_notification_settings(session=session, tenant=tenant).toggles
     changes = {e.toggle: enabled for e in events if e.toggle}
     update_notification_settings(
-        session=session, box=box, tenant=tenant, changes=changes, actor=actor
+        session=session,
+        box=box,
+        tenant=tenant,
+        changes=NotificationSettingsUpdate.parse(changes, system=False),
+        actor=actor,
     )
     return [short_name(e) for e in events if e.toggle and before[e.toggle] != enabled]
 
@@ -401,11 +405,7 @@ def change_recipients(
     """Add and remove addresses with the rules of every front end; returns the new list."""
     from core import validation as v
 
-    current = [
-        a
-        for a in get_notification_settings(session=session, tenant=tenant)["recipients"].split(",")
-        if a
-    ]
+    current = get_notification_settings(session=session, tenant=tenant).recipients
     drop = {v.email_address("recipients", address).lower() for address in remove}
     missing = sorted(drop - {a.lower() for a in current})
     if missing:
@@ -415,7 +415,8 @@ def change_recipients(
         session=session,
         box=box,
         tenant=tenant,
-        changes={"recipients": ",".join(wanted)},
+        # one string, as the CLI gives it: a word may itself list addresses ("a@x.org,b@x.org")
+        changes=NotificationSettingsUpdate.parse({"recipients": ",".join(wanted)}, system=False),
         actor=actor,
     )
-    return [a for a in settings["recipients"].split(",") if a]
+    return settings.recipients

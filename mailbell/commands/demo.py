@@ -169,11 +169,12 @@ def seed(ctx: Context, port: int) -> None:
     """A demo tenant using the system server (the capture server), a second one with its own."""
     from core.catalog import sample
     from core.models.mail import EmailAccountCreate, MailServerCreate
+    from core.models.tenancy import NotificationSettingsUpdate
     from core.pipeline.emit import emit
     from core.services.accounts import create_email_account
     from core.services.audit import Actor
     from core.services.mail_servers import create_mail_server
-    from core.services.notifications import update_notification_settings, update_system_settings
+    from core.services.notifications import update_notification_settings
     from core.services.templates import create_custom_template
     from core.services.tenants import create_tenant
 
@@ -193,11 +194,14 @@ def seed(ctx: Context, port: int) -> None:
                 }
             ),
         )
-        update_system_settings(
+        update_notification_settings(
             session=session,
             box=ctx.box,
+            tenant=None,
             actor=actor,
-            changes={"apply_to_all_tenants": True, "recipients": f"ops@{DOMAIN}"},
+            changes=NotificationSettingsUpdate(
+                apply_to_all_tenants=True, recipients=[f"ops@{DOMAIN}"]
+            ),
         )
         demo = create_tenant(session=session, slug="demo", name="Demo Company", actor=actor)
         update_notification_settings(
@@ -205,12 +209,12 @@ def seed(ctx: Context, port: int) -> None:
             box=ctx.box,
             tenant=demo,
             actor=actor,
-            changes={
-                "recipients": f"admin@{DOMAIN},support@{DOMAIN}",
-                "notify_queue_sla_breached": True,
-                "notify_queue_call_lost": True,
-                "notify_user_registration": True,
-            },
+            changes=NotificationSettingsUpdate(
+                recipients=[f"admin@{DOMAIN}", f"support@{DOMAIN}"],
+                notify_queue_sla_breached=True,
+                notify_queue_call_lost=True,
+                notify_user_registration=True,
+            ),
         )
         create_custom_template(
             session=session,

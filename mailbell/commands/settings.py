@@ -30,15 +30,12 @@ def show(
     as_json: bool = typer.Option(False, "--json", help="Print JSON."),
 ) -> None:
     """Show the settings (never the password)."""
-    from core.services.notifications import get_notification_settings, get_system_settings
+    from api.portsip import to_portsip
+    from core.services.notifications import get_notification_settings
 
     with context().session() as session:
         owner = owner_tenant(session, tenant, system)
-        data = (
-            get_system_settings(session=session)
-            if owner is None
-            else get_notification_settings(session=session, tenant=owner)
-        )
+        data = to_portsip(get_notification_settings(session=session, tenant=owner))
         session.commit()
     if as_json:
         print_json(data)
@@ -59,7 +56,9 @@ def set_(
     as_json: bool = typer.Option(False, "--json", help="Print the resulting settings as JSON."),
 ) -> None:
     """Change some settings; the others keep their values. All or nothing."""
-    from core.services.notifications import update_notification_settings, update_system_settings
+    from api.portsip import to_portsip
+    from core.models.tenancy import NotificationSettingsUpdate
+    from core.services.notifications import update_notification_settings
 
     changes = parse_assignments(assignments)
     for key, prompt in SECRET_PROMPTS.items():
@@ -68,16 +67,15 @@ def set_(
     ctx = context()
     with ctx.session() as session:
         owner = owner_tenant(session, tenant, system)
-        if owner is None:
-            data = update_system_settings(
-                session=session, box=ctx.box, changes=changes, actor=actor()
-            )
-        else:
-            data = update_notification_settings(
-                session=session, box=ctx.box, tenant=owner, changes=changes, actor=actor()
-            )
+        read = update_notification_settings(
+            session=session,
+            box=ctx.box,
+            tenant=owner,
+            changes=NotificationSettingsUpdate.parse(changes, system=owner is None),
+            actor=actor(),
+        )
     if as_json:
-        print_json(data)
+        print_json(to_portsip(read))
     else:
         typer.echo(
             f"settings of {'the system' if system else tenant} updated: {', '.join(changes)}"

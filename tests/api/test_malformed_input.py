@@ -18,6 +18,7 @@ from sqlalchemy import Connection, create_engine, make_url
 
 from core.config import Settings
 from core.context import Context
+from core.models.tenancy import NotificationSettingsUpdate
 from core.services.notifications import update_notification_settings
 from core.services.tenants import get_tenant
 from tests.api.conftest import ADMIN, QUEUE_CALL_LOST, Tokens
@@ -39,13 +40,16 @@ def serve(ctx: Context, tokens: Tokens, tmp_path: Path) -> Iterator[ServeProcess
             session=session,
             box=ctx.box,
             tenant=get_tenant(session=session, slug="acme"),
-            changes={
-                "server": "smtp.acme.example",
-                "auth": "DISABLE",
-                "mail_from": "pbx@acme.example",
-                "recipients": "ops@acme.example",
-                "notify_queue_call_lost": True,
-            },
+            changes=NotificationSettingsUpdate.parse(
+                {
+                    "server": "smtp.acme.example",
+                    "auth": "DISABLE",
+                    "mail_from": "pbx@acme.example",
+                    "recipients": "ops@acme.example",
+                    "notify_queue_call_lost": True,
+                },
+                system=False,
+            ),
             actor=ADMIN,
         )
     with ServeProcess("--no-worker", log_path=tmp_path / "serve.log") as process:

@@ -8,6 +8,7 @@ from collections.abc import Callable
 import pytest
 
 from core.context import Context
+from core.models.tenancy import NotificationSettingsUpdate
 from core.services.notifications import update_notification_settings
 from core.services.tenants import get_tenant
 from tests.api.conftest import ADMIN, QUEUE_CALL_LOST, ApiClient, Tokens
@@ -23,13 +24,16 @@ def configured(ctx: Context, tokens: Tokens) -> None:  # noqa: F811
             session=session,
             box=ctx.box,
             tenant=get_tenant(session=session, slug="acme"),
-            changes={
-                "server": "smtp.acme.org",
-                "auth": "DISABLE",
-                "mail_from": "pbx@acme.org",
-                "recipients": "ops@acme.org",
-                "notify_queue_call_lost": True,
-            },
+            changes=NotificationSettingsUpdate.parse(
+                {
+                    "server": "smtp.acme.org",
+                    "auth": "DISABLE",
+                    "mail_from": "pbx@acme.org",
+                    "recipients": "ops@acme.org",
+                    "notify_queue_call_lost": True,
+                },
+                system=False,
+            ),
             actor=ADMIN,
         )
     ctx.box.encrypt_bytes(b"")  # the key file exists before the disk is full

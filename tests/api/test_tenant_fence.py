@@ -161,6 +161,7 @@ def test_test_email_to_a_fenced_host_is_one_400_for_open_closed_and_not_smtp_por
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
+    from core.models.tenancy import NotificationSettingsUpdate
     from core.services.notifications import update_notification_settings
 
     not_smtp = _NotSmtp()
@@ -173,7 +174,9 @@ def test_test_email_to_a_fenced_host_is_one_400_for_open_closed_and_not_smtp_por
             session=session,
             box=ctx.box,
             tenant=tenant,
-            changes=_settings("127.0.0.1", ports[0], timeout=5),
+            changes=NotificationSettingsUpdate.parse(
+                _settings("127.0.0.1", ports[0], timeout=5), system=False
+            ),
             actor=TENANT_TOKEN,
         )
     monkeypatch.setenv("MAILBELL_TENANT_SMTP_NETWORKS", "")

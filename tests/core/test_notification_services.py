@@ -7,6 +7,7 @@ from sqlmodel import select
 
 from core.errors import ValidationError
 from core.models.audit import AuditEntry
+from core.models.tenancy import NotificationSettingsUpdate
 from core.services.notifications import (
     get_notification_settings,
     security_from_flags,
@@ -22,7 +23,11 @@ def tenant(session, actor):
 
 def _update(session, ctx, tenant, actor, **changes):
     return update_notification_settings(
-        session=session, box=ctx.box, tenant=tenant, changes=changes, actor=actor
+        session=session,
+        box=ctx.box,
+        tenant=tenant,
+        changes=NotificationSettingsUpdate.parse(changes, system=False),
+        actor=actor,
     )
 
 
@@ -42,7 +47,7 @@ def test_tls_flag_mapping(tls, auto, port, security) -> None:
 
 def test_flags_and_security_round_trip(session, ctx, tenant, actor) -> None:
     data = _update(session, ctx, tenant, actor, server="smtp.x.org", username="u@x.org", port=465)
-    assert (data["security"], data["enable_tls_ssl"], data["enable_starttls_auto"]) == (
+    assert (data.security, data.enable_tls_ssl, data.enable_starttls_auto) == (
         "tls",
         True,
         False,
@@ -50,23 +55,16 @@ def test_flags_and_security_round_trip(session, ctx, tenant, actor) -> None:
     data = _update(
         session, ctx, tenant, actor, enable_tls_ssl=False, enable_starttls_auto=True, port=587
     )
-    assert data["security"] == "starttls-auto"
+    assert data.security == "starttls-auto"
     data = _update(session, ctx, tenant, actor, security="starttls", enable_tls_ssl=False)
-    assert data["security"] == "starttls" and data["enable_tls_ssl"] is True
+    assert data.security == "starttls" and data.enable_tls_ssl is True
 
 
 def test_recipients_deduplicated_in_order(session, ctx, tenant, actor) -> None:
     data = _update(session, ctx, tenant, actor, recipients="b@x.org, a@x.org,B@x.org,,a@x.org")
-    assert data["recipients"] == "b@x.org,a@x.org"
+    assert data.recipients == ["b@x.org", "a@x.org"]
     sixteen_with_dupes = ",".join([f"r{i}@x.org" for i in range(15)] + ["r0@x.org"])
-    assert (
-        len(
-            _update(session, ctx, tenant, actor, recipients=sixteen_with_dupes)["recipients"].split(
-                ","
-            )
-        )
-        == 15
-    )
+    assert len(_update(session, ctx, tenant, actor, recipients=sixteen_with_dupes).recipients) == 15
 
 
 def test_enable_needs_recipients_and_refusal_changes_nothing(session, ctx, tenant, actor) -> None:
@@ -83,14 +81,14 @@ def test_enable_needs_recipients_and_refusal_changes_nothing(session, ctx, tenan
     assert caught.value.field == "notify_queue_call_lost"
     session.rollback()
     data = get_notification_settings(session=session, tenant=tenant)
-    assert data["notify_queue_call_lost"] is False and data["server"] is None
+    assert data.toggles["notify_queue_call_lost"] is False and data.server is None
 
 
 def test_mail_from_defaults_to_an_address_username(session, ctx, tenant, actor) -> None:
     data = _update(session, ctx, tenant, actor, server="smtp.x.org", username="Alerts@X.org")
-    assert data["mail_from"] == "Alerts@x.org"
+    assert data.mail_from == "Alerts@x.org"
     data = _update(session, ctx, tenant, actor, mail_from="PBX Alerts <pbx@x.org>")
-    assert data["mail_from"] == "PBX Alerts <pbx@x.org>"
+    assert data.mail_from == "PBX Alerts <pbx@x.org>"
 
 
 def test_audit_names_fields_only(session, ctx, tenant, actor) -> None:

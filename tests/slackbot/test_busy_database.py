@@ -23,6 +23,7 @@ import pytest
 from slack_bolt.request.async_request import AsyncBoltRequest
 
 from core.context import Context
+from core.models.tenancy import NotificationSettingsUpdate
 from core.services.audit import Actor
 from core.services.notifications import get_notification_settings, update_notification_settings
 from core.services.tenants import get_tenant
@@ -61,7 +62,9 @@ def call_lost_on(tenants: Context) -> Context:
             session=session,
             box=tenants.box,
             tenant=get_tenant(session=session, slug="acme"),
-            changes={"recipients": "ops@acme.example", "notify_queue_call_lost": True},
+            changes=NotificationSettingsUpdate.parse(
+                {"recipients": "ops@acme.example", "notify_queue_call_lost": True}, system=False
+            ),
             actor=Actor(name="setup", source="cli"),
         )
     return tenants
@@ -71,7 +74,9 @@ def _call_lost_enabled(ctx: Context) -> bool:
     with ctx.session() as session:
         tenant = get_tenant(session=session, slug="acme")
         return bool(
-            get_notification_settings(session=session, tenant=tenant)["notify_queue_call_lost"]
+            get_notification_settings(session=session, tenant=tenant).toggles[
+                "notify_queue_call_lost"
+            ]
         )
 
 

@@ -8,6 +8,7 @@ from sqlmodel import select
 from core.catalog import sample
 from core.models.delivery import Delivery
 from core.models.slack import SlackChannelLink, SlackRoute, SlackTenantAdmin
+from core.models.tenancy import NotificationSettingsUpdate
 from core.pipeline.emit import emit
 from core.services.notifications import get_notification_settings, update_notification_settings
 from core.services.slack import get_link, list_routes
@@ -37,7 +38,7 @@ def _set(ctx, slug="acme", **changes):
             session=session,
             box=ctx.box,
             tenant=get_tenant(session=session, slug=slug),
-            changes=changes,
+            changes=NotificationSettingsUpdate.parse(changes, system=False),
             actor=Actor("setup", "cli"),
         )
 
@@ -85,11 +86,14 @@ async def test_enable_and_disable_several_events(bot, tenants, slack_api, audit)
     )
     assert answer.status == 200 and "Enabled" in answer.json["text"]
     after = _settings(tenants)
-    assert after["notify_queue_call_lost"] and after["notify_queue_sla_breached"]
-    assert after["notify_queue_callback"]
-    assert not after["notify_user_registration"] and not after["notify_queue_callback_failed"]
+    assert after.toggles["notify_queue_call_lost"] and after.toggles["notify_queue_sla_breached"]
+    assert after.toggles["notify_queue_callback"]
+    assert (
+        not after.toggles["notify_user_registration"]
+        and not after.toggles["notify_queue_callback_failed"]
+    )
     await _announced(slack_api, f"<@{ACME_ADMIN}> enabled queue_call_lost")
-    assert _settings(tenants, "globex")["notify_queue_call_lost"] is False
+    assert _settings(tenants, "globex").toggles["notify_queue_call_lost"] is False
     entry = audit("notification_settings.update")[0]
     assert entry.actor == f"{ACME_ADMIN}@{TEAM_ID}" and entry.source == "slack"
     assert entry.tenant == "acme"
@@ -97,7 +101,9 @@ async def test_enable_and_disable_several_events(bot, tenants, slack_api, audit)
     answer = await bot.command("disable queue_sla", user=ACME_ADMIN)
     assert "Disabled queue_sla_breached" in answer.json["text"]
     after = _settings(tenants)
-    assert not after["notify_queue_sla_breached"] and after["notify_queue_call_lost"]
+    assert (
+        not after.toggles["notify_queue_sla_breached"] and after.toggles["notify_queue_call_lost"]
+    )
     await _announced(slack_api, f"<@{ACME_ADMIN}> disabled queue_sla_breached")
 
 
@@ -146,13 +152,13 @@ async def test_recipients_add_remove_and_list(bot, tenants, slack_api) -> None:
         "recipients add <mailto:ops@acme.org|ops@acme.org>, noc@acme.org", user=ACME_ADMIN
     )
     assert "Added ops@acme.org, noc@acme.org" in answer.json["text"]
-    assert _settings(tenants)["recipients"] == "ops@acme.org,noc@acme.org"
+    assert _settings(tenants).recipients == ["ops@acme.org", "noc@acme.org"]
     await _announced(slack_api, "added ops@acme.org, noc@acme.org to the notification recipients")
     answer = await bot.command("recipients remove ops@acme.org", user=ACME_ADMIN)
-    assert _settings(tenants)["recipients"] == "noc@acme.org"
+    assert _settings(tenants).recipients == ["noc@acme.org"]
     answer = await bot.command("recipients", user=ACME_ADMIN)
     assert answer.json["text"] == "Recipients of acme: noc@acme.org"
-    assert _settings(tenants, "globex")["recipients"] == ""
+    assert _settings(tenants, "globex").recipients == []
 
 
 @pytest.mark.parametrize(

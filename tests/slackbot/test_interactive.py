@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from core.models.tenancy import NotificationSettingsUpdate
 from core.services.audit import Actor
 from core.services.notifications import get_notification_settings, update_notification_settings
 from core.services.tenants import get_tenant
@@ -17,7 +18,7 @@ def _set(ctx, **changes):
             session=session,
             box=ctx.box,
             tenant=get_tenant(session=session, slug="acme"),
-            changes=changes,
+            changes=NotificationSettingsUpdate.parse(changes, system=False),
             actor=Actor("setup", "cli"),
         )
 
@@ -27,7 +28,7 @@ def _on(ctx, toggle="notify_queue_call_lost") -> bool:
         settings = get_notification_settings(
             session=session, tenant=get_tenant(session=session, slug="acme")
         )
-    return settings[toggle]
+    return settings.toggles[toggle]
 
 
 def _button(blocks, action_id):

@@ -18,6 +18,7 @@ from sqlalchemy import create_engine, text
 from sqlmodel import select
 
 from core.models.slack import SlackRequestSeen
+from core.models.tenancy import NotificationSettingsUpdate
 from core.services.audit import Actor
 from core.services.notifications import get_notification_settings, update_notification_settings
 from core.services.slack_replay import REPLAY_WINDOW_S, SeenSlackRequests
@@ -167,7 +168,9 @@ def _enabled(ctx) -> bool:
     with ctx.session() as session:
         tenant = get_tenant(session=session, slug="acme")
         return bool(
-            get_notification_settings(session=session, tenant=tenant)["notify_queue_call_lost"]
+            get_notification_settings(session=session, tenant=tenant).toggles[
+                "notify_queue_call_lost"
+            ]
         )
 
 
@@ -182,7 +185,7 @@ def slack_env(tenants, slack_api, monkeypatch):
             session=session,
             box=tenants.box,
             tenant=get_tenant(session=session, slug="acme"),
-            changes={"recipients": "ops@acme.org"},
+            changes=NotificationSettingsUpdate.parse({"recipients": "ops@acme.org"}, system=False),
             actor=Actor("setup", "cli"),
         )
     return tenants

@@ -9,6 +9,7 @@ from textual.widgets import DataTable, Select, Static
 
 from core.catalog import sample
 from core.models.delivery import Delivery, EventRecord
+from core.models.tenancy import NotificationSettingsUpdate
 from core.pipeline.emit import emit
 from core.pipeline.worker import Worker
 from core.services.notifications import update_notification_settings
@@ -33,7 +34,7 @@ def enable(ctx, actor, slug: str, *toggles: str) -> None:
             box=ctx.box,
             tenant=get_tenant(session=session, slug=slug),
             actor=actor,
-            changes=dict.fromkeys(toggles, True),
+            changes=NotificationSettingsUpdate.parse(dict.fromkeys(toggles, True), system=False),
         )
 
 

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from textual.widgets import DataTable, Input, Static
 
-from core.services.notifications import update_system_settings
+from core.models.tenancy import NotificationSettingsUpdate
+from core.services.notifications import update_notification_settings
 from tests.tui.conftest import rows, seed, settle
 
 
@@ -22,8 +23,14 @@ async def test_tenants_list_effective_servers_and_follows_changes(ctx, actor, ma
         assert "shared" in summary and "applied to all tenants" not in summary
 
         with ctx.session() as session:
-            update_system_settings(
-                session=session, box=ctx.box, actor=actor, changes={"apply_to_all_tenants": True}
+            update_notification_settings(
+                tenant=None,
+                session=session,
+                box=ctx.box,
+                actor=actor,
+                changes=NotificationSettingsUpdate.parse(
+                    {"apply_to_all_tenants": True}, system=True
+                ),
             )
         await pilot.press("r")
         await settle(pilot)

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from textual.widgets import Input, Static, Switch
 
-from core.services.notifications import get_notification_settings, update_system_settings
+from core.models.tenancy import NotificationSettingsRead, NotificationSettingsUpdate
+from core.services.notifications import get_notification_settings, update_notification_settings
 from core.services.tenants import create_tenant, get_tenant
 from tests.support.smtp_servers import FaultHandler
 from tests.tui.conftest import screen_text, seed, settle
@@ -12,7 +13,7 @@ from tui.screens.settings import SYSTEM_SERVER_TEXT
 from tui.widgets.recipients import RecipientsEditor
 
 
-def tenant_settings(ctx, slug: str) -> dict:
+def tenant_settings(ctx, slug: str) -> NotificationSettingsRead:
     with ctx.session() as session:
         return get_notification_settings(
             session=session, tenant=get_tenant(session=session, slug=slug)
@@ -45,8 +46,12 @@ async def test_unconfigured_tenant_gets_the_prompt_and_settings_opens_the_server
 async def test_green_line_when_the_tenant_uses_the_system_server(ctx, actor, make_app) -> None:
     seed(ctx, actor)
     with ctx.session() as session:
-        update_system_settings(
-            session=session, box=ctx.box, actor=actor, changes={"apply_to_all_tenants": True}
+        update_notification_settings(
+            tenant=None,
+            session=session,
+            box=ctx.box,
+            actor=actor,
+            changes=NotificationSettingsUpdate.parse({"apply_to_all_tenants": True}, system=True),
         )
     app = make_app(tenant_slug="globex")
     async with app.run_test(size=(80, 24)) as pilot:
@@ -83,13 +88,13 @@ async def test_recipients_are_validated_and_saved_with_the_toggles(ctx, actor, m
         await pilot.press("ctrl+s")
         await settle(pilot)
     saved = tenant_settings(ctx, "acme")
-    assert saved["recipients"].split(",")[:3] == [
+    assert saved.recipients[:3] == [
         "ops@acme.example",
         "boss@acme.example",
         "third@acme.example",
     ]
-    assert len(saved["recipients"].split(",")) == 15
-    assert saved["notify_queue_call_lost"] is True
+    assert len(saved.recipients) == 15
+    assert saved.toggles["notify_queue_call_lost"] is True
 
 
 async def test_a_toggle_without_recipients_is_refused_next_to_the_toggles(ctx, actor, make_app):
@@ -105,7 +110,7 @@ async def test_a_toggle_without_recipients_is_refused_next_to_the_toggles(ctx, a
         await settle(pilot)
         error = str(app.screen.query_one("#toggle-error", Static).render())
         assert "cannot be enabled without recipients" in error
-    assert tenant_settings(ctx, "solo")["notify_user_registration"] is False
+    assert tenant_settings(ctx, "solo").toggles["notify_user_registration"] is False
 
 
 async def test_send_a_test_email_and_see_it_arrive(ctx, actor, make_app, smtp_server) -> None:

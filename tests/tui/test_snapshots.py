@@ -13,6 +13,7 @@ import pytest
 from textual.pilot import Pilot
 from textual.widgets import DataTable, TextArea
 
+from core.models.tenancy import NotificationSettingsUpdate
 from core.services.notifications import update_notification_settings
 from core.services.tenants import get_tenant
 from tests.tui.conftest import seed, settle
@@ -42,7 +43,9 @@ def data(ctx, actor) -> None:
             box=ctx.box,
             tenant=get_tenant(session=session, slug="acme"),
             actor=actor,
-            changes={"notify_queue_sla_breached": True},
+            changes=NotificationSettingsUpdate.parse(
+                {"notify_queue_sla_breached": True}, system=False
+            ),
         )
     emit_for(ctx, "acme", "QUEUE_SLA")
     emit_for(ctx, "acme", "QUEUE_CALL_LOST")

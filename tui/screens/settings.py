@@ -6,77 +6,38 @@ server is used, and a prompt with a Settings button when no server can send.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Label, Static, Switch
 
-from tui.runtime import actor, field_of, message_of, owner
+from core.vocabulary import SYSTEM_TOGGLE_LABELS, TENANT_TOGGLE_LABELS
+from tui.data import settings
+from tui.data.settings import SettingsView
+from tui.jobs import JobFailed, Result, reporting
+from tui.runtime import field_of, message_of
 from tui.screens.base import MainScreen
 from tui.widgets.recipients import RecipientsEditor
-
-if TYPE_CHECKING:
-    from core.context import Context
 
 SYSTEM_SERVER_TEXT = (
     "You can now use the system administrator's mail server settings to send email notifications."
 )
-TENANT_TOGGLES = {
-    "notify_user_registration": "A new user was created",
-    "notify_queue_sla_breached": "When queue SLA time has been breached",
-    "notify_queue_callback": "When a queue callback has been made",
-    "notify_queue_callback_failed": "When the queue callback is unsuccessful",
-    "notify_queue_call_lost": "When a queue call is lost",
-}
-SYSTEM_TOGGLES = {
-    "notify_disk_low": "Disk space is low",
-    "notify_license_limited": "The license limit is reached",
-    "notify_recharge": "Recharge",
-    "notify_emergency_call": "An emergency call was made",
-    "notify_trunk_connected": "A trunk connected",
-    "notify_trunk_disconnected": "A trunk disconnected",
-}
 
 
-@dataclass(frozen=True)
-class SettingsView:
-    slug: str | None
-    values: dict[str, Any]
-    effective: str  # tenant, system, none
-    server: str | None
+class SettingsLoaded(Result[SettingsView]):
+    """The scope's settings and which server sends its mail."""
 
 
-def load_settings(ctx: Context, slug: str | None) -> SettingsView:
-    from core.services.mail_servers import resolve_effective_server
-    from core.services.notifications import get_notification_settings, get_system_settings
-
-    with ctx.session() as session:
-        tenant = owner(session, slug)
-        if tenant is None:
-            values = get_system_settings(session=session)
-        else:
-            values = get_notification_settings(session=session, tenant=tenant)
-        effective = resolve_effective_server(session=session, tenant=tenant)
-        server = effective.server
-        label = f"{server.name} ({server.host}:{server.port})" if server else None
-    return SettingsView(slug, values, effective.source or "none", label)
+class SettingsSaved(Result[None]):
+    pass
 
 
-def save_settings(ctx: Context, slug: str | None, changes: dict[str, Any]) -> None:
-    from core.services.notifications import update_notification_settings, update_system_settings
-
-    with ctx.session() as session:
-        tenant = owner(session, slug)
-        if tenant is None:
-            update_system_settings(session=session, box=ctx.box, changes=changes, actor=actor())
-        else:
-            update_notification_settings(
-                session=session, box=ctx.box, tenant=tenant, changes=changes, actor=actor()
-            )
+class SettingsSaveFailed(JobFailed):
+    """Refused: a rule of the recipients or of a toggle (shown beside it)."""
 
 
 class SettingsScreen(MainScreen):
@@ -125,7 +86,10 @@ class SettingsScreen(MainScreen):
             yield Label("Emails of recipients", classes="section-title")
             yield RecipientsEditor(id="recipients")
             yield Label("Notifications", classes="section-title")
-            for group, toggles in (("tenant", TENANT_TOGGLES), ("system", SYSTEM_TOGGLES)):
+            for group, toggles in (
+                ("tenant", TENANT_TOGGLE_LABELS),
+                ("system", SYSTEM_TOGGLE_LABELS),
+            ):
                 with Vertical(id=f"{group}-toggles", classes="toggles"):
                     for name, label in toggles.items():
                         with Horizontal(classes="toggle-row"):
@@ -138,29 +102,34 @@ class SettingsScreen(MainScreen):
                 yield Static("", id="dirty", classes="muted")
 
     def reload(self) -> None:
-        self.run_job("load", load_settings, self.ctx, self.slug)
+        self.load(self.slug)
+
+    @work(thread=True, exclusive=True, group="load", exit_on_error=False)
+    def load(self, slug: str | None) -> None:
+        with reporting(self, "load"):
+            self.post_message(SettingsLoaded(settings.load(self.ctx, slug)))
 
     def action_reload_page(self) -> None:
         self.reload()
 
-    def done_load(self, view: SettingsView) -> None:
-        self.view = view
+    @on(SettingsLoaded)
+    def show(self, message: SettingsLoaded) -> None:
+        view = self.view = message.value
         values = view.values
         system = view.slug is None
         self.query_one("#apply-row").display = system
         self.query_one("#system-toggles").display = system
         self.query_one("#tenant-toggles").display = not system
-        toggles = SYSTEM_TOGGLES if system else TENANT_TOGGLES
+        toggles = SYSTEM_TOGGLE_LABELS if system else TENANT_TOGGLE_LABELS
         with self.prevent(Switch.Changed):
             if system:
                 self.query_one("#apply_to_all_tenants", Switch).value = bool(
-                    values["apply_to_all_tenants"]
+                    values.apply_to_all_tenants
                 )
             for name in toggles:
-                self.query_one(f"#{name}", Switch).value = bool(values.get(name))
-        recipients = [r for r in (values.get("recipients") or "").split(",") if r]
+                self.query_one(f"#{name}", Switch).value = bool(values.toggles.get(name))
         editor = self.query_one("#recipients", RecipientsEditor)
-        editor.set(recipients)
+        editor.set(list(values.recipients))
         editor.show_error(None)
         self.query_one("#toggle-error").display = False
         self._draw_banner(view)
@@ -212,9 +181,9 @@ class SettingsScreen(MainScreen):
         assert self.view is not None
         system = self.view.slug is None
         changes: dict[str, Any] = {
-            "recipients": ",".join(self.query_one("#recipients", RecipientsEditor).value)
+            "recipients": list(self.query_one("#recipients", RecipientsEditor).value)
         }
-        for name in SYSTEM_TOGGLES if system else TENANT_TOGGLES:
+        for name in SYSTEM_TOGGLE_LABELS if system else TENANT_TOGGLE_LABELS:
             changes[name] = self.query_one(f"#{name}", Switch).value
         if system:
             changes["apply_to_all_tenants"] = self.query_one("#apply_to_all_tenants", Switch).value
@@ -239,24 +208,32 @@ class SettingsScreen(MainScreen):
             editor.query_one("#recipient-input").focus()
             self.notify("Fix the recipients first", severity="warning", timeout=3)
             return
-        self.run_job("save", save_settings, self.ctx, self.slug, self.changes())
+        self.save(self.slug, self.changes())
 
-    def done_save(self, _: None) -> None:
+    @work(thread=True, exclusive=True, group="save", exit_on_error=False)
+    def save(self, slug: str | None, changes: dict[str, Any]) -> None:
+        with reporting(self, "save", SettingsSaveFailed):
+            settings.save(self.ctx, slug, changes)
+            self.post_message(SettingsSaved(None))
+
+    @on(SettingsSaved)
+    def saved(self, _: SettingsSaved) -> None:
         self.notify("Notification settings saved")
         self.reload()
 
-    def failed_save(self, exc: BaseException) -> bool:
+    @on(SettingsSaveFailed)
+    def save_failed(self, message: SettingsSaveFailed) -> None:
+        exc = message.error
         field = field_of(exc)
         if field == "recipients":
             self.query_one("#recipients", RecipientsEditor).show_error(message_of(exc))
-            return True
-        if field and field.startswith("notify_"):
+            message.prevent_default()
+        elif field and field.startswith("notify_"):
             error = self.query_one("#toggle-error", Static)
-            label = {**TENANT_TOGGLES, **SYSTEM_TOGGLES}.get(field, field)
+            label = {**TENANT_TOGGLE_LABELS, **SYSTEM_TOGGLE_LABELS}.get(field, field)
             error.update(f"✗ {label}: {message_of(exc)}")
             error.display = True
-            return True
-        return False
+            message.prevent_default()
 
     def action_test_email(self) -> None:
         from tui.screens.test_email import TestEmailScreen

@@ -2,63 +2,37 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from rich.text import Text
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, DataTable, Footer, Input, Label, Static
 
-from tui.jobs import JobsMixin
-from tui.runtime import actor, field_of, message_of
+from tui.data import tenants
+from tui.data.tenants import TenantRow
+from tui.jobs import JobFailed, Result, ShowsFailures, reporting
+from tui.runtime import field_of, message_of
 from tui.screens.base import MainScreen
 from tui.widgets.form import Field, FormState
 from tui.widgets.tables import filled
 
-if TYPE_CHECKING:
-    from core.context import Context
-
 SYSTEM_KEY = "__system__"
 
 
-@dataclass(frozen=True)
-class TenantRow:
-    slug: str
-    name: str
-    server: str
-    source: str
+class TenantsLoaded(Result[tuple[list[TenantRow], str]]):
+    """The tenants' rows and a one-line summary of the system mail server."""
 
 
-def load_tenant_rows(ctx: Context) -> tuple[list[TenantRow], str]:
-    """Rows for the table and a one-line summary of the system mail server."""
-    from core.services.mail_servers import default_mail_server, resolve_effective_server
-    from core.services.notifications import get_system_settings
-    from core.services.tenants import list_tenants
+class TenantAdded(Result[str]):
+    """The new tenant's slug."""
 
-    with ctx.session() as session:
-        rows = []
-        for tenant in list_tenants(session=session):
-            effective = resolve_effective_server(session=session, tenant=tenant)
-            server = effective.server
-            rows.append(
-                TenantRow(
-                    slug=tenant.slug,
-                    name=tenant.name,
-                    server=f"{server.name} — {server.host}:{server.port}" if server else "—",
-                    source=effective.source or "not configured",
-                )
-            )
-        system = default_mail_server(session=session, tenant=None)
-        apply_all = bool(get_system_settings(session=session)["apply_to_all_tenants"])
-    summary = (
-        f"System mail server: {system.name} — {system.host}:{system.port}"
-        if system
-        else "System mail server: not configured"
-    ) + (" · applied to all tenants" if apply_all else "")
-    return rows, summary
+
+class AddFailed(JobFailed):
+    """The tenant was refused (a taken or malformed slug…)."""
 
 
 def _source(source: str) -> Text:
@@ -93,14 +67,20 @@ class TenantsScreen(MainScreen):
         table.add_column("Source", key="source")
 
     def reload(self) -> None:
-        self.run_job("load", load_tenant_rows, self.ctx)
+        self.load()
+
+    @work(thread=True, exclusive=True, group="load", exit_on_error=False)
+    def load(self) -> None:
+        with reporting(self, "load"):
+            self.post_message(TenantsLoaded(tenants.load_rows(self.ctx)))
 
     def action_refresh(self) -> None:
         if self.mb.ctx is not None:
             self.reload()
 
-    def done_load(self, result: tuple[list[TenantRow], str]) -> None:
-        rows, summary = result
+    @on(TenantsLoaded)
+    def show(self, message: TenantsLoaded) -> None:
+        rows, summary = message.value
         self.mb.tenant_slugs = [row.slug for row in rows]
         self.query_one("#system-summary", Static).update(
             summary + ("" if rows else "\nNo tenants yet: press n to add one.")
@@ -164,7 +144,7 @@ class TenantsScreen(MainScreen):
         self.app.push_screen(NewTenantScreen(), created)
 
 
-class NewTenantScreen(JobsMixin, ModalScreen[str | None]):
+class NewTenantScreen(ShowsFailures, ModalScreen[str | None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="new-tenant.cancel"),
         Binding("ctrl+s", "save", "Add", id="new-tenant.save"),
@@ -194,12 +174,7 @@ class NewTenantScreen(JobsMixin, ModalScreen[str | None]):
 
     def on_input_changed(self, event: Input.Changed) -> None:
         if event.input.id == "slug":
-            from core.services.tenants import SLUG_PATTERN
-
-            bad = event.value and not SLUG_PATTERN.match(event.value)
-            self.form.set(
-                "slug", "use 1-63 lowercase letters, digits and inner hyphens" if bad else None
-            )
+            self.form.set("slug", tenants.slug_error(event.value))
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
@@ -217,20 +192,20 @@ class NewTenantScreen(JobsMixin, ModalScreen[str | None]):
             return
         slug = self.query_one("#slug", Input).value.strip()
         name = self.query_one("#name", Input).value.strip() or None
+        self.add(slug, name)
+
+    @work(thread=True, exclusive=True, group="save", exit_on_error=False)
+    def add(self, slug: str, name: str | None) -> None:
         ctx = self.app.ctx  # type: ignore[attr-defined]
+        with reporting(self, "save", AddFailed):
+            self.post_message(TenantAdded(tenants.create(ctx, slug, name)))
 
-        def create() -> str:
-            from core.services.tenants import create_tenant
+    @on(TenantAdded)
+    def added(self, message: TenantAdded) -> None:
+        self.dismiss(message.value)
 
-            with ctx.session() as session:
-                return create_tenant(session=session, slug=slug, name=name, actor=actor()).slug
-
-        self.run_job("save", create)
-
-    def done_save(self, slug: str) -> None:
-        self.dismiss(slug)
-
-    def failed_save(self, exc: BaseException) -> bool:
-        field = field_of(exc)
-        self.form.set(field if field in ("slug", "name") else "slug", message_of(exc))
-        return True
+    @on(AddFailed)
+    def add_failed(self, message: AddFailed) -> None:
+        field = field_of(message.error)
+        self.form.set(field if field in ("slug", "name") else "slug", message_of(message.error))
+        message.prevent_default()

@@ -12,7 +12,7 @@ from slackbot.listeners.commands.base import Command, CommandRequest, Reply
 
 def events(request: CommandRequest) -> Reply:
     link, tenant = request.linked()
-    settings = get_notification_settings(session=request.session, tenant=tenant)
+    toggles = get_notification_settings(session=request.session, tenant=tenant).toggles
     routes = set(list_routes(session=request.session, link=link))
     rows = []
     for event in EVENTS.values():
@@ -21,7 +21,7 @@ def events(request: CommandRequest) -> Reply:
         elif event.toggle is None:
             state = "always on"
         else:
-            state = "on" if settings.get(event.toggle) else "off"
+            state = "on" if toggles.get(event.toggle) else "off"
         mirrored = event.name in routes or (ALL_EVENTS in routes and event.scope == "tenant")
         rows.append(EventRow(short_name(event), event.name, event.scope, state, mirrored))
     return Reply.of(events_message(rows))

@@ -15,19 +15,12 @@ def _listing(addresses: list[str]) -> str:
 def recipients(request: CommandRequest) -> Reply:
     _, tenant = request.linked()
     if not request.args:
-        current = get_notification_settings(session=request.session, tenant=tenant)["recipients"]
-        listed = [a for a in current.split(",") if a]
-        return Reply(text=f"Recipients of {tenant.slug}: {_listing(listed)}")
+        current = get_notification_settings(session=request.session, tenant=tenant).recipients
+        return Reply(text=f"Recipients of {tenant.slug}: {_listing(current)}")
     action, addresses = request.args[0].lower(), request.args[1:]
     if action not in ("add", "remove") or not addresses:
         return usage("recipients [add|remove ADDR…]")
-    before = [
-        a
-        for a in get_notification_settings(session=request.session, tenant=tenant)[
-            "recipients"
-        ].split(",")
-        if a
-    ]
+    before = get_notification_settings(session=request.session, tenant=tenant).recipients
     after = change_recipients(
         session=request.session,
         box=request.ctx.box,

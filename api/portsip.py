@@ -1,0 +1,77 @@
+"""The PortSIP flat settings object, translated to and from the settings models.
+
+`GET|POST /api/tenant/notification` and `mailbell settings show|set --json` carry the settings
+as one flat object in the reference's field names plus DESIGN's extensions: the default
+server's fields, `recipients` as one comma-separated string, then the scope's toggles (a
+tenant's also `effective_mail_server`; the system's `apply_to_all_tenants` before its
+recipients). This module is the only place that knows that shape:
+
+- `to_portsip(read)`: a `NotificationSettingsRead` as that object, keys in the order clients
+  have always seen them;
+- `from_portsip(body, system=…)`: a posted object as a `NotificationSettingsUpdate`, with the
+  wire's own rules first: each field of the JSON type the model gives it (`recipients`: a
+  string), `null` the same as leaving the field out, and the read-only `effective_mail_server`
+  ignored so that a client may post back what it read.
+
+It imports no aiohttp, so the CLI may use it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import Enum
+from typing import Any
+
+from api.json_types import check_json_types
+from core.models.tenancy import NotificationSettingsRead, NotificationSettingsUpdate
+
+SERVER_VIEW = (
+    "type",
+    "server",
+    "port",
+    "reply_to",
+    "username",
+    "auth",
+    "enable_tls_ssl",
+    "enable_starttls_auto",
+    "mail_from",
+    "security",
+    "tls_verify",
+    "ca_file",
+    "ca_pem",
+    "timeout",
+    "rate_limit_per_minute",
+)
+# Returned by GET, not settable: ignored when a client posts back what it read.
+READ_ONLY = ("effective_mail_server",)
+# The one field whose wire type is not the model's: a list of addresses, sent comma-joined.
+WIRE_TYPES = {"recipients": "string"}
+
+
+def _plain(value: Any) -> Any:
+    return value.value if isinstance(value, Enum) else value
+
+
+def to_portsip(read: NotificationSettingsRead) -> dict[str, Any]:
+    """The flat object of `read` (never a password: the read model has none)."""
+    data = {name: _plain(getattr(read, name)) for name in SERVER_VIEW}
+    recipients = ",".join(read.recipients)
+    if read.tenant is None:
+        data["apply_to_all_tenants"] = read.apply_to_all_tenants
+        data["recipients"] = recipients
+        data.update(read.toggles)
+        return data
+    data["recipients"] = recipients
+    data.update(read.toggles)
+    data["effective_mail_server"] = read.effective_mail_server
+    return data
+
+
+def from_portsip(body: Mapping[str, Any], *, system: bool) -> NotificationSettingsUpdate:
+    """A posted flat object as an update of the system's (or a tenant's) settings; raises
+    `core.errors.ValidationError(field, rule)` naming the first field that breaks a rule."""
+    given = {
+        name: value for name, value in body.items() if value is not None and name not in READ_ONLY
+    }
+    check_json_types(given, NotificationSettingsUpdate, wire_types=WIRE_TYPES)
+    return NotificationSettingsUpdate.parse(given, system=system)
