@@ -13,9 +13,11 @@ from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, LargeBinary, Te
 from sqlmodel import Field, SQLModel
 
 from core.models._common import utcnow
+from core.vocabulary import Channel, DeliveryStatus
 
-STATUSES = ("queued", "sending", "sent", "failed", "suppressed")
-CHANNELS = ("email", "slack")
+STATUSES: tuple[str, ...] = tuple(status.value for status in DeliveryStatus)
+# The registered channels (core/channels/registry.py).
+CHANNELS: tuple[str, ...] = tuple(channel.value for channel in Channel)
 
 
 class EventRecord(SQLModel, table=True):

@@ -15,7 +15,6 @@ from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
 from core.catalog import Event, get_event
-from core.channels.email.render import fill_content
 from core.channels.registry import renderers
 from core.crypto import SecretBox
 from core.errors import ValidationError
@@ -31,7 +30,6 @@ __all__ = [
     "EmittedDelivery",
     "PreparedEmit",
     "emit",
-    "fill_content",
     "find_repeated",
     "prepare_emit",
     "write_emits",

@@ -8,6 +8,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from core.catalog import get_event
+from core.channels.email.render import fill_content
 from core.crypto import SecretBox
 from core.errors import NotFound, ValidationError
 from core.models._common import utcnow
@@ -15,7 +16,6 @@ from core.models.delivery import STATUSES, Delivery, DeliveryAttempt, EventRecor
 from core.models.delivery_read import DeliveryAttemptRead, DeliveryDetail, DeliveryRead
 from core.models.tenancy import Tenant
 from core.pipeline.contents import message_of
-from core.pipeline.emit import fill_content
 from core.pipeline.emit_write import EmittedDelivery
 from core.services.audit import Actor, record
 from core.services.mail_servers import resolve_effective_server

@@ -1,9 +1,17 @@
-"""A real webhook receiver: an aiohttp server on 127.0.0.1, in a thread of its own, that checks
-each POST's signature the way a customer's receiver would (HMAC-SHA256 of `TIMESTAMP.BODY`).
+"""A local webhook receiver: a real aiohttp server that checks mailbell's signature.
 
-Its own thread and event loop let synchronous callers (the CLI's `asyncio.run`, the worker run
-from a test) reach it without sharing the test's loop. `answers` are the statuses to give,
-in order (then 200); `received` is every POST, in order.
+    async with WebhookReceiver(secret="s3cret") as receiver:
+        url = receiver.url("/hooks/a")                 # http://127.0.0.1:PORT/hooks/a
+        receiver.script("/hooks/a", 503, 200)          # answers, in order; then 200 for good
+        receiver.script("/hooks/b", (429, {"Retry-After": "2"}), 200)
+        ...
+        receiver.received("/hooks/a")                  # every POST: Received(path, status, ...)
+        await receiver.wait_for(lambda: len(receiver.received()) == 2)
+
+A POST is verified like a receiver should: `X-Mailbell-Signature` must be
+`sha256=` HMAC-SHA256(secret, X-Mailbell-Timestamp + "." + raw body); `Received.verified` says
+whether it was (None when the receiver has no secret for that path). Secrets per path:
+`secret=` for every path, `secrets={path: secret}` to override.
 """
 
 from __future__ import annotations
@@ -12,97 +20,106 @@ import asyncio
 import hashlib
 import hmac
 import json
-import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
 
+Step = int | tuple[int, dict[str, str]]
 
-@dataclass(frozen=True)
+
+@dataclass
 class Received:
     path: str
+    status: int  # what the receiver answered
     headers: dict[str, str]
-    raw: bytes
-    signature_ok: bool | None  # None: the receiver has no secret (nothing to check)
+    body: bytes
+    verified: bool | None
+    at: float = field(default_factory=time.monotonic)
 
     @property
-    def json(self) -> dict[str, Any]:
-        return json.loads(self.raw)  # type: ignore[no-any-return]
+    def json(self) -> Any:
+        return json.loads(self.body)
 
 
-def expected_signature(secret: str, timestamp: str, raw: bytes) -> str:
-    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + raw, hashlib.sha256)
+def expected_signature(secret: str, timestamp: str, body: bytes) -> str:
+    mac = hmac.new(secret.encode(), timestamp.encode() + b"." + body, hashlib.sha256)
     return "sha256=" + mac.hexdigest()
 
 
 class WebhookReceiver:
-    def __init__(self, secret: str | None = None, answers: list[int] | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        secret: str | None = None,
+        secrets: dict[str, str | None] | None = None,
+        host: str = "127.0.0.1",
+    ) -> None:
         self.secret = secret
-        self.answers = list(answers or [])
-        self.received: list[Received] = []
-        self.url = ""
-        self._arrived = threading.Condition()
-        self._loop: asyncio.AbstractEventLoop | None = None
+        self.secrets = dict(secrets or {})
+        self.host = host
+        self.port = 0
+        self._scripts: dict[str, list[Step]] = {}
+        self._received: list[Received] = []
         self._runner: web.AppRunner | None = None
 
+    # -- control ------------------------------------------------------------------------------
+
+    def url(self, path: str = "/hook") -> str:
+        return f"http://{self.host}:{self.port}{path}"
+
+    def script(self, path: str, *steps: Step) -> None:
+        """Answer the next POSTs to `path` with these statuses (optionally with headers)."""
+        self._scripts.setdefault(path, []).extend(steps)
+
+    def received(self, path: str | None = None) -> list[Received]:
+        return [r for r in self._received if path is None or r.path == path]
+
+    async def wait_for(self, condition: Callable[[], bool], timeout: float = 10.0) -> None:
+        deadline = time.monotonic() + timeout
+        while not condition():
+            if time.monotonic() > deadline:
+                raise TimeoutError("the receiver did not get what was expected")
+            await asyncio.sleep(0.01)
+
+    # -- serving ------------------------------------------------------------------------------
+
+    def _verify(self, path: str, request: web.Request, body: bytes) -> bool | None:
+        secret = self.secrets.get(path, self.secret)
+        if secret is None:
+            return None
+        timestamp = request.headers.get("X-Mailbell-Timestamp", "")
+        given = request.headers.get("X-Mailbell-Signature", "")
+        return bool(timestamp) and hmac.compare_digest(
+            given, expected_signature(secret, timestamp, body)
+        )
+
     async def _handle(self, request: web.Request) -> web.Response:
-        raw = await request.read()
-        ok: bool | None = None
-        if self.secret is not None:
-            timestamp = request.headers.get("X-Mailbell-Timestamp", "")
-            given = request.headers.get("X-Mailbell-Signature", "")
-            ok = hmac.compare_digest(given, expected_signature(self.secret, timestamp, raw))
-        with self._arrived:
-            self.received.append(Received(request.path, dict(request.headers), raw, ok))
-            status = self.answers.pop(0) if self.answers else 200
-            self._arrived.notify_all()
-        if ok is False:
-            return web.Response(status=401, text="bad signature")
-        return web.Response(status=status, text="received" if status < 300 else "refused")
+        body = await request.read()
+        path = request.path
+        verified = self._verify(path, request, body)
+        steps = self._scripts.get(path)
+        step: Step = steps.pop(0) if steps else 200
+        status, headers = (step, {}) if isinstance(step, int) else step
+        if verified is False:  # what a real receiver does with a bad signature
+            status, headers = 401, {}
+        self._received.append(Received(path, status, dict(request.headers), body, verified))
+        return web.Response(status=status, headers=headers, text="ok" if status < 300 else "no")
 
-    def wait_for(self, count: int, timeout: float = 30.0) -> list[Received]:
-        """The first `count` POSTs, once they have arrived (the timeout only ends a hung test)."""
-        with self._arrived:
-            self._arrived.wait_for(lambda: len(self.received) >= count, timeout)
-            return list(self.received)
+    async def __aenter__(self) -> WebhookReceiver:
+        app = web.Application()
+        app.router.add_route("POST", "/{tail:.*}", self._handle)
+        self._runner = web.AppRunner(app, access_log=None)
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, 0)
+        await site.start()
+        server = site._server
+        assert server is not None
+        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        return self
 
-    @contextmanager
-    def running(self) -> Iterator[WebhookReceiver]:
-        started = threading.Event()
-
-        async def serve() -> None:
-            app = web.Application()
-            app.router.add_post("/{tail:.*}", self._handle)
-            self._runner = web.AppRunner(app)
-            await self._runner.setup()
-            site = web.TCPSite(self._runner, "127.0.0.1", 0)
-            await site.start()
-            port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
-            self.url = f"http://127.0.0.1:{port}/hook"
-            started.set()
-
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        thread = threading.Thread(target=loop.run_forever, daemon=True)
-        thread.start()
-        asyncio.run_coroutine_threadsafe(serve(), loop).result(10)
-        started.wait(10)
-        try:
-            yield self
-        finally:
-            assert self._runner is not None
-            asyncio.run_coroutine_threadsafe(self._runner.cleanup(), loop).result(10)
-            loop.call_soon_threadsafe(loop.stop)
-            thread.join(10)
-            loop.close()
-
-
-@contextmanager
-def webhook_receiver(
-    secret: str | None = None, answers: list[int] | None = None
-) -> Iterator[WebhookReceiver]:
-    with WebhookReceiver(secret, answers).running() as receiver:
-        yield receiver
+    async def __aexit__(self, *exc: object) -> None:
+        if self._runner is not None:
+            await self._runner.cleanup()
