@@ -7,6 +7,7 @@
   sink, or on the fields given), its recipients and the toggles named on.
 - `emit_event` / `emit_events`: events through the real emit path (the sample payload unless
   data is given).
+- `make_webhook`: a webhook target of a tenant or of the system.
 - `acme` (fixture): tenant "acme", bare, made in the test's `session`; `acme_with_server`
   (fixture): the same with one server, "Main", its default.
 
@@ -33,6 +34,7 @@ if TYPE_CHECKING:
     from core.crypto import SecretBox
     from core.models.mail import MailServerRead
     from core.models.tenancy import Tenant
+    from core.models.webhooks import WebhookRead
     from core.pipeline.emit_write import EmitResult
     from tests.support.smtp_servers import SmtpTestServer
 
@@ -47,6 +49,7 @@ __all__ = [
     "make_configured_tenant",
     "make_mail_server",
     "make_tenant",
+    "make_webhook",
 ]
 
 # The same person as the `actor` fixture, for code that runs outside a test's fixtures.
@@ -196,6 +199,25 @@ def emit_events(
     for _ in range(count):
         ids += [d.id for d in emit_event(session, box, tenant, event).deliveries]
     return ids
+
+
+def make_webhook(
+    session: Session,
+    box: SecretBox,
+    tenant: Tenant | None,
+    url: str,
+    *,
+    secret: str | None = None,
+    events: Iterable[str] = (),
+    actor: Actor = TESTER,
+) -> WebhookRead:
+    """Add (and commit) a webhook target of `tenant` (None: the system) posting to `url`,
+    signed with `secret` when given; no `events`: every event of the owner's scope."""
+    from core.models.webhooks import WebhookCreate
+    from core.services.webhooks import add_webhook
+
+    data = WebhookCreate(url=url, secret=secret, events=list(events))
+    return add_webhook(session=session, box=box, tenant=tenant, data=data, actor=actor)
 
 
 @pytest.fixture
