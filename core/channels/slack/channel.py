@@ -31,29 +31,6 @@ from core.context import Context
 from core.errors import PermanentError, RetryableError
 from core.vocabulary import Channel as VocabularyChannel
 
-PERMANENT_ERRORS = frozenset(
-    {
-        "channel_not_found",
-        "not_in_channel",
-        "is_archived",
-        "invalid_auth",
-        "not_authed",
-        "account_inactive",
-        "token_revoked",
-        "token_expired",
-        "no_permission",
-        "missing_scope",
-        "restricted_action",
-        "msg_too_long",
-        "no_text",
-        "invalid_blocks",
-        "invalid_blocks_format",
-        "too_many_attachments",
-        "ekm_access_denied",
-        "team_access_not_granted",
-        "invalid_arguments",
-    }
-)
 RETRYABLE_ERRORS = frozenset(
     {
         "ratelimited",
@@ -117,7 +94,8 @@ def _retry_after(value: str | None) -> float:
 
 
 def classify(error: str, *, retry_after: float | None = None) -> Exception:
-    """The exception for an `ok: false` answer of chat.postMessage."""
+    """The exception for an `ok: false` answer of chat.postMessage: retryable for the errors
+    in RETRYABLE_ERRORS, permanent for any other."""
     message = f"chat.postMessage: {error}"
     if error in ("ratelimited", "rate_limited"):
         return SlackRateLimited(
