@@ -51,11 +51,6 @@ class Field(Container):
             note.update(self.hint or "")
             note.display = bool(self.hint)
 
-    def set_hint(self, hint: str | None) -> None:
-        self.hint = hint
-        if not self.has_class("-invalid"):
-            self.set_error(None)
-
 
 class FormState:
     """Errors by field name, mirrored onto the `Field` widgets of `root`."""
