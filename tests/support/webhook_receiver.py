@@ -77,6 +77,10 @@ class WebhookReceiver:
     def received(self, path: str | None = None) -> list[Received]:
         return [r for r in self._received if path is None or r.path == path]
 
+    def forget(self) -> None:
+        """Drop what was received so far (a long-running receiver: the benchmark's)."""
+        self._received.clear()
+
     async def wait_for(self, condition: Callable[[], bool], timeout: float = 10.0) -> None:
         deadline = time.monotonic() + timeout
         while not condition():
