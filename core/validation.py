@@ -284,7 +284,8 @@ def from_pydantic(
         return ValidationError(str(context.get("field") or field), str(context.get("message")))
     if unknown and model is not None:
         known = ", ".join(sorted(model.model_fields))
-        return ValidationError(field, f"is not a known field; known fields: {known}")
+        message = getattr(model, "unknown_message", None)
+        return ValidationError(field, message or f"is not a known field; known fields: {known}")
     if error["type"] == "missing":
         hints: Mapping[str, str] = getattr(model, "required_hints", {}) if model else {}
         return ValidationError(field, hints.get(field, "is required"))
@@ -310,6 +311,8 @@ class InputModel(BaseModel):
     model_config = ConfigDict(extra="forbid", use_enum_values=True)
     # What "is required" says of a field left out, when more than that (`from_pydantic`).
     required_hints: ClassVar[Mapping[str, str]] = {}
+    # What an unknown field is told, when not the list of the known ones.
+    unknown_message: ClassVar[str | None] = None
 
     @classmethod
     def from_fields(cls, data: Mapping[str, Any]) -> Self:

@@ -9,7 +9,6 @@ used for that tenant only, and deleting it restores the default. Names are the 1
 
 from __future__ import annotations
 
-from collections.abc import Mapping
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -17,14 +16,13 @@ from sqlmodel import Session, col, select
 from core.catalog import Event, get_event, sample, variables
 from core.errors import Conflict, NotFound, ValidationError
 from core.models._common import utcnow
-from core.models.templates import CustomTemplate
+from core.models.templates import CustomTemplate, TemplateRead, TemplateUpdate
 from core.models.tenancy import Tenant
 from core.rendering import TemplateSource, default_template, default_templates
 from core.services.audit import Actor, record
 from core.template_validation import validate_template
 
-# API/CLI field name -> column. `from` is the contract's name; `mail_from` is accepted as well.
-_FIELDS = {"from": "mail_from", "mail_from": "mail_from", "subject": "subject", "body": "body"}
+# Column -> the name the API, the CLI and the audit use.
 _PUBLIC = {"mail_from": "from", "subject": "subject", "body": "body"}
 
 
@@ -61,18 +59,6 @@ def _find(session: Session, tenant: Tenant | None, name: str) -> CustomTemplate 
     return session.exec(_query(tenant).where(CustomTemplate.name == name)).first()
 
 
-def custom_as_dict(row: CustomTemplate) -> dict[str, Any]:
-    """A custom template as the API shows it."""
-    return {
-        "name": row.name,
-        "from": row.mail_from,
-        "subject": row.subject,
-        "body": row.body,
-        "created_at": row.created_at.isoformat(),
-        "updated_at": row.updated_at.isoformat(),
-    }
-
-
 def list_default_templates() -> list[TemplateSource]:
     return list(default_templates().values())
 
@@ -82,12 +68,12 @@ def get_default_template(name: str) -> TemplateSource:
     return default_template(name)
 
 
-def list_custom_templates(*, session: Session, tenant: Tenant | None) -> list[CustomTemplate]:
-    return list(session.exec(_query(tenant).order_by(col(CustomTemplate.name))))
+def list_custom_templates(*, session: Session, tenant: Tenant | None) -> list[TemplateRead]:
+    rows = session.exec(_query(tenant).order_by(col(CustomTemplate.name)))
+    return [TemplateRead.model_validate(row) for row in rows]
 
 
-def get_custom_template(*, session: Session, tenant: Tenant | None, name: str) -> CustomTemplate:
-    """The owner's custom template `name`; `NotFound` when it has none."""
+def _custom_row(session: Session, tenant: Tenant | None, name: str) -> CustomTemplate:
     event = get_event(name)
     row = _find(session, tenant, event.name)
     if row is None:
@@ -95,6 +81,11 @@ def get_custom_template(*, session: Session, tenant: Tenant | None, name: str) -
             f"{_owner(tenant)} has no custom {event.name} template (the default is used)"
         )
     return row
+
+
+def get_custom_template(*, session: Session, tenant: Tenant | None, name: str) -> TemplateRead:
+    """The owner's custom template `name`; `NotFound` when it has none."""
+    return TemplateRead.model_validate(_custom_row(session, tenant, name))
 
 
 def values_for_create(
@@ -116,31 +107,19 @@ def values_for_create(
     }
 
 
-def _check_changes(changes: Mapping[str, Any]) -> None:
-    for key, value in changes.items():
-        if key not in _FIELDS:
-            raise ValidationError(key, "unknown field: use from, subject or body")
-        if value is not None and not isinstance(value, str):
-            raise ValidationError(_PUBLIC[_FIELDS[key]], "must be a string")
-
-
-def _merged(row: CustomTemplate, changes: Mapping[str, Any]) -> dict[str, str]:
-    _check_changes(changes)
+def _merged(row: CustomTemplate, changes: TemplateUpdate) -> dict[str, str]:
     values = {"mail_from": row.mail_from, "subject": row.subject, "body": row.body}
-    for key, value in changes.items():
-        if value is not None:
-            values[_FIELDS[key]] = value
+    values.update(changes.parts())
     return values
 
 
 def values_for_update(
-    *, session: Session, tenant: Tenant | None, name: str, changes: Mapping[str, Any]
+    *, session: Session, tenant: Tenant | None, name: str, changes: TemplateUpdate
 ) -> dict[str, str]:
     """The parts the owner's custom template `name` will have after `changes` (see
     `update_custom_template`), keyed as `validate_template` takes them."""
     event = _event_for(name, tenant)
-    _check_changes(changes)
-    return _merged(get_custom_template(session=session, tenant=tenant, name=event.name), changes)
+    return _merged(_custom_row(session, tenant, event.name), changes)
 
 
 def create_custom_template(
@@ -152,7 +131,7 @@ def create_custom_template(
     subject: str | None = None,
     body: str | None = None,
     actor: Actor,
-) -> CustomTemplate:
+) -> TemplateRead:
     """Create the owner's custom template; a field not given starts as the default's.
 
     `Conflict` when one exists already (update it instead).
@@ -182,7 +161,7 @@ def create_custom_template(
         fields=[field for field, value in given.items() if value is not None],
     )
     session.commit()
-    return row
+    return TemplateRead.model_validate(row)
 
 
 def update_custom_template(
@@ -190,16 +169,15 @@ def update_custom_template(
     session: Session,
     tenant: Tenant | None,
     name: str,
-    changes: Mapping[str, Any],
+    changes: TemplateUpdate,
     actor: Actor,
-) -> CustomTemplate:
+) -> TemplateRead:
     """Partial update: `from`/`subject`/`body` absent (or None) keep their values.
 
     `NotFound` when the owner has no custom template of that name (nothing is created).
     """
     event = _event_for(name, tenant)
-    _check_changes(changes)
-    row = get_custom_template(session=session, tenant=tenant, name=event.name)
+    row = _custom_row(session, tenant, event.name)
     values = _merged(row, changes)
     validate_template(event.name, **values)
     changed = [column for column, value in values.items() if getattr(row, column) != value]
@@ -217,14 +195,14 @@ def update_custom_template(
             fields=[_PUBLIC[column] for column in changed],
         )
         session.commit()
-    return row
+    return TemplateRead.model_validate(row)
 
 
 def delete_custom_template(
     *, session: Session, tenant: Tenant | None, name: str, actor: Actor
 ) -> None:
     """Delete the owner's custom template: the default is used again. `NotFound` when none."""
-    row = get_custom_template(session=session, tenant=tenant, name=name)
+    row = _custom_row(session, tenant, name)
     session.delete(row)
     record(
         session,
@@ -262,7 +240,8 @@ def template_details(*, session: Session, tenant: Tenant | None, name: str) -> d
     )
     custom = None
     if row is not None:
-        custom = {key: value for key, value in custom_as_dict(row).items() if key != "name"}
+        shown = TemplateRead.model_validate(row).as_dict()
+        custom = {key: value for key, value in shown.items() if key != "name"}
     return {
         "name": event.name,
         "scope": event.scope,

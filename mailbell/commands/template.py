@@ -163,6 +163,7 @@ def set_template(
 ) -> None:
     """Customise a template (created from the default when new); absent fields are kept."""
     from core.errors import NotFound
+    from core.models.templates import TemplateUpdate
     from core.services import templates
 
     if mail_from is None and subject is None and body_file is None:
@@ -192,7 +193,7 @@ def set_template(
             )
             typer.echo(f"{row.name}: custom template created for {where}")
             return
-        changes = {"from": mail_from, "subject": subject, "body": body}
+        changes = TemplateUpdate.from_fields({"from": mail_from, "subject": subject, "body": body})
         templates.update_custom_template(
             session=session, tenant=owner, name=row.name, changes=changes, actor=actor()
         )

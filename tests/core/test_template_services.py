@@ -6,7 +6,7 @@ from sqlmodel import Session, select
 from core import catalog
 from core.errors import Conflict, NotFound, ValidationError
 from core.models.audit import AuditEntry
-from core.models.templates import CustomTemplate
+from core.models.templates import CustomTemplate, TemplateUpdate
 from core.models.tenancy import Tenant
 from core.rendering import render
 from core.services import templates
@@ -141,7 +141,7 @@ def test_partial_update_keeps_absent_fields(session: Session, actor: Actor, acme
         session=session,
         tenant=acme,
         name="queue_sla",
-        changes={"subject": "second {{ queue_name }}", "body": None},
+        changes=TemplateUpdate.from_fields({"subject": "second {{ queue_name }}", "body": None}),
         actor=actor,
     )
     assert row.subject == "second {{ queue_name }}"
@@ -151,7 +151,11 @@ def test_partial_update_keeps_absent_fields(session: Session, actor: Actor, acme
     [entry] = audit(session, "template.update")
     assert entry.fields == ["subject"]  # names only, never values
     templates.update_custom_template(
-        session=session, tenant=acme, name="QUEUE_SLA", changes={"from": ""}, actor=actor
+        session=session,
+        tenant=acme,
+        name="QUEUE_SLA",
+        changes=TemplateUpdate.from_fields({"from": ""}),
+        actor=actor,
     )
     assert (
         templates.get_custom_template(session=session, tenant=acme, name="QUEUE_SLA").mail_from
@@ -168,14 +172,24 @@ def test_a_refused_update_changes_nothing(session: Session, actor: Actor, acme: 
             session=session,
             tenant=acme,
             name="QUEUE_SLA",
-            changes={"subject": "new", "body": "{{ ''.__class__ }}"},
+            changes=TemplateUpdate.from_fields({"subject": "new", "body": "{{ ''.__class__ }}"}),
             actor=actor,
         )
     with pytest.raises(ValidationError) as unknown:
         templates.update_custom_template(
-            session=session, tenant=acme, name="QUEUE_SLA", changes={"colour": "red"}, actor=actor
+            session=session,
+            tenant=acme,
+            name="QUEUE_SLA",
+            changes=TemplateUpdate.from_fields({"colour": "red"}),
+            actor=actor,
         )
-    assert unknown.value.field == "colour"
+    assert (unknown.value.field, unknown.value.message) == (
+        "colour",
+        "unknown field: use from, subject or body",
+    )
+    with pytest.raises(ValidationError) as not_text:
+        TemplateUpdate.from_fields({"from": 5})
+    assert (not_text.value.field, not_text.value.message) == ("from", "must be a string")
     session.expire_all()
     assert (
         templates.get_custom_template(session=session, tenant=acme, name="QUEUE_SLA").subject
@@ -189,7 +203,11 @@ def test_update_without_a_custom_template_creates_nothing(
 ) -> None:
     with pytest.raises(NotFound):
         templates.update_custom_template(
-            session=session, tenant=acme, name="QUEUE_SLA", changes={"subject": "x"}, actor=actor
+            session=session,
+            tenant=acme,
+            name="QUEUE_SLA",
+            changes=TemplateUpdate.from_fields({"subject": "x"}),
+            actor=actor,
         )
     assert templates.list_custom_templates(session=session, tenant=acme) == []
 
