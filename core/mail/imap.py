@@ -31,7 +31,6 @@ from typing import Any, Protocol
 from core.errors import MailbellError
 from core.mail import imap_parse as p
 from core.mail.imap_protocol import (
-    SECURITY_MODES,
     ImapConfig,
     ImapError,
     Progress,
@@ -43,6 +42,7 @@ from core.mail.imap_protocol import (
     security_for,
     tls_context,
 )
+from core.vocabulary import ImapSecurity
 
 __all__ = [
     "FetchedMessage",
@@ -90,8 +90,8 @@ class ImapClient:
     """One authenticated connection: `async with ImapClient(config) as client: ...`."""
 
     def __init__(self, config: ImapConfig, limits: SyncLimits | None = None) -> None:
-        if config.security not in SECURITY_MODES:
-            raise ImapError(f"security must be one of {', '.join(SECURITY_MODES)}", kind="config")
+        if config.security not in tuple(ImapSecurity):
+            raise ImapError(f"security must be one of {', '.join(ImapSecurity)}", kind="config")
         self.config = config
         self.limits = limits or SyncLimits()
         self._imap: _Imap4 | None = None

@@ -33,7 +33,6 @@ from core.mail import imap_parse as p
 
 TokenProvider = Callable[[], Awaitable[str]]
 Progress = Callable[[int, int], None]
-SECURITY_MODES = ("tls", "starttls", "plain")
 
 
 def security_for(tls: bool, port: int) -> str:

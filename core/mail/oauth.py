@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
 from core.errors import RetryableError, ValidationError
+from core.vocabulary import OAUTH_PROVIDERS
 
 if TYPE_CHECKING:
     from sqlmodel import Session
@@ -40,7 +41,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mailbell.oauth")
 
-OAUTH_PROVIDERS = ("GMAIL", "MS365")
 GOOGLE_SCOPE = "https://mail.google.com/"
 MICROSOFT_SCOPE = "https://outlook.office365.com/SMTP.Send offline_access"
 MICROSOFT_APP_SCOPE = "https://outlook.office365.com/.default"

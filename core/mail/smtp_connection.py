@@ -36,6 +36,7 @@ from aiosmtplib import errors as smtp_errors
 
 from core import netfence
 from core.errors import DeliveryError, PermanentError, RetryableError
+from core.vocabulary import AuthMode, SecurityMode
 
 if TYPE_CHECKING:
     from core.crypto import SecretBox
@@ -43,8 +44,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mailbell.smtp")
 
-SECURITY_MODES = ("none", "starttls-auto", "starttls", "tls")
-AUTH_MODES = ("DISABLE", "AUTO", "LOGIN", "PLAIN", "XOAUTH2")
 AUTO_MECHANISMS = ("plain", "login", "cram-md5")
 
 TokenProvider = Callable[[], Awaitable[str]]
@@ -76,10 +75,10 @@ class SmtpConfig:
     token_provider: TokenProvider | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        if self.security not in SECURITY_MODES:
-            raise ValueError(f"security {self.security!r} is not one of {SECURITY_MODES}")
-        if self.auth not in AUTH_MODES:
-            raise ValueError(f"auth {self.auth!r} is not one of {AUTH_MODES}")
+        if self.security not in tuple(SecurityMode):
+            raise ValueError(f"security {self.security!r} is not one of {', '.join(SecurityMode)}")
+        if self.auth not in tuple(AuthMode):
+            raise ValueError(f"auth {self.auth!r} is not one of {', '.join(AuthMode)}")
 
     @classmethod
     def from_server(
