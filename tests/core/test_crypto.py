@@ -14,7 +14,7 @@ from core.context import build_context
 from core.crypto import KeySource, SecretBox
 from core.errors import SecretKeyError
 from core.models.delivery import EventRecord
-from core.models.mail import MailServer
+from core.models.mail import MailServer, MailServerCreate
 from core.pipeline.contents import message_of
 from core.services.keys import rotate_keys
 from core.services.mail_servers import create_mail_server
@@ -30,14 +30,16 @@ def _add_server(ctx, actor, password: str = SECRET) -> MailServer:
             session=session,
             box=ctx.box,
             tenant=None,
-            data={
-                "name": "main",
-                "host": "smtp.example.com",
-                "username": "u",
-                "mail_from": "alerts@example.com",
-                "password": password,
-                "oauth_client_secret": "client-" + password,
-            },
+            data=MailServerCreate.from_fields(
+                {
+                    "name": "main",
+                    "host": "smtp.example.com",
+                    "username": "u",
+                    "mail_from": "alerts@example.com",
+                    "password": password,
+                    "oauth_client_secret": "client-" + password,
+                }
+            ),
             actor=actor,
         )
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from core.models.mail import EmailAccount
+from core.models.mail import EmailAccount, EmailAccountCreate
 from core.services import sync_lease
 from core.services.accounts import create_email_account
 from core.services.inbound import sync_account
@@ -17,14 +17,16 @@ def _account(ctx, session, actor) -> int:
         box=ctx.box,
         tenant=tenant,
         actor=actor,
-        data={
-            "email": "in@acme.org",
-            "display_name": "In",
-            "mail_server_id": server.id,
-            "imap_host": "127.0.0.1",
-            "imap_port": 1,
-            "imap_password": "pw",
-        },
+        data=EmailAccountCreate.from_fields(
+            {
+                "email": "in@acme.org",
+                "display_name": "In",
+                "mail_server_id": server.id,
+                "imap_host": "127.0.0.1",
+                "imap_port": 1,
+                "imap_password": "pw",
+            }
+        ),
     )
     assert account.id is not None
     return account.id

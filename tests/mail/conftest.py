@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from core.context import Context
+from core.models.mail import EmailAccountCreate
 from core.services.accounts import create_email_account
 from core.services.audit import Actor
 from tests.mail.imap_helpers import AccountFactory, numbers
@@ -52,17 +53,19 @@ def make_account(ctx: Context, actor: Actor, dovecot: DovecotServer) -> AccountF
                 session=session,
                 box=ctx.box,
                 tenant=tenant,
-                data={
-                    "email": f"{next(numbers)}.{mailbox.address}",
-                    "display_name": f"Inbox of {mailbox.user}",
-                    "mail_server_id": server.id,
-                    "imap_host": dovecot.host,
-                    "imap_port": port or (dovecot.tls_port if tls else dovecot.plain_port),
-                    "imap_username": mailbox.user,
-                    "imap_password": mailbox.password if password is None else password,
-                    "imap_tls": tls,
-                    "imap_folder": folder,
-                },
+                data=EmailAccountCreate.from_fields(
+                    {
+                        "email": f"{next(numbers)}.{mailbox.address}",
+                        "display_name": f"Inbox of {mailbox.user}",
+                        "mail_server_id": server.id,
+                        "imap_host": dovecot.host,
+                        "imap_port": port or (dovecot.tls_port if tls else dovecot.plain_port),
+                        "imap_username": mailbox.user,
+                        "imap_password": mailbox.password if password is None else password,
+                        "imap_tls": tls,
+                        "imap_folder": folder,
+                    }
+                ),
                 actor=actor,
             )
             assert account.id is not None

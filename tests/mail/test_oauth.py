@@ -26,7 +26,7 @@ from core.mail.oauth import (
 from core.mail.oauth_authorize import build_authorization_request, exchange_code, parse_redirect
 from core.mail.smtp import SmtpPool
 from core.models.audit import AuditEntry
-from core.models.mail import MailServer
+from core.models.mail import MailServer, MailServerCreate
 from core.services.mail_servers import create_mail_server
 from tests.support import fixtures
 from tests.support.token_endpoint import TokenEndpoint
@@ -76,7 +76,13 @@ def add_server(ctx, actor, provider: str = "GMAIL", **extra) -> MailServer:
         **extra,
     }
     with ctx.session() as session:
-        return create_mail_server(session=session, box=ctx.box, tenant=None, data=data, actor=actor)
+        return create_mail_server(
+            session=session,
+            box=ctx.box,
+            tenant=None,
+            data=MailServerCreate.from_fields(data),
+            actor=actor,
+        )
 
 
 def set_refresh_token(ctx, server_id: int, token: str) -> None:

@@ -17,6 +17,7 @@ from sqlmodel import select
 
 from core.catalog import sample
 from core.models.delivery import Delivery
+from core.models.mail import MailServerUpdate
 from core.pipeline.worker import Worker
 from tests.support.factories import configure_tenant, emit_events
 from tests.support.smtp_handlers import FaultHandler
@@ -331,7 +332,7 @@ async def test_a_running_worker_follows_a_server_changed_elsewhere(
                     box=other.box,
                     tenant=acme,
                     server_id=server_id,
-                    data={"port": second.port},
+                    changes=MailServerUpdate.from_fields({"port": second.port}),
                     actor=actor,
                 )
         finally:

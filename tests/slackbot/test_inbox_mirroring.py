@@ -13,6 +13,7 @@ from sqlmodel import col, select
 from core.channels.slack import SlackChannel
 from core.errors import ValidationError
 from core.models.delivery import Delivery, EventRecord
+from core.models.mail import EmailAccountCreate
 from core.models.slack import SlackInboxRoute
 from core.pipeline.worker import Worker
 from core.services.accounts import create_email_account
@@ -58,12 +59,14 @@ def _account(ctx, slug: str, address: str, **imap) -> int:
             session=session,
             box=ctx.box,
             tenant=tenant,
-            data={
-                "email": address,
-                "display_name": f"Inbox {address}",
-                "mail_server_id": server.id,
-                **imap,
-            },
+            data=EmailAccountCreate.from_fields(
+                {
+                    "email": address,
+                    "display_name": f"Inbox {address}",
+                    "mail_server_id": server.id,
+                    **imap,
+                }
+            ),
             actor=SETUP,
         )
         assert account.id is not None

@@ -8,6 +8,7 @@ import socket
 
 from textual.widgets import DataTable, Input, Select, Static
 
+from core.models.mail import EmailAccount, EmailAccountCreate
 from core.services.accounts import create_email_account, list_email_accounts
 from core.services.tenants import get_tenant
 from tests.support import dovecot as dovecot_support
@@ -20,7 +21,12 @@ imap_mailbox = dovecot_support.imap_mailbox
 
 def accounts(ctx, slug: str = "acme"):
     with ctx.session() as session:
-        return list_email_accounts(session=session, tenant=get_tenant(session=session, slug=slug))
+        tenant = get_tenant(session=session, slug=slug)
+        # The rows, with what the screens never show (the stored password).
+        return [
+            session.get(EmailAccount, a.id)
+            for a in list_email_accounts(session=session, tenant=tenant)
+        ]
 
 
 def add_account(ctx, actor, server_id: int, **imap) -> int:
@@ -30,12 +36,14 @@ def add_account(ctx, actor, server_id: int, **imap) -> int:
             box=ctx.box,
             tenant=get_tenant(session=session, slug="acme"),
             actor=actor,
-            data={
-                "email": "support@acme.example",
-                "display_name": "Support",
-                "mail_server_id": server_id,
-                **imap,
-            },
+            data=EmailAccountCreate.from_fields(
+                {
+                    "email": "support@acme.example",
+                    "display_name": "Support",
+                    "mail_server_id": server_id,
+                    **imap,
+                }
+            ),
         )
         assert account.id is not None
         return account.id

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from textual.widgets import Input, Static, TextArea
 
-from core.models.mail import MailServer
+from core.models.mail import MailServer, MailServerCreate
 from core.services.mail_servers import create_mail_server
 from tests.tui.conftest import CLIENT_SECRET, screen_text, settle
 
@@ -19,14 +19,16 @@ async def test_authorize_a_gmail_server(oauth_env, ctx, actor, make_app) -> None
             box=ctx.box,
             tenant=None,
             actor=actor,
-            data={
-                "name": "Gmail",
-                "provider": "GMAIL",
-                "auth": "XOAUTH2",
-                "username": "user@example.com",
-                "oauth_client_id": "client-id",
-                "oauth_client_secret": "client-secret",
-            },
+            data=MailServerCreate.from_fields(
+                {
+                    "name": "Gmail",
+                    "provider": "GMAIL",
+                    "auth": "XOAUTH2",
+                    "username": "user@example.com",
+                    "oauth_client_id": "client-id",
+                    "oauth_client_secret": "client-secret",
+                }
+            ),
         )
     app = make_app(start="servers")
     async with app.run_test(size=(80, 24)) as pilot:

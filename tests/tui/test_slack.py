@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from textual.widgets import DataTable, Input, SelectionList
 
+from core.models.mail import EmailAccountCreate
 from core.services.slack import get_link, list_routes
 from core.services.slack_admins import list_admins
 from core.services.tenants import get_tenant
@@ -75,11 +76,13 @@ async def test_inbox_routes_are_listed_and_can_be_stopped(ctx, actor, make_app) 
             session=session,
             box=ctx.box,
             tenant=acme,
-            data={
-                "email": "support@acme.example",
-                "display_name": "Support",
-                "mail_server_id": seeded.acme_server,
-            },
+            data=EmailAccountCreate.from_fields(
+                {
+                    "email": "support@acme.example",
+                    "display_name": "Support",
+                    "mail_server_id": seeded.acme_server,
+                }
+            ),
             actor=actor,
         )
         link = link_channel(
