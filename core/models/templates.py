@@ -7,6 +7,7 @@ from datetime import datetime
 from typing import Annotated, Any, ClassVar
 
 from pydantic import AliasChoices, BaseModel, ConfigDict
+from pydantic import Field as ModelField
 from sqlalchemy import Column, ForeignKey, Index, Integer, Text, text
 from sqlmodel import Field, SQLModel
 
@@ -60,7 +61,7 @@ class TemplateUpdate(v.InputModel):
     model_config = ConfigDict(populate_by_name=True)
     unknown_message: ClassVar[str] = "unknown field: use from, subject or body"
 
-    mail_from: Annotated[str | None, _text_part("from")] = Field(
+    mail_from: Annotated[str | None, _text_part("from")] = ModelField(
         default=None, validation_alias=AliasChoices("from", "mail_from")
     )
     subject: Annotated[str | None, _text_part("subject")] = None
