@@ -4,6 +4,10 @@ An account needs a mail server of its tenant; its email is read-only after creat
 one default per tenant, moved only by `set_default_email_account`: a tenant's first account
 becomes its default, and deleting the default makes the oldest remaining account the default
 (the rule of mail servers).
+
+Callers give `EmailAccountCreate` / `EmailAccountUpdate` (an empty IMAP password keeps the
+stored one) and get `EmailAccountRead` back (no password, a `has_imap_password` flag); each
+change commits with its audit entry.
 """
 
 from __future__ import annotations

@@ -12,6 +12,10 @@ for system-level actors only (`SystemOnlyField`, 403 in the API; tenants send `c
 the host must resolve only to addresses `MAILBELL_TENANT_SMTP_NETWORKS` allows
 (core/netfence.py). Their saves mark the row `fenced`, so every later connection checks the
 host again; a system-level actor's save clears the mark.
+
+Callers give `MailServerCreate` / `MailServerUpdate` and get `MailServerRead` back (no secret,
+only flags); each change commits with its audit entry. The rules themselves live in
+core.services.mail_server_fields, where they run inside the caller's transaction.
 """
 
 from __future__ import annotations
@@ -41,7 +45,6 @@ from core.services.mail_server_fields import (
     default_flag,
     fence_host,
     find_default,
-    has_sender,
     owner_label,
     owner_query,
     stage_new_server,
@@ -55,7 +58,6 @@ __all__ = [
     "check_actor_rights",
     "check_complete",
     "fence_host",
-    "has_sender",
 ]
 
 
