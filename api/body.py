@@ -1,11 +1,8 @@
-"""Request bodies: `application/json`, at most 1 MiB, one JSON object with fields of JSON types.
+"""Request bodies: `application/json`, at most 1 MiB, one JSON object.
 
-The services validate values (limits, enums, addresses) for every front end alike; the CLI hands
-them strings, so they accept `"587"` for a port. Over HTTP the JSON type is part of the
-contract, so it is checked here first: a toggle must be a JSON boolean, a port a JSON integer.
-A `null` is the same as leaving the field out. Fields that a GET returns but a POST cannot
-change (read-only) are ignored, so a client may post back what it read; any other field the
-endpoint does not know is refused with 400 naming it (the services' `known_fields` rule).
+The fields' JSON types are checked against the request's model (`api.json_types`); a `null` is
+the same as leaving the field out; any field the endpoint does not know is refused with 400
+naming it.
 
 The body is read on the event loop (`read_body`: 413) and decoded in the request's database
 call, after the token check (`Body.json_object`: 415, 400). Decoding also refuses what
@@ -17,7 +14,6 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,46 +21,9 @@ from aiohttp import web
 
 from api.body_text import refuse_unstorable_text
 from api.errors import MAX_BODY_BYTES, ApiError
-from core.errors import ValidationError
-from core.validation import SECRET_FIELDS
+from api.json_types import json_name
 
 MAX_NUMBER_DIGITS = sys.get_int_max_str_digits()
-BOOLEAN, INTEGER, NUMBER, STRING, OBJECT = "boolean", "integer", "number", "string", "object"
-_DESCRIBE = {
-    BOOLEAN: "a JSON boolean (true or false)",
-    INTEGER: "a JSON integer",
-    NUMBER: "a JSON number",
-    STRING: "a JSON string",
-    OBJECT: "a JSON object",
-}
-
-
-def _is(kind: str, value: Any) -> bool:
-    if kind == BOOLEAN:
-        return isinstance(value, bool)
-    if kind == INTEGER:
-        return isinstance(value, int) and not isinstance(value, bool)
-    if kind == NUMBER:
-        return isinstance(value, int | float) and not isinstance(value, bool)
-    if kind == STRING:
-        return isinstance(value, str)
-    if kind == OBJECT:
-        return isinstance(value, dict)
-    raise AssertionError(kind)
-
-
-def _json_name(value: Any) -> str:
-    if isinstance(value, bool):
-        return "a boolean"
-    if isinstance(value, int | float):
-        return "a number"
-    if isinstance(value, str):
-        return "a string"
-    if isinstance(value, list):
-        return "an array"
-    if isinstance(value, dict):
-        return "an object"
-    return "null"
 
 
 def _is_json(content_type: str) -> bool:
@@ -109,7 +68,7 @@ class Body:
             ) from None
         if not isinstance(data, dict):
             raise ApiError(
-                400, f"the body must be a JSON object, not {_json_name(data)}", field="body"
+                400, f"the body must be a JSON object, not {json_name(data)}", field="body"
             )
         refuse_unstorable_text(data)
         return data
@@ -124,34 +83,3 @@ async def read_body(request: web.Request) -> Body:
     if len(raw) > MAX_BODY_BYTES:
         raise ApiError(413, f"the body is larger than {MAX_BODY_BYTES} bytes (1 MiB)")
     return Body(raw, request.content_type, request.headers.get("Content-Type") or "none")
-
-
-def typed_fields(
-    body: Mapping[str, Any],
-    types: Mapping[str, str],
-    *,
-    read_only: Iterable[str] = (),
-) -> dict[str, Any]:
-    """`body` without nulls and read-only fields; each known field checked for its JSON type.
-
-    Fields not in `types` are passed through untouched: the service refuses unknown names.
-    """
-    skip = set(read_only)
-    cleaned: dict[str, Any] = {}
-    for name, value in body.items():
-        if value is None or name in skip:
-            continue
-        kind = types.get(name)
-        if kind is not None and not _is(kind, value):
-            secret = name in SECRET_FIELDS
-            shown = "" if secret or isinstance(value, list | dict) else f" {_short(value)}"
-            raise ValidationError(
-                name, f"must be {_DESCRIBE[kind]}, got {_json_name(value)}{shown}"
-            )
-        cleaned[name] = value
-    return cleaned
-
-
-def _short(value: Any) -> str:
-    text = json.dumps(value, ensure_ascii=False)
-    return text if len(text) <= 60 else text[:57] + "..."

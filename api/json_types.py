@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import functools
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from typing import Any
 
 from pydantic import BaseModel
@@ -85,6 +85,27 @@ def json_kinds(model: type[BaseModel]) -> Mapping[str, str]:
         if kind is not None:
             kinds[name] = kind
     return kinds
+
+
+def field_names(model: type[BaseModel]) -> tuple[str, ...]:
+    """The names a request body of `model` may carry (aliases, as on the wire)."""
+    return tuple(model.model_json_schema().get("properties", {}))
+
+
+def json_fields(
+    body: Mapping[str, Any],
+    model: type[BaseModel],
+    *,
+    read_only: Iterable[str] = (),
+    wire_types: Mapping[str, str] | None = None,
+) -> dict[str, Any]:
+    """`body` without nulls (the same as leaving a field out) and without `read_only` fields
+    (returned by a GET, ignored so that a client may post back what it read), each field that
+    `model` knows checked for its JSON type."""
+    skip = set(read_only)
+    given = {name: value for name, value in body.items() if value is not None and name not in skip}
+    check_json_types(given, model, wire_types=wire_types)
+    return given
 
 
 def check_json_types(

@@ -22,7 +22,7 @@ from collections.abc import Mapping
 from enum import Enum
 from typing import Any
 
-from api.json_types import check_json_types
+from api.json_types import json_fields
 from core.models.tenancy import NotificationSettingsRead, NotificationSettingsUpdate
 
 SERVER_VIEW = (
@@ -70,8 +70,7 @@ def to_portsip(read: NotificationSettingsRead) -> dict[str, Any]:
 def from_portsip(body: Mapping[str, Any], *, system: bool) -> NotificationSettingsUpdate:
     """A posted flat object as an update of the system's (or a tenant's) settings; raises
     `core.errors.ValidationError(field, rule)` naming the first field that breaks a rule."""
-    given = {
-        name: value for name, value in body.items() if value is not None and name not in READ_ONLY
-    }
-    check_json_types(given, NotificationSettingsUpdate, wire_types=WIRE_TYPES)
+    given = json_fields(
+        body, NotificationSettingsUpdate, read_only=READ_ONLY, wire_types=WIRE_TYPES
+    )
     return NotificationSettingsUpdate.parse(given, system=system)

@@ -20,16 +20,19 @@ from datetime import datetime
 from typing import Any
 
 from aiohttp import web
+from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 
 from api.auth import Scope, scoped_prepared_write
-from api.body import OBJECT, STRING, read_body, typed_fields
+from api.body import read_body
 from api.db import CONTEXT, Answered, Batched
 from api.errors import ApiError
+from api.json_types import field_names, json_fields
 from core import validation as v
 from core.catalog import NAMES, Event, get_event
 from core.errors import ValidationError
 from core.pipeline.emit import (
+    KEY_MAX_LENGTH,
     EmitResult,
     PreparedEmit,
     find_repeated,
@@ -38,8 +41,18 @@ from core.pipeline.emit import (
     write_prepared,
 )
 from core.services.deliveries import delivery_public
+from core.vocabulary import EventName
 
-EVENT_TYPES = {"event": STRING, "data": OBJECT, "key": STRING}
+
+class EventRequest(BaseModel):
+    """`POST /api/events`: the event's name, its payload (checked against the event's payload
+    model by `prepare_emit`) and an optional idempotency key (at most 200 characters)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    event: EventName
+    data: dict[str, Any] = Field(default_factory=dict)
+    key: str | None = Field(default=None, max_length=KEY_MAX_LENGTH)
 
 
 def _jsonable(row: dict[str, Any]) -> dict[str, Any]:
@@ -84,8 +97,8 @@ async def post_event(request: web.Request) -> web.Response:
 
     def prepare(session: Session, scope: Scope) -> PreparedEmit | Answered:
         """On a preparing thread, after the token check: everything but the writes."""
-        body = typed_fields(raw.json_object(), EVENT_TYPES)
-        v.known_fields(body, EVENT_TYPES)
+        body = json_fields(raw.json_object(), EventRequest)
+        v.known_fields(body, field_names(EventRequest))
         if "event" not in body:
             raise ValidationError("event", f"is required: one of {', '.join(NAMES)}")
         event = get_event(body["event"], field="event")

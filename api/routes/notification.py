@@ -23,7 +23,7 @@ from api.auth import Scope, scoped_read, scoped_write
 from api.body import read_body
 from api.db import CONTEXT
 from api.errors import ApiError
-from api.json_types import check_json_types
+from api.json_types import field_names, json_fields
 from api.portsip import from_portsip, to_portsip
 from core import netfence
 from core import validation as v
@@ -81,9 +81,8 @@ async def post_test_email(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     body = await read_body(request)
     scope = await scoped_read(request, lambda _session, scope: scope)
-    fields = {name: value for name, value in body.json_object().items() if value is not None}
-    check_json_types(fields, TestEmailRequest)
-    v.known_fields(fields, TestEmailRequest.model_fields)
+    fields = json_fields(body.json_object(), TestEmailRequest)
+    v.known_fields(fields, field_names(TestEmailRequest))
     result = await send_test_email(
         ctx=ctx,
         tenant=scope.tenant,

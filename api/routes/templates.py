@@ -25,16 +25,17 @@ from aiohttp import web
 from sqlmodel import Session
 
 from api.auth import Scope, scoped_read, scoped_write
-from api.body import STRING, read_body, typed_fields
+from api.body import read_body
 from api.errors import ApiError
+from api.json_types import json_fields
 from api.template_checks import TEMPLATE_CHECKS
 from api.template_checks import setup as setup_checks
 from core import validation as v
 from core.catalog import Event, get_event
 from core.errors import NotFound, ValidationError
+from core.models.templates import TemplateUpdate
 from core.services.templates import (
     create_custom_template,
-    custom_as_dict,
     delete_custom_template,
     get_custom_template,
     get_default_template,
@@ -44,10 +45,20 @@ from core.services.templates import (
     values_for_create,
     values_for_update,
 )
+from core.vocabulary import EventName
 
-TEMPLATE_TYPES = {"name": STRING, "from": STRING, "mail_from": STRING, "subject": STRING,
-                  "body": STRING}  # fmt: skip
+
+class TemplateCreate(TemplateUpdate):
+    """`POST /api/custom_email_templates`: a template's name (checked against the catalogue:
+    404 naming the valid names) and `TemplateUpdate`'s parts (`from` or `mail_from`, `subject`,
+    `body`), whose values the template service checks."""
+
+    name: EventName
+
+
+# The names a create may carry (the part `from` also goes by `mail_from`).
 CREATE_FIELDS = ("name", "from", "mail_from", "subject", "body")
+# Returned by GET, not settable: ignored when a client posts back what it read.
 READ_ONLY = ("created_at", "updated_at")
 
 
@@ -85,7 +96,7 @@ async def get_default(request: web.Request) -> web.Response:
 async def list_custom(request: web.Request) -> web.Response:
     def work(session: Session, scope: Scope) -> list[dict[str, Any]]:
         rows = list_custom_templates(session=session, tenant=scope.tenant)
-        return [custom_as_dict(row) for row in rows]
+        return [row.as_dict() for row in rows]
 
     return web.json_response(await scoped_read(request, work))
 
@@ -94,7 +105,7 @@ async def create_custom(request: web.Request) -> web.Response:
     body = await read_body(request)
 
     def given(session: Session, scope: Scope) -> tuple[str, dict[str, Any], dict[str, str]]:
-        fields = typed_fields(body.json_object(), TEMPLATE_TYPES, read_only=READ_ONLY)
+        fields = json_fields(body.json_object(), TemplateCreate, read_only=READ_ONLY)
         v.known_fields(fields, CREATE_FIELDS)
         if "name" not in fields:
             raise ValidationError("name", "is required: one of the 14 template names")
@@ -116,7 +127,7 @@ async def create_custom(request: web.Request) -> web.Response:
         row = create_custom_template(
             session=session, tenant=scope.tenant, name=name, actor=scope.actor, **parts
         )
-        return custom_as_dict(row)
+        return row.as_dict()
 
     return web.json_response(await scoped_write(request, work))
 
@@ -127,7 +138,7 @@ async def get_custom(request: web.Request) -> web.Response:
     def work(session: Session, scope: Scope) -> dict[str, Any]:
         event = known_event(name)
         row = get_custom_template(session=session, tenant=scope.tenant, name=event.name)
-        return custom_as_dict(row)
+        return row.as_dict()
 
     return web.json_response(await scoped_read(request, work))
 
@@ -136,14 +147,15 @@ async def update_custom(request: web.Request) -> web.Response:
     name = request.match_info["name"]
     body = await read_body(request)
 
-    def given(session: Session, scope: Scope) -> tuple[str, dict[str, Any], dict[str, str]]:
+    def given(session: Session, scope: Scope) -> tuple[str, TemplateUpdate, dict[str, str]]:
         event = known_event(name)
-        changes = typed_fields(body.json_object(), TEMPLATE_TYPES, read_only=READ_ONLY)
-        given_name = changes.pop("name", None)
+        fields = json_fields(body.json_object(), TemplateCreate, read_only=READ_ONLY)
+        given_name = fields.pop("name", None)
         if given_name is not None and given_name.strip().upper() != event.name:
             raise ValidationError(
                 "name", f"{given_name!r} does not match the template in the path ({event.name})"
             )
+        changes = TemplateUpdate.from_fields(fields)
         values = values_for_update(
             session=session, tenant=scope.tenant, name=event.name, changes=changes
         )
@@ -157,7 +169,7 @@ async def update_custom(request: web.Request) -> web.Response:
             session=session, tenant=scope.tenant, name=event_name, changes=changes,
             actor=scope.actor,
         )  # fmt: skip
-        return custom_as_dict(row)
+        return row.as_dict()
 
     return web.json_response(await scoped_write(request, work))
 
