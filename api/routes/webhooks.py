@@ -21,8 +21,9 @@ from aiohttp import web
 from sqlmodel import Session
 
 from api.auth import Scope, scoped_read, scoped_write
-from api.body import STRING, read_body, typed_fields
+from api.body import read_body
 from api.db import CONTEXT
+from api.json_types import json_fields
 from core import netfence
 from core import validation as v
 from core.errors import NotFound, ValidationError
@@ -76,9 +77,9 @@ async def create_hook(request: web.Request) -> web.Response:
     def work(session: Session, scope: Scope) -> dict[str, Any]:
         given = body.json_object()
         if given.get("secret") is not None and not isinstance(given["secret"], str):
-            # not typed_fields' message: that one repeats the value it refuses
+            # not json_fields' message: that one repeats the value it refuses
             raise ValidationError("secret", "must be a JSON string")
-        fields = typed_fields(given, {"url": STRING}, read_only=READ_ONLY)
+        fields = json_fields(given, WebhookCreate, read_only=READ_ONLY)
         v.known_fields(fields, CREATE_FIELDS)
         if "url" not in fields:
             raise ValidationError("url", "is required: the http(s) URL that receives the POSTs")
