@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
+from textual import on, work
 from textual.app import App, SystemCommand
 from textual.binding import Binding, BindingType
 from textual.message import Message
@@ -47,6 +48,7 @@ PAGE_SCREENS = {
     "deliveries": "tui.screens.deliveries:DeliveriesScreen",
     "audit": "tui.screens.audit:AuditScreen",
     "slack": "tui.screens.slack:SlackScreen",
+    "webhooks": "tui.screens.webhooks:WebhooksScreen",
     "captured": "tui.screens.captured:CapturedScreen",
 }
 
@@ -76,6 +78,11 @@ class MailbellApp(App[None]):
 
     class ContextReady(Message):
         pass
+
+    class TenantSlugs(Message):
+        def __init__(self, slugs: list[str]) -> None:
+            super().__init__()
+            self.slugs = slugs
 
     def __init__(
         self,
@@ -158,15 +165,18 @@ class MailbellApp(App[None]):
 
     def refresh_tenants(self) -> None:
         """Tenant slugs for the command palette (loaded on a thread)."""
+        if self.ctx is not None:
+            self.load_tenant_slugs(self.ctx)
 
-        def load() -> None:
-            from core.services.tenants import list_tenants
+    @work(thread=True, exclusive=True, group="tenant-slugs", exit_on_error=False)
+    def load_tenant_slugs(self, ctx: Context) -> None:
+        from tui.data.tenants import slugs
 
-            assert self.ctx is not None
-            with self.ctx.session() as session:
-                self.tenant_slugs = [t.slug for t in list_tenants(session=session)]
+        self.post_message(self.TenantSlugs(slugs(ctx)))
 
-        self.run_worker(load, thread=True, group="tenant-slugs", exit_on_error=False)
+    @on(TenantSlugs)
+    def remember_tenant_slugs(self, message: TenantSlugs) -> None:
+        self.tenant_slugs = message.slugs
 
     # -- scope -----------------------------------------------------------------------------
 

@@ -6,12 +6,14 @@ from datetime import UTC, datetime
 
 from rich.text import Text
 
-STATUS_STYLE = {
-    "sent": "green",
-    "failed": "bold red",
-    "queued": "yellow",
-    "sending": "cyan",
-    "suppressed": "dim",
+from core.vocabulary import DeliveryStatus
+
+STATUS_STYLE: dict[str, str] = {
+    DeliveryStatus.SENT: "green",
+    DeliveryStatus.FAILED: "bold red",
+    DeliveryStatus.QUEUED: "yellow",
+    DeliveryStatus.SENDING: "cyan",
+    DeliveryStatus.SUPPRESSED: "dim",
 }
 
 

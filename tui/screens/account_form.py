@@ -5,19 +5,18 @@ The IMAP password input is masked and starts empty; on edit, blank keeps the sto
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Footer, Input, Label, Select, Switch
 
-from tui.runtime import actor, check, owner
-from tui.screens.form_dialog import FormDialog, secret_field
+from tui.data import accounts
+from tui.jobs import reporting
+from tui.screens.form_dialog import FormDialog, Saved, SaveFailed, secret_field
 from tui.widgets.form import Field
-
-if TYPE_CHECKING:
-    from core.context import Context
 
 TEXT_FIELDS = (
     "email",
@@ -28,50 +27,6 @@ TEXT_FIELDS = (
     "imap_password",
     "imap_folder",
 )
-
-
-def clean_fields(data: dict[str, Any]) -> None:
-    """The account rules of core.models.mail, one field at a time."""
-    from core.models.mail import EmailAccountUpdate  # the service's own field rules
-
-    EmailAccountUpdate.from_fields(data)
-
-
-def save_account(ctx: Context, slug: str, account_id: int | None, data: dict[str, Any]) -> str:
-    from core.models.mail import EmailAccountCreate, EmailAccountUpdate
-    from core.services.accounts import (
-        create_email_account,
-        set_default_email_account,
-        update_email_account,
-    )
-
-    data = dict(data)
-    make_default = data.pop("is_default", False)
-    with ctx.session() as session:
-        tenant = owner(session, slug)
-        assert tenant is not None
-        if account_id is None:
-            account = create_email_account(
-                session=session,
-                box=ctx.box,
-                tenant=tenant,
-                data=EmailAccountCreate.from_fields(data),
-                actor=actor(),
-            )
-        else:
-            account = update_email_account(
-                session=session,
-                box=ctx.box,
-                tenant=tenant,
-                account_id=account_id,
-                changes=EmailAccountUpdate.from_fields(data),
-                actor=actor(),
-            )
-        if make_default and not account.default:
-            set_default_email_account(
-                session=session, tenant=tenant, account_id=account.id, actor=actor()
-            )
-        return account.email
 
 
 class AccountFormScreen(FormDialog[bool]):
@@ -221,7 +176,7 @@ class AccountFormScreen(FormDialog[bool]):
                     name, "is required: the outbound server of the account" if missing else None
                 )
                 continue
-            error = check(clean_fields, {name: value})
+            error = accounts.field_error(name, value)
             if name in ("email", "display_name") and not str(value).strip():
                 error = "is required" if all_fields or name in self.touched else None
             self.form.set(name, error)
@@ -240,8 +195,14 @@ class AccountFormScreen(FormDialog[bool]):
         if not self.ready_to_save():
             return
         account_id = self.account["id"] if self.account else None
-        self.run_job("save", save_account, self.ctx, self.slug, account_id, self.values())
+        self.save(account_id, self.values())
 
-    def done_save(self, email: str) -> None:
-        self.notify(f"Saved {email}")
+    @work(thread=True, exclusive=True, group="save", exit_on_error=False)
+    def save(self, account_id: int | None, values: dict[str, Any]) -> None:
+        with reporting(self, "save", SaveFailed):
+            self.post_message(Saved(accounts.save(self.ctx, self.slug, account_id, values)))
+
+    @on(Saved)
+    def saved(self, message: Saved) -> None:
+        self.notify(f"Saved {message.value}")
         self.dismiss(True)

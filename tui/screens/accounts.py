@@ -3,22 +3,22 @@
 from __future__ import annotations
 
 import contextlib
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
+from textual.message import Message
 from textual.widgets import DataTable, Static
 
 from tui import format as fmt
-from tui.runtime import actor, owner
+from tui.data import accounts as data
+from tui.data.accounts import AccountsView
+from tui.jobs import JobFailed, Result, reporting
 from tui.screens.base import MainScreen
 from tui.widgets.spinner import Spinner
 from tui.widgets.tables import filled
-
-if TYPE_CHECKING:
-    from core.context import Context
 
 NEED_SERVER = (
     "An email account needs one of the tenant's mail servers for its outbound mail: "
@@ -26,28 +26,39 @@ NEED_SERVER = (
 )
 
 
-@dataclass(frozen=True)
-class AccountsView:
-    accounts: list[dict[str, Any]]
-    servers: dict[int, str]
+class AccountsLoaded(Result[AccountsView]):
+    """The tenant's accounts and the servers they may use."""
 
 
-def load_accounts(ctx: Context, slug: str) -> AccountsView:
-    from core.services.accounts import list_email_accounts
-    from core.services.mail_servers import list_mail_servers
-
-    with ctx.session() as session:
-        tenant = owner(session, slug)
-        assert tenant is not None
-        accounts = [a.model_dump() for a in list_email_accounts(session=session, tenant=tenant)]
-        servers = {s.id: s.name for s in list_mail_servers(session=session, tenant=tenant) if s.id}
-    return AccountsView(accounts, servers)
+class SyncProgress(Message, bubble=False):
+    def __init__(self, account: dict[str, Any], done: int, total: int) -> None:
+        super().__init__()
+        self.account = account
+        self.done = done
+        self.total = total
 
 
-async def sync(ctx: Context, account_id: int, progress: Any) -> Any:
-    from core.services.inbound import sync_account
+class Synced(Message, bubble=False):
+    """A sync ended; `result` is core.services.inbound's SyncResult."""
 
-    return await sync_account(ctx=ctx, account_id=account_id, progress=progress)
+    def __init__(self, account_id: int, result: Any) -> None:
+        super().__init__()
+        self.account_id = account_id
+        self.result = result
+
+
+class SyncFailed(JobFailed):
+    def __init__(self, error: BaseException, job: str, account_id: int = 0) -> None:
+        super().__init__(error, job)
+        self.account_id = account_id
+
+
+class DefaultSet(Result[str]):
+    """The address of the tenant's default account now."""
+
+
+class AccountDeleted(Result[None]):
+    pass
 
 
 class AccountsScreen(MainScreen):
@@ -105,13 +116,19 @@ class AccountsScreen(MainScreen):
                 Text("Email accounts belong to a tenant: pick one on Tenants (1).", style="yellow")
             )
             return
-        self.run_job("load", load_accounts, self.ctx, self.slug)
+        self.load(self.slug)
+
+    @work(thread=True, exclusive=True, group="load", exit_on_error=False)
+    def load(self, slug: str) -> None:
+        with reporting(self, "load"):
+            self.post_message(AccountsLoaded(data.load(self.ctx, slug)))
 
     def action_refresh(self) -> None:
         self.reload()
 
-    def done_load(self, view: AccountsView) -> None:
-        self.view = view
+    @on(AccountsLoaded)
+    def show(self, message: AccountsLoaded) -> None:
+        view = self.view = message.value
         note = self.query_one("#accounts-note", Static)
         if not view.servers:
             note.update(Text(f"⚠ {NEED_SERVER}", style="yellow"))
@@ -211,12 +228,28 @@ class AccountsScreen(MainScreen):
             return
         self.syncing[account_id] = "starting…"
         self._show_progress(account)
+        self.sync(account)
+
+    @work(group="sync", exit_on_error=False)
+    async def sync(self, account: dict[str, Any]) -> None:
+        """Network work (IMAP): on the event loop; one worker per account."""
+        account_id = account["id"]
 
         def progress(done: int, total: int) -> None:
-            self.syncing[account_id] = f"{done}/{total}"
-            self._show_progress(account)
+            self.post_message(SyncProgress(account, done, total))
 
-        self.run_job("sync", sync, self.ctx, account_id, progress, key=account_id)
+        try:
+            result = await data.sync(self.ctx, account_id, progress)
+        except Exception as exc:
+            self.post_message(SyncFailed(exc, "sync", account_id))
+        else:
+            self.post_message(Synced(account_id, result))
+
+    @on(SyncProgress)
+    def sync_progress(self, message: SyncProgress) -> None:
+        if message.account["id"] in self.syncing:
+            self.syncing[message.account["id"]] = f"{message.done}/{message.total}"
+            self._show_progress(message.account)
 
     def _show_progress(self, account: dict[str, Any]) -> None:
         state = self.syncing.get(account["id"])
@@ -231,8 +264,10 @@ class AccountsScreen(MainScreen):
         with contextlib.suppress(Exception):
             table.update_cell(str(account["id"]), "sync", self._sync_cell(account))
 
-    def done_sync(self, result: Any, account_id: int) -> None:
-        self.syncing.pop(account_id, None)
+    @on(Synced)
+    def synced(self, message: Synced) -> None:
+        result = message.result
+        self.syncing.pop(message.account_id, None)
         if result.ok:
             self.notify(f"Synced: {result.fetched} new, {result.message_count} in total")
         else:
@@ -243,12 +278,12 @@ class AccountsScreen(MainScreen):
             self.query_one("#sync-spinner", Spinner).stop()
         self.reload()
 
-    def failed_sync(self, exc: BaseException, account_id: int) -> bool:
-        self.syncing.pop(account_id, None)
+    @on(SyncFailed)
+    def sync_failed(self, message: SyncFailed) -> None:
+        self.syncing.pop(message.account_id, None)
         if not self.syncing:
             self.query_one("#sync-spinner", Spinner).stop()
         self.reload()
-        return False
 
     def action_default(self) -> None:
         account = self._need_selection()
@@ -258,20 +293,16 @@ class AccountsScreen(MainScreen):
             self.notify(f"{account['email']} is the default already")
             return
 
-        def make_default(ctx: Context, slug: str, account_id: int) -> str:
-            from core.services.accounts import set_default_email_account
+        self.make_default(self.slug, account["id"])
 
-            with ctx.session() as session:
-                tenant = owner(session, slug)
-                assert tenant is not None
-                return set_default_email_account(
-                    session=session, tenant=tenant, account_id=account_id, actor=actor()
-                ).email
+    @work(thread=True, group="change", exit_on_error=False)
+    def make_default(self, slug: str, account_id: int) -> None:
+        with reporting(self, "default"):
+            self.post_message(DefaultSet(data.make_default(self.ctx, slug, account_id)))
 
-        self.run_job("default", make_default, self.ctx, self.slug, account["id"])
-
-    def done_default(self, email: str) -> None:
-        self.notify(f"{email} is now the default account")
+    @on(DefaultSet)
+    def default_set(self, message: DefaultSet) -> None:
+        self.notify(f"{message.value} is now the default account")
         self.reload()
 
     def action_delete(self) -> None:
@@ -281,24 +312,22 @@ class AccountsScreen(MainScreen):
         if account is None or self.slug is None:
             return
         name = account["display_name"] or account["email"]
+        slug = self.slug
         question = f"Are you sure you want to delete the account {name}? This cannot be undone."
-
-        def delete(ctx: Context, slug: str, account_id: int) -> None:
-            from core.services.accounts import delete_email_account
-
-            with ctx.session() as session:
-                tenant = owner(session, slug)
-                assert tenant is not None
-                delete_email_account(
-                    session=session, tenant=tenant, account_id=account_id, actor=actor()
-                )
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.run_job("delete", delete, self.ctx, self.slug, account["id"])
+                self.delete(slug, account["id"])
 
         self.app.push_screen(ConfirmScreen(question), answered)
 
-    def done_delete(self, _: None) -> None:
+    @work(thread=True, group="change", exit_on_error=False)
+    def delete(self, slug: str, account_id: int) -> None:
+        with reporting(self, "delete"):
+            data.delete(self.ctx, slug, account_id)
+            self.post_message(AccountDeleted(None))
+
+    @on(AccountDeleted)
+    def deleted(self, _: AccountDeleted) -> None:
         self.notify("Email account deleted")
         self.reload()

@@ -2,41 +2,25 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Static
 
 from tui import format as fmt
+from tui.data import audit
+from tui.jobs import Result, reporting
 from tui.screens.base import MainScreen
 from tui.widgets.tables import filled
 
-if TYPE_CHECKING:
-    from core.context import Context
-
-LIMIT = 500
 SOURCE_STYLE = {"tui": "cyan", "cli": "magenta", "slack": "green", "api": "yellow"}
 
 
-def load_entries(ctx: Context, slug: str | None) -> list[dict[str, Any]]:
-    from core.services.audit import list_entries
-
-    with ctx.session() as session:
-        return [
-            {
-                "id": e.id,
-                "at": e.at,
-                "actor": e.actor,
-                "source": e.source,
-                "tenant": e.tenant,
-                "action": e.action,
-                "target": e.target,
-                "fields": list(e.fields),
-            }
-            for e in list_entries(session=session, tenant=slug, limit=LIMIT)
-        ]
+class EntriesLoaded(Result[list[dict[str, Any]]]):
+    """Audit entries, newest first."""
 
 
 class AuditScreen(MainScreen):
@@ -65,15 +49,23 @@ class AuditScreen(MainScreen):
             table.add_column(label, key=key)
 
     def reload(self) -> None:
-        self.run_job("load", load_entries, self.ctx, self.slug)
+        self.load(self.slug)
+
+    @work(thread=True, exclusive=True, group="load", exit_on_error=False)
+    def load(self, slug: str | None) -> None:
+        with reporting(self, "load"):
+            self.post_message(EntriesLoaded(audit.load_entries(self.ctx, slug)))
 
     def action_refresh(self) -> None:
         self.reload()
 
-    def done_load(self, entries: list[dict[str, Any]]) -> None:
+    @on(EntriesLoaded)
+    def show(self, message: EntriesLoaded) -> None:
+        entries = message.value
         scope = "every change" if self.slug is None else f"changes to tenant {self.slug}"
         self.query_one("#audit-note", Static).update(
-            f"Newest first, {scope} (last {LIMIT}). Values are never recorded, only field names."
+            f"Newest first, {scope} (last {audit.LIMIT}). Values are never recorded, only field "
+            "names."
         )
         table = self.query_one("#audit", DataTable)
         table.clear()

@@ -13,7 +13,7 @@ from textual.containers import Vertical
 from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
-from tui.jobs import JobsMixin
+from tui.jobs import ShowsFailures
 from tui.widgets.nav import NavBar
 
 if TYPE_CHECKING:
@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from tui.app import MailbellApp
 
 
-class MainScreen(JobsMixin, Screen[None]):
+class MainScreen(ShowsFailures, Screen[None]):
     MODE: ClassVar[str] = ""
     PAGE_TITLE: ClassVar[str] = ""
 
@@ -67,4 +67,4 @@ class MainScreen(JobsMixin, Screen[None]):
             self.reload()
 
     def reload(self) -> None:
-        """Load (or reload) the page's data; pages run their queries in a job."""
+        """Load (or reload) the page's data; pages run their queries in a thread worker."""

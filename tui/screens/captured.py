@@ -2,61 +2,27 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from email import message_from_bytes
-from email.message import EmailMessage
-from email.policy import default as default_policy
-from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import ClassVar
 
 from rich.text import Text
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.widgets import DataTable, Static
 
 from tui import format as fmt
+from tui.data.captured import Captured, read_captured
+from tui.jobs import Result, reporting
 from tui.screens.base import MainScreen
 from tui.widgets.tables import filled
 
 REFRESH_S = 2.0
-LIMIT = 500
 
 
-@dataclass(frozen=True)
-class Captured:
-    name: str
-    sender: str
-    to: str
-    subject: str
-    date: str
-    body: str
-
-
-def read_captured(folder: Path) -> list[Captured]:
-    """Newest first; each file is one message as the server received it."""
-    files = sorted(folder.glob("*.eml"), key=lambda p: p.name, reverse=True)[:LIMIT]
-    found = []
-    for path in files:
-        message = message_from_bytes(path.read_bytes(), policy=default_policy)
-        assert isinstance(message, EmailMessage)
-        body = message.get_body(preferencelist=("plain", "html"))
-        try:
-            date = fmt.when(parsedate_to_datetime(str(message["Date"])))
-        except (TypeError, ValueError):
-            date = ""
-        found.append(
-            Captured(
-                name=path.name,
-                sender=str(message["From"] or ""),
-                to=str(message["To"] or ""),
-                subject=str(message["Subject"] or "(no subject)"),
-                date=date,
-                body=body.get_content().strip() if body is not None else "",
-            )
-        )
-    return found
+class CapturedLoaded(Result[list[Captured]]):
+    """The captured messages, newest first."""
 
 
 class CapturedScreen(MainScreen):
@@ -95,9 +61,16 @@ class CapturedScreen(MainScreen):
     def action_refresh(self) -> None:
         demo = self.mb.demo
         if demo is not None and self.is_current:
-            self.run_job("load", read_captured, demo.capture_dir)
+            self.load(demo.capture_dir)
 
-    def done_load(self, items: list[Captured]) -> None:
+    @work(thread=True, exclusive=True, group="load", exit_on_error=False)
+    def load(self, folder: Path) -> None:
+        with reporting(self, "load"):
+            self.post_message(CapturedLoaded(read_captured(folder)))
+
+    @on(CapturedLoaded)
+    def show(self, message: CapturedLoaded) -> None:
+        items = message.value
         names = tuple(item.name for item in items)
         demo = self.mb.demo
         address = demo.capture_address if demo else ""

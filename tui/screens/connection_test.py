@@ -6,9 +6,9 @@ unsaved settings (the add dialog, or edits not saved yet) are tested as typed.
 
 from __future__ import annotations
 
-import inspect
 from typing import TYPE_CHECKING, Any, ClassVar
 
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -16,59 +16,41 @@ from textual.message import Message
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Label, Static
 
-from tui.jobs import JobsMixin
-from tui.runtime import error_text, owner
+from tui.data import mail_tests
+from tui.jobs import JobFailed, Result, ShowsFailures, reporting
+from tui.runtime import error_text
 from tui.widgets.report import StepReport
 from tui.widgets.spinner import Spinner
 
 if TYPE_CHECKING:
-    from core.context import Context
     from core.mail.diagnose import ConnectionReport
 
 
-async def run_test(
-    ctx: Context,
-    slug: str | None,
-    *,
-    server_id: int | None,
-    changes: dict[str, Any] | None,
-    data: dict[str, Any] | None,
-    on_step: Any = None,
-) -> ConnectionReport:
-    from core.services.mail_tests import test_mail_server, unsaved_config
+class StepDone(Message, bubble=False):
+    """One step of the test finished (the report grows while the test runs)."""
 
-    with ctx.session() as session:
-        tenant = owner(session, slug)
-    extra: dict[str, Any] = {}
-    if on_step is not None:
-        parameters = inspect.signature(test_mail_server).parameters
-        for name in ("on_step", "progress"):
-            if name in parameters:
-                extra[name] = on_step
-                break
-    if server_id is not None:
-        return await test_mail_server(
-            ctx=ctx, tenant=tenant, server_id=server_id, changes=changes or None, **extra
-        )
-    assert data is not None
-    config, mail_from = unsaved_config(
-        {k: v for k, v in data.items() if k not in ("is_default", "name")}
-    )
-    return await test_mail_server(
-        ctx=ctx, tenant=tenant, config=config, mail_from=mail_from, **extra
-    )
+    def __init__(self, step: Any) -> None:
+        super().__init__()
+        self.step = step
 
 
-class ConnectionTestScreen(JobsMixin, ModalScreen[bool]):
+class TestFinished(Result["ConnectionReport"]):
+    """Every step ran (or the first failure stopped the test)."""
+
+    __test__ = False  # not a pytest test class
+
+
+class TestFailed(JobFailed):
+    """The test could not run at all."""
+
+    __test__ = False
+
+
+class ConnectionTestScreen(ShowsFailures, ModalScreen[bool]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "close", "Close", id="test.close"),
         Binding("r", "again", "Run again", id="test.again"),
     ]
-
-    class StepDone(Message):
-        def __init__(self, step: Any) -> None:
-            super().__init__()
-            self.step = step
 
     def __init__(
         self,
@@ -110,30 +92,37 @@ class ConnectionTestScreen(JobsMixin, ModalScreen[bool]):
         security = (self.changes or self.data or {}).get("security")
         self.query_one("#report", StepReport).start(security)
         spinner.start(f"Testing {self.label}…")
-        self.run_job(
-            "test",
-            run_test,
-            self.app.ctx,  # type: ignore[attr-defined]
-            self.slug,
-            server_id=self.server_id,
-            changes=self.changes,
-            data=self.data,
-            on_step=lambda step: self.post_message(self.StepDone(step)),
-        )
+        self.run_test()
 
-    def on_connection_test_screen_step_done(self, message: StepDone) -> None:
+    @work(exclusive=True, group="test", exit_on_error=False)
+    async def run_test(self) -> None:
+        """Network work: on the event loop, like every asyncio client."""
+        with reporting(self, "test", TestFailed):
+            report = await mail_tests.connection_test(
+                self.app.ctx,  # type: ignore[attr-defined]
+                self.slug,
+                server_id=self.server_id,
+                changes=self.changes,
+                data=self.data,
+                on_step=lambda step: self.post_message(StepDone(step)),
+            )
+            self.post_message(TestFinished(report))
+
+    @on(StepDone)
+    def step_done(self, message: StepDone) -> None:
         self.query_one("#report", StepReport).add_step(message.step)
 
-    def done_test(self, report: ConnectionReport) -> None:
-        self.report = report
+    @on(TestFinished)
+    def finished(self, message: TestFinished) -> None:
+        self.report = message.value
         self.query_one("#test-spinner", Spinner).stop()
-        self.query_one("#report", StepReport).finish(report)
+        self.query_one("#report", StepReport).finish(message.value)
         self.query_one("#close", Button).focus()
 
-    def failed_test(self, exc: BaseException) -> bool:
+    @on(TestFailed)
+    def failed(self, message: TestFailed) -> None:
         self.query_one("#test-spinner", Spinner).stop()
-        self.query_one("#report", StepReport).fail(error_text(exc))
-        return False
+        self.query_one("#report", StepReport).fail(error_text(message.error))
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()

@@ -8,71 +8,63 @@ updated in place, new ones appear at the top.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal
+from textual.message import Message
 from textual.widgets import DataTable, Label, Select, Static
 
+from core.vocabulary import DeliveryStatus, EventName
 from tui import format as fmt
-from tui.runtime import actor, owner
+from tui.data import deliveries
+from tui.data.deliveries import Page
+from tui.jobs import JobFailed, Result, reporting
 from tui.screens.base import MainScreen
 from tui.widgets.tables import filled
-
-if TYPE_CHECKING:
-    from core.context import Context
 
 FIRST_PAGE = 100
 NEXT_PAGE = 1000
 LIVE_EVERY_S = 2.0
-STATUSES = ("queued", "sending", "sent", "failed", "suppressed")
 COLUMNS = ("id", "time", "status", "event", "tenant", "attempts", "channel", "target", "error")
 
 
-@dataclass(frozen=True)
-class Page:
-    rows: list[dict[str, Any]]
-    limit: int
-    live: bool = False
+class PageLoaded(Result[Page]):
+    """The newest page, after a (re)load: the table starts over."""
 
 
-def load_page(
-    ctx: Context,
-    slug: str | None,
-    status: str | None,
-    event: str | None,
-    limit: int,
-    live: bool = False,
-    before_id: int | None = None,
-) -> Page:
-    """The `limit` newest deliveries, or with `before_id` the `limit` next older ones."""
-    from core.services.deliveries import delivery_log
+class PageMessage(Message, bubble=False):
+    """A page read for the filters of `generation` (a reload since then makes it stale)."""
 
-    with ctx.session() as session:
-        page = delivery_log(
-            session=session,
-            tenant=owner(session, slug),
-            status=status,
-            event=event,
-            before_id=before_id,
-            limit=limit,
-        )
-    rows = [row.as_json() for row in page]
-    return Page(rows, limit, live)
+    def __init__(self, page: Page, generation: int) -> None:
+        super().__init__()
+        self.page = page
+        self.generation = generation
 
 
-def retry(ctx: Context, slug: str | None, delivery_id: int) -> int:
-    from core.services.deliveries import retry_delivery
+class LivePage(PageMessage):
+    """The newest page again: changed rows update, new ones go on top."""
 
-    with ctx.session() as session:
-        tenant = owner(session, slug)
-        retry_delivery(
-            session=session, box=ctx.box, delivery_id=delivery_id, actor=actor(), tenant=tenant
-        )
-    return delivery_id
+
+class OlderPage(PageMessage):
+    """The next older rows: they go at the end."""
+
+
+class LiveFailed(JobFailed):
+    pass
+
+
+class MoreFailed(JobFailed):
+    def __init__(self, error: BaseException, job: str, generation: int = 0) -> None:
+        super().__init__(error, job)
+        self.generation = generation
+
+
+class Retried(Result[int]):
+    """The delivery with this id is queued again."""
 
 
 def cells(row: dict[str, Any]) -> tuple[Any, ...]:
@@ -85,7 +77,10 @@ def cells(row: dict[str, Any]) -> tuple[Any, ...]:
         str(row["attempts"]),
         row["channel"],
         fmt.clip(row["target"], 28),
-        Text(fmt.clip(row["last_error"], 60), style="red" if row["status"] == "failed" else "dim"),
+        Text(
+            fmt.clip(row["last_error"], 60),
+            style="red" if row["status"] == DeliveryStatus.FAILED else "dim",
+        ),
     )
 
 
@@ -129,14 +124,17 @@ class DeliveriesScreen(MainScreen):
         self.generation = 0
 
     def compose_body(self) -> ComposeResult:
-        from core.catalog import NAMES as EVENT_NAMES
-
         with Horizontal(id="delivery-filters"):
             yield Label("Status", classes="filter-label")
-            yield Select([(s, s) for s in STATUSES], prompt="all", id="status-filter", compact=True)
+            yield Select(
+                [(str(s), str(s)) for s in DeliveryStatus],
+                prompt="all",
+                id="status-filter",
+                compact=True,
+            )
             yield Label("Event", classes="filter-label")
             yield Select(
-                [(e, e) for e in EVENT_NAMES], prompt="all", id="event-filter", compact=True
+                [(str(e), str(e)) for e in EventName], prompt="all", id="event-filter", compact=True
             )
             yield Static("", id="live", classes="muted")
         yield DataTable(id="deliveries", cursor_type="row", zebra_stripes=True)
@@ -172,7 +170,13 @@ class DeliveriesScreen(MainScreen):
         self.generation += 1
         self.exhausted = False
         self.loading_more = False
-        self.run_job("load", load_page, self.ctx, self.slug, *self.filters(), FIRST_PAGE)
+        self.load_first(self.slug, *self.filters())
+
+    @work(thread=True, exclusive=True, group="load", exit_on_error=False)
+    def load_first(self, slug: str | None, status: str | None, event: str | None) -> None:
+        with reporting(self, "load"):
+            page = deliveries.load_page(self.ctx, slug, status, event, FIRST_PAGE)
+            self.post_message(PageLoaded(page))
 
     def action_refresh(self) -> None:
         self.reload()
@@ -180,18 +184,19 @@ class DeliveriesScreen(MainScreen):
     def live_refresh(self) -> None:
         if self.mb.ctx is None or self.loading_more or not self.is_current:
             return
-        self.run_job(
-            "live",
-            load_page,
-            self.ctx,
-            self.slug,
-            *self.filters(),
-            FIRST_PAGE,
-            True,
-            key=self.generation,
-        )
+        self.load_live(self.slug, *self.filters(), self.generation)
 
-    def done_load(self, page: Page) -> None:
+    @work(thread=True, exclusive=True, group="live", exit_on_error=False)
+    def load_live(
+        self, slug: str | None, status: str | None, event: str | None, generation: int
+    ) -> None:
+        with reporting(self, "live", LiveFailed):
+            page = deliveries.load_page(self.ctx, slug, status, event, FIRST_PAGE)
+            self.post_message(LivePage(page, generation))
+
+    @on(PageLoaded)
+    def show_first(self, message: PageLoaded) -> None:
+        page = message.value
         table = self.query_one("#deliveries", DataTable)
         table.clear()
         filled(table)
@@ -201,9 +206,11 @@ class DeliveriesScreen(MainScreen):
         self.exhausted = len(page.rows) < page.limit
         self._live_note()
 
-    def done_live(self, page: Page, generation: int) -> None:
-        if generation != self.generation:
+    @on(LivePage)
+    def show_live(self, message: LivePage) -> None:
+        if message.generation != self.generation:
             return  # read with the filters of before a reload
+        page = message.page
         table = self.query_one("#deliveries", DataTable)
         newest = max(self.rows, default=0)
         added = False
@@ -227,9 +234,10 @@ class DeliveriesScreen(MainScreen):
                 table.move_cursor(row=table.get_row_index(key), animate=False)
         self._live_note()
 
-    def failed_live(self, _: BaseException, generation: int) -> bool:
+    @on(LiveFailed)
+    def live_failed(self, message: LiveFailed) -> None:
         self.query_one("#live", Static).update(Text("○ live refresh failed", style="red"))
-        return True  # quiet: the next tick tries again
+        message.prevent_default()  # quiet: the next tick tries again
 
     def _live_note(self) -> None:
         count = len(self.rows)
@@ -253,20 +261,31 @@ class DeliveriesScreen(MainScreen):
         if self.exhausted or self.loading_more or not self.rows:
             return
         self.loading_more = True
-        self.run_job(
-            "more",
-            load_page,
-            self.ctx,
-            self.slug,
-            *self.filters(),
-            NEXT_PAGE,
-            before_id=min(self.rows),
-            key=self.generation,
-        )
+        self.load_older(self.slug, *self.filters(), min(self.rows), self.generation)
 
-    def done_more(self, page: Page, generation: int) -> None:
-        if generation != self.generation:
+    @work(thread=True, exclusive=True, group="more", exit_on_error=False)
+    def load_older(
+        self,
+        slug: str | None,
+        status: str | None,
+        event: str | None,
+        before_id: int,
+        generation: int,
+    ) -> None:
+        try:
+            page = deliveries.load_page(
+                self.ctx, slug, status, event, NEXT_PAGE, before_id=before_id
+            )
+        except Exception as exc:
+            self.post_message(MoreFailed(exc, "more", generation))
+        else:
+            self.post_message(OlderPage(page, generation))
+
+    @on(OlderPage)
+    def show_older(self, message: OlderPage) -> None:
+        if message.generation != self.generation:
             return  # asked for before a reload
+        page = message.page
         self.loading_more = False
         table = self.query_one("#deliveries", DataTable)
         oldest = min(self.rows, default=0)
@@ -278,10 +297,10 @@ class DeliveriesScreen(MainScreen):
         self.exhausted = len(page.rows) < page.limit
         self._live_note()
 
-    def failed_more(self, _: BaseException, generation: int) -> bool:
-        if generation == self.generation:
+    @on(MoreFailed)
+    def more_failed(self, message: MoreFailed) -> None:
+        if message.generation == self.generation:
             self.loading_more = False
-        return False
 
     def on_select_changed(self, _: Select.Changed) -> None:
         if self.mb.ctx is not None:
@@ -313,21 +332,28 @@ class DeliveriesScreen(MainScreen):
         row = self.selected()
         if row is None:
             return
-        if row["status"] != "failed":
+        if row["status"] != DeliveryStatus.FAILED:
             self.notify(
                 f"Delivery {row['id']} is {row['status']}: only failed ones can be retried",
                 severity="warning",
             )
             return
-        self.run_job("retry", retry, self.ctx, self.slug, row["id"])
+        self.retry(self.slug, row["id"])
 
-    def done_retry(self, delivery_id: int) -> None:
-        self.notify(f"Delivery {delivery_id} queued again")
+    @work(thread=True, group="retry", exit_on_error=False)
+    def retry(self, slug: str | None, delivery_id: int) -> None:
+        with reporting(self, "retry"):
+            self.post_message(Retried(deliveries.retry(self.ctx, slug, delivery_id)))
+
+    @on(Retried)
+    def retried(self, message: Retried) -> None:
+        self.notify(f"Delivery {message.value} queued again")
         self.live_refresh()
 
     def action_failed(self) -> None:
         select = self.query_one("#status-filter", Select)
-        select.value = Select.NULL if select.value == "failed" else "failed"
+        failed = str(DeliveryStatus.FAILED)
+        select.value = Select.NULL if select.value == failed else failed
 
     def action_filters(self) -> None:
         self.query_one("#status-filter", Select).focus()

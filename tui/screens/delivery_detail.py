@@ -7,84 +7,34 @@ never shows a stored secret.
 
 from __future__ import annotations
 
-import json
-from email import message_from_bytes
-from email.message import EmailMessage
-from email.policy import default as default_policy
-from typing import TYPE_CHECKING, Any, ClassVar
-from urllib.parse import quote_plus
+from typing import Any, ClassVar
 
 from rich.console import Group
 from rich.table import Table
 from rich.text import Text
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import VerticalScroll
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
+from core.vocabulary import DeliveryStatus
 from tui import format as fmt
-from tui.jobs import JobsMixin
-from tui.runtime import owner
-from tui.screens.deliveries import retry
+from tui.data import deliveries
+from tui.jobs import Result, ShowsFailures, reporting
 
-if TYPE_CHECKING:
-    from core.context import Context
-
-MASK = "••••••"
 ATTEMPT_STYLE = {"sent": "green", "partial": "yellow", "retry": "yellow", "failed": "bold red"}
 # Fixed widths (80 columns): the detail and the worker wrap onto more lines instead.
 ATTEMPT_COLUMNS = (("#", 2), ("Time", 8), ("Outcome", 7), ("Detail", 36), ("Worker", 11))
 
 
-def _secrets(ctx: Context, session: Any, event_id: int) -> list[str]:
-    """Secret payload values (a new user's password) to mask in the shown message."""
-    from core.models.delivery import EventRecord
-    from core.pipeline.emit import SECRET_PAYLOAD_FIELDS
-
-    record = session.get(EventRecord, event_id)
-    if record is None or record.payload_enc is None:
-        return []
-    payload = json.loads(ctx.box.decrypt_bytes(record.payload_enc))
-    values = [str(payload[name]) for name in SECRET_PAYLOAD_FIELDS if payload.get(name)]
-    return [*values, *(quote_plus(v) for v in values)]
+class DeliveryLoaded(Result[dict[str, Any]]):
+    """The delivery in full, with `message` the rendered text (secrets masked) or None."""
 
 
-def message_text(raw: bytes, secrets: list[str]) -> str:
-    message = message_from_bytes(raw, policy=default_policy)
-    assert isinstance(message, EmailMessage)
-    lines = [
-        f"{name}: {message[name]}"
-        for name in ("From", "To", "Reply-To", "Subject", "Date", "Message-ID")
-        if message[name]
-    ]
-    body = message.get_body(preferencelist=("plain", "html"))
-    content = body.get_content() if body is not None else "(no text part)"
-    attachments = [
-        part.get_filename() or part.get_content_type() for part in message.iter_attachments()
-    ]
-    text = "\n".join(lines) + "\n\n" + content.strip()
-    if attachments:
-        text += "\n\nAttached: " + ", ".join(attachments)
-    for secret in sorted(secrets, key=len, reverse=True):
-        if len(secret) >= 3:
-            text = text.replace(secret, MASK)
-    return text
-
-
-def load_delivery(ctx: Context, slug: str | None, delivery_id: int) -> dict[str, Any]:
-    from core.pipeline.contents import message_of
-    from core.services.deliveries import get_delivery, read_delivery
-
-    with ctx.session() as session:
-        tenant = owner(session, slug)
-        details = read_delivery(session=session, delivery_id=delivery_id, tenant=tenant).as_json()
-        details["message"] = None
-        if content := message_of(session, delivery_id):
-            event_id = get_delivery(session=session, delivery_id=delivery_id).event_id
-            secrets = _secrets(ctx, session, event_id)
-            details["message"] = message_text(ctx.box.decrypt_bytes(content), secrets)
-    return details
+class Retried(Result[int]):
+    """The delivery with this id is queued again."""
 
 
 def facts(d: dict[str, Any]) -> Table:
@@ -120,7 +70,7 @@ def recipients(d: dict[str, Any]) -> Table:
         table.add_row(address, fmt.status(status), result.get("reply") or "")
     for address in d["pending"] or []:
         if address not in (d["recipients"] or {}):
-            table.add_row(address, fmt.status("queued"), "not attempted yet")
+            table.add_row(address, fmt.status(DeliveryStatus.QUEUED), "not attempted yet")
     return table
 
 
@@ -135,7 +85,7 @@ def attempt_cells(number: int, attempt: dict[str, Any]) -> tuple[Any, ...]:
     )
 
 
-class DeliveryDetailScreen(JobsMixin, Screen[None]):
+class DeliveryDetailScreen(ShowsFailures, Screen[None]):
     PAGE_TITLE = "Delivery"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="delivery.back"),
@@ -167,11 +117,18 @@ class DeliveryDetailScreen(JobsMixin, Screen[None]):
         self.action_refresh()
 
     def action_refresh(self) -> None:
-        ctx = self.app.ctx  # type: ignore[attr-defined]
-        self.run_job("load", load_delivery, ctx, self.slug, self.delivery_id)
+        self.load()
 
-    def done_load(self, details: dict[str, Any]) -> None:
-        self.details = details
+    @work(thread=True, exclusive=True, group="load", exit_on_error=False)
+    def load(self) -> None:
+        ctx = self.app.ctx  # type: ignore[attr-defined]
+        with reporting(self, "load"):
+            details = deliveries.load_delivery(ctx, self.slug, self.delivery_id)
+            self.post_message(DeliveryLoaded(details))
+
+    @on(DeliveryLoaded)
+    def show(self, message: DeliveryLoaded) -> None:
+        details = self.details = message.value
         self.query_one("#delivery-facts", Static).update(facts(details))
         heading = Text(
             "Recipients — one attempt covers them all; each has its own outcome", style="bold"
@@ -189,14 +146,14 @@ class DeliveryDetailScreen(JobsMixin, Screen[None]):
         table.display = bool(attempts)
         for number, attempt in enumerate(attempts, start=1):
             table.add_row(*attempt_cells(number, attempt), height=None, key=str(number))
-        message = details["message"]
+        rendered = details["message"]
         shown = Text("The message as rendered\n", style="bold")
-        if message is None:
+        if rendered is None:
             shown.append(
                 "Not rendered: " + (details["last_error"] or "no message content"), style="yellow"
             )
         else:
-            shown.append(message)
+            shown.append(rendered)
         self.query_one("#delivery-message", Static).update(shown)
 
     def action_back(self) -> None:
@@ -205,15 +162,21 @@ class DeliveryDetailScreen(JobsMixin, Screen[None]):
     def action_retry(self) -> None:
         if self.details is None:
             return
-        if self.details["status"] != "failed":
+        if self.details["status"] != DeliveryStatus.FAILED:
             self.notify(
                 f"It is {self.details['status']}: only failed deliveries can be retried",
                 severity="warning",
             )
             return
-        ctx = self.app.ctx  # type: ignore[attr-defined]
-        self.run_job("retry", retry, ctx, self.slug, self.delivery_id)
+        self.retry()
 
-    def done_retry(self, delivery_id: int) -> None:
-        self.notify(f"Delivery {delivery_id} queued again")
+    @work(thread=True, group="retry", exit_on_error=False)
+    def retry(self) -> None:
+        ctx = self.app.ctx  # type: ignore[attr-defined]
+        with reporting(self, "retry"):
+            self.post_message(Retried(deliveries.retry(ctx, self.slug, self.delivery_id)))
+
+    @on(Retried)
+    def retried(self, message: Retried) -> None:
+        self.notify(f"Delivery {message.value} queued again")
         self.action_refresh()

@@ -1,18 +1,20 @@
 """The frame the add/edit dialogs share: fields checked as you type, Save refused while one
-breaks a rule, the save run as a job whose field errors land on the field they name.
+breaks a rule, the save run in a worker whose field errors land on the field they name.
 
 A dialog yields `Field`s, implements `validate_form` (the service's own field rules) and
-`action_save`; its buttons call `action_<button id>`.
+`action_save`, which starts a worker that posts `Saved(value)` or, through
+`reporting(self, "save", SaveFailed)`, the failure; its buttons call `action_<button id>`.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any, TypeVar
 
+from textual import on
 from textual.screen import ModalScreen
 from textual.widgets import Button, Input
 
-from tui.jobs import JobsMixin
+from tui.jobs import JobFailed, Result, ShowsFailures
 from tui.runtime import field_of, message_of
 from tui.widgets.form import Field, FormState
 
@@ -21,6 +23,14 @@ if TYPE_CHECKING:
 
 ResultType = TypeVar("ResultType")
 KEEP_STORED = "leave blank to keep the stored one"
+
+
+class Saved(Result[Any]):
+    """The dialog's save went through; the dialog closes with `value` (or what it makes of it)."""
+
+
+class SaveFailed(JobFailed):
+    """The dialog's save was refused: a field it names shows the rule."""
 
 
 def secret_field(label: str, name: str, *, stored: bool, hint: bool = True) -> Field:
@@ -34,7 +44,7 @@ def secret_field(label: str, name: str, *, stored: bool, hint: bool = True) -> F
     return Field(label, control, name=name, hint=note)
 
 
-class FormDialog(JobsMixin, ModalScreen[ResultType]):
+class FormDialog(ShowsFailures, ModalScreen[ResultType]):
     CANCELLED: Any = False  # what Cancel (escape) dismisses with
 
     def __init__(self) -> None:
@@ -60,16 +70,21 @@ class FormDialog(JobsMixin, ModalScreen[ResultType]):
         self.notify(f"Fix the fields marked ✗ {before}", severity="warning", timeout=3)
         return False
 
-    def on_button_pressed(self, event: Button.Pressed) -> None:
+    async def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
-        action = getattr(self, f"action_{event.button.id}", None)
-        (action or self.action_cancel)()
+        await self.run_action(event.button.id or "cancel")
 
     def action_cancel(self) -> None:
         self.dismiss(self.CANCELLED)
 
-    def failed_save(self, exc: BaseException) -> bool:
-        """A refusal naming one of the form's fields is shown on that field."""
+    @on(SaveFailed)
+    def save_failed(self, message: SaveFailed) -> None:
+        """Shown on the form when it can be; otherwise an error notification."""
+        if self.show_refusal(message.error):
+            message.prevent_default()
+
+    def show_refusal(self, exc: BaseException) -> bool:
+        """A refusal naming one of the form's fields is shown on that field (True)."""
         field = field_of(exc)
         if field is None or self.form.field(field) is None:
             return False

@@ -2,36 +2,26 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Header, Static
 
 from tui import format as fmt
-from tui.jobs import JobsMixin
-from tui.runtime import owner
+from tui.data import accounts
+from tui.jobs import Result, ShowsFailures, reporting
 from tui.widgets.tables import filled
 
-if TYPE_CHECKING:
-    from core.context import Context
 
-LIMIT = 500
-
-
-def load_messages(ctx: Context, slug: str, account_id: int) -> list[dict[str, Any]]:
-    from core.services.inbound import list_messages, message_public
-
-    with ctx.session() as session:
-        tenant = owner(session, slug)
-        assert tenant is not None
-        rows = list_messages(session=session, tenant=tenant, account_id=account_id, limit=LIMIT)
-        return [message_public(row) for row in rows]
+class MessagesLoaded(Result[list[dict[str, Any]]]):
+    """The account's synced messages, newest first."""
 
 
-class MessagesScreen(JobsMixin, Screen[None]):
+class MessagesScreen(ShowsFailures, Screen[None]):
     PAGE_TITLE = "Messages"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "app.pop_screen", "Back", id="messages.back"),
@@ -70,11 +60,18 @@ class MessagesScreen(JobsMixin, Screen[None]):
         self.action_refresh()
 
     def action_refresh(self) -> None:
-        ctx = self.app.ctx  # type: ignore[attr-defined]
-        self.run_job("load", load_messages, ctx, self.slug, self.account["id"])
+        self.load()
 
-    def done_load(self, rows: list[dict[str, Any]]) -> None:
-        self.rows = rows
+    @work(thread=True, exclusive=True, group="load", exit_on_error=False)
+    def load(self) -> None:
+        ctx = self.app.ctx  # type: ignore[attr-defined]
+        with reporting(self, "load"):
+            rows = accounts.load_messages(ctx, self.slug, self.account["id"])
+            self.post_message(MessagesLoaded(rows))
+
+    @on(MessagesLoaded)
+    def show(self, message: MessagesLoaded) -> None:
+        rows = self.rows = message.value
         table = self.query_one("#messages", DataTable)
         table.clear()
         filled(table)

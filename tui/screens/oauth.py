@@ -6,48 +6,42 @@ the address the browser was sent to. The code is exchanged for tokens, stored en
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, Static, TextArea
 
-from tui.jobs import JobsMixin
-from tui.runtime import actor, field_of, message_of, owner
+from tui.data import oauth
+from tui.jobs import JobFailed, Result, ShowsFailures, reporting
+from tui.runtime import field_of, message_of
 from tui.widgets.form import Field, FormState
 from tui.widgets.spinner import Spinner
 
 if TYPE_CHECKING:
-    from core.context import Context
+    from core.services.oauth_authorization import OAuthStart
 
 
-def prepare(ctx: Context, slug: str | None, server_id: int) -> tuple[Any, Any]:
-    """The pending authorization, twice: the screen shows `[1].url` and hands `[0]` back."""
-    from core.services.oauth_authorization import start_authorization
-
-    with ctx.session() as session:
-        started = start_authorization(
-            session=session,
-            settings=ctx.settings,
-            box=ctx.box,
-            tenant=owner(session, slug),
-            server_id=server_id,
-        )
-    return started, started
+class Started(Result["OAuthStart"]):
+    """The consent URL is ready (and what completes the authorization)."""
 
 
-async def finish(
-    ctx: Context, slug: str | None, server_id: int, started: Any, _request: Any, pasted: str
-) -> str:
-    from core.services.oauth_authorization import complete_authorization
-
-    done = await complete_authorization(ctx=ctx, start=started, actor=actor(), redirect_url=pasted)
-    return f"{done.expires_at:%Y-%m-%d %H:%M} UTC"
+class StartFailed(JobFailed):
+    """The server cannot be authorized (no client id, not an OAuth provider…)."""
 
 
-class OAuthScreen(JobsMixin, ModalScreen[bool]):
+class Authorized(Result[str]):
+    """Tokens stored; when the access token expires."""
+
+
+class AuthorizeFailed(JobFailed):
+    """The pasted address or the token exchange was refused."""
+
+
+class OAuthScreen(ShowsFailures, ModalScreen[bool]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="oauth.cancel"),
         Binding("ctrl+y", "copy", "Copy URL", id="oauth.copy"),
@@ -58,7 +52,7 @@ class OAuthScreen(JobsMixin, ModalScreen[bool]):
         self.slug = slug
         self.server_id = server_id
         self.form = FormState(self)
-        self.prepared: tuple[Any, Any] | None = None
+        self.prepared: OAuthStart | None = None
 
     def compose(self) -> ComposeResult:
         yield Footer()
@@ -87,17 +81,23 @@ class OAuthScreen(JobsMixin, ModalScreen[bool]):
                 yield Button("Authorize", id="ok", variant="primary", compact=True)
 
     def on_mount(self) -> None:
-        ctx = self.app.ctx  # type: ignore[attr-defined]
-        self.run_job("prepare", prepare, ctx, self.slug, self.server_id)
+        self.start()
 
-    def done_prepare(self, prepared: tuple[Any, Any]) -> None:
-        self.prepared = prepared
-        self.query_one("#consent-url", TextArea).text = prepared[1].url
+    @work(thread=True, exclusive=True, group="prepare", exit_on_error=False)
+    def start(self) -> None:
+        ctx = self.app.ctx  # type: ignore[attr-defined]
+        with reporting(self, "prepare", StartFailed):
+            self.post_message(Started(oauth.start(ctx, self.slug, self.server_id)))
+
+    @on(Started)
+    def started(self, message: Started) -> None:
+        self.prepared = message.value
+        self.query_one("#consent-url", TextArea).text = message.value.url
         self.query_one("#redirect", Input).focus()
 
-    def failed_prepare(self, exc: BaseException) -> bool:
-        self.query_one("#consent-url", TextArea).text = f"Cannot start: {message_of(exc)}"
-        return False
+    @on(StartFailed)
+    def start_failed(self, message: StartFailed) -> None:
+        self.query_one("#consent-url", TextArea).text = f"Cannot start: {message_of(message.error)}"
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
         event.stop()
@@ -111,7 +111,7 @@ class OAuthScreen(JobsMixin, ModalScreen[bool]):
 
     def action_copy(self) -> None:
         if self.prepared is not None:
-            self.app.copy_to_clipboard(self.prepared[1].url)
+            self.app.copy_to_clipboard(self.prepared.url)
             self.notify("Consent URL copied (your terminal must allow OSC 52)", timeout=3)
 
     def action_cancel(self) -> None:
@@ -123,18 +123,24 @@ class OAuthScreen(JobsMixin, ModalScreen[bool]):
         pasted = self.query_one("#redirect", Input).value
         self.form.set("redirect_url", None)
         self.query_one("#oauth-spinner", Spinner).start("Exchanging the code for tokens…")
-        client, request = self.prepared
-        ctx = self.app.ctx  # type: ignore[attr-defined]
-        self.run_job("authorize", finish, ctx, self.slug, self.server_id, client, request, pasted)
+        self.authorize(self.prepared, pasted)
 
-    def done_authorize(self, expires: str) -> None:
+    @work(exclusive=True, group="authorize", exit_on_error=False)
+    async def authorize(self, started: OAuthStart, pasted: str) -> None:
+        """Network work (the token endpoint): on the event loop."""
+        ctx = self.app.ctx  # type: ignore[attr-defined]
+        with reporting(self, "authorize", AuthorizeFailed):
+            self.post_message(Authorized(await oauth.complete(ctx, started, pasted)))
+
+    @on(Authorized)
+    def authorized(self, message: Authorized) -> None:
         self.query_one("#oauth-spinner", Spinner).stop()
-        self.notify(f"Authorized: refresh token stored; access token valid until {expires}")
+        self.notify(f"Authorized: refresh token stored; access token valid until {message.value}")
         self.dismiss(True)
 
-    def failed_authorize(self, exc: BaseException) -> bool:
+    @on(AuthorizeFailed)
+    def authorize_failed(self, message: AuthorizeFailed) -> None:
         self.query_one("#oauth-spinner", Spinner).stop()
-        if field_of(exc) == "redirect_url":
-            self.form.set("redirect_url", message_of(exc))
-            return True
-        return False
+        if field_of(message.error) == "redirect_url":
+            self.form.set("redirect_url", message_of(message.error))
+            message.prevent_default()

@@ -8,14 +8,17 @@ from __future__ import annotations
 
 from typing import Any, ClassVar
 
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Footer, Input, Label, Select, Static, Switch
 
-from tui.runtime import check
-from tui.screens.form_dialog import FormDialog, secret_field
-from tui.screens.server_fields import AUTH, PROVIDERS, SECRETS, SECURITY, TEXT_FIELDS, save_server
+from core.vocabulary import AuthMode, Provider, SecurityMode
+from tui.data import servers
+from tui.jobs import reporting
+from tui.screens.form_dialog import FormDialog, Saved, SaveFailed, secret_field
+from tui.screens.server_fields import AUTH, PROVIDERS, SECRETS, SECURITY, TEXT_FIELDS
 from tui.widgets.form import Field
 
 
@@ -38,6 +41,7 @@ class ServerFormScreen(FormDialog[bool]):
         self.slug = slug
         self.server = server
         self._ready = False
+        self._testing = False
 
     # -- layout ----------------------------------------------------------------------------
 
@@ -60,7 +64,7 @@ class ServerFormScreen(FormDialog[bool]):
                     "Provider",
                     Select(
                         PROVIDERS,
-                        value=_text(s, "provider", "SMTP"),
+                        value=_text(s, "provider", Provider.SMTP),
                         allow_blank=False,
                         id="provider",
                         compact=True,
@@ -75,7 +79,7 @@ class ServerFormScreen(FormDialog[bool]):
                     "Security",
                     Select(
                         SECURITY,
-                        value=_text(s, "security", "starttls"),
+                        value=_text(s, "security", SecurityMode.STARTTLS),
                         allow_blank=False,
                         id="security",
                         compact=True,
@@ -86,7 +90,7 @@ class ServerFormScreen(FormDialog[bool]):
                     "Auth",
                     Select(
                         AUTH,
-                        value=_text(s, "auth", "AUTO"),
+                        value=_text(s, "auth", AuthMode.AUTO),
                         allow_blank=False,
                         id="auth",
                         compact=True,
@@ -167,10 +171,10 @@ class ServerFormScreen(FormDialog[bool]):
 
     def _show_oauth(self) -> None:
         auth = self.query_one("#auth", Select).value
-        self.query_one("#oauth").display = auth == "XOAUTH2"
-        self.query_one("#authorize").display = auth == "XOAUTH2"
+        self.query_one("#oauth").display = auth == AuthMode.XOAUTH2
+        self.query_one("#authorize").display = auth == AuthMode.XOAUTH2
         provider = self.query_one("#provider", Select).value
-        self.query_one("#field-oauth_directory_id").display = provider == "MS365"
+        self.query_one("#field-oauth_directory_id").display = provider == Provider.MS365
 
     # -- values ----------------------------------------------------------------------------
 
@@ -211,27 +215,12 @@ class ServerFormScreen(FormDialog[bool]):
     # -- validation as you type ----------------------------------------------------------------
 
     def validate_form(self, *, all_fields: bool = False) -> None:
-        from core.errors import ValidationError
-        from core.models.mail import MailServer, MailServerUpdate
-        from core.services.mail_servers import check_complete
-
-        data = self.values()
-        for name, value in data.items():
-            error = check(MailServerUpdate.from_fields, {name: value})
-            self.form.set(name, error)
-        draft = MailServer(
-            name=data.get("name") or "x",
-            host=str(data.get("host") or "").strip(),
-            auth=str(data.get("auth") or "AUTO"),
-            username=str(data.get("username") or "").strip() or None,
-            mail_from=str(data.get("mail_from") or "").strip() or None,
-        )
-        complete, failed = None, None
-        try:
-            check_complete(draft)
-        except ValidationError as exc:  # the rule goes under the field it names
-            complete, failed = exc.message, exc.field
-        if failed == "mail_from" and getattr(self, "_testing", False):
+        data_ = self.values()
+        for name, value in data_.items():
+            self.form.set(name, servers.field_error(name, value))
+        incomplete = servers.incomplete(data_)
+        failed, complete = incomplete if incomplete else (None, None)
+        if failed == "mail_from" and self._testing:
             complete = None  # a connection test needs no From: only a save does
         for name in ("host", "username", "mail_from"):
             if name not in self.form.errors:
@@ -261,9 +250,7 @@ class ServerFormScreen(FormDialog[bool]):
 
     def apply_preset(self, provider: str) -> None:
         """Fill host, port, security (and what else the preset has) from the provider."""
-        from core.mail.presets import preset_for
-
-        preset = preset_for(provider)
+        preset = servers.preset(provider)
         for name, value in preset.items():
             if name == "security":
                 self.query_one("#security", Select).value = value
@@ -283,10 +270,16 @@ class ServerFormScreen(FormDialog[bool]):
             self.dismiss(False)
             return
         server_id = self.server["id"] if self.server else None
-        self.run_job("save", save_server, self.ctx, self.slug, server_id, changes)
+        self.save(server_id, changes)
 
-    def done_save(self, name: str) -> None:
-        self.notify(f"Saved {name}")
+    @work(thread=True, exclusive=True, group="save", exit_on_error=False)
+    def save(self, server_id: int | None, changes: dict[str, Any]) -> None:
+        with reporting(self, "save", SaveFailed):
+            self.post_message(Saved(servers.save(self.ctx, self.slug, server_id, changes)))
+
+    @on(Saved)
+    def saved(self, message: Saved) -> None:
+        self.notify(f"Saved {message.value}")
         self.dismiss(True)
 
     def action_test(self) -> None:

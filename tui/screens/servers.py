@@ -2,48 +2,32 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Static
 
 from tui import format as fmt
-from tui.runtime import actor, owner
+from tui.data import servers as data
+from tui.data.servers import ServersView
+from tui.jobs import Result, reporting
 from tui.screens.base import MainScreen
 from tui.widgets.tables import filled
 
-if TYPE_CHECKING:
-    from core.context import Context
+
+class ServersLoaded(Result[ServersView]):
+    """The page's servers and which one sends the mail."""
 
 
-@dataclass(frozen=True)
-class ServersView:
-    servers: list[dict[str, Any]]
-    effective_id: int | None
-    effective_source: str | None
-    effective_name: str | None
+class DefaultSet(Result[str]):
+    """The name of the server that is the default now."""
 
 
-def load_servers(ctx: Context, slug: str | None) -> ServersView:
-    from core.services.mail_servers import (
-        list_mail_servers,
-        resolve_effective_server,
-    )
-
-    with ctx.session() as session:
-        tenant = owner(session, slug)
-        servers = [s.model_dump() for s in list_mail_servers(session=session, tenant=tenant)]
-        effective = resolve_effective_server(session=session, tenant=tenant)
-        server = effective.server
-        return ServersView(
-            servers=servers,
-            effective_id=server.id if server else None,
-            effective_source=effective.source,
-            effective_name=server.name if server else None,
-        )
+class ServerDeleted(Result[str]):
+    """What the delete did, as a sentence."""
 
 
 def effective_line(view: ServersView, slug: str | None) -> Text:
@@ -98,13 +82,19 @@ class ServersScreen(MainScreen):
         table.add_column("Last test", key="test")
 
     def reload(self) -> None:
-        self.run_job("load", load_servers, self.ctx, self.slug)
+        self.load(self.slug)
+
+    @work(thread=True, exclusive=True, group="load", exit_on_error=False)
+    def load(self, slug: str | None) -> None:
+        with reporting(self, "load"):
+            self.post_message(ServersLoaded(data.load(self.ctx, slug)))
 
     def action_refresh(self) -> None:
         self.reload()
 
-    def done_load(self, view: ServersView) -> None:
-        self.view = view
+    @on(ServersLoaded)
+    def show(self, message: ServersLoaded) -> None:
+        view = self.view = message.value
         self.query_one("#effective", Static).update(effective_line(view, self.slug))
         table = self.query_one("#servers", DataTable)
         selected = self.selected_id()
@@ -189,21 +179,16 @@ class ServersScreen(MainScreen):
         if server["default"]:
             self.notify(f"{server['name']} is the default already")
             return
+        self.make_default(server["id"])
 
-        def make_default(ctx: Context, slug: str | None, server_id: int) -> str:
-            from core.services.mail_servers import set_default_mail_server
+    @work(thread=True, group="change", exit_on_error=False)
+    def make_default(self, server_id: int) -> None:
+        with reporting(self, "default"):
+            self.post_message(DefaultSet(data.make_default(self.ctx, self.slug, server_id)))
 
-            with ctx.session() as session:
-                tenant = owner(session, slug)
-                done = set_default_mail_server(
-                    session=session, tenant=tenant, server_id=server_id, actor=actor()
-                )
-                return done.name
-
-        self.run_job("default", make_default, self.ctx, self.slug, server["id"])
-
-    def done_default(self, name: str) -> None:
-        self.notify(f"{name} is now the default mail server")
+    @on(DefaultSet)
+    def default_set(self, message: DefaultSet) -> None:
+        self.notify(f"{message.value} is now the default mail server")
         self.reload()
 
     def action_delete(self) -> None:
@@ -217,28 +202,16 @@ class ServersScreen(MainScreen):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.run_job("delete", delete_server, self.ctx, self.slug, server["id"])
+                self.delete(server["id"])
 
         self.app.push_screen(ConfirmScreen(question, detail=detail), answered)
 
-    def done_delete(self, message: str) -> None:
-        self.notify(message)
+    @work(thread=True, group="change", exit_on_error=False)
+    def delete(self, server_id: int) -> None:
+        with reporting(self, "delete"):
+            self.post_message(ServerDeleted(data.delete(self.ctx, self.slug, server_id)))
+
+    @on(ServerDeleted)
+    def deleted(self, message: ServerDeleted) -> None:
+        self.notify(message.value)
         self.reload()
-
-
-def delete_server(ctx: Context, slug: str | None, server_id: int) -> str:
-    from core.services.mail_servers import delete_mail_server, get_mail_server
-
-    with ctx.session() as session:
-        tenant = owner(session, slug)
-        name = get_mail_server(session=session, tenant=tenant, server_id=server_id).name
-        result = delete_mail_server(
-            session=session, tenant=tenant, server_id=server_id, actor=actor()
-        )
-    parts = [f"Deleted {name}."]
-    if result.detached_accounts:
-        emails = ", ".join(a.email for a in result.detached_accounts)
-        parts.append(f"These accounts have no outbound server now: {emails}.")
-    if result.new_default is not None:
-        parts.append(f"{result.new_default.name} is the default now.")
-    return " ".join(parts)

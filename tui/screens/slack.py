@@ -7,48 +7,33 @@ changes are audited with the person at the terminal (source `tui`), who acts as 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Label, Static
 
-from tui.runtime import actor, owner
+from tui.data import slack
+from tui.data.slack import ALL, SlackView
+from tui.jobs import Result, reporting
 from tui.screens.base import MainScreen
 from tui.widgets.tables import filled
 
-if TYPE_CHECKING:
-    from core.context import Context
+
+class SlackLoaded(Result[SlackView]):
+    """Linked channels, inbox routes and Slack admins of the scope."""
 
 
-@dataclass(frozen=True)
-class SlackView:
-    channels: list[Any]
-    admins: list[Any]
-    inbox: list[Any]  # core.services.slack_inbox.InboxRouteView
-    events: list[tuple[str, str]]  # (event name, short name) routable from the TUI
-
-
-def load_slack(ctx: Context, slug: str | None) -> SlackView:
-    from core.services.slack import list_links, routable_events, short_name
-    from core.services.slack_admins import list_admins
-    from core.services.slack_inbox import list_inbox_routes
-
-    with ctx.session() as session:
-        tenant = owner(session, slug)
-        channels = list_links(session=session, tenant=tenant)
-        admins = list_admins(session=session, tenant=tenant, admin_ids=ctx.settings.slack_admin_ids)
-        inbox = list_inbox_routes(session=session, tenant=tenant)
-    events = [(e.name, short_name(e)) for e in routable_events(system_admin=True)]
-    return SlackView(channels, admins, inbox, events)
+class SlackChanged(Result[str]):
+    """A change went through; the sentence says which."""
 
 
 def routes_text(routes: list[str]) -> Text:
     if not routes:
         return Text("nothing routed", style="dim")
-    return Text(", ".join("all tenant events" if r == "*" else r for r in routes))
+    return Text(", ".join("all tenant events" if r == ALL else r for r in routes))
 
 
 class SlackScreen(MainScreen):
@@ -118,13 +103,25 @@ class SlackScreen(MainScreen):
             admins.add_column(label, key=key)
 
     def reload(self) -> None:
-        self.run_job("load", load_slack, self.ctx, self.slug)
+        self.load(self.slug)
+
+    @work(thread=True, exclusive=True, group="load", exit_on_error=False)
+    def load(self, slug: str | None) -> None:
+        with reporting(self, "load"):
+            self.post_message(SlackLoaded(slack.load(self.ctx, slug)))
+
+    @work(thread=True, group="change", exit_on_error=False)
+    def change(self, job: Any, *args: Any) -> None:
+        """Run one of tui.data.slack's changes; its sentence comes back as SlackChanged."""
+        with reporting(self, "change"):
+            self.post_message(SlackChanged(job(self.ctx, *args)))
 
     def action_refresh(self) -> None:
         self.reload()
 
-    def done_load(self, view: SlackView) -> None:
-        self.view = view
+    @on(SlackLoaded)
+    def show(self, message: SlackLoaded) -> None:
+        view = self.view = message.value
         who = "system" if self.slug is None else f"tenant {self.slug}"
         self.query_one("#admins-title", Label).update(f"Slack admins of the {who}")
         self.query_one("#slack-note", Static).update(
@@ -220,21 +217,9 @@ class SlackScreen(MainScreen):
             "routes are removed too."
         )
 
-        def unlink(ctx: Context) -> str:
-            from core.services.slack import unlink_channel
-
-            with ctx.session() as session:
-                unlink_channel(
-                    session=session,
-                    team_id=channel.team_id,
-                    channel_id=channel.channel_id,
-                    actor=actor(),
-                )
-            return f"Channel {channel.channel_id} unlinked"
-
         def answered(yes: bool | None) -> None:
             if yes:
-                self.run_job("change", unlink, self.ctx)
+                self.change(slack.unlink, channel.team_id, channel.channel_id)
 
         self.app.push_screen(ConfirmScreen(question, confirm="Unlink"), answered)
 
@@ -247,16 +232,9 @@ class SlackScreen(MainScreen):
             return
         what = f"new mail of {route.account} ({route.senders})"
 
-        def remove(ctx: Context) -> str:
-            from core.services.slack_inbox import remove_inbox_route_by_id
-
-            with ctx.session() as session:
-                remove_inbox_route_by_id(session=session, route_id=route.id, actor=actor())
-            return f"Channel {route.channel_id} no longer mirrors {what}"
-
         def answered(yes: bool | None) -> None:
             if yes:
-                self.run_job("change", remove, self.ctx)
+                self.change(slack.remove_inbox_route, route)
 
         self.app.push_screen(
             ConfirmScreen(f"Stop mirroring {what} in {route.channel_id}?", confirm="Stop"),
@@ -284,21 +262,9 @@ class SlackScreen(MainScreen):
         who = "the system" if self.slug is None else f"tenant {self.slug}"
         slug = self.slug
 
-        def remove(ctx: Context) -> str:
-            from core.services.slack_admins import remove_admin
-
-            with ctx.session() as session:
-                remove_admin(
-                    session=session,
-                    user_id=admin.user_id,
-                    tenant=owner(session, slug),
-                    actor=actor(),
-                )
-            return f"{admin.user_id} is no longer a Slack admin of {who}"
-
         def answered(yes: bool | None) -> None:
             if yes:
-                self.run_job("change", remove, self.ctx)
+                self.change(slack.remove_admin, slug, admin.user_id)
 
         self.app.push_screen(
             ConfirmScreen(f"Remove {admin.user_id} as a Slack admin of {who}?", confirm="Remove"),
@@ -310,5 +276,6 @@ class SlackScreen(MainScreen):
             self.notify(message)
             self.reload()
 
-    def done_change(self, message: str) -> None:
-        self._changed(message)
+    @on(SlackChanged)
+    def changed(self, message: SlackChanged) -> None:
+        self._changed(message.value)

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from collections.abc import Callable
+from typing import Any, ClassVar
 
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Button, Footer, Input, Label, SelectionList, Static
 
-from tui.runtime import actor, message_of, owner
-from tui.screens.form_dialog import FormDialog
+from tui.data import slack
+from tui.data.slack import ALL
+from tui.jobs import reporting
+from tui.runtime import message_of
+from tui.screens.form_dialog import FormDialog, Saved, SaveFailed
 from tui.widgets.form import Field
-
-if TYPE_CHECKING:
-    from core.context import Context
-
-ALL = "*"
 
 
 class SlackDialog(FormDialog[str | None]):
@@ -48,8 +48,15 @@ class SlackDialog(FormDialog[str | None]):
     def action_save(self) -> None:
         raise NotImplementedError
 
-    def done_save(self, message: str) -> None:
-        self.dismiss(message)
+    @work(thread=True, exclusive=True, group="save", exit_on_error=False)
+    def save(self, job: Callable[..., str], *args: Any) -> None:
+        """Run one of tui.data.slack's changes; its sentence closes the dialog."""
+        with reporting(self, "save", SaveFailed):
+            self.post_message(Saved(job(self.ctx, *args)))
+
+    @on(Saved)
+    def saved(self, message: Saved) -> None:
+        self.dismiss(message.value)
 
     def value(self, name: str) -> str:
         return self.query_one(f"#{name}", Input).value.strip()
@@ -87,23 +94,10 @@ class LinkDialog(SlackDialog):
     def action_save(self) -> None:
         team, channel, tenant = self.value("team"), self.value("channel"), self.value("tenant")
 
-        def link(ctx: Context) -> str:
-            from core.services.slack import link_channel
+        self.save(slack.link, team, channel, tenant)
 
-            with ctx.session() as session:
-                link_channel(
-                    session=session,
-                    team_id=team,
-                    channel_id=channel,
-                    tenant_slug=tenant,
-                    actor=actor(),
-                )
-            return f"Channel {channel} linked to tenant {tenant}"
-
-        self.run_job("save", link, self.ctx)
-
-    def failed_save(self, exc: BaseException) -> bool:
-        if super().failed_save(exc):
+    def show_refusal(self, exc: BaseException) -> bool:
+        if super().show_refusal(exc):
             return True
         self.form.set("tenant", message_of(exc))  # an unknown tenant
         return True
@@ -131,20 +125,7 @@ class AdminDialog(SlackDialog):
     def action_save(self) -> None:
         user, team, slug = self.value("user"), self.value("team"), self.slug
 
-        def add(ctx: Context) -> str:
-            from core.services.slack_admins import add_admin
-
-            with ctx.session() as session:
-                add_admin(
-                    session=session,
-                    user_id=user,
-                    team_id=team,
-                    tenant=owner(session, slug),
-                    actor=actor(),
-                )
-            return f"{user} is now a Slack admin"
-
-        self.run_job("save", add, self.ctx)
+        self.save(slack.add_admin, slug, user, team)
 
 
 class RoutesDialog(SlackDialog):
@@ -168,43 +149,10 @@ class RoutesDialog(SlackDialog):
 
     def action_save(self) -> None:
         chosen = set(self.query_one("#routes", SelectionList).selected)
-        current = set(self.channel.routes)
         order = [ALL, *(name for name, _ in self.events)]  # the catalogue's order
-        add = [name for name in order if name in chosen - current]
-        remove = [name for name in order if name in current - chosen]
-        channel = self.channel
+        self.save(slack.save_routes, self.channel, chosen, order)
 
-        def save(ctx: Context) -> str:
-            from core.services.slack import add_routes, get_link, remove_routes
-
-            with ctx.session() as session:
-                link = get_link(
-                    session=session, team_id=channel.team_id, channel_id=channel.channel_id
-                )
-                if link is None:
-                    from core.errors import NotFound
-
-                    raise NotFound(f"channel {channel.channel_id} is not linked any more")
-                adding = add
-                if ALL in remove:  # "all" off: clear, then put back what stays ticked
-                    remove_routes(
-                        session=session, link=link, names=["all"], actor=actor(), system_admin=True
-                    )
-                    adding = [name for name in order if name in chosen]
-                elif remove:
-                    remove_routes(
-                        session=session, link=link, names=remove, actor=actor(), system_admin=True
-                    )
-                if adding:
-                    names = ["all" if name == ALL else name for name in adding]
-                    add_routes(
-                        session=session, link=link, names=names, actor=actor(), system_admin=True
-                    )
-            return f"Routes of {channel.channel_id} saved"
-
-        self.run_job("save", save, self.ctx)
-
-    def failed_save(self, exc: BaseException) -> bool:
+    def show_refusal(self, exc: BaseException) -> bool:
         note = self.query_one("#field-event", Static)
         note.update(f"✗ {message_of(exc)}")
         note.display = True

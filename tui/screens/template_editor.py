@@ -7,11 +7,11 @@ creates or updates the owner's custom template; Reset deletes it (the default co
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from rich.text import Text
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
@@ -19,97 +19,34 @@ from textual.screen import Screen
 from textual.timer import Timer
 from textual.widgets import Footer, Header, Input, Static, TextArea
 
-from tui.jobs import JobsMixin
-from tui.runtime import actor, owner
+from tui.data import templates
+from tui.data.templates import Preview
+from tui.jobs import Result, ShowsFailures, reporting
 from tui.widgets.form import Field, FormState
 
 if TYPE_CHECKING:
     from core.context import Context
 
 PREVIEW_DELAY_S = 0.25
-FALLBACK_FROM = "notifications@example.com"
 
 
-@dataclass
-class Preview:
-    seq: int
-    errors: dict[str, str] = field(default_factory=dict)
-    subject: str = ""
-    mail_from: str = ""
-    text: str = ""
-    html: str = ""
+class TemplateLoaded(Result[dict[str, Any]]):
+    """The template's default and custom parts, scope, and the From the server would use."""
 
 
-def load_template(ctx: Context, slug: str | None, name: str) -> dict[str, Any]:
-    from core.services.mail_servers import resolve_effective_server
-    from core.services.mail_tests import sender_address
-    from core.services.templates import template_details
-
-    with ctx.session() as session:
-        tenant = owner(session, slug)
-        details = template_details(session=session, tenant=tenant, name=name)
-        server = resolve_effective_server(session=session, tenant=tenant).server
-        details["server_from"] = (sender_address(server) if server else None) or FALLBACK_FROM
-    return details
+class PreviewReady(Result[Preview]):
+    """The template as typed, checked and rendered (for edit number `value.seq`)."""
 
 
-def make_preview(seq: int, name: str, parts: dict[str, str], server_from: str) -> Preview:
-    from core.catalog import sample
-    from core.errors import MailbellError, ValidationError
-    from core.rendering import TemplateSource, render
-    from core.template_validation import validate_template
-
-    preview = Preview(seq)
-    try:
-        validate_template(
-            name, mail_from=parts["from"], subject=parts["subject"], body=parts["body"]
-        )
-    except ValidationError as exc:
-        preview.errors[exc.field if exc.field in parts else "body"] = exc.message
-    source = TemplateSource(name, parts["from"], parts["subject"], parts["body"])
-    try:
-        message = render(name, sample(name), template=source, server_from=server_from)
-    except MailbellError as exc:
-        preview.errors.setdefault("body", str(exc))
-        return preview
-    preview.subject, preview.mail_from = message.subject, message.mail_from
-    preview.text, preview.html = message.text, message.html
-    return preview
+class TemplateSaved(Result[None]):
+    pass
 
 
-def save_template(
-    ctx: Context, slug: str | None, name: str, parts: dict[str, str], custom: bool
-) -> None:
-    from core.services.templates import create_custom_template, update_custom_template
-
-    with ctx.session() as session:
-        tenant = owner(session, slug)
-        if custom:
-            update_custom_template(
-                session=session, tenant=tenant, name=name, changes=parts, actor=actor()
-            )
-        else:
-            create_custom_template(
-                session=session,
-                tenant=tenant,
-                name=name,
-                mail_from=parts["from"],
-                subject=parts["subject"],
-                body=parts["body"],
-                actor=actor(),
-            )
+class TemplateReset(Result[None]):
+    pass
 
 
-def reset_template(ctx: Context, slug: str | None, name: str) -> None:
-    from core.services.templates import delete_custom_template
-
-    with ctx.session() as session:
-        delete_custom_template(
-            session=session, tenant=owner(session, slug), name=name, actor=actor()
-        )
-
-
-class TemplateEditorScreen(JobsMixin, Screen[bool]):
+class TemplateEditorScreen(ShowsFailures, Screen[bool]):
     PAGE_TITLE = "Template editor"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="template.back"),
@@ -172,13 +109,20 @@ class TemplateEditorScreen(JobsMixin, Screen[bool]):
         self.query_one("#body-error").display = False
         body = self.query_one("#body", TextArea)
         body.theme = "monokai" if self.app.current_theme.dark else "github_light"
-        self.run_job("load", load_template, self.ctx, self.slug, self.name_)
+        self.load()
+
+    @work(thread=True, exclusive=True, group="load", exit_on_error=False)
+    def load(self) -> None:
+        with reporting(self, "load"):
+            details = templates.load_template(self.ctx, self.slug, self.name_)
+            self.post_message(TemplateLoaded(details))
 
     def on_resize(self) -> None:
         self.query_one("#editor-panes").set_class(self.size.width >= 120, "-wide")
 
-    def done_load(self, details: dict[str, Any]) -> None:
-        self.details = details
+    @on(TemplateLoaded)
+    def show(self, message: TemplateLoaded) -> None:
+        details = self.details = message.value
         source = details["custom"] or details["default"]
         self.loaded = {key: source[key] for key in ("from", "subject", "body")}
         self.dirty = False
@@ -231,17 +175,18 @@ class TemplateEditorScreen(JobsMixin, Screen[bool]):
         if self.details is None:
             return
         self.seq += 1
-        self.run_job(
-            "preview",
-            make_preview,
-            self.seq,
-            self.name_,
-            self.parts(),
-            self.details["server_from"],
-            exclusive=False,
-        )
+        self.render_preview(self.seq, self.parts(), self.details["server_from"])
 
-    def done_preview(self, preview: Preview) -> None:
+    @work(thread=True, group="preview", exit_on_error=False)
+    def render_preview(self, seq: int, parts: dict[str, str], server_from: str) -> None:
+        """Rendering is CPU work: on a thread, so typing never waits for it."""
+        with reporting(self, "preview"):
+            preview = templates.make_preview(seq, self.name_, parts, server_from)
+            self.post_message(PreviewReady(preview))
+
+    @on(PreviewReady)
+    def show_preview(self, message: PreviewReady) -> None:
+        preview = message.value
         if preview.seq != self.seq:
             return  # an older edit's preview
         self.preview = preview
@@ -289,12 +234,19 @@ class TemplateEditorScreen(JobsMixin, Screen[bool]):
             self.notify("Fix the errors marked ✗ first", severity="warning", timeout=3)
             return
         custom = self.details["custom"] is not None
-        self.run_job("save", save_template, self.ctx, self.slug, self.name_, self.parts(), custom)
+        self.save(self.parts(), custom)
 
-    def done_save(self, _: None) -> None:
+    @work(thread=True, exclusive=True, group="save", exit_on_error=False)
+    def save(self, parts: dict[str, str], custom: bool) -> None:
+        with reporting(self, "save"):
+            templates.save_template(self.ctx, self.slug, self.name_, parts, custom)
+            self.post_message(TemplateSaved(None))
+
+    @on(TemplateSaved)
+    def saved(self, _: TemplateSaved) -> None:
         self.notify(f"{self.name_} saved (custom template)")
         self.dirty = False
-        self.run_job("load", load_template, self.ctx, self.slug, self.name_)
+        self.load()
 
     def action_reset(self) -> None:
         from tui.screens.confirm import ConfirmScreen
@@ -309,14 +261,21 @@ class TemplateEditorScreen(JobsMixin, Screen[bool]):
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.run_job("reset", reset_template, self.ctx, self.slug, self.name_)
+                self.reset()
 
         self.app.push_screen(ConfirmScreen(question, confirm="Reset"), answered)
 
-    def done_reset(self, _: None) -> None:
+    @work(thread=True, exclusive=True, group="save", exit_on_error=False)
+    def reset(self) -> None:
+        with reporting(self, "reset"):
+            templates.reset_template(self.ctx, self.slug, self.name_)
+            self.post_message(TemplateReset(None))
+
+    @on(TemplateReset)
+    def was_reset(self, _: TemplateReset) -> None:
         self.notify(f"{self.name_} is back to the default")
         self.dirty = False
-        self.run_job("load", load_template, self.ctx, self.slug, self.name_)
+        self.load()
 
     def action_open_html(self) -> None:
         if self.preview is None or not self.preview.html:

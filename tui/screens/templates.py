@@ -2,60 +2,27 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 from rich.text import Text
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Static
 
-from tui.runtime import owner
+from tui.data import templates
+from tui.data.templates import TemplateRow
+from tui.jobs import Result, reporting
 from tui.screens.base import MainScreen
 from tui.widgets.tables import filled
 
-if TYPE_CHECKING:
-    from core.context import Context
 
-AUDIENCE = {
-    "tenant_recipients": "tenant recipients",
-    "payload_email": "the payload's email",
-    "payload_email_or_tenant_recipients": "new user (or recipients)",
-    "system_recipients": "system recipients",
-}
+class TemplatesLoaded(Result[list[TemplateRow]]):
+    """The 14 templates of the scope, in catalogue order."""
 
 
-@dataclass(frozen=True)
-class TemplateRow:
-    name: str
-    scope: str
-    audience: str
-    toggle: str | None
-    custom: bool
-    editable: bool
-
-
-def load_templates(ctx: Context, slug: str | None) -> list[TemplateRow]:
-    from core.catalog import NAMES
-    from core.services.templates import template_details
-
-    rows = []
-    with ctx.session() as session:
-        tenant = owner(session, slug)
-        for name in NAMES:
-            details = template_details(session=session, tenant=tenant, name=name)
-            scope = details["scope"]
-            rows.append(
-                TemplateRow(
-                    name=name,
-                    scope=scope,
-                    audience=AUDIENCE.get(details["audience"], details["audience"]),
-                    toggle=details["toggle"],
-                    custom=details["custom"] is not None,
-                    editable=(scope == "system") == (slug is None),
-                )
-            )
-    return rows
+class SampleEmitted(Result[str]):
+    """What became of the sample event, as a sentence."""
 
 
 def badge(row: TemplateRow) -> Text:
@@ -98,13 +65,19 @@ class TemplatesScreen(MainScreen):
         table.add_column("Toggle", key="toggle")
 
     def reload(self) -> None:
-        self.run_job("load", load_templates, self.ctx, self.slug)
+        self.load(self.slug)
+
+    @work(thread=True, exclusive=True, group="load", exit_on_error=False)
+    def load(self, slug: str | None) -> None:
+        with reporting(self, "load"):
+            self.post_message(TemplatesLoaded(templates.load_rows(self.ctx, slug)))
 
     def action_refresh(self) -> None:
         self.reload()
 
-    def done_load(self, rows: list[TemplateRow]) -> None:
-        self.rows = rows
+    @on(TemplatesLoaded)
+    def show(self, message: TemplatesLoaded) -> None:
+        rows = self.rows = message.value
         note = (
             "System events are customised here; tenant events per tenant (pick one on Tenants)."
             if self.slug is None
@@ -157,22 +130,13 @@ class TemplatesScreen(MainScreen):
                 f"{row.name} is emitted for {where}: switch scope first", severity="warning"
             )
             return
-        self.run_job("emit", emit_sample, self.ctx, self.slug, row.name)
+        self.emit(self.slug, row.name)
 
-    def done_emit(self, summary: str) -> None:
-        self.notify(summary, timeout=6)
+    @work(thread=True, group="emit", exit_on_error=False)
+    def emit(self, slug: str | None, name: str) -> None:
+        with reporting(self, "emit"):
+            self.post_message(SampleEmitted(templates.emit_sample(self.ctx, slug, name)))
 
-
-def emit_sample(ctx: Context, slug: str | None, name: str) -> str:
-    """Emit `name` with its sample payload, as `mailbell emit` would."""
-    from core.catalog import sample
-    from core.pipeline.emit import emit
-
-    with ctx.session() as session:
-        tenant = owner(session, slug)
-        result = emit(session=session, box=ctx.box, tenant=tenant, event=name, data=sample(name))
-        states = [
-            f"#{d.id} {d.status}" + (f" ({d.last_error})" if d.last_error else "")
-            for d in result.deliveries
-        ]
-    return f"{name} emitted: " + (", ".join(states) or "no deliveries") + " — see Deliveries (6)"
+    @on(SampleEmitted)
+    def emitted(self, message: SampleEmitted) -> None:
+        self.notify(message.value, timeout=6)

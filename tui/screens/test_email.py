@@ -2,38 +2,35 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, ClassVar
+from typing import Any, ClassVar
 
 from rich.text import Text
+from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, Static, TextArea
 
-from tui.jobs import JobsMixin
-from tui.runtime import check, field_of, message_of, owner
+from tui.data import mail_tests
+from tui.jobs import JobFailed, Result, ShowsFailures, reporting
+from tui.runtime import field_of, message_of
 from tui.widgets.form import Field, FormState
 from tui.widgets.spinner import Spinner
-
-if TYPE_CHECKING:
-    from core.context import Context
 
 DEFAULT_SUBJECT = "mailbell test email"
 DEFAULT_CONTENT = "This is a test email from mailbell: the mail server settings work."
 
 
-async def send(ctx: Context, slug: str | None, recipient: str, subject: str, content: str) -> Any:
-    from core.services.mail_tests import send_test_email
-
-    with ctx.session() as session:
-        tenant = owner(session, slug)
-    return await send_test_email(
-        ctx=ctx, tenant=tenant, recipient=recipient, subject=subject, content=content
-    )
+class Sent(Result[Any]):
+    """The server's answer to the test email (core.services.mail_tests' result)."""
 
 
-class TestEmailScreen(JobsMixin, ModalScreen[bool]):
+class SendFailed(JobFailed):
+    """The test email was refused before it was sent (a field's rule, no server…)."""
+
+
+class TestEmailScreen(ShowsFailures, ModalScreen[bool]):
     __test__ = False  # not a pytest test class
 
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -83,20 +80,11 @@ class TestEmailScreen(JobsMixin, ModalScreen[bool]):
         self.query_one("#recipient", Input).focus()
 
     def validate(self) -> bool:
-        from core import validation as v
-
         recipient = self.query_one("#recipient", Input).value
         subject = self.query_one("#subject", Input).value
         content = self.query_one("#content", TextArea).text
-        self.form.set(
-            "recipient",
-            check(v.email_address, "recipient", recipient) if recipient.strip() else "is required",
-        )
-        self.form.set(
-            "subject",
-            check(v.single_line, "subject", subject, max_length=255)
-            or (None if subject.strip() else "is required"),
-        )
+        self.form.set("recipient", mail_tests.recipient_error(recipient))
+        self.form.set("subject", mail_tests.subject_error(subject))
         self.form.set("content", None if content.strip() else "is required")
         return self.form.ok
 
@@ -125,15 +113,19 @@ class TestEmailScreen(JobsMixin, ModalScreen[bool]):
         recipient = self.query_one("#recipient", Input).value.strip()
         self.query_one("#send-result").display = False
         spinner.start(f"Sending to {recipient}…")
-        self.run_job(
-            "send",
-            send,
-            self.app.ctx,  # type: ignore[attr-defined]
-            self.slug,
+        self.send(
             recipient,
             self.query_one("#subject", Input).value,
             self.query_one("#content", TextArea).text,
         )
+
+    @work(exclusive=True, group="send", exit_on_error=False)
+    async def send(self, recipient: str, subject: str, content: str) -> None:
+        """Network work: on the event loop, like every asyncio client."""
+        ctx = self.app.ctx  # type: ignore[attr-defined]
+        with reporting(self, "send", SendFailed):
+            result = await mail_tests.send_test_email(ctx, self.slug, recipient, subject, content)
+            self.post_message(Sent(result))
 
     def _result(self, text: Text) -> None:
         self.query_one("#send-spinner", Spinner).stop()
@@ -141,7 +133,9 @@ class TestEmailScreen(JobsMixin, ModalScreen[bool]):
         result.update(text)
         result.display = True
 
-    def done_send(self, result: Any) -> None:
+    @on(Sent)
+    def show_sent(self, message: Sent) -> None:
+        result = message.value
         if result.ok:
             self.sent = True
             text = Text("✓ Sent. ", style="bold green")
@@ -155,11 +149,13 @@ class TestEmailScreen(JobsMixin, ModalScreen[bool]):
                 text.append(f"\nThe server replied: {result.reply}", style="yellow")
         self._result(text)
 
-    def failed_send(self, exc: BaseException) -> bool:
+    @on(SendFailed)
+    def send_failed(self, message: SendFailed) -> None:
+        exc = message.error
         field = field_of(exc)
         if field in ("recipient", "subject", "content"):
             self.query_one("#send-spinner", Spinner).stop()
             self.form.set(field, message_of(exc))
-            return True
+            message.prevent_default()
+            return
         self._result(Text(f"✗ {message_of(exc)}", style="bold red"))
-        return False

@@ -27,6 +27,7 @@ PAGES: tuple[Page, ...] = (
     Page("deliveries", "Deliveries", "6", "Delivery log: filter, details, retry"),
     Page("audit", "Audit", "7", "Who changed what, from where"),
     Page("slack", "Slack", "8", "Linked channels, routed events, Slack admins"),
+    Page("webhooks", "Webhooks", "0", "Webhook targets: add, test, remove"),
     Page("captured", "Captured", "9", "Mail the demo's capture server received"),
 )
 
@@ -44,7 +45,7 @@ class NavItem(Static):
 
 
 class NavBar(HorizontalScroll):
-    """Clickable page names; digits 1-9 and the command palette reach the same pages."""
+    """Clickable page names; digits 0-9 and the command palette reach the same pages."""
 
     def __init__(self, current: str, pages: tuple[Page, ...]) -> None:
         super().__init__(id="nav")

@@ -1,4 +1,5 @@
-"""Recipients editor: add addresses one by one (each checked), remove them, at most 15."""
+"""Recipients editor: add addresses one by one (each checked), remove them, at most
+MAX_RECIPIENTS (core.vocabulary)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ from textual.message import Message
 from textual.widgets import Button, Input, OptionList, Static
 from textual.widgets.option_list import Option
 
-MAX_RECIPIENTS = 15  # the rule itself lives in core.validation.recipients
+from core.vocabulary import MAX_RECIPIENTS
+from tui.data.settings import combine_recipients
 
 
 class RecipientList(OptionList):
@@ -61,18 +63,12 @@ class RecipientsEditor(Vertical):
         self.set_class(message is not None, "-invalid")
 
     def add(self, text: str) -> bool:
-        from core import validation as v
-        from core.errors import ValidationError
-
         text = text.strip()
         if not text:
             return False
-        try:
-            combined = v.recipients(
-                "recipients", [*self.addresses, *text.replace(";", ",").split(",")]
-            )
-        except ValidationError as exc:
-            self.show_error(exc.message)
+        combined, error = combine_recipients(self.addresses, text)
+        if error is not None:
+            self.show_error(error)
             return False
         if len(combined) == len(self.addresses):
             self.show_error(f"{text} is in the list already")

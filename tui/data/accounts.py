@@ -1,0 +1,118 @@
+"""Email accounts of a tenant: the list, save, default, delete, sync, synced messages."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from tui.runtime import actor, check, owner
+
+if TYPE_CHECKING:
+    from core.context import Context
+
+MESSAGES_LIMIT = 500
+
+
+@dataclass(frozen=True)
+class AccountsView:
+    accounts: list[dict[str, Any]]
+    servers: dict[int, str]
+
+
+def _tenant(session: Any, slug: str) -> Any:
+    tenant = owner(session, slug)
+    assert tenant is not None, "email accounts belong to a tenant"
+    return tenant
+
+
+def load(ctx: Context, slug: str) -> AccountsView:
+    from core.services.accounts import list_email_accounts
+    from core.services.mail_servers import list_mail_servers
+
+    with ctx.session() as session:
+        tenant = _tenant(session, slug)
+        accounts = [a.model_dump() for a in list_email_accounts(session=session, tenant=tenant)]
+        servers = {s.id: s.name for s in list_mail_servers(session=session, tenant=tenant) if s.id}
+    return AccountsView(accounts, servers)
+
+
+def field_error(name: str, value: Any) -> str | None:
+    """The rule account field `name` breaks with `value`, if any (the service's own rules)."""
+    from core.models.mail import EmailAccountUpdate
+
+    return check(EmailAccountUpdate.from_fields, {name: value})
+
+
+def save(ctx: Context, slug: str, account_id: int | None, data: dict[str, Any]) -> str:
+    """Add an account (`account_id` None) or change one; its address."""
+    from core.models.mail import EmailAccountCreate, EmailAccountUpdate
+    from core.services.accounts import (
+        create_email_account,
+        set_default_email_account,
+        update_email_account,
+    )
+
+    data = dict(data)
+    make_default = data.pop("is_default", False)
+    with ctx.session() as session:
+        tenant = _tenant(session, slug)
+        if account_id is None:
+            account = create_email_account(
+                session=session,
+                box=ctx.box,
+                tenant=tenant,
+                data=EmailAccountCreate.from_fields(data),
+                actor=actor(),
+            )
+        else:
+            account = update_email_account(
+                session=session,
+                box=ctx.box,
+                tenant=tenant,
+                account_id=account_id,
+                changes=EmailAccountUpdate.from_fields(data),
+                actor=actor(),
+            )
+        if make_default and not account.default:
+            set_default_email_account(
+                session=session, tenant=tenant, account_id=account.id, actor=actor()
+            )
+        return account.email
+
+
+def make_default(ctx: Context, slug: str, account_id: int) -> str:
+    from core.services.accounts import set_default_email_account
+
+    with ctx.session() as session:
+        return set_default_email_account(
+            session=session, tenant=_tenant(session, slug), account_id=account_id, actor=actor()
+        ).email
+
+
+def delete(ctx: Context, slug: str, account_id: int) -> None:
+    from core.services.accounts import delete_email_account
+
+    with ctx.session() as session:
+        delete_email_account(
+            session=session, tenant=_tenant(session, slug), account_id=account_id, actor=actor()
+        )
+
+
+async def sync(ctx: Context, account_id: int, progress: Any) -> Any:
+    """Sync the account's inbox now; `progress(done, total)` is called as messages arrive."""
+    from core.services.inbound import sync_account
+
+    return await sync_account(ctx=ctx, account_id=account_id, progress=progress)
+
+
+def load_messages(ctx: Context, slug: str, account_id: int) -> list[dict[str, Any]]:
+    from core.services.inbound import list_messages, message_public
+
+    with ctx.session() as session:
+        rows = list_messages(
+            session=session,
+            tenant=_tenant(session, slug),
+            account_id=account_id,
+            limit=MESSAGES_LIMIT,
+        )
+        return [message_public(row) for row in rows]

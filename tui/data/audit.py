@@ -1,0 +1,29 @@
+"""The audit log, newest first."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from core.context import Context
+
+LIMIT = 500
+
+
+def load_entries(ctx: Context, slug: str | None) -> list[dict[str, Any]]:
+    from core.services.audit import list_entries
+
+    with ctx.session() as session:
+        return [
+            {
+                "id": e.id,
+                "at": e.at,
+                "actor": e.actor,
+                "source": e.source,
+                "tenant": e.tenant,
+                "action": e.action,
+                "target": e.target,
+                "fields": list(e.fields),
+            }
+            for e in list_entries(session=session, tenant=slug, limit=LIMIT)
+        ]

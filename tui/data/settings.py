@@ -1,0 +1,60 @@
+"""Notification settings of a tenant or of the system: read, save, the recipients rule."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from tui.runtime import actor, owner
+
+if TYPE_CHECKING:
+    from core.context import Context
+    from core.models.tenancy import NotificationSettingsRead
+
+
+@dataclass(frozen=True)
+class SettingsView:
+    slug: str | None
+    values: NotificationSettingsRead
+    effective: str  # tenant, system, none
+    server: str | None
+
+
+def load(ctx: Context, slug: str | None) -> SettingsView:
+    from core.services.mail_servers import resolve_effective_server
+    from core.services.notifications import get_notification_settings
+
+    with ctx.session() as session:
+        tenant = owner(session, slug)
+        values = get_notification_settings(session=session, tenant=tenant)
+        effective = resolve_effective_server(session=session, tenant=tenant)
+        server = effective.server
+        label = f"{server.name} ({server.host}:{server.port})" if server else None
+    return SettingsView(slug, values, effective.source or "none", label)
+
+
+def save(ctx: Context, slug: str | None, changes: dict[str, Any]) -> None:
+    from core.models.tenancy import NotificationSettingsUpdate
+    from core.services.notifications import update_notification_settings
+
+    with ctx.session() as session:
+        tenant = owner(session, slug)
+        update_notification_settings(
+            session=session,
+            box=ctx.box,
+            tenant=tenant,
+            changes=NotificationSettingsUpdate.parse(changes, system=tenant is None),
+            actor=actor(),
+        )
+
+
+def combine_recipients(current: list[str], typed: str) -> tuple[list[str], str | None]:
+    """`current` plus the addresses in `typed` (comma or semicolon separated) and None, or
+    `current` and the rule they break (an invalid address, more than MAX_RECIPIENTS…)."""
+    from core import validation as v
+    from core.errors import ValidationError
+
+    try:
+        return v.recipients("recipients", [*current, *typed.replace(";", ",").split(",")]), None
+    except ValidationError as exc:
+        return current, exc.message
