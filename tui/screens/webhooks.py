@@ -55,22 +55,22 @@ class WebhookTestFailed(JobFailed):
 
 
 def events_text(events: list[str]) -> Text:
-    return Text(", ".join(events)) if events else Text("every event of the scope", style="dim")
+    if not events:
+        return Text("all of the scope", style="dim")
+    return Text(fmt.clip(", ".join(events), 24))
 
 
 def secret_text(has_secret: bool) -> Text:
-    return Text("✓ signed", style="green") if has_secret else Text("unsigned", style="dim")
+    return Text("✓ set", style="green") if has_secret else Text("none", style="dim")
 
 
 def outcome_text(webhook_id: int, result: WebhookTestResult) -> Text:
     status = "no answer" if result.status is None else f"HTTP {result.status}"
+    detail = fmt.clip(result.detail, 200)
+    said = detail if status in detail else f"{status} {detail}".strip()
     if result.ok:
-        text = Text(f"✓ Test POST to webhook #{webhook_id}: {status}", style="bold green")
-    else:
-        text = Text(f"✗ Test POST to webhook #{webhook_id} failed: {status}", style="bold red")
-    if result.detail:
-        text.append(f"  {fmt.clip(result.detail, 200)}", style="")
-    return text
+        return Text(f"✓ Test POST to webhook #{webhook_id}: {said}", style="bold green")
+    return Text(f"✗ Test POST to webhook #{webhook_id} failed: {said}", style="bold red")
 
 
 class WebhooksScreen(MainScreen):
@@ -133,7 +133,7 @@ class WebhooksScreen(MainScreen):
         for target in self.targets:
             table.add_row(
                 str(target.id),
-                fmt.clip(target.url, 40),
+                fmt.clip(target.url, 34),
                 events_text(target.events),
                 secret_text(target.has_secret),
                 key=str(target.id),
