@@ -21,6 +21,7 @@ from core.services.audit import Actor, record
 from core.services.mail_servers import resolve_effective_server
 from core.services.slack_inbox import INBOUND_EVENT
 from core.services.templates import effective_template
+from core.vocabulary import Channel
 
 PAGE_MAX = 1000  # the most rows one page of the log may ask for
 # The largest id a database row can have (a signed 64-bit integer): a larger number from a user
@@ -157,6 +158,33 @@ def get_delivery(*, session: Session, delivery_id: int, tenant: Tenant | None = 
     if delivery is None or (tenant is not None and delivery.tenant_id != tenant.id):
         raise NotFound(f"delivery {delivery_id} does not exist")
     return delivery
+
+
+def read_message(
+    *, session: Session, box: SecretBox, delivery_id: int, tenant: Tenant | None = None
+) -> tuple[bytes, list[str]] | None:
+    """A delivery's message as its channel sent it (decrypted), and the secret payload values
+    (a new user's password, also URL-encoded) a viewer must mask; None when it has none."""
+    import json
+    from urllib.parse import quote_plus
+
+    from core.pipeline.emit import SECRET_PAYLOAD_FIELDS
+
+    delivery = get_delivery(session=session, delivery_id=delivery_id, tenant=tenant)
+    content = message_of(session, delivery_id)
+    if not content:
+        return None
+    event = session.get(EventRecord, delivery.event_id)
+    secrets: list[str] = []
+    if event is not None and event.payload_enc is not None:
+        payload = json.loads(box.decrypt_bytes(event.payload_enc))
+        secrets = [str(payload[name]) for name in SECRET_PAYLOAD_FIELDS if payload.get(name)]
+    message = box.decrypt_bytes(content)
+    if delivery.channel == Channel.WEBHOOK:  # stored with its target's id in front
+        from core.channels.webhook.render import parse_stored
+
+        message = parse_stored(message)[1]
+    return message, [*secrets, *(quote_plus(v) for v in secrets)]
 
 
 def retry_delivery(

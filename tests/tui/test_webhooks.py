@@ -8,8 +8,10 @@ from textual.widgets import DataTable, Input, SelectionList, Static
 from core.services.audit import list_entries
 from core.services.tenants import get_tenant
 from core.services.webhooks import list_webhooks
+from tests.support.factories import make_webhook
 from tests.support.webhook_receiver import WebhookReceiver
 from tests.tui.conftest import rows, screen_text, seed, settle
+from tests.tui.test_deliveries import emit_for, enable
 
 SECRET = "Hook-S3cret-4711"
 
@@ -139,3 +141,27 @@ async def test_webhooks_page_is_reached_with_0_and_listed_in_help(ctx, actor, ma
         )
         await settle(pilot)
         assert "Webhook targets: add, test, remove" in screen_text(app)
+
+
+async def test_a_webhook_delivery_shows_its_json_body_with_secrets_masked(
+    ctx, actor, make_app
+) -> None:
+    seed(ctx, actor)
+    enable(ctx, actor, "acme", "notify_user_registration")
+    with ctx.session() as session:
+        acme = get_tenant(session=session, slug="acme")
+        make_webhook(session, ctx.box, acme, "http://127.0.0.1:9/hook", events=["USER_CREATION"])
+    password = "Wh-N3wUser-Pa55"
+    ids = emit_for(ctx, "acme", "USER_CREATION", password=password)
+    app = make_app(tenant_slug="acme", start="deliveries")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#deliveries", DataTable)
+        (webhook_row,) = [row for row in rows(table) if row[6] == "webhook"]
+        assert int(webhook_row[0]) in ids
+        table.move_cursor(row=table.get_row_index(webhook_row[0]))
+        await pilot.press("enter")
+        await settle(pilot)
+        shown = str(app.screen.query_one("#delivery-message", Static).render())
+        assert '"event": "USER_CREATION"' in shown and '"tenant": "acme"' in shown
+        assert password not in shown and "••••••" in shown

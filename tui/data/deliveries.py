@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from dataclasses import dataclass
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default as default_policy
 from typing import TYPE_CHECKING, Any
-from urllib.parse import quote_plus
 
 from tui.runtime import actor, owner
 
@@ -61,20 +61,15 @@ def retry(ctx: Context, slug: str | None, delivery_id: int) -> int:
     return delivery_id
 
 
-def _secrets(ctx: Context, session: Any, event_id: int) -> list[str]:
-    """Secret payload values (a new user's password) to mask in the shown message."""
-    from core.models.delivery import EventRecord
-    from core.pipeline.emit import SECRET_PAYLOAD_FIELDS
-
-    record = session.get(EventRecord, event_id)
-    if record is None or record.payload_enc is None:
-        return []
-    payload = json.loads(ctx.box.decrypt_bytes(record.payload_enc))
-    values = [str(payload[name]) for name in SECRET_PAYLOAD_FIELDS if payload.get(name)]
-    return [*values, *(quote_plus(v) for v in values)]
+def mask(text: str, secrets: list[str]) -> str:
+    for secret in sorted(secrets, key=len, reverse=True):
+        if len(secret) >= 3:
+            text = text.replace(secret, MASK)
+    return text
 
 
-def message_text(raw: bytes, secrets: list[str]) -> str:
+def email_text(raw: bytes) -> str:
+    """An email as text: its main headers, the plain (or HTML) body, attachment names."""
     message = message_from_bytes(raw, policy=default_policy)
     assert isinstance(message, EmailMessage)
     lines = [
@@ -90,23 +85,30 @@ def message_text(raw: bytes, secrets: list[str]) -> str:
     text = "\n".join(lines) + "\n\n" + content.strip()
     if attachments:
         text += "\n\nAttached: " + ", ".join(attachments)
-    for secret in sorted(secrets, key=len, reverse=True):
-        if len(secret) >= 3:
-            text = text.replace(secret, MASK)
     return text
+
+
+def message_text(channel: str, raw: bytes, secrets: list[str]) -> str:
+    """What the channel sent, readable: an email's headers and body, a webhook's JSON
+    indented, anything else as text; secret payload values masked."""
+    from core.vocabulary import Channel
+
+    if channel == Channel.EMAIL:
+        text = email_text(raw)
+    else:
+        text = raw.decode("utf-8", "replace")
+        with contextlib.suppress(ValueError):
+            text = json.dumps(json.loads(text), indent=2, ensure_ascii=False)
+    return mask(text, secrets)
 
 
 def load_delivery(ctx: Context, slug: str | None, delivery_id: int) -> dict[str, Any]:
     """One delivery as `read_delivery` gives it, plus `message`: the rendered text or None."""
-    from core.pipeline.contents import message_of
-    from core.services.deliveries import get_delivery, read_delivery
+    from core.services.deliveries import read_delivery, read_message
 
     with ctx.session() as session:
         tenant = owner(session, slug)
         details = read_delivery(session=session, delivery_id=delivery_id, tenant=tenant).as_json()
-        details["message"] = None
-        if content := message_of(session, delivery_id):
-            event_id = get_delivery(session=session, delivery_id=delivery_id).event_id
-            secrets = _secrets(ctx, session, event_id)
-            details["message"] = message_text(ctx.box.decrypt_bytes(content), secrets)
+        sent = read_message(session=session, box=ctx.box, delivery_id=delivery_id, tenant=tenant)
+    details["message"] = None if sent is None else message_text(details["channel"], *sent)
     return details
