@@ -53,7 +53,7 @@ class MailServer(SQLModel, table=True):
     port: int = 587
     security: str = Field(default="starttls", max_length=16)
     auth: str = Field(default="AUTO", max_length=16)
-    username: str | None = Field(default=None, max_length=128)
+    username: str | None = Field(default=None, max_length=USERNAME_MAX_LENGTH)
     password_enc: str | None = None
     mail_from: str | None = Field(default=None, max_length=320)
     reply_to: str | None = Field(default=None, max_length=320)

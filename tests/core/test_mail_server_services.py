@@ -196,3 +196,68 @@ def test_tenant_delete_takes_its_data(session, ctx, actor) -> None:
     assert [s.tenant_id for s in session.exec(select(MailServer)).all()] == [other.id]
     with pytest.raises(NotFound):
         _update(session, ctx, actor, 999, tenant=other)
+
+
+@pytest.mark.parametrize(
+    ("model", "fields", "field", "message"),
+    [
+        (MailServerUpdate, {"port": "0"}, "port", "0 is out of range: use 1-65535 (0 is reserved)"),
+        (
+            MailServerUpdate,
+            {"provider": "yahoo"},
+            "provider",
+            "'yahoo' is not one of SMTP, GMAIL, MS365, SENDGRID",
+        ),
+        (
+            MailServerUpdate,
+            {"rate_limit_per_minute": 100001},
+            "rate_limit_per_minute",
+            "100001 is out of range: use 0 (no limit) to 100000 per minute",
+        ),
+        (
+            MailServerUpdate,
+            {"password": "p" * 1025},
+            "password",
+            "is 1025 characters long; at most 1024 are allowed",
+        ),
+        (
+            MailServerUpdate,
+            {"ca_pem": 5},
+            "ca_pem",
+            "must be PEM text (-----BEGIN CERTIFICATE----- …)",
+        ),
+        (MailServerUpdate, {"name": " "}, "name", "is required"),
+        (
+            MailServerCreate,
+            {"host": "smtp.example.com"},
+            "name",
+            "is required: a friendly label such as 'Production SMTP'",
+        ),
+        (
+            MailServerCreate,
+            {"name": "x", "colour": "red", "port": 0},
+            "colour",
+            "is not a known field; known fields: auth, ca_file, ca_pem, host, is_default, "
+            "mail_from, name, oauth_client_id, oauth_client_secret, oauth_directory_id, password, "
+            "port, provider, rate_limit_per_minute, reply_to, security, timeout, tls_verify, "
+            "username",
+        ),
+    ],
+)
+def test_the_models_refuse_with_the_services_messages(model, fields, field, message) -> None:
+    with pytest.raises(ValidationError) as caught:
+        model.from_fields(fields)
+    assert (caught.value.field, caught.value.message) == (field, message)
+
+
+def test_the_models_normalise_what_they_keep() -> None:
+    changes = MailServerUpdate.from_fields(
+        {"provider": "gmail", "security": "TLS", "port": "465", "tls_verify": "off", "host": " "}
+    )
+    assert changes.given() == {
+        "provider": "GMAIL",
+        "security": "tls",
+        "port": 465,
+        "tls_verify": False,
+        "host": None,
+    }
