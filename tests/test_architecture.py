@@ -220,3 +220,28 @@ def test_the_import_graph_finds_a_cycle() -> None:
 def test_no_module_of_the_product_imports_itself_back() -> None:
     found = [" → ".join(cycle) for cycle in cycles(import_graph())]
     assert not found, "import cycles:\n" + "\n".join(found)
+
+
+def test_tui_pages_reach_mailbell_through_tui_data_only() -> None:
+    """Screens, widgets and the app read and write through tui/data; of core they import only
+    the vocabulary (type-only imports aside)."""
+    offenders = []
+    for folder in ("tui/screens", "tui/widgets"):
+        for path in (ROOT / folder).glob("*.py"):
+            offenders += [
+                f"{path.relative_to(ROOT)}: {name}"
+                for node in _runtime_imports(ast.parse(path.read_text(), str(path)))
+                for name in (
+                    [a.name for a in node.names]
+                    if isinstance(node, ast.Import)
+                    else [node.module or ""]
+                )
+                if (name == "core" or name.startswith("core.")) and name != "core.vocabulary"
+            ]
+    app = ROOT / "tui" / "app.py"
+    offenders += [
+        f"tui/app.py: {node.module}"
+        for node in _runtime_imports(ast.parse(app.read_text(), str(app)))
+        if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("core.")
+    ]
+    assert not offenders

@@ -116,11 +116,13 @@ class MailbellApp(App[None]):
         self._update_sub_title()
         self.switch_mode(self.start_mode)
         if self.ctx is None and self.context_factory is not None:
-            self.run_worker(self._build_context, thread=True, exit_on_error=False)
+            self._build_context()
         else:
             self.call_after_refresh(self._context_ready)
 
+    @work(thread=True, exit_on_error=False)
     def _build_context(self) -> None:
+        """Open the database on a thread: the first frame does not wait for it."""
         assert self.context_factory is not None
         try:
             self.ctx = self.context_factory()
@@ -133,12 +135,13 @@ class MailbellApp(App[None]):
             return
         self.post_message(self.ContextReady())
 
-    def on_mailbell_app_context_ready(self, _: ContextReady) -> None:
+    @on(ContextReady)
+    def context_ready(self, _: ContextReady) -> None:
         self._context_ready()
 
     def _context_ready(self) -> None:
         self.refresh_tenants()
-        self.run_worker(self._warm_up, thread=True, group="warm-up", exit_on_error=False)
+        self._warm_up()
         if self.demo is not None and self.demo.deliver:
             from tui.background import deliver_forever
 
@@ -149,6 +152,7 @@ class MailbellApp(App[None]):
         if hasattr(screen, "sync_scope"):
             screen.sync_scope()
 
+    @work(thread=True, group="warm-up", exit_on_error=False)
     def _warm_up(self) -> None:
         """Import the other pages and the core services they use while the user reads the
         first one, so opening any page later is quick."""
@@ -280,8 +284,7 @@ def run_tui(
             return
         ctx = ctx()
     if tenant_slug is not None:
-        from core.services.tenants import get_tenant
+        from tui.data.tenants import check_exists
 
-        with ctx.session() as session:
-            get_tenant(session=session, slug=tenant_slug)
+        check_exists(ctx, tenant_slug)
     MailbellApp(ctx, tenant_slug=tenant_slug, demo=demo).run()

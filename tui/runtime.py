@@ -1,4 +1,5 @@
-"""What every screen shares: who acts, which owner a scope names, how errors read.
+"""What the TUI shares: who acts and which owner a scope names (for tui/data), how errors
+read (for the screens).
 
 Core is imported inside functions only: importing the TUI must not load SQLAlchemy, so the
 first frame can be painted before the database is touched.

@@ -50,6 +50,14 @@ def load_rows(ctx: Context) -> tuple[list[TenantRow], str]:
     return rows, summary
 
 
+def check_exists(ctx: Context, slug: str) -> None:
+    """NotFound when no tenant has this slug."""
+    from core.services.tenants import get_tenant
+
+    with ctx.session() as session:
+        get_tenant(session=session, slug=slug)
+
+
 def slugs(ctx: Context) -> list[str]:
     from core.services.tenants import list_tenants
 
