@@ -292,7 +292,6 @@ class AccountsScreen(MainScreen):
         if account["default"]:
             self.notify(f"{account['email']} is the default already")
             return
-
         self.make_default(self.slug, account["id"])
 
     @work(thread=True, group="change", exit_on_error=False)
