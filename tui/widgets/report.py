@@ -9,6 +9,8 @@ from rich.table import Table
 from rich.text import Text
 from textual.widgets import Static
 
+from core.vocabulary import SecurityMode
+
 STEP_NAMES = {
     "dns": "DNS",
     "connect": "TCP",
@@ -40,7 +42,8 @@ class StepReport(Static):
         self.steps = []
         self.summary = None
         self.running = True
-        self.expected = [s for s in EXPECTED if s != "tls" or security == "tls"]
+        # The "tls" step (a TLS handshake before the greeting) happens in implicit TLS only.
+        self.expected = [s for s in EXPECTED if s != "tls" or security == SecurityMode.TLS]
         self._draw()
 
     def add_step(self, step: Any) -> None:
