@@ -15,16 +15,17 @@ is then stamped by the request's write, on the writer thread.
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 from collections.abc import Callable, Hashable
 from dataclasses import dataclass
-from typing import TypeVar, cast
+from typing import Any, TypeVar, cast
 
 from aiohttp import web
 from aiohttp.typedefs import Handler
-from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session
 
-from api.db import DATABASE, Answered
+from api.db import DATABASE, Answered, Batched
 from api.errors import ApiError
 from core.errors import NotFound
 from core.models.tenancy import Tenant
@@ -98,17 +99,26 @@ def bearer_token(request: web.Request) -> str:
     return token
 
 
-def resolve_scope(session: Session, credentials: Credentials, *, commit: bool = True) -> Scope:
-    """The caller's scope, or ApiError 401 / 403 / 404 (unknown `?tenant=`)."""
+def _identity(session: Session, credentials: Credentials) -> tuple[TokenIdentity | None, bool]:
+    """The token's identity (None: unknown, revoked or too long), and whether its last use is
+    due to be stamped; nothing written."""
     plaintext = credentials.token
     found = (
-        peek_token(session=session, plaintext=plaintext)
-        if len(plaintext) <= MAX_TOKEN_LENGTH
-        else None
+        None
+        if len(plaintext) > MAX_TOKEN_LENGTH
+        else peek_token(session=session, plaintext=plaintext)
     )
-    identity, stamp_due = found if found is not None else (None, False)
+    return found if found is not None else (None, False)
+
+
+def resolve_scope(session: Session, credentials: Credentials) -> Scope:
+    """The caller's scope, or ApiError 401 / 403 / 404 (unknown `?tenant=`), for a call with a
+    session of its own (`scoped_read`, `scoped_write`). The token check is the call's first unit
+    of work: a due last-use stamp is committed here, before the work, whatever its fate."""
+    identity, stamp_due = _identity(session, credentials)
     if stamp_due:
-        stamp_last_use(session, credentials, commit=commit)
+        stamp_last_use(session, credentials)
+        session.commit()
     return _scope_of(session, credentials, identity)
 
 
@@ -116,21 +126,17 @@ def peek_scope(session: Session, credentials: Credentials) -> tuple[Scope, bool]
     """`resolve_scope` that writes nothing, for threads that must not write (the preparing
     threads of `Database.prepared_write`): the scope, and whether the token's last use is due
     to be stamped (`stamp_last_use`, on the writer)."""
-    plaintext = credentials.token
-    too_long = len(plaintext) > MAX_TOKEN_LENGTH
-    found = None if too_long else peek_token(session=session, plaintext=plaintext)
-    identity, stamp_due = found if found is not None else (None, False)
+    identity, stamp_due = _identity(session, credentials)
     return _scope_of(session, credentials, identity), stamp_due
 
 
-def stamp_last_use(session: Session, credentials: Credentials, *, commit: bool) -> None:
-    """Stamp the token's last use, as `resolve_scope` would have (once a minute: a token
-    stamped meanwhile, by this transaction or a committed one, is not stamped again)."""
+def stamp_last_use(session: Session, credentials: Credentials) -> None:
+    """Stamp the token's last use in the session's transaction (never committed here: the
+    caller's unit of work carries it). Once a minute: a token stamped meanwhile, by this
+    transaction or a committed one, is not stamped again."""
     # A token revoked since it was checked is not stamped; its request goes on, as if it had
     # arrived a moment earlier.
     identify_token(session=session, plaintext=credentials.token)
-    if commit:
-        session.commit()
 
 
 def _scope_of(session: Session, credentials: Credentials, identity: TokenIdentity | None) -> Scope:
@@ -175,12 +181,14 @@ async def scoped_write(request: web.Request, work: Callable[[Session, Scope], T]
 async def scoped_prepared_write(
     request: web.Request,
     prepare: Callable[[Session, Scope], P | Answered],
-    write: Callable[[Session, Scope, P, bool], T],
+    write: Callable[[Session, Scope, P], T | Batched],
 ) -> T:
     """Check the token, then `prepare(session, scope)`, in one call on a preparing thread
-    (`Database.prepared_write`, tenants taking turns); then `write(session, scope, prepared,
-    commit)` on the writer thread, possibly in one transaction with other requests' writes:
-    `write` commits only when `commit` is True. An `Answered` from `prepare` is the answer.
+    (`Database.prepared_write`, tenants taking turns); then `write(session, scope, prepared)`
+    on the writer thread, possibly in one transaction with other requests' writes. `write`
+    never commits: it writes in the session it is given, or hands its rows back as a `Batched`,
+    and the group (or, run alone, the Database) commits. An `Answered` from `prepare` is the
+    answer.
 
     The preparing thread writes nothing (`peek_scope`): the token's last use is stamped by the
     write, in its transaction, when it is due.
@@ -197,24 +205,35 @@ async def scoped_prepared_write(
             return prepared  # nothing to write: the writer is not involved
         return scope, stamp_due, prepared
 
-    def second(session: Session, commit: bool, first: tuple[Scope, bool, P | Answered]) -> T:
+    def second(session: Session, first: tuple[Scope, bool, P | Answered]) -> T | Batched:
         scope, stamp_due, prepared = first
         if stamp_due:
-            stamp_last_use(session, credentials, commit=commit)
+            stamp_last_use(session, credentials)
         if isinstance(prepared, Answered):
             return cast(T, prepared.value)
-        try:
-            return write(session, scope, prepared, commit)
-        except IntegrityError:
-            if not commit:
-                raise  # the group runs each of its calls again alone
-            # The tenant (and its tokens) may have been deleted since the check: answer as if
-            # the request had come after (401), not with the foreign key's error.
-            session.rollback()
-            resolve_scope(session, credentials)
-            raise
+        result = write(session, scope, prepared)
+        if isinstance(result, Batched):
+            conflict = functools.partial(_on_conflict, result.on_conflict, credentials)
+            return dataclasses.replace(result, on_conflict=conflict)
+        return result
 
-    return await request.app[DATABASE].prepared_write(turn, first, second)
+    return cast(T, await request.app[DATABASE].prepared_write(turn, first, second))
+
+
+def _on_conflict(
+    found: Callable[[Session, Any], Any | None] | None,
+    credentials: Credentials,
+    session: Session,
+    item: Any,
+) -> Any | None:
+    """A write run alone broke a key (its transaction rolled back): the write's own answer
+    (`found`: an idempotency key written meanwhile), else, when the tenant and its tokens were
+    deleted since the check, 401 as if the request had come after, not the foreign key's
+    error."""
+    answer = found(session, item) if found is not None else None
+    if answer is None:
+        peek_scope(session, credentials)
+    return answer
 
 
 # Which tenant a token acted on when it was last checked, for `scoped_prepared_write`: tenants,

@@ -30,6 +30,13 @@ fails after it wrote something, or the batch write or the commit fails, the tran
 rolled back and each runs again alone. Every answer is handed back only after its transaction
 committed.
 
+Unit of work (the rule of core/services, here for the writer): a plain `write` runs a use case,
+which commits its own transaction with its audit entry. A grouped call never commits and takes
+no flag saying whether to: it writes in the session it is given (or hands its rows back as a
+`Batched`), and the Database commits — once for a whole group, or for a call run alone — so
+that the calls of a group share one commit. The writers a `Batched` names (`write_many`, e.g.
+`core.pipeline.emit_write.write_emits`) are the private, non-committing helpers.
+
 The threads themselves (the serial writer, the fair preparing pool, the batched hand-back)
 live in `api.executors`.
 """
@@ -43,11 +50,11 @@ import time
 from collections.abc import Callable, Hashable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 from aiohttp import web
 from sqlalchemy import event
-from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 from sqlmodel import Session
 
 from api.executors import (
@@ -77,18 +84,24 @@ PREPARE_SNAPSHOT_S = 0.05
 class Batched:
     """What a grouped call returns to have its writes joined with the group's: `item` goes to
     `write_many(session, items)` with the other calls' items (one list in, one result per item
-    out, the caller commits), and the call's answer is `finish(result)`."""
+    out; it never commits), and the call's answer is `finish(result)`.
+
+    A call run alone has its item written the same way, by `write_many(session, [item])`, and
+    committed. When that breaks a key (`IntegrityError`: another process wrote the same
+    idempotency key meanwhile), the transaction is rolled back and `on_conflict(session,
+    item)` may give the result instead (None: the error stands)."""
 
     item: Any
     write_many: Callable[[Session, list[Any]], list[Any]]
     finish: Callable[[Any], Any]
+    on_conflict: Callable[[Session, Any], Any | None] | None = None
 
 
 @dataclass(frozen=True, slots=True)
 class _Then:
     """A preparation's result: the write it goes on to, on the writer thread."""
 
-    write: Callable[[Session, bool], Any]
+    write: Callable[[Session], Any]
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,19 +144,21 @@ class Database:
         """`fn(session)` on the writer thread; the service commits."""
         return await self._writer.run(lambda: self._call(fn))
 
-    async def grouped_write(self, fn: Callable[[Session, bool], T]) -> T:
-        """`fn(session, commit)` on the writer thread, possibly in one transaction with other
-        grouped calls: `fn` commits only when `commit` is True; otherwise the group commits."""
-        return await self._writer.run(fn, grouped=True)
+    async def grouped_write(self, fn: Callable[[Session], T | Batched]) -> T:
+        """`fn(session)` on the writer thread, possibly in one transaction with other grouped
+        calls. `fn` never commits (unit of work: the group's transaction is the Database's,
+        committed once for all its calls; a call run alone is committed the same way); it
+        writes in `session`, or hands its rows back as a `Batched`."""
+        return cast(T, await self._writer.run(fn, grouped=True))
 
     async def prepared_write(
         self,
         key: Hashable,
         prepare: Callable[[Session], P | Answered],
-        write: Callable[[Session, bool, P], T],
+        write: Callable[[Session, P], T | Batched],
     ) -> T:
         """`prepare(session)` on a preparing thread (keys take turns), then
-        `write(session, commit, prepared)` as a `grouped_write`; one answer, after the commit.
+        `write(session, prepared)` as a `grouped_write`; one answer, after the commit.
 
         The preparation has a session of its own, rolled back when it returns: it reads and
         computes (for an event: token, validation, configuration, rendering, encryption), and
@@ -213,21 +228,26 @@ class Database:
         translated.__cause__ = error
         return translated
 
-    def _run_group(self, fns: list[Callable[[Session, bool], Any]]) -> list[Outcome]:
+    def _run_group(self, fns: list[Callable[[Session], Any]]) -> list[Outcome]:
         if len(fns) > 1:
             outcomes = self._run_together(fns)
             if outcomes is not None:
                 return outcomes
         return [self._run_alone(fn) for fn in fns]
 
-    def _run_alone(self, fn: Callable[[Session, bool], Any]) -> Outcome:
+    def _run_alone(self, fn: Callable[[Session], Any]) -> Outcome:
+        """One grouped call in a transaction of its own, committed here."""
         try:
             with self.ctx.session() as session:
-                return fn(session, True), None
+                result = fn(session)
+                if isinstance(result, Batched):
+                    return _write_alone(session, result), None
+                session.commit()
+                return result, None
         except BaseException as exc:
             return None, exc
 
-    def _run_together(self, fns: list[Callable[[Session, bool], Any]]) -> list[Outcome] | None:
+    def _run_together(self, fns: list[Callable[[Session], Any]]) -> list[Outcome] | None:
         """All of `fns` in one transaction; None (rolled back) if one failed after writing or
         the commit failed."""
         writes = 0
@@ -245,7 +265,7 @@ class Database:
                 for fn in fns:
                     before = writes
                     try:
-                        outcomes.append((fn(session, False), None))
+                        outcomes.append((fn(session), None))
                     except Exception as exc:
                         if writes != before or isinstance(exc, SQLAlchemyError):
                             session.rollback()
@@ -289,9 +309,23 @@ class Database:
 
 
 def _write_prepared(
-    write: Callable[[Session, bool, P], T], prepared: P, session: Session, commit: bool
-) -> T:
-    return write(session, commit, prepared)
+    write: Callable[[Session, P], T | Batched], prepared: P, session: Session
+) -> T | Batched:
+    return write(session, prepared)
+
+
+def _write_alone(session: Session, batched: Batched) -> Any:
+    """A `Batched` call's rows written and committed on their own (see `Batched`)."""
+    try:
+        [written] = batched.write_many(session, [batched.item])
+        session.commit()
+    except IntegrityError:
+        session.rollback()
+        found = batched.on_conflict(session, batched.item) if batched.on_conflict else None
+        if found is None:
+            raise
+        written = found
+    return batched.finish(written)
 
 
 CONTEXT = web.AppKey("context", Context)

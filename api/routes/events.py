@@ -38,7 +38,6 @@ from core.pipeline.emit import (
     find_repeated,
     prepare_emit,
     write_emits,
-    write_prepared,
 )
 from core.services.deliveries import delivery_public
 from core.vocabulary import EventName
@@ -115,26 +114,27 @@ async def post_event(request: web.Request) -> web.Response:
             return Answered(_answer(prepared, tenant_slug=scope.tenant_slug))
         return prepared
 
-    def write(
-        session: Session, scope: Scope, prepared: PreparedEmit, commit: bool
-    ) -> dict[str, Any] | Batched:
-        """On the writer thread: the key checked again, then the rows, nothing else.
+    def write(session: Session, scope: Scope, prepared: PreparedEmit) -> dict[str, Any] | Batched:
+        """On the writer thread: the key checked again, then the rows, nothing else (never a
+        commit: the group's, or the call's own when it runs alone, is the Database's).
 
         The event was validated and rendered with the configuration (toggle, server, template)
         of a moment ago; a change committed since is not applied to it, as if the event had
         arrived just before the change.
         """
         answer = functools.partial(_answer, tenant_slug=scope.tenant_slug)
-        if commit:  # alone: writes, commits, and answers a key raced by another process
-            return answer(write_prepared(session, prepared))
         # Another request with the key may have committed since this one was prepared. Two
         # with the same key in one group both pass here; the batch's INSERT then breaks the
         # key's unique index, the group is rolled back and each runs again alone, where the
-        # second finds the first's deliveries.
+        # second finds the first's deliveries. Alone, a key another process wrote between this
+        # check and the commit breaks the index too: `on_conflict` then answers with the first
+        # emit's deliveries.
         found = find_repeated(session, prepared)
         if found is not None:
             return answer(found)
-        return Batched(item=prepared, write_many=write_emits, finish=answer)
+        return Batched(
+            item=prepared, write_many=write_emits, finish=answer, on_conflict=find_repeated
+        )
 
     return web.json_response(await scoped_prepared_write(request, prepare, write), status=202)
 

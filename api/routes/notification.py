@@ -16,7 +16,7 @@ from __future__ import annotations
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 
 from api.auth import Scope, scoped_read, scoped_write
@@ -28,6 +28,7 @@ from api.portsip import from_portsip, to_portsip
 from core import netfence
 from core import validation as v
 from core.services.mail_server_fields import SystemOnlyField
+from core.services.mail_tests import CONTENT_MAX, SUBJECT_MAX, send_test_email
 from core.services.notifications import (
     get_notification_settings,
     update_notification_settings,
@@ -41,8 +42,8 @@ class TestEmailRequest(BaseModel):
     __test__ = False  # not a pytest class, whatever its name
 
     recipient: str
-    subject: str
-    content: str
+    subject: str = Field(max_length=SUBJECT_MAX)
+    content: str = Field(max_length=CONTENT_MAX)
 
 
 async def get_settings(request: web.Request) -> web.Response:
@@ -76,8 +77,6 @@ async def post_settings(request: web.Request) -> web.Response:
 async def post_test_email(request: web.Request) -> web.Response:
     """200 `{"ok": true, "reply", "message_id"}` when the server accepted the message;
     502 `{"error", "step", "reply"}` when it refused or failed; 409 when not configured."""
-    from core.services.mail_tests import send_test_email
-
     ctx = request.app[CONTEXT]
     body = await read_body(request)
     scope = await scoped_read(request, lambda _session, scope: scope)

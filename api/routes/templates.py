@@ -56,6 +56,13 @@ class TemplateCreate(TemplateUpdate):
     name: EventName
 
 
+class TemplateUpdateBody(TemplateUpdate):
+    """`POST /api/custom_email_templates/{name}`: `TemplateUpdate`'s parts, and `name`, which
+    must then be the path's."""
+
+    name: EventName | None = None
+
+
 # The names a create may carry (the part `from` also goes by `mail_from`).
 CREATE_FIELDS = ("name", "from", "mail_from", "subject", "body")
 # Returned by GET, not settable: ignored when a client posts back what it read.
@@ -149,7 +156,7 @@ async def update_custom(request: web.Request) -> web.Response:
 
     def given(session: Session, scope: Scope) -> tuple[str, TemplateUpdate, dict[str, str]]:
         event = known_event(name)
-        fields = json_fields(body.json_object(), TemplateCreate, read_only=READ_ONLY)
+        fields = json_fields(body.json_object(), TemplateUpdateBody, read_only=READ_ONLY)
         given_name = fields.pop("name", None)
         if given_name is not None and given_name.strip().upper() != event.name:
             raise ValidationError(

@@ -230,9 +230,9 @@ class NotificationSettingsRead(BaseModel):
     configured: bool
     type: Provider
     server: str | None
-    port: int | None
+    port: Annotated[int, Limit(ge=PORT_MIN, le=PORT_MAX)] | None
     reply_to: str | None
-    username: str | None
+    username: Annotated[str, Limit(max_length=USERNAME_MAX_LENGTH)] | None
     auth: AuthMode
     enable_tls_ssl: bool
     enable_starttls_auto: bool

@@ -52,12 +52,10 @@ async def _hold_writer(database: Database) -> threading.Event:
 
 
 def _write_audit(action: str):
-    def work(session: Session, commit: bool) -> str:
+    def work(session: Session) -> str:
         session.connection().execute(
             insert(AUDIT).values(actor="t", source="cli", action=action, fields=[])
         )
-        if commit:
-            session.commit()
         return action
 
     return work
@@ -83,7 +81,7 @@ async def test_calls_waiting_together_commit_once(database: Database, ctx: Conte
 async def test_a_refusal_before_writing_leaves_the_others_in_the_group(
     database: Database, ctx: Context
 ) -> None:
-    def refuse(session: Session, commit: bool) -> None:
+    def refuse(session: Session) -> None:
         raise ValidationError("data", "refused")
 
     release = await _hold_writer(database)
@@ -102,8 +100,8 @@ async def test_a_refusal_before_writing_leaves_the_others_in_the_group(
 
 
 async def test_a_failure_after_writing_reruns_each_alone(database: Database, ctx: Context) -> None:
-    def write_then_fail(session: Session, commit: bool) -> None:
-        _write_audit("half")(session, False)
+    def write_then_fail(session: Session) -> None:
+        _write_audit("half")(session)
         raise RuntimeError("failed after writing")
 
     release = await _hold_writer(database)
@@ -150,14 +148,46 @@ def _audit_batch_writer(writes: list[list[str]]):
 
 
 def _batched_audit(action: str, write_many):
-    """A grouped call that hands its audit row to the group's batch write (alone: writes it)."""
+    """A grouped call that hands its audit row to the batch write (of its group, or its own)."""
 
-    def work(session: Session, commit: bool) -> Batched | str:
-        if commit:
-            return _write_audit(action)(session, True)
+    def work(session: Session) -> Batched:
         return Batched(item=action, write_many=write_many, finish=str.upper)
 
     return work
+
+
+async def test_a_batched_call_alone_is_written_committed_and_finished(
+    database: Database, ctx: Context
+) -> None:
+    writes: list[list[str]] = []
+    commits = _commits(ctx)
+    answer = await database.grouped_write(_batched_audit("solo", _audit_batch_writer(writes)))
+    assert answer == "WROTE SOLO" and writes == [["solo"]]
+    assert len(commits) == 1 and _actions(ctx) == ["solo"]
+
+
+async def test_a_batched_call_alone_that_breaks_a_key_answers_from_on_conflict(
+    database: Database, ctx: Context
+) -> None:
+    def conflicting(session: Session, items: list[str]) -> list[str]:
+        session.connection().execute(insert(AUDIT).values(actor="t", source="cli", action="x"))
+        raise IntegrityError("INSERT", {}, Exception("duplicate key"))
+
+    def work(session: Session) -> Batched:
+        return Batched(
+            item="k",
+            write_many=conflicting,
+            finish=str.upper,
+            on_conflict=lambda _session, item: f"first {item}",
+        )
+
+    def unresolved(session: Session) -> Batched:
+        return Batched(item="k", write_many=conflicting, finish=str.upper)
+
+    assert await database.grouped_write(work) == "FIRST K"
+    with pytest.raises(IntegrityError):
+        await database.grouped_write(unresolved)
+    assert _actions(ctx) == []  # both rolled back
 
 
 async def test_batched_calls_are_written_by_one_statement_and_each_finished(
@@ -182,7 +212,12 @@ async def test_batched_calls_are_written_by_one_statement_and_each_finished(
 async def test_a_failing_batch_write_reruns_each_call_alone(
     database: Database, ctx: Context
 ) -> None:
+    writes: list[list[str]] = []
+    write_one = _audit_batch_writer(writes)
+
     def failing_write(session: Session, items: list[str]) -> list[str]:
+        if len(items) == 1:  # alone: written
+            return write_one(session, items)
         session.connection().execute(insert(AUDIT).values(actor="t", source="cli", action="x"))
         raise IntegrityError("INSERT", {}, Exception("duplicate key"))
 
@@ -193,7 +228,8 @@ async def test_a_failing_batch_write_reruns_each_call_alone(
     ]
     await asyncio.sleep(0.05)
     release.set()
-    assert await asyncio.gather(*tasks) == ["a", "b", "c"]
+    assert await asyncio.gather(*tasks) == ["WROTE A", "WROTE B", "WROTE C"]
+    assert writes == [["a"], ["b"], ["c"]]  # each again alone, after the group's batch failed
     assert _actions(ctx) == ["a", "b", "c"]  # the failed batch's row was rolled back
 
 
