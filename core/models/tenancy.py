@@ -162,7 +162,7 @@ class NotificationSettingsUpdate(v.InputModel):
     enable_starttls_auto: Toggle = None
     recipients: Annotated[
         Annotated[list[str], Limit(max_length=MAX_RECIPIENTS)] | None,
-        v.rule(lambda field, value: v.recipients(field, value)),
+        v.rule(v.recipients),
     ] = None
     mail_from: Annotated[str | None, v.rule(v.optional(v.mailbox))] = None
     security: Annotated[SecurityMode | None, _choice(SecurityMode, upper=False)] = None
