@@ -28,11 +28,16 @@ from core import netfence
 from core import validation as v
 from core.errors import NotFound, ValidationError
 from core.models.webhooks import WebhookCreate, WebhookRead
-from core.services.webhooks import add_webhook, list_webhooks, remove_webhook, test_webhook
+from core.services.webhooks import (
+    add_webhook,
+    list_webhooks,
+    names_a_webhook,
+    remove_webhook,
+    test_webhook,
+)
 
 CREATE_FIELDS = ("url", "secret", "events")
 READ_ONLY = ("id", "tenant", "has_secret", "created_at")
-MAX_ROW_ID = 2**63 - 1  # a larger id names no row (and overflows the SQLite driver)
 
 
 def _public(hook: WebhookRead) -> dict[str, Any]:
@@ -41,7 +46,7 @@ def _public(hook: WebhookRead) -> dict[str, Any]:
 
 def _webhook_id(request: web.Request) -> int:
     raw = request.match_info["id"]
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or not 1 <= int(raw) <= MAX_ROW_ID:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or not names_a_webhook(int(raw)):
         raise NotFound(f"webhook {raw[:40]!r} does not exist")
     return int(raw)
 

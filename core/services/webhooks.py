@@ -33,6 +33,9 @@ from core.vocabulary import (
     EventScope,
 )
 
+# The id column is INTEGER: 32 bits on PostgreSQL.
+MAX_WEBHOOK_ID = 2**31 - 1
+
 
 def _owner_query(tenant: Tenant | None) -> Any:
     if tenant is None:
@@ -173,7 +176,14 @@ def list_webhooks(*, session: Session, tenant: Tenant | None) -> list[WebhookRea
     return [_read(row, tenant) for row in rows]
 
 
+def names_a_webhook(webhook_id: int) -> bool:
+    """Within the id column's range (a larger number names no row, and overflows the driver)."""
+    return 1 <= webhook_id <= MAX_WEBHOOK_ID
+
+
 def _get(session: Session, tenant: Tenant | None, webhook_id: int) -> WebhookTarget:
+    if not names_a_webhook(webhook_id):
+        raise NotFound(f"webhook {webhook_id} does not exist for {_owner_label(tenant)}")
     row = session.exec(_owner_query(tenant).where(WebhookTarget.id == webhook_id)).first()
     if row is None:
         raise NotFound(f"webhook {webhook_id} does not exist for {_owner_label(tenant)}")

@@ -58,8 +58,9 @@ def _owner_of(session: Any, webhook_id: int, tenant: str | None, system: bool) -
     from core.errors import NotFound
     from core.models.tenancy import Tenant
     from core.models.webhooks import WebhookTarget
+    from core.services.webhooks import names_a_webhook
 
-    target = session.get(WebhookTarget, webhook_id) if 1 <= webhook_id < 2**63 else None
+    target = session.get(WebhookTarget, webhook_id) if names_a_webhook(webhook_id) else None
     if target is None:
         raise NotFound(f"webhook {webhook_id} does not exist (see `mailbell webhook list`)")
     return session.get(Tenant, target.tenant_id) if target.tenant_id is not None else None

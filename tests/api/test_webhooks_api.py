@@ -56,7 +56,7 @@ async def test_another_owners_id_is_404_and_stays(api: ApiClient) -> None:
     assert [h["id"] for h in (await api.get(HOOKS)).body] == [created["id"]]
 
 
-@pytest.mark.parametrize("ident", ["0", "abc", "99999", "9" * 30, "-1"])
+@pytest.mark.parametrize("ident", ["0", "abc", "99999", "2147483648", "9" * 19, "9" * 30, "-1"])
 async def test_ids_that_name_no_webhook_are_404(api: ApiClient, ident: str) -> None:
     assert (await api.delete(f"{HOOKS}/{ident}")).status == 404
     assert (await api.post(f"{HOOKS}/{ident}/test")).status == 404

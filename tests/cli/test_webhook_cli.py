@@ -90,8 +90,9 @@ def test_remove_and_test_refuse_unknown_and_other_owners_ids(
     make_tenant(session, slug="globex", actor=actor)
     hook = _add(cli, monkeypatch, "https://hooks.example.org/a")
     for command in ("remove", "test"):
-        unknown = cli("webhook", command, "999")
-        assert unknown.code == 1 and "webhook 999 does not exist" in unknown.err
+        for ident in ("999", "2147483648", "9" * 19):  # past a 32-bit id column too
+            unknown = cli("webhook", command, ident)
+            assert unknown.code == 1 and f"webhook {ident} does not exist" in unknown.err
         foreign = cli("webhook", command, str(hook), "--tenant", "globex")
         assert foreign.code == 1 and "does not exist" in foreign.err
     assert len(json.loads(cli("webhook", "list", "--tenant", "acme", "--json").out)) == 1

@@ -94,7 +94,7 @@ async def test_others_are_refused_and_nothing_changes(bot, tenants, state, user,
 async def test_another_tenants_or_unknown_id_does_not_exist(bot, tenants, state, action) -> None:
     foreign = _add(tenants, "https://hooks.example.org/globex", slug="globex")
     before = state()
-    for ident in (str(foreign.id), "999", "abc"):
+    for ident in (str(foreign.id), "999", "2147483648", "9" * 30, "abc"):
         answer = await bot.command(f"webhook {action} {ident}", user=ACME_ADMIN)
         expected = "not a webhook id" if ident == "abc" else "does not exist"
         assert expected in answer.message
