@@ -23,6 +23,7 @@ from typing import TYPE_CHECKING, Any
 import pytest
 
 from core.services.audit import Actor
+from core.vocabulary import AuthMode, EventName
 
 # Every test session loads this module as a plugin (tests/conftest.py), so the models, services
 # and pipeline are imported where they are used: a module that does not import yet fails only
@@ -54,13 +55,13 @@ __all__ = [
 
 # The same person as the `actor` fixture, for code that runs outside a test's fixtures.
 TESTER = Actor(name="tester", source="cli")
-EVENT = "QUEUE_CALL_LOST"
+EVENT = EventName.QUEUE_CALL_LOST
 # The default server `settings set server=smtp.acme.org username=alerts@acme.org` makes: no
 # From of its own (the username is the sender), authentication on; nothing listens there.
 ACME_SERVER: dict[str, Any] = {
     "name": "default",
     "host": "smtp.acme.org",
-    "auth": "AUTO",
+    "auth": AuthMode.AUTO,
     "username": "alerts@acme.org",
     "mail_from": None,
 }
@@ -98,7 +99,7 @@ def make_mail_server(
     data: dict[str, Any] = {
         "name": f"out {next(_numbers)}",
         "host": "smtp.example.org",
-        "auth": "DISABLE",
+        "auth": AuthMode.DISABLE,
         "mail_from": "alerts@example.org",
     }
     if smtp is not None:
