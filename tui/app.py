@@ -164,6 +164,7 @@ class MailbellApp(App[None]):
             "core.rendering",
             "core.template_validation",
             "core.services.mail_tests",
+            "core.services.webhooks",
         ):
             importlib.import_module(module)
 

@@ -38,6 +38,10 @@ class PreviewReady(Result[Preview]):
     """The template as typed, checked and rendered (for edit number `value.seq`)."""
 
 
+class HtmlWritten(Result[Path]):
+    """Where the rendered HTML was written."""
+
+
 class TemplateSaved(Result[None]):
     pass
 
@@ -281,11 +285,19 @@ class TemplateEditorScreen(ShowsFailures, Screen[bool]):
         if self.preview is None or not self.preview.html:
             self.notify("Nothing rendered yet", severity="warning")
             return
-        folder = Path(self.ctx.settings.home) / "previews"
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / f"{self.name_}.html"
-        path.write_text(self.preview.html, encoding="utf-8")
-        self.notify(f"HTML preview written to {path}", title="HTML preview", timeout=10)
+        self.write_html(Path(self.ctx.settings.home) / "previews", self.preview.html)
+
+    @work(thread=True, group="html", exit_on_error=False)
+    def write_html(self, folder: Path, html: str) -> None:
+        with reporting(self, "HTML preview"):
+            folder.mkdir(parents=True, exist_ok=True)
+            path = folder / f"{self.name_}.html"
+            path.write_text(html, encoding="utf-8")
+            self.post_message(HtmlWritten(path))
+
+    @on(HtmlWritten)
+    def html_written(self, message: HtmlWritten) -> None:
+        self.notify(f"HTML preview written to {message.value}", title="HTML preview", timeout=10)
 
     def action_toggle_preview(self) -> None:
         panes = self.query_one("#editor-panes")
