@@ -5,11 +5,9 @@ from __future__ import annotations
 import pytest
 from sqlmodel import select
 
-from core.catalog import sample
 from core.models.delivery import Delivery
 from core.models.slack import SlackChannelLink, SlackRoute, SlackTenantAdmin
 from core.models.tenancy import NotificationSettingsUpdate
-from core.pipeline.emit import emit
 from core.services.notifications import get_notification_settings, update_notification_settings
 from core.services.slack import get_link, list_routes
 from core.services.tenants import get_tenant
@@ -20,6 +18,7 @@ from tests.slackbot.conftest import (
     SYSTEM_ADMIN,
     UNLINKED_CHANNEL,
 )
+from tests.support.factories import emit_event
 from tests.support.slack_api import TEAM_ID
 
 
@@ -226,13 +225,7 @@ async def test_unknown_route_names_change_nothing(bot, tenants, state) -> None:
 def _failed_delivery(ctx, slug):
     with ctx.session() as session:
         tenant = get_tenant(session=session, slug=slug)
-        [emitted] = emit(
-            session=session,
-            box=ctx.box,
-            tenant=tenant,
-            event="VOICEMAIL_RECEIVED",
-            data=sample("VOICEMAIL_RECEIVED"),
-        ).deliveries
+        [emitted] = emit_event(session, ctx.box, tenant, "VOICEMAIL_RECEIVED").deliveries
         delivery = session.get(Delivery, emitted.id)
         delivery.status, delivery.last_error = "failed", "[data] 554 5.7.1 rejected"
         session.add(delivery)
