@@ -11,11 +11,12 @@ from sqlmodel import select
 from core.catalog import sample
 from core.errors import ValidationError
 from core.models.delivery import Delivery, EventRecord
+from core.models.tenancy import NotificationSettingsUpdate
 from core.pipeline.contents import message_of
 from core.pipeline.emit import emit
 from core.services.deliveries import retry_delivery
 from core.services.mail_servers import create_mail_server
-from core.services.notifications import update_notification_settings, update_system_settings
+from core.services.notifications import update_notification_settings
 from core.services.tenants import create_tenant
 from tests.support.storage import stored_bytes
 
@@ -28,7 +29,11 @@ def tenant(session, actor):
 def _configure(session, ctx, tenant, actor, **changes):
     base = {"server": "smtp.acme.org", "username": "alerts@acme.org", "password": "pw"}
     update_notification_settings(
-        session=session, box=ctx.box, tenant=tenant, changes={**base, **changes}, actor=actor
+        session=session,
+        box=ctx.box,
+        tenant=tenant,
+        changes=NotificationSettingsUpdate.parse({**base, **changes}, system=False),
+        actor=actor,
     )
 
 
@@ -37,7 +42,9 @@ def _recipients_without_server(session, ctx, tenant, actor) -> None:
         session=session,
         box=ctx.box,
         tenant=tenant,
-        changes={"recipients": "ops@acme.org", "notify_queue_call_lost": True},
+        changes=NotificationSettingsUpdate.parse(
+            {"recipients": "ops@acme.org", "notify_queue_call_lost": True}, system=False
+        ),
         actor=actor,
     )
 
@@ -166,8 +173,12 @@ def test_system_event_uses_system_server_and_recipients(session, ctx, actor) -> 
         data={"name": "sys", "host": "smtp.sys.org", "auth": "DISABLE", "mail_from": "pbx@sys.org"},
         actor=actor,
     )
-    update_system_settings(
-        session=session, box=ctx.box, changes={"recipients": "root@sys.org"}, actor=actor
+    update_notification_settings(
+        tenant=None,
+        session=session,
+        box=ctx.box,
+        changes=NotificationSettingsUpdate.parse({"recipients": "root@sys.org"}, system=True),
+        actor=actor,
     )
     [delivery] = _emit(session, ctx, None, event="TRUNK_DISCONNECTED").deliveries
     assert (delivery.status, delivery.target, delivery.sender) == (

@@ -53,6 +53,7 @@ class Seeded:
 
 def seed(ctx: Context, actor: Actor, *, smtp_port: int | None = None) -> Seeded:
     """acme with its own server and recipients, globex unconfigured, a system server."""
+    from core.models.tenancy import NotificationSettingsUpdate
     from core.services.mail_servers import create_mail_server
     from core.services.notifications import update_notification_settings
     from core.services.tenants import create_tenant
@@ -98,7 +99,9 @@ def seed(ctx: Context, actor: Actor, *, smtp_port: int | None = None) -> Seeded:
             box=ctx.box,
             tenant=acme,
             actor=actor,
-            changes={"recipients": "ops@acme.example,boss@acme.example"},
+            changes=NotificationSettingsUpdate.parse(
+                {"recipients": "ops@acme.example,boss@acme.example"}, system=False
+            ),
         )
         assert own.id is not None and system.id is not None
         return Seeded(acme_server=own.id, system_server=system.id)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from textual.widgets import DataTable, Input
 
+from core.models.tenancy import NotificationSettingsUpdate
 from core.services.accounts import create_email_account
 from core.services.mail_servers import create_mail_server
 from core.services.notifications import update_notification_settings
@@ -68,7 +69,9 @@ def store_secrets(ctx, actor) -> None:
             box=ctx.box,
             tenant=acme,
             actor=actor,
-            changes={"notify_user_registration": True},
+            changes=NotificationSettingsUpdate.parse(
+                {"notify_user_registration": True}, system=False
+            ),
         )
     emit_for(
         ctx, "acme", "USER_CREATION", password=NEW_USER_PASSWORD, email="new.user@acme.example"
