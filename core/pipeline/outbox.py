@@ -66,6 +66,10 @@ def delivery_values(
     """The `delivery` row's columns, with the values the ORM would default written out."""
     values = {name: getattr(row, name) for name in _ROW_COLUMNS}
     values.update(
+        # Plain strings, not the vocabulary's enum members: these values are also handed back
+        # to front ends (`EmittedDelivery`).
+        channel=str(row.channel),
+        status=str(row.status),
         event=event,
         event_id=event_id,
         tenant_id=tenant_id,
