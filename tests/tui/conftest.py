@@ -11,6 +11,7 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable
 
 from core.context import Context
+from core.models.mail import MailServerCreate
 from core.services.audit import Actor
 from tests.support import fixtures as _smtp_fixtures
 
@@ -71,28 +72,32 @@ def seed(ctx: Context, actor: Actor, *, smtp_port: int | None = None) -> Seeded:
             box=ctx.box,
             tenant=None,
             actor=actor,
-            data={
-                "name": "shared",
-                "host": "smtp.system.example",
-                "auth": "DISABLE",
-                "mail_from": "noc@system.example",
-            },
+            data=MailServerCreate.from_fields(
+                {
+                    "name": "shared",
+                    "host": "smtp.system.example",
+                    "auth": "DISABLE",
+                    "mail_from": "noc@system.example",
+                }
+            ),
         )
         own = create_mail_server(
             session=session,
             box=ctx.box,
             tenant=acme,
             actor=actor,
-            data={
-                "name": "acme relay",
-                "host": "smtp.acme.example",
-                "port": 587,
-                "auth": "PLAIN",
-                "username": "mailer@acme.example",
-                "password": PASSWORD,
-                "mail_from": "alerts@acme.example",
-                **host,
-            },
+            data=MailServerCreate.from_fields(
+                {
+                    "name": "acme relay",
+                    "host": "smtp.acme.example",
+                    "port": 587,
+                    "auth": "PLAIN",
+                    "username": "mailer@acme.example",
+                    "password": PASSWORD,
+                    "mail_from": "alerts@acme.example",
+                    **host,
+                }
+            ),
         )
         update_notification_settings(
             session=session,

@@ -5,11 +5,13 @@ from __future__ import annotations
 
 from textual.widgets import DataTable, Input
 
+from core.models.mail import EmailAccountCreate, MailServerCreate
 from core.models.tenancy import NotificationSettingsUpdate
 from core.services.accounts import create_email_account
 from core.services.mail_servers import create_mail_server
 from core.services.notifications import update_notification_settings
 from core.services.tenants import get_tenant
+from tests.support.factories import make_webhook
 from tests.tui.conftest import (
     CLIENT_SECRET,
     IMAP_PASSWORD,
@@ -21,7 +23,8 @@ from tests.tui.conftest import (
 )
 from tests.tui.test_deliveries import emit_for
 
-SECRETS = (PASSWORD, CLIENT_SECRET, IMAP_PASSWORD, NEW_USER_PASSWORD)
+WEBHOOK_SECRET = "W3bhook-Sh4red-S3cret"
+SECRETS = (PASSWORD, CLIENT_SECRET, IMAP_PASSWORD, NEW_USER_PASSWORD, WEBHOOK_SECRET)
 
 
 def assert_no_secret(app, where: str) -> None:
@@ -41,28 +44,32 @@ def store_secrets(ctx, actor) -> None:
             box=ctx.box,
             tenant=acme,
             actor=actor,
-            data={
-                "name": "google",
-                "provider": "GMAIL",
-                "auth": "XOAUTH2",
-                "username": "alerts@acme.example",
-                "oauth_client_id": "client-id",
-                "oauth_client_secret": CLIENT_SECRET,
-                "password": PASSWORD,
-            },
+            data=MailServerCreate.from_fields(
+                {
+                    "name": "google",
+                    "provider": "GMAIL",
+                    "auth": "XOAUTH2",
+                    "username": "alerts@acme.example",
+                    "oauth_client_id": "client-id",
+                    "oauth_client_secret": CLIENT_SECRET,
+                    "password": PASSWORD,
+                }
+            ),
         )
         create_email_account(
             session=session,
             box=ctx.box,
             tenant=acme,
             actor=actor,
-            data={
-                "email": "support@acme.example",
-                "display_name": "Support",
-                "mail_server_id": seeded.acme_server,
-                "imap_host": "imap.acme.example",
-                "imap_password": IMAP_PASSWORD,
-            },
+            data=EmailAccountCreate.from_fields(
+                {
+                    "email": "support@acme.example",
+                    "display_name": "Support",
+                    "mail_server_id": seeded.acme_server,
+                    "imap_host": "imap.acme.example",
+                    "imap_password": IMAP_PASSWORD,
+                }
+            ),
         )
         update_notification_settings(
             session=session,
@@ -73,6 +80,16 @@ def store_secrets(ctx, actor) -> None:
                 {"notify_user_registration": True}, system=False
             ),
         )
+        # The Webhooks page of either scope (events the welcome email below does not reach).
+        for tenant, event in ((acme, "QUEUE_SLA"), (None, "DISK_LOW")):
+            make_webhook(
+                session,
+                ctx.box,
+                tenant,
+                "http://127.0.0.1:9/hook",
+                secret=WEBHOOK_SECRET,
+                events=[event],
+            )
     emit_for(
         ctx, "acme", "USER_CREATION", password=NEW_USER_PASSWORD, email="new.user@acme.example"
     )
