@@ -11,6 +11,7 @@ from sqlmodel import select
 from core.catalog import sample
 from core.errors import ValidationError
 from core.models.delivery import Delivery, EventRecord
+from core.models.mail import MailServerCreate
 from core.models.tenancy import NotificationSettingsUpdate
 from core.pipeline.contents import message_of
 from core.pipeline.emit import emit
@@ -170,7 +171,9 @@ def test_system_event_uses_system_server_and_recipients(session, ctx, actor) -> 
         session=session,
         box=ctx.box,
         tenant=None,
-        data={"name": "sys", "host": "smtp.sys.org", "auth": "DISABLE", "mail_from": "pbx@sys.org"},
+        data=MailServerCreate.from_fields(
+            {"name": "sys", "host": "smtp.sys.org", "auth": "DISABLE", "mail_from": "pbx@sys.org"}
+        ),
         actor=actor,
     )
     update_notification_settings(
