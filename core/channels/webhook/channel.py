@@ -49,12 +49,13 @@ class WebhookChannel(Channel):
             return
         with self.ctx.session() as session:
             generation = current_generation(session)
+            targets, loaded = dict(self._targets), set(self._owners)
             if generation is None or generation != self._generation:
-                owners |= self._owners
-                self._targets, self._owners = {}, set()
-            elif owners <= self._owners:
+                owners |= loaded
+                targets, loaded = {}, set()
+            elif owners <= loaded:
                 return
-            missing = owners - self._owners
+            missing = owners - loaded
             tenant_ids = [owner for owner in missing if owner is not None]
             conditions = [col(WebhookTarget.tenant_id).in_(tenant_ids)] if tenant_ids else []
             if None in missing:
@@ -64,8 +65,9 @@ class WebhookChannel(Channel):
             for row in rows:
                 assert row.id is not None
                 secret = box.decrypt(row.secret_enc) if row.secret_enc else None
-                self._targets[row.id] = _Target(row.tenant_id, row.url, secret, row.fenced)
-            self._owners |= missing
+                targets[row.id] = _Target(row.tenant_id, row.url, secret, row.fenced)
+            # Swapped whole: sends in flight on the event loop read the old map meanwhile.
+            self._targets, self._owners = targets, loaded | missing
             self._generation = generation
 
     def _http(self, fenced: bool) -> aiohttp.ClientSession:
