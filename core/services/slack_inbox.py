@@ -26,6 +26,7 @@ from sqlalchemy import bindparam, delete, func
 from sqlalchemy.exc import IntegrityError
 from sqlmodel import Session, col, select
 
+from core.channels.slack.inbox_blocks import inbox_message
 from core.crypto import SecretBox
 from core.errors import NotFound, ValidationError
 from core.models._common import utcnow
@@ -35,7 +36,6 @@ from core.models.slack import FROM_PATTERN_MAX, SlackChannelLink, SlackInboxRout
 from core.models.tenancy import Tenant
 from core.pipeline.contents import insert_contents
 from core.services.audit import Actor, record
-from core.channels.slack.inbox_blocks import inbox_message
 
 INBOUND_EVENT = "INBOUND_EMAIL"
 EVERY_SENDER = ""
