@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+from core.channels.slack.blocks import escape
 from core.errors import ValidationError
 from core.services.slack_inbox import (
     PATTERN_FIELD,
@@ -18,7 +19,6 @@ from core.services.slack_inbox import (
     channel_inbox_routes,
     remove_inbox_routes,
 )
-from core.channels.slack.blocks import escape
 from slackbot.listeners.commands.base import CommandRequest, Reply, usage
 
 PREFIX = "from:"
