@@ -27,7 +27,8 @@ from api.json_types import field_names, json_fields
 from api.portsip import from_portsip, to_portsip
 from core import netfence
 from core import validation as v
-from core.services.mail_server_fields import SystemOnlyField
+from core.errors import ValidationError
+from core.services.mail_server_fields import SystemOnlyField, ca_file_refused
 from core.services.mail_tests import CONTENT_MAX, SUBJECT_MAX, send_test_email
 from core.services.notifications import (
     get_notification_settings,
@@ -62,7 +63,12 @@ async def post_settings(request: web.Request) -> web.Response:
         await netfence.prefetch(host if isinstance(host, str) else None)
 
     def work(session: Session, scope: Scope) -> dict[str, Any]:
-        changes = from_portsip(body.json_object(), system=scope.tenant is None)
+        try:
+            changes = from_portsip(body.json_object(), system=scope.tenant is None)
+        except ValidationError as exc:
+            if scope.actor.tenant_scoped and exc.field == "ca_file":
+                raise ca_file_refused() from None
+            raise
         read = update_notification_settings(
             session=session, box=ctx.box, tenant=scope.tenant, changes=changes, actor=scope.actor
         )

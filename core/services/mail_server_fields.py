@@ -99,11 +99,17 @@ def check_actor_rights(
         isinstance(value, str) and current is not None and value.strip() == current
     )
     if not unchanged:
-        raise SystemOnlyField(
-            field,
-            "can be set only by a system administrator (CLI, TUI or a system token); "
-            "send the CA bundle as PEM text in ca_pem instead",
-        )
+        raise ca_file_refused(field)
+
+
+def ca_file_refused(field: str = "ca_file") -> SystemOnlyField:
+    """The refusal of a `ca_file` from a tenant-scoped actor. It is also the answer when the
+    value breaks a rule: a path's validity is no business of a tenant's either."""
+    return SystemOnlyField(
+        field,
+        "can be set only by a system administrator (CLI, TUI or a system token); "
+        "send the CA bundle as PEM text in ca_pem instead",
+    )
 
 
 def fence_host(server: MailServer, actor: Actor, *, field: str = "host") -> None:
