@@ -7,7 +7,7 @@ tenant's also `effective_mail_server`; the system's `apply_to_all_tenants` befor
 recipients). This module is the only place that knows that shape:
 
 - `to_portsip(read)`: a `NotificationSettingsRead` as that object, keys in the order clients
-  have always seen them;
+  have always seen them (`SERVER_VIEW`: the read model's server fields, in its order);
 - `from_portsip(body, system=…)`: a posted object as a `NotificationSettingsUpdate`, with the
   wire's own rules first: each field of the JSON type the model gives it (`recipients`: a
   string), `null` the same as leaving the field out, and the read-only `effective_mail_server`
@@ -23,25 +23,8 @@ from enum import Enum
 from typing import Any
 
 from api.json_types import json_fields
-from core.models.tenancy import NotificationSettingsRead, NotificationSettingsUpdate
+from core.models.tenancy import SERVER_VIEW, NotificationSettingsRead, NotificationSettingsUpdate
 
-SERVER_VIEW = (
-    "type",
-    "server",
-    "port",
-    "reply_to",
-    "username",
-    "auth",
-    "enable_tls_ssl",
-    "enable_starttls_auto",
-    "mail_from",
-    "security",
-    "tls_verify",
-    "ca_file",
-    "ca_pem",
-    "timeout",
-    "rate_limit_per_minute",
-)
 # Returned by GET, not settable: ignored when a client posts back what it read.
 READ_ONLY = ("effective_mail_server",)
 # The one field whose wire type is not the model's: a list of addresses, sent comma-joined.

@@ -8,16 +8,27 @@ secret, only a `has_…` flag.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
+from pydantic import Field as Limit
 from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, Text, text
 from sqlmodel import Field, SQLModel
 
 from core import validation as v
 from core.models._common import utcnow
-from core.vocabulary import USERNAME_MAX_LENGTH, AuthMode, Provider, SecurityMode
+from core.vocabulary import (
+    PORT_MAX,
+    PORT_MIN,
+    RATE_LIMIT_MAX_PER_MINUTE,
+    SECRET_MAX_LENGTH,
+    USERNAME_MAX_LENGTH,
+    AuthMode,
+    Provider,
+    SecurityMode,
+)
 
 
 class MailServer(SQLModel, table=True):
@@ -140,6 +151,7 @@ def _server_id(field: str, value: Any) -> int | None:
 
 
 Flag = Annotated[bool | None, v.rule(v.boolean)]
+TIMEOUT_MAX_S = 600
 Secret = Annotated[str | None, v.rule(v.secret)]
 
 
@@ -149,19 +161,32 @@ class MailServerUpdate(v.InputModel):
 
     name: Annotated[str | None, v.rule(v.required_text(100))] = None
     provider: Annotated[Provider | None, _choice(Provider, upper=True)] = None
-    host: Annotated[str | None, v.rule(v.optional(v.host))] = None
-    port: Annotated[int | None, v.rule(v.port)] = None
+    host: Annotated[Annotated[str, Limit(max_length=255)] | None, v.rule(v.optional(v.host))] = None
+    port: Annotated[Annotated[int, Limit(ge=PORT_MIN, le=PORT_MAX)] | None, v.rule(v.port)] = None
     security: Annotated[SecurityMode | None, _choice(SecurityMode, upper=False)] = None
     auth: Annotated[AuthMode | None, _choice(AuthMode, upper=True)] = None
-    username: Annotated[str | None, v.rule(v.optional(v.text(USERNAME_MAX_LENGTH)))] = None
-    password: Secret = None
+    username: Annotated[
+        Annotated[str, Limit(max_length=USERNAME_MAX_LENGTH)] | None,
+        v.rule(v.optional(v.text(USERNAME_MAX_LENGTH))),
+    ] = None
+    password: Annotated[
+        Annotated[str, Limit(max_length=SECRET_MAX_LENGTH)] | None, v.rule(v.secret)
+    ] = Limit(default=None, repr=False)
     mail_from: Annotated[str | None, v.rule(v.optional(v.mailbox))] = None
     reply_to: Annotated[str | None, v.rule(v.optional(v.mailbox))] = None
-    timeout: Annotated[float | None, v.rule(v.timeout)] = None
-    rate_limit_per_minute: Annotated[int | None, v.rule(v.rate_limit)] = None
+    timeout: Annotated[
+        Annotated[float, Limit(gt=0, le=TIMEOUT_MAX_S)] | None, v.rule(v.timeout)
+    ] = None
+    rate_limit_per_minute: Annotated[
+        Annotated[int, Limit(ge=0, le=RATE_LIMIT_MAX_PER_MINUTE)] | None, v.rule(v.rate_limit)
+    ] = None
     tls_verify: Flag = None
-    ca_file: Annotated[str | None, v.rule(v.optional(v.text(1024)))] = None
-    ca_pem: Annotated[str | None, v.rule(v.optional(v.ca_pem))] = None
+    ca_file: Annotated[
+        Annotated[str, Limit(max_length=1024)] | None, v.rule(v.optional(v.text(1024)))
+    ] = None
+    ca_pem: Annotated[
+        Annotated[str, Limit(max_length=v.CA_PEM_MAX_BYTES)] | None, v.rule(v.optional(v.ca_pem))
+    ] = None
     oauth_client_id: Annotated[str | None, v.rule(v.optional(v.text(255)))] = None
     oauth_client_secret: Secret = None
     oauth_directory_id: Annotated[str | None, v.rule(v.optional(v.text(255)))] = None
@@ -185,10 +210,10 @@ class MailServerRead(BaseModel):
     name: str
     provider: Provider
     host: str | None
-    port: int
+    port: Annotated[int, Limit(ge=PORT_MIN, le=PORT_MAX)]
     security: SecurityMode
     auth: AuthMode
-    username: str | None
+    username: Annotated[str, Limit(max_length=USERNAME_MAX_LENGTH)] | None
     has_password: bool
     mail_from: str | None
     reply_to: str | None
@@ -217,6 +242,36 @@ class MailServerRead(BaseModel):
                 "default": server.is_default,
             }
         )
+
+
+# -- the notification settings' view of the owner's default server -----------------------------
+# The settings (core.models.tenancy: the HTTP API's flat object) show every field of
+# `MailServerUpdate` except those below, derived from this family: a field added here is a
+# setting too, placed after the ones the object always had (whose names and order clients see).
+
+NOT_SETTINGS = frozenset(
+    {"name", "is_default", "oauth_client_id", "oauth_client_secret", "oauth_directory_id"}
+)
+SETTING_NAMES: Mapping[str, str] = {"provider": "type", "host": "server"}
+SETTINGS_ORDER = ("provider", "host", "port", "reply_to", "username", "password", "auth",
+                  "mail_from", "security", "tls_verify", "ca_file", "ca_pem", "timeout",
+                  "rate_limit_per_minute")  # fmt: skip
+# What the settings show while the owner has no server (the reference API's defaults); None else.
+UNCONFIGURED: Mapping[str, Any] = {
+    "provider": Provider.SMTP,
+    "auth": AuthMode.AUTO,
+    "tls_verify": True,
+}
+
+
+def setting_columns() -> dict[str, str]:
+    """Setting name → mail server field, in the settings' order."""
+    later = [
+        name
+        for name in MailServerUpdate.model_fields
+        if name not in NOT_SETTINGS and name not in SETTINGS_ORDER
+    ]
+    return {SETTING_NAMES.get(column, column): column for column in (*SETTINGS_ORDER, *later)}
 
 
 class EmailAccountUpdate(v.InputModel):

@@ -10,29 +10,29 @@ The settings keep the field names of DESIGN §4 ("field names as in the HTTP API
 from __future__ import annotations
 
 from collections.abc import Mapping
+from copy import copy
 from datetime import datetime
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
-from pydantic import BaseModel, ConfigDict, ValidationInfo, model_validator
+from pydantic import BaseModel, ConfigDict, ValidationInfo, create_model, model_validator
 from pydantic import Field as Limit
 from pydantic import ValidationError as PydanticValidationError
+from pydantic.fields import FieldInfo
 from sqlalchemy import JSON, Column, ForeignKey, Integer
 from sqlmodel import Field, SQLModel
 
 from core import validation as v
 from core.models._common import utcnow
+from core.models.mail import (
+    UNCONFIGURED,
+    MailServerRead,
+    MailServerUpdate,
+    setting_columns,
+)
 from core.vocabulary import (
     MAX_RECIPIENTS,
-    PORT_MAX,
-    PORT_MIN,
-    RATE_LIMIT_MAX_PER_MINUTE,
-    SECRET_MAX_LENGTH,
     SYSTEM_TOGGLES,
     TENANT_TOGGLES,
-    USERNAME_MAX_LENGTH,
-    AuthMode,
-    Provider,
-    SecurityMode,
 )
 
 
@@ -88,22 +88,7 @@ class NotificationSettings(SQLModel, table=True):
 
 # Setting name → mail server column: the settings name the owner's default server's fields as
 # the HTTP API does.
-SERVER_SETTING_COLUMNS: Mapping[str, str] = {
-    "type": "provider",
-    "server": "host",
-    "port": "port",
-    "reply_to": "reply_to",
-    "username": "username",
-    "password": "password",
-    "auth": "auth",
-    "mail_from": "mail_from",
-    "security": "security",
-    "tls_verify": "tls_verify",
-    "ca_file": "ca_file",
-    "ca_pem": "ca_pem",
-    "timeout": "timeout",
-    "rate_limit_per_minute": "rate_limit_per_minute",
-}
+SERVER_SETTING_COLUMNS: Mapping[str, str] = setting_columns()
 SETTING_OF_COLUMN: Mapping[str, str] = {c: name for name, c in SERVER_SETTING_COLUMNS.items()}
 TLS_FLAGS: tuple[str, ...] = ("enable_tls_ssl", "enable_starttls_auto")
 TENANT_SETTINGS: tuple[str, ...] = (
@@ -119,7 +104,6 @@ SYSTEM_SETTINGS: tuple[str, ...] = (
     "apply_to_all_tenants",
     *SYSTEM_TOGGLES,
 )
-TIMEOUT_MAX_S = 600
 
 
 def settings_fields(tenant: object | None) -> tuple[str, ...]:
@@ -134,7 +118,37 @@ def _choice(enum: Any, *, upper: bool) -> Any:
 Toggle = Annotated[bool | None, v.rule(v.boolean)]
 
 
-class NotificationSettingsUpdate(v.InputModel):
+def _update_fields() -> dict[str, Any]:
+    """The settings' fields in the order they are checked: the server's (from `MailServerUpdate`,
+    each with its rule and limits, the TLS flags and recipients after `auth`), then the toggles."""
+    fields: dict[str, Any] = {}
+    for name, column in SERVER_SETTING_COLUMNS.items():
+        fields[name] = _same_field(MailServerUpdate, column)
+        if column == "auth":
+            fields |= dict.fromkeys(TLS_FLAGS, (Toggle, None))
+            fields["recipients"] = (Recipients, None)
+    for name in (*TENANT_TOGGLES, "apply_to_all_tenants", *SYSTEM_TOGGLES):
+        fields[name] = (Toggle, None)
+    return fields
+
+
+def _same_field(model: type[BaseModel], column: str) -> tuple[Any, FieldInfo]:
+    info = model.model_fields[column]
+    return info.annotation, copy(info)
+
+
+Recipients = Annotated[
+    Annotated[list[str], Limit(max_length=MAX_RECIPIENTS)] | None, v.rule(v.recipients)
+]
+if TYPE_CHECKING:
+    _SettingsUpdateFields = v.InputModel
+else:
+    _SettingsUpdateFields = create_model(
+        "NotificationSettingsUpdate", __base__=v.InputModel, **_update_fields()
+    )
+
+
+class NotificationSettingsUpdate(_SettingsUpdateFields):
     """A partial change of a tenant's or the system's settings: fields left out keep their
     values; an empty optional server field clears it; an absent or empty `password` keeps the
     stored one. Each value is checked by the rule every front end shares (core.validation, the
@@ -143,54 +157,6 @@ class NotificationSettingsUpdate(v.InputModel):
     Build one with `parse(data, system=…)`: a field of the other scope is then refused as
     unknown, naming the scope's fields (the service checks the scope again in any case).
     """
-
-    type: Annotated[Provider | None, _choice(Provider, upper=True)] = None
-    server: Annotated[Annotated[str, Limit(max_length=255)] | None, v.rule(v.optional(v.host))] = (
-        None
-    )
-    port: Annotated[Annotated[int, Limit(ge=PORT_MIN, le=PORT_MAX)] | None, v.rule(v.port)] = None
-    reply_to: Annotated[str | None, v.rule(v.optional(v.mailbox))] = None
-    username: Annotated[
-        Annotated[str, Limit(max_length=USERNAME_MAX_LENGTH)] | None,
-        v.rule(v.optional(v.text(USERNAME_MAX_LENGTH))),
-    ] = None
-    password: Annotated[
-        Annotated[str, Limit(max_length=SECRET_MAX_LENGTH)] | None, v.rule(v.secret)
-    ] = Limit(default=None, repr=False)
-    auth: Annotated[AuthMode | None, _choice(AuthMode, upper=True)] = None
-    enable_tls_ssl: Toggle = None
-    enable_starttls_auto: Toggle = None
-    recipients: Annotated[
-        Annotated[list[str], Limit(max_length=MAX_RECIPIENTS)] | None,
-        v.rule(v.recipients),
-    ] = None
-    mail_from: Annotated[str | None, v.rule(v.optional(v.mailbox))] = None
-    security: Annotated[SecurityMode | None, _choice(SecurityMode, upper=False)] = None
-    tls_verify: Toggle = None
-    ca_file: Annotated[
-        Annotated[str, Limit(max_length=1024)] | None, v.rule(v.optional(v.text(1024)))
-    ] = None
-    ca_pem: Annotated[
-        Annotated[str, Limit(max_length=v.CA_PEM_MAX_BYTES)] | None, v.rule(v.optional(v.ca_pem))
-    ] = None
-    timeout: Annotated[
-        Annotated[float, Limit(gt=0, le=TIMEOUT_MAX_S)] | None, v.rule(v.timeout)
-    ] = None
-    rate_limit_per_minute: Annotated[
-        Annotated[int, Limit(ge=0, le=RATE_LIMIT_MAX_PER_MINUTE)] | None, v.rule(v.rate_limit)
-    ] = None
-    notify_user_registration: Toggle = None
-    notify_queue_sla_breached: Toggle = None
-    notify_queue_callback: Toggle = None
-    notify_queue_callback_failed: Toggle = None
-    notify_queue_call_lost: Toggle = None
-    apply_to_all_tenants: Toggle = None
-    notify_disk_low: Toggle = None
-    notify_license_limited: Toggle = None
-    notify_recharge: Toggle = None
-    notify_emergency_call: Toggle = None
-    notify_trunk_connected: Toggle = None
-    notify_trunk_disconnected: Toggle = None
 
     @model_validator(mode="before")
     @classmethod
@@ -219,30 +185,46 @@ class NotificationSettingsUpdate(v.InputModel):
         }
 
 
-class NotificationSettingsRead(BaseModel):
-    """A tenant's (or, `tenant` None, the system's) settings and its default mail server as
-    the settings name them; never the password. Server fields are None until a server is
-    configured (`configured` False); the TLS flags always agree with `security`."""
-
+class _SettingsHead(BaseModel):
     model_config = ConfigDict(frozen=True)
 
     tenant: str | None
     configured: bool
-    type: Provider
-    server: str | None
-    port: Annotated[int, Limit(ge=PORT_MIN, le=PORT_MAX)] | None
-    reply_to: str | None
-    username: Annotated[str, Limit(max_length=USERNAME_MAX_LENGTH)] | None
-    auth: AuthMode
-    enable_tls_ssl: bool
-    enable_starttls_auto: bool
-    mail_from: str | None
-    security: SecurityMode | None
-    tls_verify: bool
-    ca_file: str | None
-    ca_pem: str | None
-    timeout: float | None
-    rate_limit_per_minute: int | None
+
+
+def _read_fields() -> dict[str, Any]:
+    """The server's fields as `MailServerRead` types them (secrets only flagged there: not
+    shown), None while no server is configured unless `UNCONFIGURED` says otherwise; the TLS
+    flags after `auth`."""
+    fields: dict[str, Any] = {}
+    for name, column in SERVER_SETTING_COLUMNS.items():
+        if column not in MailServerRead.model_fields:
+            continue
+        info = MailServerRead.model_fields[column]
+        shown: Any = (
+            Annotated[(info.annotation, *info.metadata)] if info.metadata else info.annotation
+        )
+        fields[name] = (shown if column in UNCONFIGURED else Optional[shown], ...)  # noqa: UP045
+        if column == "auth":
+            fields |= dict.fromkeys(TLS_FLAGS, (bool, ...))
+    return fields
+
+
+if TYPE_CHECKING:
+    _SettingsReadFields = _SettingsHead
+else:
+    _SettingsReadFields = create_model(
+        "NotificationSettingsRead", __base__=_SettingsHead, **_read_fields()
+    )
+# The server's fields as the settings show them, in their order (the wire's, api/portsip.py).
+SERVER_VIEW: tuple[str, ...] = tuple(_SettingsReadFields.model_fields)[2:]
+
+
+class NotificationSettingsRead(_SettingsReadFields):
+    """A tenant's (or, `tenant` None, the system's) settings and its default mail server as
+    the settings name them; never the password. Server fields are None until a server is
+    configured (`configured` False); the TLS flags always agree with `security`."""
+
     recipients: list[str]
     # The scope's toggles in catalogue order: TENANT_TOGGLES, or SYSTEM_TOGGLES for the system.
     toggles: dict[str, bool]

@@ -17,11 +17,14 @@ from core import validation as v
 from core.crypto import SecretBox
 from core.errors import ValidationError
 from core.models._common import utcnow
-from core.models.mail import MailServer, MailServerCreate, MailServerUpdate
+from core.models.mail import UNCONFIGURED, MailServer, MailServerCreate, MailServerUpdate
 from core.models.tenancy import (
+    SERVER_SETTING_COLUMNS,
+    SERVER_VIEW,
     SETTING_OF_COLUMN,
     SYSTEM_TOGGLES,
     TENANT_TOGGLES,
+    TLS_FLAGS,
     NotificationSettings,
     NotificationSettingsRead,
     NotificationSettingsUpdate,
@@ -39,7 +42,7 @@ from core.services.mail_server_fields import (
     stage_new_server,
 )
 from core.services.mail_servers import default_mail_server, resolve_effective_server
-from core.vocabulary import AuthMode, Provider, SecurityMode
+from core.vocabulary import Provider, SecurityMode
 
 DEFAULT_SERVER_NAME = "default"
 IMPLICIT_TLS_PORT = 465
@@ -63,44 +66,21 @@ def flags_from_security(security: str) -> tuple[bool, bool]:
 
 
 def _server_view(server: MailServer | None) -> dict[str, Any]:
+    """The server's fields as the settings show them (`SERVER_VIEW`): its columns, the TLS
+    flags of its security mode and, without a From, the username when it is an address."""
+    shown = {name: SERVER_SETTING_COLUMNS[name] for name in SERVER_VIEW if name not in TLS_FLAGS}
     if server is None:
         # Nothing configured yet: the documented defaults of the reference API.
-        return {
-            "configured": False,
-            "type": Provider.SMTP,
-            "server": None,
-            "port": None,
-            "reply_to": None,
-            "username": None,
-            "auth": AuthMode.AUTO,
-            "enable_tls_ssl": True,
-            "enable_starttls_auto": False,
-            "mail_from": None,
-            "security": None,
-            "tls_verify": True,
-            "ca_file": None,
-            "ca_pem": None,
-            "timeout": None,
-            "rate_limit_per_minute": None,
-        }
+        view = {name: UNCONFIGURED.get(column) for name, column in shown.items()}
+        return {"configured": False, **view, "enable_tls_ssl": True, "enable_starttls_auto": False}
+    view = {name: getattr(server, column) for name, column in shown.items()}
+    view["mail_from"] = server.mail_from or _address_or_none(server.username)
     tls_ssl, starttls_auto = flags_from_security(server.security)
     return {
         "configured": True,
-        "type": server.provider,
-        "server": server.host,
-        "port": server.port,
-        "reply_to": server.reply_to,
-        "username": server.username,
-        "auth": server.auth,
+        **view,
         "enable_tls_ssl": tls_ssl,
         "enable_starttls_auto": starttls_auto,
-        "mail_from": server.mail_from or _address_or_none(server.username),
-        "security": server.security,
-        "tls_verify": server.tls_verify,
-        "ca_file": server.ca_file,
-        "ca_pem": server.ca_pem,
-        "timeout": server.timeout,
-        "rate_limit_per_minute": server.rate_limit_per_minute,
     }
 
 
