@@ -1,4 +1,5 @@
-"""Mail server form: the choices it offers (from core.vocabulary) and the fields it sends."""
+"""Mail server form: the choices it offers (from core.vocabulary) and its secret fields (the
+other fields it sends are its text inputs, tui/screens/server_form.py)."""
 
 from __future__ import annotations
 
@@ -8,19 +9,4 @@ from core.vocabulary import AUTH_LABELS, PROVIDER_LABELS, SECURITY_LABELS
 PROVIDERS = [(label, str(value)) for value, label in PROVIDER_LABELS.items()]
 SECURITY = [(label, str(value)) for value, label in SECURITY_LABELS.items()]
 AUTH = [(label, str(value)) for value, label in AUTH_LABELS.items()]
-TEXT_FIELDS = (
-    "name",
-    "host",
-    "port",
-    "username",
-    "password",
-    "mail_from",
-    "reply_to",
-    "timeout",
-    "rate_limit_per_minute",
-    "ca_file",
-    "oauth_client_id",
-    "oauth_client_secret",
-    "oauth_directory_id",
-)
 SECRETS = ("password", "oauth_client_secret")

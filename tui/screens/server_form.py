@@ -18,8 +18,10 @@ from core.vocabulary import AuthMode, Provider, SecurityMode
 from tui.data import servers
 from tui.jobs import reporting
 from tui.screens.form_dialog import FormDialog, Saved, SaveFailed, secret_field
-from tui.screens.server_fields import AUTH, PROVIDERS, SECRETS, SECURITY, TEXT_FIELDS
+from tui.screens.server_fields import AUTH, PROVIDERS, SECRETS, SECURITY
 from tui.widgets.form import Field
+
+NUMBERS = ("integer", "number")
 
 
 def _text(server: dict[str, Any] | None, name: str, default: str = "") -> str:
@@ -181,11 +183,12 @@ class ServerFormScreen(FormDialog[bool]):
     def values(self) -> dict[str, Any]:
         """Every field as the service takes it (strings, booleans); secrets only when typed."""
         data: dict[str, Any] = {}
-        for name in TEXT_FIELDS:
-            value = self.query_one(f"#{name}", Input).value
-            if name in SECRETS:
-                if value:
-                    data[name] = value
+        for control in self._text_inputs():
+            name, value = str(control.id), control.value
+            if name in SECRETS and not value:
+                continue
+            # A blank number keeps the stored value (or the preset's, the model's default).
+            if control.type in NUMBERS and not value.strip():
                 continue
             data[name] = value
         for name in ("provider", "security", "auth"):
@@ -193,12 +196,11 @@ class ServerFormScreen(FormDialog[bool]):
         data["tls_verify"] = self.query_one("#tls_verify", Switch).value
         if self.server is None:
             data["is_default"] = self.query_one("#is_default", Switch).value
-        if not data["port"]:
-            data.pop("port")
-        for name in ("timeout", "rate_limit_per_minute"):
-            if not str(data[name]).strip():
-                data.pop(name)
         return data
+
+    def _text_inputs(self) -> list[Input]:
+        """The form's text inputs, in its order: each sends its value under its id."""
+        return list(self.query("#server-form Input").results(Input))
 
     def changes(self) -> dict[str, Any]:
         """On edit: the fields that differ from the stored server (plus typed secrets)."""
@@ -254,7 +256,7 @@ class ServerFormScreen(FormDialog[bool]):
         for name, value in preset.items():
             if name == "security":
                 self.query_one("#security", Select).value = value
-            elif name in TEXT_FIELDS:
+            elif name in {str(control.id) for control in self._text_inputs()}:
                 self.query_one(f"#{name}", Input).value = str(value)
         if preset:
             filled = ", ".join(preset)
