@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import typer
+from typer.core import TyperCommand
 
 from mailbell.commands._common import (
     actor,
@@ -43,14 +46,33 @@ def show(
         print_fields(data)
 
 
-@app.command("set")
+SET_HELP = (
+    "FIELD=VALUE pairs, field names as in the HTTP API: type server port username "
+    "password ('password=-' reads it from stdin) auth enable_tls_ssl enable_starttls_auto "
+    "reply_to mail_from security tls_verify ca_file timeout rate_limit_per_minute{later} "
+    "recipients notify_… (--system: apply_to_all_tenants and the system notify_… toggles)."
+)
+
+
+class _SetCommand(TyperCommand):
+    """`settings set`, whose help names the settings added to the mail server model after
+    the ones above: read from the model when the help is shown (`mailbell --help` loads no
+    SQLAlchemy)."""
+
+    def format_help(self, ctx: Any, formatter: Any) -> None:
+        from core.models.mail import SETTINGS_ORDER
+        from core.models.tenancy import SERVER_SETTING_COLUMNS
+
+        later = [name for name, c in SERVER_SETTING_COLUMNS.items() if c not in SETTINGS_ORDER]
+        for param in self.params:
+            if param.name == "assignments":
+                param.help = SET_HELP.format(later="".join(f" {name}" for name in later))  # type: ignore[attr-defined]
+        super().format_help(ctx, formatter)
+
+
+@app.command("set", cls=_SetCommand)
 def set_(
-    assignments: list[str] = typer.Argument(
-        help="FIELD=VALUE pairs, field names as in the HTTP API: type server port username "
-        "password ('password=-' reads it from stdin) auth enable_tls_ssl enable_starttls_auto "
-        "reply_to mail_from security tls_verify ca_file timeout rate_limit_per_minute "
-        "recipients notify_… (--system: apply_to_all_tenants and the system notify_… toggles).",
-    ),
+    assignments: list[str] = typer.Argument(help=SET_HELP.format(later="")),
     tenant: str | None = TENANT_OPTION,
     system: bool = SYSTEM_OPTION,
     as_json: bool = typer.Option(False, "--json", help="Print the resulting settings as JSON."),
