@@ -11,10 +11,10 @@ from __future__ import annotations
 import asyncio
 import logging
 import time
-from pathlib import Path
 
 from aiohttp import web
 
+from api import openapi_document
 from api.db import CONTEXT, DATABASE, Database
 from core import metrics, write_probe
 from core.errors import StorageFullError, StorageReadOnlyError
@@ -22,7 +22,7 @@ from core.write_probe import FULL, READ_ONLY
 
 log = logging.getLogger("mailbell.api")
 
-OPENAPI_PATH = Path(__file__).resolve().parent.parent / "openapi.yaml"
+OPENAPI_PATH = openapi_document.OPENAPI_PATH
 HEALTH_TIMEOUT_S = 3.0
 READ_CHECK_MAX_AGE_S = 1.0
 PAGE_MAX_AGE_S = 1.0
@@ -142,7 +142,7 @@ async def metrics_text(request: web.Request) -> web.Response:
 
 
 async def openapi(request: web.Request) -> web.Response:
-    return web.Response(body=OPENAPI_PATH.read_bytes(), content_type="application/yaml")
+    return web.Response(body=openapi_document.document(), content_type="application/yaml")
 
 
 async def _start_probe(app: web.Application) -> None:
