@@ -7,12 +7,15 @@ passwords; no read model carries it. `events` empty means every event of the own
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Annotated
 
-from pydantic import BaseModel
+from pydantic import BaseModel, WithJsonSchema
+from pydantic import Field as Limit
 from sqlalchemy import JSON, Column, ForeignKey, Integer, Text
 from sqlmodel import Field, SQLModel
 
 from core.models._common import utcnow
+from core.vocabulary import WEBHOOK_SECRET_MAX_LENGTH, WEBHOOK_URL_MAX_LENGTH, EventName
 
 
 class WebhookTarget(SQLModel, table=True):
@@ -35,10 +38,23 @@ class WebhookTarget(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
 
 
+# What a new target's fields may hold, as its JSON Schema (and so the OpenAPI document) states
+# it. The service checks each (core/services/webhooks.py: `clean_url`, `clean_secret`,
+# `clean_events`, the events against the owner's scope too) and answers naming the field and
+# the rule, never repeating a secret: building a `WebhookCreate` checks only the types, as
+# every front end builds one from what it was given.
+Url = Annotated[str, WithJsonSchema({"type": "string", "maxLength": WEBHOOK_URL_MAX_LENGTH})]
+Secret = Annotated[str, WithJsonSchema({"type": "string", "maxLength": WEBHOOK_SECRET_MAX_LENGTH})]
+CatalogueName = Annotated[
+    str, WithJsonSchema({"type": "string", "enum": [name.value for name in EventName]})
+]
+
+
 class WebhookCreate(BaseModel):
-    url: str
-    secret: str | None = None  # write-only; None or "": unsigned POSTs
-    events: list[str] = []  # empty: every event of the owner's scope
+    url: Url
+    # write-only; None or "": unsigned POSTs
+    secret: Secret | None = Limit(default=None, repr=False)
+    events: list[CatalogueName] = []  # empty: every event of the owner's scope
 
 
 class WebhookRead(BaseModel):
