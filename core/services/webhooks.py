@@ -13,6 +13,7 @@ configuration generation (core/generation.py), so emit routes to the new set at 
 
 from __future__ import annotations
 
+import asyncio
 from typing import Any
 
 from sqlmodel import Session, col, func, select
@@ -215,11 +216,14 @@ async def test_webhook(
     from core.channels.webhook.body import webhook_body
     from core.channels.webhook.http import new_session, post
 
-    with ctx.session() as session:
-        row = _get(session, tenant, webhook_id)
-        url, fenced = row.url, row.fenced
-        secret = ctx.box.decrypt(row.secret_enc) if row.secret_enc else None
-        events = list(row.events)
+    def load() -> tuple[str, bool, str | None, list[str]]:
+        with ctx.session() as session:
+            row = _get(session, tenant, webhook_id)
+            secret = ctx.box.decrypt(row.secret_enc) if row.secret_enc else None
+            return row.url, row.fenced, secret, list(row.events)
+
+    # The read runs off the loop: the loop may be serving other tenants' requests.
+    url, fenced, secret, events = await asyncio.to_thread(load)
     scope = EventScope.SYSTEM if tenant is None else EventScope.TENANT
     if event is not None:
         name = clean_events([event], tenant)[0]
