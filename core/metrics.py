@@ -29,6 +29,7 @@ from sqlmodel import Session, col, select
 from core.errors import DeliveryError
 from core.models._common import utcnow
 from core.models.delivery import CHANNELS, STATUSES, Delivery
+from core.vocabulary import DeliveryStatus
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
@@ -221,12 +222,12 @@ def outbox_gauges(session: Session, *, now: datetime | None = None) -> OutboxGau
         counts[(status, channel)] = int(count)
     due = session.exec(
         select(func.count(), func.min(Delivery.next_attempt_at)).where(
-            col(Delivery.status) == "queued", col(Delivery.next_attempt_at) <= now
+            col(Delivery.status) == DeliveryStatus.QUEUED, col(Delivery.next_attempt_at) <= now
         )
     ).one()
     due_now, oldest = int(due[0] or 0), due[1]
     age = max(0.0, (now - _aware(oldest)).total_seconds()) if oldest is not None else 0.0
-    depth = sum(n for (status, _), n in counts.items() if status == "queued")
+    depth = sum(n for (status, _), n in counts.items() if status == DeliveryStatus.QUEUED)
     return OutboxGauges(counts, depth, due_now, age)
 
 

@@ -83,7 +83,7 @@ class Delivery(SQLModel, table=True):
         default=None,
         sa_column=Column(Integer, ForeignKey("mail_server.id", ondelete="SET NULL")),
     )
-    status: str = Field(default="queued", max_length=12)
+    status: str = Field(default=DeliveryStatus.QUEUED, max_length=12)
     attempts: int = 0
     last_error: str | None = Field(default=None, sa_column=Column(Text))
     sender: str = Field(default="", max_length=320)

@@ -32,6 +32,7 @@ from sqlmodel import Session, col, select
 from core.channels.base import ClaimedDelivery
 from core.models._common import utcnow
 from core.models.delivery import Delivery, DeliveryAttempt, DeliveryContent, EventRecord
+from core.vocabulary import DeliveryStatus
 
 EVENT = EventRecord.__table__  # type: ignore[attr-defined]
 DELIVERY = Delivery.__table__  # type: ignore[attr-defined]
@@ -146,7 +147,7 @@ def _claim_statement() -> Any:
         update(Delivery)
         .where(col(Delivery.id).in_(due))
         .values(
-            status="sending",
+            status=DeliveryStatus.SENDING,
             lease_owner=bindparam("c_owner"),
             next_attempt_at=bindparam("c_lease_until"),
             attempts=Delivery.attempts + 1,
@@ -181,9 +182,11 @@ def claim(engine: Engine, *, owner: str, limit: int, lease_s: float) -> list[Cla
     """Lease up to `limit` due deliveries: expired leases first, then queued rows by due time."""
     now = utcnow()
     with Session(engine) as session:
-        claimed = _claim_status(session, "sending", owner, limit, now, lease_s)
+        claimed = _claim_status(session, DeliveryStatus.SENDING, owner, limit, now, lease_s)
         if len(claimed) < limit:
-            claimed += _claim_status(session, "queued", owner, limit - len(claimed), now, lease_s)
+            claimed += _claim_status(
+                session, DeliveryStatus.QUEUED, owner, limit - len(claimed), now, lease_s
+            )
         session.commit()
     return claimed
 
@@ -296,9 +299,11 @@ def release(engine: Engine, *, owner: str) -> int:
     with Session(engine) as session:
         result = session.execute(
             update(Delivery)
-            .where(col(Delivery.status) == "sending", col(Delivery.lease_owner) == owner)
+            .where(
+                col(Delivery.status) == DeliveryStatus.SENDING, col(Delivery.lease_owner) == owner
+            )
             .values(
-                status="queued",
+                status=DeliveryStatus.QUEUED,
                 lease_owner=None,
                 next_attempt_at=now,
                 attempts=Delivery.attempts - 1,

@@ -28,9 +28,10 @@ from core.config import Settings
 from core.models._common import utcnow
 from core.models.audit import AuditEntry
 from core.models.delivery import Delivery, DeliveryAttempt, DeliveryContent, EventRecord
+from core.vocabulary import FINAL_STATUSES
 
 # Final states only: a queued or sending delivery is still owed to someone.
-PRUNABLE_STATUSES = ("sent", "suppressed", "failed")
+PRUNABLE_STATUSES = FINAL_STATUSES
 BATCH_ROWS = 500
 # Between batches: room for the emits and claims waiting on the write lock.
 BATCH_PAUSE_S = 0.05

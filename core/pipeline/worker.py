@@ -35,6 +35,7 @@ from core.pipeline.bursts import BurstThreads
 from core.pipeline.outbox import Outcome
 from core.pipeline.pacing import backoff_delay
 from core.pipeline.shared_limit import reserve_slot
+from core.vocabulary import DeliveryStatus
 
 log = logging.getLogger(__name__)
 # A database that restarts or fails over must not end the worker: it waits and tries again.
@@ -176,7 +177,7 @@ class Worker:
         self.stats.paced += 1
         return Outcome(
             id=delivery.id,
-            status="queued",
+            status=DeliveryStatus.QUEUED,
             pending=delivery.pending,
             results=delivery.results,
             next_attempt_at=utcnow() + timedelta(seconds=wait),
@@ -214,7 +215,7 @@ class Worker:
         self.stats.retried += 1
         return Outcome(
             id=delivery.id,
-            status="queued",
+            status=DeliveryStatus.QUEUED,
             pending=pending,
             results=results,
             last_error=error,
@@ -239,7 +240,7 @@ class Worker:
             results[address] = {"status": "failed", "reply": reply or error}
         return Outcome(
             id=delivery.id,
-            status="failed",
+            status=DeliveryStatus.FAILED,
             pending=[],
             results=results,
             last_error=error,
@@ -290,7 +291,7 @@ class Worker:
         self.stats.sent += 1
         return Outcome(
             id=delivery.id,
-            status="sent",
+            status=DeliveryStatus.SENT,
             pending=[],
             results=results,
             last_error=(

@@ -21,7 +21,7 @@ from core.services.audit import Actor, record
 from core.services.mail_servers import resolve_effective_server
 from core.services.slack_inbox import INBOUND_EVENT
 from core.services.templates import effective_template
-from core.vocabulary import Channel
+from core.vocabulary import Channel, DeliveryStatus
 
 PAGE_MAX = 1000  # the most rows one page of the log may ask for
 # The largest id a database row can have (a signed 64-bit integer): a larger number from a user
@@ -101,7 +101,9 @@ def read_delivery(
         pending=delivery.pending,
         recipients=delivery.results,
         reply=delivery.reply,
-        next_attempt_at=delivery.next_attempt_at if delivery.status == "queued" else None,
+        next_attempt_at=delivery.next_attempt_at
+        if delivery.status == DeliveryStatus.QUEUED
+        else None,
         updated_at=delivery.updated_at,
         history=[
             DeliveryAttemptRead(at=a.at, outcome=a.outcome, detail=a.detail, worker=a.worker)
@@ -201,7 +203,7 @@ def retry_delivery(
     rendered now, through today's effective server and template.
     """
     delivery = get_delivery(session=session, delivery_id=delivery_id, tenant=tenant)
-    if delivery.status != "failed":
+    if delivery.status != DeliveryStatus.FAILED:
         raise ValidationError(
             "status",
             f"delivery {delivery_id} is {delivery.status}: only failed ones can be retried",
@@ -231,7 +233,7 @@ def retry_delivery(
             )
     unsent = [a for a, r in delivery.results.items() if r.get("status") != "sent"]
     delivery.pending = unsent or [a for a in delivery.target.split(",") if a]
-    delivery.status = "queued"
+    delivery.status = DeliveryStatus.QUEUED
     delivery.next_attempt_at = utcnow()
     delivery.updated_at = utcnow()
     session.add(delivery)

@@ -36,6 +36,7 @@ from core.models.slack import FROM_PATTERN_MAX, SlackChannelLink, SlackInboxRout
 from core.models.tenancy import Tenant
 from core.pipeline.contents import insert_contents
 from core.services.audit import Actor, record
+from core.vocabulary import DeliveryStatus
 
 INBOUND_EVENT = "INBOUND_EMAIL"
 EVERY_SENDER = ""
@@ -385,7 +386,7 @@ def queue_inbox_mirrors(
                 event=INBOUND_EVENT,
                 channel="slack",
                 target=channel_id,
-                status="queued",
+                status=DeliveryStatus.QUEUED,
                 pending=[channel_id],
                 next_attempt_at=now,
                 created_at=now,

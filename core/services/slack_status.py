@@ -25,6 +25,7 @@ from core.models.delivery import Delivery
 from core.models.mail import MailServer
 from core.models.slack import SlackRoute
 from core.models.tenancy import TENANT_TOGGLES, NotificationSettings, SystemSettings, Tenant
+from core.vocabulary import DeliveryStatus
 
 SERVER_COLUMNS = ("name", "host", "port", "security")
 
@@ -68,8 +69,14 @@ def _statements() -> dict[str, Any]:
             *(ms.c[name] for name in SERVER_COLUMNS),
             select(ss.c.apply_to_all_tenants).where(ss.c.id == 1).scalar_subquery(),
             *(system_server(name) for name in SERVER_COLUMNS),
-            count(mine, or_(delivery.c.status == "queued", delivery.c.status == "sending")),
-            count(mine, delivery.c.status == "failed"),
+            count(
+                mine,
+                or_(
+                    delivery.c.status == DeliveryStatus.QUEUED,
+                    delivery.c.status == DeliveryStatus.SENDING,
+                ),
+            ),
+            count(mine, delivery.c.status == DeliveryStatus.FAILED),
         )
         .select_from(
             tenant.outerjoin(ns, ns.c.tenant_id == tenant.c.id).outerjoin(
@@ -87,7 +94,7 @@ def _statements() -> dict[str, Any]:
             delivery.c.last_error,
             delivery.c.updated_at,
         )
-        .where(mine, delivery.c.status == "failed")
+        .where(mine, delivery.c.status == DeliveryStatus.FAILED)
         .order_by(delivery.c.id.desc())
         .limit(bindparam("limit"))
     )
