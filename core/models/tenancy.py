@@ -141,7 +141,12 @@ Recipients = Annotated[
     Annotated[list[str], Limit(max_length=MAX_RECIPIENTS)] | None, v.rule(v.recipients)
 ]
 if TYPE_CHECKING:
-    _SettingsUpdateFields = v.InputModel
+
+    class _SettingsUpdateFields(v.InputModel):
+        # The type checker does not see the fields built from the mail server model: it takes
+        # any keyword (the model refuses unknown names when it runs).
+        model_config = ConfigDict(extra="allow")
+
 else:
     _SettingsUpdateFields = create_model(
         "NotificationSettingsUpdate", __base__=v.InputModel, **_update_fields()
