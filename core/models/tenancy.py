@@ -87,7 +87,8 @@ class NotificationSettings(SQLModel, table=True):
 # -- the settings as front ends see them ------------------------------------------------------
 
 # Setting name → mail server column: the settings name the owner's default server's fields as
-# the HTTP API does.
+# the HTTP API does. Derived from the mail server family (core.models.mail), as are the server
+# fields of the two settings models below: a field added there is a setting with no edit here.
 SERVER_SETTING_COLUMNS: Mapping[str, str] = setting_columns()
 SETTING_OF_COLUMN: Mapping[str, str] = {c: name for name, c in SERVER_SETTING_COLUMNS.items()}
 TLS_FLAGS: tuple[str, ...] = ("enable_tls_ssl", "enable_starttls_auto")
