@@ -87,8 +87,10 @@ def json_kinds(model: type[BaseModel]) -> Mapping[str, str]:
     return kinds
 
 
+@functools.cache
 def field_names(model: type[BaseModel]) -> tuple[str, ...]:
-    """The names a request body of `model` may carry (aliases, as on the wire)."""
+    """The names a request body of `model` may carry (aliases, as on the wire); computed once
+    per model (building a JSON Schema costs more than the rest of a request)."""
     return tuple(model.model_json_schema().get("properties", {}))
 
 
