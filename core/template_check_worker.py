@@ -8,7 +8,10 @@ process of its own it takes one CPU and its own memory, and answers in plain dat
 
 from __future__ import annotations
 
+import os
 import resource
+import threading
+import time
 
 from core import render_budget
 from core.errors import ValidationError
@@ -16,14 +19,29 @@ from core.errors import ValidationError
 # The checking process's address space: far above a budgeted render, and a hard stop if a
 # template found a way around the budget.
 ADDRESS_SPACE_BYTES = 2 * 1024**3
+PARENT_CHECK_S = 1.0
 
 
 def start_worker(max_bytes: int, timeout_ms: int) -> None:
     """Process initializer: the API's budget, and the memory ceiling."""
     render_budget.configure(max_bytes, timeout_ms)
+    _exit_with(os.getppid())
     _soft, hard = resource.getrlimit(resource.RLIMIT_AS)
     if hard == resource.RLIM_INFINITY or hard > ADDRESS_SPACE_BYTES:
         resource.setrlimit(resource.RLIMIT_AS, (ADDRESS_SPACE_BYTES, hard))
+
+
+def _exit_with(parent: int) -> None:
+    """End this process once its parent is gone. The pool's pipes stay open in this process
+    itself, so a `mailbell serve` that was killed (SIGKILL, OOM) would otherwise leave it
+    waiting for work forever."""
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_S)
+        os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def check_template(name: str, mail_from: str, subject: str, body: str) -> tuple[str, str] | None:
