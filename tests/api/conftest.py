@@ -17,12 +17,11 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from api.app import create_api_app
 from core.context import Context
-from core.services.audit import Actor
-from core.services.tenants import create_tenant
 from core.services.tokens import create_token
+from tests.support.factories import TESTER, make_tenant
 from tests.support.fixtures import smtp_server, smtp_servers, tls_certs  # noqa: F401
 
-ADMIN = Actor(name="tester", source="cli")
+ADMIN = TESTER
 
 
 @dataclass
@@ -35,8 +34,8 @@ class Tokens:
 @pytest.fixture
 def tokens(ctx: Context) -> Tokens:
     with ctx.session() as session:
-        acme = create_tenant(session=session, slug="acme", name="Acme Corp", actor=ADMIN)
-        globex = create_tenant(session=session, slug="globex", name="Globex", actor=ADMIN)
+        acme = make_tenant(session, slug="acme", name="Acme Corp", actor=ADMIN)
+        globex = make_tenant(session, slug="globex", name="Globex", actor=ADMIN)
         return Tokens(
             acme=create_token(session=session, tenant=acme, name="acme-ci", actor=ADMIN).plaintext,
             globex=create_token(

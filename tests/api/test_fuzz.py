@@ -16,10 +16,10 @@ import sys
 from pathlib import Path
 
 from core.context import Context
-from core.services.tenants import create_tenant
 from core.services.tokens import create_token
 from tests.api.conftest import ADMIN, Tokens
 from tests.api.serve_process import ServeProcess
+from tests.support.factories import make_tenant
 
 TEST_EMAIL = "/api/tenant/notification/test_email"
 # A schema-valid request may still break a rule the schema cannot say (a system template for
@@ -59,7 +59,7 @@ def test_fuzz_every_operation_against_a_running_server(
     ctx: Context, tokens: Tokens, tmp_path: Path
 ) -> None:
     with ctx.session() as session:
-        idle = create_tenant(session=session, slug="idle", actor=ADMIN)
+        idle = make_tenant(session, slug="idle", actor=ADMIN)
         idle_token = create_token(session=session, tenant=idle, name="fuzz", actor=ADMIN)
     with ServeProcess("--no-worker", log_path=tmp_path / "serve.log") as serve:
         _schemathesis(serve.url, tokens.acme, tmp_path, "--exclude-path", TEST_EMAIL)

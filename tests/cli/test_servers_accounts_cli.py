@@ -10,26 +10,6 @@ def _ok(cli, *args: str) -> None:
     assert result.code == 0, result.err
 
 
-def _acme_with_server(cli) -> None:
-    """Tenant `acme` with one plain mail server (id 1, its default)."""
-    _ok(cli, "tenant", "add", "acme")
-    _ok(
-        cli,
-        "server",
-        "add",
-        "--tenant",
-        "acme",
-        "--name",
-        "A",
-        "--host",
-        "a.org",
-        "--auth",
-        "DISABLE",
-        "--from",
-        "alerts@a.org",
-    )
-
-
 def _servers(cli, *owner: str) -> list[dict]:
     result = cli("server", "list", *owner, "--json")
     assert result.code == 0, result.err
@@ -144,8 +124,7 @@ def test_server_from_another_owner_is_not_found(cli) -> None:
     assert result.code == 1 and "does not exist for tenant 'globex'" in result.err
 
 
-def test_remove_detaches_accounts(cli) -> None:
-    _acme_with_server(cli)
+def test_remove_detaches_accounts(cli, acme_with_server) -> None:
     server_id = _servers(cli, "--tenant", "acme")[0]["id"]
     _ok(
         cli,
@@ -193,8 +172,7 @@ def test_account_without_mail_server_is_refused(cli, db_dump) -> None:
     assert db_dump() == before
 
 
-def test_account_email_is_read_only(cli, db_dump) -> None:
-    _acme_with_server(cli)
+def test_account_email_is_read_only(cli, db_dump, acme_with_server) -> None:
     _ok(
         cli,
         "accounts",
@@ -219,8 +197,9 @@ def test_account_email_is_read_only(cli, db_dump) -> None:
     assert rows[0]["display_name"] == "Renamed" and rows[0]["email"] == "a@acme.org"
 
 
-def test_second_default_account_is_refused_and_default_moves(cli, db_dump) -> None:
-    _acme_with_server(cli)
+def test_second_default_account_is_refused_and_default_moves(
+    cli, db_dump, acme_with_server
+) -> None:
     for email, extra in (("a@acme.org", ["--default"]), ("b@acme.org", [])):
         assert (
             cli(
@@ -282,10 +261,9 @@ def test_tenant_list_json(cli) -> None:
     assert cli("tenant", "add", "Not A Slug").code == 1
 
 
-def test_changing_the_mailbox_resets_the_sync_checkpoint(cli, ctx) -> None:
+def test_changing_the_mailbox_resets_the_sync_checkpoint(cli, ctx, acme_with_server) -> None:
     from core.models.mail import EmailAccount
 
-    _acme_with_server(cli)
     _ok(
         cli,
         "accounts",

@@ -11,98 +11,65 @@ from sqlmodel import select
 from core.catalog import sample
 from core.errors import ValidationError
 from core.models.delivery import Delivery, EventRecord
-from core.models.mail import MailServerCreate
 from core.models.tenancy import NotificationSettingsUpdate
 from core.pipeline.contents import message_of
-from core.pipeline.emit import emit
 from core.services.deliveries import retry_delivery
-from core.services.mail_servers import create_mail_server
 from core.services.notifications import update_notification_settings
-from core.services.tenants import create_tenant
+from tests.support.factories import (
+    ACME_SERVER,
+    configure_tenant,
+    emit_event,
+    make_mail_server,
+    make_tenant,
+)
 from tests.support.storage import stored_bytes
 
-
-@pytest.fixture
-def tenant(session, actor):
-    return create_tenant(session=session, slug="acme", actor=actor)
+# What `settings set server=smtp.acme.org username=alerts@acme.org password=pw` makes.
+SERVER = {**ACME_SERVER, "password": "pw"}
 
 
-def _configure(session, ctx, tenant, actor, **changes):
-    base = {"server": "smtp.acme.org", "username": "alerts@acme.org", "password": "pw"}
-    update_notification_settings(
-        session=session,
-        box=ctx.box,
-        tenant=tenant,
-        changes=NotificationSettingsUpdate.parse({**base, **changes}, system=False),
-        actor=actor,
-    )
-
-
-def _recipients_without_server(session, ctx, tenant, actor) -> None:
-    update_notification_settings(
-        session=session,
-        box=ctx.box,
-        tenant=tenant,
-        changes=NotificationSettingsUpdate.parse(
-            {"recipients": "ops@acme.org", "notify_queue_call_lost": True}, system=False
-        ),
-        actor=actor,
-    )
-
-
-def _emit(session, ctx, tenant, event="QUEUE_CALL_LOST", data=None, key=None):
-    return emit(
-        session=session,
-        box=ctx.box,
-        tenant=tenant,
-        event=event,
-        data=sample(event) if data is None else data,
-        key=key,
-    )
-
-
-def test_unknown_event_and_bad_payload_write_nothing(session, ctx, tenant) -> None:
+def test_unknown_event_and_bad_payload_write_nothing(session, ctx, acme) -> None:
     with pytest.raises(ValidationError) as caught:
-        _emit(session, ctx, tenant, event="QUEUE_EXPLODED", data={})
+        emit_event(session, ctx.box, acme, event="QUEUE_EXPLODED", data={})
     assert caught.value.field == "event" and "QUEUE_CALL_LOST" in caught.value.message
     with pytest.raises(ValidationError) as caught:
-        _emit(session, ctx, tenant, data={"queue_name": "Sales"})
+        emit_event(session, ctx.box, acme, data={"queue_name": "Sales"})
     assert caught.value.field == "data" and "caller" in caught.value.message
     assert session.exec(select(EventRecord)).all() == []
 
 
-def test_scope_is_checked(session, ctx, tenant) -> None:
+def test_scope_is_checked(session, ctx, acme) -> None:
     with pytest.raises(ValidationError, match="--system"):
-        _emit(session, ctx, tenant, event="DISK_LOW")
+        emit_event(session, ctx.box, acme, event="DISK_LOW")
     with pytest.raises(ValidationError) as caught:
-        _emit(session, ctx, None, event="QUEUE_SLA")
+        emit_event(session, ctx.box, None, event="QUEUE_SLA")
     assert caught.value.field == "tenant"
 
 
-def test_disabled_event_is_suppressed_not_dropped(session, ctx, tenant, actor) -> None:
-    _configure(session, ctx, tenant, actor, recipients="ops@acme.org")
-    result = _emit(session, ctx, tenant)
+def test_disabled_event_is_suppressed_not_dropped(session, ctx, acme, actor) -> None:
+    configure_tenant(session, ctx.box, acme, server=SERVER, toggles=(), actor=actor)
+    result = emit_event(session, ctx.box, acme)
     [delivery] = result.deliveries
     assert delivery.status == "suppressed"
     assert delivery.last_error == "notify_queue_call_lost is off"
     assert delivery.content == b""
 
 
-def test_not_configured_is_failed_with_the_reason(session, ctx, tenant, actor) -> None:
-    _recipients_without_server(session, ctx, tenant, actor)
-    [delivery] = _emit(session, ctx, tenant).deliveries
+def test_not_configured_is_failed_with_the_reason(session, ctx, acme, actor) -> None:
+    configure_tenant(session, ctx.box, acme, actor=actor)
+    [delivery] = emit_event(session, ctx.box, acme).deliveries
     assert delivery.status == "failed"
     assert delivery.last_error.startswith("not configured")
 
 
-def test_retrying_a_never_rendered_delivery_renders_it_then(session, ctx, tenant, actor) -> None:
-    _recipients_without_server(session, ctx, tenant, actor)
-    [delivery] = _emit(session, ctx, tenant).deliveries
+def test_retrying_a_never_rendered_delivery_renders_it_then(session, ctx, acme, actor) -> None:
+    configure_tenant(session, ctx.box, acme, actor=actor)
+    [delivery] = emit_event(session, ctx.box, acme).deliveries
     assert message_of(session, delivery.id) == b""
     with pytest.raises(ValidationError, match="still not configured"):
         retry_delivery(session=session, box=ctx.box, delivery_id=delivery.id, actor=actor)
     session.rollback()
-    _configure(session, ctx, tenant, actor)
+    configure_tenant(session, ctx.box, acme, server=SERVER, actor=actor)
     retried = retry_delivery(session=session, box=ctx.box, delivery_id=delivery.id, actor=actor)
     assert (retried.status, retried.pending) == ("queued", ["ops@acme.org"])
     stored = message_of(session, delivery.id)
@@ -111,17 +78,16 @@ def test_retrying_a_never_rendered_delivery_renders_it_then(session, ctx, tenant
     assert message["To"] == "ops@acme.org" and message["Message-ID"] == retried.message_id
 
 
-def test_queued_message_is_rendered_now_and_encrypted(session, ctx, tenant, actor) -> None:
-    _configure(
+def test_queued_message_is_rendered_now_and_encrypted(session, ctx, acme, actor) -> None:
+    configure_tenant(
         session,
-        ctx,
-        tenant,
-        actor,
-        recipients="a@acme.org,b@acme.org",
-        notify_queue_call_lost=True,
-        reply_to="noc@acme.org",
+        ctx.box,
+        acme,
+        server={**SERVER, "reply_to": "noc@acme.org"},
+        recipients=("a@acme.org", "b@acme.org"),
+        actor=actor,
     )
-    [delivery] = _emit(session, ctx, tenant).deliveries
+    [delivery] = emit_event(session, ctx.box, acme).deliveries
     assert delivery.status == "queued"
     assert delivery.pending == ["a@acme.org", "b@acme.org"]
     assert delivery.sender == "alerts@acme.org"
@@ -134,30 +100,30 @@ def test_queued_message_is_rendered_now_and_encrypted(session, ctx, tenant, acto
     assert message.get_content_type() == "multipart/alternative"
 
 
-def test_repeated_key_creates_nothing_new(session, ctx, tenant, actor) -> None:
-    _configure(session, ctx, tenant, actor, recipients="a@acme.org", notify_queue_call_lost=True)
-    first = _emit(session, ctx, tenant, key="call-77")
-    second = _emit(session, ctx, tenant, key="call-77")
+def test_repeated_key_creates_nothing_new(session, ctx, acme, actor) -> None:
+    configure_tenant(session, ctx.box, acme, server=SERVER, recipients=("a@acme.org",), actor=actor)
+    first = emit_event(session, ctx.box, acme, key="call-77")
+    second = emit_event(session, ctx.box, acme, key="call-77")
     assert second.duplicate and not first.duplicate
     assert [d.id for d in second.deliveries] == [d.id for d in first.deliveries]
     assert len(session.exec(select(Delivery)).all()) == 1
-    other = create_tenant(session=session, slug="globex", actor=actor)
-    assert not _emit(session, ctx, other, key="call-77").duplicate  # keys are per tenant
+    other = make_tenant(session, slug="globex", actor=actor)
+    assert not emit_event(session, ctx.box, other, key="call-77").duplicate  # keys are per tenant
 
 
-def test_payload_addressed_event_goes_to_the_payload(session, ctx, tenant, actor) -> None:
-    _configure(session, ctx, tenant, actor, recipients="ops@acme.org")
-    [delivery] = _emit(session, ctx, tenant, event="VOICEMAIL_RECEIVED").deliveries
+def test_payload_addressed_event_goes_to_the_payload(session, ctx, acme, actor) -> None:
+    configure_tenant(session, ctx.box, acme, server=SERVER, toggles=(), actor=actor)
+    [delivery] = emit_event(session, ctx.box, acme, event="VOICEMAIL_RECEIVED").deliveries
     assert delivery.status == "queued"  # always on
     assert delivery.target == sample("VOICEMAIL_RECEIVED")["email"]
 
 
-def test_welcome_password_is_not_stored_in_plain_text(session, ctx, tenant, actor, home) -> None:
-    _configure(
-        session, ctx, tenant, actor, recipients="ops@acme.org", notify_user_registration=True
+def test_welcome_password_is_not_stored_in_plain_text(session, ctx, acme, actor, home) -> None:
+    configure_tenant(
+        session, ctx.box, acme, server=SERVER, toggles=("notify_user_registration",), actor=actor
     )
     data = {**sample("USER_CREATION"), "password": "Welcome-Pass-991"}
-    [delivery] = _emit(session, ctx, tenant, event="USER_CREATION", data=data).deliveries
+    [delivery] = emit_event(session, ctx.box, acme, event="USER_CREATION", data=data).deliveries
     assert delivery.status == "queued"
     record = session.get(EventRecord, delivery.event_id)
     assert record.payload["password"] == "(redacted)"
@@ -167,14 +133,15 @@ def test_welcome_password_is_not_stored_in_plain_text(session, ctx, tenant, acto
 
 
 def test_system_event_uses_system_server_and_recipients(session, ctx, actor) -> None:
-    create_mail_server(
-        session=session,
-        box=ctx.box,
-        tenant=None,
-        data=MailServerCreate.from_fields(
-            {"name": "sys", "host": "smtp.sys.org", "auth": "DISABLE", "mail_from": "pbx@sys.org"}
-        ),
+    make_mail_server(
+        session,
+        ctx.box,
+        None,
         actor=actor,
+        name="sys",
+        host="smtp.sys.org",
+        auth="DISABLE",
+        mail_from="pbx@sys.org",
     )
     update_notification_settings(
         tenant=None,
@@ -183,7 +150,7 @@ def test_system_event_uses_system_server_and_recipients(session, ctx, actor) -> 
         changes=NotificationSettingsUpdate.parse({"recipients": "root@sys.org"}, system=True),
         actor=actor,
     )
-    [delivery] = _emit(session, ctx, None, event="TRUNK_DISCONNECTED").deliveries
+    [delivery] = emit_event(session, ctx.box, None, event="TRUNK_DISCONNECTED").deliveries
     assert (delivery.status, delivery.target, delivery.sender) == (
         "queued",
         "root@sys.org",

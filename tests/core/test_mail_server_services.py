@@ -26,7 +26,7 @@ from core.services.mail_servers import (
     update_mail_server,
 )
 from core.services.notifications import update_notification_settings
-from core.services.tenants import create_tenant, delete_tenant
+from core.services.tenants import delete_tenant
 
 
 def _server(session, ctx, actor, tenant=None, **fields):
@@ -140,36 +140,32 @@ def test_username_optional_when_auth_disabled(session, ctx, actor) -> None:
     assert server.username is None
 
 
-def test_default_moves_and_delete_promotes(session, ctx, actor) -> None:
-    tenant = create_tenant(session=session, slug="acme", actor=actor)
-    first = _server(session, ctx, actor, tenant=tenant, name="a")
-    second = _server(session, ctx, actor, tenant=tenant, name="b")
+def test_default_moves_and_delete_promotes(session, ctx, actor, acme) -> None:
+    first = _server(session, ctx, actor, tenant=acme, name="a")
+    second = _server(session, ctx, actor, tenant=acme, name="b")
     assert first.default and not second.default
-    moved = set_default_mail_server(
-        session=session, tenant=tenant, server_id=second.id, actor=actor
-    )
+    moved = set_default_mail_server(session=session, tenant=acme, server_id=second.id, actor=actor)
     assert moved.default
     assert session.get(MailServer, second.id).is_default
     assert not session.get(MailServer, first.id).is_default
     account = create_email_account(
         session=session,
         box=ctx.box,
-        tenant=tenant,
+        tenant=acme,
         data=EmailAccountCreate(email="x@acme.org", display_name="X", mail_server_id=second.id),
         actor=actor,
     )
-    result = delete_mail_server(session=session, tenant=tenant, server_id=second.id, actor=actor)
+    result = delete_mail_server(session=session, tenant=acme, server_id=second.id, actor=actor)
     assert [a.id for a in result.detached_accounts] == [account.id]
     assert result.new_default is not None and result.new_default.id == first.id
     assert session.get(EmailAccount, account.id).mail_server_id is None
 
 
-def test_effective_server_rule(session, ctx, actor) -> None:
-    tenant = create_tenant(session=session, slug="acme", actor=actor)
-    assert resolve_effective_server(session=session, tenant=tenant).source is None
+def test_effective_server_rule(session, ctx, actor, acme) -> None:
+    assert resolve_effective_server(session=session, tenant=acme).source is None
     system = _server(session, ctx, actor, name="sys")
     # The system server exists but is not shared yet.
-    assert not resolve_effective_server(session=session, tenant=tenant).configured
+    assert not resolve_effective_server(session=session, tenant=acme).configured
     update_notification_settings(
         session=session,
         box=ctx.box,
@@ -177,25 +173,23 @@ def test_effective_server_rule(session, ctx, actor) -> None:
         changes=NotificationSettingsUpdate.parse({"apply_to_all_tenants": True}, system=True),
         actor=actor,
     )
-    effective = resolve_effective_server(session=session, tenant=tenant)
+    effective = resolve_effective_server(session=session, tenant=acme)
     assert (effective.source, effective.server.id) == ("system", system.id)
-    own = _server(session, ctx, actor, tenant=tenant, name="own")
-    effective = resolve_effective_server(session=session, tenant=tenant)
+    own = _server(session, ctx, actor, tenant=acme, name="own")
+    effective = resolve_effective_server(session=session, tenant=acme)
     assert (effective.source, effective.server.id) == ("tenant", own.id)
     # System-scope events always use the system default.
     assert resolve_effective_server(session=session, tenant=None).server.id == system.id
 
 
-def test_tenant_delete_takes_its_data(session, ctx, actor) -> None:
-    tenant = create_tenant(session=session, slug="acme", actor=actor)
-    _server(session, ctx, actor, tenant=tenant)
-    other = create_tenant(session=session, slug="globex", actor=actor)
-    _server(session, ctx, actor, tenant=other)
+def test_tenant_delete_takes_its_data(session, ctx, actor, acme, globex) -> None:
+    _server(session, ctx, actor, tenant=acme)
+    _server(session, ctx, actor, tenant=globex)
     delete_tenant(session=session, slug="acme", actor=actor)
     session.expire_all()
-    assert [s.tenant_id for s in session.exec(select(MailServer)).all()] == [other.id]
+    assert [s.tenant_id for s in session.exec(select(MailServer)).all()] == [globex.id]
     with pytest.raises(NotFound):
-        _update(session, ctx, actor, 999, tenant=other)
+        _update(session, ctx, actor, 999, tenant=globex)
 
 
 @pytest.mark.parametrize(

@@ -13,12 +13,6 @@ from core.services.notifications import (
     security_from_flags,
     update_notification_settings,
 )
-from core.services.tenants import create_tenant
-
-
-@pytest.fixture
-def tenant(session, actor):
-    return create_tenant(session=session, slug="acme", actor=actor)
 
 
 def _update(session, ctx, tenant, actor, **changes):
@@ -45,34 +39,34 @@ def test_tls_flag_mapping(tls, auto, port, security) -> None:
     assert security_from_flags(tls, auto, port) == security
 
 
-def test_flags_and_security_round_trip(session, ctx, tenant, actor) -> None:
-    data = _update(session, ctx, tenant, actor, server="smtp.x.org", username="u@x.org", port=465)
+def test_flags_and_security_round_trip(session, ctx, acme, actor) -> None:
+    data = _update(session, ctx, acme, actor, server="smtp.x.org", username="u@x.org", port=465)
     assert (data.security, data.enable_tls_ssl, data.enable_starttls_auto) == (
         "tls",
         True,
         False,
     )
     data = _update(
-        session, ctx, tenant, actor, enable_tls_ssl=False, enable_starttls_auto=True, port=587
+        session, ctx, acme, actor, enable_tls_ssl=False, enable_starttls_auto=True, port=587
     )
     assert data.security == "starttls-auto"
-    data = _update(session, ctx, tenant, actor, security="starttls", enable_tls_ssl=False)
+    data = _update(session, ctx, acme, actor, security="starttls", enable_tls_ssl=False)
     assert data.security == "starttls" and data.enable_tls_ssl is True
 
 
-def test_recipients_deduplicated_in_order(session, ctx, tenant, actor) -> None:
-    data = _update(session, ctx, tenant, actor, recipients="b@x.org, a@x.org,B@x.org,,a@x.org")
+def test_recipients_deduplicated_in_order(session, ctx, acme, actor) -> None:
+    data = _update(session, ctx, acme, actor, recipients="b@x.org, a@x.org,B@x.org,,a@x.org")
     assert data.recipients == ["b@x.org", "a@x.org"]
     sixteen_with_dupes = ",".join([f"r{i}@x.org" for i in range(15)] + ["r0@x.org"])
-    assert len(_update(session, ctx, tenant, actor, recipients=sixteen_with_dupes).recipients) == 15
+    assert len(_update(session, ctx, acme, actor, recipients=sixteen_with_dupes).recipients) == 15
 
 
-def test_enable_needs_recipients_and_refusal_changes_nothing(session, ctx, tenant, actor) -> None:
+def test_enable_needs_recipients_and_refusal_changes_nothing(session, ctx, acme, actor) -> None:
     with pytest.raises(ValidationError) as caught:
         _update(
             session,
             ctx,
-            tenant,
+            acme,
             actor,
             notify_queue_call_lost=True,
             server="smtp.x.org",
@@ -80,22 +74,22 @@ def test_enable_needs_recipients_and_refusal_changes_nothing(session, ctx, tenan
         )
     assert caught.value.field == "notify_queue_call_lost"
     session.rollback()
-    data = get_notification_settings(session=session, tenant=tenant)
+    data = get_notification_settings(session=session, tenant=acme)
     assert data.toggles["notify_queue_call_lost"] is False and data.server is None
 
 
-def test_mail_from_defaults_to_an_address_username(session, ctx, tenant, actor) -> None:
-    data = _update(session, ctx, tenant, actor, server="smtp.x.org", username="Alerts@X.org")
+def test_mail_from_defaults_to_an_address_username(session, ctx, acme, actor) -> None:
+    data = _update(session, ctx, acme, actor, server="smtp.x.org", username="Alerts@X.org")
     assert data.mail_from == "Alerts@x.org"
-    data = _update(session, ctx, tenant, actor, mail_from="PBX Alerts <pbx@x.org>")
+    data = _update(session, ctx, acme, actor, mail_from="PBX Alerts <pbx@x.org>")
     assert data.mail_from == "PBX Alerts <pbx@x.org>"
 
 
-def test_audit_names_fields_only(session, ctx, tenant, actor) -> None:
+def test_audit_names_fields_only(session, ctx, acme, actor) -> None:
     _update(
         session,
         ctx,
-        tenant,
+        acme,
         actor,
         server="smtp.x.org",
         username="u@x.org",

@@ -11,19 +11,9 @@ from core.models.tenancy import Tenant
 from core.rendering import render
 from core.services import templates
 from core.services.audit import Actor
-from core.services.tenants import create_tenant, delete_tenant
+from core.services.tenants import delete_tenant
 
 SERVER_FROM = "noreply@pbx.example.com"
-
-
-@pytest.fixture
-def acme(session: Session, actor: Actor) -> Tenant:
-    return create_tenant(session=session, slug="acme", name="Acme", actor=actor)
-
-
-@pytest.fixture
-def globex(session: Session, actor: Actor) -> Tenant:
-    return create_tenant(session=session, slug="globex", name="Globex", actor=actor)
 
 
 def audit(session: Session, action: str) -> list[AuditEntry]:

@@ -12,18 +12,14 @@ from datetime import timedelta
 import pytest
 from sqlmodel import select
 
-from core.catalog import sample
 from core.channels.base import Channel, ChannelResult, ClaimedDelivery
 from core.errors import PermanentError, RetryableError
 from core.models._common import utcnow
 from core.models.delivery import Delivery
-from core.models.tenancy import NotificationSettingsUpdate
 from core.pipeline import outbox
-from core.pipeline.emit import emit
 from core.pipeline.pacing import backoff_delay
 from core.pipeline.worker import Worker
-from core.services.notifications import update_notification_settings
-from core.services.tenants import create_tenant
+from tests.support.factories import ACME_SERVER, emit_events, make_configured_tenant
 
 RECIPIENTS = ["a@acme.org", "b@acme.org", "c@acme.org"]
 
@@ -57,35 +53,10 @@ class ScriptedChannel(Channel):
 @pytest.fixture
 def queued(ctx, session, actor):
     """Emit `n` QUEUE_CALL_LOST events to three recipients; returns their delivery ids."""
-    tenant = create_tenant(session=session, slug="acme", actor=actor)
-    changes = {
-        "server": "smtp.acme.org",
-        "username": "alerts@acme.org",
-        "recipients": ",".join(RECIPIENTS),
-        "notify_queue_call_lost": True,
-    }
-    update_notification_settings(
-        session=session,
-        box=ctx.box,
-        tenant=tenant,
-        changes=NotificationSettingsUpdate.parse(changes, system=False),
-        actor=actor,
+    tenant = make_configured_tenant(
+        session, ctx.box, server=ACME_SERVER, recipients=RECIPIENTS, actor=actor
     )
-
-    def make(n: int = 1) -> list[int]:
-        ids = []
-        for _ in range(n):
-            result = emit(
-                session=session,
-                box=ctx.box,
-                tenant=tenant,
-                event="QUEUE_CALL_LOST",
-                data=sample("QUEUE_CALL_LOST"),
-            )
-            ids += [d.id for d in result.deliveries]
-        return ids
-
-    return make
+    return lambda n=1: emit_events(session, ctx.box, tenant, n)
 
 
 def _row(ctx, delivery_id) -> Delivery:

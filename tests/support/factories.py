@@ -9,7 +9,8 @@
   data is given).
 - `make_webhook`: a webhook target of a tenant or of the system.
 - `acme` (fixture): tenant "acme", bare, made in the test's `session`; `acme_with_server`
-  (fixture): the same with one server, "Main", its default.
+  (fixture): the same with one server, "Main", its default; `globex` (fixture): a second bare
+  tenant, "globex", for tests that need another owner.
 
 Everything goes through the services, so their rules hold: a value they refuse fails here too.
 """
@@ -47,6 +48,7 @@ __all__ = [
     "configure_tenant",
     "emit_event",
     "emit_events",
+    "globex",
     "make_configured_tenant",
     "make_mail_server",
     "make_tenant",
@@ -225,6 +227,12 @@ def make_webhook(
 def acme(session: Session, actor: Actor) -> Tenant:
     """Tenant "acme", bare (no server, no recipients), made in the test's `session`."""
     return make_tenant(session, actor=actor)
+
+
+@pytest.fixture
+def globex(session: Session, actor: Actor) -> Tenant:
+    """Tenant "globex", bare, made in the test's `session`: another owner than acme."""
+    return make_tenant(session, slug="globex", actor=actor)
 
 
 @pytest.fixture

@@ -11,9 +11,9 @@ from textual.pilot import Pilot
 from textual.widgets import DataTable
 
 from core.context import Context
-from core.models.mail import MailServerCreate
 from core.services.audit import Actor
 from tests.support import fixtures as _smtp_fixtures
+from tests.support.factories import configure_tenant, make_mail_server, make_tenant
 
 # The SMTP server and certificate fixtures of tests/support, under the names that module exports.
 globals().update({name: getattr(_smtp_fixtures, name) for name in _smtp_fixtures.__all__})
@@ -54,59 +54,42 @@ class Seeded:
 
 def seed(ctx: Context, actor: Actor, *, smtp_port: int | None = None) -> Seeded:
     """acme with its own server and recipients, globex unconfigured, a system server."""
-    from core.models.tenancy import NotificationSettingsUpdate
-    from core.services.mail_servers import create_mail_server
-    from core.services.notifications import update_notification_settings
-    from core.services.tenants import create_tenant
-
     host = (
         {"host": "127.0.0.1", "port": smtp_port, "security": "none", "auth": "DISABLE"}
         if smtp_port
         else {}
     )
+    relay = {
+        "name": "acme relay",
+        "host": "smtp.acme.example",
+        "port": 587,
+        "auth": "PLAIN",
+        "username": "mailer@acme.example",
+        "password": PASSWORD,
+        "mail_from": "alerts@acme.example",
+        **host,
+    }
     with ctx.session() as session:
-        acme = create_tenant(session=session, slug="acme", name="Acme Corp", actor=actor)
-        create_tenant(session=session, slug="globex", name="Globex", actor=actor)
-        system = create_mail_server(
-            session=session,
-            box=ctx.box,
-            tenant=None,
+        acme = make_tenant(session, slug="acme", name="Acme Corp", actor=actor)
+        make_tenant(session, slug="globex", name="Globex", actor=actor)
+        system = make_mail_server(
+            session,
+            ctx.box,
+            None,
             actor=actor,
-            data=MailServerCreate.from_fields(
-                {
-                    "name": "shared",
-                    "host": "smtp.system.example",
-                    "auth": "DISABLE",
-                    "mail_from": "noc@system.example",
-                }
-            ),
+            name="shared",
+            host="smtp.system.example",
+            auth="DISABLE",
+            mail_from="noc@system.example",
         )
-        own = create_mail_server(
-            session=session,
-            box=ctx.box,
-            tenant=acme,
+        own = make_mail_server(session, ctx.box, acme, actor=actor, **relay)
+        configure_tenant(
+            session,
+            ctx.box,
+            acme,
+            recipients=("ops@acme.example", "boss@acme.example"),
+            toggles=(),
             actor=actor,
-            data=MailServerCreate.from_fields(
-                {
-                    "name": "acme relay",
-                    "host": "smtp.acme.example",
-                    "port": 587,
-                    "auth": "PLAIN",
-                    "username": "mailer@acme.example",
-                    "password": PASSWORD,
-                    "mail_from": "alerts@acme.example",
-                    **host,
-                }
-            ),
-        )
-        update_notification_settings(
-            session=session,
-            box=ctx.box,
-            tenant=acme,
-            actor=actor,
-            changes=NotificationSettingsUpdate.parse(
-                {"recipients": "ops@acme.example,boss@acme.example"}, system=False
-            ),
         )
         assert own.id is not None and system.id is not None
         return Seeded(acme_server=own.id, system_server=system.id)

@@ -10,20 +10,19 @@ from textual.widgets import DataTable, Select, Static
 from core.catalog import sample
 from core.models.delivery import Delivery, EventRecord
 from core.models.tenancy import NotificationSettingsUpdate
-from core.pipeline.emit import emit
 from core.pipeline.worker import Worker
 from core.services.notifications import update_notification_settings
 from core.services.tenants import get_tenant
+from tests.support.factories import emit_event
 from tests.support.smtp_servers import FaultHandler
 from tests.tui.conftest import NEW_USER_PASSWORD, rows, screen_text, seed, settle
 
 
 def emit_for(ctx, slug: str | None, event: str, **data) -> list[int]:
+    """Emit `event` for tenant `slug` (None: the system), its sample with `data` over it."""
     with ctx.session() as session:
         tenant = get_tenant(session=session, slug=slug) if slug else None
-        result = emit(
-            session=session, box=ctx.box, tenant=tenant, event=event, data={**sample(event), **data}
-        )
+        result = emit_event(session, ctx.box, tenant, event, {**sample(event), **data})
         return [d.id for d in result.deliveries if d.id is not None]
 
 

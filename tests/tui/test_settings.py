@@ -6,7 +6,8 @@ from textual.widgets import Input, Static, Switch
 
 from core.models.tenancy import NotificationSettingsRead, NotificationSettingsUpdate
 from core.services.notifications import get_notification_settings, update_notification_settings
-from core.services.tenants import create_tenant, get_tenant
+from core.services.tenants import get_tenant
+from tests.support.factories import make_tenant
 from tests.support.smtp_servers import FaultHandler
 from tests.tui.conftest import screen_text, seed, settle
 from tui.screens.settings import SYSTEM_SERVER_TEXT
@@ -99,7 +100,7 @@ async def test_recipients_are_validated_and_saved_with_the_toggles(ctx, actor, m
 
 async def test_a_toggle_without_recipients_is_refused_next_to_the_toggles(ctx, actor, make_app):
     with ctx.session() as session:
-        create_tenant(session=session, slug="solo", actor=actor)
+        make_tenant(session, slug="solo", actor=actor)
     app = make_app(tenant_slug="solo")
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
