@@ -29,6 +29,7 @@ import pydantic
 
 from core import catalog_payloads as p
 from core.errors import NotFound, ValidationError
+from core.vocabulary import EVENT_DESCRIPTIONS, EventName
 
 Scope = Literal["tenant", "system"]
 Audience = Literal[
@@ -88,7 +89,7 @@ EVENTS: dict[str, Event] = {
              "password": "x7#Qm2!pLr", "pbx_domain": "acme.pbx.example.com",
              "login_address": "203.0.113.10:5060", "email": "amelie.laurent@acme.example",
              "portal_url": "https://pbx.example.com/portal"},
-            "user creation notification (welcome email with login details and QR code)",
+            EVENT_DESCRIPTIONS[EventName.USER_CREATION],
             {"qr_code_src": "cid: address of the inline QR code image (use in <img src=...>)",
              "login_uri": "text the QR code encodes: sip:EXT@DOMAIN?server=...&password=..."},
         ),
@@ -99,7 +100,7 @@ EVENTS: dict[str, Event] = {
              "sla_seconds": 60, "waiting_seconds": 95, "caller": "+33 1 84 88 00 00",
              "caller_name": "Jean Dupont", "waiting_calls": 4,
              "occurred_at": "2026-11-03T14:05:00" + _UTC},
-            "call queue sla time reached notification",
+            EVENT_DESCRIPTIONS[EventName.QUEUE_SLA],
         ),
         Event(
             "QUEUE_CALLBACK", "tenant", "notify_queue_callback", "tenant_recipients",
@@ -108,7 +109,7 @@ EVENTS: dict[str, Event] = {
              "caller_name": "Grace Hopper", "agent": "Bob Martin (1012)",
              "requested_at": "2026-11-03T09:12:00" + _UTC,
              "called_back_at": "2026-11-03T09:20:30" + _UTC, "talk_seconds": 312},
-            "call queue callback notification",
+            EVENT_DESCRIPTIONS[EventName.QUEUE_CALLBACK],
         ),
         Event(
             "QUEUE_CALLBACK_FAILED", "tenant", "notify_queue_callback_failed",
@@ -117,7 +118,7 @@ EVENTS: dict[str, Event] = {
              "caller_name": "Ada Lovelace", "attempts": 3, "reason": "no answer",
              "requested_at": "2026-11-03T10:02:00" + _UTC,
              "last_attempt_at": "2026-11-03T10:32:00" + _UTC},
-            "call queue callback failed notification",
+            EVENT_DESCRIPTIONS[EventName.QUEUE_CALLBACK_FAILED],
         ),
         Event(
             "QUEUE_CALL_LOST", "tenant", "notify_queue_call_lost", "tenant_recipients",
@@ -125,7 +126,7 @@ EVENTS: dict[str, Event] = {
             {"queue_name": "Sales", "queue_number": "8000", "caller": "+49 30 901820",
              "caller_name": None, "waiting_seconds": 184, "reason": "caller hung up",
              "occurred_at": "2026-11-03T11:47:10" + _UTC},
-            "call queue call lost notification",
+            EVENT_DESCRIPTIONS[EventName.QUEUE_CALL_LOST],
         ),
         Event(
             "VOICEMAIL_RECEIVED", "tenant", None, "payload_email", p.VoicemailReceivedPayload,
@@ -133,7 +134,7 @@ EVENTS: dict[str, Event] = {
              "mailbox": "1012", "caller": "+33 6 12 34 56 78", "caller_name": "Claire Petit",
              "duration_seconds": 42, "received_at": "2026-11-03T16:20:00" + _UTC,
              "listen_url": "https://pbx.example.com/portal/voicemail/5812"},
-            "received voicemail notification",
+            EVENT_DESCRIPTIONS[EventName.VOICEMAIL_RECEIVED],
         ),
         Event(
             "CALL_REPORT_COMPLETED", "tenant", None, "payload_email",
@@ -143,7 +144,7 @@ EVENTS: dict[str, Event] = {
              "period_end": "2026-10-31T23:59:59" + _UTC, "total_calls": 12480,
              "answered_calls": 11902, "missed_calls": 578,
              "report_url": "https://pbx.example.com/portal/reports/4411.csv"},
-            "call report completed notification",
+            EVENT_DESCRIPTIONS[EventName.CALL_REPORT_COMPLETED],
         ),
         Event(
             "CONFERENCE_INVITATION", "tenant", None, "payload_email",
@@ -153,14 +154,14 @@ EVENTS: dict[str, Event] = {
              "starts_at": "2026-11-10T15:00:00" + _UTC, "duration_minutes": 45,
              "conference_number": "9100", "dial_in_number": "+1 202 555 0100", "pin": "482913",
              "join_url": "https://pbx.example.com/meet/9100"},
-            "meeting invitation notification",
+            EVENT_DESCRIPTIONS[EventName.CONFERENCE_INVITATION],
         ),
         Event(
             "DISK_LOW", "system", "notify_disk_low", "system_recipients", p.DiskLowPayload,
             {"host": "pbx-01.example.com", "path": "/var/lib/pbx", "free_gb": "4.2",
              "total_gb": "100", "free_percent": "4.2", "threshold_percent": "10",
              "occurred_at": "2026-11-03T02:15:00" + _UTC},
-            "low disk notification",
+            EVENT_DESCRIPTIONS[EventName.DISK_LOW],
         ),
         Event(
             "LICENSE_LIMITED", "system", "notify_license_limited", "system_recipients",
@@ -168,7 +169,7 @@ EVENTS: dict[str, Event] = {
             {"product": "PBX Enterprise", "limit_name": "concurrent calls", "limit": 200,
              "in_use": 200, "expires_at": "2027-06-30T00:00:00" + _UTC,
              "occurred_at": "2026-11-03T10:00:00" + _UTC},
-            "license limited notification",
+            EVENT_DESCRIPTIONS[EventName.LICENSE_LIMITED],
         ),
         Event(
             "RECHARGE", "system", "notify_recharge", "system_recipients", p.RechargePayload,
@@ -176,7 +177,7 @@ EVENTS: dict[str, Event] = {
              "balance": "8.40", "threshold": "20.00", "currency": "EUR",
              "recharge_url": "https://billing.example.net/topup",
              "occurred_at": "2026-11-03T07:30:00" + _UTC},
-            "recharge notification",
+            EVENT_DESCRIPTIONS[EventName.RECHARGE],
         ),
         Event(
             "EMERGENCY_CALL", "system", "notify_emergency_call", "system_recipients",
@@ -184,21 +185,21 @@ EVENTS: dict[str, Event] = {
             {"tenant_name": "Acme Corp", "caller": "1001", "caller_name": "Amélie Laurent",
              "dialed_number": "112", "location": "Building B, 3rd floor, Lyon",
              "trunk_name": "Example Telecom primary", "occurred_at": "2026-11-03T13:37:00" + _UTC},
-            "emergency call notification",
+            EVENT_DESCRIPTIONS[EventName.EMERGENCY_CALL],
         ),
         Event(
             "TRUNK_CONNECTED", "system", "notify_trunk_connected", "system_recipients",
             p.TrunkConnectedPayload,
             {"trunk_name": "Example Telecom primary", "host": "sip.example-telecom.net",
              "since": "2026-11-03T08:02:00" + _UTC, "downtime_seconds": 420},
-            "trunk connected notification",
+            EVENT_DESCRIPTIONS[EventName.TRUNK_CONNECTED],
         ),
         Event(
             "TRUNK_DISCONNECTED", "system", "notify_trunk_disconnected", "system_recipients",
             p.TrunkDisconnectedPayload,
             {"trunk_name": "Example Telecom primary", "host": "sip.example-telecom.net",
              "since": "2026-11-03T07:55:00" + _UTC, "reason": "registration timed out (408)"},
-            "trunk disconnected notification",
+            EVENT_DESCRIPTIONS[EventName.TRUNK_DISCONNECTED],
         ),
     )
 }  # fmt: skip
