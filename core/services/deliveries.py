@@ -114,19 +114,7 @@ def read_delivery(
 
 def _read(delivery: Delivery, tenant_slug: str | None) -> DeliveryRead:
     assert delivery.id is not None
-    return DeliveryRead(
-        id=delivery.id,
-        event=delivery.event,
-        tenant=tenant_slug,
-        channel=delivery.channel,
-        target=delivery.target,
-        status=delivery.status,
-        attempts=delivery.attempts,
-        last_error=delivery.last_error,
-        message_id=delivery.message_id,
-        created_at=delivery.created_at,
-        sent_at=delivery.sent_at,
-    )
+    return DeliveryRead(**delivery_public(delivery, tenant_slug=tenant_slug))
 
 
 def _slugs_of(
