@@ -16,6 +16,7 @@ from core.services.slack import link_channel
 from core.services.slack_admins import add_admin
 from tests.support.factories import make_tenant
 from tests.support.fixtures import smtp_servers, tls_certs  # noqa: F401
+from tests.support.local_site import start_site
 from tests.support.slack_api import TEAM_ID, SignedRequest, SlackApiStandIn, SlackRequests
 
 SECRET = "test-signing-secret"
@@ -146,11 +147,7 @@ async def bot(slack_ctx, slack_api) -> AsyncIterator[Bot]:
 
     web_app = web.Application()
     mount(web_app, slack_ctx)
-    runner = web.AppRunner(web_app, access_log=None)
-    await runner.setup()
-    site = web.TCPSite(runner, "127.0.0.1", 0)
-    await site.start()
-    port = site._server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+    runner, port = await start_site(web_app)
     async with aiohttp.ClientSession() as http:
         yield Bot(f"http://127.0.0.1:{port}/slack/events", slack_api, http)
     await runner.cleanup()

@@ -34,6 +34,8 @@ from urllib.parse import parse_qsl, urlencode
 
 from aiohttp import web
 
+from tests.support.local_site import start_site
+
 TEAM_ID = "T0TEAM"
 BOT_USER = "UBOT0001"
 
@@ -134,13 +136,7 @@ class SlackApiStandIn:
         app = web.Application()
         app.router.add_post("/api/{method}", self._api)
         app.router.add_post("/response/{name}", self._response)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._runner, self.port = await start_site(app, self.host)
         return self
 
     async def close(self) -> None:

@@ -27,6 +27,8 @@ from typing import Any
 
 from aiohttp import web
 
+from tests.support.local_site import start_site
+
 Step = int | tuple[int, dict[str, str]]
 
 
@@ -115,13 +117,7 @@ class WebhookReceiver:
     async def __aenter__(self) -> WebhookReceiver:
         app = web.Application()
         app.router.add_route("POST", "/{tail:.*}", self._handle)
-        self._runner = web.AppRunner(app, access_log=None)
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, 0)
-        await site.start()
-        server = site._server
-        assert server is not None
-        self.port = server.sockets[0].getsockname()[1]  # type: ignore[union-attr]
+        self._runner, self.port = await start_site(app, self.host)
         return self
 
     async def __aexit__(self, *exc: object) -> None:
