@@ -8,8 +8,6 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 from sqlmodel import select
 
-from core.config import Settings
-from core.context import build_context
 from core.errors import NotFound, ValidationError
 from core.models.audit import AuditEntry
 from core.models.mail import MailServer
@@ -17,9 +15,9 @@ from core.services.audit import local_actor
 from core.services.oauth_authorization import complete_authorization, start_authorization
 from tests.support import fixtures
 from tests.support.factories import make_mail_server, make_tenant
-from tests.support.token_endpoint import TokenEndpoint
 
 token_endpoint = fixtures.token_endpoint
+octx = fixtures.octx
 
 GMAIL = {
     "provider": "GMAIL",
@@ -29,15 +27,6 @@ GMAIL = {
     "oauth_client_secret": "client-secret",
     "host": "smtp.gmail.com",
 }
-
-
-@pytest.fixture
-def octx(token_endpoint: TokenEndpoint, home, database_url):
-    context = build_context(
-        Settings(home=home, database_url=database_url, **token_endpoint.settings_overrides())
-    )
-    yield context
-    context.close()
 
 
 @pytest.fixture

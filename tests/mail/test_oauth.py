@@ -34,6 +34,7 @@ from tests.support.token_endpoint import TokenEndpoint
 smtp_servers = fixtures.smtp_servers
 tls_certs = fixtures.tls_certs
 token_endpoint = fixtures.token_endpoint
+octx = fixtures.octx
 
 ROOT = Path(__file__).resolve().parents[2]
 # `mailbell` with this module's commands mounted (register() is a no-op once cli.py mounts them)
@@ -42,15 +43,6 @@ MAILBELL = (
     "mailtest.register(server.app, cli.app); sys.argv[0] = 'mailbell'; cli.main()"
 )
 MESSAGE = b"From: user@example.com\r\nTo: a@example.org\r\nSubject: x\r\n\r\nbody\r\n"
-
-
-@pytest.fixture
-def octx(token_endpoint: TokenEndpoint, home, database_url):
-    context = build_context(
-        Settings(home=home, database_url=database_url, **token_endpoint.settings_overrides())
-    )
-    yield context
-    context.close()
 
 
 def google_client(endpoint: TokenEndpoint) -> OAuthClient:

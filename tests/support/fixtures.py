@@ -9,6 +9,8 @@ Load them in a test module (or a conftest) with
 - `smtp_servers`: a factory, `smtp_servers(mode="starttls", auth=True, handler=…)`, that
   starts servers (certs filled in from `tls_certs`) and stops them after the test.
 - `token_endpoint`: a running `TokenEndpoint` (client "client-id" / "client-secret").
+- `octx`: a context (the test's home and database) whose OAuth token URLs are
+  `token_endpoint`'s.
 - `oauth_env`: `token_endpoint` whose URLs are also in the MAILBELL_OAUTH_* environment
   variables, so `Settings()`, the `ctx` fixture (request it after `oauth_env`) and the CLI use it.
 """
@@ -16,7 +18,8 @@ Load them in a test module (or a conftest) with
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -24,7 +27,10 @@ from tests.support.certs import TestCerts, make_test_certs
 from tests.support.smtp_servers import SmtpTestServer
 from tests.support.token_endpoint import TokenEndpoint
 
-__all__ = ["oauth_env", "smtp_server", "smtp_servers", "tls_certs", "token_endpoint"]
+if TYPE_CHECKING:
+    from core.context import Context
+
+__all__ = ["oauth_env", "octx", "smtp_server", "smtp_servers", "tls_certs", "token_endpoint"]
 
 
 @pytest.fixture(scope="session")
@@ -64,3 +70,15 @@ def oauth_env(token_endpoint: TokenEndpoint, monkeypatch: pytest.MonkeyPatch) ->
     for name, value in token_endpoint.environment().items():
         monkeypatch.setenv(name, value)
     return token_endpoint
+
+
+@pytest.fixture
+def octx(token_endpoint: TokenEndpoint, home: Path, database_url: str | None) -> Iterator[Context]:
+    from core.config import Settings
+    from core.context import build_context
+
+    context = build_context(
+        Settings(home=home, database_url=database_url, **token_endpoint.settings_overrides())
+    )
+    yield context
+    context.close()
