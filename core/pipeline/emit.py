@@ -18,6 +18,7 @@ from core.catalog import Event, get_event
 from core.channels.registry import renderers
 from core.crypto import SecretBox
 from core.errors import ValidationError
+from core.models._common import owned_by
 from core.models.delivery import Delivery, EventRecord
 from core.models.tenancy import Tenant
 from core.pipeline.contents import read_contents
@@ -64,11 +65,7 @@ def _check_key(key: str | None) -> str | None:
 
 def _existing(session: Session, tenant: Tenant | None, key: str) -> EmitResult | None:
     query = select(EventRecord.id).where(EventRecord.key == key)
-    query = query.where(
-        col(EventRecord.tenant_id).is_(None)
-        if tenant is None
-        else EventRecord.tenant_id == tenant.id
-    )
+    query = query.where(owned_by(EventRecord.tenant_id, tenant))
     event_id = session.exec(query).first()
     if event_id is None:
         return None

@@ -17,7 +17,7 @@ from core import validation as v
 from core.crypto import SecretBox
 from core.errors import ValidationError
 from core.mail.presets import preset_for
-from core.models._common import utcnow
+from core.models._common import owned_by, owner_label, utcnow
 from core.models.mail import MailServer, MailServerCreate, MailServerUpdate
 from core.models.tenancy import Tenant
 from core.services.audit import Actor, record
@@ -44,13 +44,7 @@ class SystemOnlyField(ValidationError):
 
 
 def owner_query(tenant: Tenant | None) -> Any:
-    if tenant is None:
-        return select(MailServer).where(col(MailServer.tenant_id).is_(None))
-    return select(MailServer).where(MailServer.tenant_id == tenant.id)
-
-
-def owner_label(tenant: Tenant | None) -> str:
-    return "the system" if tenant is None else f"tenant {tenant.slug!r}"
+    return select(MailServer).where(owned_by(MailServer.tenant_id, tenant))
 
 
 def find_default(session: Session, tenant: Tenant | None) -> MailServer | None:

@@ -26,6 +26,7 @@ from sqlmodel import Session, col, select
 
 from core.crypto import SecretBox
 from core.errors import NotFound, ValidationError
+from core.models._common import owner_label
 from core.models.mail import (
     EmailAccount,
     EmailAccountRead,
@@ -45,7 +46,6 @@ from core.services.mail_server_fields import (
     default_flag,
     fence_host,
     find_default,
-    owner_label,
     owner_query,
     stage_new_server,
     stage_server,

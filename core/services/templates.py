@@ -15,7 +15,7 @@ from sqlmodel import Session, col, select
 
 from core.catalog import Event, get_event, sample, variables
 from core.errors import Conflict, NotFound, ValidationError
-from core.models._common import utcnow
+from core.models._common import owned_by, utcnow
 from core.models.templates import CustomTemplate, TemplateRead, TemplateUpdate
 from core.models.tenancy import Tenant
 from core.rendering import TemplateSource, default_template, default_templates
@@ -49,10 +49,7 @@ def _event_for(name: str, tenant: Tenant | None, *, field: str | None = None) ->
 
 
 def _query(tenant: Tenant | None) -> Any:
-    query = select(CustomTemplate)
-    if tenant is None:
-        return query.where(col(CustomTemplate.tenant_id).is_(None))
-    return query.where(CustomTemplate.tenant_id == tenant.id)
+    return select(CustomTemplate).where(owned_by(CustomTemplate.tenant_id, tenant))
 
 
 def _find(session: Session, tenant: Tenant | None, name: str) -> CustomTemplate | None:

@@ -23,7 +23,7 @@ from core.catalog import EVENTS, get_event
 from core.context import Context
 from core.crypto import SecretBox
 from core.errors import DeliveryError, NotFound, ValidationError
-from core.models._common import utcnow
+from core.models._common import owned_by, owner_label, utcnow
 from core.models.tenancy import Tenant
 from core.models.webhooks import WebhookCreate, WebhookRead, WebhookTarget, WebhookTestResult
 from core.services.audit import Actor, record
@@ -39,13 +39,7 @@ MAX_WEBHOOK_ID = 2**31 - 1
 
 
 def _owner_query(tenant: Tenant | None) -> Any:
-    if tenant is None:
-        return select(WebhookTarget).where(col(WebhookTarget.tenant_id).is_(None))
-    return select(WebhookTarget).where(WebhookTarget.tenant_id == tenant.id)
-
-
-def _owner_label(tenant: Tenant | None) -> str:
-    return "the system" if tenant is None else f"tenant {tenant.slug!r}"
+    return select(WebhookTarget).where(owned_by(WebhookTarget.tenant_id, tenant))
 
 
 def _read(row: WebhookTarget, tenant: Tenant | None) -> WebhookRead:
@@ -104,7 +98,7 @@ def clean_events(names: list[str], tenant: Tenant | None) -> list[str]:
             valid = ", ".join(n for n, e in EVENTS.items() if e.scope == scope)
             raise ValidationError(
                 "events",
-                f"{event.name} is a {event.scope} event; {_owner_label(tenant)} can route: {valid}",
+                f"{event.name} is a {event.scope} event; {owner_label(tenant)} can route: {valid}",
             )
         if event.name not in cleaned:
             cleaned.append(event.name)
@@ -145,7 +139,7 @@ def add_webhook(
     if count >= WEBHOOKS_PER_OWNER_MAX:
         raise ValidationError(
             "url",
-            f"{_owner_label(tenant)} has {count} webhooks, the most allowed "
+            f"{owner_label(tenant)} has {count} webhooks, the most allowed "
             f"({WEBHOOKS_PER_OWNER_MAX}): remove one first",
         )
     if actor.tenant_scoped:
@@ -184,10 +178,10 @@ def names_a_webhook(webhook_id: int) -> bool:
 
 def _get(session: Session, tenant: Tenant | None, webhook_id: int) -> WebhookTarget:
     if not names_a_webhook(webhook_id):
-        raise NotFound(f"webhook {webhook_id} does not exist for {_owner_label(tenant)}")
+        raise NotFound(f"webhook {webhook_id} does not exist for {owner_label(tenant)}")
     row = session.exec(_owner_query(tenant).where(WebhookTarget.id == webhook_id)).first()
     if row is None:
-        raise NotFound(f"webhook {webhook_id} does not exist for {_owner_label(tenant)}")
+        raise NotFound(f"webhook {webhook_id} does not exist for {owner_label(tenant)}")
     return row
 
 

@@ -20,6 +20,7 @@ from sqlmodel import Session, col, select
 
 from core.channels.base import Renderer
 from core.channels.webhook.body import webhook_body
+from core.models._common import owned_by
 from core.models.tenancy import Tenant
 from core.models.webhooks import WebhookTarget
 from core.pipeline.outbox import DeliveryRow
@@ -32,11 +33,7 @@ if TYPE_CHECKING:
 
 def webhook_routes(session: Session, tenant: Tenant | None, event: str) -> list[tuple[int, str]]:
     """(id, URL) of the owner's targets that take `event` (no events listed: all of them)."""
-    owner = (
-        col(WebhookTarget.tenant_id).is_(None)
-        if tenant is None
-        else col(WebhookTarget.tenant_id) == tenant.id
-    )
+    owner = owned_by(WebhookTarget.tenant_id, tenant)
     rows = session.exec(
         select(WebhookTarget.id, WebhookTarget.url, WebhookTarget.events)
         .where(owner)
