@@ -60,6 +60,14 @@ class Settings(BaseSettings):
     tenant_smtp_networks: str = ""
     # Sent, suppressed and failed deliveries older than this are pruned by the worker.
     retention_days: int = 90
+    # Health watch (core/health): how often each subject is checked, when queued mail counts as
+    # backed up, how often an unresolved problem is recalled, how many checks run at once, and
+    # how long one check may take.
+    health_interval_s: float = 900.0
+    health_backlog_s: float = 600.0
+    health_remind_s: float = 86400.0
+    health_concurrency: int = 16
+    health_check_timeout_s: float = 30.0
     audit_retention_days: int = 365
 
     @property

@@ -22,6 +22,21 @@ class DeliveryStatus(StrEnum):
     SUPPRESSED = "suppressed"
 
 
+class HealthState(StrEnum):
+    OK = "ok"
+    WARNING = "warning"
+    CRITICAL = "critical"
+    UNKNOWN = "unknown"
+
+
+class HealthKind(StrEnum):
+    MAIL_SERVER = "mail_server"
+    EMAIL_ACCOUNT = "email_account"
+    SLACK = "slack"
+    BACKLOG = "backlog"
+    SERVICE = "service"
+
+
 class Channel(StrEnum):
     EMAIL = "email"
     SLACK = "slack"
@@ -151,6 +166,21 @@ EVENT_DESCRIPTIONS: Final = MappingProxyType(
         EventName.EMERGENCY_CALL: "emergency call notification",
         EventName.TRUNK_CONNECTED: "trunk connected notification",
         EventName.TRUNK_DISCONNECTED: "trunk disconnected notification",
+    }
+)
+
+# How bad each health state is: an alert goes out when a subject's state gets worse than the
+# one its admins were last told about. `unknown` (not checked yet) ranks with ok.
+HEALTH_SEVERITY: Final = MappingProxyType(
+    {HealthState.OK: 0, HealthState.UNKNOWN: 0, HealthState.WARNING: 1, HealthState.CRITICAL: 2}
+)
+# Glyphs that carry the state without colour (TUI, Slack, CLI).
+HEALTH_GLYPHS: Final = MappingProxyType(
+    {
+        HealthState.OK: "✓",
+        HealthState.WARNING: "!",
+        HealthState.CRITICAL: "✗",
+        HealthState.UNKNOWN: "?",
     }
 )
 

@@ -4,6 +4,7 @@ from core.models.audit import AuditEntry
 from core.models.auth import ApiToken
 from core.models.config_generation import ConfigGeneration
 from core.models.delivery import Delivery, DeliveryAttempt, DeliveryContent, EventRecord
+from core.models.health import HealthChange, HealthSubject, ServiceLease
 from core.models.inbound import InboundMessage as InboundMessage
 from core.models.mail import EmailAccount, MailServer
 from core.models.slack import SlackChannelLink as SlackChannelLink  # and the other Slack tables
@@ -21,8 +22,11 @@ __all__ = [
     "DeliveryContent",
     "EmailAccount",
     "EventRecord",
+    "HealthChange",
+    "HealthSubject",
     "MailServer",
     "NotificationSettings",
+    "ServiceLease",
     "SystemSettings",
     "Tenant",
     "WebhookTarget",

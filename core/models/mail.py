@@ -14,7 +14,7 @@ from typing import Annotated, Any, ClassVar
 
 from pydantic import BaseModel, ConfigDict
 from pydantic import Field as Limit
-from sqlalchemy import BigInteger, Column, ForeignKey, Index, Integer, Text, text
+from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, Text, text
 from sqlmodel import Field, SQLModel
 
 from core import validation as v
@@ -87,6 +87,13 @@ class MailServer(SQLModel, table=True):
     last_test_at: datetime | None = None
     last_test_ok: bool | None = None
     last_test_message: str | None = Field(default=None, max_length=1000)
+    # The provider refused the refresh token (invalid_grant, unauthorized_client, consent
+    # revoked): deliveries fail at once until the server is authorized again.
+    auth_revoked_at: datetime | None = None
+    auth_revoked_reason: str | None = Field(default=None, max_length=1000)
+    # When the server last refused these credentials (535), newest last, within the last hour:
+    # the same credentials are not tried more than twice an hour. Cleared when they change.
+    auth_refusals: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
 
@@ -133,6 +140,13 @@ class EmailAccount(SQLModel, table=True):
     sync_lease_until: datetime | None = None
     last_sync_at: datetime | None = None
     last_sync_error: str | None = Field(default=None, max_length=1000)
+    # Scheduled syncs back off after consecutive failures (sync_next_at), and stop after an
+    # authentication failure (sync_stopped_reason) until the credentials change or an admin
+    # asks for a sync; login_failures: times of failed logins within the last day.
+    sync_failures: int = 0
+    sync_next_at: datetime | None = None
+    sync_stopped_reason: str | None = Field(default=None, max_length=1000)
+    login_failures: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     message_count: int = 0
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)

@@ -38,6 +38,10 @@ class SlackChannelLink(SQLModel, table=True):
         )
     )
     created_at: datetime = Field(default_factory=utcnow)
+    # The result of the last post into this channel: None when it went through, else Slack's
+    # error code (not_in_channel, channel_not_found, invalid_auth, account_inactive, …).
+    last_post_at: datetime | None = None
+    last_post_error: str | None = Field(default=None, max_length=100)
 
 
 class SlackRoute(SQLModel, table=True):

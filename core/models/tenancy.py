@@ -64,6 +64,10 @@ class SystemSettings(SQLModel, table=True):
     notify_emergency_call: bool = True
     notify_trunk_connected: bool = True
     notify_trunk_disconnected: bool = True
+    notify_mail_health: bool = True
+    # A secret sealed with the key ring, which the health watch opens to prove the ring still
+    # opens what is stored (core/health).
+    key_canary_enc: str | None = None
     updated_at: datetime = Field(default_factory=utcnow)
 
 
@@ -81,6 +85,8 @@ class NotificationSettings(SQLModel, table=True):
     notify_queue_callback: bool = False
     notify_queue_callback_failed: bool = False
     notify_queue_call_lost: bool = False
+    # mailbell's own mail path is broken: on by default (goes out once recipients exist).
+    notify_mail_health: bool = True
     updated_at: datetime = Field(default_factory=utcnow)
 
 
