@@ -63,10 +63,11 @@ CheckFunction = Callable[[Context, CheckScope], Awaitable[list[CheckResult]]]
 @dataclass(frozen=True)
 class Check:
     """A check's module (core/health/checks/NAME.py with `async def check(ctx, scope)`), the
-    kinds of subject it reports (for forgetting subjects that are gone) and how often it runs."""
+    key prefixes of the subjects it reports (a subject of those it no longer reports is
+    forgotten) and how often it runs."""
 
     name: str
-    kinds: tuple[HealthKind, ...]
+    prefixes: tuple[str, ...]
     fast: bool = False
 
     def function(self) -> CheckFunction:
@@ -80,11 +81,11 @@ class Check:
 
 
 CHECKS: tuple[Check, ...] = (
-    Check("mail_servers", (HealthKind.MAIL_SERVER,)),
-    Check("accounts", (HealthKind.EMAIL_ACCOUNT,), fast=True),
-    Check("deliveries", (HealthKind.BACKLOG,), fast=True),
-    Check("slack", (HealthKind.SLACK,)),
-    Check("service", (HealthKind.SERVICE,), fast=True),
+    Check("mail_servers", ("mail_server:",)),
+    Check("accounts", ("email_account:",), fast=True),
+    Check("deliveries", ("backlog:", "deliveries:"), fast=True),
+    Check("slack", ("slack:",)),
+    Check("service", ("service:",), fast=True),
 )
 
 
@@ -111,7 +112,7 @@ def _record(
             prune_missing(
                 session,
                 seen=seen,
-                kinds=check.kinds,
+                prefixes=check.prefixes,
                 tenant_id=scope.tenant_id,
                 system=scope.system,
             )

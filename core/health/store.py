@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
-from sqlalchemy import delete
+from sqlalchemy import delete, or_
 from sqlmodel import Session, col, select
 
 from core.models._common import owned_by, utcnow
@@ -163,13 +163,16 @@ def prune_missing(
     session: Session,
     *,
     seen: set[str],
-    kinds: Sequence[HealthKind],
+    prefixes: Sequence[str],
     tenant_id: int | None = None,
     system: bool = False,
 ) -> int:
-    """Forget subjects of `kinds` a full pass no longer found (a deleted server, an unlinked
-    channel): one tenant's, the system's, or (neither) every owner's."""
-    query = select(HealthSubject).where(col(HealthSubject.kind).in_([k.value for k in kinds]))
+    """Forget subjects whose key starts with one of `prefixes` that a full pass no longer found
+    (a deleted server, an unlinked channel): one tenant's, the system's, or (neither) every
+    owner's."""
+    query = select(HealthSubject).where(
+        or_(*(col(HealthSubject.key).startswith(prefix) for prefix in prefixes))
+    )
     if system:
         query = query.where(col(HealthSubject.tenant_id).is_(None))
     elif tenant_id is not None:
