@@ -3,7 +3,8 @@
 Deliveries that are `sent`, `suppressed` or `failed` and were created more than
 `Settings.retention_days` ago are deleted with their `delivery_content` and `delivery_attempt`
 rows; an event goes with its last delivery. `queued` and `sending` rows are never touched,
-whatever their age. Audit entries older than `Settings.audit_retention_days` go the same way.
+whatever their age. Audit entries and health state changes older than
+`Settings.audit_retention_days` go the same way.
 
 Work is cut into batches of `BATCH_ROWS` rows, one short transaction each, so a pass never
 holds the write lock long enough to stall emits or claims (SQLite has one writer). On
@@ -28,6 +29,7 @@ from core.config import Settings
 from core.models._common import utcnow
 from core.models.audit import AuditEntry
 from core.models.delivery import Delivery, DeliveryAttempt, DeliveryContent, EventRecord
+from core.models.health import HealthChange
 from core.vocabulary import FINAL_STATUSES
 
 # Final states only: a queued or sending delivery is still owed to someone.
@@ -45,6 +47,7 @@ CONTENT: Any = DeliveryContent.__table__  # type: ignore[attr-defined]
 ATTEMPT: Any = DeliveryAttempt.__table__  # type: ignore[attr-defined]
 EVENT: Any = EventRecord.__table__  # type: ignore[attr-defined]
 AUDIT: Any = AuditEntry.__table__  # type: ignore[attr-defined]
+HEALTH_CHANGE: Any = HealthChange.__table__  # type: ignore[attr-defined]
 
 
 @dataclass
@@ -54,6 +57,7 @@ class PruneCounts:
     deliveries: int = 0
     events: int = 0
     audit_entries: int = 0
+    health_changes: int = 0
     busy: bool = False
     # The batch was full: more rows may be waiting.
     full: bool = False
@@ -62,6 +66,7 @@ class PruneCounts:
         self.deliveries += other.deliveries
         self.events += other.events
         self.audit_entries += other.audit_entries
+        self.health_changes += other.health_changes
         self.busy = self.busy or other.busy
 
 
@@ -132,26 +137,39 @@ def prune_deliveries_batch(
     return counts
 
 
+def _prune_oldest(
+    engine: Engine, table: Any, cutoff: datetime, batch_rows: int
+) -> tuple[int, bool]:
+    """Delete up to `batch_rows` rows of `table` stamped (`at`) before `cutoff`, in one
+    transaction; returns (deleted, busy)."""
+    with engine.begin() as connection:
+        if not _lock_or_busy(connection):
+            return 0, True
+        oldest = (
+            select(table.c.id)
+            .where(table.c.at < cutoff)
+            .order_by(table.c.id)
+            .limit(batch_rows)
+            .scalar_subquery()
+        )
+        result = connection.execute(delete(table).where(table.c.id.in_(oldest)))
+        return int(result.rowcount or 0), False
+
+
 def prune_audit_batch(
     engine: Engine, cutoff: datetime, batch_rows: int = BATCH_ROWS
 ) -> PruneCounts:
     """Delete up to `batch_rows` audit entries recorded before `cutoff`, in one transaction."""
-    counts = PruneCounts()
-    with engine.begin() as connection:
-        if not _lock_or_busy(connection):
-            counts.busy = True
-            return counts
-        oldest = (
-            select(AUDIT.c.id)
-            .where(AUDIT.c.at < cutoff)
-            .order_by(AUDIT.c.id)
-            .limit(batch_rows)
-            .scalar_subquery()
-        )
-        result = connection.execute(delete(AUDIT).where(AUDIT.c.id.in_(oldest)))
-        counts.audit_entries = int(result.rowcount or 0)
-        counts.full = counts.audit_entries == batch_rows
-    return counts
+    deleted, busy = _prune_oldest(engine, AUDIT, cutoff, batch_rows)
+    return PruneCounts(audit_entries=deleted, busy=busy, full=deleted == batch_rows)
+
+
+def prune_health_batch(
+    engine: Engine, cutoff: datetime, batch_rows: int = BATCH_ROWS
+) -> PruneCounts:
+    """Delete up to `batch_rows` health state changes older than `cutoff` (the audit period)."""
+    deleted, busy = _prune_oldest(engine, HEALTH_CHANGE, cutoff, batch_rows)
+    return PruneCounts(health_changes=deleted, busy=busy, full=deleted == batch_rows)
 
 
 RunDb = Callable[..., Awaitable[Any]]
@@ -174,6 +192,7 @@ async def prune_pass(
     jobs = (
         (prune_deliveries_batch, now - timedelta(days=settings.retention_days)),
         (prune_audit_batch, now - timedelta(days=settings.audit_retention_days)),
+        (prune_health_batch, now - timedelta(days=settings.audit_retention_days)),
     )
     total = PruneCounts()
     for batch, cutoff in jobs:
@@ -185,11 +204,12 @@ async def prune_pass(
             await asyncio.sleep(pause_s)
         if total.busy:
             break
-    if total.deliveries or total.audit_entries:
+    if total.deliveries or total.audit_entries or total.health_changes:
         log.info(
-            "retention: pruned %d deliveries, %d events, %d audit entries",
+            "retention: pruned %d deliveries, %d events, %d audit entries, %d health changes",
             total.deliveries,
             total.events,
             total.audit_entries,
+            total.health_changes,
         )
     return total

@@ -279,3 +279,34 @@ def test_a_running_worker_prunes_on_its_own(
     assert stats.pruned_deliveries == 3
     with ctx.session() as session:
         assert _ids(session, Delivery.id) == set()
+
+
+def test_health_state_changes_are_kept_for_the_audit_period(ctx: Context) -> None:
+    from core.models.health import HealthChange
+
+    now = utcnow()
+    ages = {
+        "old": ctx.settings.audit_retention_days + 1,
+        "kept": ctx.settings.audit_retention_days - 1,
+    }
+    with ctx.session() as session:
+        for reason, days in ages.items():
+            session.add(
+                HealthChange(
+                    subject_key="mail_server:1",
+                    kind="mail_server",
+                    state="critical",
+                    reason=reason,
+                    at=now - timedelta(days=days),
+                )
+            )
+        session.commit()
+
+    async def run_db(fn: Any, *args: Any) -> Any:
+        return fn(*args)
+
+    counts = asyncio.run(prune_pass(run_db, ctx.engine, ctx.settings, now=now, pause_s=0))
+
+    assert counts.health_changes == 1
+    with ctx.session() as session:
+        assert [c.reason for c in session.exec(select(HealthChange)).scalars()] == ["kept"]
