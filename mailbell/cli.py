@@ -16,6 +16,7 @@ from mailbell.commands import (
     db,
     delivery,
     demo,
+    health,
     keys,
     mailtest,
     serve,
@@ -45,6 +46,7 @@ app.add_typer(accounts.app, name="accounts")
 app.add_typer(template.app, name="template")
 app.add_typer(slack.app, name="slack")
 app.add_typer(webhook.app, name="webhook")
+app.add_typer(health.app, name="health")
 mailtest.register(server.app, app)
 serve.register(app)
 app.add_typer(delivery.deliveries_app, name="deliveries")
