@@ -15,7 +15,7 @@ from aiohttp import web
 from api.auth import auth_middleware
 from api.db import CONTEXT, DATABASE, Database
 from api.errors import MAX_BODY_BYTES, error_middleware
-from api.routes import events, notification, ops, templates, webhooks
+from api.routes import events, health, notification, ops, templates, webhooks
 from core.context import Context
 
 
@@ -39,5 +39,6 @@ def create_api_app(ctx: Context, *, read_threads: int | None = None) -> web.Appl
     templates.setup(app)
     events.setup(app)
     webhooks.setup(app)
+    health.setup(app)
     ops.setup(app)
     return app

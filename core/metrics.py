@@ -1,11 +1,13 @@
-"""Process metrics in the Prometheus text format: counters and histograms, plus outbox gauges.
+"""Process metrics in the Prometheus text format: counters and histograms, plus outbox and
+health gauges.
 
 The worker reports each send through `observe_send` (latency, and the class of the error when it
 fails); the HTTP front end counts requests by route template. Gauges about the outbox
 (deliveries by status and channel, queue depth, age of the oldest due delivery) come from one
 scan of the delivery table, cached (`GaugeCache`): however often `/metrics` is scraped, the
-table is scanned at most once every GAUGE_MAX_AGE_S, one scan at a time. Labels never carry
-tenant names or addresses.
+table is scanned at most once every GAUGE_MAX_AGE_S, one scan at a time. The health gauges
+(subjects by kind and state, the days left on each mail server's certificate) come from the
+health table the same way. Labels never carry tenant names or addresses: a server is its id.
 
 Everything here is thread-safe and dependency-free; nothing is built at import time except the
 empty registry.
@@ -21,7 +23,7 @@ from collections.abc import Awaitable, Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import func, text
 from sqlmodel import Session, col, select
@@ -29,7 +31,8 @@ from sqlmodel import Session, col, select
 from core.errors import DeliveryError
 from core.models._common import utcnow
 from core.models.delivery import CHANNELS, STATUSES, Delivery
-from core.vocabulary import DeliveryStatus
+from core.models.health import HealthSubject
+from core.vocabulary import DeliveryStatus, HealthKind, HealthState
 
 LATENCY_BUCKETS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0, 60.0)
 
@@ -231,11 +234,50 @@ def outbox_gauges(session: Session, *, now: datetime | None = None) -> OutboxGau
     return OutboxGauges(counts, depth, due_now, age)
 
 
+# -- health gauges ------------------------------------------------------------------------------
+
+MAIL_SERVER_PREFIX = "mail_server:"
+
+
+@dataclass(frozen=True)
+class HealthGauges:
+    by_kind_state: dict[tuple[str, str], int]  # every kind and state, 0 included
+    certificate_days: dict[str, float]  # server id → days left (negative: expired)
+
+
+def health_gauges(session: Session) -> HealthGauges:
+    """One grouped count of the health subjects, and the certificate days of the mail server
+    subjects (one row per server, its JSON detail only)."""
+    counts = {(kind.value, state.value): 0 for kind in HealthKind for state in HealthState}
+    rows = session.exec(
+        select(HealthSubject.kind, HealthSubject.state, func.count()).group_by(
+            col(HealthSubject.kind), col(HealthSubject.state)
+        )
+    ).all()
+    for kind, state, count in rows:
+        counts[(kind, state)] = int(count)
+    days: dict[str, float] = {}
+    servers = session.exec(
+        select(HealthSubject.key, HealthSubject.detail).where(
+            col(HealthSubject.key).startswith(MAIL_SERVER_PREFIX)
+        )
+    ).all()
+    for key, detail in servers:
+        # the server's id (the key's suffix) is the only name a label may carry
+        server = key.removeprefix(MAIL_SERVER_PREFIX)
+        value = (detail or {}).get("certificate_days")
+        if server.isdigit() and isinstance(value, int | float) and not isinstance(value, bool):
+            days[server] = float(value)
+    return HealthGauges(counts, days)
+
+
 GAUGE_MAX_AGE_S = 5.0
+G = TypeVar("G")
 
 
-class GaugeCache:
-    """The outbox gauges, recomputed at most every `max_age_s`, by one refresh at a time.
+class GaugeCache(Generic[G]):
+    """Gauges (the outbox's, the health table's), recomputed at most every `max_age_s`, by one
+    refresh at a time.
 
     A scan of a large delivery table takes a while (hundreds of milliseconds at 500,000 rows on
     SQLite); scraped by many clients, one scan per request would keep every database thread
@@ -244,13 +286,16 @@ class GaugeCache:
     very first scrape waits. A failed refresh is retried by the next scrape.
     """
 
-    def __init__(self, *, max_age_s: float = GAUGE_MAX_AGE_S) -> None:
+    def __init__(
+        self, *, max_age_s: float = GAUGE_MAX_AGE_S, counter: Counter | None = GAUGE_REFRESHES
+    ) -> None:
         self.max_age_s = max_age_s
-        self._gauges: OutboxGauges | None = None
+        self.counter = counter  # counts the refreshes (the outbox's are a public metric)
+        self._gauges: G | None = None
         self._at = float("-inf")
-        self._pending: asyncio.Future[OutboxGauges] | None = None
+        self._pending: asyncio.Future[G] | None = None
 
-    async def get(self, refresh: Callable[[], Awaitable[OutboxGauges]]) -> OutboxGauges:
+    async def get(self, refresh: Callable[[], Awaitable[G]]) -> G:
         fresh = time.monotonic() - self._at < self.max_age_s
         if self._gauges is not None and fresh:
             return self._gauges
@@ -261,10 +306,11 @@ class GaugeCache:
             return self._gauges
         return await asyncio.shield(self._pending)
 
-    async def _refresh(self, refresh: Callable[[], Awaitable[OutboxGauges]]) -> OutboxGauges:
+    async def _refresh(self, refresh: Callable[[], Awaitable[G]]) -> G:
         try:
             gauges = await refresh()
-            GAUGE_REFRESHES.inc()
+            if self.counter is not None:
+                self.counter.inc()
             self._gauges, self._at = gauges, time.monotonic()
             return gauges
         finally:
@@ -289,8 +335,35 @@ def _gauge(name: str, help_: str, samples: list[tuple[str, float]]) -> list[str]
     return lines
 
 
-def render(gauges: OutboxGauges | None = None, *, extra: dict[str, Any] | None = None) -> str:
-    """The whole exposition: outbox gauges (when given), then every counter and histogram."""
+def _health_lines(health: HealthGauges) -> list[str]:
+    lines = _gauge(
+        "mailbell_health_state",
+        "Health subjects (mail servers, accounts, Slack, backlogs, the service) by kind and state.",
+        [
+            (_labels(("kind", "state"), key), float(n))
+            for key, n in sorted(health.by_kind_state.items())
+        ],
+    )
+    lines += _gauge(
+        "mailbell_certificate_expiry_days",
+        "Days until the certificate of each checked mail server (by id) expires; negative: "
+        "expired.",
+        [
+            (_labels(("server",), (server,)), days)
+            for server, days in sorted(health.certificate_days.items(), key=lambda i: int(i[0]))
+        ],
+    )
+    return lines
+
+
+def render(
+    gauges: OutboxGauges | None = None,
+    *,
+    health: HealthGauges | None = None,
+    extra: dict[str, Any] | None = None,
+) -> str:
+    """The whole exposition: outbox and health gauges (when given), then every counter and
+    histogram."""
     lines: list[str] = []
     if gauges is not None:
         lines += _gauge(
@@ -314,6 +387,8 @@ def render(gauges: OutboxGauges | None = None, *, extra: dict[str, Any] | None =
             "How long the oldest due delivery has been waiting (0 when none is due).",
             [("", gauges.oldest_due_age_s)],
         )
+    if health is not None:
+        lines += _health_lines(health)
     for name, (help_, value) in sorted((extra or {}).items()):
         lines += _gauge(name, help_, [("", float(value))])
     for metric in REGISTRY:

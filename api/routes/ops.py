@@ -1,7 +1,8 @@
 """Operations: `GET /healthz`, `GET /metrics` (Prometheus text), `GET /api/openapi.yaml`.
 
 `/healthz` reads the database (`SELECT 1`) and reports the background write probe's verdict;
-`/metrics` serves the outbox gauges from a cache refreshed at most every 5 s (`GaugeCache`).
+`/metrics` serves the outbox and health gauges from caches refreshed at most every 5 s
+(`GaugeCache`).
 
 None of them needs a token; none shows a tenant name, an address or a secret.
 """
@@ -31,7 +32,8 @@ PROMETHEUS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 COMPONENTS = web.AppKey("components", dict[str, str])
 WRITE_PROBE = web.AppKey("write_probe", write_probe.WriteProbe)
 PROBE_TASK = web.AppKey("write_probe_task", asyncio.Task[None])
-GAUGES = web.AppKey("outbox_gauges", metrics.GaugeCache)
+GAUGES = web.AppKey("outbox_gauges", metrics.GaugeCache[metrics.OutboxGauges])
+HEALTH_GAUGES = web.AppKey("health_gauges", metrics.GaugeCache[metrics.HealthGauges])
 
 
 class ReadCheck:
@@ -135,8 +137,13 @@ async def metrics_text(request: web.Request) -> web.Response:
     page = request.app[METRICS_PAGE]
     if not page.fresh():
         database = request.app[DATABASE]
-        gauges = await request.app[GAUGES].get(lambda: database.read(metrics.outbox_gauges))
-        text = metrics.render(gauges, extra={"mailbell_up": ("1 while the process serves.", 1.0)})
+        gauges, health = await asyncio.gather(
+            request.app[GAUGES].get(lambda: database.read(metrics.outbox_gauges)),
+            request.app[HEALTH_GAUGES].get(lambda: database.read(metrics.health_gauges)),
+        )
+        text = metrics.render(
+            gauges, health=health, extra={"mailbell_up": ("1 while the process serves.", 1.0)}
+        )
         page.body, page.at = text.encode(), time.monotonic()
     return web.Response(body=page.body, headers={"Content-Type": PROMETHEUS_CONTENT_TYPE})
 
@@ -158,6 +165,7 @@ async def _stop_probe(app: web.Application) -> None:
 def setup(app: web.Application) -> None:
     app[WRITE_PROBE] = write_probe.WriteProbe(app[CONTEXT])
     app[GAUGES] = metrics.GaugeCache()
+    app[HEALTH_GAUGES] = metrics.GaugeCache(counter=None)
     app[READ_CHECK] = ReadCheck()
     app[METRICS_PAGE] = MetricsPage()
     app.on_startup.append(_start_probe)
