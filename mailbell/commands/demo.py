@@ -4,7 +4,9 @@ Everything lives in a temporary MAILBELL_HOME that is removed on exit (`--keep` 
 The system mail server is a tiny SMTP server on 127.0.0.1 that accepts every message and
 stores it as a file (the TUI's Captured page shows them); recipients whose local part starts
 with "bounce" are refused with 550, so a failed delivery can be watched and retried. A
-delivery worker runs inside the TUI process, as `mailbell serve` would run it.
+delivery worker runs inside the TUI process, as `mailbell serve` would run it. Three of the
+seeded events bounce in a row, and the Health page shows what the health watch makes of that
+(a warning on the capture server's deliveries), recorded at seed time so that it shows at once.
 
 Mount with `app.command("demo")(demo.demo)`. Core and Textual are imported inside functions.
 """
@@ -18,18 +20,24 @@ import shutil
 import tempfile
 import threading
 import time
+from datetime import timedelta
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 import typer
 
 if TYPE_CHECKING:
+    from sqlmodel import Session
+
     from core.context import Context
+    from core.models.mail import MailServerRead
 
 HOST = "127.0.0.1"
 DOMAIN = "demo.example"
 MAX_MESSAGE = 10 * 1024 * 1024
 BOUNCE_PREFIX = "bounce"
+# Permanent failures in a row that make a server's deliveries a warning (docs/health.md).
+BOUNCES = 3
 
 
 class CaptureServer:
@@ -181,7 +189,7 @@ def seed(ctx: Context, port: int) -> None:
     actor = Actor(name="demo", source="cli")
     server = {"host": HOST, "port": port, "security": "none", "auth": "DISABLE"}
     with ctx.session() as session:
-        create_mail_server(
+        system = create_mail_server(
             session=session,
             box=ctx.box,
             tenant=None,
@@ -248,9 +256,50 @@ def seed(ctx: Context, port: int) -> None:
         create_tenant(session=session, slug="initech", name="Initech (not configured)", actor=actor)
         for name in ("QUEUE_SLA", "QUEUE_CALL_LOST"):
             emit(session=session, box=ctx.box, tenant=demo, event=name, data=sample(name))
-        bounce = {**sample("VOICEMAIL_RECEIVED"), "email": f"{BOUNCE_PREFIX}@{DOMAIN}"}
-        emit(session=session, box=ctx.box, tenant=demo, event="VOICEMAIL_RECEIVED", data=bounce)
         emit(session=session, box=ctx.box, tenant=None, event="DISK_LOW", data=sample("DISK_LOW"))
+        for n in range(1, BOUNCES + 1):
+            bounce = {**sample("VOICEMAIL_RECEIVED"), "email": f"{BOUNCE_PREFIX}{n}@{DOMAIN}"}
+            emit(session=session, box=ctx.box, tenant=demo, event="VOICEMAIL_RECEIVED", data=bounce)
+        seed_health(ctx, session, system_server=system, globex_server=own, globex_id=globex.id)
+
+
+def seed_health(
+    ctx: Context,
+    session: Session,
+    *,
+    system_server: MailServerRead,
+    globex_server: MailServerRead,
+    globex_id: int | None,
+) -> None:
+    """What two passes of the health watch find in the demo (two agreeing results each), so
+    that the Health page has something to show without waiting for `serve`'s interval."""
+    from core.health.store import CheckResult, record_results
+    from core.models._common import utcnow
+    from core.vocabulary import HealthKind, HealthState
+
+    ok, server = HealthState.OK, HealthKind.MAIL_SERVER
+    system_id, own = system_server.id, globex_server  # short names keep the rows short
+    bounced = f"550 5.1.1 <{BOUNCE_PREFIX}{BOUNCES}@{DOMAIN}>: no such user (demo bounce)"
+    retry = (
+        "see the failures with `mailbell deliveries list --status failed`, "
+        f"then `mailbell server test {system_id}`"
+    )
+    results = [
+        CheckResult(f"mail_server:{system_id}", server, None, system_server.name, ok,
+                    "every step passed", {"server_id": system_id, "action": "none"}),
+        CheckResult(f"deliveries:server:{system_id}", server, None,
+                    f"{system_server.name} deliveries", HealthState.WARNING,
+                    f"{BOUNCES} deliveries in a row failed for good; last error: {bounced}",
+                    {"server_id": system_id, "action": retry}),
+        CheckResult(f"mail_server:{own.id}", server, globex_id, own.name, ok,
+                    "every step passed", {"server_id": own.id, "action": "none"}),
+        CheckResult("service:database", HealthKind.SERVICE, None, "database", ok,
+                    "the database takes writes"),
+    ]  # fmt: skip
+    now = utcnow()
+    for at in (now - timedelta(minutes=1), now):
+        record_results(session, results, now=at, remind_s=ctx.settings.health_remind_s)
+    session.commit()
 
 
 def demo(

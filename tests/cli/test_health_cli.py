@@ -1,6 +1,6 @@
 """`mailbell health [check] [--tenant SLUG | --system] [--json]`: every subject with its glyph,
 state, reason and since-when; exit 0 only when every state is ok; scoped by owner; refused flag
-combinations are usage errors."""
+combinations are usage errors; the demo's data shows a warning."""
 
 from __future__ import annotations
 
@@ -102,3 +102,18 @@ def test_refused_flags(cli, watched, args, code, message) -> None:
     assert refused.code == code
     assert message in refused.err and "Traceback" not in refused.err
     assert refused.out == ""
+
+
+def test_the_demo_shows_a_warning(cli, ctx) -> None:
+    """`mailbell demo`'s data: the capture server's three bounces in a row are a warning."""
+    from mailbell.commands.demo import seed
+
+    seed(ctx, 2525)  # nothing connects to the capture server while seeding
+    shown = cli("health", "--json")
+    assert shown.code == 1
+    rows = {(r["kind"], r["tenant"], r["subject"]): r for r in json.loads(shown.out)}
+    warning = rows[("mail_server", None, "Demo capture server deliveries")]
+    assert warning["state"] == "warning"
+    assert warning["reason"].startswith("3 deliveries in a row failed for good")
+    assert rows[("mail_server", None, "Demo capture server")]["state"] == "ok"
+    assert rows[("mail_server", "globex", "Globex relay")]["state"] == "ok"
