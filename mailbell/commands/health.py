@@ -12,6 +12,9 @@ Core is imported inside the commands so `mailbell --help` stays light.
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import logging
+from collections.abc import Iterator
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -104,6 +107,30 @@ def show(
     _print(reads, as_json)
 
 
+class _OneLine(logging.Formatter):
+    """A check that fails is one line on stderr, never a traceback (its subjects keep their
+    states, which the list then shows)."""
+
+    def format(self, record: logging.LogRecord) -> str:
+        error = record.exc_info[1] if record.exc_info else None
+        return f"warning: {record.getMessage()}" + (f" ({type(error).__name__})" if error else "")
+
+
+@contextlib.contextmanager
+def _checks_say_one_line() -> Iterator[None]:
+    logger = logging.getLogger("mailbell.health")
+    handler = logging.StreamHandler()
+    handler.setFormatter(_OneLine())
+    handler.setLevel(logging.WARNING)
+    logger.addHandler(handler)
+    propagate, logger.propagate = logger.propagate, False
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+        logger.propagate = propagate
+
+
 @app.command("check")
 def check(
     tenant: str | None = TENANT_OPTION,
@@ -117,5 +144,6 @@ def check(
     ctx = context()
     with ctx.session() as session:
         owner = _scope(session, tenant, system)  # read: usable once the session is closed
-    reads = asyncio.run(check_now(ctx, tenant=owner, system=system))
+    with _checks_say_one_line():
+        reads = asyncio.run(check_now(ctx, tenant=owner, system=system))
     _print(reads, as_json)

@@ -1,6 +1,7 @@
 """`mailbell health [check] [--tenant SLUG | --system] [--json]`: every subject with its glyph,
 state, reason and since-when; exit 0 only when every state is ok; scoped by owner; refused flag
-combinations are usage errors; the demo's data shows a warning."""
+combinations are usage errors; a check that fails is one line on stderr; the demo's data shows
+a warning."""
 
 from __future__ import annotations
 
@@ -117,3 +118,17 @@ def test_the_demo_shows_a_warning(cli, ctx) -> None:
     assert warning["reason"].startswith("3 deliveries in a row failed for good")
     assert rows[("mail_server", None, "Demo capture server")]["state"] == "ok"
     assert rows[("mail_server", "globex", "Globex relay")]["state"] == "ok"
+
+
+def test_a_check_that_fails_is_one_line_not_a_traceback(cli, watched, monkeypatch) -> None:
+    """A check whose module does not load fails alone: the others' subjects and the stored
+    states are still listed, and stderr says so in one line."""
+    from core.health import runner
+
+    monkeypatch.setattr(runner, "CHECKS", (runner.Check("no_such_check", ("nothing:",)),))
+    ran = cli("health", "check", "--tenant", "globex")
+    assert ran.code == 0, ran.err  # globex's stored state is ok and stays so
+    assert ran.err.splitlines() == [
+        "warning: health check no_such_check failed (ModuleNotFoundError)"
+    ]
+    assert "Globex relay" in ran.out
