@@ -15,21 +15,35 @@ Pacing: `reserve_slot(channel_id, max_wait)` hands out send slots about one per 
 Slack channel (Slack's rate for chat.postMessage); the worker sleeps for a slot or, when the
 next free slot is further off, puts the delivery back in the queue (bursts are queued, never
 dropped). The bot token is sent in a header only: it appears in no error, log or reply.
+
+Each post's result is kept on the channel's links (`last_post_at`, `last_post_error`: None or
+Slack's error code) for the health watch (core/health/checks/slack.py): one UPDATE when the
+result changes, else at most one a minute per channel and process, off the event loop. Transient
+errors (RETRYABLE_ERRORS, HTTP 5xx, timeouts) say nothing about the channel and are not kept.
 """
 
 from __future__ import annotations
 
+import asyncio
 import json
+import logging
 import time
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import aiohttp
+from sqlalchemy import update
+from sqlalchemy.engine import Engine
 
 from core.channels.base import Channel, ChannelResult, ClaimedDelivery
 from core.context import Context
 from core.errors import PermanentError, RetryableError
+from core.models._common import utcnow
+from core.models.slack import SlackChannelLink
 from core.vocabulary import Channel as VocabularyChannel
+
+log = logging.getLogger(__name__)
 
 RETRYABLE_ERRORS = frozenset(
     {
@@ -44,6 +58,8 @@ RETRYABLE_ERRORS = frozenset(
 )
 DEFAULT_RETRY_AFTER_S = 1.0
 MAX_RETRY_AFTER_S = 3600.0
+# An unchanged post result is written again at most this often (last_post_at's precision).
+POST_RESULT_REFRESH_S = 60.0
 
 
 class SlackRateLimited(RetryableError):
@@ -85,6 +101,58 @@ class ChannelPacer:
             self._next = {k: t for k, t in self._next.items() if t > now}
 
 
+class PostResults:
+    """The last post result of each Slack channel, written to its links: at once when it differs
+    from what this process last wrote, else once `refresh_s` has passed. Another process may
+    have written in between: its result stands at most `refresh_s` longer."""
+
+    def __init__(
+        self,
+        engine: Engine,
+        *,
+        refresh_s: float = POST_RESULT_REFRESH_S,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.engine = engine
+        self.refresh_s = refresh_s
+        self.clock = clock
+        self._written: dict[str, tuple[str | None, float]] = {}
+
+    def claim(self, channel_id: str, error: str | None) -> bool:
+        """True when this result must be written (and remembered as written)."""
+        now = self.clock()
+        last = self._written.get(channel_id)
+        if last is not None and last[0] == error and now - last[1] < self.refresh_s:
+            return False
+        if len(self._written) > 10_000:  # forget channels idle for a while
+            self._written = {k: v for k, v in self._written.items() if now - v[1] < self.refresh_s}
+        self._written[channel_id] = (error, now)
+        return True
+
+    def forget(self, channel_id: str) -> None:
+        self._written.pop(channel_id, None)
+
+    def write(self, channel_id: str, error: str | None, at: datetime) -> None:
+        links = SlackChannelLink.__table__  # type: ignore[attr-defined]
+        with self.engine.begin() as connection:
+            connection.execute(
+                update(links)
+                .where(links.c.channel_id == channel_id)
+                .values(last_post_at=at, last_post_error=error)
+            )
+
+    async def record(self, channel_id: str, error: str | None) -> None:
+        """Keep the result; a database that refuses it never fails the post itself."""
+        if not self.claim(channel_id, error):
+            return
+        kept = error[:100] if error else None  # the column's width
+        try:
+            await asyncio.to_thread(self.write, channel_id, kept, utcnow())
+        except Exception as exc:
+            self.forget(channel_id)
+            log.warning("slack: post result of %s not recorded: %s", channel_id, type(exc).__name__)
+
+
 def _retry_after(value: str | None) -> float:
     try:
         seconds = float(value) if value else DEFAULT_RETRY_AFTER_S
@@ -124,6 +192,7 @@ class SlackChannel(Channel):
         self._url = ctx.settings.slack_api_url.rstrip("/") + "/chat.postMessage"
         self._session = session
         self._own_session = session is None
+        self.results = PostResults(ctx.engine)
 
     def reserve_slot(self, target: str, max_wait: float) -> float:
         """Called by the worker before `send` (see `ChannelPacer.reserve`)."""
@@ -165,7 +234,10 @@ class SlackChannel(Channel):
             exc = classify(error)
             if isinstance(exc, SlackRateLimited):
                 self.pacer.hold(channel_id, exc.retry_after)
+            if isinstance(exc, PermanentError):
+                await self.results.record(channel_id, error)
             raise exc
+        await self.results.record(channel_id, None)
         ts = str(data.get("ts") or "")
         return ChannelResult(accepted=[channel_id], reply=f"ok ts={ts}", message_ref=ts or None)
 
