@@ -79,6 +79,13 @@ class Check:
         slow = ctx.settings.health_interval_s
         return min(FAST_INTERVAL_S, slow) if self.fast else slow
 
+    def cutoff(self, ctx: Context) -> float:
+        """How long one run may take. A check covers many subjects, each probe bounded by the
+        per-check timeout: a pass of the mail servers where a few dozen do not answer takes
+        several timeouts, and cutting it off would lose every result, so a check may use its
+        whole interval."""
+        return max(ctx.settings.health_check_timeout_s * 4, self.interval(ctx))
+
 
 CHECKS: tuple[Check, ...] = (
     Check("mail_servers", ("mail_server:",)),
@@ -91,7 +98,7 @@ CHECKS: tuple[Check, ...] = (
 
 async def _run_one(ctx: Context, check: Check, scope: CheckScope) -> list[CheckResult] | None:
     """The check's results, or None when it failed or timed out (its subjects keep their state)."""
-    timeout = ctx.settings.health_check_timeout_s * 4  # a check covers many subjects
+    timeout = check.cutoff(ctx)
     try:
         return await asyncio.wait_for(check.function()(ctx, scope), timeout)
     except TimeoutError:
