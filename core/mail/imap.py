@@ -33,6 +33,7 @@ from core.mail import imap_parse as p
 from core.mail.imap_protocol import (
     ImapConfig,
     ImapError,
+    LoginRefused,
     Progress,
     TokenProvider,
     _Imap4,
@@ -49,6 +50,7 @@ __all__ = [
     "ImapClient",
     "ImapConfig",
     "ImapError",
+    "LoginRefused",
     "Progress",
     "SyncLimits",
     "SyncReport",
@@ -217,9 +219,8 @@ class ImapClient:
         response = await self._call(exchange, "logging in", timeout=config.timeout)
         if response.result != "OK":
             reply = _reply(response, secret, initial)
-            raise ImapError(
-                f"authentication failed for {config.username!r} on {config.host}: {reply}",
-                kind="auth",
+            raise LoginRefused(
+                f"authentication failed for {config.username!r} on {config.host}: {reply}"
             )
 
     async def examine(self, folder: str) -> p.MailboxStatus:

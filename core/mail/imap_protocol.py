@@ -69,6 +69,14 @@ class ImapError(MailbellError):
         self.kind = kind
 
 
+class LoginRefused(ImapError):
+    """The server answered LOGIN or AUTHENTICATE with NO/BAD: a failed login that it counts
+    (lockouts, fail2ban), unlike an account without credentials or a dropped connection."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message, kind="auth")
+
+
 def tls_context(ca_file: str | None = None, ca_pem: str | None = None) -> ssl.SSLContext:
     """A verifying client context: the system store (OpenSSL honours SSL_CERT_FILE/SSL_CERT_DIR)
     plus `ca_file` and the mail server's `ca_pem` (PEM text).

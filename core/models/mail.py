@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated, Any, ClassVar
+from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict
 from pydantic import Field as Limit
@@ -329,14 +329,32 @@ class EmailAccountRead(BaseModel):
     last_sync_at: datetime | None
     message_count: int
     last_error: str | None
+    # off (no IMAP host), never (not synced yet), ok, retrying (backing off after failures),
+    # stopped (a refused login: until the credentials change or an admin syncs now)
+    sync_state: Literal["off", "never", "ok", "retrying", "stopped"]
+    sync_failures: int
+    sync_stopped_reason: str | None
+    next_sync_at: datetime | None
 
     @classmethod
     def of(cls, account: EmailAccount) -> EmailAccountRead:
         return cls.model_validate(
             {
-                **account.model_dump(exclude={"imap_password_enc"}),
+                **account.model_dump(exclude={"imap_password_enc", "login_failures"}),
                 "default": account.is_default,
                 "has_imap_password": account.imap_password_enc is not None,
                 "last_error": account.last_sync_error,
+                "sync_state": _sync_state(account),
+                "next_sync_at": account.sync_next_at,
             }
         )
+
+
+def _sync_state(account: EmailAccount) -> str:
+    if not account.imap_host:
+        return "off"
+    if account.sync_stopped_reason:
+        return "stopped"
+    if account.sync_failures:
+        return "retrying"
+    return "ok" if account.last_sync_at is not None else "never"

@@ -7,7 +7,9 @@ becomes its default, and deleting the default makes the oldest remaining account
 
 Callers give `EmailAccountCreate` / `EmailAccountUpdate` (an empty IMAP password keeps the
 stored one) and get `EmailAccountRead` back (no password, a `has_imap_password` flag); each
-change commits with its audit entry.
+change commits with its audit entry. Changing the credentials (host, port, TLS, username,
+password, mail server) lifts a stop of the scheduled syncs and the day's count of failed logins
+(core.services.sync_policy); entering the stored password again changes nothing.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 from sqlmodel import Session, col, select
 
 from core.crypto import SecretBox
-from core.errors import NotFound, ValidationError
+from core.errors import MailbellError, NotFound, ValidationError
 from core.models._common import utcnow
 from core.models.mail import (
     EmailAccount,
@@ -28,6 +30,7 @@ from core.models.mail import (
 )
 from core.models.tenancy import Tenant
 from core.services.audit import Actor, record
+from core.services.sync_policy import CREDENTIAL_FIELDS, clear_for_new_credentials
 
 
 def _tenant_query(tenant: Tenant) -> Any:
@@ -86,7 +89,7 @@ def _apply(box: SecretBox, account: EmailAccount, changes: dict[str, Any]) -> li
     fields = []
     for name, value in changes.items():
         if name == "imap_password":
-            if value:
+            if value and not _same_secret(box, account.imap_password_enc, value):
                 account.imap_password_enc = box.encrypt(value)
                 fields.append(name)
             continue
@@ -95,6 +98,15 @@ def _apply(box: SecretBox, account: EmailAccount, changes: dict[str, Any]) -> li
             fields.append(name)
     account.updated_at = utcnow()
     return fields
+
+
+def _same_secret(box: SecretBox, stored: str | None, value: str) -> bool:
+    if stored is None:
+        return False
+    try:
+        return box.decrypt(stored) == value
+    except MailbellError:  # unreadable: the new one replaces it
+        return False
 
 
 def create_email_account(
@@ -154,6 +166,8 @@ def update_email_account(
         # Another mailbox: the sync checkpoint of the old one means nothing there.
         account.imap_uidvalidity = None
         account.imap_last_uid = None
+    if CREDENTIAL_FIELDS & set(fields):
+        clear_for_new_credentials(account)
     session.add(account)
     record(
         session,

@@ -1,5 +1,9 @@
 """Scheduled IMAP sync for `mailbell serve`: every account with an IMAP host, every N seconds.
 
+Only due accounts are synced (core.services.sync_policy): one that failed n times in a row waits
+interval * 2^(n-1), at most 6 h, and one whose login was refused waits for new credentials or an
+admin's "sync now".
+
 Accounts are independent: each has its own task, started when it is due and its previous sync has
 finished; a failing account records its error (core.services.inbound) and a hanging one is cut
 off by its per-account timeout, without delaying any other account. A manual sync of an account
@@ -63,13 +67,13 @@ class ImapScheduler:
             await self._cancel_all()
 
     async def run_once(self) -> dict[int, SyncResult]:
-        """Sync every account once, concurrently, and wait for all of them."""
+        """Sync every due account once, concurrently, and wait for all of them."""
         self.launch_due()
         await asyncio.gather(*self._tasks.values(), return_exceptions=True)
         return dict(self.results)
 
     def launch_due(self) -> list[int]:
-        """Start a sync for every account that is not syncing already; returns their ids."""
+        """Start a sync for every due account that is not syncing already; returns their ids."""
         self.rounds += 1
         try:
             with self.ctx.session() as session:
@@ -98,6 +102,8 @@ class ImapScheduler:
                     account_id=account_id,
                     timeout=self.account_timeout,
                     io_timeout=self.io_timeout,
+                    manual=False,
+                    interval=self.interval,
                 )
         except NotFound:
             self.results.pop(account_id, None)  # deleted since it was listed

@@ -13,6 +13,11 @@ instead of being stored twice.
 
 One sync per account at a time in this process: a second `sync_account` for an account that is
 syncing joins the running one (it awaits the same task and gets the same result).
+
+A direct call is an admin's "sync now" (`manual=True`, the default): it runs even when scheduled
+syncs are stopped or backing off. The scheduler passes `manual=False`: the account is synced only
+when due (core.services.sync_policy). Either way a sync that would exceed the day's failed
+logins does not connect: a manual one raises `LoginLimitReached`, a scheduled one skips.
 """
 
 from __future__ import annotations
@@ -21,8 +26,10 @@ import asyncio
 import logging
 import time
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
+from sqlalchemy import or_
 from sqlmodel import Session, col, select
 
 from core.context import Context
@@ -30,17 +37,17 @@ from core.errors import MailbellError, NotConfigured, NotFound, ValidationError
 from core.mail.imap import (
     ImapConfig,
     ImapError,
+    LoginRefused,
     Progress,
     SyncLimits,
     TokenProvider,
     security_for,
     sync_mailbox,
 )
-from core.models._common import utcnow
 from core.models.inbound import InboundMessage
 from core.models.mail import EmailAccount, MailServer
 from core.models.tenancy import Tenant
-from core.services import sync_lease
+from core.services import sync_lease, sync_policy
 from core.services.accounts import get_email_account
 from core.services.inbound_store import MessageStore, count_messages
 
@@ -93,13 +100,16 @@ async def sync_account(
     limits: SyncLimits | None = None,
     io_timeout: float = IO_TIMEOUT_S,
     timeout: float | None = None,
+    manual: bool = True,
+    interval: float | None = None,
 ) -> SyncResult:
     """Sync one account now, or join its sync if one is running (see the module docstring).
 
     `progress(done, total)` is called as batches are stored; `timeout` bounds the whole sync,
     `io_timeout` each exchange with the server. `token_provider` overrides the XOAUTH2 token
     source (by default: the account's mail server when it uses XOAUTH2 and the account has no
-    IMAP password).
+    IMAP password). `interval`: the scheduler's, what a failure's backoff multiplies (default
+    MAILBELL_IMAP_SYNC_INTERVAL_S).
     """
     loop = asyncio.get_running_loop()
     run = _runs.get(account_id)
@@ -124,6 +134,8 @@ async def sync_account(
             token_provider=token_provider,
             limits=limits,
             io_timeout=io_timeout,
+            manual=manual,
+            interval_s=interval if interval is not None else ctx.settings.imap_sync_interval_s,
         )
     )
     run.task = task
@@ -189,8 +201,11 @@ async def _sync(
     token_provider: TokenProvider | None,
     limits: SyncLimits | None,
     io_timeout: float,
+    manual: bool,
+    interval_s: float,
 ) -> SyncResult:
     started = time.monotonic()
+    started_at = sync_policy.now()
     result = SyncResult(account_id=account_id, ok=False)
     config: ImapConfig | None = None
     error: ImapError | None = None
@@ -224,6 +239,11 @@ async def _sync(
         result.duration_s = time.monotonic() - started
         return result
     try:
+        skipped = await asyncio.to_thread(_admit, ctx, account_id, manual=manual, at=started_at)
+        if skipped is not None:
+            result.error, result.error_kind = skipped
+            result.duration_s = time.monotonic() - started
+            return result
         return await _sync_leased(
             ctx,
             account_id,
@@ -237,9 +257,31 @@ async def _sync(
             last_uid=last_uid,
             timeout=timeout,
             started=started,
+            started_at=started_at,
+            interval_s=interval_s,
         )
     finally:
         sync_lease.release(ctx.engine, account_id, owner=owner)
+
+
+def _admit(ctx: Context, account_id: int, *, manual: bool, at: datetime) -> tuple[str, str] | None:
+    """None when the sync may connect; else why a scheduled one does not (message, kind).
+
+    Read under the sync lease, so that another process's result just recorded counts."""
+    with ctx.session() as session:
+        account = session.get(EmailAccount, account_id)
+        if account is None:
+            raise NotFound(f"email account {account_id} does not exist")
+        if not manual and not sync_policy.is_due(account, at):
+            return "not due: scheduled syncs are stopped or backing off", "not_due"
+        until = sync_policy.login_allowed_at(account, at)
+        if until is None:
+            return None
+        if manual:
+            tenant = session.get(Tenant, account.tenant_id)
+            slug = tenant.slug if tenant is not None else "SLUG"
+            raise sync_policy.LoginLimitReached(account, until, slug)
+        return f"too many failed logins today: no login before {until:%H:%M} UTC", "login_limit"
 
 
 async def _sync_leased(
@@ -256,6 +298,8 @@ async def _sync_leased(
     last_uid: int | None,
     timeout: float | None,
     started: float,
+    started_at: datetime,
+    interval_s: float,
 ) -> SyncResult:
     if config is not None:
         try:
@@ -283,18 +327,40 @@ async def _sync_leased(
     if error is not None:
         result.error, result.error_kind = error.message, error.kind
         log.warning("IMAP sync of email account %s failed: %s", account_id, error.message)
-    result.message_count = _record(ctx, account_id, result.error)
+    result.message_count = await asyncio.to_thread(
+        _record, ctx, account_id, error, started_at=started_at, interval_s=interval_s
+    )
     result.duration_s = time.monotonic() - started
     return result
 
 
-def _record(ctx: Context, account_id: int, error: str | None) -> int:
+def _record(
+    ctx: Context,
+    account_id: int,
+    error: ImapError | None,
+    *,
+    started_at: datetime,
+    interval_s: float,
+) -> int:
     with ctx.session() as session:
         account = session.get(EmailAccount, account_id)
         if account is None:  # deleted while syncing
             return 0
-        account.last_sync_at = utcnow()
-        account.last_sync_error = error[:ERROR_MAX] if error else None
+        at = sync_policy.now()
+        account.last_sync_at = at
+        account.last_sync_error = error.message[:ERROR_MAX] if error is not None else None
+        if error is None:
+            sync_policy.record_success(account)
+        else:
+            sync_policy.record_failure(
+                account,
+                started=started_at,
+                at=at,
+                interval_s=interval_s,
+                reason=error.message[:ERROR_MAX],
+                credentials=error.kind == "auth",
+                login_refused=isinstance(error, LoginRefused),
+            )
         account.message_count = count_messages(session, account_id)
         session.add(account)
         session.commit()
@@ -338,9 +404,14 @@ def message_public(row: InboundMessage) -> dict[str, Any]:
     }
 
 
-def accounts_to_sync(session: Session) -> list[int]:
-    """Ids of every email account with an IMAP host (what the scheduler syncs)."""
+def accounts_to_sync(session: Session, at: datetime | None = None) -> list[int]:
+    """Ids of the email accounts with an IMAP host whose scheduled sync is due at `at` (now):
+    not stopped after an authentication failure, not backing off after failures."""
+    at = at or sync_policy.now()
     query = select(EmailAccount.id).where(
-        col(EmailAccount.imap_host).is_not(None), EmailAccount.imap_host != ""
+        col(EmailAccount.imap_host).is_not(None),
+        EmailAccount.imap_host != "",
+        col(EmailAccount.sync_stopped_reason).is_(None),
+        or_(col(EmailAccount.sync_next_at).is_(None), col(EmailAccount.sync_next_at) <= at),
     )
     return [int(i) for i in session.exec(query.order_by(col(EmailAccount.id))) if i is not None]

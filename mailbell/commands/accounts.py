@@ -83,21 +83,42 @@ def list_(tenant: str = TENANT_OPTION, as_json: bool = typer.Option(False, "--js
         ]
     if as_json:
         print_json(to_jsonable(rows))
-    else:
-        print_table(
-            rows,
-            [
-                "id",
-                "email",
-                "display_name",
-                "default",
-                "mail_server_id",
-                "imap_host",
-                "last_sync_at",
-                "message_count",
-                "last_error",
-            ],
-        )
+        return
+    for row in rows:
+        row["sync"] = _sync_cell(row)
+    print_table(
+        rows,
+        [
+            "id",
+            "email",
+            "display_name",
+            "default",
+            "mail_server_id",
+            "imap_host",
+            "sync",
+            "last_sync_at",
+            "message_count",
+            "last_error",
+        ],
+    )
+    for row in rows:
+        if row["sync_state"] == "stopped":
+            where = f"{row['id']} --tenant {tenant}"
+            typer.echo(
+                f"account {row['id']} ({row['email']}): sync stopped: authentication failed — "
+                f"fix the password (`mailbell accounts edit {where} --imap-password -`) "
+                f"or press sync now (`mailbell accounts sync {where}`)"
+            )
+
+
+def _sync_cell(row: dict[str, Any]) -> str:
+    """The scheduled sync's state in a few words: stopped, retrying (and when), ok…"""
+    state = str(row["sync_state"])
+    if state == "retrying":
+        failed = f"{row['sync_failures']} failed"
+        due = row["next_sync_at"]
+        return f"retrying ({failed}, next {due:%H:%M})" if due else f"retrying ({failed})"
+    return state
 
 
 @app.command("edit")
@@ -211,7 +232,9 @@ def sync(
     """Fetch the account's new mail now (progress on stderr, summary on stdout).
 
     Exits 1 with the reason (authentication failed, certificate not trusted, connection refused,
-    timeout…) when the sync fails; the reason is also kept as the account's last error.
+    timeout…) when the sync fails; the reason is also kept as the account's last error. Runs
+    even when scheduled syncs are stopped or backing off, but not after 3 failed logins in a day
+    (the error says when it is allowed again).
     """
     import asyncio
     from dataclasses import asdict
@@ -227,7 +250,9 @@ def sync(
         email = account.email
     show = _progress_printer()
     try:
-        result = asyncio.run(sync_account(ctx=ctx, account_id=account_id, progress=show))
+        result = asyncio.run(
+            sync_account(ctx=ctx, account_id=account_id, progress=show, manual=True)
+        )
     finally:
         show.end()
     if as_json:

@@ -99,10 +99,11 @@ def delete(ctx: Context, slug: str, account_id: int) -> None:
 
 
 async def sync(ctx: Context, account_id: int, progress: Any) -> Any:
-    """Sync the account's inbox now; `progress(done, total)` is called as messages arrive."""
+    """Sync the account's inbox now ("sync now": also when scheduled syncs are stopped);
+    `progress(done, total)` is called as messages arrive."""
     from core.services.inbound import sync_account
 
-    return await sync_account(ctx=ctx, account_id=account_id, progress=progress)
+    return await sync_account(ctx=ctx, account_id=account_id, progress=progress, manual=True)
 
 
 def load_messages(ctx: Context, slug: str, account_id: int) -> list[dict[str, Any]]:

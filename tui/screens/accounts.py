@@ -24,6 +24,7 @@ NEED_SERVER = (
     "An email account needs one of the tenant's mail servers for its outbound mail: "
     "add a mail server first (Servers, 2)."
 )
+SYNC_STOPPED = "sync stopped: authentication failed — fix the password (e) or press sync now (s)"
 
 
 class AccountsLoaded(Result[AccountsView]):
@@ -130,8 +131,11 @@ class AccountsScreen(MainScreen):
     def show(self, message: AccountsLoaded) -> None:
         view = self.view = message.value
         note = self.query_one("#accounts-note", Static)
+        stopped = [a["email"] for a in view.accounts if a.get("sync_state") == "stopped"]
         if not view.servers:
             note.update(Text(f"⚠ {NEED_SERVER}", style="yellow"))
+        elif stopped:
+            note.update(Text(f"✗ {', '.join(stopped)}: {SYNC_STOPPED}", style="bold red"))
         else:
             note.update(
                 Text("a add · s sync now · Enter messages · * default · d delete", style="dim")
@@ -162,6 +166,12 @@ class AccountsScreen(MainScreen):
             return Text(f"⟳ {self.syncing[account['id']]}", style="bold cyan")
         if not account["imap_host"]:
             return Text("no IMAP", style="dim")
+        state = account.get("sync_state")
+        if state == "stopped":
+            return Text("✗ sync stopped", style="bold red")
+        if state == "retrying":
+            due = fmt.when(account.get("next_sync_at"), empty="soon")
+            return Text(f"! retry {due}", style="yellow")
         return Text(fmt.when(account["last_sync_at"], empty="never"))
 
     # -- selection -------------------------------------------------------------------------
