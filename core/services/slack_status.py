@@ -5,7 +5,7 @@ under 25 ms at 16 concurrent clients: through the ORM, building and loading seve
 of an ack's cost. These statements are built once (on first use) with bind parameters, so
 SQLAlchemy reuses their compiled form; they return plain rows. One statement reads settings,
 the effective server, queue depth and the number of failures; the routes and (only when there
-are any) the last failures take one more each.
+are any) the last failures take one more each; the health states (`health_lines`) one more.
 
 The effective-server rule is the one of `core.services.mail_servers.resolve_effective_server`
 (tenant default server; else the system default when "apply to all tenants" is on; else none);
@@ -16,16 +16,18 @@ from __future__ import annotations
 
 import functools
 from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, bindparam, func, or_, select
 from sqlmodel import Session
 
 from core.models.delivery import Delivery
+from core.models.health import HealthSubject
 from core.models.mail import MailServer
 from core.models.slack import SlackRoute
 from core.models.tenancy import TENANT_TOGGLES, NotificationSettings, SystemSettings, Tenant
-from core.vocabulary import DeliveryStatus
+from core.vocabulary import HEALTH_SEVERITY, DeliveryStatus, HealthKind, HealthState
 
 SERVER_COLUMNS = ("name", "host", "port", "security")
 
@@ -147,3 +149,69 @@ def tenant_overview(
         ],
         routes=routes,
     )
+
+
+# -- health -------------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class HealthLine:
+    """One watched subject as `/mailbell status` shows it."""
+
+    key: str
+    kind: HealthKind
+    subject: str
+    state: HealthState
+    reason: str
+    since: datetime
+    muted_until: datetime | None
+    action: str | None  # what to do about it (the check's detail["action"])
+
+    @property
+    def rank(self) -> tuple[int, int]:
+        """Worst first: critical, warning, unknown, ok."""
+        return (-HEALTH_SEVERITY[self.state], self.state == HealthState.OK)
+
+
+@functools.cache
+def _health_statements() -> dict[str, Any]:
+    subject = HealthSubject.__table__  # type: ignore[attr-defined]
+    columns = (
+        subject.c.key,
+        subject.c.kind,
+        subject.c.subject,
+        subject.c.state,
+        subject.c.reason,
+        subject.c.since,
+        subject.c.muted_until,
+        subject.c.detail,
+    )
+    return {
+        "tenant": select(*columns).where(subject.c.tenant_id == bindparam("tenant_id")),
+        "system": select(*columns).where(subject.c.tenant_id.is_(None)),
+    }
+
+
+def health_lines(*, session: Session, tenant_id: int | None) -> list[HealthLine]:
+    """The tenant's (None: the system's) health subjects, worst first."""
+    statements = _health_statements()
+    if tenant_id is None:
+        rows = session.connection().execute(statements["system"])
+    else:
+        rows = session.connection().execute(statements["tenant"], {"tenant_id": tenant_id})
+    lines = [
+        HealthLine(
+            key=key,
+            kind=HealthKind(kind),
+            subject=subject,
+            state=HealthState(state),
+            reason=reason or "",
+            since=since,
+            muted_until=muted_until,
+            action=str(detail["action"])
+            if isinstance(detail, dict) and detail.get("action")
+            else None,
+        )
+        for key, kind, subject, state, reason, since, muted_until, detail in rows
+    ]
+    return sorted(lines, key=lambda line: (line.rank, line.kind.value, line.subject))

@@ -1,4 +1,5 @@
-"""`/mailbell status`: the tenant at a glance, with a button per event to switch it."""
+"""`/mailbell status`: the tenant at a glance (health first), with a button per event to switch
+it."""
 
 from __future__ import annotations
 
@@ -7,6 +8,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from core.channels.slack.blocks import format_time, truncate
+from core.services.slack_status import HealthLine
 from slackbot.blocks.common import (
     Block,
     Message,
@@ -17,6 +19,7 @@ from slackbot.blocks.common import (
     message,
     section,
 )
+from slackbot.blocks.health import health_blocks, health_summary
 
 TOGGLE_ACTION_PREFIX = "mailbell_toggle:"
 
@@ -81,12 +84,16 @@ def status_message(
     queued: int,
     failures: list[dict[str, Any]],
     inbox: Sequence[tuple[str, str]] = (),
+    health: Sequence[HealthLine] | None = None,
 ) -> Message:
-    """`inbox`: (account address, sender pattern; "" = every sender) this channel mirrors."""
+    """`inbox`: (account address, sender pattern; "" = every sender) this channel mirrors;
+    `health`: the tenant's watched subjects (None: not shown)."""
     recipients_text = ", ".join(escape(a) for a in recipients) if recipients else "_none_"
     mirrored = "every tenant event" if "*" in routes else ", ".join(routes) or "nothing"
-    blocks: list[Block] = [
-        header(f"mailbell · {tenant}"),
+    blocks: list[Block] = [header(f"mailbell · {tenant}")]
+    if health is not None:
+        blocks += health_blocks(health, more_hint=f"mailbell health --tenant {tenant}")
+    blocks += [
         section(_server_line(server, server_source, tenant)),
         section(f"*Recipients:* {recipients_text}"),
         section(f"*Queue:* {queued} waiting · *This channel mirrors:* {escape(mirrored)}"),
@@ -110,4 +117,6 @@ def status_message(
         f"recipients: {', '.join(recipients) or 'none'}; enabled: {', '.join(on) or 'none'}; "
         f"{queued} queued; {len(failures)} recent failure(s)"
     )
+    if health is not None:
+        fallback += f"; {health_summary(health)}"
     return message(fallback, blocks)

@@ -114,5 +114,9 @@ async def _work(ctx: Context, work: dict[str, Any], respond: Any) -> None:
         from slackbot.listeners.commands.webhook import run_webhook_test
 
         await run_webhook_test(ctx, work, respond)
+    elif kind == "health_check":
+        from slackbot.listeners.actions.health import run_health_check
+
+        await run_health_check(ctx, work, respond)
     else:
         raise RuntimeError(f"unknown follow-up work {kind!r}")

@@ -23,3 +23,9 @@ def register(
     listener = ToggleListener(ctx, runner, database)
     pattern = re.compile("^" + re.escape(TOGGLE_ACTION_PREFIX))
     app.action(pattern)(listener.handle)
+
+    from slackbot.listeners.actions.health import CHECK_NOW, MUTE, HealthListener
+
+    health = HealthListener(ctx, runner, database)
+    app.action(CHECK_NOW)(health.check_now)
+    app.action(MUTE)(health.mute)

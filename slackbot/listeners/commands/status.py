@@ -1,5 +1,6 @@
-"""`/mailbell status`: server (no secrets), recipients, event toggles with buttons, queue depth,
-last failures. `status_view` is shared with the toggle buttons, which redraw it in place."""
+"""`/mailbell status`: health, server (no secrets), recipients, event toggles with buttons, queue
+depth, last failures. `status_view` is shared with the toggle buttons, which redraw it in place.
+A system admin in a channel not linked to a tenant sees the system's health."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from core.catalog import EVENTS
 from core.models.slack import ALL_EVENTS, SlackChannelLink
 from core.services.slack import list_routes, short_name, toggled_tenant_events
 from core.services.slack_inbox import channel_inbox_routes
-from core.services.slack_status import tenant_overview
+from core.services.slack_status import health_lines, tenant_overview
 from slackbot.blocks.common import Message
+from slackbot.blocks.health import system_status_message
 from slackbot.blocks.status import Toggle, status_message
 from slackbot.listeners.commands.base import Command, CommandRequest, Reply
 
@@ -40,12 +42,16 @@ def status_view(session: Session, *, tenant_id: int, tenant_slug: str, link_id: 
         queued=overview.queued,
         failures=overview.failures,
         inbox=channel_inbox_routes(session, link_id),
+        health=health_lines(session=session, tenant_id=tenant_id),
     )
 
 
 def status(request: CommandRequest) -> Reply:
     channel = request.channel
-    assert channel is not None
+    if channel is None:  # the router lets only system admins through unlinked channels
+        return Reply.of(
+            system_status_message(health_lines(session=request.session, tenant_id=None))
+        )
     view = status_view(
         request.session,
         tenant_id=channel.tenant_id,
@@ -55,4 +61,4 @@ def status(request: CommandRequest) -> Reply:
     return Reply.of(view)
 
 
-COMMANDS = {"status": Command(status)}
+COMMANDS = {"status": Command(status, needs_link=False)}
