@@ -47,8 +47,8 @@ def judge(account: EmailAccount, slug: str) -> CheckResult:
         return _result(
             account,
             HealthState.CRITICAL,
-            f"scheduled syncs stopped: {account.sync_stopped_reason}; fix the credentials "
-            f'or press "sync now"',
+            f"scheduled syncs stopped: {account.sync_stopped_reason.rstrip('. ')} — "
+            'fix the credentials or press "sync now"',
             f"fix the password (`mailbell accounts edit {where} --imap-password -`), "
             f"or sync now: {sync_now}",
         )
