@@ -12,7 +12,7 @@ import importlib
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
 from textual.app import App, SystemCommand
@@ -27,6 +27,8 @@ if TYPE_CHECKING:
     from core.context import Context
 
 DARK, LIGHT = "textual-dark", "textual-light"
+# How often the banner and the Health page read the states (the checks themselves run in serve).
+HEALTH_REFRESH_S = 30.0
 
 
 @dataclass
@@ -49,6 +51,7 @@ PAGE_SCREENS = {
     "audit": "tui.screens.audit:AuditScreen",
     "slack": "tui.screens.slack:SlackScreen",
     "webhooks": "tui.screens.webhooks:WebhooksScreen",
+    "health": "tui.screens.health:HealthScreen",
     "captured": "tui.screens.captured:CapturedScreen",
 }
 
@@ -75,9 +78,17 @@ class MailbellApp(App[None]):
     ]
 
     scope: reactive[str | None] = reactive(None, init=False)
+    # Every subject the user may see, as last read (core HealthRead); the banner and the Health
+    # page watch it.
+    health: reactive[list[Any]] = reactive(list, init=False)
 
     class ContextReady(Message):
         pass
+
+    class HealthLoaded(Message):
+        def __init__(self, reads: list[Any]) -> None:
+            super().__init__()
+            self.reads = reads
 
     class TenantSlugs(Message):
         def __init__(self, slugs: list[str]) -> None:
@@ -141,6 +152,8 @@ class MailbellApp(App[None]):
 
     def _context_ready(self) -> None:
         self.refresh_tenants()
+        self.refresh_health()
+        self.set_interval(HEALTH_REFRESH_S, self.refresh_health)
         self._warm_up()
         if self.demo is not None and self.demo.deliver:
             from tui.background import deliver_forever
@@ -165,6 +178,7 @@ class MailbellApp(App[None]):
             "core.template_validation",
             "core.services.mail_tests",
             "core.services.webhooks",
+            "core.services.health",
         ):
             importlib.import_module(module)
 
@@ -182,6 +196,25 @@ class MailbellApp(App[None]):
     @on(TenantSlugs)
     def remember_tenant_slugs(self, message: TenantSlugs) -> None:
         self.tenant_slugs = message.slugs
+
+    @work(thread=True, exclusive=True, group="health", exit_on_error=False)
+    def refresh_health(self) -> None:
+        """Read every visible subject's state: one query, for the banner and the Health page."""
+        if self.ctx is None:
+            return
+        from tui.data.health import load
+        from tui.runtime import log
+
+        try:
+            reads = load(self.ctx)
+        except Exception as exc:  # the banner stays as it was; the next tick tries again
+            log.warning("cannot read the health states: %s", exc)
+            return
+        self.post_message(self.HealthLoaded(reads))
+
+    @on(HealthLoaded)
+    def health_loaded(self, message: HealthLoaded) -> None:
+        self.health = message.reads
 
     # -- scope -----------------------------------------------------------------------------
 

@@ -14,6 +14,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, Static
 
 from tui.jobs import ShowsFailures
+from tui.widgets.health_banner import HealthBanner
 from tui.widgets.nav import NavBar
 
 if TYPE_CHECKING:
@@ -47,6 +48,7 @@ class MainScreen(ShowsFailures, Screen[None]):
     def compose(self) -> ComposeResult:
         yield Header(icon="✉")
         yield NavBar(self.MODE, self.mb.pages)
+        yield HealthBanner()
         with Vertical(id="body"):
             yield from self.compose_body()
         yield Footer()

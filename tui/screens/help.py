@@ -15,7 +15,8 @@ from textual.widgets import Footer, Label, Static
 INTRO = (
     "mailbell configures the notification mail of the system and of each tenant. Pick the "
     "system or a tenant on Tenants (1); the header shows which one you are working on. "
-    "ctrl+p opens the command palette: every page and action, searchable."
+    "ctrl+p opens the command palette: every page and action, searchable. While something "
+    "mailbell watches is critical, a line under the page names says what: H opens Health."
 )
 
 

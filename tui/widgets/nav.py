@@ -28,6 +28,7 @@ PAGES: tuple[Page, ...] = (
     Page("audit", "Audit", "7", "Who changed what, from where"),
     Page("slack", "Slack", "8", "Linked channels, routed events, Slack admins"),
     Page("webhooks", "Webhooks", "0", "Webhook targets: add, test, remove"),
+    Page("health", "Health", "H", "What mailbell watches: states, history, check now"),
     Page("captured", "Captured", "9", "Mail the demo's capture server received"),
 )
 
@@ -45,7 +46,7 @@ class NavItem(Static):
 
 
 class NavBar(HorizontalScroll):
-    """Clickable page names; digits 0-9 and the command palette reach the same pages."""
+    """Clickable page names; digits 0-9, H and the command palette reach the same pages."""
 
     def __init__(self, current: str, pages: tuple[Page, ...]) -> None:
         super().__init__(id="nav")
@@ -57,6 +58,12 @@ class NavBar(HorizontalScroll):
         # Room for a space on both sides of each name when the names fit the line that way.
         width = sum(len(page.label) + 2 for page in self.pages)
         self.set_class(width <= self.app.size.width, "-roomy")
+        self.call_after_refresh(self._show_current)
+
+    def _show_current(self) -> None:
+        """A narrow terminal cuts the last names off: keep the current page's name in sight."""
+        for item in self.query(".-current"):
+            self.scroll_to_widget(item, animate=False)
 
     def compose(self) -> ComposeResult:
         for page in self.pages:
