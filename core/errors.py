@@ -93,6 +93,16 @@ class PermanentError(DeliveryError):
     """5xx replies, rendering errors: trying again will not help."""
 
 
+class AuthorizationRevoked(PermanentError):
+    """The OAuth provider refused the server's grant (invalid_grant, unauthorized_client, consent
+    revoked): no delivery can go through it until an admin authorizes it again."""
+
+
+class CredentialsPaused(RetryableError):
+    """The server refused these credentials too often lately: they are not tried again before
+    `retry_after` seconds, or before they are changed."""
+
+
 class StorageError(MailbellError):
     """The database cannot take a write (full disk, read-only): nothing was recorded."""
 

@@ -12,6 +12,12 @@ MailServer row by `ServerTokenStore`). A failed refresh raises RetryableError(st
 with the reason (the delivery is retried, not lost) and records it on the server
 (last_test_ok=false, last_test_message "OAuth: …").
 
+A refusal that waiting cannot cure (`invalid_grant`, `unauthorized_client`, consent or
+interaction required, and Microsoft's AADSTS codes for an expired or revoked grant) is
+`AuthorizationRevoked` (permanent): the server is marked revoked (`auth_revoked_at`,
+`auth_revoked_reason`, committed at once) and, from then on, its provider refuses without
+asking the token endpoint, until the server is authorized again (new tokens clear the mark).
+
 Authorizing from a terminal (consent URL, pasted redirect, code exchange) is in
 `core.mail.oauth_authorize`. Token and consent URLs come from Settings.
 """
@@ -28,7 +34,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlsplit
 
-from core.errors import RetryableError, ValidationError
+from core.errors import AuthorizationRevoked, RetryableError, ValidationError
 from core.vocabulary import OAUTH_PROVIDERS
 
 if TYPE_CHECKING:
@@ -46,6 +52,31 @@ MICROSOFT_SCOPE = "https://outlook.office365.com/SMTP.Send offline_access"
 MICROSOFT_APP_SCOPE = "https://outlook.office365.com/.default"
 EXPIRY_MARGIN_S = 60.0
 FAILURE_PREFIX = "OAuth: "
+AUTHORIZE_COMMAND = "mailbell oauth authorize --server {server_id}"
+# Token endpoint answers that only a new authorization cures (RFC 6749 5.2; OpenID Connect).
+REVOKED_ERRORS = frozenset(
+    {"invalid_grant", "unauthorized_client", "consent_required", "interaction_required"}
+)
+# Microsoft's codes for a grant that expired or was withdrawn (password changed, consent
+# revoked or never given, inactivity, sign-in policy), whatever `error` says beside them.
+REVOKED_AADSTS = (
+    "AADSTS50173", "AADSTS65001", "AADSTS700082", "AADSTS700084", "AADSTS70043",
+    "AADSTS70008", "AADSTS50076", "AADSTS50078", "AADSTS50079", "AADSTS50158",
+)  # fmt: skip
+# Grants that use a standing authorization; an authorization code's refusal is the admin's
+# attempt failing, not the server losing its authorization.
+STANDING_GRANTS = ("refresh_token", "client_credentials")
+
+
+def is_revocation(error: str, description: str) -> bool:
+    """The token endpoint's refusal means the authorization is gone (waiting cannot help)."""
+    return error in REVOKED_ERRORS or any(code in description for code in REVOKED_AADSTS)
+
+
+def revoked_message(detail: str, server_id: int | None) -> str:
+    """The reason every front end shows for a revoked server, with the command that cures it."""
+    command = AUTHORIZE_COMMAND.format(server_id=server_id if server_id is not None else "ID")
+    return f"authorization revoked ({detail}): re-authorize with `{command}`"
 
 
 @dataclass(frozen=True)
@@ -113,6 +144,8 @@ class TokenStore(Protocol):
 
     def record_failure(self, reason: str) -> None: ...
 
+    def record_revoked(self, reason: str) -> None: ...
+
 
 SessionFactory = Callable[[], AbstractContextManager["Session"]]
 
@@ -150,9 +183,37 @@ class ServerTokenStore:
             session.add(server)
             session.commit()
 
+    def record_revoked(self, reason: str) -> None:
+        """Mark the server revoked (through the ORM, so the configuration generation moves and
+        every worker re-reads the row: their next delivery fails without the token endpoint)."""
+        from core.models._common import utcnow
+        from core.models.mail import MailServer
+
+        with self.session_factory() as session:
+            server = session.get(MailServer, self.server_id)
+            if server is None:
+                return
+            now = utcnow()
+            server.auth_revoked_at = server.auth_revoked_at or now
+            server.auth_revoked_reason = reason[:1000]
+            server.last_test_at = now
+            server.last_test_ok = False
+            server.last_test_message = (FAILURE_PREFIX + reason)[:1000]
+            session.add(server)
+            session.commit()
+
+
+def clear_revoked(server: MailServer) -> None:
+    """Forget the revoked mark (no commit): the server was authorized again or its OAuth
+    identity changed."""
+    server.auth_revoked_at = None
+    server.auth_revoked_reason = None
+
 
 def store_tokens(server: MailServer, tokens: TokenSet, *, box: SecretBox) -> None:
-    """Put tokens on `server` (encrypted; no commit). Clears an earlier OAuth failure note."""
+    """Put tokens on `server` (encrypted; no commit). Clears an earlier OAuth failure note and
+    the revoked mark: the provider just issued tokens, so the authorization stands."""
+    clear_revoked(server)
     server.oauth_access_token_enc = box.encrypt(tokens.access_token)
     server.oauth_token_expires_at = tokens.expires_at
     if tokens.refresh_token:
@@ -195,6 +256,9 @@ async def request_token(client: OAuthClient, form: dict[str, str], *, timeout: f
         for secret in (form.get("refresh_token"), form.get("code")):
             if secret:
                 detail = detail.replace(secret, "***")
+        if grant in STANDING_GRANTS and is_revocation(error, description[0] if description else ""):
+            detail = client.scrub(detail)
+            raise AuthorizationRevoked(revoked_message(detail, None), step="oauth", reply=detail)
         hint = ""
         if error in ("invalid_grant", "interaction_required", "consent_required"):
             hint = " (authorize again: mailbell oauth authorize --server ID)"
@@ -231,6 +295,8 @@ class OAuthTokenProvider:
         margin: float = EXPIRY_MARGIN_S,
         clock: Callable[[], float] = time.time,
         problem: str | None = None,
+        server_id: int | None = None,
+        revoked: str | None = None,
     ) -> None:
         self.client = client
         self._refresh_token = refresh_token
@@ -241,6 +307,9 @@ class OAuthTokenProvider:
         self.margin = margin
         self.clock = clock
         self.problem = problem
+        self.server_id = server_id
+        # The reason the authorization is gone: set, every call fails without asking anyone.
+        self.revoked = revoked
         self.refreshes = 0
         self._lock = asyncio.Lock()
 
@@ -270,6 +339,8 @@ class OAuthTokenProvider:
         self._expires = 0.0
 
     async def __call__(self) -> str:
+        if self.revoked is not None:
+            raise AuthorizationRevoked(self.revoked, step="oauth")
         if self._valid():
             return self._access_token  # type: ignore[return-value]
         async with self._lock:
@@ -278,6 +349,8 @@ class OAuthTokenProvider:
         return self._access_token  # type: ignore[return-value]
 
     async def _refresh(self) -> None:
+        if self.revoked is not None:  # found out by another sender while this one waited
+            raise AuthorizationRevoked(self.revoked, step="oauth")
         client, grant = self.client, self.grant
         try:
             if client is None or grant is None:
@@ -296,6 +369,13 @@ class OAuthTokenProvider:
             else:
                 form = {"grant_type": grant, "scope": MICROSOFT_APP_SCOPE}
             tokens = await request_token(client, form, timeout=self.timeout)
+        except AuthorizationRevoked as exc:
+            reason = revoked_message(exc.reply or exc.message, self.server_id)
+            log.warning("OAuth authorization of mail server %s revoked: %s", self.server_id, reason)
+            self.revoked = reason
+            self._access_token = None
+            await self._persist("record_revoked", reason)
+            raise AuthorizationRevoked(reason, step="oauth", reply=exc.reply) from None
         except RetryableError as exc:
             log.warning("OAuth token refresh failed: %s", exc.message)
             await self._persist("record_failure", exc.message)
@@ -344,6 +424,10 @@ def provider_for_server(
         timeout=float(server.timeout),
         clock=clock,
         problem=problem,
+        server_id=server.id,
+        revoked=server.auth_revoked_reason or "authorization revoked"
+        if server.auth_revoked_at is not None
+        else None,
     )
 
 

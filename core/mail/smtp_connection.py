@@ -15,6 +15,9 @@ before CRAM-MD5); `XOAUTH2` with a token from `token_provider`. Exactly one AUTH
 connection: a wrong password is never sent twice (aiosmtplib's `login()` loop is not used).
 The one exception is XOAUTH2 with a cached token the server refuses (revoked before its
 expiry): the token is dropped and one freshly issued token is tried.
+A config with an `auth_guard` (core/mail/auth_guard.py: saved servers) also obeys the refusal
+limit across connections: no more than two refused AUTH an hour for the same credentials;
+past it, `open_connection` raises `CredentialsPaused` before connecting.
 
 Errors are `RetryableError` (4xx, timeouts, connection errors) or `PermanentError` (5xx,
 authentication refused, certificate not trusted, STARTTLS required but not offered) with
@@ -29,7 +32,7 @@ import socket
 import ssl
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
 
 from aiosmtplib import SMTP
 from aiosmtplib import errors as smtp_errors
@@ -47,6 +50,24 @@ log = logging.getLogger("mailbell.smtp")
 AUTO_MECHANISMS = ("plain", "login", "cram-md5")
 
 TokenProvider = Callable[[], Awaitable[str]]
+
+
+class AuthTicket(Protocol):
+    """The right to try the credentials once (core.mail.auth_guard.Ticket)."""
+
+    def failed(self, error: DeliveryError) -> None: ...
+
+    def accepted(self) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+class AuthGuard(Protocol):
+    """Who may try a saved server's credentials, and when (core.mail.auth_guard.AuthGuard)."""
+
+    async def attempt(
+        self, *, address: str, username: str | None, timeout: float
+    ) -> AuthTicket: ...
 
 
 class SmtpReply(NamedTuple):
@@ -73,6 +94,7 @@ class SmtpConfig:
     ca_pem: str | None = field(default=None, repr=False)
     fenced: bool = False
     token_provider: TokenProvider | None = field(default=None, repr=False, compare=False)
+    auth_guard: AuthGuard | None = field(default=None, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         if self.security not in tuple(SecurityMode):
@@ -82,7 +104,12 @@ class SmtpConfig:
 
     @classmethod
     def from_server(
-        cls, server: MailServer, box: SecretBox, *, token_provider: TokenProvider | None = None
+        cls,
+        server: MailServer,
+        box: SecretBox,
+        *,
+        token_provider: TokenProvider | None = None,
+        auth_guard: AuthGuard | None = None,
     ) -> SmtpConfig:
         """The config of a saved (or unsaved, transient) `MailServer`; decrypts its password."""
         password = None
@@ -101,6 +128,7 @@ class SmtpConfig:
             ca_pem=server.ca_pem or None,
             fenced=server.fenced,
             token_provider=token_provider,
+            auth_guard=auth_guard,
         )
 
     @property
@@ -312,10 +340,41 @@ async def _auth_xoauth2(smtp: SMTP, config: SmtpConfig, username: str) -> Any:
     return await smtp.auth_xoauth2(username, await provider())
 
 
-async def authenticate(smtp: SMTP, config: SmtpConfig) -> SmtpReply | None:
-    """One AUTH attempt with the configured mode; None when auth is DISABLE."""
+async def authenticate(
+    smtp: SMTP, config: SmtpConfig, *, ticket: AuthTicket | None = None
+) -> SmtpReply | None:
+    """One AUTH attempt with the configured mode; None when auth is DISABLE.
+
+    The attempt's outcome goes to `ticket`, or, without one, to a ticket of the config's guard
+    taken here (a test connection's refusal counts too)."""
     if config.auth == "DISABLE":
         return None
+    own = None
+    if ticket is None and config.auth_guard is not None:
+        ticket = own = await _attempt(config)
+    try:
+        try:
+            reply = await _authenticate(smtp, config)
+        except DeliveryError as exc:
+            if ticket is not None:
+                ticket.failed(exc)
+            raise
+        if ticket is not None:
+            ticket.accepted()
+        return reply
+    finally:
+        if own is not None:
+            await own.close()
+
+
+async def _attempt(config: SmtpConfig) -> AuthTicket:
+    assert config.auth_guard is not None
+    return await config.auth_guard.attempt(
+        address=config.address, username=config.username, timeout=config.timeout
+    )
+
+
+async def _authenticate(smtp: SMTP, config: SmtpConfig) -> SmtpReply:
     if not smtp.supports_extension("auth"):
         hint = (
             ""
@@ -401,7 +460,12 @@ async def open_connection(config: SmtpConfig, *, tls_context: ssl.SSLContext | N
         local_hostname=await local_hostname(),
     )
     step = "connect"
+    ticket = None
     try:
+        if config.auth_guard is not None and config.auth != "DISABLE":
+            step = "auth"  # held back before connecting: the credentials are paused
+            ticket = await _attempt(config)
+            step = "connect"
         await smtp.connect()
         step = "ehlo"
         await ehlo(smtp)
@@ -423,12 +487,15 @@ async def open_connection(config: SmtpConfig, *, tls_context: ssl.SSLContext | N
                     config.address,
                 )
         step = "auth"
-        await authenticate(smtp, config)
+        await authenticate(smtp, config, ticket=ticket)
     except BaseException as exc:
         smtp.close()
         if isinstance(exc, Exception):
             raise classify(exc, step=step, config=config) from exc
         raise
+    finally:
+        if ticket is not None:
+            await ticket.close()
     return smtp
 
 

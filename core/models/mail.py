@@ -18,6 +18,7 @@ from sqlalchemy import JSON, BigInteger, Column, ForeignKey, Index, Integer, Tex
 from sqlmodel import Field, SQLModel
 
 from core import validation as v
+from core.mail.auth_refusals import paused_until
 from core.models._common import utcnow
 from core.vocabulary import (
     PORT_MAX,
@@ -244,9 +245,17 @@ class MailServerRead(BaseModel):
     last_test_at: datetime | None
     last_test_ok: bool | None
     last_test_message: str | None
+    # Read-only. XOAUTH2 servers: "authorized" (tokens or app-only credentials), "revoked" (the
+    # provider refused the grant: deliveries fail until it is authorized again) or
+    # "not_authorized"; None for other auth modes.
+    authorization: Literal["authorized", "revoked", "not_authorized"] | None = None
+    auth_revoked_at: datetime | None = None
+    auth_revoked_reason: str | None = None
+    # The server refused these credentials twice within the hour: not tried before then.
+    credentials_paused_until: datetime | None = None
 
     @classmethod
-    def of(cls, server: MailServer) -> MailServerRead:
+    def of(cls, server: MailServer, *, now: datetime | None = None) -> MailServerRead:
         return cls.model_validate(
             {
                 **server.model_dump(exclude={"password_enc", "oauth_client_secret_enc"}),
@@ -254,8 +263,42 @@ class MailServerRead(BaseModel):
                 "has_oauth_client_secret": server.oauth_client_secret_enc is not None,
                 "oauth_authorized": server.oauth_refresh_token_enc is not None,
                 "default": server.is_default,
+                "authorization": _authorization(server),
+                "credentials_paused_until": paused_until(
+                    server.auth_refusals or [], now or utcnow()
+                ),
             }
         )
+
+    @property
+    def auth_problem(self) -> str | None:
+        """One line for every front end when the server cannot log in, with what to do."""
+        if self.authorization == "revoked":
+            return (
+                f"authorization revoked — re-authorize: mailbell oauth authorize --server {self.id}"
+            )
+        if self.credentials_paused_until is not None:
+            return (
+                "credentials refused — tried again at "
+                f"{self.credentials_paused_until:%Y-%m-%d %H:%M} UTC or when changed: "
+                f"mailbell server edit {self.id} --password …"
+            )
+        return None
+
+
+def _authorization(server: MailServer) -> str | None:
+    if server.auth != AuthMode.XOAUTH2:
+        return None
+    if server.auth_revoked_at is not None:
+        return "revoked"
+    app_only = (
+        server.provider == Provider.MS365
+        and server.oauth_client_secret_enc is not None
+        and bool(server.oauth_directory_id)
+    )
+    if server.oauth_refresh_token_enc is not None or app_only:
+        return "authorized"
+    return "not_authorized"
 
 
 # -- the notification settings' view of the owner's default server -----------------------------

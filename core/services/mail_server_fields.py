@@ -1,6 +1,7 @@
 """The rules a mail server's row obeys, applied inside the caller's transaction (nothing here
 commits): who may set what, presets, write-only secrets, the OAuth identity, completeness, the
-network fence, one name and one default per owner. Field values are checked before they get
+network fence, one name and one default per owner, and what a change of credentials undoes
+(the refusal pause, the revoked authorization). Field values are checked before they get
 here, by the models of core.models.mail. `core.services.mail_servers` runs these rules and
 commits; the notification settings run them inside their own all-or-nothing update.
 """
@@ -10,12 +11,14 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from sqlalchemy.orm import object_session
 from sqlmodel import Session, col, select
 
 from core import netfence
 from core import validation as v
 from core.crypto import SecretBox
 from core.errors import ValidationError
+from core.mail.auth_guard import wake_waiting_deliveries
 from core.mail.presets import preset_for
 from core.models._common import owned_by, owner_label, utcnow
 from core.models.mail import MailServer, MailServerCreate, MailServerUpdate
@@ -36,6 +39,11 @@ OAUTH_IDENTITY_FIELDS = (
     "oauth_client_secret",
     "oauth_directory_id",
     "username",
+)
+
+# Another login: the server's refusals of the old one (core/mail/auth_guard.py) no longer count.
+CREDENTIAL_FIELDS = frozenset(
+    {"host", "port", "auth", "username", "password", "provider", *OAUTH_IDENTITY_FIELDS}
 )
 
 
@@ -140,12 +148,14 @@ def apply_server_changes(
         for key, value in preset_for(given.get("provider", server.provider)).items():
             if given.get(key) is None:
                 given[key] = value
-    if _identity_changes(server, given) and any(
-        getattr(server, name) for name in OAUTH_TOKEN_COLUMNS
-    ):
+    identity_changed = _identity_changes(server, given)
+    if identity_changed and any(getattr(server, name) for name in OAUTH_TOKEN_COLUMNS):
         for name in OAUTH_TOKEN_COLUMNS:
             setattr(server, name, None)
         changed.append("oauth_tokens")
+    if identity_changed or given.get("auth", server.auth) != server.auth:
+        server.auth_revoked_at = None
+        server.auth_revoked_reason = None
     for name, value in given.items():
         if name == "is_default":
             continue
@@ -158,7 +168,19 @@ def apply_server_changes(
             setattr(server, name, value)
             changed.append(name)
     server.updated_at = utcnow()
+    if CREDENTIAL_FIELDS.intersection(changed):
+        credentials_changed(server)
     return changed
+
+
+def credentials_changed(server: MailServer) -> None:
+    """New credentials: the refusals of the old ones are forgotten, and the deliveries waiting
+    for this server (paused after refusals, or backing off) are due now (no commit)."""
+    server.auth_refusals = []
+    session = object_session(server)
+    if session is None or server.id is None:  # a draft (test connection) or a new server
+        return
+    wake_waiting_deliveries(session, server.id, utcnow())
 
 
 def check_unique_name(session: Session, tenant: Tenant | None, server: MailServer) -> None:

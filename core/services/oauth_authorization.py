@@ -3,7 +3,9 @@
 `start_authorization` reads the server and gives the consent URL with a fresh state (nothing
 is written). The admin opens the URL anywhere, accepts, and hands back the address the browser
 was sent to (or just its code): `complete_authorization` checks the state, trades the code for
-tokens, stores them encrypted on the server and writes the audit entry, in one commit.
+tokens, stores them encrypted on the server and writes the audit entry, in one commit. A new
+authorization clears what the old one left: the revoked mark (deliveries fail at once while it
+is set), refusals of the old token, and the wait of deliveries queued for the server.
 """
 
 from __future__ import annotations
@@ -20,8 +22,10 @@ from core.mail.oauth_authorize import (
     exchange_code,
     parse_redirect,
 )
+from core.models._common import utcnow
 from core.models.tenancy import Tenant
 from core.services.audit import Actor, record
+from core.services.mail_server_fields import credentials_changed
 from core.services.mail_servers import mail_server_row
 
 if TYPE_CHECKING:
@@ -108,6 +112,9 @@ async def complete_authorization(
             raise NotFound(f"mail server {start.server_id} does not exist (its tenant is gone)")
         server = mail_server_row(session=session, tenant=owner, server_id=start.server_id)
         store_tokens(server, tokens, box=ctx.box)
+        # A new pool everywhere: the old one's token provider still holds the revoked grant.
+        server.updated_at = utcnow()
+        credentials_changed(server)
         session.add(server)
         slug = owner.slug if owner is not None else None
         record(

@@ -1,5 +1,10 @@
 """The email channel's sending side: one SMTP pool per mail server, rebuilt when the server's
-settings change."""
+settings change.
+
+Where waiting cannot help, nothing is tried: a server whose OAuth authorization was revoked
+fails its deliveries at once (no token endpoint, no connection), and one whose credentials
+were refused twice within the hour defers them without connecting (core/mail/auth_guard.py,
+one guard per server shared by its successive pools)."""
 
 from __future__ import annotations
 
@@ -11,8 +16,9 @@ from sqlmodel import col, select
 
 from core.channels.base import Channel, ChannelResult, ClaimedDelivery
 from core.context import Context
-from core.errors import PermanentError
+from core.errors import AuthorizationRevoked, PermanentError
 from core.generation import current_generation
+from core.mail.auth_guard import AuthGuard
 from core.mail.smtp import SmtpConfig, SmtpPool
 from core.models.mail import MailServer
 from core.vocabulary import Channel as VocabularyChannel
@@ -28,6 +34,7 @@ class EmailChannel(Channel):
         self.pool_size = pool_size
         self._pools: dict[int, tuple[datetime, SmtpPool]] = {}
         self._servers: dict[int, MailServer] = {}
+        self._guards: dict[int, AuthGuard] = {}
         self._retired: list[SmtpPool] = []  # pools of changed servers, closed on the next send
         self._generation: int | None = None  # of the configuration the rows were read at
 
@@ -67,6 +74,14 @@ class EmailChannel(Channel):
                 "the mail server of this delivery was deleted: configure one, then retry it",
                 step="connect",
             )
+        if server.auth == "XOAUTH2" and server.auth_revoked_at is not None:
+            stale = self._pools.pop(server_id, None)  # its token provider knows it is revoked
+            if stale is not None:
+                self._retired.append(stale[1])
+            raise AuthorizationRevoked(
+                server.auth_revoked_reason or "authorization revoked: re-authorize the server",
+                step="oauth",
+            )
         cached = self._pools.get(server_id)
         if cached is not None and cached[0] == server.updated_at:
             return cached[1]
@@ -77,7 +92,12 @@ class EmailChannel(Channel):
             from core.mail.oauth import token_provider_for
 
             token_provider = token_provider_for(self.ctx, server)
-        config = SmtpConfig.from_server(server, self.ctx.box, token_provider=token_provider)
+        guard = self._guards.get(server_id)
+        if guard is None:
+            guard = self._guards[server_id] = AuthGuard(self.ctx.engine, server_id)
+        config = SmtpConfig.from_server(
+            server, self.ctx.box, token_provider=token_provider, auth_guard=guard
+        )
         pool = SmtpPool(config, size=self.pool_size)
         self._pools[server_id] = (server.updated_at, pool)
         return pool
