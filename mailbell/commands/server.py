@@ -131,15 +131,30 @@ def list_(
 
     with context().session() as session:
         owner = owner_tenant(session, tenant, system)
-        rows = [s.model_dump() for s in list_mail_servers(session=session, tenant=owner)]
+        servers = list_mail_servers(session=session, tenant=owner)
+    rows = [s.model_dump() for s in servers]
     if as_json:
         print_json(to_jsonable(rows))
         return
     for row in rows:
         row["tls"] = row["security"] + ("" if row["tls_verify"] else " (NOT VERIFIED)")
+        row["login"] = _login_state(row)
     print_table(
-        rows, ["id", "name", "default", "provider", "host", "port", "tls", "auth", "username"]
+        rows,
+        ["id", "name", "default", "provider", "host", "port", "tls", "auth", "username", "login"],
     )
+    for server in servers:  # what to do, spelled out under the table
+        if server.auth_problem:
+            typer.echo(f"server {server.id} ({server.name}): {server.auth_problem}")
+
+
+def _login_state(row: dict[str, Any]) -> str | None:
+    """The LOGIN column: OAuth authorization, or a pause after refused credentials."""
+    if row["authorization"] == "revoked":
+        return "REVOKED"
+    if row["credentials_paused_until"] is not None:
+        return "REFUSED"
+    return str(row["authorization"]).replace("_", " ") if row["authorization"] else None
 
 
 @app.command("show")
@@ -154,10 +169,14 @@ def show(
 
     with context().session() as session:
         owner = owner_tenant(session, tenant, system)
-        data = to_jsonable(
-            get_mail_server(session=session, tenant=owner, server_id=server_id).model_dump()
-        )
-    print_json(data) if as_json else print_fields(data)
+        server = get_mail_server(session=session, tenant=owner, server_id=server_id)
+    data = to_jsonable(server.model_dump())
+    if as_json:
+        print_json(data)
+        return
+    print_fields(data)
+    if server.auth_problem:
+        typer.echo(f"problem: {server.auth_problem}")
 
 
 @app.command("edit")

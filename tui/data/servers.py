@@ -24,7 +24,10 @@ def load(ctx: Context, slug: str | None) -> ServersView:
 
     with ctx.session() as session:
         tenant = owner(session, slug)
-        servers = [s.model_dump() for s in list_mail_servers(session=session, tenant=tenant)]
+        servers = [
+            {**s.model_dump(), "problem": s.auth_problem}  # what to do when it cannot log in
+            for s in list_mail_servers(session=session, tenant=tenant)
+        ]
         effective = resolve_effective_server(session=session, tenant=tenant)
         server = effective.server
         return ServersView(

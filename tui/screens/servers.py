@@ -46,6 +46,15 @@ def effective_line(view: ServersView, slug: str | None) -> Text:
     return Text(f"● Mail is sent through {view.effective_name!r} (the default).", style="green")
 
 
+def _login_cell(server: dict[str, Any]) -> Text | None:
+    """A server that cannot log in shows why in place of its last test (not colour alone)."""
+    if server["authorization"] == "revoked":
+        return Text("✗ authorization revoked", style="bold red")
+    if server["credentials_paused_until"] is not None:
+        return Text("✗ credentials refused", style="bold red")
+    return None
+
+
 class ServersScreen(MainScreen):
     MODE = "servers"
     PAGE_TITLE = "Mail servers"
@@ -95,7 +104,11 @@ class ServersScreen(MainScreen):
     @on(ServersLoaded)
     def show(self, message: ServersLoaded) -> None:
         view = self.view = message.value
-        self.query_one("#effective", Static).update(effective_line(view, self.slug))
+        summary = effective_line(view, self.slug)
+        for server in view.servers:  # a server that cannot log in says what to do, here
+            if server["problem"]:
+                summary.append(f"\n✗ {server['name']}: {server['problem']}", style="bold red")
+        self.query_one("#effective", Static).update(summary)
         table = self.query_one("#servers", DataTable)
         selected = self.selected_id()
         table.clear()
@@ -110,7 +123,8 @@ class ServersScreen(MainScreen):
                 f"{server['host']}:{server['port']}",
                 server["security"],
                 server["auth"],
-                fmt.outcome(server["last_test_ok"], when_=server["last_test_at"]),
+                _login_cell(server)
+                or fmt.outcome(server["last_test_ok"], when_=server["last_test_at"]),
                 key=str(server["id"]),
             )
         if not view.servers:
