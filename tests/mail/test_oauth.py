@@ -147,21 +147,23 @@ async def test_rotated_refresh_token_and_access_token_are_stored_encrypted(
 async def test_refresh_failure_is_retryable_and_marks_the_server(
     octx, actor, token_endpoint: TokenEndpoint
 ) -> None:
+    # (A revoked grant is not retried: tests/mail/test_oauth_revoked.py.)
     server = add_server(octx, actor)
-    set_refresh_token(octx, server.id, "rt-revoked")
+    set_refresh_token(octx, server.id, "rt-live")
+    token_endpoint.add_refresh_token("rt-live")
+    token_endpoint.fail_with(503, "temporarily_unavailable", "busy; rt-live client-secret")
     provider = token_provider_for(octx, reload(octx, server.id))
     with pytest.raises(RetryableError) as caught:
         await provider()
     error = caught.value
-    assert error.step == "oauth"
-    assert "invalid_grant" in error.message and "oauth authorize" in error.message
-    assert "rt-revoked" not in error.message and "client-secret" not in error.message
+    assert error.step == "oauth" and "temporarily_unavailable" in error.message
+    assert "rt-live" not in error.message and "client-secret" not in error.message
     row = reload(octx, server.id)
-    assert row.last_test_ok is False
-    assert row.last_test_message.startswith("OAuth: ") and "invalid_grant" in row.last_test_message
+    assert row.last_test_ok is False and row.auth_revoked_at is None
+    assert row.last_test_message.startswith("OAuth: ")
+    assert "temporarily_unavailable" in row.last_test_message
 
-    token_endpoint.add_refresh_token("rt-revoked")  # fixed by the admin: the next try works
-    await provider()
+    await provider()  # the endpoint is back: the next try works
     row = reload(octx, server.id)
     assert row.last_test_ok is None and row.last_test_message is None
 
