@@ -102,6 +102,14 @@ async def test_the_page_lists_every_subject_worst_first_with_glyphs(ctx, actor, 
         # The reason in full under the table, for the selected row.
         text = screen_text(app)
         assert CONNECT_REFUSED in text and "tenant acme" in text
+        # Colours come from the stylesheet (app.tcss), one per state, besides the glyph.
+        table = app.screen.query_one("#health", DataTable)
+        styles = [table.get_row_at(i)[0].style for i in range(3)]
+        assert len({str(style.color) for style in styles}) == 3
+        assert styles[0].bold and not styles[2].bold
+        await pilot.press("ctrl+t")  # another theme: the rows are painted again
+        await settle(pilot)
+        assert health_rows(app)[0][0] == "✗ critical"
 
     app = make_app(start="health")
     async with app.run_test(size=(160, 48)) as pilot:

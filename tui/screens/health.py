@@ -45,6 +45,14 @@ def since_text(value: datetime, *, wide: bool) -> str:
     return f"{ago(value)} · {fmt.when(value)}" if wide else ago(value)
 
 
+def clip_middle(value: str, width: int) -> str:
+    """Both ends of a long name: "acme relay deliveries" and "acme relay" stay apart."""
+    if len(value) <= width:
+        return value
+    head = (width - 1) // 2
+    return value[:head] + "…" + value[len(value) - (width - 1 - head) :]
+
+
 def worst_first(reads: list[HealthRead]) -> list[HealthRead]:
     """Critical, warning, unknown, ok; the store's order (system first) within each."""
     rank = {HealthState.UNKNOWN: 0.5}
@@ -152,7 +160,7 @@ class HealthScreen(MainScreen):
     def _cells(self, table: HealthTable, read: HealthRead, wide: bool) -> tuple[Any, ...]:
         kind = data.kind_label(read.kind) if wide else SHORT_KINDS.get(read.kind, read.kind)
         muted = data.muted(read)
-        subject = Text(fmt.clip(read.subject, self.widths["subject"] - (2 if muted else 0)))
+        subject = Text(clip_middle(read.subject, self.widths["subject"] - (2 if muted else 0)))
         if muted:
             subject.append(" ⊘", style="dim")  # alerts muted
         tenant = (
