@@ -144,7 +144,7 @@ class TokenStore(Protocol):
 
     def record_failure(self, reason: str) -> None: ...
 
-    def record_revoked(self, reason: str) -> None: ...
+    def record_revoked(self, detail: str) -> None: ...
 
 
 SessionFactory = Callable[[], AbstractContextManager["Session"]]
@@ -183,9 +183,10 @@ class ServerTokenStore:
             session.add(server)
             session.commit()
 
-    def record_revoked(self, reason: str) -> None:
-        """Mark the server revoked (through the ORM, so the configuration generation moves and
-        every worker re-reads the row: their next delivery fails without the token endpoint)."""
+    def record_revoked(self, detail: str) -> None:
+        """Mark the server revoked, keeping the provider's answer (`detail`) as the reason;
+        through the ORM, so the configuration generation moves and every worker re-reads the
+        row: their next delivery fails without the token endpoint."""
         from core.models._common import utcnow
         from core.models.mail import MailServer
 
@@ -195,9 +196,10 @@ class ServerTokenStore:
                 return
             now = utcnow()
             server.auth_revoked_at = server.auth_revoked_at or now
-            server.auth_revoked_reason = reason[:1000]
+            server.auth_revoked_reason = detail[:1000]
             server.last_test_at = now
             server.last_test_ok = False
+            reason = revoked_message(detail, self.server_id)
             server.last_test_message = (FAILURE_PREFIX + reason)[:1000]
             session.add(server)
             session.commit()
@@ -370,11 +372,12 @@ class OAuthTokenProvider:
                 form = {"grant_type": grant, "scope": MICROSOFT_APP_SCOPE}
             tokens = await request_token(client, form, timeout=self.timeout)
         except AuthorizationRevoked as exc:
-            reason = revoked_message(exc.reply or exc.message, self.server_id)
+            detail = exc.reply or exc.message
+            reason = revoked_message(detail, self.server_id)
             log.warning("OAuth authorization of mail server %s revoked: %s", self.server_id, reason)
             self.revoked = reason
             self._access_token = None
-            await self._persist("record_revoked", reason)
+            await self._persist("record_revoked", detail)
             raise AuthorizationRevoked(reason, step="oauth", reply=exc.reply) from None
         except RetryableError as exc:
             log.warning("OAuth token refresh failed: %s", exc.message)
@@ -425,7 +428,7 @@ def provider_for_server(
         clock=clock,
         problem=problem,
         server_id=server.id,
-        revoked=server.auth_revoked_reason or "authorization revoked"
+        revoked=revoked_message(server.auth_revoked_reason or "refused", server.id)
         if server.auth_revoked_at is not None
         else None,
     )

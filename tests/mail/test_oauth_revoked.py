@@ -138,7 +138,8 @@ async def test_revoked_grant_fails_deliveries_at_once_until_authorized_again(
         read = get_mail_server(session=fresh, tenant=tenant, server_id=server.id)
         stored = fresh.get(MailServer, server.id)
     assert stored.auth_revoked_at is not None
-    assert read.authorization == "revoked" and "invalid_grant" in read.auth_revoked_reason
+    assert read.authorization == "revoked"
+    assert read.auth_revoked_reason == "invalid_grant: Token has been expired or revoked."
     assert read.auth_problem == f"authorization revoked — re-authorize: {command}"
     listed = cli("server", "list", "--tenant", "acme")
     assert listed.code == 0 and "REVOKED" in listed.out

@@ -19,6 +19,7 @@ from core.context import Context
 from core.errors import AuthorizationRevoked, PermanentError
 from core.generation import current_generation
 from core.mail.auth_guard import AuthGuard
+from core.mail.oauth import revoked_message
 from core.mail.smtp import SmtpConfig, SmtpPool
 from core.models.mail import MailServer
 from core.vocabulary import Channel as VocabularyChannel
@@ -79,8 +80,7 @@ class EmailChannel(Channel):
             if stale is not None:
                 self._retired.append(stale[1])
             raise AuthorizationRevoked(
-                server.auth_revoked_reason or "authorization revoked: re-authorize the server",
-                step="oauth",
+                revoked_message(server.auth_revoked_reason or "refused", server_id), step="oauth"
             )
         cached = self._pools.get(server_id)
         if cached is not None and cached[0] == server.updated_at:
