@@ -165,6 +165,12 @@ class ServerTokenStore:
             server = session.get(MailServer, self.server_id)
             if server is None:
                 return
+            if server.auth_revoked_at is not None:
+                # Authorized again (an admin's test got tokens): every worker's pool, whose
+                # provider still holds the revoked grant, is rebuilt.
+                from core.models._common import utcnow
+
+                server.updated_at = utcnow()
             store_tokens(server, tokens, box=self.box)
             session.add(server)
             session.commit()
@@ -406,8 +412,13 @@ def provider_for_server(
     box: SecretBox,
     store: TokenStore | None = None,
     clock: Callable[[], float] = time.time,
+    retry_revoked: bool = False,
 ) -> OAuthTokenProvider:
-    """The token provider for a saved server; configuration problems surface on first use."""
+    """The token provider for a saved server; configuration problems surface on first use.
+
+    A server marked revoked gets a provider that refuses without asking, unless
+    `retry_revoked` (an admin's explicit test: the grant may have been restored at the
+    provider; new tokens clear the mark)."""
     try:
         client: OAuthClient | None = OAuthClient.from_server(server, settings=settings, box=box)
         problem = None
@@ -429,12 +440,16 @@ def provider_for_server(
         problem=problem,
         server_id=server.id,
         revoked=revoked_message(server.auth_revoked_reason or "refused", server.id)
-        if server.auth_revoked_at is not None
+        if server.auth_revoked_at is not None and not retry_revoked
         else None,
     )
 
 
-def token_provider_for(ctx: Context, server: MailServer) -> OAuthTokenProvider:
+def token_provider_for(
+    ctx: Context, server: MailServer, *, retry_revoked: bool = False
+) -> OAuthTokenProvider:
     """The provider of a saved server, storing refreshed tokens and failures on its row."""
     store = ServerTokenStore(ctx.session, ctx.box, server.id) if server.id is not None else None
-    return provider_for_server(server, settings=ctx.settings, box=ctx.box, store=store)
+    return provider_for_server(
+        server, settings=ctx.settings, box=ctx.box, store=store, retry_revoked=retry_revoked
+    )

@@ -63,26 +63,27 @@ def smtp_config_for(
     server: MailServer,
     *,
     store_tokens: bool = True,
-    enforce_refusals: bool = True,
+    explicit: bool = False,
 ) -> SmtpConfig:
     """The SmtpConfig of `server`; XOAUTH2 servers get a token provider backed by the row.
 
-    A saved server's AUTH refusals are recorded and, with `enforce_refusals`, obeyed (no AUTH
-    after two refusals within the hour: core/mail/auth_guard.py); an admin's explicit test
-    passes False: it may try, and its refusal counts."""
+    A saved server's AUTH refusals are recorded and obeyed (no AUTH after two refusals within
+    the hour: core/mail/auth_guard.py), and a revoked OAuth grant is not asked for tokens. An
+    admin's `explicit` test may try anyway (the cause may be fixed at the provider): its
+    refusal counts, and its success ends the pause or the revoked mark."""
     provider = None
     if server.auth == "XOAUTH2":
         from core.mail.oauth import provider_for_server, token_provider_for
 
         if store_tokens:
-            provider = token_provider_for(ctx, server)
+            provider = token_provider_for(ctx, server, retry_revoked=explicit)
         else:
             provider = provider_for_server(server, settings=ctx.settings, box=ctx.box)
     guard = None
     if store_tokens and server.id is not None:  # not a draft with unsaved credentials
         from core.mail.auth_guard import AuthGuard
 
-        guard = AuthGuard(ctx.engine, server.id, enforce=enforce_refusals)
+        guard = AuthGuard(ctx.engine, server.id, enforce=not explicit)
     return SmtpConfig.from_server(server, ctx.box, token_provider=provider, auth_guard=guard)
 
 
@@ -165,7 +166,7 @@ async def test_mail_server(
             )
             draft.fenced = draft.fenced or (actor is not None and actor.tenant_scoped)
             server = draft
-        config = smtp_config_for(ctx, server, store_tokens=not changes, enforce_refusals=False)
+        config = smtp_config_for(ctx, server, store_tokens=not changes, explicit=True)
         sender = _envelope_address(mail_from or sender_address(server))
     await fence_check(config, host_field)
     report = await diagnose(config, mail_from=sender, on_step=on_step)
@@ -277,7 +278,7 @@ async def send_test_email(
                 f"is not set on mail server {server.id} ({server.name}) and its username is not "
                 "an address: set the From address",
             )
-        config = smtp_config_for(ctx, server, enforce_refusals=False)
+        config = smtp_config_for(ctx, server, explicit=True)
         message, message_id = build_test_message(
             sender=sender,
             recipient=address,

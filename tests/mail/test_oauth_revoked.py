@@ -17,9 +17,11 @@ from core.models.delivery import Delivery
 from core.models.mail import MailServer, MailServerRead, MailServerUpdate
 from core.pipeline.worker import Worker
 from core.services.mail_servers import get_mail_server, update_mail_server
+from core.services.mail_tests import test_mail_server
 from core.services.oauth_authorization import complete_authorization, start_authorization
 from tests.support.factories import configure_tenant, emit_events, make_mail_server, make_tenant
 from tests.support.token_endpoint import TokenEndpoint
+from tui.data import servers as servers_page
 
 GOOGLE_REVOKED = ("invalid_grant", "Token has been expired or revoked.")
 
@@ -151,6 +153,8 @@ async def test_revoked_grant_fails_deliveries_at_once_until_authorized_again(
     assert "client-secret" not in listed.out + json.dumps(as_json)
     shown = cli("server", "show", str(server.id), "--tenant", "acme")
     assert f"problem: authorization revoked — re-authorize: {command}" in shown.out
+    [page_row] = servers_page.load(ctx, "acme").servers  # what the TUI's servers page shows
+    assert page_row["problem"] == read.auth_problem
 
     # The next delivery (a new worker: it knows only the row) fails without the token endpoint
     # and without a connection to the mail server.
@@ -225,3 +229,48 @@ def test_a_new_oauth_identity_clears_the_mark(ctx, session, actor) -> None:
         actor=actor,
     )
     assert read.authorization == "not_authorized" and read.auth_revoked_reason is None
+
+
+async def test_app_only_consent_restored_at_the_provider_the_admin_test_clears_it(
+    oauth_env: TokenEndpoint, ctx, session, actor, smtp_servers
+) -> None:
+    """Microsoft 365 app-only (client credentials): consent is granted again in the provider's
+    portal, not through mailbell; the admin's explicit test asks again and clears the mark."""
+    endpoint = oauth_env
+    srv = smtp_servers(mode="tls", xoauth2=endpoint.verify)
+    tenant = make_tenant(session, actor=actor)
+    server = make_mail_server(
+        session,
+        ctx.box,
+        tenant,
+        smtp=srv,
+        actor=actor,
+        provider="MS365",
+        auth="XOAUTH2",
+        password=None,
+        oauth_client_id="client-id",
+        oauth_client_secret="client-secret",
+        oauth_directory_id="contoso.onmicrosoft.com",
+    )
+    configure_tenant(session, ctx.box, tenant, recipients=["ops@acme.org"], actor=actor)
+    assert server.authorization == "authorized"
+    endpoint.fail_with(
+        400, "unauthorized_client", "AADSTS65001: The user or administrator has not consented."
+    )
+    [first] = emit_events(session, ctx.box, tenant, 1)
+    await _drain(ctx)
+    assert [(r.id, r.status, r.attempts) for r in _rows(ctx)] == [(first, "failed", 1)]
+    with ctx.session() as fresh:
+        assert get_mail_server(session=fresh, tenant=tenant, server_id=server.id).authorization == (
+            "revoked"
+        )
+
+    report = await test_mail_server(ctx=ctx, tenant=tenant, server_id=server.id)
+    assert report.ok and len(endpoint.requests) == 2
+    with ctx.session() as fresh:
+        read = get_mail_server(session=fresh, tenant=tenant, server_id=server.id)
+    assert read.authorization == "authorized" and read.auth_revoked_at is None
+    [second] = emit_events(session, ctx.box, tenant, 1)
+    await _drain(ctx)
+    assert (_rows(ctx)[-1].id, _rows(ctx)[-1].status) == (second, "sent")
+    assert len(srv.messages) == 1
