@@ -115,7 +115,7 @@ async def _work(ctx: Context, work: dict[str, Any], respond: Any) -> None:
 
         await run_webhook_test(ctx, work, respond)
     elif kind == "health_check":
-        from slackbot.listeners.actions.health import run_health_check
+        from slackbot.listeners.actions.health_check import run_health_check
 
         await run_health_check(ctx, work, respond)
     else:

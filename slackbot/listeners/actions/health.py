@@ -5,14 +5,14 @@ Who: a system admin, for any subject; a tenant's Slack admin, for that tenant's 
 channel linked to that tenant. Anyone else is refused, audited, and nothing changes.
 
 "Check now" is audited at the click (`health.check`), then runs the checks of the subject's
-owner (the tenant, or the system) after the ack, as follow-up work, and answers the user alone
-with the subject's state. "Mute 24 h" mutes the subject (`core.services.health.mute_subject`,
+owner (the tenant, or the system) after the ack, as follow-up work
+(`slackbot.listeners.actions.health_check`), and answers the user alone with the subject's
+state. "Mute 24 h" mutes the subject (`core.services.health.mute_subject`,
 audited `health.mute`) and says so in the channel, so the other admins know why alerts stop.
 """
 
 from __future__ import annotations
 
-import asyncio
 import logging
 from dataclasses import dataclass, replace
 from typing import Any
@@ -24,7 +24,7 @@ from core.health.store import get_subject
 from core.models.health import HealthSubject
 from core.models.tenancy import Tenant
 from core.services.audit import Actor, record
-from core.services.health import check_now, mute_subject
+from core.services.health import mute_subject
 from core.services.slack import channel_ref
 from core.services.slack_admins import (
     is_system_admin,
@@ -32,10 +32,9 @@ from core.services.slack_admins import (
     record_refusal,
     slack_actor,
 )
-from core.services.slack_status import HealthLine, health_lines
-from core.vocabulary import HealthState
 from slackbot.blocks.common import escape
-from slackbot.blocks.health import check_answer, mute_answer
+from slackbot.blocks.health import mute_answer
+from slackbot.listeners.actions.health_check import subject_line
 from slackbot.listeners.followup import Followup, FollowupRunner
 from slackbot.listeners.offloop import BUSY_TEXT, DatabaseBusy, ListenerDatabase
 from slackbot.text import mention
@@ -45,9 +44,6 @@ log = logging.getLogger("slackbot")
 CHECK_NOW = "health_check_now"
 MUTE = "health_mute"
 MUTE_HOURS = 24.0
-# Scopes ("system", "tenant:ID") whose "Check now" is running in this process: a second click
-# waits for the first instead of starting another pass.
-_RUNNING: set[str] = set()
 
 
 @dataclass
@@ -118,12 +114,6 @@ def authorize(
     return Allowed(row, owner, actor, system_admin)
 
 
-def _line(session: Session, key: str, tenant_id: int | None) -> HealthLine | None:
-    return next(
-        (x for x in health_lines(session=session, tenant_id=tenant_id) if x.key == key), None
-    )
-
-
 def decide_mute(ctx: Context, body: dict[str, Any], action: dict[str, Any]) -> Outcome:
     key = str(action.get("value") or "")
     with ctx.session() as session:
@@ -137,7 +127,7 @@ def decide_mute(ctx: Context, body: dict[str, Any], action: dict[str, Any]) -> O
             hours=MUTE_HOURS,
             actor=allowed.actor,
         )
-        line = _line(session, key, allowed.subject.tenant_id)
+        line = subject_line(session, key, allowed.subject.tenant_id)
     assert line is not None  # muted just now, in this session
     return Outcome(announce=mute_answer(line, user_mention=mention(_clicker(body)[0])))
 
@@ -160,41 +150,6 @@ def decide_check(ctx: Context, body: dict[str, Any], action: dict[str, Any]) -> 
     return Outcome(
         work={"kind": "health_check", "key": key, "tenant_id": tenant.id if tenant else None}
     )
-
-
-def _after_check(ctx: Context, key: str, tenant_id: int | None) -> tuple[HealthLine | None, Any]:
-    with ctx.session() as session:
-        row = get_subject(session, key)
-        latest = HealthState(row.candidate_state) if row and row.candidate_state else None
-        return _line(session, key, tenant_id), latest
-
-
-async def run_health_check(ctx: Context, work: dict[str, Any], respond: Any) -> None:
-    """The follow-up of "Check now": run the owner's checks, answer the user alone."""
-    key, tenant_id = str(work["key"]), work.get("tenant_id")
-    scope = f"tenant:{tenant_id}" if tenant_id is not None else "system"
-    if scope in _RUNNING:
-        text = ":hourglass: A check is already running for these subjects; try again in a moment."
-    else:
-        _RUNNING.add(scope)
-        try:
-            tenant = None
-            if tenant_id is not None:
-                tenant = await asyncio.to_thread(_tenant, ctx, int(tenant_id))
-            await check_now(ctx, tenant=tenant, system=tenant is None)
-        finally:
-            _RUNNING.discard(scope)
-        line, latest = await asyncio.to_thread(_after_check, ctx, key, tenant_id)
-        text = check_answer(line, latest=latest, key=key)
-    await respond(text=text, response_type="ephemeral", replace_original=False)
-
-
-def _tenant(ctx: Context, tenant_id: int) -> Tenant | None:
-    with ctx.session() as session:
-        tenant = session.get(Tenant, tenant_id)
-        if tenant is not None:
-            session.expunge(tenant)
-        return tenant
 
 
 class HealthListener:
