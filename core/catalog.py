@@ -1,4 +1,7 @@
-"""The 14 events (= template names): the single source for scope, toggle, audience and payload.
+"""The events (= template names): the single source for scope, toggle, audience and payload.
+
+The 14 of the PortSIP API (`PORTSIP_NAMES`: what its template endpoints list), then mailbell's
+own: MAIL_HEALTH and SYSTEM_MAIL_HEALTH, the health watch's notices (core/health/alerts.py).
 
 Scopes: `tenant` events are emitted for one tenant and customised per tenant; `system` events
 come from the platform itself, go to the system recipients and are customised at system level.
@@ -29,7 +32,7 @@ import pydantic
 
 from core import catalog_payloads as p
 from core.errors import NotFound, ValidationError
-from core.vocabulary import EVENT_DESCRIPTIONS, EventName
+from core.vocabulary import EVENT_DESCRIPTIONS, EventName, TemplateName
 
 Scope = Literal["tenant", "system"]
 Audience = Literal[
@@ -47,6 +50,11 @@ class Event:
     sample: Mapping[str, Any]
     description: str
     render_variables: Mapping[str, str] = field(default_factory=dict)
+    # Health notices reach everyone who looks after the owner: every Slack channel linked to the
+    # tenant, whatever its routes; with no recipients they send no email (and that is no failure:
+    # the toggle is on by default, before anyone set recipients).
+    every_linked_channel: bool = False
+    needs_recipients: bool = True
 
     def validate(self, data: Mapping[str, Any] | p.Payload) -> p.Payload:
         """The payload as its model; a missing or bad variable is a `ValidationError("data")`."""
@@ -78,6 +86,15 @@ class Event:
 
 
 _UTC = "+00:00"
+_HEALTH_SAMPLE: dict[str, Any] = {
+    "notice": "alert", "kind": "mail_server", "subject_key": "mail_server:3",
+    "subject": "Main (smtp.acme.example)", "state": "critical", "previous_state": "ok",
+    "reason": "connect: smtp.acme.example:587 refused the connection",
+    "since": "2026-11-03T06:40:00" + _UTC,
+    "action": "check that smtp.acme.example accepts connections on port 587, then run "
+              "`mailbell server test 3`",
+    "tenant_name": None, "checked_at": "2026-11-03T06:55:00" + _UTC,
+}  # fmt: skip
 
 EVENTS: dict[str, Event] = {
     event.name: event
@@ -201,17 +218,43 @@ EVENTS: dict[str, Event] = {
              "since": "2026-11-03T07:55:00" + _UTC, "reason": "registration timed out (408)"},
             EVENT_DESCRIPTIONS[EventName.TRUNK_DISCONNECTED],
         ),
+        Event(
+            "MAIL_HEALTH", "tenant", "notify_mail_health", "tenant_recipients",
+            p.MailHealthPayload, _HEALTH_SAMPLE | {"tenant_name": "Acme Corp"},
+            EVENT_DESCRIPTIONS[EventName.MAIL_HEALTH],
+            every_linked_channel=True, needs_recipients=False,
+        ),
+        Event(
+            "SYSTEM_MAIL_HEALTH", "system", "notify_mail_health", "system_recipients",
+            p.MailHealthPayload,
+            _HEALTH_SAMPLE | {
+                "kind": "service", "subject_key": "service:keys", "subject": "key ring",
+                "reason": "a stored secret opens with no key of the ring (the key file "
+                          "/etc/mailbell/secret.key changed): restore the previous key file",
+                "action": "restore the previous key file, or put its key back in "
+                          "MAILBELL_SECRET_KEYS, then run `mailbell health check --system`",
+            },
+            EVENT_DESCRIPTIONS[EventName.SYSTEM_MAIL_HEALTH],
+            needs_recipients=False,
+        ),
     )
 }  # fmt: skip
 
 NAMES: tuple[str, ...] = tuple(EVENTS)
+# The template names of the PortSIP API, whose template endpoints list exactly these.
+PORTSIP_NAMES: tuple[str, ...] = tuple(TemplateName)
+# Toggles that may be on while the owner has no recipients (their email then just is not sent).
+TOGGLES_WITHOUT_RECIPIENTS = frozenset(
+    e.toggle for e in EVENTS.values() if e.toggle and not e.needs_recipients
+)
 
 
-def get_event(name: str, *, field: str | None = None) -> Event:
-    """The event named `name` (any case). Unknown: `NotFound`, or `ValidationError(field)`."""
+def get_event(name: str, *, field: str | None = None, among: tuple[str, ...] = NAMES) -> Event:
+    """The event named `name` (any case) among `among` (every event unless told). Unknown:
+    `NotFound`, or `ValidationError(field)`, listing the valid names."""
     event = EVENTS.get(name.strip().upper()) if isinstance(name, str) else None
-    if event is None:
-        message = f"unknown template/event {name!r}; valid names: {', '.join(NAMES)}"
+    if event is None or event.name not in among:
+        message = f"unknown template/event {name!r}; valid names: {', '.join(among)}"
         if field is not None:
             raise ValidationError(field, message)
         raise NotFound(message)

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from decimal import Decimal
-from typing import Annotated
+from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
+
+from core.vocabulary import HealthKind, HealthState
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -185,3 +187,25 @@ class TrunkDisconnectedPayload(Payload):
     host: Text = Field(description="Provider host the trunk registers to")
     since: UtcDatetime = Field(description="When the trunk went down")
     reason: LongText | None = Field(default=None, description="Last error (timeout, 403, ...)")
+
+
+class MailHealthPayload(Payload):
+    """A health notice (core/health): a subject of mailbell's own mail path changed state."""
+
+    notice: Literal["alert", "reminder", "recovery"] = Field(
+        description="alert: it got worse; reminder: it still lasts; recovery: it is ok again"
+    )
+    kind: HealthKind = Field(
+        description="What the subject is: mail_server, email_account, slack, backlog or service"
+    )
+    subject_key: Text = Field(
+        description="The subject's key, as `mailbell health` names it (e.g. mail_server:3)"
+    )
+    subject: Text = Field(description="The subject's name (a server, an address, a channel)")
+    state: HealthState = Field(description="Its state now: ok, warning, critical or unknown")
+    previous_state: HealthState = Field(description="Its state before (what was last told)")
+    reason: LongText = Field(description="What is wrong (empty when all is well)")
+    since: UtcDatetime = Field(description="Since when the subject has been in this state")
+    action: LongText | None = Field(default=None, description="What to do about it")
+    tenant_name: Text | None = Field(default=None, description="The tenant the subject belongs to")
+    checked_at: UtcDatetime = Field(description="When the check that found it ran")

@@ -91,6 +91,28 @@ class EventName(StrEnum):
     EMERGENCY_CALL = "EMERGENCY_CALL"
     TRUNK_CONNECTED = "TRUNK_CONNECTED"
     TRUNK_DISCONNECTED = "TRUNK_DISCONNECTED"
+    MAIL_HEALTH = "MAIL_HEALTH"
+    SYSTEM_MAIL_HEALTH = "SYSTEM_MAIL_HEALTH"
+
+
+class TemplateName(StrEnum):
+    """The 14 template names of the PortSIP API: its template endpoints know these and no more
+    (mailbell's own events, the health watch's, are not among them)."""
+
+    USER_CREATION = "USER_CREATION"
+    QUEUE_SLA = "QUEUE_SLA"
+    QUEUE_CALLBACK = "QUEUE_CALLBACK"
+    QUEUE_CALLBACK_FAILED = "QUEUE_CALLBACK_FAILED"
+    QUEUE_CALL_LOST = "QUEUE_CALL_LOST"
+    VOICEMAIL_RECEIVED = "VOICEMAIL_RECEIVED"
+    CALL_REPORT_COMPLETED = "CALL_REPORT_COMPLETED"
+    CONFERENCE_INVITATION = "CONFERENCE_INVITATION"
+    DISK_LOW = "DISK_LOW"
+    LICENSE_LIMITED = "LICENSE_LIMITED"
+    RECHARGE = "RECHARGE"
+    EMERGENCY_CALL = "EMERGENCY_CALL"
+    TRUNK_CONNECTED = "TRUNK_CONNECTED"
+    TRUNK_DISCONNECTED = "TRUNK_DISCONNECTED"
 
 
 # Final statuses: a delivery in one of these is never sent again (and may be pruned).
@@ -132,6 +154,7 @@ TENANT_TOGGLE_LABELS: Final = MappingProxyType(
         "notify_queue_callback": "When a queue callback has been made",
         "notify_queue_callback_failed": "When the queue callback is unsuccessful",
         "notify_queue_call_lost": "When a queue call is lost",
+        "notify_mail_health": "Health alerts: mailbell's mail path is in trouble",
     }
 )
 SYSTEM_TOGGLE_LABELS: Final = MappingProxyType(
@@ -142,6 +165,7 @@ SYSTEM_TOGGLE_LABELS: Final = MappingProxyType(
         "notify_emergency_call": "An emergency call was made",
         "notify_trunk_connected": "A trunk connected",
         "notify_trunk_disconnected": "A trunk disconnected",
+        "notify_mail_health": "Health alerts: mailbell's mail path is in trouble",
     }
 )
 TENANT_TOGGLES: Final[tuple[str, ...]] = tuple(TENANT_TOGGLE_LABELS)
@@ -166,6 +190,10 @@ EVENT_DESCRIPTIONS: Final = MappingProxyType(
         EventName.EMERGENCY_CALL: "emergency call notification",
         EventName.TRUNK_CONNECTED: "trunk connected notification",
         EventName.TRUNK_DISCONNECTED: "trunk disconnected notification",
+        EventName.MAIL_HEALTH: "mail path health alert (a server, account, Slack route or queue)",
+        EventName.SYSTEM_MAIL_HEALTH: (
+            "system mail path health alert (system servers, the Slack token, the service)"
+        ),
     }
 )
 

@@ -9,7 +9,8 @@
 The owner is the token's tenant, or the system for a system token without `?tenant=` (system
 events are customised at system level, tenant events per tenant: 400 `tenant` otherwise).
 A name outside the 14 of the reference is 404 `{"error": "... valid names: ...", "field":
-"name"}`, in the path and in a create body alike.
+"name"}`, in the path and in a create body alike: mailbell's own events (the health notices)
+have templates too, but these endpoints neither list nor accept them (the CLI and the TUI do).
 
 A template being saved is validated (test renders on the render budget) in a process of its
 own (api/template_checks.py), after the token check and before the write: rendering never runs
@@ -31,7 +32,7 @@ from api.json_types import json_fields
 from api.template_checks import TEMPLATE_CHECKS
 from api.template_checks import setup as setup_checks
 from core import validation as v
-from core.catalog import Event, get_event
+from core.catalog import PORTSIP_NAMES, Event, get_event
 from core.errors import NotFound, ValidationError
 from core.models.templates import TemplateUpdate
 from core.services.templates import (
@@ -45,7 +46,7 @@ from core.services.templates import (
     values_for_create,
     values_for_update,
 )
-from core.vocabulary import EventName
+from core.vocabulary import TemplateName
 
 
 class TemplateCreate(TemplateUpdate):
@@ -53,14 +54,14 @@ class TemplateCreate(TemplateUpdate):
     404 naming the valid names) and `TemplateUpdate`'s parts (`from` or `mail_from`, `subject`,
     `body`), whose values the template service checks."""
 
-    name: EventName
+    name: TemplateName
 
 
 class TemplateUpdateBody(TemplateUpdate):
     """`POST /api/custom_email_templates/{name}`: `TemplateUpdate`'s parts, and `name`, which
     must then be the path's."""
 
-    name: EventName | None = None
+    name: TemplateName | None = None
 
 
 # The names a create may carry (the part `from` also goes by `mail_from`).
@@ -79,7 +80,7 @@ def known_event(name: Any) -> Event:
     if not isinstance(name, str):
         raise ValidationError("name", "must be a JSON string")
     try:
-        return get_event(name)
+        return get_event(name, among=PORTSIP_NAMES)
     except NotFound as exc:
         raise ApiError(404, exc.message, field="name") from None
 
@@ -91,7 +92,8 @@ def _default_dict(name: str) -> dict[str, str]:
 
 async def list_defaults(request: web.Request) -> web.Response:
     await scoped_read(request, lambda _session, scope: scope)  # the token check
-    return web.json_response([{"name": t.name, **t.as_dict()} for t in list_default_templates()])
+    shown = [t for t in list_default_templates() if t.name in PORTSIP_NAMES]
+    return web.json_response([{"name": t.name, **t.as_dict()} for t in shown])
 
 
 async def get_default(request: web.Request) -> web.Response:
@@ -103,7 +105,7 @@ async def get_default(request: web.Request) -> web.Response:
 async def list_custom(request: web.Request) -> web.Response:
     def work(session: Session, scope: Scope) -> list[dict[str, Any]]:
         rows = list_custom_templates(session=session, tenant=scope.tenant)
-        return [row.as_dict() for row in rows]
+        return [row.as_dict() for row in rows if row.name in PORTSIP_NAMES]
 
     return web.json_response(await scoped_read(request, work))
 

@@ -55,6 +55,7 @@ class Notice:
     reason: str
     since: datetime
     detail: dict[str, Any] = field(default_factory=dict)
+    at: datetime | None = None  # when the notice was made (the result's time)
 
 
 def severity(state: str | None) -> int:
@@ -136,6 +137,7 @@ def _notice(
         reason=row.reason,
         since=row.since,
         detail=dict(row.detail),
+        at=now,
     )
 
 

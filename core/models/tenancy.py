@@ -72,7 +72,8 @@ class SystemSettings(SQLModel, table=True):
 
 
 class NotificationSettings(SQLModel, table=True):
-    """A tenant's recipients and its five event toggles (default off)."""
+    """A tenant's recipients and its event toggles: the reference's five (default off) and
+    mailbell's health alerts (default on)."""
 
     __tablename__ = "notification_settings"
 

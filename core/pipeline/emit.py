@@ -22,7 +22,7 @@ from core.models._common import owned_by
 from core.models.delivery import Delivery, EventRecord
 from core.models.tenancy import Tenant
 from core.pipeline.contents import read_contents
-from core.pipeline.emit_config import EmitDraft, OwnerConfig, owner_config
+from core.pipeline.emit_config import EmitDraft, OwnerConfig, owner_config, through_system_server
 from core.pipeline.emit_write import EmitResult, EmittedDelivery, PreparedEmit, write_emits
 
 __all__ = [
@@ -101,10 +101,13 @@ def prepare_emit(
     event: str,
     data: Mapping[str, Any],
     key: str | None = None,
+    system_server: bool = False,
 ) -> PreparedEmit | EmitResult:
     """Everything of `emit` but the writes: validation, the toggle, each channel's rows.
 
-    A repeated key answers the first emit's result at once (nothing to write).
+    A repeated key answers the first emit's result at once (nothing to write). `system_server`:
+    the email goes through the system's default server (when there is one) instead of the
+    owner's effective server; health alerts about that server use it.
     """
     spec = get_event(event, field="event")
     _check_scope(spec, tenant)
@@ -114,6 +117,8 @@ def prepare_emit(
         return found
 
     config = owner_config(session, tenant)
+    if system_server:
+        config = through_system_server(session, config)
     draft = EmitDraft(
         session=session,
         box=box,
@@ -146,10 +151,17 @@ def emit(
     event: str,
     data: Mapping[str, Any],
     key: str | None = None,
+    system_server: bool = False,
 ) -> EmitResult:
     """Record event `event` for `tenant` (None: a system event), queue its deliveries, commit."""
     prepared = prepare_emit(
-        session=session, box=box, tenant=tenant, event=event, data=data, key=key
+        session=session,
+        box=box,
+        tenant=tenant,
+        event=event,
+        data=data,
+        key=key,
+        system_server=system_server,
     )
     if isinstance(prepared, EmitResult):
         return prepared

@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 import weakref
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, TypeVar
 
 from sqlalchemy.engine import Engine
@@ -104,6 +104,13 @@ def _load(session: Session, tenant: Tenant | None) -> OwnerConfig:
         recipients=list(settings.recipients),
         server=ServerView.of(server) if server is not None else None,
     )
+
+
+def through_system_server(session: Session, config: OwnerConfig) -> OwnerConfig:
+    """`config` with its email sent through the system's default server, when there is one (an
+    alert about the owner's own broken mail path must not depend on that path)."""
+    system = owner_config(session, None).server
+    return config if system is None else replace(config, server=system)
 
 
 class _EngineCache:

@@ -1,6 +1,6 @@
 """Notification settings: one read and one update for a tenant or, `tenant` None, the system.
 
-A tenant's settings combine its recipients, its five toggles and its default mail server; the
+A tenant's settings combine its recipients, its toggles and its default mail server; the
 system's combine "apply to all tenants", the system recipients and toggles, and the system
 default server. Updates (`NotificationSettingsUpdate`, validated by the model) are partial and
 all-or-nothing: one broken rule and nothing changes. The update is a use case: it commits its
@@ -14,6 +14,7 @@ from typing import Any
 from sqlmodel import Session
 
 from core import validation as v
+from core.catalog import TOGGLES_WITHOUT_RECIPIENTS
 from core.crypto import SecretBox
 from core.errors import ValidationError
 from core.models._common import utcnow
@@ -261,7 +262,11 @@ def _check_recipients_rule(
     """A tenant event needs at least one recipient: enabling one without any, or emptying the
     list while one is on, is refused."""
     new_recipients = recipients if recipients is not None else list(row.recipients)
-    enabled = [name for name in TENANT_TOGGLES if toggles.get(name, getattr(row, name))]
+    enabled = [
+        name
+        for name in TENANT_TOGGLES
+        if name not in TOGGLES_WITHOUT_RECIPIENTS and toggles.get(name, getattr(row, name))
+    ]
     if not enabled or new_recipients:
         return
     newly = [name for name in enabled if toggles.get(name) and not getattr(row, name)]

@@ -189,8 +189,11 @@ def list_links(*, session: Session, tenant: Tenant | None = None) -> list[Channe
 
 
 def short_name(event: Event) -> str:
-    """What Slack users type and read: the toggle without `notify_`, else the lowercase name."""
-    return event.toggle.removeprefix("notify_") if event.toggle else event.name.lower()
+    """What Slack users type and read: the toggle without `notify_`, else the lowercase name
+    (also for a system event whose toggle has a tenant event's name: SYSTEM_MAIL_HEALTH)."""
+    if event.toggle and not (event.scope == "system" and event.toggle in TENANT_TOGGLES):
+        return event.toggle.removeprefix("notify_")
+    return event.name.lower()
 
 
 def _aliases() -> dict[str, Event]:
@@ -198,8 +201,9 @@ def _aliases() -> dict[str, Event]:
     for event in EVENTS.values():
         aliases[event.name.lower()] = event
         if event.toggle:
-            aliases[event.toggle] = event
-            aliases[short_name(event)] = event
+            # a toggle name shared by both scopes stands for the tenant event (listed first)
+            aliases.setdefault(event.toggle, event)
+            aliases.setdefault(short_name(event), event)
     return aliases
 
 
@@ -348,8 +352,12 @@ def remove_routes(
 
 
 def slack_targets(session: Session, tenant: Tenant | None, event_name: str) -> list[str]:
-    """Channel ids that mirror `event_name`: routes in the tenant's channels; for a system event
-    (tenant None), the channels where a system admin routed it."""
+    """Channel ids that mirror `event_name`: routes in the tenant's channels (every channel
+    linked to the tenant for an event that goes to all of them: health notices); for a system
+    event (tenant None), the channels where a system admin routed it."""
+    if tenant is not None and EVENTS[event_name].every_linked_channel:
+        linked = select(SlackChannelLink.channel_id).where(SlackChannelLink.tenant_id == tenant.id)
+        return list(dict.fromkeys(session.exec(linked.order_by(col(SlackChannelLink.id))).all()))
     query = select(SlackChannelLink.channel_id).join(
         SlackRoute, col(SlackRoute.link_id) == col(SlackChannelLink.id)
     )

@@ -30,7 +30,14 @@ from core.models.tenancy import (
     NotificationSettingsUpdate,
 )
 from core.models.webhooks import WebhookCreate
-from core.vocabulary import SYSTEM_TOGGLES, TENANT_TOGGLES, Channel, DeliveryStatus, EventName
+from core.vocabulary import (
+    SYSTEM_TOGGLES,
+    TENANT_TOGGLES,
+    Channel,
+    DeliveryStatus,
+    EventName,
+    TemplateName,
+)
 from tests.api.conftest import ApiClient
 
 LIMITS = ("maxLength", "minLength", "maximum", "minimum", "exclusiveMaximum", "exclusiveMinimum",
@@ -143,10 +150,11 @@ def _stored_names(fields: dict[str, Facts], enums: Mapping[str, type[StrEnum]]) 
 
 
 def _template_read_on_the_wire(fields: dict[str, Facts]) -> dict[str, Facts]:
-    """`TemplateRead.as_dict`: `mail_from` is `from`; `name` is the catalogue's."""
+    """`TemplateRead.as_dict`: `mail_from` is `from`; `name` is one of the reference's 14 (the
+    template endpoints show no other)."""
     wire = dict(fields)
     wire["from"] = wire.pop("mail_from")
-    _stored_names(wire, {"name": EventName})
+    _stored_names(wire, {"name": TemplateName})
     return wire
 
 

@@ -139,6 +139,10 @@ class EmailRenderer(Renderer):
     def rows(self, draft: EmitDraft) -> list[DeliveryRow]:
         spec, config = draft.spec, draft.config
         groups = _recipient_groups(spec, draft.payload, config.recipients)
+        if not spec.needs_recipients:
+            # mailbell's own alerts are on before anyone sets recipients: none, no email (and
+            # no failed delivery, which would count against the mail server's health)
+            groups = [group for group in groups if group]
         plans = _plan(spec, config, groups, draft.enabled)
         template = (
             config.template(draft.session, draft.tenant, spec.name)

@@ -13,6 +13,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from core.catalog import Event
+from core.vocabulary import HEALTH_GLYPHS, EventName, HealthState
 
 HEADER_MAX = 150
 SECTION_TEXT_MAX = 3000
@@ -39,6 +40,17 @@ TITLES: dict[str, str] = {
     "EMERGENCY_CALL": "Emergency call from {caller} to {dialed_number}",
     "TRUNK_CONNECTED": "Trunk connected: {trunk_name}",
     "TRUNK_DISCONNECTED": "Trunk disconnected: {trunk_name}",
+}
+# The health watch's notices (core/health/alerts.py) have a message of their own: the state,
+# what is wrong, what to do, and two buttons whose value is the subject's key.
+HEALTH_EVENTS = frozenset({EventName.MAIL_HEALTH, EventName.SYSTEM_MAIL_HEALTH})
+HEALTH_CHECK_NOW = "health_check_now"
+HEALTH_MUTE = "health_mute"
+HEALTH_ICONS: dict[str, str] = {
+    HealthState.CRITICAL: ":red_circle:",
+    HealthState.WARNING: ":warning:",
+    HealthState.OK: ":large_green_circle:",
+    HealthState.UNKNOWN: ":grey_question:",
 }
 ICONS: dict[str, str] = {
     "EMERGENCY_CALL": ":rotating_light:",
@@ -129,6 +141,8 @@ def alert_message(
     at: datetime,
 ) -> dict[str, Any]:
     """`{"text": fallback, "blocks": [...]}` for chat.postMessage (add `channel`)."""
+    if event.name in HEALTH_EVENTS:
+        return health_message(payload=payload, tenant=tenant, delivery_id=delivery_id, at=at)
     heading = title(event, payload)
     icon = ICONS.get(event.name)
     blocks: list[dict[str, Any]] = [
@@ -159,14 +173,7 @@ def alert_message(
     for start in range(0, len(fields), FIELDS_PER_SECTION):
         blocks.append({"type": "section", "fields": fields[start : start + FIELDS_PER_SECTION]})
     blocks.extend(long_sections)
-    context = [f"Tenant *{escape(tenant)}*" if tenant else "System", format_time(at)]
-    if delivery_id is not None:
-        context.append(f"delivery {delivery_id}")
-    footer = {
-        "type": "context",
-        "elements": [{"type": "mrkdwn", "text": truncate(" · ".join(context), 3000)}],
-    }
-    blocks = [*blocks[: MAX_BLOCKS - 1], footer]
+    blocks = [*blocks[: MAX_BLOCKS - 1], _footer(tenant, delivery_id, at)]
     where = f"[{tenant}]" if tenant else "[system]"
     fallback = " — ".join([f"{where} {heading}", "; ".join(plain)]) if plain else heading
     return {"text": truncate(fallback, FALLBACK_MAX), "blocks": blocks}
@@ -174,3 +181,92 @@ def alert_message(
 
 def _section(text: str) -> dict[str, Any]:
     return {"type": "section", "text": {"type": "mrkdwn", "text": text}}
+
+
+def _footer(tenant: str | None, delivery_id: int | None, at: datetime) -> dict[str, Any]:
+    context = [f"Tenant *{escape(tenant)}*" if tenant else "System", format_time(at)]
+    if delivery_id is not None:
+        context.append(f"delivery {delivery_id}")
+    return {
+        "type": "context",
+        "elements": [{"type": "mrkdwn", "text": truncate(" · ".join(context), 3000)}],
+    }
+
+
+def _state(value: Any) -> str:
+    """`✗ critical`: the glyph carries the state without colour."""
+    state = str(value)
+    glyph = HEALTH_GLYPHS[HealthState(state)] if state in HEALTH_GLYPHS else "?"
+    return f"{glyph} {state}"
+
+
+def _health_heading(payload: Mapping[str, Any]) -> str:
+    subject, state = str(payload.get("subject", "")), str(payload.get("state", ""))
+    notice = payload.get("notice")
+    if notice == "recovery" and state != HealthState.OK:  # cleared, but not judged since
+        return f"No longer {payload.get('previous_state')}: {subject}"
+    if notice == "recovery":
+        return f"Recovered: {subject} is ok again"
+    if notice == "reminder":
+        return f"Still {state}: {subject}"
+    return f"{state.capitalize()}: {subject}"
+
+
+def _button(text: str, action_id: str, value: str) -> dict[str, Any]:
+    return {
+        "type": "button",
+        "text": {"type": "plain_text", "text": text},
+        "action_id": action_id,
+        "value": value[:2000],
+    }
+
+
+def health_message(
+    *, payload: Mapping[str, Any], tenant: str | None, delivery_id: int | None, at: datetime
+) -> dict[str, Any]:
+    """A health notice: the status line (glyph, state, what it was, since when), the reason,
+    what to do, and the buttons "Check now" and "Mute 24 h" (not on a recovery: nothing to do)."""
+    notice = payload.get("notice")
+    heading = truncate(_health_heading(payload).replace("\n", " "), HEADER_MAX - 4)
+    icon = HEALTH_ICONS.get(str(payload.get("state")), ":grey_question:")
+    since = _parse_time(str(payload.get("since", "")))
+    status = f"*{_state(payload.get('state'))}* (was {_state(payload.get('previous_state'))})"
+    if since is not None:
+        status += f" · since {format_time(since)}"
+    blocks: list[dict[str, Any]] = [
+        {
+            "type": "header",
+            "text": {"type": "plain_text", "text": truncate(f"{icon} {heading}", HEADER_MAX)},
+        },
+        _section(
+            truncate(
+                f"{status}\n{escape(str(payload.get('kind', '')).replace('_', ' '))}"
+                f" · `{escape(str(payload.get('subject_key', '')))}`",
+                SECTION_TEXT_MAX,
+            )
+        ),
+    ]
+    reason, action = payload.get("reason"), payload.get("action")
+    if reason:
+        label = "Details" if notice == "recovery" else "What is wrong"
+        blocks.append(_section(truncate(f"*{label}*\n{escape(str(reason))}", SECTION_TEXT_MAX)))
+    if action and notice != "recovery":
+        blocks.append(_section(truncate(f"*What to do*\n{escape(str(action))}", SECTION_TEXT_MAX)))
+    key = str(payload.get("subject_key", ""))
+    if notice != "recovery" and key:
+        blocks.append(
+            {
+                "type": "actions",
+                "elements": [
+                    _button("Check now", HEALTH_CHECK_NOW, key),
+                    _button("Mute 24 h", HEALTH_MUTE, key),
+                ],
+            }
+        )
+    blocks.append(_footer(tenant, delivery_id, at))
+    where = f"[{tenant}]" if tenant else "[system]"
+    # The fallback is mrkdwn too (notifications show it): escaped like the sections.
+    fallback = f"{where} {escape(heading)}"
+    if reason and notice != "recovery":
+        fallback += f" — {escape(str(reason))}"
+    return {"text": truncate(fallback, FALLBACK_MAX), "blocks": blocks}
