@@ -161,3 +161,37 @@ async def test_a_burst_to_one_channel_writes_its_result_once(sctx, api) -> None:
     assert len(api.posts(CHANNEL)) == 20
     assert len(updates) == 1
     assert link_result(sctx, link_id)[1] is None and link_result(sctx, link_id)[0] is not None
+
+
+@pytest.mark.parametrize(
+    ("error", "state", "action"),
+    [
+        ("is_archived", HealthState.CRITICAL, f"unarchive #{CHANNEL}, or route the events"),
+        ("channel_not_found", HealthState.CRITICAL, f"invite the bot into #{CHANNEL} if it is"),
+        ("account_inactive", HealthState.CRITICAL, "ask mailbell's operator to put a valid bot"),
+        ("restricted_action", HealthState.WARNING, "see Slack's documentation"),
+    ],
+)
+async def test_what_each_refused_post_means(sctx, api, error, state, action) -> None:
+    link_id = route_channel(sctx, "acme", CHANNEL)
+    api.fail("chat.postMessage", error=error, channel=CHANNEL)
+    emit_for(sctx, "acme")
+    await deliver_slack(sctx)
+    assert link_result(sctx, link_id)[1] == error
+    await slack_pass(sctx)
+    await slack_pass(sctx)
+    row = subject(sctx, f"slack:link:{link_id}")
+    assert row.state == state and error in row.reason
+    assert row.detail["action"].startswith(action)
+
+
+async def test_a_transient_error_is_not_kept_on_the_link(sctx, api) -> None:
+    """internal_error is retried and says nothing about the channel: the link keeps its last
+    real result (here: the retry that went through)."""
+    link_id = route_channel(sctx, "acme", CHANNEL)
+    api.fail("chat.postMessage", error="internal_error", channel=CHANNEL, times=1)
+    emit_for(sctx, "acme")
+    await deliver_slack(sctx)
+    assert [c.answer.get("error") for c in api.calls] == ["internal_error", None]
+    at, error = link_result(sctx, link_id)
+    assert error is None and at is not None

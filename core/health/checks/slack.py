@@ -55,7 +55,14 @@ LINK_ERRORS: dict[str, tuple[str, str]] = {
         "the channel is archived",
         "unarchive #{channel}, or route the events to another channel (/mailbell route)",
     ),
-} | {code: ("Slack refuses the bot token", TOKEN_ACTION) for code in TOKEN_REFUSED}
+} | {
+    # Not the tenant's to fix: the channel's admins learn whom to ask.
+    code: (
+        "Slack refuses the bot token",
+        "ask mailbell's operator to put a valid bot token in SLACK_BOT_TOKEN (see slack:token)",
+    )
+    for code in TOKEN_REFUSED
+}
 # conversations.info for at most this many channels a pass, a few at a time (Slack's tier 3).
 PROBES_PER_PASS = 50
 PROBE_CONCURRENCY = 4
