@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import ssl
 import time
 from datetime import datetime
 from typing import Any
@@ -27,12 +28,17 @@ from core.context import Context
 from core.health.runner import CHECKS, CheckScope
 from core.health.store import CheckResult
 from core.mail.diagnose import ConnectionReport, diagnose
+from core.mail.smtp_connection import SmtpConfig, build_tls_context
 from core.models._common import utcnow
 from core.models.mail import MailServer
 from core.services.mail_tests import smtp_config_for
 from core.vocabulary import HealthKind, HealthState
 
 CERTIFICATE_WARNING_DAYS = 14
+# Probes started a second, at most: a pass shares its event loop with the worker and the API,
+# and a probe costs about 8 ms of that loop's CPU (mostly the TLS handshake), so a pass is
+# spread out instead of run as one burst; faster when needed to end within half its cutoff.
+PROBES_PER_S = 10.0
 # Probes still waiting for a turn this long before the runner's cutoff are not started: their
 # servers are reported "not checked" instead of the whole pass being lost.
 _MARGIN_S = 1.0
@@ -68,9 +74,10 @@ def _result(
 
 
 def certificate_days(not_after: datetime, now: datetime) -> int:
-    """Whole days left (a part of a day counts: "in 5 days"); negative once expired."""
+    """Whole days left, a part of a day counting as one ("in 5 days"); once expired, minus the
+    whole days since (-1 on the first day)."""
     days = (not_after - now).total_seconds() / _DAY_S
-    return math.ceil(days) if days >= 0 else math.floor(days)
+    return math.ceil(days) if days > 0 else -max(1, int(-days))
 
 
 def _certificate(report: ConnectionReport) -> dict[str, Any] | None:
@@ -133,7 +140,31 @@ def revoked(server: MailServer) -> CheckResult:
     )
 
 
-async def probe(ctx: Context, server: MailServer, timeout: float) -> CheckResult:
+class TlsContexts:
+    """One TLS context per distinct trust setting for a pass, built on a thread: building one
+    loads the system's CA store (tens of milliseconds of CPU), which done for each of many
+    servers on the event loop would stall the worker and the API that share it."""
+
+    def __init__(self) -> None:
+        self._built: dict[tuple[object, ...], asyncio.Future[ssl.SSLContext]] = {}
+
+    async def get(self, config: SmtpConfig) -> ssl.SSLContext | None:
+        if config.security == "none":
+            return None
+        key = (config.tls_verify, config.ca_file, config.ca_pem)
+        future = self._built.get(key)
+        if future is None:
+            future = asyncio.ensure_future(asyncio.to_thread(build_tls_context, config))
+            self._built[key] = future
+        try:
+            return await asyncio.shield(future)
+        except Exception:  # diagnose builds it again and reports what is wrong in its tls step
+            return None
+
+
+async def probe(
+    ctx: Context, server: MailServer, timeout: float, contexts: TlsContexts | None = None
+) -> CheckResult:
     """One server's result: the walk without MAIL FROM, cut off after `timeout` seconds."""
     if server.auth_revoked_at is not None:
         return revoked(server)
@@ -146,8 +177,11 @@ async def probe(ctx: Context, server: MailServer, timeout: float) -> CheckResult
             f"cannot read the server's settings: {type(exc).__name__}",
             "see the service:keys subject",
         )
+    contexts = contexts or TlsContexts()
     try:
-        report = await asyncio.wait_for(diagnose(config), timeout)
+        report = await asyncio.wait_for(
+            diagnose(config, tls_context=await contexts.get(config)), timeout
+        )
     except TimeoutError:
         return _result(
             server,
@@ -175,9 +209,14 @@ async def check(ctx: Context, scope: CheckScope) -> list[CheckResult]:
     settings = ctx.settings
     timeout = settings.health_check_timeout_s
     gate = asyncio.Semaphore(max(1, settings.health_concurrency))
-    last_start = time.monotonic() + _cutoff(ctx) - timeout - _MARGIN_S
+    cutoff = _cutoff(ctx)
+    started = time.monotonic()
+    last_start = started + cutoff - timeout - _MARGIN_S
+    pace = max(PROBES_PER_S, len(servers) / (cutoff / 2))
+    contexts = TlsContexts()
 
-    async def one(server: MailServer) -> CheckResult:
+    async def one(number: int, server: MailServer) -> CheckResult:
+        await asyncio.sleep(max(0.0, started + number / pace - time.monotonic()))
         async with gate:
             if time.monotonic() > last_start:
                 return _result(
@@ -186,6 +225,6 @@ async def check(ctx: Context, scope: CheckScope) -> list[CheckResult]:
                     "not checked: the pass ran out of time (raise MAILBELL_HEALTH_CONCURRENCY)",
                     "raise MAILBELL_HEALTH_CONCURRENCY",
                 )
-            return await probe(ctx, server, timeout)
+            return await probe(ctx, server, timeout, contexts)
 
-    return list(await asyncio.gather(*(one(server) for server in servers)))
+    return list(await asyncio.gather(*(one(n, server) for n, server in enumerate(servers))))
