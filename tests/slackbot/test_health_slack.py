@@ -217,3 +217,50 @@ async def test_check_now_by_a_system_admin_on_the_token(bot, tenants, broken, sl
     assert "✓ *ok* · Slack bot token" in text
     assert "The newest result is *critical*" in text
     assert subject(tenants, "slack:token").candidate_state == HealthState.CRITICAL
+
+
+# -- the real alert, end to end -------------------------------------------------------------------
+
+SECOND_CHANNEL = "CACME00002"
+
+
+async def test_the_alerts_buttons_work_where_the_alert_lands(
+    bot, tenants, slack_api, audit
+) -> None:
+    """acme's first channel refuses posts; the health alert about it lands in acme's second
+    channel, and its "Mute 24 h" button, clicked there by acme's admin, mutes that subject."""
+    ctx = tenants
+    route_channel(ctx, "acme", SECOND_CHANNEL)
+    broken_link = route_channel(ctx, "acme", ACME_CHANNEL)
+    slack_api.fail("chat.postMessage", error="not_in_channel", channel=ACME_CHANNEL)
+    emit_for(ctx, "acme")
+    await deliver_slack(ctx)
+    await slack_pass(ctx)
+    notices = await slack_pass(ctx)
+    key = f"slack:link:{broken_link}"
+    assert [(n.notice, n.key) for n in notices] == [("alert", key)]
+    await deliver_slack(ctx)  # the alert goes out like any delivery
+    alerts = [p for p in slack_api.posts(SECOND_CHANNEL) if p.get("blocks")]
+    buttons = [
+        (element["action_id"], element["value"], element.get("text", {}).get("text"))
+        for post in alerts
+        for block in post["blocks"]
+        if block["type"] == "actions"
+        for element in block["elements"]
+    ]
+    assert (MUTE, key, "Mute 24 h") in buttons and (CHECK_NOW, key, "Check now") in buttons
+    alert_ts = next(
+        c.answer["ts"]
+        for c in slack_api.calls
+        if c.ok and c.method == "chat.postMessage" and c.body in alerts
+    )
+
+    answer = await bot.click(
+        MUTE, key, user=ACME_ADMIN, channel=SECOND_CHANNEL, message_ts=alert_ts
+    )
+    assert answer.status == 200
+    assert subject(ctx, key).muted_until is not None
+    assert [e.target for e in audit("health.mute")] == [key]
+    await slack_api.wait_for(
+        lambda: any("muted for 24 h" in p["text"] for p in slack_api.posts(SECOND_CHANNEL))
+    )

@@ -19,6 +19,7 @@ from typing import Any
 
 from sqlmodel import Session
 
+from core.channels.slack.blocks import HEALTH_CHECK_NOW, HEALTH_MUTE
 from core.context import Context
 from core.health.store import get_subject
 from core.models.health import HealthSubject
@@ -41,8 +42,9 @@ from slackbot.text import mention
 
 log = logging.getLogger("slackbot")
 
-CHECK_NOW = "health_check_now"
-MUTE = "health_mute"
+# The alert's buttons, declared with the alert message (core/channels/slack/blocks.py).
+CHECK_NOW = HEALTH_CHECK_NOW
+MUTE = HEALTH_MUTE
 MUTE_HOURS = 24.0
 
 
