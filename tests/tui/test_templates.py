@@ -6,6 +6,7 @@ from pathlib import Path
 
 from textual.widgets import DataTable, Input, Static, TextArea
 
+from core.catalog import NAMES
 from core.errors import NotFound
 from core.services.templates import get_custom_template
 from core.services.tenants import get_tenant
@@ -40,15 +41,16 @@ async def open_editor(pilot, name: str) -> None:
     await settle(pilot)
 
 
-async def test_lists_the_14_templates_with_badges(ctx, actor, make_app) -> None:
+async def test_lists_every_template_with_badges(ctx, actor, make_app) -> None:
     seed(ctx, actor)
     app = make_app(tenant_slug="acme", start="templates")
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         table = rows(app.screen.query_one("#templates", DataTable))
-        assert len(table) == 14
+        # the reference's 14, then mailbell's own (the health alerts)
+        assert [row[0] for row in table] == list(NAMES)
         assert {row[1].strip() for row in table} == {"default"}
-        assert table[0][0] == "USER_CREATION" and table[-1][0] == "TRUNK_DISCONNECTED"
+        assert table[0][0] == "USER_CREATION" and table[-1][0] == "SYSTEM_MAIL_HEALTH"
 
 
 async def test_edit_a_template_and_see_the_preview_change(ctx, actor, make_app) -> None:
