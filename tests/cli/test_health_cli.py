@@ -1,7 +1,7 @@
 """`mailbell health [check] [--tenant SLUG | --system] [--json]`: every subject with its glyph,
 state, reason and since-when; exit 0 only when every state is ok; scoped by owner; refused flag
-combinations are usage errors; a check that fails is one line on stderr; the demo's data shows
-a warning."""
+combinations are usage errors; `health check` runs the real checks (one result per run), and a
+check that fails is one line on stderr; the demo's data shows a warning."""
 
 from __future__ import annotations
 
@@ -103,6 +103,33 @@ def test_refused_flags(cli, watched, args, code, message) -> None:
     assert refused.code == code
     assert message in refused.err and "Traceback" not in refused.err
     assert refused.out == ""
+
+
+def test_health_check_is_one_result_per_run(cli, session, ctx, actor, smtp_server) -> None:
+    """Against a real SMTP server: the first run leaves the new subject unknown (exit 1), the
+    second agrees (ok, exit 0); once the server is stopped, two runs make it critical."""
+    acme = make_tenant(session, actor=actor)
+    make_mail_server(session, ctx.box, acme, smtp=smtp_server, name="Main")
+    key_row = ("mail_server", "acme", "Main")
+
+    def states() -> tuple[int, dict[tuple[str, str, str], str]]:
+        ran = cli("health", "check", "--tenant", "acme", "--json")
+        rows = json.loads(ran.out)
+        assert all(row["tenant"] == "acme" for row in rows)
+        return ran.code, {(r["kind"], r["tenant"], r["subject"]): r["state"] for r in rows}
+
+    code, first = states()
+    assert code == 1 and first[key_row] == "unknown"
+    code, second = states()
+    assert second[key_row] == "ok"
+    assert code == (0 if set(second.values()) == {"ok"} else 1)
+
+    smtp_server.stop()
+    code, blip = states()
+    assert blip[key_row] == "ok"  # one failed result is not yet a state
+    code, down = states()
+    assert code == 1 and down[key_row] == "critical"
+    assert cli("health", "--tenant", "acme").code == 1
 
 
 def test_the_demo_shows_a_warning(cli, ctx) -> None:
