@@ -29,12 +29,14 @@ from core.models.slack import SlackRoute
 from core.models.tenancy import TENANT_TOGGLES, NotificationSettings, SystemSettings, Tenant
 from core.vocabulary import HEALTH_SEVERITY, DeliveryStatus, HealthKind, HealthState
 
-SERVER_COLUMNS = ("name", "host", "port", "security")
+# name and host first (host tells whether the server exists); then what says it cannot log in.
+SERVER_COLUMNS = ("name", "host", "port", "security", "id", "auth_revoked_at", "auth_refusals")
 
 
 @dataclass
 class TenantOverview:
-    """No secret among it: the server is name, host, port and security only."""
+    """No secret among it: the server is its name, host, port, security, id, and when it
+    lost its authorization or was refused its credentials."""
 
     tenant: str
     settings: dict[str, Any]  # recipients (comma-separated) and the five toggles

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import Any
 
 from core.channels.slack.blocks import format_time, truncate
@@ -51,10 +52,30 @@ def _server_line(server: dict[str, Any] | None, source: str | None, tenant: str)
             "system server to all tenants."
         )
     where = "the tenant's own" if source == "tenant" else "the system server"
-    return (
+    line = (
         f"*Mail server:* {escape(server['name'])} — {escape(str(server['host']))}:"
         f"{server['port']} ({escape(server['security'])}), {where}"
     )
+    problem = _login_problem(server)
+    return f"{line}\n:x: {problem}" if problem else line
+
+
+def _login_problem(server: dict[str, Any]) -> str | None:
+    """The server cannot log in: why, and the command that ends it."""
+    from core.mail.auth_refusals import paused_until
+
+    if server.get("auth_revoked_at") is not None:
+        return (
+            "*authorization revoked* — re-authorize: "
+            f"`mailbell oauth authorize --server {server['id']}`"
+        )
+    until = paused_until(server.get("auth_refusals") or [], datetime.now(UTC))
+    if until is not None:
+        return (
+            f"*credentials refused* — tried again at {until:%H:%M} UTC or when changed: "
+            f"`mailbell server edit {server['id']} --password …`"
+        )
+    return None
 
 
 def _failure_line(failure: dict[str, Any]) -> str:

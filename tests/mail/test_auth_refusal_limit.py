@@ -7,6 +7,7 @@ services. The guard's clock is a fake one (core.mail.auth_guard.utcnow), moved b
 from __future__ import annotations
 
 import asyncio
+import json
 from datetime import datetime, timedelta
 
 import pytest
@@ -22,6 +23,8 @@ from core.models.mail import MailServer, MailServerUpdate
 from core.pipeline.worker import Worker
 from core.services.mail_servers import get_mail_server, update_mail_server
 from core.services.mail_tests import test_mail_server
+from core.services.slack_status import tenant_overview
+from slackbot.blocks.status import status_message
 from tests.support.factories import configure_tenant, emit_events, make_tenant
 
 WRONG = "wrong-horse"
@@ -53,6 +56,23 @@ def refusing(ctx, session, actor, smtp_servers):
     with ctx.session() as fresh:
         [row] = fresh.exec(select(MailServer)).all()
     return srv, tenant, row.id
+
+
+def slack_status(ctx, tenant) -> str:
+    """The text of `/mailbell status` for `tenant` (the blocks the command answers with)."""
+    with ctx.session() as session:
+        overview = tenant_overview(session=session, tenant_id=tenant.id, tenant_slug=tenant.slug)
+    answer = status_message(
+        tenant=tenant.slug,
+        server=overview.server,
+        server_source=overview.server_source,
+        recipients=[],
+        toggles=[],
+        routes=[],
+        queued=0,
+        failures=[],
+    )
+    return json.dumps(answer, ensure_ascii=False)
 
 
 def _rows(ctx) -> list[Delivery]:
@@ -112,6 +132,7 @@ async def test_ten_deliveries_make_two_refused_logins_an_hour(
     read = get_mail_server(session=session, tenant=tenant, server_id=server_id)
     assert read.credentials_paused_until is not None
     assert read.auth_problem and "credentials refused" in read.auth_problem
+    assert f"credentials refused* — tried again at {until:%H:%M} UTC" in slack_status(ctx, tenant)
     with ctx.session() as fresh:  # every attempt gave its lease back
         assert fresh.exec(select(ServiceLease)).all() == []
 

@@ -19,6 +19,8 @@ from core.pipeline.worker import Worker
 from core.services.mail_servers import get_mail_server, update_mail_server
 from core.services.mail_tests import test_mail_server
 from core.services.oauth_authorization import complete_authorization, start_authorization
+from core.services.slack_status import tenant_overview
+from slackbot.blocks.status import status_message
 from tests.support.factories import configure_tenant, emit_events, make_mail_server, make_tenant
 from tests.support.token_endpoint import TokenEndpoint
 from tui.data import servers as servers_page
@@ -80,6 +82,23 @@ async def test_other_refusals_stay_retryable(
     assert not isinstance(caught.value, AuthorizationRevoked)
     await provider()  # and the next call asks again, and works
     assert len(token_endpoint.requests) == 2
+
+
+def slack_status(ctx, tenant) -> str:
+    """The text of `/mailbell status` for `tenant` (the blocks the command answers with)."""
+    with ctx.session() as session:
+        overview = tenant_overview(session=session, tenant_id=tenant.id, tenant_slug=tenant.slug)
+    answer = status_message(
+        tenant=tenant.slug,
+        server=overview.server,
+        server_source=overview.server_source,
+        recipients=[],
+        toggles=[],
+        routes=[],
+        queued=0,
+        failures=[],
+    )
+    return json.dumps(answer, ensure_ascii=False)
 
 
 def _rows(ctx) -> list[Delivery]:
@@ -155,6 +174,7 @@ async def test_revoked_grant_fails_deliveries_at_once_until_authorized_again(
     assert f"problem: authorization revoked — re-authorize: {command}" in shown.out
     [page_row] = servers_page.load(ctx, "acme").servers  # what the TUI's servers page shows
     assert page_row["problem"] == read.auth_problem
+    assert f"authorization revoked* — re-authorize: `{command}`" in slack_status(ctx, tenant)
 
     # The next delivery (a new worker: it knows only the row) fails without the token endpoint
     # and without a connection to the mail server.
