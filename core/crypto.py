@@ -4,6 +4,13 @@ The first key encrypts; every key decrypts. Errors name the fix and never show a
 Short secrets (passwords, tokens) are Fernet tokens; bulk data (rendered messages, event
 payloads) is sealed with keys derived from the same ring (`core.sealed`), and Fernet tokens
 written by earlier versions still open.
+
+A long-running process (`mailbell serve`, `mailbell worker`) follows a key file that another
+process rewrote (`mailbell keys rotate`): a secret that does not open, when the file's identity
+(inode, mtime, size) changed since it was read, reloads the ring and tries once more; encrypting
+reloads it first too, so new secrets go under the new first key; `reload()` (on SIGHUP) reads it
+again unconditionally. MAILBELL_SECRET_KEYS is read once, when the process starts: a process's
+environment cannot change from outside, so a new value needs a restart.
 """
 
 from __future__ import annotations
@@ -11,11 +18,14 @@ from __future__ import annotations
 import base64
 import contextlib
 import errno
+import logging
 import os
 import secrets
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TypeVar
 
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
@@ -24,6 +34,10 @@ from core.private_files import make_private_dir
 from core.sealed import BlobKey, UnopenableBlob, is_sealed, open_sealed, seal
 
 ENV_VAR = "MAILBELL_SECRET_KEYS"
+
+log = logging.getLogger("mailbell.keys")
+T = TypeVar("T")
+FileIdentity = tuple[int, int, int]  # st_ino, st_mtime_ns, st_size
 
 
 @dataclass(frozen=True)
@@ -104,70 +118,195 @@ def read_key_file(path: Path) -> str:
         raise SecretKeyError(f"cannot read the key file {path}: check its owner and mode") from None
 
 
+def _identity(stat: os.stat_result) -> FileIdentity:
+    return (stat.st_ino, stat.st_mtime_ns, stat.st_size)
+
+
+def _file_identity(path: Path) -> FileIdentity | None:
+    try:
+        return _identity(os.stat(path))
+    except OSError:  # gone or unreadable: nothing newer to load
+        return None
+
+
+def _read_key_file_with_identity(path: Path) -> tuple[str, FileIdentity]:
+    """The file's text and the identity of exactly that text (fstat of the descriptor read:
+    a file replaced in between is seen as changed next time, never the other way round)."""
+    try:
+        with path.open() as handle:
+            return handle.read(), _identity(os.fstat(handle.fileno()))
+    except FileNotFoundError:
+        raise SecretKeyError(
+            f"the key file {path} is missing: restore it from a backup "
+            "(the keys already loaded stay in use)"
+        ) from None
+    except PermissionError:
+        raise SecretKeyError(f"cannot read the key file {path}: check its owner and mode") from None
+
+
+@dataclass(frozen=True)
+class _Ring:
+    """One loaded ring, swapped whole on a reload: a thread holding it never sees half of two."""
+
+    fernet: MultiFernet
+    blob_keys: tuple[BlobKey, ...]
+    identity: FileIdentity | None  # of the key file it came from; None for MAILBELL_SECRET_KEYS
+
+    @classmethod
+    def parse(cls, raw: str, origin: str, identity: FileIdentity | None) -> _Ring:
+        keys = _parse_keys(raw, origin)
+        return cls(
+            MultiFernet([fernet for fernet, _ in keys]),
+            tuple(blob_key for _, blob_key in keys),
+            identity,
+        )
+
+
 class SecretBox:
-    """Encrypts and decrypts secrets with the key ring. Build one per process from the settings."""
+    """Encrypts and decrypts secrets with the key ring. Build one per process from the settings;
+    threads share it (the worker, the API and the health watch run in one process)."""
 
     def __init__(self, source: KeySource) -> None:
         self.source = source
-        self._ring: MultiFernet | None = None
-        self._keys: list[Fernet] = []
-        self._blob_keys: list[BlobKey] = []
+        self._ring: _Ring | None = None
         self._load_lock = threading.Lock()
+        self._refused: FileIdentity | None = None  # a changed key file that did not load
 
-    def _load(self) -> MultiFernet:
-        if self._ring is not None:
-            return self._ring
+    def _load(self) -> _Ring:
+        ring = self._ring
+        if ring is not None:
+            return ring
         with self._load_lock:  # threads encrypting for the first time create one key file
-            return self._load_once()
+            if self._ring is None:
+                self._ring = self._read(create=True)
+            return self._ring
 
-    def _load_once(self) -> MultiFernet:
-        if self._ring is None:
-            if self.source.env_keys:
-                keys = _parse_keys(self.source.env_keys, ENV_VAR)
-            else:
-                path = self.source.key_file
-                if not path.exists():
-                    _create_key_file(path)
-                keys = _parse_keys(read_key_file(path), f"the key file {path}")
-            self._keys = [fernet for fernet, _ in keys]
-            self._blob_keys = [blob_key for _, blob_key in keys]
-            self._ring = MultiFernet(self._keys)
-        return self._ring
+    def _read(self, *, create: bool) -> _Ring:
+        if self.source.env_keys:
+            return _Ring.parse(self.source.env_keys, ENV_VAR, None)
+        path = self.source.key_file
+        if create and not path.exists():
+            _create_key_file(path)
+        raw, identity = _read_key_file_with_identity(path)
+        return _Ring.parse(raw, f"the key file {path}", identity)
+
+    def _newer(self, used: _Ring) -> _Ring | None:
+        """The ring to try again with after `used` failed to open something, or None when
+        nothing newer can be had (same key file, keys from the environment, a broken file)."""
+        if used.identity is None:
+            return None
+        with self._load_lock:
+            current = self._ring
+            if current is not None and current is not used:
+                return current  # another thread reloaded meanwhile
+            path = self.source.key_file
+            identity = _file_identity(path)
+            if identity is None or identity in (used.identity, self._refused):
+                return None
+            try:
+                ring = self._read(create=False)
+            except SecretKeyError as exc:
+                self._refused = identity
+                log.warning("the key file changed but does not load, keeping the old keys: %s", exc)
+                return None
+            self._ring = ring
+            log.info(
+                "key ring reloaded: the key file changed",
+                extra={"keys": len(ring.blob_keys), "key_file": str(path)},
+            )
+            return ring
+
+    def _current(self) -> _Ring:
+        """The ring to encrypt with: reloaded first when the key file has changed."""
+        ring = self._load()
+        if ring.identity is not None and _file_identity(self.source.key_file) not in (
+            ring.identity,
+            None,
+        ):
+            return self._newer(ring) or ring
+        return ring
+
+    def _opening(self, attempt: Callable[[_Ring], T]) -> T:
+        """`attempt(ring)`; when nothing in the ring opens the data, once more with the key
+        file's newer ring, if it changed."""
+        ring = self._load()
+        try:
+            return attempt(ring)
+        except (InvalidToken, UnopenableBlob):
+            newer = self._newer(ring)
+            if newer is None:
+                raise
+            return attempt(newer)
+
+    def reload(self) -> int:
+        """Read the keys again (SIGHUP); returns how many are loaded. A key file that is
+        missing or malformed raises SecretKeyError and the keys loaded stay in use."""
+        with self._load_lock:
+            self._ring = self._read(create=self._ring is None)
+            self._refused = None
+            return len(self._ring.blob_keys)
+
+    def refresh(self) -> int:
+        """Reload the ring if the key file changed since it was read (the health check does,
+        so that a broken file is reported before a restart trips on it); returns how many keys
+        are loaded. A key file that is gone, unreadable or malformed raises SecretKeyError, and
+        the keys loaded stay in use."""
+        ring = self._load()
+        if ring.identity is None:
+            return len(ring.blob_keys)
+        with self._load_lock:
+            current = self._ring or ring
+            if _file_identity(self.source.key_file) != current.identity:
+                current = self._ring = self._read(create=False)
+                self._refused = None
+                log.info(
+                    "key ring reloaded: the key file changed",
+                    extra={"keys": len(current.blob_keys), "key_file": str(self.source.key_file)},
+                )
+            return len(current.blob_keys)
+
+    def _unopenable(self, what: str) -> SecretKeyError:
+        where = self.source.description
+        restart = (
+            f"; a running process reads {ENV_VAR} only when it starts"
+            if self.source.env_keys
+            else ""
+        )
+        return SecretKeyError(
+            f"{what} cannot be decrypted with the keys in {where}: "
+            f"restore the key that encrypted it (add it to {where}){restart}"
+        )
 
     def encrypt(self, plaintext: str) -> str:
-        return self._load().encrypt(plaintext.encode()).decode()
+        return self._current().fernet.encrypt(plaintext.encode()).decode()
 
     def encrypt_bytes(self, data: bytes) -> bytes:
         """Seal bulk data under the first key (`core.sealed`)."""
-        self._load()
-        return seal(self._blob_keys[0], data)
+        return seal(self._current().blob_keys[0], data)
 
     def decrypt_bytes(self, token: bytes) -> bytes:
         """Open sealed data, or a Fernet token of an earlier version."""
-        ring = self._load()
-        try:
+
+        def attempt(ring: _Ring) -> bytes:
             if is_sealed(token):
-                return open_sealed(self._blob_keys, token)
-            return ring.decrypt(token)
+                return open_sealed(ring.blob_keys, token)
+            return ring.fernet.decrypt(token)
+
+        try:
+            return self._opening(attempt)
         except (InvalidToken, UnopenableBlob):
-            raise SecretKeyError(
-                f"stored data cannot be decrypted with the keys in {self.source.description}: "
-                f"restore the key that encrypted it (add it to {self.source.description})"
-            ) from None
+            raise self._unopenable("stored data") from None
 
     def decrypt(self, token: str) -> str:
         try:
-            return self._load().decrypt(token.encode()).decode()
+            return self._opening(lambda ring: ring.fernet.decrypt(token.encode())).decode()
         except InvalidToken:
-            raise SecretKeyError(
-                f"a stored secret cannot be decrypted with the keys in {self.source.description}: "
-                f"restore the key that encrypted it (add it to {self.source.description})"
-            ) from None
+            raise self._unopenable("a stored secret") from None
 
     def rotate_token(self, token: str) -> str:
         """Re-encrypt under the first key of the ring."""
         try:
-            return self._load().rotate(token.encode()).decode()
+            return self._load().fernet.rotate(token.encode()).decode()
         except InvalidToken:
             raise SecretKeyError(
                 f"a stored secret cannot be decrypted with the keys in {self.source.description}: "
@@ -194,10 +333,8 @@ class SecretBox:
         path = self.source.key_file
         old = read_key_file(path).strip()
         _write_private(path, Fernet.generate_key().decode() + "\n" + old + "\n")
-        self._ring = None
-        self._load()
+        self.reload()
 
     @property
     def key_count(self) -> int:
-        self._load()
-        return len(self._keys)
+        return len(self._load().blob_keys)

@@ -33,6 +33,14 @@ PROBE_INTERVAL_S = 2.0
 OK, FULL, READ_ONLY, UNKNOWN = "ok", "full", "read-only", "unknown"
 
 
+def write_nothing(ctx: Context) -> None:
+    """Commit a write that changes nothing (blocking). A database that refuses writes raises
+    `StorageFullError` / `StorageReadOnlyError`; anything else raises as the driver says."""
+    with ctx.session() as session:
+        session.connection().execute(text("UPDATE alembic_version SET version_num = version_num"))
+        session.commit()
+
+
 @dataclass(frozen=True, slots=True)
 class WriteVerdict:
     state: str  # OK, FULL, READ_ONLY, or UNKNOWN before the first probe has answered
@@ -56,11 +64,7 @@ class WriteProbe:
         """One probe (blocking): commit a write that changes nothing, classify the outcome."""
         state = OK
         try:
-            with self.ctx.session() as session:
-                session.connection().execute(
-                    text("UPDATE alembic_version SET version_num = version_num")
-                )
-                session.commit()
+            write_nothing(self.ctx)
         except StorageFullError:
             state = FULL
         except StorageReadOnlyError:

@@ -9,6 +9,8 @@ from sqlmodel import Session, SQLModel, select
 from core.crypto import SecretBox
 from core.models.delivery import DeliveryContent, EventRecord
 from core.models.mail import EmailAccount, MailServer
+from core.models.tenancy import SystemSettings
+from core.models.webhooks import WebhookTarget
 from core.services.audit import Actor, record
 
 # Text columns holding Fernet tokens, and binary ones (rendered messages, event payloads).
@@ -20,6 +22,10 @@ SECRET_COLUMNS: dict[type[SQLModel], tuple[str, ...]] = {
         "oauth_access_token_enc",
     ),
     EmailAccount: ("imap_password_enc",),
+    WebhookTarget: ("secret_enc",),
+    # The health watch's canary (core/health/checks/service.py): it must stay sealed under the
+    # key that seals everything else, or it would prove nothing about that key.
+    SystemSettings: ("key_canary_enc",),
 }
 BINARY_COLUMNS: dict[type[SQLModel], tuple[str, ...]] = {
     DeliveryContent: ("content",),
