@@ -3,8 +3,9 @@
     exit_code = await serve(ctx, host="127.0.0.1", port=8080, worker=True)
 
 - HTTP: `api.app.create_api_app(ctx)`, plus the Slack endpoint when configured (`mount_slack`).
-- With `worker=True` (the default): `core.pipeline.worker.Worker` and the IMAP scheduler run
-  on the same event loop; `--no-worker` serves HTTP (and Slack) only.
+- With `worker=True` (the default): `core.pipeline.worker.Worker`, the IMAP scheduler and the
+  health watch (`core.health.runner.HealthWatch`) run on the same event loop; `--no-worker`
+  serves HTTP (and Slack) only.
 - Slow and idle clients are disconnected (`mailbell.http_limits`: headers within 10 s, a body
   within 30 s, 75 s idle keep-alive); the soft open-files limit is raised to the hard limit at
   start, and running out of descriptors is logged at most once a second.
@@ -13,7 +14,12 @@
 - SIGTERM or SIGINT: stop accepting connections, let in-flight requests finish (3 s at most),
   let the worker finish its in-flight sends and give back its leases (6 s at most, then the
   sends are cancelled and the leases given back anyway), close SMTP and database connections,
-  exit 0 — all within 10 s. A component that dies on its own stops the process with exit 1.
+  exit 0 — all within 10 s. A component that dies on its own stops the process with exit 1;
+  the health watch is restarted instead (a pass that cannot record, e.g. on a read-only
+  database, must not take delivery down with it).
+- SIGHUP: the key ring is read again (`reload_keys`; one log line, no key material). A key
+  file rewritten by `mailbell keys rotate` is also picked up without it, when a secret does not
+  open; MAILBELL_SECRET_KEYS is read once at start, so a new value needs a restart.
 """
 
 from __future__ import annotations
@@ -26,6 +32,7 @@ import logging
 import signal
 import sys
 import time
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import IO, TYPE_CHECKING, Any
 
@@ -38,6 +45,7 @@ log = logging.getLogger("mailbell.serve")
 
 HTTP_DRAIN_S = 3.0  # in-flight requests get this long after the listener closes
 COMPONENT_DRAIN_S = 6.0  # worker sends / IMAP syncs in flight get this long, then are cancelled
+HEALTH_RESTART_S = 30.0  # a health watch that failed starts again after this long
 
 _RECORD_FIELDS = frozenset(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {
     "message",
@@ -159,11 +167,64 @@ async def _stop_component(name: str, task: asyncio.Task[Any], budget: float) -> 
         log.exception("%s failed while stopping", name)
 
 
-def _install_signals(stop: asyncio.Event) -> None:
+def reload_keys(ctx: Context) -> str:
+    """Read the key ring again (blocking); the one line to log about it, without key material."""
+    from core.errors import MailbellError
+
+    source = ctx.box.source
+    try:
+        count = ctx.box.reload()
+    except MailbellError as exc:
+        return f"SIGHUP: key ring not reloaded, the keys loaded stay in use: {exc}"
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        return f"SIGHUP: key ring not reloaded, the keys loaded stay in use: {reason}"
+    if source.env_keys:
+        return (
+            f"SIGHUP: {count} key(s) in use from MAILBELL_SECRET_KEYS, which is read once when "
+            "the process starts: restart it to use a new value"
+        )
+    return f"SIGHUP: key ring reloaded from {source.description} ({count} key(s))"
+
+
+def install_key_reload(ctx: Context, report: Callable[[str], None]) -> None:
+    """On SIGHUP, `reload_keys` on a thread, then `report` its line."""
+    loop = asyncio.get_running_loop()
+
+    def reload() -> None:
+        report(reload_keys(ctx))
+
+    def on_hup() -> None:
+        loop.run_in_executor(None, reload)
+
+    with contextlib.suppress(NotImplementedError, RuntimeError):
+        loop.add_signal_handler(signal.SIGHUP, on_hup)
+
+
+def _install_signals(stop: asyncio.Event, ctx: Context) -> None:
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGTERM, signal.SIGINT):
         with contextlib.suppress(NotImplementedError, RuntimeError):
             loop.add_signal_handler(sig, stop.set)
+    install_key_reload(ctx, log.info)
+
+
+async def _watch_health(ctx: Context, stop: asyncio.Event) -> None:
+    """The health watch until `stop`; started again after HEALTH_RESTART_S when it fails."""
+    from core.health.runner import HealthWatch
+
+    while not stop.is_set():
+        try:
+            await HealthWatch(ctx).run(stop)
+        except Exception as exc:
+            log.error(
+                "health watch failed, starting again in %.0f s: %s: %s",
+                HEALTH_RESTART_S,
+                type(exc).__name__,
+                exc,
+            )
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), HEALTH_RESTART_S)
 
 
 async def serve(
@@ -188,7 +249,7 @@ async def serve(
         return 1
     open_files, _hard = raise_open_files_limit()
     stop = stop or asyncio.Event()
-    _install_signals(stop)
+    _install_signals(stop, ctx)
     app = create_api_app(ctx)
     slack = mount_slack(app, ctx)
     components: dict[str, str] = {}
@@ -241,6 +302,8 @@ async def serve(
             components["imap_scheduler"] = "running"
         else:
             log.warning("IMAP scheduler not available: scheduled IMAP sync is off")
+        tasks["health"] = asyncio.create_task(_watch_health(ctx, stop), name="mailbell-health")
+        components["health"] = "running"
 
     code = await _wait(stop, tasks, components)
     started = time.monotonic()

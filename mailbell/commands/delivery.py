@@ -81,11 +81,12 @@ def emit(
 def worker(
     once: bool = typer.Option(False, "--once", help="Deliver what is due, then exit."),
 ) -> None:
-    """Deliver queued notifications (until SIGTERM, or once)."""
+    """Deliver queued notifications (until SIGTERM, or once); SIGHUP reads the key ring again."""
     import asyncio
     import signal
 
     from core.pipeline.worker import Worker
+    from mailbell.serve import install_key_reload
 
     ctx = context()
 
@@ -108,6 +109,7 @@ def worker(
             loop = asyncio.get_running_loop()
             for sig in (signal.SIGTERM, signal.SIGINT):
                 loop.add_signal_handler(sig, stop.set)
+            install_key_reload(ctx, lambda line: typer.echo(line, err=True))
             await work.run(stop)
         finally:
             await work.close()

@@ -47,6 +47,7 @@ def test_serve_answers_then_exits_0_on_sigterm(
             "database": "ok",
             "worker": "running",
             "imap_scheduler": "running",
+            "health": "running",
         }
         status, body = http("GET", f"{serve.url}/api/tenant/notification", token=tokens.acme)
         assert status == 200
