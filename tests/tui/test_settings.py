@@ -155,3 +155,25 @@ async def test_a_refused_test_email_shows_the_failing_step(ctx, actor, make_app,
         await pilot.press("escape")
         await settle(pilot)
         assert type(app.screen).__name__ == "SettingsScreen"
+
+
+async def test_the_health_alerts_switch_of_each_scope_is_its_own(ctx, actor, make_app) -> None:
+    """notify_mail_health is a toggle of a tenant and of the system: each page shows and saves
+    its own switch (the other scope's is hidden on the same screen)."""
+    seed(ctx, actor)
+    app = make_app(start="settings")  # the system's settings
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        switch = app.screen.query_one("#system-toggles #notify_mail_health", Switch)
+        assert switch.value is True and switch.display
+        switch.value = False
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+    with ctx.session() as session:
+        system = get_notification_settings(session=session, tenant=None)
+    assert system.toggles["notify_mail_health"] is False
+    assert tenant_settings(ctx, "acme").toggles["notify_mail_health"] is True
+    app = make_app(tenant_slug="acme", start="settings")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert app.screen.query_one("#tenant-toggles #notify_mail_health", Switch).value is True

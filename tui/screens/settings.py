@@ -127,7 +127,7 @@ class SettingsScreen(MainScreen):
                     values.apply_to_all_tenants
                 )
             for name in toggles:
-                self.query_one(f"#{name}", Switch).value = bool(values.toggles.get(name))
+                self._switch(system, name).value = bool(values.toggles.get(name))
         editor = self.query_one("#recipients", RecipientsEditor)
         editor.set(list(values.recipients))
         editor.show_error(None)
@@ -167,6 +167,11 @@ class SettingsScreen(MainScreen):
 
     # -- editing ---------------------------------------------------------------------------
 
+    def _switch(self, system: bool, name: str) -> Switch:
+        """The scope's switch: a toggle of both scopes (notify_mail_health) has one in each."""
+        group = "system" if system else "tenant"
+        return self.query_one(f"#{group}-toggles #{name}", Switch)
+
     def _mark_dirty(self, dirty: bool) -> None:
         self.query_one("#dirty", Static).update("● unsaved changes" if dirty else "")
 
@@ -184,7 +189,7 @@ class SettingsScreen(MainScreen):
             "recipients": list(self.query_one("#recipients", RecipientsEditor).value)
         }
         for name in SYSTEM_TOGGLE_LABELS if system else TENANT_TOGGLE_LABELS:
-            changes[name] = self.query_one(f"#{name}", Switch).value
+            changes[name] = self._switch(system, name).value
         if system:
             changes["apply_to_all_tenants"] = self.query_one("#apply_to_all_tenants", Switch).value
         return changes
