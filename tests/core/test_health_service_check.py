@@ -1,24 +1,32 @@
 """The service check: `service:database` (a committed write that changes nothing) and
 `service:keys` (the key ring opens the canary it made on the first check), on a database made
-full or read-only (tests/support/broken_storage.py) and with key rings that no longer open it."""
+full or read-only (tests/support/broken_storage.py) and with key rings that no longer open it;
+`mailbell serve` runs the health watch, stops it, and keeps serving when it fails."""
 
 from __future__ import annotations
 
+import asyncio
+import logging
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from cryptography.fernet import Fernet
+from sqlmodel import select
 
 from core.config import Settings
 from core.context import Context, build_context
 from core.health.checks import service
-from core.health.runner import CheckScope
+from core.health.runner import CheckScope, HealthWatch
 from core.health.store import CheckResult
+from core.models.health import HealthSubject, ServiceLease
 from core.models.tenancy import SystemSettings
 from core.services.audit import Actor
 from core.services.keys import rotate_keys
 from core.vocabulary import HealthKind, HealthState
+from mailbell.serve import serve
 from tests.support.broken_storage import BrokenStorage, ctx, settings, storage  # noqa: F401
 
 
@@ -179,3 +187,52 @@ async def test_a_database_refusing_writes_is_critical_then_ok_again(
     again = await _check(ctx)
     assert again["service:database"].state == HealthState.OK
     assert again["service:keys"].state == HealthState.OK
+
+
+async def _until(condition: Callable[[], bool], what: str, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not await asyncio.to_thread(condition):
+        assert time.monotonic() < deadline, f"{what}: not within {timeout} s"
+        await asyncio.sleep(0.05)
+
+
+def _subjects(context: Context) -> set[str]:
+    with context.session() as session:
+        return set(session.exec(select(HealthSubject.key)).all())
+
+
+async def test_serve_runs_the_health_watch_and_stops_it(ctx: Context) -> None:  # noqa: F811
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve(ctx, port=0, stop=stop))
+    try:
+        await _until(
+            lambda: {"service:database", "service:keys"} <= _subjects(ctx), "service subjects"
+        )
+    finally:
+        stop.set()
+        assert await task == 0
+    with ctx.session() as session:
+        lease = session.get(ServiceLease, "health")
+        assert lease is not None and lease.owner is None  # given back on the way out
+
+
+async def test_a_failing_health_watch_does_not_stop_serve(
+    ctx: Context,  # noqa: F811
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    async def broken(self: HealthWatch, stop: asyncio.Event) -> None:
+        raise RuntimeError("cannot record")
+
+    monkeypatch.setattr(HealthWatch, "run", broken)
+    caplog.set_level(logging.INFO, logger="mailbell.serve")
+    stop = asyncio.Event()
+    task = asyncio.create_task(serve(ctx, port=0, stop=stop))
+    failed = "health watch failed, starting again in 30 s: RuntimeError: cannot record"
+    try:
+        await _until(lambda: failed in caplog.messages, "the failure logged")
+        assert not task.done()
+    finally:
+        stop.set()
+        assert await task == 0  # 1 had a component stopped the process
+    assert caplog.messages.count(failed) == 1
