@@ -204,19 +204,24 @@ def release_lease(ctx: Context, *, owner: str) -> None:
 @dataclass
 class HealthWatch:
     """The scheduled checks of `mailbell serve`: each check when its interval has passed, while
-    this process holds the lease (renewed every tick)."""
+    this process holds the lease (renewed every tick). Each check runs as a task of its own, so
+    a long pass (a thousand mail servers, paced) does not hold back the fast checks; a check is
+    not started again while it still runs. A pass that fails (it cannot record) ends `run`
+    with its error, as the caller restarts the watch."""
 
     ctx: Context
     tick_s: float = 5.0
     owner: str = field(default_factory=process_owner)
     passes: int = 0
     _last_run: dict[str, float] = field(default_factory=dict)
+    _running: dict[str, asyncio.Task[list[Notice]]] = field(default_factory=dict)
 
     def due(self, now: float) -> tuple[Check, ...]:
         return tuple(
             check
             for check in CHECKS
-            if now - self._last_run.get(check.name, -1e18) >= check.interval(self.ctx)
+            if check.name not in self._running
+            and now - self._last_run.get(check.name, -1e18) >= check.interval(self.ctx)
         )
 
     async def run(self, stop: asyncio.Event) -> None:
@@ -224,14 +229,31 @@ class HealthWatch:
         log.info("health watch: every %g s", self.ctx.settings.health_interval_s)
         try:
             while not stop.is_set():
-                await self.tick(lease_s)
+                await self.tick(lease_s, wait=False)
                 with contextlib.suppress(TimeoutError):
                     await asyncio.wait_for(stop.wait(), self.tick_s)
+                self._reap()
         finally:
+            running = list(self._running.values())
+            for task in running:
+                task.cancel()
+            await asyncio.gather(*running, return_exceptions=True)
+            self._running.clear()
             with contextlib.suppress(Exception):
                 await asyncio.to_thread(release_lease, self.ctx, owner=self.owner)
 
-    async def tick(self, lease_s: float) -> list[Notice]:
+    def _reap(self) -> None:
+        """Forget the passes that ended; raise the error of one that failed."""
+        for name, task in list(self._running.items()):
+            if task.done():
+                del self._running[name]
+                error = None if task.cancelled() else task.exception()
+                if error is not None:
+                    raise error
+
+    async def tick(self, lease_s: float, *, wait: bool = True) -> list[Notice]:
+        """Start the due checks if this process holds the lease; with `wait`, wait for them
+        and return their notices."""
         try:
             held = await asyncio.to_thread(
                 acquire_lease, self.ctx, owner=self.owner, lease_s=lease_s
@@ -245,10 +267,22 @@ class HealthWatch:
         checks = self.due(now)
         if not checks:
             return []
+        started = {}
         for check in checks:
             self._last_run[check.name] = now
+            started[check.name] = asyncio.create_task(
+                run_pass(self.ctx, (check,)), name=f"health-{check.name}"
+            )
+        self._running.update(started)
         self.passes += 1
-        return await run_pass(self.ctx, checks)
+        if not wait:
+            return []
+        try:
+            outcomes = await asyncio.gather(*started.values())
+        finally:
+            for name in started:
+                self._running.pop(name, None)
+        return [notice for notices in outcomes for notice in notices]
 
 
 def unknown(kind: HealthKind, key: str, tenant_id: int | None, subject: str) -> CheckResult:

@@ -156,6 +156,7 @@ async def test_probes_run_at_most_health_concurrency_at_a_time(
     ctx: Context, session: Session, smtp_servers, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     ctx.settings = ctx.settings.model_copy(update={"health_concurrency": 2})
+    monkeypatch.setattr(mail_servers, "PROBES_PER_S", 1e6)  # all six ask for a turn at once
     sink = smtp_servers(mode="starttls", auth=True)
     for n in range(6):
         make_mail_server(session, ctx.box, make_tenant(session, slug=f"t{n}"), smtp=sink)
@@ -167,7 +168,7 @@ async def test_probes_run_at_most_health_concurrency_at_a_time(
         running += 1
         most = max(most, running)
         try:
-            await asyncio.sleep(0.01)  # let the others start if the gate allowed them
+            await asyncio.sleep(0.05)  # let the others start if the gate allowed them
             return await real(config, **kw)
         finally:
             running -= 1
