@@ -22,6 +22,7 @@ import logging
 import os
 import secrets
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,6 +39,7 @@ ENV_VAR = "MAILBELL_SECRET_KEYS"
 log = logging.getLogger("mailbell.keys")
 T = TypeVar("T")
 FileIdentity = tuple[int, int, int]  # st_ino, st_mtime_ns, st_size
+ENCRYPT_LOOK_S = 1.0
 
 
 @dataclass(frozen=True)
@@ -171,6 +173,7 @@ class SecretBox:
         self._ring: _Ring | None = None
         self._load_lock = threading.Lock()
         self._refused: FileIdentity | None = None  # a changed key file that did not load
+        self._looked_at = -ENCRYPT_LOOK_S  # when encrypting last looked at the key file
 
     def _load(self) -> _Ring:
         ring = self._ring
@@ -217,12 +220,17 @@ class SecretBox:
             return ring
 
     def _current(self) -> _Ring:
-        """The ring to encrypt with: reloaded first when the key file has changed."""
+        """The ring to encrypt with: reloaded first when the key file has changed. The file is
+        looked at once a second at most (a stat costs a third of a sealing); meanwhile the old
+        first key, still in the new file, is as good."""
         ring = self._load()
-        if ring.identity is not None and _file_identity(self.source.key_file) not in (
-            ring.identity,
-            None,
-        ):
+        if ring.identity is None:
+            return ring
+        now = time.monotonic()
+        if now - self._looked_at < ENCRYPT_LOOK_S:
+            return ring
+        self._looked_at = now
+        if _file_identity(self.source.key_file) not in (ring.identity, None):
             return self._newer(ring) or ring
         return ring
 

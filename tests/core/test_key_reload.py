@@ -41,6 +41,12 @@ def key_file(tmp_path: Path) -> Path:
 
 
 @pytest.fixture
+def look_always(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Encrypting looks at the key file every time (not once a second): no waiting in tests."""
+    monkeypatch.setattr(core.crypto, "ENCRYPT_LOOK_S", 0.0)
+
+
+@pytest.fixture
 def reads(monkeypatch: pytest.MonkeyPatch) -> list[Path]:
     """Every time a box reads the key file."""
     seen: list[Path] = []
@@ -69,7 +75,9 @@ def test_a_box_opens_what_another_sealed_after_rotating_the_key_file(key_file: P
     assert Fernet(new_key).decrypt(serving.encrypt("later").encode()) == b"later"
 
 
-def test_encrypting_moves_to_the_new_first_key_without_a_failed_decrypt(key_file: Path) -> None:
+def test_encrypting_moves_to_the_new_first_key_without_a_failed_decrypt(
+    key_file: Path, look_always: None
+) -> None:
     serving, rotating = _box(key_file), _box(key_file)
     serving.encrypt("load")
     rotating.add_primary_key()
@@ -80,6 +88,26 @@ def test_encrypting_moves_to_the_new_first_key_without_a_failed_decrypt(key_file
     only_new = _box(key_file)
     key_file.write_text(new_key + "\n")  # the old key dropped
     assert only_new.decrypt_bytes(blob) == b"payload"
+
+
+def test_encrypting_looks_at_the_key_file_once_a_second_at_most(
+    key_file: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    looks: list[Path] = []
+    original = core.crypto._file_identity
+
+    def counting(path: Path) -> core.crypto.FileIdentity | None:
+        looks.append(path)
+        return original(path)
+
+    monkeypatch.setattr(core.crypto, "_file_identity", counting)
+    box = _box(key_file)
+    started = time.monotonic()
+    for _ in range(200):
+        box.encrypt_bytes(b"x")
+    elapsed = time.monotonic() - started
+
+    assert 1 <= len(looks) <= 1 + int(elapsed / core.crypto.ENCRYPT_LOOK_S)
 
 
 def test_an_unknown_key_still_fails_naming_what_to_restore(
@@ -136,7 +164,7 @@ def test_environment_keys_are_read_once_and_the_error_says_to_restart(tmp_path: 
 
 
 def test_a_changed_key_file_that_does_not_load_keeps_the_loaded_keys(
-    key_file: Path, reads: list[Path], caplog: pytest.LogCaptureFixture
+    key_file: Path, reads: list[Path], caplog: pytest.LogCaptureFixture, look_always: None
 ) -> None:
     box = _box(key_file)
     secret = box.encrypt("kept")
@@ -156,7 +184,7 @@ def test_a_changed_key_file_that_does_not_load_keeps_the_loaded_keys(
     assert box.decrypt(secret) == "kept"
 
 
-def test_a_deleted_key_file_is_not_replaced_by_a_new_key(key_file: Path) -> None:
+def test_a_deleted_key_file_is_not_replaced_by_a_new_key(key_file: Path, look_always: None) -> None:
     box = _box(key_file)
     secret = box.encrypt("kept")
     key_file.unlink()
