@@ -6,7 +6,7 @@ server (`mail_server.auth_refusals`, ISO times within the last hour); once two a
 deliveries through the server do not connect: they are deferred (`CredentialsPaused`, with
 `retry_after`) until the older refusal is an hour old, or until the credentials change
 (core/services/mail_server_fields.py clears the list and makes the waiting deliveries due).
-A successful AUTH clears the list too.
+A successful AUTH (an admin's test after the password was fixed at the server) does both too.
 
 Concurrent senders cannot overshoot: an AUTH attempt first takes a lease (a `service_lease`
 row `auth:ID:…`) under the server row's lock (an UPDATE: a row lock on PostgreSQL, the write
@@ -14,7 +14,9 @@ lock on SQLite), and refusals plus attempts in flight never exceed two, across e
 Within a process a semaphore keeps the third sender waiting without asking the database.
 
 An explicit admin action (`server test`, `test-email`) uses a guard with `enforce=False`: it
-is never held back, but its refusal counts like any other.
+is never held back, but its refusal counts like any other. The health watch's probe enforces
+(core/services/mail_tests.py `smtp_config_for`): past the limit it reports the pause instead
+of logging in.
 """
 
 from __future__ import annotations
