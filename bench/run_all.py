@@ -31,7 +31,7 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
     "webhook": ("webhook.py", [], ["--deliveries", "1000"]),
     "imap": ("imap_sync.py", [], []),
     "tui_start": ("tui_start.py", [], []),
-    "health": ("health_bench.py", [], ["--servers", "200", "--drain", "1000", "--rounds", "1"]),
+    "health": ("health_bench.py", [], ["--servers", "200", "--drain", "1000", "--rounds", "2"]),
     "scale_out": (
         "scale_out.py",
         ["--sizes", "2000,8000", "--sink", "aiosmtpd,light"],

@@ -113,9 +113,9 @@ def judge(server: MailServer, report: ConnectionReport, now: datetime) -> CheckR
             **extra,
         )
     if failed is not None:
-        action = failed.hint or f"fix the {failed.step} step"
+        action = failed.hint or f"Fix what the {failed.step} step reports."
         return _result(
-            server, HealthState.CRITICAL, report.summary(), f"{action} Then {test}.", **extra
+            server, HealthState.CRITICAL, report.summary(), f"{action} Then run {test}.", **extra
         )
     if certificate is not None and days <= CERTIFICATE_WARNING_DAYS:
         plural = "day" if days == 1 else "days"
