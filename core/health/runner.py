@@ -38,6 +38,8 @@ log = logging.getLogger("mailbell.health")
 LEASE_NAME = "health"
 # Cheap checks that read the database only run this often, whatever the interval.
 FAST_INTERVAL_S = 60.0
+# The slow checks (network probes) first run this long after the watch starts.
+FIRST_PROBE_DELAY_S = 60.0
 
 
 @dataclass(frozen=True)
@@ -214,15 +216,27 @@ class HealthWatch:
     owner: str = field(default_factory=process_owner)
     passes: int = 0
     _last_run: dict[str, float] = field(default_factory=dict)
+    _started: float | None = None
     _running: dict[str, asyncio.Task[list[Notice]]] = field(default_factory=dict)
 
     def due(self, now: float) -> tuple[Check, ...]:
+        if self._started is None:
+            self._started = now
         return tuple(
             check
             for check in CHECKS
-            if check.name not in self._running
-            and now - self._last_run.get(check.name, -1e18) >= check.interval(self.ctx)
+            if check.name not in self._running and now >= self._next_run(check)
         )
+
+    def _next_run(self, check: Check) -> float:
+        last = self._last_run.get(check.name)
+        if last is not None:
+            return last + check.interval(self.ctx)
+        assert self._started is not None
+        # The probes that go out to servers wait a little after start: the API and the worker
+        # come up first, and a fleet restarted at once does not probe every server together.
+        first = 0.0 if check.fast else min(FIRST_PROBE_DELAY_S, check.interval(self.ctx))
+        return self._started + first
 
     async def run(self, stop: asyncio.Event) -> None:
         lease_s = max(self.ctx.settings.health_interval_s, FAST_INTERVAL_S) * 2

@@ -164,6 +164,7 @@ async def test_a_slow_mail_pass_does_not_hold_back_the_fast_checks(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(runner, "FAST_INTERVAL_S", 0.05)
+    monkeypatch.setattr(runner, "FIRST_PROBE_DELAY_S", 0.0)
     silent = smtp_servers(mode="silent")  # its probe waits for a greeting until cancelled
     acme = make_configured_tenant(session, ctx.box, smtp=silent, server={"name": "Main"})
     emit_events(session, ctx.box, acme, 1)
@@ -184,3 +185,13 @@ async def test_a_slow_mail_pass_does_not_hold_back_the_fast_checks(
     assert reads.get(backlog) == OK
     assert mail_still_running and not any(k.startswith("mail_server:") for k in reads)
     assert watch._running == {}  # the unfinished pass was cancelled on the way out
+
+
+def test_the_probes_wait_a_minute_after_start_the_database_checks_do_not(ctx: Context) -> None:
+    watch = HealthWatch(ctx, owner="node-a")
+    fast = {check.name for check in runner.CHECKS if check.fast}
+    assert {check.name for check in watch.due(1000.0)} == fast
+    assert {check.name for check in watch.due(1000.0 + runner.FIRST_PROBE_DELAY_S - 1)} == fast
+    assert {check.name for check in watch.due(1000.0 + runner.FIRST_PROBE_DELAY_S)} == {
+        check.name for check in runner.CHECKS
+    }
