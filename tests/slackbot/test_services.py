@@ -58,6 +58,9 @@ def test_payload_text_cannot_ping_the_channel() -> None:
     )
     text = json.dumps(message["blocks"])
     assert "<!channel>" not in text and "&lt;!channel&gt; &lt;@U123&gt; &amp; co" in text
+    # the fallback is what notifications show: escaped the same way
+    assert "<!channel>" not in message["text"]
+    assert "&lt;!channel&gt; &lt;@U123&gt; &amp; co" in message["text"]
 
 
 def test_pacer_hands_out_slots_per_channel() -> None:

@@ -162,7 +162,7 @@ def alert_message(
         if raw is None or raw == "" or key in HIDDEN_FIELDS or raw == REDACTED:
             continue
         rich, text = _value(key, raw)
-        plain.append(f"{_label(key)}: {text}")
+        plain.append(f"{_label(key)}: {escape(text)}")
         if len(rich) > LONG_VALUE:
             body = f"*{_label(key)}*\n{rich}"
             long_sections.append(_section(truncate(body, SECTION_TEXT_MAX)))
@@ -174,7 +174,9 @@ def alert_message(
         blocks.append({"type": "section", "fields": fields[start : start + FIELDS_PER_SECTION]})
     blocks.extend(long_sections)
     blocks = [*blocks[: MAX_BLOCKS - 1], _footer(tenant, delivery_id, at)]
-    where = f"[{tenant}]" if tenant else "[system]"
+    where = f"[{escape(tenant)}]" if tenant else "[system]"
+    # The fallback is mrkdwn too (notifications show it): escaped like the sections.
+    heading = escape(heading)
     fallback = " — ".join([f"{where} {heading}", "; ".join(plain)]) if plain else heading
     return {"text": truncate(fallback, FALLBACK_MAX), "blocks": blocks}
 
