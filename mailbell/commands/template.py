@@ -42,7 +42,7 @@ def list_templates(
     tenant: str | None = typer.Option(None, "--tenant", help=TENANT_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print JSON rows."),
 ) -> None:
-    """The 14 templates: scope, toggle, and whether a custom one is in use."""
+    """The templates: scope, toggle, and whether a custom one is in use."""
     from core.catalog import NAMES, get_event
     from core.services import templates
 

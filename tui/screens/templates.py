@@ -1,4 +1,5 @@
-"""The 14 email templates with their default/custom badge; Enter opens the editor."""
+"""The email templates (the 14 of the PortSIP API and mailbell's 2 health alerts) with their
+default/custom badge; Enter opens the editor."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from tui.widgets.tables import filled
 
 
 class TemplatesLoaded(Result[list[TemplateRow]]):
-    """The 14 templates of the scope, in catalogue order."""
+    """The templates of the scope, in catalogue order."""
 
 
 class SampleEmitted(Result[str]):

@@ -22,7 +22,7 @@ PAGES: tuple[Page, ...] = (
     Page("tenants", "Tenants", "1", "Pick the system or a tenant to configure"),
     Page("servers", "Servers", "2", "Mail servers: add, edit, test, set default, delete"),
     Page("settings", "Settings", "3", "Recipients, event toggles, test email"),
-    Page("templates", "Templates", "4", "The 14 email templates: edit, preview, reset"),
+    Page("templates", "Templates", "4", "The email templates: edit, preview, reset"),
     Page("accounts", "Accounts", "5", "Inbound email accounts: sync, messages"),
     Page("deliveries", "Deliveries", "6", "Delivery log: filter, details, retry"),
     Page("audit", "Audit", "7", "Who changed what, from where"),
