@@ -29,17 +29,15 @@ from aiosmtplib import SMTP
 from aiosmtplib import errors as smtp_errors
 
 from core.errors import DeliveryError
+from core.mail.smtp_auth import authenticate, choose_mechanism
 from core.mail.smtp_connection import (
     SmtpConfig,
-    authenticate,
     build_tls_context,
-    choose_mechanism,
-    classify,
     local_hostname,
     quit_quietly,
-    ssl_error_of,
     warn_unverified,
 )
+from core.mail.smtp_errors import classify, ssl_error_of
 from core.mail.smtp_hints import (
     certificate_hint,
     describe_certificate,

@@ -31,15 +31,13 @@ from aiosmtplib import errors as smtp_errors
 from core.errors import DeliveryError, PermanentError, RetryableError
 from core.mail.smtp_connection import (
     SmtpConfig,
-    SmtpReply,
     build_tls_context,
-    classify,
-    error_for_reply,
     open_connection,
     quit_quietly,
     reset,
     warn_unverified,
 )
+from core.mail.smtp_errors import SmtpReply, classify, error_for_reply
 
 __all__ = [
     "RecipientsRefused",

@@ -10,17 +10,17 @@ upload); `tls_verify=False` skips the check and logs a warning.
 A `fenced` config (a host set by a tenant-scoped actor) resolves its host afresh, checks every
 address against MAILBELL_TENANT_SMTP_NETWORKS (core/netfence.py) and connects to an address it
 checked, keeping the host name for SNI and certificate verification.
-Auth: `DISABLE`; `PLAIN`, `LOGIN`; `AUTO` (one mechanism the server offers, PLAIN before LOGIN
-before CRAM-MD5); `XOAUTH2` with a token from `token_provider`. Exactly one AUTH attempt per
-connection: a wrong password is never sent twice (aiosmtplib's `login()` loop is not used).
-The one exception is XOAUTH2 with a cached token the server refuses (revoked before its
-expiry): the token is dropped and one freshly issued token is tried.
+Auth (core/mail/smtp_auth.py): `DISABLE`; `PLAIN`, `LOGIN`; `AUTO` (one mechanism the server
+offers, PLAIN before LOGIN before CRAM-MD5); `XOAUTH2` with a token from `token_provider`.
+Exactly one AUTH attempt per connection: a wrong password is never sent twice (aiosmtplib's
+`login()` loop is not used), except for a cached OAuth token the server refuses.
 A config with an `auth_guard` (core/mail/auth_guard.py: saved servers) also obeys the refusal
 limit across connections: no more than two refused AUTH an hour for the same credentials;
 past it, `open_connection` raises `CredentialsPaused` before connecting.
 
-Errors are `RetryableError` (4xx, timeouts, connection errors) or `PermanentError` (5xx,
-authentication refused, certificate not trusted, STARTTLS required but not offered) with
+Errors (classified in core/mail/smtp_errors.py) are `RetryableError` (4xx, timeouts,
+connection errors) or `PermanentError` (5xx, authentication refused, certificate not trusted,
+STARTTLS required but not offered) with
 `step`, `code` and `reply` set; their messages never contain the password or a token.
 """
 
@@ -30,15 +30,17 @@ import asyncio
 import logging
 import socket
 import ssl
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, NamedTuple, Protocol
+from typing import TYPE_CHECKING
 
 from aiosmtplib import SMTP
 from aiosmtplib import errors as smtp_errors
 
 from core import netfence
-from core.errors import DeliveryError, PermanentError, RetryableError
+from core.errors import PermanentError, RetryableError
+from core.mail.smtp_auth import AuthGuard, authenticate, take_ticket
+from core.mail.smtp_errors import classify
 from core.vocabulary import AuthMode, SecurityMode
 
 if TYPE_CHECKING:
@@ -47,35 +49,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("mailbell.smtp")
 
-AUTO_MECHANISMS = ("plain", "login", "cram-md5")
-
 TokenProvider = Callable[[], Awaitable[str]]
-
-
-class AuthTicket(Protocol):
-    """The right to try the credentials once (core.mail.auth_guard.Ticket)."""
-
-    def failed(self, error: DeliveryError) -> None: ...
-
-    def accepted(self) -> None: ...
-
-    async def close(self) -> None: ...
-
-
-class AuthGuard(Protocol):
-    """Who may try a saved server's credentials, and when (core.mail.auth_guard.AuthGuard)."""
-
-    async def attempt(
-        self, *, address: str, username: str | None, timeout: float
-    ) -> AuthTicket: ...
-
-
-class SmtpReply(NamedTuple):
-    code: int
-    message: str
-
-    def __str__(self) -> str:
-        return f"{self.code} {self.message}".strip()
 
 
 @dataclass(frozen=True)
@@ -180,102 +154,6 @@ def warn_unverified(config: SmtpConfig) -> None:
         )
 
 
-def ssl_error_of(exc: BaseException) -> ssl.SSLError | None:
-    """The ssl.SSLError behind `exc` (aiosmtplib wraps it in SMTPConnectError), if any."""
-    seen: BaseException | None = exc
-    for _ in range(5):
-        if seen is None:
-            return None
-        if isinstance(seen, ssl.SSLError):
-            return seen
-        seen = seen.__cause__ or seen.__context__
-    return None
-
-
-# --- error classification ------------------------------------------------------------------
-
-STEP_WORDS = {
-    "dns": "resolving the host name",
-    "connect": "connecting",
-    "tls": "the TLS handshake",
-    "greeting": "waiting for the greeting",
-    "ehlo": "EHLO",
-    "starttls": "STARTTLS",
-    "auth": "authentication",
-    "mail": "MAIL FROM",
-    "rcpt": "RCPT TO",
-    "data": "DATA",
-}
-
-
-def error_for_reply(
-    code: int, message: str, *, step: str, config: SmtpConfig, what: str | None = None
-) -> DeliveryError:
-    """A server reply as an error: 4xx retryable, anything else permanent."""
-    message = config.scrub(message)
-    reply = str(SmtpReply(code, message))
-    text = f"{what or STEP_WORDS.get(step, step)} refused by {config.address}: {reply}"
-    kind = RetryableError if code // 100 == 4 else PermanentError
-    return kind(text, step=step, code=code, reply=reply)
-
-
-def classify(exc: BaseException, *, step: str, config: SmtpConfig) -> DeliveryError:
-    """Any failure of aiosmtplib or the socket layer as a Retryable/PermanentError."""
-    where = config.address
-    if isinstance(exc, DeliveryError):
-        return exc
-    tls_error = ssl_error_of(exc)
-    if tls_error is not None:
-        tls_step = "tls" if step in ("connect", "greeting") else step
-        if isinstance(tls_error, ssl.SSLCertVerificationError):
-            reason = tls_error.verify_message or tls_error.reason or "verification failed"
-            return PermanentError(
-                f"TLS certificate of {where} is not trusted: {reason} "
-                "(set ca_file to the issuing CA bundle, or fix the server's certificate)",
-                step=tls_step,
-            )
-        if isinstance(tls_error, ssl.SSLEOFError | ssl.SSLZeroReturnError):
-            return RetryableError(
-                f"{where} closed the connection during the TLS handshake", step=tls_step
-            )
-        return PermanentError(
-            f"TLS handshake with {where} failed: {tls_error.reason or tls_error} "
-            "(is the security mode right for this port?)",
-            step=tls_step,
-        )
-    if isinstance(exc, smtp_errors.SMTPResponseException):
-        if exc.code < 0:  # aiosmtplib's marker for a reply that is not SMTP
-            return PermanentError(
-                f"{where} answered something that is not SMTP during "
-                f"{STEP_WORDS.get(step, step)} (wrong port or security mode?)",
-                step=step,
-            )
-        return error_for_reply(exc.code, exc.message, step=step, config=config)
-    if isinstance(exc, TimeoutError):  # SMTPTimeoutError is a TimeoutError
-        return RetryableError(
-            f"timed out after {config.timeout:g} s during {STEP_WORDS.get(step, step)} "
-            f"with {where}",
-            step=step,
-        )
-    cause = exc.__cause__ if isinstance(exc, smtp_errors.SMTPConnectError) else exc
-    if isinstance(cause, socket.gaierror):
-        return RetryableError(
-            f"cannot resolve {config.host!r}: {cause.strerror or cause}", step="dns"
-        )
-    if isinstance(cause, ConnectionRefusedError):
-        return RetryableError(f"connection refused by {where}", step="connect")
-    if isinstance(exc, smtp_errors.SMTPConnectError):
-        why = getattr(cause, "strerror", None) or cause or exc
-        return RetryableError(f"cannot connect to {where}: {why}", step="connect")
-    if isinstance(exc, ConnectionError | OSError):
-        return RetryableError(
-            f"{where} closed the connection during {STEP_WORDS.get(step, step)}", step=step
-        )
-    if isinstance(exc, ValueError):  # an address aiosmtplib refuses to put on the wire
-        return PermanentError(f"{STEP_WORDS.get(step, step)}: {exc}", step=step)
-    return RetryableError(f"{STEP_WORDS.get(step, step)} with {where} failed: {exc}", step=step)
-
-
 # --- one connection -----------------------------------------------------------------------
 
 _local_hostname: str | None = None
@@ -299,119 +177,6 @@ async def ehlo(smtp: SMTP) -> None:
         if exc.code // 100 != 5 or not smtp.is_connected:
             raise
         await smtp.helo()
-
-
-def choose_mechanism(config: SmtpConfig, offered: Sequence[str]) -> str:
-    """The one AUTH mechanism to try (lower case)."""
-    if config.auth == "AUTO":
-        for mechanism in AUTO_MECHANISMS:
-            if mechanism in offered:
-                return mechanism
-        raise PermanentError(
-            f"{config.address} offers no password mechanism mailbell supports "
-            f"(offered: {' '.join(offered).upper() or 'none'}); "
-            "choose the auth mode explicitly",
-            step="auth",
-        )
-    return config.auth.lower()
-
-
-async def _auth_xoauth2(smtp: SMTP, config: SmtpConfig, username: str) -> Any:
-    """XOAUTH2 with the provider's token. A cached token the server refuses (revoked early)
-    is dropped and one fresh token is tried; a fresh token refused is a real failure."""
-    provider = config.token_provider
-    if provider is None:
-        raise PermanentError(
-            "auth is XOAUTH2 but no OAuth token source is configured", step="oauth"
-        )
-    refreshes = getattr(provider, "refreshes", None)
-    token = await provider()
-    from_cache = refreshes is not None and getattr(provider, "refreshes", None) == refreshes
-    try:
-        return await smtp.auth_xoauth2(username, token)
-    except smtp_errors.SMTPAuthenticationError:
-        invalidate = getattr(provider, "invalidate", None)
-        if not callable(invalidate):
-            raise
-        invalidate()
-        if not from_cache or not smtp.is_connected:
-            raise
-    log.info("cached OAuth token refused by %s: trying a fresh one", config.address)
-    return await smtp.auth_xoauth2(username, await provider())
-
-
-async def authenticate(
-    smtp: SMTP, config: SmtpConfig, *, ticket: AuthTicket | None = None
-) -> SmtpReply | None:
-    """One AUTH attempt with the configured mode; None when auth is DISABLE.
-
-    The attempt's outcome goes to `ticket`, or, without one, to a ticket of the config's guard
-    taken here (a test connection's refusal counts too)."""
-    if config.auth == "DISABLE":
-        return None
-    own = None
-    if ticket is None and config.auth_guard is not None:
-        ticket = own = await _attempt(config)
-    try:
-        try:
-            reply = await _authenticate(smtp, config)
-        except DeliveryError as exc:
-            if ticket is not None:
-                ticket.failed(exc)
-            raise
-        if ticket is not None:
-            ticket.accepted()
-        return reply
-    finally:
-        if own is not None:
-            await own.close()
-
-
-async def _attempt(config: SmtpConfig) -> AuthTicket:
-    assert config.auth_guard is not None
-    return await config.auth_guard.attempt(
-        address=config.address, username=config.username, timeout=config.timeout
-    )
-
-
-async def _authenticate(smtp: SMTP, config: SmtpConfig) -> SmtpReply:
-    if not smtp.supports_extension("auth"):
-        hint = (
-            ""
-            if config.security == "tls" or smtp.get_transport_info("sslcontext")
-            else "; many servers offer AUTH only over TLS: use security starttls or tls"
-        )
-        raise PermanentError(
-            f"{config.address} does not offer AUTH on this connection{hint}", step="auth"
-        )
-    mechanism = choose_mechanism(config, smtp.server_auth_methods)
-    username = config.username or ""
-    try:
-        if mechanism == "xoauth2":
-            response = await _auth_xoauth2(smtp, config, username)
-        else:
-            if config.password is None:
-                raise PermanentError(
-                    f"auth is {config.auth} but no password is stored for this server",
-                    step="auth",
-                )
-            if mechanism == "plain":
-                response = await smtp.auth_plain(username, config.password)
-            elif mechanism == "login":
-                response = await smtp.auth_login(username, config.password)
-            elif mechanism == "cram-md5":
-                response = await smtp.auth_crammd5(username, config.password)
-            else:
-                raise PermanentError(f"unsupported auth mechanism {mechanism!r}", step="auth")
-    except smtp_errors.SMTPAuthenticationError as exc:
-        raise error_for_reply(
-            exc.code,
-            exc.message,
-            step="auth",
-            config=config,
-            what=f"authentication ({mechanism.upper()}) as {username!r}",
-        ) from None
-    return SmtpReply(response.code, response.message)
 
 
 async def fenced_socket(config: SmtpConfig) -> socket.socket:
@@ -464,7 +229,7 @@ async def open_connection(config: SmtpConfig, *, tls_context: ssl.SSLContext | N
     try:
         if config.auth_guard is not None and config.auth != "DISABLE":
             step = "auth"  # held back before connecting: the credentials are paused
-            ticket = await _attempt(config)
+            ticket = await take_ticket(config)
             step = "connect"
         await smtp.connect()
         step = "ehlo"
