@@ -9,11 +9,12 @@ from typing import Any
 
 from textual.widgets import DataTable, Static
 
-from core.health.store import CheckResult, get_subject, record_results
+from core.health.store import get_subject
 from core.models._common import utcnow
 from core.services.audit import list_entries
 from core.vocabulary import HealthKind, HealthState
 from tests.support.factories import make_mail_server, make_tenant
+from tests.support.health import put_state
 from tests.tui.conftest import rows, screen_text, settle
 
 CONNECT_REFUSED = "connect: [Errno 111] Connection refused (smtp.acme.example:587)"
@@ -32,12 +33,10 @@ def put(
     at: Any = None,
 ) -> None:
     """The subject in `state`, the way the checks get it there: two agreeing results."""
-    at = at or utcnow()
-    result = CheckResult(key, kind, tenant_id, subject, state, reason, detail or {})
     with ctx.session() as session:
-        record_results(session, [result], now=at - timedelta(minutes=1))
-        record_results(session, [result], now=at)
-        session.commit()
+        put_state(
+            session, key, kind, tenant_id, subject, state, reason=reason, detail=detail, now=at
+        )
 
 
 def seed_states(ctx: Any, actor: Any) -> dict[str, Any]:
