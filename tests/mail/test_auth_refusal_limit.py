@@ -7,7 +7,6 @@ services. The guard's clock is a fake one (core.mail.auth_guard.utcnow), moved b
 from __future__ import annotations
 
 import asyncio
-import json
 from datetime import datetime, timedelta
 
 import pytest
@@ -23,9 +22,8 @@ from core.models.mail import MailServer, MailServerUpdate
 from core.pipeline.worker import Worker
 from core.services.mail_servers import get_mail_server, update_mail_server
 from core.services.mail_tests import test_mail_server
-from core.services.slack_status import tenant_overview
-from slackbot.blocks.status import status_message
 from tests.support.factories import configure_tenant, emit_events, make_tenant
+from tests.support.server_login import deliveries, slack_status
 
 WRONG = "wrong-horse"
 RIGHT = "correct-horse"  # what the test server's user has (tests/support/smtp_servers.py)
@@ -56,28 +54,6 @@ def refusing(ctx, session, actor, smtp_servers):
     with ctx.session() as fresh:
         [row] = fresh.exec(select(MailServer)).all()
     return srv, tenant, row.id
-
-
-def slack_status(ctx, tenant) -> str:
-    """The text of `/mailbell status` for `tenant` (the blocks the command answers with)."""
-    with ctx.session() as session:
-        overview = tenant_overview(session=session, tenant_id=tenant.id, tenant_slug=tenant.slug)
-    answer = status_message(
-        tenant=tenant.slug,
-        server=overview.server,
-        server_source=overview.server_source,
-        recipients=[],
-        toggles=[],
-        routes=[],
-        queued=0,
-        failures=[],
-    )
-    return json.dumps(answer, ensure_ascii=False)
-
-
-def _rows(ctx) -> list[Delivery]:
-    with ctx.session() as session:
-        return list(session.exec(select(Delivery).order_by(Delivery.id)))
 
 
 def _make_due(ctx) -> None:
@@ -117,7 +93,7 @@ async def test_ten_deliveries_make_two_refused_logins_an_hour(
 
     attempts = srv.auth_attempts
     assert len(attempts) == 2 and not any(a.success for a in attempts)
-    rows = _rows(ctx)
+    rows = deliveries(ctx)
     failed = [r for r in rows if r.status == "failed"]
     waiting = [r for r in rows if r.status == "queued"]
     assert len(failed) == 2 and all("535" in r.last_error for r in failed)
@@ -142,14 +118,14 @@ async def test_ten_deliveries_make_two_refused_logins_an_hour(
     _make_due(ctx)
     await _drain(ctx, workers)
     assert len(srv.auth_attempts) == 2 and srv.connections == connections
-    assert sum(r.status == "queued" for r in _rows(ctx)) == 8
+    assert sum(r.status == "queued" for r in deliveries(ctx)) == 8
 
     # An hour after the refusals: the credentials are tried again, twice at most.
     clock.advance(minutes=2)
     _make_due(ctx)
     await _drain(ctx, workers)
     assert len(srv.auth_attempts) == 4 and not any(a.success for a in srv.auth_attempts)
-    assert sum(r.status == "queued" for r in _rows(ctx)) == 6
+    assert sum(r.status == "queued" for r in deliveries(ctx)) == 6
 
     # The password is changed: the pause ends at once and the waiting mail goes.
     update_mail_server(
@@ -162,7 +138,7 @@ async def test_ten_deliveries_make_two_refused_logins_an_hour(
     )
     assert _refusals(ctx, server_id) == []
     await _drain(ctx, workers)  # no _make_due: the change made them due
-    statuses = [r.status for r in _rows(ctx)]
+    statuses = [r.status for r in deliveries(ctx)]
     assert statuses.count("sent") == 6 and statuses.count("failed") == 4
     assert len(srv.messages) == 6 and srv.auth_attempts[-1].success
 
@@ -178,7 +154,7 @@ async def test_the_admin_test_may_try_and_its_refusal_counts(
     await _drain(ctx)
     # one delivery spent the second refusal; the others wait
     assert len(srv.auth_attempts) == 2
-    assert [r.status for r in _rows(ctx)].count("queued") == 2
+    assert [r.status for r in deliveries(ctx)].count("queued") == 2
     # Paused, yet the admin's test still connects (and counts: three refusals recorded)...
     report = await test_mail_server(ctx=ctx, tenant=tenant, server_id=server_id)
     assert not report.ok and len(srv.auth_attempts) == 3
@@ -188,7 +164,7 @@ async def test_the_admin_test_may_try_and_its_refusal_counts(
     report = await test_mail_server(ctx=ctx, tenant=tenant, server_id=server_id)
     assert report.ok and _refusals(ctx, server_id) == []
     await _drain(ctx)  # the waiting deliveries were made due by the successful login
-    assert [r.status for r in _rows(ctx)].count("sent") == 2
+    assert [r.status for r in deliveries(ctx)].count("sent") == 2
 
 
 def test_refusal_window_rules() -> None:

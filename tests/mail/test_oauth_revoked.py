@@ -9,19 +9,16 @@ from __future__ import annotations
 import json
 
 import pytest
-from sqlmodel import select
 
 from core.errors import AuthorizationRevoked, RetryableError
 from core.mail.oauth import OAuthClient, OAuthTokenProvider
-from core.models.delivery import Delivery
 from core.models.mail import MailServer, MailServerRead, MailServerUpdate
 from core.pipeline.worker import Worker
 from core.services.mail_servers import get_mail_server, update_mail_server
 from core.services.mail_tests import test_mail_server
 from core.services.oauth_authorization import complete_authorization, start_authorization
-from core.services.slack_status import tenant_overview
-from slackbot.blocks.status import status_message
 from tests.support.factories import configure_tenant, emit_events, make_mail_server, make_tenant
+from tests.support.server_login import deliveries, slack_status
 from tests.support.token_endpoint import TokenEndpoint
 from tui.data import servers as servers_page
 
@@ -84,28 +81,6 @@ async def test_other_refusals_stay_retryable(
     assert len(token_endpoint.requests) == 2
 
 
-def slack_status(ctx, tenant) -> str:
-    """The text of `/mailbell status` for `tenant` (the blocks the command answers with)."""
-    with ctx.session() as session:
-        overview = tenant_overview(session=session, tenant_id=tenant.id, tenant_slug=tenant.slug)
-    answer = status_message(
-        tenant=tenant.slug,
-        server=overview.server,
-        server_source=overview.server_source,
-        recipients=[],
-        toggles=[],
-        routes=[],
-        queued=0,
-        failures=[],
-    )
-    return json.dumps(answer, ensure_ascii=False)
-
-
-def _rows(ctx) -> list[Delivery]:
-    with ctx.session() as session:
-        return list(session.exec(select(Delivery).order_by(Delivery.id)))
-
-
 async def _drain(ctx) -> None:
     worker = Worker(ctx)
     try:
@@ -147,7 +122,7 @@ async def test_revoked_grant_fails_deliveries_at_once_until_authorized_again(
     endpoint.fail_with(400, *GOOGLE_REVOKED)
     [first] = emit_events(session, ctx.box, tenant, 1)
     await _drain(ctx)
-    [row] = _rows(ctx)
+    [row] = deliveries(ctx)
     command = f"mailbell oauth authorize --server {server.id}"
     assert (row.id, row.status, row.attempts) == (first, "failed", 1)
     assert "authorization revoked" in row.last_error and command in row.last_error
@@ -181,7 +156,7 @@ async def test_revoked_grant_fails_deliveries_at_once_until_authorized_again(
     connections = srv.connections
     [second] = emit_events(session, ctx.box, tenant, 1)
     await _drain(ctx)
-    row = _rows(ctx)[-1]
+    row = deliveries(ctx)[-1]
     assert (row.id, row.status, row.attempts) == (second, "failed", 1)
     assert command in row.last_error
     assert len(endpoint.requests) == 1 and srv.connections == connections
@@ -201,7 +176,7 @@ async def test_revoked_grant_fails_deliveries_at_once_until_authorized_again(
     assert "REVOKED" not in cli("server", "list", "--tenant", "acme").out
     [third] = emit_events(session, ctx.box, tenant, 1)
     await _drain(ctx)
-    row = _rows(ctx)[-1]
+    row = deliveries(ctx)[-1]
     assert (row.id, row.status) == (third, "sent")
     assert len(srv.messages) == 1 and srv.messages[0].auth_user == "user@example.com"
 
@@ -279,7 +254,7 @@ async def test_app_only_consent_restored_at_the_provider_the_admin_test_clears_i
     )
     [first] = emit_events(session, ctx.box, tenant, 1)
     await _drain(ctx)
-    assert [(r.id, r.status, r.attempts) for r in _rows(ctx)] == [(first, "failed", 1)]
+    assert [(r.id, r.status, r.attempts) for r in deliveries(ctx)] == [(first, "failed", 1)]
     with ctx.session() as fresh:
         assert get_mail_server(session=fresh, tenant=tenant, server_id=server.id).authorization == (
             "revoked"
@@ -292,5 +267,5 @@ async def test_app_only_consent_restored_at_the_provider_the_admin_test_clears_i
     assert read.authorization == "authorized" and read.auth_revoked_at is None
     [second] = emit_events(session, ctx.box, tenant, 1)
     await _drain(ctx)
-    assert (_rows(ctx)[-1].id, _rows(ctx)[-1].status) == (second, "sent")
+    assert (deliveries(ctx)[-1].id, deliveries(ctx)[-1].status) == (second, "sent")
     assert len(srv.messages) == 1
