@@ -5,7 +5,7 @@ challenge); the admin opens it in any browser, signs in and accepts; the browser
 redirect URI (the page may not load — no matter), and the admin pastes that address back.
 `parse_redirect` checks the state and extracts the code (clear errors for a refusal, a wrong
 state or a missing code); `exchange_code` trades the code (with the PKCE verifier) for tokens,
-and `core.mail.oauth.store_tokens` keeps them, encrypted, on the server.
+and `core.mail.oauth_server.store_tokens` keeps them, encrypted, on the server.
 """
 
 from __future__ import annotations

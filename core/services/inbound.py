@@ -185,7 +185,8 @@ def _config(
 
 def _oauth_provider(ctx: Context, server: MailServer) -> TokenProvider:
     """The XOAUTH2 tokens of the account's mail server (core.mail.oauth)."""
-    from core.mail.oauth import ServerTokenStore, provider_for_server
+    from core.mail.oauth import provider_for_server
+    from core.mail.oauth_server import ServerTokenStore
 
     assert server.id is not None
     store = ServerTokenStore(ctx.session, ctx.box, server.id)

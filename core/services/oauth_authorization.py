@@ -15,13 +15,14 @@ from datetime import datetime
 from typing import TYPE_CHECKING
 
 from core.errors import NotFound, ValidationError
-from core.mail.oauth import OAuthClient, store_tokens
+from core.mail.oauth import OAuthClient
 from core.mail.oauth_authorize import (
     AuthorizationRequest,
     build_authorization_request,
     exchange_code,
     parse_redirect,
 )
+from core.mail.oauth_server import store_tokens
 from core.models._common import utcnow
 from core.models.tenancy import Tenant
 from core.services.audit import Actor, record

@@ -20,10 +20,10 @@ from core.mail.oauth import (
     OAuthClient,
     OAuthTokenProvider,
     provider_for_server,
-    store_tokens,
     token_provider_for,
 )
 from core.mail.oauth_authorize import build_authorization_request, exchange_code, parse_redirect
+from core.mail.oauth_server import store_tokens
 from core.mail.smtp import SmtpPool
 from core.models.audit import AuditEntry
 from core.models.mail import MailServer, MailServerCreate

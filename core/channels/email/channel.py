@@ -19,7 +19,7 @@ from core.context import Context
 from core.errors import AuthorizationRevoked, PermanentError
 from core.generation import current_generation
 from core.mail.auth_guard import AuthGuard
-from core.mail.oauth import revoked_message
+from core.mail.oauth_server import revoked_message
 from core.mail.smtp import SmtpConfig, SmtpPool
 from core.models.mail import MailServer
 from core.vocabulary import Channel as VocabularyChannel
