@@ -125,7 +125,7 @@ def test_three_workers_drain_once_within_the_rate_limit(postgres_server, smtp_se
     ctx, env = _context(postgres_server, tmp_path)
     fast = smtp_servers(handler=TimedHandler())
     slow = smtp_servers(handler=TimedHandler())
-    count, limited, limit = 10_000, 150, 100
+    count, limited, limit = 4_000, 150, 100
     fill(ctx, _tenant(ctx, "acme", fast), count)
     fill(ctx, _tenant(ctx, "globex", slow, rate_limit_per_minute=limit), limited)
     workers = [_worker(env) for _ in range(3)]
