@@ -189,3 +189,18 @@ def slack_cli(cli):
     if not any(group.name == "slack" for group in app.registered_groups):
         app.add_typer(slack.app, name="slack")
     return cli
+
+
+# The tests that check the "busy" answer itself keep the real answer budget.
+_BUDGET_TESTS = ("test_busy_database", "test_request_guard")
+
+
+@pytest.fixture(autouse=True)
+def _answer_budget_of_a_loaded_machine(
+    request: pytest.FixtureRequest, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """CI runs both databases' suites side by side on two CPUs, where a command can wait more
+    than its 2.5 s answer budget for a CPU; these tests check what a command does, not how fast
+    it answers, so they give it more time."""
+    if not request.module.__name__.endswith(_BUDGET_TESTS):
+        monkeypatch.setattr("slackbot.listeners.offloop.ANSWER_BY_S", 10.0)
