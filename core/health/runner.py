@@ -31,7 +31,6 @@ from core.models._common import utcnow
 from core.models.health import HealthRead, ServiceLease
 from core.models.tenancy import Tenant
 from core.services.sync_lease import process_owner
-from core.vocabulary import HealthKind, HealthState
 
 log = logging.getLogger("mailbell.health")
 
@@ -297,8 +296,3 @@ class HealthWatch:
             for name in started:
                 self._running.pop(name, None)
         return [notice for notices in outcomes for notice in notices]
-
-
-def unknown(kind: HealthKind, key: str, tenant_id: int | None, subject: str) -> CheckResult:
-    """A subject a check could not judge this time."""
-    return CheckResult(key, kind, tenant_id, subject, HealthState.UNKNOWN, "not checked yet")
