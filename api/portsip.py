@@ -23,6 +23,7 @@ from enum import Enum
 from typing import Any
 
 from api.json_types import json_fields
+from core.digest_policy import setting_name
 from core.models.tenancy import SERVER_VIEW, NotificationSettingsRead, NotificationSettingsUpdate
 
 # Returned by GET, not settable: ignored when a client posts back what it read.
@@ -43,10 +44,19 @@ def to_portsip(read: NotificationSettingsRead) -> dict[str, Any]:
         data["apply_to_all_tenants"] = read.apply_to_all_tenants
         data["recipients"] = recipients
         data.update(read.toggles)
-        return data
+        return _with_extensions(data, read)
     data["recipients"] = recipients
     data.update(read.toggles)
     data["effective_mail_server"] = read.effective_mail_server
+    data["use_system_server"] = read.use_system_server
+    return _with_extensions(data, read)
+
+
+def _with_extensions(data: dict[str, Any], read: NotificationSettingsRead) -> dict[str, Any]:
+    """mailbell's delivery settings after the reference's fields: the recipient mode and one
+    `digest.EVENT` key per digest event of the scope."""
+    data["recipient_mode"] = read.recipient_mode
+    data.update({setting_name(event): policy for event, policy in read.digests.items()})
     return data
 
 

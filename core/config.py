@@ -69,6 +69,8 @@ class Settings(BaseSettings):
     health_concurrency: int = 16
     health_check_timeout_s: float = 30.0
     audit_retention_days: int = 365
+    # The digest policy of an event no owner has set (core/digest_policy.py): AFTER/WINDOW or off.
+    digest_default: str = "3/10m"
 
     @property
     def effective_database_url(self) -> str:

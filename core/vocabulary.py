@@ -20,6 +20,10 @@ class DeliveryStatus(StrEnum):
     SENT = "sent"
     FAILED = "failed"
     SUPPRESSED = "suppressed"
+    # At least one recipient accepted the message and at least one refused it for good.
+    PARTIAL = "partial"
+    # Folded into a digest: never sent itself; its `digest_id` names the digest delivery.
+    HELD = "held"
 
 
 class HealthState(StrEnum):
@@ -41,6 +45,15 @@ class Channel(StrEnum):
     EMAIL = "email"
     SLACK = "slack"
     WEBHOOK = "webhook"
+
+
+class RecipientMode(StrEnum):
+    """How an owner's recipients share a message: all in `To:` (one message), hidden in the
+    envelope (one message, `To:` undisclosed), or one message each."""
+
+    TO = "to"
+    BCC = "bcc"
+    INDIVIDUAL = "individual"
 
 
 class Provider(StrEnum):
@@ -116,7 +129,13 @@ class TemplateName(StrEnum):
 
 
 # Final statuses: a delivery in one of these is never sent again (and may be pruned).
-FINAL_STATUSES: Final = (DeliveryStatus.SENT, DeliveryStatus.SUPPRESSED, DeliveryStatus.FAILED)
+FINAL_STATUSES: Final = (
+    DeliveryStatus.SENT,
+    DeliveryStatus.SUPPRESSED,
+    DeliveryStatus.FAILED,
+    DeliveryStatus.PARTIAL,
+    DeliveryStatus.HELD,
+)
 OAUTH_PROVIDERS: Final = (Provider.GMAIL, Provider.MS365)
 
 PROVIDER_LABELS: Final = MappingProxyType(
@@ -211,6 +230,42 @@ HEALTH_GLYPHS: Final = MappingProxyType(
         HealthState.UNKNOWN: "?",
     }
 )
+
+RECIPIENT_MODE_LABELS: Final = MappingProxyType(
+    {
+        RecipientMode.TO: "Everyone in To: (one message)",
+        RecipientMode.BCC: "Hidden (Bcc, one message)",
+        RecipientMode.INDIVIDUAL: "One message per recipient",
+    }
+)
+
+# Digests: per owner and event, the first DIGEST_AFTER events of a window go one by one, the
+# rest are held and sent as one digest when the window closes. Events sent to the owner's
+# recipients only: a payload-addressed mail (a welcome, a voicemail) is for one person, and
+# health alerts have their own reminders.
+DIGEST_TENANT_EVENTS: Final[tuple[EventName, ...]] = (
+    EventName.USER_CREATION,
+    EventName.QUEUE_SLA,
+    EventName.QUEUE_CALLBACK,
+    EventName.QUEUE_CALLBACK_FAILED,
+    EventName.QUEUE_CALL_LOST,
+)
+DIGEST_SYSTEM_EVENTS: Final[tuple[EventName, ...]] = (
+    EventName.DISK_LOW,
+    EventName.LICENSE_LIMITED,
+    EventName.RECHARGE,
+    EventName.EMERGENCY_CALL,
+    EventName.TRUNK_CONNECTED,
+    EventName.TRUNK_DISCONNECTED,
+)
+DIGEST_EVENTS: Final = (*DIGEST_TENANT_EVENTS, *DIGEST_SYSTEM_EVENTS)
+DIGEST_SETTING_PREFIX: Final = "digest."
+DIGEST_AFTER_DEFAULT: Final = 3
+DIGEST_WINDOW_DEFAULT_S: Final = 600
+DIGEST_AFTER_MAX: Final = 1000
+DIGEST_WINDOW_MAX_S: Final = 86_400
+# Held events listed in one digest; past this the digest says how many more it left out.
+DIGEST_ITEMS_MAX: Final = 500
 
 # Limits of what an owner may set.
 MAX_RECIPIENTS: Final = 15

@@ -18,6 +18,10 @@ from core.config import Settings
 from core.context import Context, build_context
 from core.services.audit import Actor
 
+# Most tests emit several events of one kind in a few seconds and check each message: digests
+# are off unless a test sets a policy (the digest tests set theirs, and one checks this default).
+os.environ["MAILBELL_DIGEST_DEFAULT"] = "off"
+
 pytest_plugins = ["tests.cli_fixtures", "tests.support.fixtures", "tests.support.factories"]
 
 

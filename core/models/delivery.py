@@ -97,6 +97,44 @@ class Delivery(SQLModel, table=True):
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None
+    # A digest: its message lists the held deliveries that name it, rendered when its window
+    # closes (core/pipeline/digests.py).
+    is_digest: bool = False
+    # A held delivery's digest. Plain ids, no foreign key: retention prunes a digest and its
+    # held deliveries (a copy and its original) in any order; a pruned one reads as gone.
+    digest_id: int | None = Field(default=None, index=True)
+    # A re-sent copy's original (`deliveries resend`).
+    resent_from: int | None = None
+
+
+class DigestBurst(SQLModel, table=True):
+    """One owner's burst of one event on one channel target: the window open now, how many of
+    its events went one by one, and the digest that collects the rest while it is open.
+
+    `burst_key` is `TENANT|EVENT|CHANNEL|TARGET-HASH` (0 for the system): one row per burst
+    source, which emit locks (PostgreSQL) or updates in place (SQLite) so two processes never
+    open two digests for one window.
+    """
+
+    __tablename__ = "digest_burst"
+    __table_args__ = (Index("ix_digest_burst_closes", "closes_at"),)
+
+    burst_key: str = Field(primary_key=True, max_length=120)
+    tenant_id: int | None = Field(
+        default=None, sa_column=Column(Integer, ForeignKey("tenant.id", ondelete="CASCADE"))
+    )
+    event: str = Field(max_length=32)
+    channel: str = Field(max_length=8)
+    opened_at: datetime = Field(default_factory=utcnow)
+    closes_at: datetime = Field(default_factory=utcnow)
+    singles: int = 0
+    # The open digest of this window (None: none yet, or closed and queued to send).
+    digest_id: int | None = Field(
+        default=None,
+        sa_column=Column(Integer, ForeignKey("delivery.id", ondelete="SET NULL")),
+    )
+    # Whether the window that closed last held events: the burst goes on into the next one.
+    held_last_window: bool = False
 
 
 class DeliveryContent(SQLModel, table=True):

@@ -75,6 +75,10 @@ class MailServer(SQLModel, table=True):
     ca_file: str | None = Field(default=None, max_length=1024)
     # A CA bundle as PEM text (tenants cannot name host files): public data, not a secret.
     ca_pem: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    # A proxy the connection goes through (`socks5://host:port`, `http://host:port`), its
+    # password apart and encrypted: the URL carries no secret.
+    proxy_url: str | None = Field(default=None, sa_column=Column(Text, nullable=True))
+    proxy_password_enc: str | None = None
     # The host was last set by a tenant-scoped actor: checked against
     # MAILBELL_TENANT_SMTP_NETWORKS again at every connection (core/netfence.py).
     fenced: bool = False

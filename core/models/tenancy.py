@@ -22,6 +22,8 @@ from sqlalchemy import JSON, Column, ForeignKey, Integer
 from sqlmodel import Field, SQLModel
 
 from core import validation as v
+from core.digest_policy import event_of_setting, parse_policy
+from core.digest_policy import setting_names as digest_setting_names
 from core.models._common import utcnow
 from core.models.mail import (
     UNCONFIGURED,
@@ -31,6 +33,7 @@ from core.models.mail import (
 )
 from core.vocabulary import (
     MAX_RECIPIENTS,
+    RecipientMode,
     SYSTEM_TOGGLES,
     TENANT_TOGGLES,
 )
@@ -65,6 +68,9 @@ class SystemSettings(SQLModel, table=True):
     notify_trunk_connected: bool = True
     notify_trunk_disconnected: bool = True
     notify_mail_health: bool = True
+    recipient_mode: str = Field(default=RecipientMode.TO, max_length=12)
+    # Event name → "AFTER/WINDOW_S" or "off"; an event not listed has the default policy.
+    digests: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     # A secret sealed with the key ring, which the health watch opens to prove the ring still
     # opens what is stored (core/health).
     key_canary_enc: str | None = None
@@ -88,6 +94,12 @@ class NotificationSettings(SQLModel, table=True):
     notify_queue_call_lost: bool = False
     # mailbell's own mail path is broken: on by default (goes out once recipients exist).
     notify_mail_health: bool = True
+    recipient_mode: str = Field(default=RecipientMode.TO, max_length=12)
+    # Send through the system's server although the tenant has servers of its own (while the
+    # system applies its settings to all tenants).
+    use_system_server: bool = False
+    # Event name → "AFTER/WINDOW_S" or "off"; an event not listed has the default policy.
+    digests: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     updated_at: datetime = Field(default_factory=utcnow)
 
 
@@ -104,6 +116,9 @@ TENANT_SETTINGS: tuple[str, ...] = (
     *TLS_FLAGS,
     "recipients",
     *TENANT_TOGGLES,
+    "recipient_mode",
+    "use_system_server",
+    *digest_setting_names(system=False),
 )
 SYSTEM_SETTINGS: tuple[str, ...] = (
     *SERVER_SETTING_COLUMNS,
@@ -111,7 +126,11 @@ SYSTEM_SETTINGS: tuple[str, ...] = (
     "recipients",
     "apply_to_all_tenants",
     *SYSTEM_TOGGLES,
+    "recipient_mode",
+    *digest_setting_names(system=True),
 )
+# Settings of the owner's row that are neither toggles nor server fields (both scopes).
+DELIVERY_SETTINGS: tuple[str, ...] = ("recipient_mode", "use_system_server")
 
 
 def settings_fields(tenant: object | None) -> tuple[str, ...]:
@@ -126,6 +145,13 @@ def _choice(enum: Any, *, upper: bool) -> Any:
 Toggle = Annotated[bool | None, v.rule(v.boolean)]
 
 
+def _digest_rule(field: str, value: Any) -> str:
+    return parse_policy(field, value).stored()
+
+
+DigestSetting = Annotated[str | None, v.rule(_digest_rule)]
+
+
 def _update_fields() -> dict[str, Any]:
     """The settings' fields in the order they are checked: the server's (from `MailServerUpdate`,
     each with its rule and limits, the TLS flags and recipients after `auth`), then the toggles."""
@@ -137,6 +163,10 @@ def _update_fields() -> dict[str, Any]:
             fields["recipients"] = (Recipients, None)
     for name in (*TENANT_TOGGLES, "apply_to_all_tenants", *SYSTEM_TOGGLES):
         fields[name] = (Toggle, None)
+    fields["recipient_mode"] = (Annotated[str | None, _choice(RecipientMode, upper=False)], None)
+    fields["use_system_server"] = (Toggle, None)
+    for name in (*digest_setting_names(system=False), *digest_setting_names(system=True)):
+        fields[name] = (DigestSetting, None)
     return fields
 
 
@@ -188,6 +218,15 @@ class NotificationSettingsUpdate(_SettingsUpdateFields):
             return cls.model_validate(dict(data), context={"system": system})
         except PydanticValidationError as exc:
             raise v.from_pydantic(exc, cls) from None
+
+    def digest_changes(self) -> dict[str, str]:
+        """The given digest policies: event name → stored policy (`3/600`, `off`)."""
+        changes = {}
+        for name, value in self.given().items():
+            event = event_of_setting(name)
+            if event is not None and value is not None:
+                changes[event] = value
+        return changes
 
     def server_changes(self) -> dict[str, Any]:
         """The given server fields as mail server columns (the TLS flags not included)."""
@@ -245,3 +284,8 @@ class NotificationSettingsRead(_SettingsReadFields):
     apply_to_all_tenants: bool | None = None
     # Tenant scope only: which server sends the tenant's mail now (tenant, system or none).
     effective_mail_server: str | None = None
+    recipient_mode: str = RecipientMode.TO
+    # Tenant scope only: mail goes through the system's server though the tenant has its own.
+    use_system_server: bool | None = None
+    # Each digest event of the scope → its policy as shown (`3/10m`, `off`), defaults included.
+    digests: dict[str, str] = {}

@@ -20,12 +20,14 @@ from sqlmodel import Session
 
 from core.catalog import Event
 from core.crypto import SecretBox
+from core.digest_policy import DigestPolicy, default_policy, owner_policies
 from core.generation import current_generation
 from core.models.mail import MailServer
 from core.models.tenancy import NotificationSettings, SystemSettings, Tenant
 from core.rendering import TemplateSource
 from core.services.mail_servers import resolve_effective_server
 from core.services.templates import effective_template
+from core.vocabulary import RecipientMode
 
 T = TypeVar("T")
 
@@ -51,6 +53,9 @@ class OwnerConfig:
     toggles: dict[str, bool]
     recipients: list[str]
     server: ServerView | None
+    recipient_mode: str = RecipientMode.TO
+    # Each digest event of the owner's scope → its policy (core/digest_policy.py).
+    digests: dict[str, DigestPolicy] = field(default_factory=dict)
     templates: dict[str, TemplateSource] = field(default_factory=dict)
     # Each channel's targets per event, keyed (channel, event): filled by the renderers.
     routes: dict[tuple[str, str], list[Any]] = field(default_factory=dict)
@@ -61,6 +66,11 @@ class OwnerConfig:
             name,
             lambda: effective_template(session=session, tenant=tenant, name=name),
         )
+
+    def digest_policy(self, event: str) -> DigestPolicy | None:
+        """`event`'s digest policy, or None when digests do not apply to it (or are off)."""
+        policy = self.digests.get(event)
+        return policy if policy is not None and policy.enabled else None
 
     def targets(self, channel: str, event: str, load: Callable[[], list[Any]]) -> list[Any]:
         """`channel`'s targets for `event`, read by `load` once per generation."""
@@ -103,6 +113,8 @@ def _load(session: Session, tenant: Tenant | None) -> OwnerConfig:
         toggles=toggles,
         recipients=list(settings.recipients),
         server=ServerView.of(server) if server is not None else None,
+        recipient_mode=settings.recipient_mode,
+        digests=owner_policies(settings.digests, system=tenant is None, default=default_policy()),
     )
 
 

@@ -19,7 +19,10 @@ from core.crypto import SecretBox
 from core.errors import ValidationError
 from core.models._common import utcnow
 from core.models.mail import UNCONFIGURED, MailServer, MailServerCreate, MailServerUpdate
+from core.digest_policy import default_policy, owner_policies
+from core.digest_policy import setting_name as digest_setting_name
 from core.models.tenancy import (
+    DELIVERY_SETTINGS,
     SERVER_SETTING_COLUMNS,
     SERVER_VIEW,
     SETTING_OF_COLUMN,
@@ -191,6 +194,8 @@ def get_notification_settings(
             recipients=list(system.recipients),
             toggles={name: getattr(system, name) for name in SYSTEM_TOGGLES},
             apply_to_all_tenants=system.apply_to_all_tenants,
+            recipient_mode=system.recipient_mode,
+            digests=_shown_digests(system.digests, system=True),
         )
     row = _tenant_row(session, tenant)
     effective = resolve_effective_server(session=session, tenant=tenant)
@@ -200,7 +205,15 @@ def get_notification_settings(
         recipients=list(row.recipients),
         toggles={name: getattr(row, name) for name in TENANT_TOGGLES},
         effective_mail_server=effective.source or "none",
+        recipient_mode=row.recipient_mode,
+        use_system_server=row.use_system_server,
+        digests=_shown_digests(row.digests, system=False),
     )
+
+
+def _shown_digests(stored: dict[str, str], *, system: bool) -> dict[str, str]:
+    policies = owner_policies(stored, system=system, default=default_policy())
+    return {event: policy.shown() for event, policy in policies.items()}
 
 
 def update_notification_settings(
@@ -234,10 +247,19 @@ def update_notification_settings(
         values["recipients"] = list(given["recipients"])
     if tenant is not None:
         values.update(toggles)
+    values.update({name: given[name] for name in DELIVERY_SETTINGS if name in given})
     for name, value in values.items():
         if getattr(row, name) != value:
             setattr(row, name, value)
             fields.append(name)
+    digests = changes.digest_changes()
+    if digests:
+        merged = dict(row.digests)
+        for event, policy in digests.items():
+            if merged.get(event) != policy:
+                merged[event] = policy
+                fields.append(digest_setting_name(event))
+        row.digests = merged
     row.updated_at = utcnow()
     session.add(row)
     if tenant is None:
