@@ -33,9 +33,9 @@ from core.models.mail import (
 )
 from core.vocabulary import (
     MAX_RECIPIENTS,
-    RecipientMode,
     SYSTEM_TOGGLES,
     TENANT_TOGGLES,
+    RecipientMode,
 )
 
 

@@ -16,11 +16,11 @@ from sqlmodel import Session
 from core import validation as v
 from core.catalog import TOGGLES_WITHOUT_RECIPIENTS
 from core.crypto import SecretBox
+from core.digest_policy import default_policy, owner_policies
+from core.digest_policy import setting_name as digest_setting_name
 from core.errors import ValidationError
 from core.models._common import utcnow
 from core.models.mail import UNCONFIGURED, MailServer, MailServerCreate, MailServerUpdate
-from core.digest_policy import default_policy, owner_policies
-from core.digest_policy import setting_name as digest_setting_name
 from core.models.tenancy import (
     DELIVERY_SETTINGS,
     SERVER_SETTING_COLUMNS,
