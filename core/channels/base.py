@@ -13,6 +13,9 @@
   `reserve_slot(target, max_wait)` (per-target pacing: the wait for a send slot, or minus the
   wait when it is further off than `max_wait`), `threads_bursts` (alerts of one burst go as
   replies under the first: Slack).
+- `Renderer.digests` / `Renderer.digest(...)`: a channel whose renderer digests (email, Slack)
+  has the events of a burst past the owner's policy held (core/pipeline/digests.py) and sends,
+  when the window closes, the one message `digest` renders from them.
 
 Channels register in core/channels/registry.py.
 """
@@ -90,10 +93,45 @@ class Channel:
         """Release connections; the channel may be used again afterwards (they reopen)."""
 
 
+@dataclass(frozen=True, slots=True)
+class HeldItem:
+    """One event folded into a digest: when it happened and its payload as shown (secrets
+    redacted)."""
+
+    delivery_id: int
+    event_id: int
+    at: datetime
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class DigestDraft:
+    """A digest whose window has closed, as its channel's renderer sees it.
+
+    `items` are the held events in order (at most DIGEST_ITEMS_MAX; `total` counts them all);
+    `target`, `mail_server_id` and `sender` are the digest delivery's own (the burst's target,
+    the server its single messages went through)."""
+
+    session: Any  # the worker's database session, inside the closing transaction
+    box: Any  # SecretBox: the message returned is encrypted with it
+    tenant: Any  # Tenant | None
+    event: str
+    channel: str
+    target: str
+    delivery_id: int
+    mail_server_id: int | None
+    items: Sequence[HeldItem]
+    total: int
+    window_start: datetime
+    window_end: datetime
+
+
 class Renderer:
     """What an event makes on one channel, at emit time."""
 
     name: ClassVar[str] = ""
+    # Bursts of one event on this channel fold into digests past the owner's policy.
+    digests: ClassVar[bool] = False
 
     def rows(self, draft: EmitDraft) -> list[DeliveryRow]:
         """The deliveries of the event on this channel (none when it is not routed here)."""
@@ -105,3 +143,7 @@ class Renderer:
         """The encrypted message of `row`, now that its id is known; None keeps `row.content`
         (rendered by `rows`)."""
         return None
+
+    def digest(self, draft: DigestDraft) -> bytes:
+        """The encrypted message of a closed digest (channels with `digests` True)."""
+        raise NotImplementedError
