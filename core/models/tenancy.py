@@ -284,6 +284,9 @@ class NotificationSettingsRead(_SettingsReadFields):
     apply_to_all_tenants: bool | None = None
     # Tenant scope only: which server sends the tenant's mail now (tenant, system or none).
     effective_mail_server: str | None = None
+    # Tenant scope only, while `use_system_server` is on: what the switch does, or why it
+    # cannot (core.services.mail_servers.choose_source). Banners show it; not on the wire.
+    effective_mail_server_note: str | None = None
     recipient_mode: str = RecipientMode.TO
     # Tenant scope only: mail goes through the system's server though the tenant has its own.
     use_system_server: bool | None = None

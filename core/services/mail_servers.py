@@ -35,7 +35,7 @@ from core.models.mail import (
     MailServerRead,
     MailServerUpdate,
 )
-from core.models.tenancy import SystemSettings, Tenant
+from core.models.tenancy import NotificationSettings, SystemSettings, Tenant
 from core.services.audit import Actor, record
 from core.services.mail_server_fields import (
     SystemOnlyField,
@@ -200,23 +200,76 @@ class EffectiveServer:
 
     server: MailServer | None
     source: str | None  # "tenant", "system", or None when not configured
+    # Set while the tenant's `use_system_server` is on: what the switch does now, or why it
+    # cannot (every front end's banner shows it).
+    note: str | None = None
 
     @property
     def configured(self) -> bool:
         return self.server is not None
 
 
+_SENDS_OWN = "the tenant's own server sends its mail"
+_SENDS_NONE = "no server sends its mail"
+
+
+def choose_source(
+    *, has_own: bool, has_system: bool, apply_to_all: bool, use_system_server: bool
+) -> tuple[str | None, str | None]:
+    """The effective-server rule on its facts alone: the source ("tenant", "system" or None)
+    and the note to show. For callers that read the facts their own way (the Slack status's
+    one statement); `resolve_effective_server` is the rule on the rows.
+
+    The switch wins only while the system applies its settings to all tenants and has a
+    default server; otherwise the rule without the switch holds and the note says why."""
+    if use_system_server and apply_to_all and has_system:
+        note = (
+            "use_system_server is on: the system's server sends this tenant's mail; its own "
+            "servers are kept, unused"
+            if has_own
+            else None
+        )
+        return "system", note
+    note = None
+    if use_system_server:
+        why = (
+            "the system does not apply its mail settings to all tenants"
+            if not apply_to_all
+            else "the system has no default mail server"
+        )
+        note = f"use_system_server is on, but {why}: {_SENDS_OWN if has_own else _SENDS_NONE}"
+    if has_own:
+        return "tenant", note
+    if apply_to_all and has_system:
+        return "system", note
+    return None, note
+
+
 def resolve_effective_server(*, session: Session, tenant: Tenant | None) -> EffectiveServer:
-    """Tenant default, else the system default when "apply to all tenants" is on, else none.
+    """The tenant's default server, unless its `use_system_server` is on and the system
+    applies its settings to all tenants (then the system default); else the system default
+    when "apply to all tenants" is on; else none.
 
     `tenant=None` is a system-scope event: always the system default.
     """
-    if tenant is not None:
-        own = default_mail_server(session=session, tenant=tenant)
-        if own is not None:
-            return EffectiveServer(own, "tenant")
-        system = session.get(SystemSettings, 1)
-        if system is None or not system.apply_to_all_tenants:
-            return EffectiveServer(None, None)
-    shared = default_mail_server(session=session, tenant=None)
-    return EffectiveServer(shared, "system" if shared else None)
+    if tenant is None:
+        shared = default_mail_server(session=session, tenant=None)
+        return EffectiveServer(shared, "system" if shared else None)
+    own = default_mail_server(session=session, tenant=tenant)
+    system = session.get(SystemSettings, 1)
+    settings = session.get(NotificationSettings, tenant.id) if tenant.id is not None else None
+    use_system_server = bool(settings and settings.use_system_server)
+    # The system's server matters only when the tenant has none or asks for it.
+    shared = (
+        default_mail_server(session=session, tenant=None)
+        if own is None or use_system_server
+        else None
+    )
+    source, note = choose_source(
+        has_own=own is not None,
+        has_system=shared is not None,
+        apply_to_all=bool(system and system.apply_to_all_tenants),
+        use_system_server=use_system_server,
+    )
+    server = {"tenant": own, "system": shared}.get(source or "")
+    return EffectiveServer(server, source, note)

@@ -205,6 +205,7 @@ def get_notification_settings(
         recipients=list(row.recipients),
         toggles={name: getattr(row, name) for name in TENANT_TOGGLES},
         effective_mail_server=effective.source or "none",
+        effective_mail_server_note=effective.note,
         recipient_mode=row.recipient_mode,
         use_system_server=row.use_system_server,
         digests=_shown_digests(row.digests, system=False),

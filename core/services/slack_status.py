@@ -7,9 +7,10 @@ SQLAlchemy reuses their compiled form; they return plain rows. One statement rea
 the effective server, queue depth and the number of failures; the routes and (only when there
 are any) the last failures take one more each; the health states (`health_lines`) one more.
 
-The effective-server rule is the one of `core.services.mail_servers.resolve_effective_server`
-(tenant default server; else the system default when "apply to all tenants" is on; else none);
-tests/slackbot/test_services.py checks both agree.
+The effective-server rule is `core.services.mail_servers.choose_source`, given the facts this
+statement reads (the tenant's default server and `use_system_server`, the system default and
+"apply to all tenants"); tests/slackbot/test_services.py checks it agrees with
+`resolve_effective_server`.
 """
 
 from __future__ import annotations
@@ -27,6 +28,7 @@ from core.models.health import HealthSubject
 from core.models.mail import MailServer
 from core.models.slack import SlackRoute
 from core.models.tenancy import TENANT_TOGGLES, NotificationSettings, SystemSettings, Tenant
+from core.services.mail_servers import choose_source
 from core.vocabulary import HEALTH_SEVERITY, DeliveryStatus, HealthKind, HealthState
 
 # name and host first (host tells whether the server exists); then what says it cannot log in.
@@ -42,6 +44,7 @@ class TenantOverview:
     settings: dict[str, Any]  # recipients (comma-separated) and the five toggles
     server: dict[str, Any] | None
     server_source: str | None  # tenant | system | None (not configured)
+    server_note: str | None  # what use_system_server does, or why it cannot (None: off)
     queued: int
     failures: list[dict[str, Any]]
     routes: list[str]
@@ -70,6 +73,7 @@ def _statements() -> dict[str, Any]:
         select(
             ns.c.recipients,
             *(ns.c[name] for name in TENANT_TOGGLES),
+            ns.c.use_system_server,
             *(ms.c[name] for name in SERVER_COLUMNS),
             select(ss.c.apply_to_all_tenants).where(ss.c.id == 1).scalar_subquery(),
             *(system_server(name) for name in SERVER_COLUMNS),
@@ -119,19 +123,23 @@ def tenant_overview(
     connection = session.connection()
     row = list(connection.execute(statements["overview"], {"tenant_id": tenant_id}).one())
     toggles_end = 1 + len(TENANT_TOGGLES)
-    own_end = toggles_end + len(SERVER_COLUMNS)
+    use_system_server = bool(row[toggles_end])
+    own_end = toggles_end + 1 + len(SERVER_COLUMNS)
     recipients = row[0] or []
     settings: dict[str, Any] = {"recipients": ",".join(recipients)}
     settings |= {name: bool(v) for name, v in zip(TENANT_TOGGLES, row[1:toggles_end], strict=True)}
-    own, apply_to_all = row[toggles_end:own_end], row[own_end]
+    own, apply_to_all = row[toggles_end + 1 : own_end], row[own_end]
     system = row[own_end + 1 : own_end + 1 + len(SERVER_COLUMNS)]
     queued, failed = row[-2], row[-1]
-    server: dict[str, Any] | None = None
-    source = None
-    if own[1] is not None:  # the tenant has a default server
-        server, source = dict(zip(SERVER_COLUMNS, own, strict=True)), "tenant"
-    elif apply_to_all and system[1] is not None:
-        server, source = dict(zip(SERVER_COLUMNS, system, strict=True)), "system"
+    # host tells whether the server exists
+    source, note = choose_source(
+        has_own=own[1] is not None,
+        has_system=system[1] is not None,
+        apply_to_all=bool(apply_to_all),
+        use_system_server=use_system_server,
+    )
+    chosen = {"tenant": own, "system": system}.get(source or "")
+    server = dict(zip(SERVER_COLUMNS, chosen, strict=True)) if chosen is not None else None
     failed_rows: list[Any] = []
     if failed:
         params = {"tenant_id": tenant_id, "limit": failures}
@@ -144,6 +152,7 @@ def tenant_overview(
         settings=settings,
         server=server,
         server_source=source,
+        server_note=note,
         queued=int(queued or 0),
         failures=[
             {"id": i, "event": e, "channel": c, "target": t, "error": err or "", "at": at}

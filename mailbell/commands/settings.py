@@ -38,19 +38,26 @@ def show(
 
     with context().session() as session:
         owner = owner_tenant(session, tenant, system)
-        data = to_portsip(get_notification_settings(session=session, tenant=owner))
+        read = get_notification_settings(session=session, tenant=owner)
+        data = to_portsip(read)
         session.commit()
     if as_json:
         print_json(data)
-    else:
-        print_fields(data)
+        return
+    if read.effective_mail_server_note:
+        # what use_system_server does, or why it cannot: beside the server it chose
+        data["effective_mail_server"] += f" ({read.effective_mail_server_note})"
+    print_fields(data)
 
 
 SET_HELP = (
     "FIELD=VALUE pairs, field names as in the HTTP API: type server port username "
     "password ('password=-' reads it from stdin) auth enable_tls_ssl enable_starttls_auto "
     "reply_to mail_from security tls_verify ca_file timeout rate_limit_per_minute{later} "
-    "recipients notify_… (--system: apply_to_all_tenants and the system notify_… toggles)."
+    "recipients notify_… recipient_mode=to|bcc|individual use_system_server=true|false "
+    "digest.EVENT=AFTER/WINDOW|off, e.g. digest.QUEUE_CALL_LOST=5/10m (--system: "
+    "apply_to_all_tenants, the system notify_… toggles and digest.EVENT keys; no "
+    "use_system_server)."
 )
 
 
@@ -102,3 +109,5 @@ def set_(
         typer.echo(
             f"settings of {'the system' if system else tenant} updated: {', '.join(changes)}"
         )
+        if read.effective_mail_server_note:
+            typer.echo(f"note: {read.effective_mail_server_note}")

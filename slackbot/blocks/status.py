@@ -44,12 +44,16 @@ def toggle_button(toggle: Toggle) -> Block:
     return button
 
 
-def _server_line(server: dict[str, Any] | None, source: str | None, tenant: str) -> str:
+def _server_line(
+    server: dict[str, Any] | None, source: str | None, tenant: str, note: str | None = None
+) -> str:
+    # The use_system_server switch: what it does, or why it cannot (the core's words).
+    why = f"\n:information_source: {escape(note)}" if note else ""
     if server is None:
         return (
             ":warning: *Mail server:* not configured — configure the mail server "
             f"(`mailbell settings set --tenant {escape(tenant)} server=HOST …`) or apply the "
-            "system server to all tenants."
+            f"system server to all tenants.{why}"
         )
     where = "the tenant's own" if source == "tenant" else "the system server"
     line = (
@@ -57,6 +61,7 @@ def _server_line(server: dict[str, Any] | None, source: str | None, tenant: str)
         f"{server['port']} ({escape(server['security'])}), {where}"
     )
     problem = _login_problem(server)
+    line += why
     return f"{line}\n:x: {problem}" if problem else line
 
 
@@ -100,6 +105,7 @@ def status_message(
     server: dict[str, Any] | None,
     server_source: str | None,
     recipients: list[str],
+    server_note: str | None = None,
     toggles: list[Toggle],
     routes: list[str],
     queued: int,
@@ -115,7 +121,7 @@ def status_message(
     if health is not None:
         blocks += health_blocks(health, more_hint=f"mailbell health --tenant {tenant}")
     blocks += [
-        section(_server_line(server, server_source, tenant)),
+        section(_server_line(server, server_source, tenant, server_note)),
         section(f"*Recipients:* {recipients_text}"),
         section(f"*Queue:* {queued} waiting · *This channel mirrors:* {escape(mirrored)}"),
     ]

@@ -17,6 +17,7 @@ class ServersView:
     effective_id: int | None
     effective_source: str | None
     effective_name: str | None
+    effective_note: str | None  # what use_system_server does, or why it cannot
 
 
 def load(ctx: Context, slug: str | None) -> ServersView:
@@ -35,6 +36,7 @@ def load(ctx: Context, slug: str | None) -> ServersView:
             effective_id=server.id if server else None,
             effective_source=effective.source,
             effective_name=server.name if server else None,
+            effective_note=effective.note,
         )
 
 

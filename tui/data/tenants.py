@@ -35,7 +35,7 @@ def load_rows(ctx: Context) -> tuple[list[TenantRow], str]:
                     slug=tenant.slug,
                     name=tenant.name,
                     server=f"{server.name} — {server.host}:{server.port}" if server else "—",
-                    source=effective.source or "not configured",
+                    source=_source_label(effective.source, effective.note),
                 )
             )
         system = default_mail_server(session=session, tenant=None)
@@ -47,7 +47,18 @@ def load_rows(ctx: Context) -> tuple[list[TenantRow], str]:
         if system
         else "System mail server: not configured"
     ) + (" · applied to all tenants" if apply_all else "")
+    if any(row.source[-1] in "⇄⚠" for row in rows):
+        summary += "\n⇄ use_system_server on · ⚠ use_system_server on, not followed: see Settings"
     return rows, summary
+
+
+def _source_label(source: str | None, note: str | None) -> str:
+    """`tenant`, `system` or `not configured`; marked when the use_system_server switch chose
+    it (`system ⇄`) or is on but cannot be followed (`tenant ⚠`)."""
+    label = source or "not configured"
+    if note is None:
+        return label
+    return f"{label} ⇄" if source == "system" else f"{label} ⚠"
 
 
 def check_exists(ctx: Context, slug: str) -> None:

@@ -31,11 +31,24 @@ class ServerDeleted(Result[str]):
 
 
 def effective_line(view: ServersView, slug: str | None) -> Text:
+    line = _effective_text(view, slug)
+    if view.effective_note:
+        line.append(f"\nⓘ {view.effective_note}.", style="cyan")
+    return line
+
+
+def _effective_text(view: ServersView, slug: str | None) -> Text:
     if view.effective_name is None:
         who = "The system" if slug is None else f"Tenant {slug}"
         return Text(
             f"⚠ {who} has no mail server that can send: press a to add one.",
             style="bold yellow",
+        )
+    if view.effective_source == "system" and slug is not None and view.effective_note:
+        return Text(
+            f"● Mail is sent through the system server {view.effective_name!r} "
+            "(use the system's server).",
+            style="green",
         )
     if view.effective_source == "system" and slug is not None:
         return Text(

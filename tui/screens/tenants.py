@@ -37,7 +37,7 @@ class AddFailed(JobFailed):
 
 def _source(source: str) -> Text:
     style = {"tenant": "green", "system": "cyan", "not configured": "bold yellow"}
-    return Text(source, style=style.get(source, ""))
+    return Text(source, style=style.get(source.rstrip(" ⇄⚠"), ""))
 
 
 class TenantsScreen(MainScreen):

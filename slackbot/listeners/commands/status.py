@@ -36,6 +36,7 @@ def status_view(session: Session, *, tenant_id: int, tenant_slug: str, link_id: 
         tenant=tenant_slug,
         server=overview.server,
         server_source=overview.server_source,
+        server_note=overview.server_note,
         recipients=recipients,
         toggles=toggles,
         routes=[r if r == ALL_EVENTS else short_name(EVENTS[r]) for r in overview.routes],
