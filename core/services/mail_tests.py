@@ -2,11 +2,14 @@
 
 - `test_mail_server(ctx=, tenant=, server_id=ID)` walks a saved server through DNS … AUTH …
   MAIL FROM without sending, and records the outcome on the server (last_test_at/ok/message).
-  `changes={field: value}` tests a saved server with unsaved edits (nothing recorded);
-  `config=SmtpConfig(...)` (see `unsaved_config`) tests settings that were never saved.
+  `changes={field: value}` tests a saved server with unsaved edits, or without `server_id` a
+  new server's fields (nothing recorded); `config=SmtpConfig(...)` tests a ready config.
 - `send_test_email(ctx=, tenant=, recipient=, subject=, content=)` sends one message right
   away through the tenant's effective server (not through the outbox) and returns the
   server's reply, or the step that failed with the reply (HTTP 502 {"error","step","reply"}).
+  `server_id=` picks another saved server of the owner, `changes=` unsaved settings, as for
+  the connection test. Unsaved settings are drafts (core.services.mail_drafts): checked by the
+  rules of a save, never stored; a test is no change, so nothing is audited.
 - `smtp_config_for(ctx, server)` is the SmtpConfig of a saved server, with its OAuth token
   provider wired to store refreshed tokens on the server (what the worker's pools use).
 
@@ -17,6 +20,7 @@ the host field, the same answer whether anything listens there or not (core/netf
 
 from __future__ import annotations
 
+import asyncio
 import re
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
@@ -29,16 +33,13 @@ from core import netfence
 from core import validation as v
 from core.errors import DeliveryError, NotConfigured, ValidationError
 from core.mail.diagnose import ConnectionReport, StepCallback, diagnose
+from core.mail.headers import TEST_EMAIL, automatic_headers, list_id
 from core.mail.smtp import SmtpConfig, SmtpPool
 from core.models._common import utcnow
-from core.models.mail import MailServer, MailServerUpdate
+from core.models.mail import MailServer, MailServerCreate, MailServerUpdate
 from core.services.audit import Actor
-from core.services.mail_servers import (
-    apply_server_changes,
-    check_actor_rights,
-    mail_server_row,
-    resolve_effective_server,
-)
+from core.services.mail_drafts import UNSAVED_NAME, draft_server
+from core.services.mail_servers import check_actor_rights, resolve_effective_server
 
 if TYPE_CHECKING:
     from core.context import Context
@@ -138,7 +139,7 @@ async def test_mail_server(
     ctx: Context,
     tenant: Tenant | None,
     server_id: int | None = None,
-    changes: Mapping[str, Any] | None = None,
+    changes: Mapping[str, Any] | MailServerUpdate | None = None,
     config: SmtpConfig | None = None,
     mail_from: str | None = None,
     on_step: StepCallback | None = None,
@@ -147,30 +148,35 @@ async def test_mail_server(
 ) -> ConnectionReport:
     """Test connection (no email sent); a saved server's outcome is recorded on it.
 
-    `on_step(step)` is called as each step ends, for progress displays. A tenant-scoped
-    `actor` testing unsaved `changes` is fenced as if it had saved them."""
-    if (server_id is None) == (config is None):
-        raise ValueError("give exactly one of server_id or config")
+    Give a saved `server_id` (with unsaved `changes`: nothing recorded), `changes` alone (a
+    new server's fields, as `server add` takes them), or a ready `config`. `on_step(step)` is
+    called as each step ends, for progress displays. A tenant-scoped `actor`'s unsaved
+    settings are fenced as if it had saved them."""
+    if (config is None) == (server_id is None and not changes):
+        raise ValueError("give a server_id, the changes of a new server, or a config")
     if config is not None:
         await fence_check(config, host_field)
         return await diagnose(config, mail_from=_envelope_address(mail_from), on_step=on_step)
-    assert server_id is not None
-    with ctx.session() as session:
-        server = mail_server_row(session=session, tenant=tenant, server_id=server_id)
-        if changes:
-            if actor is not None:
-                check_actor_rights(changes, server, actor)
-            draft = MailServer.model_validate(server.model_dump())
-            apply_server_changes(
-                box=ctx.box, server=draft, changes=MailServerUpdate.from_fields(changes)
+    update = _as_update(changes, new=server_id is None)
+
+    def prepare() -> tuple[SmtpConfig, str | None]:
+        with ctx.session() as session:
+            server = draft_server(
+                session=session,
+                box=ctx.box,
+                tenant=tenant,
+                server_id=server_id,
+                changes=update,
+                actor=actor,
+                need_sender=False,
             )
-            draft.fenced = draft.fenced or (actor is not None and actor.tenant_scoped)
-            server = draft
-        config = smtp_config_for(ctx, server, store_tokens=not changes, explicit=True)
-        sender = _envelope_address(mail_from or sender_address(server))
-    await fence_check(config, host_field)
-    report = await diagnose(config, mail_from=sender, on_step=on_step)
-    if not changes:
+            found = smtp_config_for(ctx, server, store_tokens=update is None, explicit=True)
+            return found, _envelope_address(mail_from or sender_address(server))
+
+    prepared, sender = await asyncio.to_thread(prepare)
+    await fence_check(prepared, host_field)
+    report = await diagnose(prepared, mail_from=sender, on_step=on_step)
+    if update is None:
         with ctx.session() as session:
             saved = session.get(MailServer, server_id)
             if saved is not None:
@@ -180,6 +186,20 @@ async def test_mail_server(
                 session.add(saved)
                 session.commit()
     return report
+
+
+def _as_update(
+    changes: Mapping[str, Any] | MailServerUpdate | None, *, new: bool
+) -> MailServerUpdate | None:
+    """Unsaved fields as the model a save takes (a new server's: `MailServerCreate`); None
+    when there are none."""
+    if not changes:
+        return None
+    if isinstance(changes, MailServerUpdate):
+        return changes if changes.given() else None
+    if new:
+        return MailServerCreate.from_fields({"name": UNSAVED_NAME, **changes})
+    return MailServerUpdate.from_fields(changes)
 
 
 test_mail_server.__test__ = False  # type: ignore[attr-defined]  # not a pytest test
@@ -195,6 +215,8 @@ class TestEmailResult:
     message_id: str | None
     error: str | None = None
     server_id: int | None = None
+    # Sent through settings that were not saved (server_id: the saved server they edit).
+    unsaved: bool = False
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -219,9 +241,16 @@ def _check_content(content: str | None) -> str:
 
 
 def build_test_message(
-    *, sender: str, recipient: str, subject: str, content: str, reply_to: str | None = None
+    *,
+    sender: str,
+    recipient: str,
+    subject: str,
+    content: str,
+    reply_to: str | None = None,
+    tenant: str | None = None,
 ) -> tuple[bytes, str]:
-    """The test email as CRLF bytes, and its Message-ID."""
+    """The test email as CRLF bytes, and its Message-ID; automatic like every message mailbell
+    sends (core/mail/headers.py), its List-Id naming `tenant` (a slug; None: the system)."""
     domain = (_envelope_address(sender) or "mailbell.local").rpartition("@")[2] or "mailbell.local"
     message_id = make_msgid(idstring="test", domain=domain)
     message = EmailMessage(policy=SMTP_POLICY)
@@ -232,6 +261,8 @@ def build_test_message(
     message["Message-ID"] = message_id
     if reply_to:
         message["Reply-To"] = reply_to
+    for name, value in automatic_headers(list_id(TEST_EMAIL, tenant, domain)):
+        message[name] = value
     if _TAG.search(content):
         from core.html_text import html_to_text
 
@@ -242,6 +273,26 @@ def build_test_message(
     return message.as_bytes(policy=SMTP_POLICY), message_id
 
 
+def _no_server(tenant: Tenant | None) -> NotConfigured:
+    if tenant is None:
+        return NotConfigured(
+            "the system has no default mail server: add one with `mailbell server add --system`"
+        )
+    return NotConfigured(
+        f"tenant {tenant.slug!r} has no mail server: add one with `mailbell server add "
+        f"--tenant {tenant.slug}`, or turn on apply_to_all_tenants for the system server"
+    )
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    config: SmtpConfig
+    sender: str
+    message: bytes
+    message_id: str
+    server_id: int | None
+
+
 async def send_test_email(
     *,
     ctx: Context,
@@ -250,48 +301,68 @@ async def send_test_email(
     subject: str,
     content: str,
     host_field: str = "host",
+    server_id: int | None = None,
+    changes: Mapping[str, Any] | MailServerUpdate | None = None,
+    actor: Actor | None = None,
 ) -> TestEmailResult:
-    """Send one message now through the effective server of `tenant` (None: the system).
+    """Send one message now through the effective server of `tenant` (None: the system), or
+    through saved server `server_id` of this owner, with unsaved `changes` if given, or through
+    a new server made of `changes` alone (nothing is stored: core.services.mail_drafts).
 
     A fenced server's host is checked first: refused, it is a ValidationError naming
     `host_field` (`server` in the PortSIP API), whatever listens at the host."""
     address = v.email_address("recipient", recipient or "")
     subject = _check_subject(subject)
     content = _check_content(content)
-    with ctx.session() as session:
-        effective = resolve_effective_server(session=session, tenant=tenant)
-        server = effective.server
-        if server is None:
-            if tenant is None:
-                raise NotConfigured(
-                    "the system has no default mail server: add one with "
-                    "`mailbell server add --system`"
+    update = _as_update(changes, new=server_id is None)
+
+    def prepare() -> _Prepared:
+        with ctx.session() as session:
+            if server_id is None and update is None:
+                server = resolve_effective_server(session=session, tenant=tenant).server
+                if server is None:
+                    raise _no_server(tenant)
+            else:
+                server = draft_server(
+                    session=session,
+                    box=ctx.box,
+                    tenant=tenant,
+                    server_id=server_id,
+                    changes=update,
+                    actor=actor,
                 )
-            raise NotConfigured(
-                f"tenant {tenant.slug!r} has no mail server: add one with `mailbell server add "
-                f"--tenant {tenant.slug}`, or turn on apply_to_all_tenants for the system server"
+            sender = sender_address(server)
+            if not sender:
+                raise ValidationError(
+                    "mail_from",
+                    f"is not set on mail server {server.id} ({server.name}) and its username is "
+                    "not an address: set the From address",
+                )
+            message, message_id = build_test_message(
+                sender=sender,
+                recipient=address,
+                subject=subject,
+                content=content,
+                reply_to=server.reply_to,
+                tenant=tenant.slug if tenant is not None else None,
             )
-        sender = sender_address(server)
-        if not sender:
-            raise ValidationError(
-                "mail_from",
-                f"is not set on mail server {server.id} ({server.name}) and its username is not "
-                "an address: set the From address",
+            return _Prepared(
+                config=smtp_config_for(ctx, server, store_tokens=update is None, explicit=True),
+                sender=sender,
+                message=message,
+                message_id=message_id,
+                server_id=server.id,
             )
-        config = smtp_config_for(ctx, server, explicit=True)
-        message, message_id = build_test_message(
-            sender=sender,
-            recipient=address,
-            subject=subject,
-            content=content,
-            reply_to=server.reply_to,
-        )
-        server_id = server.id
-    await fence_check(config, host_field)
-    pool = SmtpPool(config, size=1)
+
+    prepared = await asyncio.to_thread(prepare)
+    await fence_check(prepared.config, host_field)
+    pool = SmtpPool(prepared.config, size=1)
+    unsaved = update is not None
     try:
         result = await pool.send(
-            sender=_envelope_address(sender) or sender, recipients=[address], message=message
+            sender=_envelope_address(prepared.sender) or prepared.sender,
+            recipients=[address],
+            message=prepared.message,
         )
     except DeliveryError as exc:
         return TestEmailResult(
@@ -300,7 +371,8 @@ async def send_test_email(
             reply=exc.reply,
             message_id=None,
             error=exc.message,
-            server_id=server_id,
+            server_id=prepared.server_id,
+            unsaved=unsaved,
         )
     finally:
         await pool.close()
@@ -308,6 +380,7 @@ async def send_test_email(
         ok=True,
         step=None,
         reply=str(result.reply) if result.reply else None,
-        message_id=message_id,
-        server_id=server_id,
+        message_id=prepared.message_id,
+        server_id=prepared.server_id,
+        unsaved=unsaved,
     )

@@ -7,7 +7,9 @@ so `mailbell --help` loads neither SQLAlchemy nor aiosmtplib.
 from __future__ import annotations
 
 import asyncio
+import inspect
 import sys
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -56,23 +58,80 @@ def print_report(report: ConnectionReport) -> None:
         typer.echo(f"failed at {failed.step if failed else '?'}")
 
 
+# `server add`'s options that are not settings of a server, or that a test names its own way.
+_NOT_SETTINGS = ("name", "tenant", "system", "default", "as_json")
+SERVER_OPTION = typer.Option(
+    None, "--server", help="A saved server of the owner (see `server list`), default or not."
+)
+
+
+def with_server_options(command: Callable[..., None]) -> Callable[..., None]:
+    """`command` also takes every server option of `server add` (its own signature, so an
+    option added there is taken here too), passed in `**settings`: the unsaved settings."""
+    from mailbell.commands.server import add
+
+    own = inspect.signature(command, eval_str=True).parameters
+    options = [
+        parameter.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+        for name, parameter in inspect.signature(add, eval_str=True).parameters.items()
+        if name not in _NOT_SETTINGS and name not in own
+    ]
+    fixed = [p for p in own.values() if p.kind is not inspect.Parameter.VAR_KEYWORD]
+    command.__signature__ = inspect.Signature([*fixed, *options])  # type: ignore[attr-defined]
+    return command
+
+
+def _unsaved(settings: dict[str, Any], **fixed: Any) -> dict[str, Any]:
+    """The server options given, by service field name (secrets given as '-' read)."""
+    from mailbell.commands.server import _fields, _options
+
+    fields = _fields(**_options({"name": None, **fixed, **settings}))
+    fields.pop("name", None)
+    return fields
+
+
+def _pick(server_id: int | None, server: int | None) -> int | None:
+    if server_id is not None and server is not None and server_id != server:
+        raise usage_error("give the server once: SERVER_ID or --server ID")
+    return server if server is not None else server_id
+
+
+@with_server_options
 def server_test(
-    server_id: int = typer.Argument(..., help="Server id (see `server list`)."),
+    server_id: int | None = typer.Argument(None, help="Server id (see `server list`)."),
     tenant: str | None = TENANT_OPTION,
     system: bool = SYSTEM_OPTION,
+    server: int | None = SERVER_OPTION,
     mail_from: str | None = typer.Option(
         None, "--from", help="Sender for the MAIL FROM check (default: the server's From)."
     ),
     as_json: bool = typer.Option(False, "--json"),
+    **settings: Any,
 ) -> None:
-    """Test connection step by step (DNS, TCP, TLS, EHLO, STARTTLS, AUTH, MAIL); sends nothing."""
+    """Test connection step by step (DNS, TCP, TLS, EHLO, STARTTLS, AUTH, MAIL); sends nothing.
+
+    A saved server: SERVER_ID or --server ID; with server options too, its unsaved changes.
+
+    Unsaved settings: the options of `server add` (--host, --port, …); nothing is stored.
+    """
     from core.services.mail_tests import test_mail_server
 
+    chosen = _pick(server_id, server)
+    changes = _unsaved(settings, mail_from=None)
+    if chosen is None and not changes:
+        raise usage_error("give a server (SERVER_ID or --server ID) or settings (--host …)")
     ctx = context()
     with ctx.session() as session:
         owner = owner_tenant(session, tenant, system)
     report = asyncio.run(
-        test_mail_server(ctx=ctx, tenant=owner, server_id=server_id, mail_from=mail_from)
+        test_mail_server(
+            ctx=ctx,
+            tenant=owner,
+            server_id=chosen,
+            changes=changes or None,
+            mail_from=mail_from,
+            actor=actor(),
+        )
     )
     if as_json:
         print_json(report.as_dict())
@@ -82,34 +141,59 @@ def server_test(
         raise typer.Exit(1)
 
 
+@with_server_options
 def test_email(
     to: str = typer.Option(..., "--to", help="Recipient address."),
     tenant: str | None = TENANT_OPTION,
     system: bool = SYSTEM_OPTION,
+    server: int | None = SERVER_OPTION,
     subject: str = typer.Option(DEFAULT_SUBJECT, "--subject"),
     content: str = typer.Option(DEFAULT_CONTENT, "--content"),
     as_json: bool = typer.Option(False, "--json"),
+    **settings: Any,
 ) -> None:
-    """Send a test email now through the effective mail server (not through the queue)."""
+    """Send a test email now (not through the queue), by default through the effective server.
+
+    Another saved server: --server ID; with server options too, its unsaved changes.
+
+    Unsaved settings: the options of `server add` (--host, --port, …); nothing is stored.
+    """
     from core.services.mail_tests import send_test_email
 
+    changes = _unsaved(settings)
     ctx = context()
     with ctx.session() as session:
         owner = owner_tenant(session, tenant, system)
     result = asyncio.run(
-        send_test_email(ctx=ctx, tenant=owner, recipient=to, subject=subject, content=content)
+        send_test_email(
+            ctx=ctx,
+            tenant=owner,
+            recipient=to,
+            subject=subject,
+            content=content,
+            server_id=server,
+            changes=changes or None,
+            actor=actor(),
+        )
     )
     if as_json:
         print_json(result.as_dict())
     elif result.ok:
         typer.echo(
-            f"sent to {to} through mail server {result.server_id}: {result.reply} "
+            f"sent to {to} through {_through(result)}: {result.reply} "
             f"(Message-ID {result.message_id})"
         )
     else:
         typer.echo(f"error: test email failed at {result.step}: {result.error}", err=True)
     if not result.ok:
         raise typer.Exit(1)
+
+
+def _through(result: Any) -> str:
+    if result.server_id is None:
+        return "the unsaved settings"
+    saved = f"mail server {result.server_id}"
+    return f"{saved} with unsaved changes" if result.unsaved else saved
 
 
 def _server_owner(session: Any, server: Any) -> Any:
