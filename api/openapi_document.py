@@ -66,7 +66,7 @@ def _with_fields(
     if properties is None:
         return text
     listed = block[properties.end() :]
-    described = set(re.findall(rf"^{PROPERTY_INDENT}(\w+):", listed, re.MULTILINE))
+    described = set(re.findall(rf"^{PROPERTY_INDENT}([\w.]+):", listed, re.MULTILINE))
     json_schema = model.model_json_schema(mode="validation")
     defs = json_schema.get("$defs", {})
     lines = "".join(

@@ -23,6 +23,7 @@ from api import portsip
 from api.routes.events import EventRequest
 from api.routes.notification import TestEmailRequest
 from api.routes.templates import TemplateCreate, TemplateUpdateBody
+from core.digest_policy import setting_name
 from core.models.delivery_read import DeliveryRead
 from core.models.templates import TemplateRead
 from core.models.tenancy import (
@@ -31,11 +32,13 @@ from core.models.tenancy import (
 )
 from core.models.webhooks import WebhookCreate
 from core.vocabulary import (
+    DIGEST_EVENTS,
     SYSTEM_TOGGLES,
     TENANT_TOGGLES,
     Channel,
     DeliveryStatus,
     EventName,
+    RecipientMode,
     TemplateName,
 )
 from tests.api.conftest import ApiClient
@@ -133,12 +136,22 @@ def _settings_read_on_the_wire(fields: dict[str, Facts]) -> dict[str, Facts]:
     wire["effective_mail_server"] = Facts(
         effective.type, False, frozenset({"tenant", "system", "none"}), effective.limits
     )
+    # mailbell's delivery settings: the mode as stored, the switch in the tenant's object only,
+    # the digests one string key each.
+    wire["recipient_mode"] = fields["recipient_mode"]
+    _stored_names(wire, {"recipient_mode": RecipientMode})
+    wire["use_system_server"] = TOGGLE
+    wire.update(dict.fromkeys((setting_name(e) for e in DIGEST_EVENTS), STRING))
     return wire
 
 
 def _settings_update_on_the_wire(fields: dict[str, Facts]) -> dict[str, Facts]:
-    """`portsip.from_portsip`: recipients comma-joined (the model's limit is said in words)."""
-    return {**fields, "recipients": STRING}
+    """`portsip.from_portsip`: recipients comma-joined (the model's limit is said in words);
+    `recipient_mode` checked by its rule against the vocabulary the document lists."""
+    wire = {**fields, "recipients": STRING}
+    mode = wire["recipient_mode"]
+    wire["recipient_mode"] = Facts(mode.type, mode.nullable, frozenset(RecipientMode), {})
+    return wire
 
 
 def _stored_names(fields: dict[str, Facts], enums: Mapping[str, type[StrEnum]]) -> None:
