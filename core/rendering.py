@@ -9,6 +9,8 @@
 - `render()` gives a `RenderedMessage` (strings and headers: cheap); `render_message()` and
   `RenderedMessage.to_email_message()` build the `EmailMessage` (multipart/alternative; the HTML
   part becomes multipart/related when it shows an inline image).
+- Every message carries the automatic headers of `core.mail.headers` (Auto-Submitted,
+  X-Auto-Response-Suppress, List-Id naming the event and the owner: `render(..., tenant=SLUG)`).
 - USER_CREATION: the template gets `qr_code_src` (a `cid:` URL) and `login_uri` (what the QR code
   encodes, see `core.catalog.login_uri`); when the HTML uses `qr_code_src` the PNG is attached
   inline under that Content-ID.
@@ -21,7 +23,7 @@ from __future__ import annotations
 import io
 import json
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.policy import SMTP
@@ -38,6 +40,7 @@ from core.catalog import NAMES, Event, get_event, login_uri
 from core.catalog_payloads import Payload, UserCreationPayload
 from core.errors import PermanentError
 from core.html_text import html_to_text, normalize, text_template_source
+from core.mail.headers import automatic_headers, list_id
 from core.paths import templates_dir
 from core.render_budget import BudgetExceeded, check_line
 from core.sandbox import BudgetSandbox
@@ -210,6 +213,13 @@ class RenderedMessage:
     message_id: str
     date: str
     inline: tuple[InlineImage, ...] = ()
+    list_id: str | None = None  # the List-Id header (core/mail/headers.py)
+
+    def addressed(self, to: Sequence[str]) -> RenderedMessage:
+        """This message with another To, as a message of its own: a new Message-ID in the same
+        domain (one rendering, one copy per recipient)."""
+        domain = self.message_id.rpartition("@")[2].rstrip(">") or "mailbell.invalid"
+        return replace(self, to=tuple(to), message_id=make_msgid(domain=domain))
 
     def to_email_message(self) -> EmailMessage:
         check_headers(self.mail_from, self.reply_to)
@@ -222,6 +232,8 @@ class RenderedMessage:
         message["Subject"] = self.subject
         message["Date"] = self.date
         message["Message-ID"] = self.message_id
+        for name, value in automatic_headers(self.list_id):
+            message[name] = value
         message.set_content(self.text, subtype="plain")
         message.add_alternative(self.html, subtype="html")
         if self.inline:
@@ -281,8 +293,12 @@ def render(
     to: Sequence[str] = (),
     server_from: str = "",
     reply_to: str | None = None,
+    tenant: str | None = None,
+    list_event: str | None = None,
 ) -> RenderedMessage:
-    """Render event `name` with `data` through `template` (default: the shipped one).
+    """Render event `name` with `data` through `template` (default: the shipped one), for
+    `tenant` (its slug; None: the system), whom the List-Id names with the event (`list_event`
+    when given: a digest is filed with the event it gathers).
 
     A bad payload is `ValidationError("data")`; no From address at all is
     `ValidationError("from")`; a template that fails while rendering is `PermanentError`.
@@ -322,6 +338,7 @@ def render(
         message_id=make_msgid(domain=domain),
         date=formatdate(usegmt=True),
         inline=inline,
+        list_id=list_id(list_event or event.name, tenant, domain),
     )
 
 
@@ -342,9 +359,16 @@ def render_message(
     to: Sequence[str] = (),
     server_from: str = "",
     reply_to: str | None = None,
+    tenant: str | None = None,
 ) -> EmailMessage:
     """`render()` and then the complete `EmailMessage` (see `RenderedMessage.to_email_message`)."""
     rendered = render(
-        name, data, template=template, to=to, server_from=server_from, reply_to=reply_to
+        name,
+        data,
+        template=template,
+        to=to,
+        server_from=server_from,
+        reply_to=reply_to,
+        tenant=tenant,
     )
     return rendered.to_email_message()

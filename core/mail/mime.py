@@ -4,7 +4,8 @@
 about two for validation, rendering and the commit together. The structure here is fixed
 (multipart/alternative, with multipart/related around the HTML when images are inline), so it is
 written directly: quoted-printable UTF-8 bodies (binascii, in C), RFC 2047 headers only when a
-header is not ASCII, CRLF line ends. Tests parse the result back with the stdlib parser.
+header is not ASCII, CRLF line ends, and the automatic headers of core/mail/headers.py. Tests
+parse the result back with the stdlib parser.
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ import secrets
 from collections.abc import Iterable
 from email.utils import parseaddr
 
+from core.mail.headers import automatic_headers
 from core.rendering import RenderedMessage
 
 CRLF = b"\r\n"
@@ -84,6 +86,7 @@ def serialize(message: RenderedMessage) -> bytes:
         f"Subject: {_header_text(message.subject)}",
         f"Date: {message.date}",
         f"Message-ID: {message.message_id}",
+        *(f"{name}: {value}" for name, value in automatic_headers(message.list_id)),
         "MIME-Version: 1.0",
     ]
     outer = _boundary()

@@ -1,8 +1,10 @@
 """An event's email deliveries: who gets which message, rendered and encrypted at emit time.
 
-Recipients: the owner's list shares one message; an event addressed to the payload's own
-address (a new user's welcome) gets a message of its own. A disabled event is recorded as
-`suppressed`; an owner without a mail server as `failed: not configured`.
+Recipients (core/channels/email/recipients.py): the owner's list shares one message in `to`
+and `bcc` mode (hidden in `bcc`) and gets one delivery per recipient in `individual` mode; an
+event addressed to the payload's own address (a new user's welcome) gets a message of its own.
+The event is rendered once; each delivery's copy has its own `To:` and Message-ID. A disabled
+event is recorded as `suppressed`; an owner without a mail server as `failed: not configured`.
 """
 
 from __future__ import annotations
@@ -14,14 +16,16 @@ from sqlmodel import Session
 
 from core.catalog import Event
 from core.channels.base import Renderer
+from core.channels.email.recipients import Group, header_to, payload_address, recipient_groups
 from core.crypto import SecretBox
 from core.errors import MailbellError
 from core.mail.mime import serialize
 from core.models.delivery import Delivery
 from core.models.mail import MailServer
+from core.models.tenancy import Tenant
 from core.pipeline.contents import store_message
 from core.pipeline.outbox import DeliveryRow
-from core.rendering import TemplateSource, render
+from core.rendering import RenderedMessage, TemplateSource, render
 from core.senders import envelope_sender
 from core.vocabulary import Channel, DeliveryStatus
 
@@ -33,22 +37,16 @@ if TYPE_CHECKING:
 class _Plan:
     """What one delivery will be before it is written."""
 
-    recipients: list[str]
+    group: Group
     status: str
     reason: str | None = None
 
-
-def _recipient_groups(event: Event, payload: Any, recipients: list[str]) -> list[list[str]]:
-    """One list per message: tenant/system recipients share one; a payload address is its own."""
-    email = getattr(payload, "email", None)
-    if event.audience == "payload_email":
-        return [[str(email)]]
-    if event.audience == "payload_email_or_tenant_recipients" and email:
-        return [[str(email)]]
-    return [list(recipients)]
+    @property
+    def recipients(self) -> list[str]:
+        return self.group.recipients
 
 
-def _plan(event: Event, config: OwnerConfig, groups: list[list[str]], enabled: bool) -> list[_Plan]:
+def _plan(event: Event, config: OwnerConfig, groups: list[Group], enabled: bool) -> list[_Plan]:
     if not enabled:
         return [_Plan(g, DeliveryStatus.SUPPRESSED, f"{event.toggle} is off") for g in groups]
     if config.server is None:
@@ -61,7 +59,7 @@ def _plan(event: Event, config: OwnerConfig, groups: list[list[str]], enabled: b
         return [_Plan(g, DeliveryStatus.FAILED, reason) for g in groups]
     return [
         _Plan(g, DeliveryStatus.QUEUED)
-        if g
+        if g.recipients
         else _Plan(g, DeliveryStatus.FAILED, "no recipients configured")
         for g in groups
     ]
@@ -82,23 +80,27 @@ class _Content:
     content: bytes
 
 
-def _render_content(
+def _render_message(
     *,
-    box: SecretBox,
     spec: Event,
     payload: Any,
     server: MailServer | ServerView,
     template: TemplateSource,
-    recipients: list[str],
-) -> _Content:
-    message = render(
+    to: tuple[str, ...],
+    tenant: Tenant | None,
+) -> RenderedMessage:
+    return render(
         spec.name,
         payload,
         template=template,
-        to=recipients,
+        to=to,
         server_from=_server_from(server),
         reply_to=server.reply_to,
+        tenant=tenant.slug if tenant is not None else None,
     )
+
+
+def _content(box: SecretBox, message: RenderedMessage) -> _Content:
     return _Content(
         sender=envelope_sender(message.mail_from),  # the literal or server address
         message_id=message.message_id,
@@ -117,15 +119,20 @@ def fill_content(
     template: TemplateSource,
 ) -> None:
     """Render the message for the delivery's recipients and store it, encrypted (in the
-    session's transaction)."""
-    rendered = _render_content(
-        box=box,
-        spec=spec,
-        payload=payload,
-        server=server,
-        template=template,
-        recipients=[address for address in delivery.target.split(",") if address],
+    session's transaction). `To:` follows the owner's recipient mode as it is now."""
+    from core.pipeline.emit_config import owner_config
+
+    owner = session.get(Tenant, delivery.tenant_id) if delivery.tenant_id is not None else None
+    recipients = [address for address in delivery.target.split(",") if address]
+    to = header_to(
+        recipients,
+        owner_config(session, owner).recipient_mode,
+        owner_list=payload_address(spec, payload) is None,
     )
+    message = _render_message(
+        spec=spec, payload=payload, server=server, template=template, to=to, tenant=owner
+    )
+    rendered = _content(box, message)
     delivery.mail_server_id = server.id
     delivery.sender = rendered.sender
     delivery.message_id = rendered.message_id
@@ -138,44 +145,51 @@ class EmailRenderer(Renderer):
 
     def rows(self, draft: EmitDraft) -> list[DeliveryRow]:
         spec, config = draft.spec, draft.config
-        groups = _recipient_groups(spec, draft.payload, config.recipients)
+        groups = recipient_groups(spec, draft.payload, config.recipients, config.recipient_mode)
         if not spec.needs_recipients:
             # mailbell's own alerts are on before anyone sets recipients: none, no email (and
             # no failed delivery, which would count against the mail server's health)
-            groups = [group for group in groups if group]
+            groups = [group for group in groups if group.recipients]
         plans = _plan(spec, config, groups, draft.enabled)
-        template = (
-            config.template(draft.session, draft.tenant, spec.name)
-            if any(plan.status == DeliveryStatus.QUEUED for plan in plans)
-            else None
-        )
-        return [self._row(draft, plan, template) for plan in plans]
+        rows = [self._row(draft, plan) for plan in plans]
+        queued = [(row, plan) for row, plan in zip(rows, plans, strict=True) if row.pending]
+        if queued and config.server is not None:
+            self._fill(draft, config.server, queued)
+        return rows
 
-    def _row(self, draft: EmitDraft, plan: _Plan, template: TemplateSource | None) -> DeliveryRow:
+    def _row(self, draft: EmitDraft, plan: _Plan) -> DeliveryRow:
         server = draft.config.server
-        queued = plan.status == DeliveryStatus.QUEUED
-        row = DeliveryRow(
+        return DeliveryRow(
             self.name,
             ",".join(plan.recipients),
             status=plan.status,
-            pending=plan.recipients if queued else [],
+            pending=plan.recipients if plan.status == DeliveryStatus.QUEUED else [],
             last_error=plan.reason,
             mail_server_id=server.id if server else None,
         )
-        if queued and server is not None and template is not None:
-            try:
-                rendered = _render_content(
-                    box=draft.box,
-                    spec=draft.spec,
-                    payload=draft.payload,
-                    server=server,
-                    template=template,
-                    recipients=plan.recipients,
-                )
-            except MailbellError as exc:  # a template that cannot render fails, with the reason
+
+    def _fill(
+        self, draft: EmitDraft, server: ServerView, queued: list[tuple[DeliveryRow, _Plan]]
+    ) -> None:
+        """Render the event once, then give each queued row its copy (its To, Message-ID)."""
+        mode = draft.config.recipient_mode
+        tos = [header_to(p.recipients, mode, owner_list=p.group.owner_list) for _, p in queued]
+        template = draft.config.template(draft.session, draft.tenant, draft.spec.name)
+        try:
+            message = _render_message(
+                spec=draft.spec,
+                payload=draft.payload,
+                server=server,
+                template=template,
+                to=tos[0],
+                tenant=draft.tenant,
+            )
+        except MailbellError as exc:  # a template that cannot render fails, with the reason
+            for row, _ in queued:
                 row.status, row.last_error, row.pending = DeliveryStatus.FAILED, str(exc), []
-            else:
-                row.sender = rendered.sender
-                row.message_id = rendered.message_id
-                row.content = rendered.content
-        return row
+            return
+        for index, ((row, _), to) in enumerate(zip(queued, tos, strict=True)):
+            rendered = _content(draft.box, message if index == 0 else message.addressed(to))
+            row.sender = rendered.sender
+            row.message_id = rendered.message_id
+            row.content = rendered.content
