@@ -10,6 +10,11 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ("events", "every event: on or off, and whether this channel mirrors it"),
     ("enable EVENT…", "turn events on (e.g. `queue_call_lost queue_sla`)"),
     ("disable EVENT…", "turn events off"),
+    (
+        "digest [EVENT [AFTER WINDOW|off]]",
+        "show or set how bursts are folded into one digest email (e.g. `queue_call_lost 5 10m`: "
+        "the first 5 events of 10 minutes one by one, the rest in one digest)",
+    ),
     ("recipients [add|remove ADDR…]", "show or change who gets the notification emails"),
     ("test ADDR", "send a test email through the tenant's mail server"),
     ("route EVENT…|all", "mirror these events into this channel"),

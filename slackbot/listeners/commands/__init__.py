@@ -18,6 +18,7 @@ def register(
 ) -> None:
     from slackbot.listeners.commands import (
         admins,
+        digest,
         events,
         help,
         link,
@@ -34,6 +35,7 @@ def register(
         **help.COMMANDS,
         **status.COMMANDS,
         **events.COMMANDS,
+        **digest.COMMANDS,
         **recipients.COMMANDS,
         **test.COMMANDS,
         **routes.COMMANDS,
