@@ -1,5 +1,6 @@
 """The OpenAPI document `GET /api/openapi.yaml` serves: `openapi.yaml` beside this module, with
-the settings' server fields it does not describe yet added from the models.
+the settings' server fields it does not describe yet added from the models (also to the test
+email's body, which may carry them unsaved).
 
 A mail server field added to `core.models.mail` is a setting too (core.models.tenancy): its
 property in `NotificationSettingsUpdate` and `NotificationSettings` comes from the settings
@@ -44,6 +45,9 @@ def document() -> bytes:
     text = _with_fields(
         text, "NotificationSettings", NotificationSettingsRead, SERVER_VIEW, nullable=True
     )
+    from api.routes.notification import UNSAVED_SETTINGS, TestEmailRequest
+
+    text = _with_fields(text, "TestEmailRequest", TestEmailRequest, UNSAVED_SETTINGS)
     return text.encode()
 
 

@@ -13,10 +13,11 @@ that the write's own check finds it cached.
 
 from __future__ import annotations
 
+from copy import copy
 from typing import Any
 
 from aiohttp import web
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, create_model
 from sqlmodel import Session
 
 from api.auth import Scope, scoped_read, scoped_write
@@ -24,10 +25,12 @@ from api.body import read_body
 from api.db import CONTEXT
 from api.errors import ApiError
 from api.json_types import field_names, json_fields
-from api.portsip import from_portsip, to_portsip
+from api.portsip import READ_ONLY, from_portsip, to_portsip
 from core import netfence
 from core import validation as v
 from core.errors import ValidationError
+from core.models.tenancy import SERVER_SETTING_COLUMNS, TLS_FLAGS, NotificationSettingsUpdate
+from core.services.mail_drafts import named_as_settings, settings_unsaved
 from core.services.mail_server_fields import SystemOnlyField, ca_file_refused
 from core.services.mail_tests import CONTENT_MAX, SUBJECT_MAX, send_test_email
 from core.services.notifications import (
@@ -35,16 +38,34 @@ from core.services.notifications import (
     update_notification_settings,
 )
 
+# The settings a test email may carry unsaved (a mailbell extension): the server fields of the
+# settings object, as POST /api/tenant/notification takes them.
+UNSAVED_SETTINGS = tuple(
+    name
+    for name in NotificationSettingsUpdate.model_fields
+    if name in SERVER_SETTING_COLUMNS or name in TLS_FLAGS
+)
 
-class TestEmailRequest(BaseModel):
-    """`POST …/test_email`: the fields are checked by `send_test_email` (the CLI's rules)."""
 
+class _TestEmailFields(BaseModel):
     model_config = ConfigDict(extra="forbid")
     __test__ = False  # not a pytest class, whatever its name
 
     recipient: str
     subject: str = Field(max_length=SUBJECT_MAX)
     content: str = Field(max_length=CONTENT_MAX)
+
+
+def _unsaved_fields() -> dict[str, Any]:
+    fields = NotificationSettingsUpdate.model_fields
+    return {name: (fields[name].annotation, copy(fields[name])) for name in UNSAVED_SETTINGS}
+
+
+# `POST …/test_email`: the message's fields (checked by `send_test_email`, the CLI's rules) and
+# optional unsaved settings (checked as the settings are).
+TestEmailRequest: type[BaseModel] = create_model(
+    "TestEmailRequest", __base__=_TestEmailFields, **_unsaved_fields()
+)
 
 
 async def get_settings(request: web.Request) -> web.Response:
@@ -82,20 +103,43 @@ async def post_settings(request: web.Request) -> web.Response:
 
 async def post_test_email(request: web.Request) -> web.Response:
     """200 `{"ok": true, "reply", "message_id"}` when the server accepted the message;
-    502 `{"error", "step", "reply"}` when it refused or failed; 409 when not configured."""
+    502 `{"error", "step", "reply"}` when it refused or failed; 409 when not configured.
+
+    Server fields in the body are unsaved settings: the test goes through the owner's default
+    server with them applied (or a new server made of them when it has none), as a save of
+    the settings would make it; nothing is stored or audited."""
     ctx = request.app[CONTEXT]
     body = await read_body(request)
     scope = await scoped_read(request, lambda _session, scope: scope)
-    fields = json_fields(body.json_object(), TestEmailRequest)
+    fields = json_fields(body.json_object(), TestEmailRequest, read_only=READ_ONLY)
     v.known_fields(fields, field_names(TestEmailRequest))
-    result = await send_test_email(
-        ctx=ctx,
-        tenant=scope.tenant,
-        recipient=fields.get("recipient", ""),
-        subject=fields.get("subject", ""),
-        content=fields.get("content", ""),
-        host_field="server",
-    )
+    given = {name: fields[name] for name in UNSAVED_SETTINGS if name in fields}
+    unsaved = None
+    try:
+        if given:
+            settings = from_portsip(given, system=scope.tenant is None)
+            unsaved = await scoped_read(
+                request,
+                lambda session, scope: settings_unsaved(
+                    session=session, tenant=scope.tenant, settings=settings
+                ),
+            )
+        with named_as_settings():
+            result = await send_test_email(
+                ctx=ctx,
+                tenant=scope.tenant,
+                recipient=fields.get("recipient", ""),
+                subject=fields.get("subject", ""),
+                content=fields.get("content", ""),
+                host_field="server",
+                server_id=unsaved.server_id if unsaved else None,
+                changes=unsaved.changes if unsaved else None,
+                actor=scope.actor,
+            )
+    except ValidationError as exc:
+        if scope.actor.tenant_scoped and exc.field == "ca_file":
+            raise ApiError(403, ca_file_refused().message, field="ca_file") from None
+        raise
     if result.ok:
         return web.json_response(
             {"ok": True, "reply": result.reply, "message_id": result.message_id}
