@@ -140,6 +140,7 @@ def prepare_emit(
         payload_enc=box.encrypt_bytes(payload.model_dump_json().encode()),
         rows=rows,
         data=dumped,
+        digest=config.digest_policy(spec.name),
     )
 
 

@@ -16,9 +16,11 @@ from sqlmodel import Session
 from core.catalog import Event
 from core.channels.registry import renderer
 from core.crypto import SecretBox
+from core.digest_policy import DigestPolicy
 from core.models._common import utcnow
 from core.models.delivery import Delivery
 from core.models.tenancy import Tenant
+from core.pipeline.digests import hold_bursts
 from core.pipeline.outbox import (
     DELIVERY,
     EVENT,
@@ -27,6 +29,7 @@ from core.pipeline.outbox import (
     insert_contents,
     insert_returning_ids,
 )
+from core.vocabulary import DeliveryStatus
 
 
 @dataclass(frozen=True, slots=True)
@@ -80,6 +83,8 @@ class PreparedEmit:
     rows: list[DeliveryRow]
     # The whole payload as JSON values, for channels whose message carries it (webhooks).
     data: dict[str, Any] | None = None
+    # The owner's digest policy for this event (None: off); core/pipeline/digests.py.
+    digest: DigestPolicy | None = None
 
 
 def write_emits(session: Session, batch: list[PreparedEmit]) -> list[EmitResult]:
@@ -121,6 +126,15 @@ def write_emits(session: Session, batch: list[PreparedEmit]) -> list[EmitResult]
         ]
         for prepared, event_id in zip(batch, event_ids, strict=True)
     ]
+    # After the first write (the events): SQLite's write lock is held, so bursts read current.
+    holds = hold_bursts(connection, batch, event_ids, now)
+    if holds is not None:
+        for b, rows in enumerate(values):
+            for r, columns in enumerate(rows):
+                digest_id = holds.digest_of.get((b, r))
+                columns["digest_id"] = digest_id  # every row: one INSERT takes one shape
+                if digest_id is not None:
+                    columns.update(status=str(DeliveryStatus.HELD), pending=[])
     flat = [row for rows in values for row in rows]
     # The messages go to their own table (delivery_content), under the deliveries' ids.
     ids = iter(insert_returning_ids(connection, DELIVERY, flat) if flat else [])
@@ -143,5 +157,12 @@ def write_emits(session: Session, batch: list[PreparedEmit]) -> list[EmitResult]
                 )
             )
         results.append(EmitResult(event_id=event_id, deliveries=emitted))
+    if holds is not None:
+        for b, columns in holds.created:  # a digest is listed with the event that opened it
+            digest = EmittedDelivery(
+                content=b"", **{k: v for k, v in columns.items() if k in _FIELDS}
+            )
+            results[b].deliveries.append(digest)
+            results[b].deliveries.sort(key=lambda d: d.id)
     insert_contents(connection, contents)
     return results

@@ -1,8 +1,10 @@
 """Retention: finished deliveries (with their messages and attempts) and old audit entries go.
 
-Deliveries that are `sent`, `suppressed` or `failed` and were created more than
-`Settings.retention_days` ago are deleted with their `delivery_content` and `delivery_attempt`
-rows; an event goes with its last delivery. `queued` and `sending` rows are never touched,
+Deliveries in a final state (`sent`, `partial`, `suppressed`, `failed`, `held`) and created
+more than `Settings.retention_days` ago are deleted with their `delivery_content` and
+`delivery_attempt` rows; an event goes with its last delivery. A held delivery goes with its
+digest (not before it: the digest's log lists it), and a digest takes its held deliveries
+along; burst rows quiet since the cutoff go too. `queued` and `sending` rows are never touched,
 whatever their age. Audit entries and health state changes older than
 `Settings.audit_retention_days` go the same way.
 
@@ -22,13 +24,19 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select, text
+from sqlalchemy import delete, exists, select, text
 from sqlalchemy.engine import Connection, Engine
 
 from core.config import Settings
 from core.models._common import utcnow
 from core.models.audit import AuditEntry
-from core.models.delivery import Delivery, DeliveryAttempt, DeliveryContent, EventRecord
+from core.models.delivery import (
+    Delivery,
+    DeliveryAttempt,
+    DeliveryContent,
+    DigestBurst,
+    EventRecord,
+)
 from core.models.health import HealthChange
 from core.vocabulary import FINAL_STATUSES
 
@@ -46,6 +54,7 @@ DELIVERY: Any = Delivery.__table__  # type: ignore[attr-defined]
 CONTENT: Any = DeliveryContent.__table__  # type: ignore[attr-defined]
 ATTEMPT: Any = DeliveryAttempt.__table__  # type: ignore[attr-defined]
 EVENT: Any = EventRecord.__table__  # type: ignore[attr-defined]
+BURST: Any = DigestBurst.__table__  # type: ignore[attr-defined]
 AUDIT: Any = AuditEntry.__table__  # type: ignore[attr-defined]
 HEALTH_CHANGE: Any = HealthChange.__table__  # type: ignore[attr-defined]
 
@@ -106,11 +115,14 @@ def prune_deliveries_batch(
         if not _lock_or_busy(connection):
             counts.busy = True
             return counts
+        digest = DELIVERY.alias("digest")
         rows = connection.execute(
-            select(DELIVERY.c.id, DELIVERY.c.event_id)
+            select(DELIVERY.c.id, DELIVERY.c.event_id, DELIVERY.c.is_digest)
             .where(
                 DELIVERY.c.status.in_(PRUNABLE_STATUSES),
                 DELIVERY.c.created_at < cutoff,
+                # A held delivery goes with its digest (below), or alone once that is gone.
+                ~exists().where(digest.c.id == DELIVERY.c.digest_id),
             )
             .order_by(DELIVERY.c.id)
             .limit(batch_rows)
@@ -119,9 +131,15 @@ def prune_deliveries_batch(
             # does the same for the whole batch.
             .with_for_update(skip_locked=True)
         ).all()
+        rows = list(rows)
+        # Bursts quiet since the cutoff: their next event starts afresh without them.
+        connection.execute(
+            delete(BURST).where(BURST.c.closes_at < cutoff, BURST.c.digest_id.is_(None))
+        )
         if not rows:
             return counts
         counts.full = len(rows) == batch_rows
+        rows += _held_by(connection, [row.id for row in rows if row.is_digest])
         ids = [row.id for row in rows]
         # Children first and explicitly: the cascades need SQLite's foreign_keys pragma, and
         # this keeps the batch correct on a connection opened without it.
@@ -135,6 +153,20 @@ def prune_deliveries_batch(
         event_ids = sorted({row.event_id for row in rows})
         counts.events = _delete_events_left_empty(connection, event_ids)
     return counts
+
+
+def _held_by(connection: Connection, digest_ids: Sequence[int]) -> list[Any]:
+    """The deliveries held into these digests: pruned with them, whatever their age (a digest
+    is as old as its first held event), so the log never shows one without the other."""
+    if not digest_ids:
+        return []
+    return list(
+        connection.execute(
+            select(DELIVERY.c.id, DELIVERY.c.event_id, DELIVERY.c.is_digest).where(
+                DELIVERY.c.digest_id.in_(digest_ids)
+            )
+        )
+    )
 
 
 def _prune_oldest(

@@ -32,6 +32,7 @@ from core.errors import DeliveryError, PermanentError, RetryableError
 from core.models._common import utcnow
 from core.pipeline import outbox, retention
 from core.pipeline.bursts import BurstThreads
+from core.pipeline.digest_close import close_claimed
 from core.pipeline.outbox import Outcome
 from core.pipeline.pacing import backoff_delay
 from core.pipeline.shared_limit import reserve_slot
@@ -103,6 +104,10 @@ class Worker:
 
     def _claim_sync(self, limit: int) -> list[ClaimedDelivery]:
         claimed = outbox.claim(self.ctx.engine, owner=self.owner, limit=limit, lease_s=self.lease_s)
+        # Digests whose window is over are rendered now; one that cannot be is recorded here.
+        claimed, ended = close_claimed(self.ctx.engine, self.ctx.box, claimed)
+        if ended:
+            outbox.record(self.ctx.engine, ended, owner=self.owner)
         by_channel: dict[str, list[ClaimedDelivery]] = {}
         for delivery in claimed:
             by_channel.setdefault(delivery.channel, []).append(delivery)

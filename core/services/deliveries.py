@@ -196,7 +196,8 @@ def retry_delivery(
             "status",
             f"delivery {delivery_id} is {delivery.status}: only failed ones can be retried",
         )
-    if delivery.channel == "email":
+    # A digest is rendered by the worker, from its held deliveries (core/pipeline/digest_close).
+    if delivery.channel == "email" and not delivery.is_digest:
         owner = session.get(Tenant, delivery.tenant_id) if delivery.tenant_id else None
         needs_render = delivery.mail_server_id is None or not message_of(session, delivery_id)
         if needs_render:
