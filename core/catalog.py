@@ -3,6 +3,12 @@
 The 14 of the PortSIP API (`PORTSIP_NAMES`: what its template endpoints list), then mailbell's
 own: MAIL_HEALTH and SYSTEM_MAIL_HEALTH, the health watch's notices (core/health/alerts.py).
 
+One template is no event: DIGEST, the message a burst's held events go out in when its window
+closes (core/pipeline/digests.py). It is in `TEMPLATES` (`TEMPLATE_NAMES`, `get_template`) and
+not in `EVENTS` (`NAMES`, `get_event`), so it is listed, customised and previewed like the others
+but cannot be emitted, routed or filtered on. Its scope is `any`: a tenant customises the digests
+of its events, the system those of system events.
+
 Scopes: `tenant` events are emitted for one tenant and customised per tenant; `system` events
 come from the platform itself, go to the system recipients and are customised at system level.
 
@@ -35,15 +41,21 @@ from core.errors import NotFound, ValidationError
 from core.vocabulary import EVENT_DESCRIPTIONS, EventName, TemplateName
 
 Scope = Literal["tenant", "system"]
+# A template's scope: an event's, or `any` (DIGEST: customised by whichever owner it serves).
+TemplateScope = Literal["tenant", "system", "any"]
 Audience = Literal[
-    "tenant_recipients", "payload_email", "system_recipients", "payload_email_or_tenant_recipients"
+    "tenant_recipients",
+    "payload_email",
+    "system_recipients",
+    "payload_email_or_tenant_recipients",
+    "owner_recipients",  # DIGEST: the recipients of the owner whose burst it closes
 ]
 
 
 @dataclass(frozen=True)
 class Event:
     name: str
-    scope: Scope
+    scope: TemplateScope
     toggle: str | None
     audience: Audience
     payload: type[p.Payload]
@@ -240,7 +252,36 @@ EVENTS: dict[str, Event] = {
     )
 }  # fmt: skip
 
+DIGEST = "DIGEST"
+_DIGEST_TEMPLATE = Event(
+    DIGEST, "any", None, "owner_recipients", p.DigestPayload,
+    {"event": "QUEUE_CALL_LOST", "event_description": "call queue call lost notification",
+     "count": 3, "what": "lost calls", "where": "in queue Sales", "queue_name": "Sales",
+     "headline": "3 more lost calls in queue Sales",
+     "items": [
+         {"at": "2026-11-03T10:05:12" + _UTC,
+          "summary": "+49 30 901820 waited 3 min 04 s: caller hung up",
+          "fields": {"Caller": "+49 30 901820", "Waiting": "3 min 04 s",
+                     "Reason": "caller hung up"}, "link": None},
+         {"at": "2026-11-03T10:07:40" + _UTC,
+          "summary": "Claire Petit (+33 6 12 34 56 78) waited 45 s: timeout",
+          "fields": {"Caller": "+33 6 12 34 56 78", "Caller name": "Claire Petit",
+                     "Waiting": "45 s", "Reason": "timeout"}, "link": None},
+         {"at": "2026-11-03T10:14:03" + _UTC,
+          "summary": "+44 20 7946 0958 waited 1 min 12 s: caller hung up",
+          "fields": {"Caller": "+44 20 7946 0958", "Waiting": "1 min 12 s",
+                     "Reason": "caller hung up"},
+          "link": "https://pbx.example.com/portal/queues/8000"},
+     ],
+     "omitted": 0, "window_start": "2026-11-03T10:05:00" + _UTC,
+     "window_end": "2026-11-03T10:15:00" + _UTC, "tenant": "Acme Corp"},
+    "digest of a burst: the events held past the owner's digest policy, sent as one message",
+)  # fmt: skip
+
 NAMES: tuple[str, ...] = tuple(EVENTS)
+# Everything `mailbell template` knows: the events' templates, then DIGEST.
+TEMPLATES: dict[str, Event] = {**EVENTS, DIGEST: _DIGEST_TEMPLATE}
+TEMPLATE_NAMES: tuple[str, ...] = tuple(TEMPLATES)
 # The template names of the PortSIP API, whose template endpoints list exactly these.
 PORTSIP_NAMES: tuple[str, ...] = tuple(TemplateName)
 # Toggles that may be on while the owner has no recipients (their email then just is not sent).
@@ -252,13 +293,24 @@ TOGGLES_WITHOUT_RECIPIENTS = frozenset(
 def get_event(name: str, *, field: str | None = None, among: tuple[str, ...] = NAMES) -> Event:
     """The event named `name` (any case) among `among` (every event unless told). Unknown:
     `NotFound`, or `ValidationError(field)`, listing the valid names."""
-    event = EVENTS.get(name.strip().upper()) if isinstance(name, str) else None
+    event = TEMPLATES.get(name.strip().upper()) if isinstance(name, str) else None
     if event is None or event.name not in among:
         message = f"unknown template/event {name!r}; valid names: {', '.join(among)}"
+        if event is not None and event.name == DIGEST:
+            message = (
+                f"{DIGEST} is the template of mailbell's digests, not an event: mailbell "
+                f"sends a digest itself when a burst's window closes; valid names: "
+                f"{', '.join(among)}"
+            )
         if field is not None:
             raise ValidationError(field, message)
         raise NotFound(message)
     return event
+
+
+def get_template(name: str, *, field: str | None = None) -> Event:
+    """The template named `name` (any case): an event's, or DIGEST. Unknown: as `get_event`."""
+    return get_event(name, field=field, among=TEMPLATE_NAMES)
 
 
 _TYPE_NAMES: dict[Any, str] = {
@@ -268,6 +320,10 @@ _TYPE_NAMES: dict[Any, str] = {
 
 
 def _type_name(annotation: Any) -> str:
+    if get_origin(annotation) in (list, tuple):
+        return "list"
+    if get_origin(annotation) is dict:
+        return "mapping"
     if get_origin(annotation) in (Union, UnionType):
         args = [arg for arg in get_args(annotation) if arg is not NoneType]
         annotation = args[0] if len(args) == 1 else annotation
@@ -276,7 +332,7 @@ def _type_name(annotation: Any) -> str:
 
 def variables(name: str) -> dict[str, dict[str, Any]]:
     """`{var: {"type", "required", "description"}}`: what a template of this event may use."""
-    event = get_event(name)
+    event = get_template(name)
     result: dict[str, dict[str, Any]] = {}
     for var, info in event.payload.model_fields.items():
         result[var] = {
@@ -291,7 +347,7 @@ def variables(name: str) -> dict[str, dict[str, Any]]:
 
 def sample(name: str) -> dict[str, Any]:
     """The sample payload as JSON-ready values (what `template show --json` prints)."""
-    return get_event(name).sample_payload().model_dump(mode="json")
+    return get_template(name).sample_payload().model_dump(mode="json")
 
 
 def validate_payload(name: str, data: Mapping[str, Any] | p.Payload) -> p.Payload:

@@ -14,7 +14,7 @@ from typing import Annotated, Literal
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
 
-from core.vocabulary import HealthKind, HealthState
+from core.vocabulary import DIGEST_ITEMS_MAX, HealthKind, HealthState
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -209,3 +209,41 @@ class MailHealthPayload(Payload):
     action: LongText | None = Field(default=None, description="What to do about it")
     tenant_name: Text | None = Field(default=None, description="The tenant the subject belongs to")
     checked_at: UtcDatetime = Field(description="When the check that found it ran")
+
+
+class DigestItem(Payload):
+    """One held event of a digest."""
+
+    at: UtcDatetime = Field(description="When the event was emitted")
+    summary: LongText = Field(description="The event in one line (caller, reason, ...)")
+    fields: dict[str, str] = Field(
+        default_factory=dict,
+        description="The event's values as shown, by label (secrets left out)",
+    )
+    link: HttpUrlText | None = Field(default=None, description="The event's link, when it has one")
+
+
+class DigestPayload(Payload):
+    """A digest: the events of one burst held past the owner's policy, sent when its window
+    closed (core/channels/digest_content.py builds it)."""
+
+    event: Text = Field(description="The held events' name, e.g. QUEUE_CALL_LOST")
+    event_description: Text = Field(description="What that event announces")
+    count: int = Field(ge=1, description="How many events were held (all of them)")
+    what: Text = Field(description="What they are, matching the count: 'lost calls'")
+    where: Text | None = Field(
+        default=None,
+        description="What they share, when they share it: 'in queue Sales', 'on pbx-01'",
+    )
+    queue_name: Text | None = Field(
+        default=None, description="The queue, when every held event names the same one"
+    )
+    headline: Text = Field(description="Count, what and where: '12 more lost calls in queue Sales'")
+    items: tuple[DigestItem, ...] = Field(
+        max_length=DIGEST_ITEMS_MAX,
+        description="The held events in order: each has at, summary, fields and link",
+    )
+    omitted: int = Field(default=0, ge=0, description="Held events not listed (past the limit)")
+    window_start: UtcDatetime = Field(description="When the window opened")
+    window_end: UtcDatetime = Field(description="When it closed")
+    tenant: Text | None = Field(default=None, description="The tenant's name (none: the system)")

@@ -36,7 +36,7 @@ import jinja2
 from jinja2 import StrictUndefined, Template
 from jinja2.sandbox import SecurityError
 
-from core.catalog import NAMES, Event, get_event, login_uri
+from core.catalog import TEMPLATE_NAMES, Event, get_template, login_uri
 from core.catalog_payloads import Payload, UserCreationPayload
 from core.errors import PermanentError
 from core.html_text import html_to_text, normalize, text_template_source
@@ -183,12 +183,12 @@ def default_templates() -> dict[str, TemplateSource]:
             subject=index[name]["subject"],
             body=(folder / f"{name}.html").read_text(encoding="utf-8"),
         )
-        for name in NAMES
+        for name in TEMPLATE_NAMES
     }
 
 
 def default_template(name: str) -> TemplateSource:
-    return default_templates()[get_event(name).name]
+    return default_templates()[get_template(name).name]
 
 
 @dataclass(frozen=True)
@@ -303,7 +303,7 @@ def render(
     A bad payload is `ValidationError("data")`; no From address at all is
     `ValidationError("from")`; a template that fails while rendering is `PermanentError`.
     """
-    event = get_event(name)
+    event = get_template(name)
     payload = event.validate(data)
     template = template or default_template(event.name)
     try:

@@ -22,7 +22,7 @@ from typing import Any
 import jinja2
 from jinja2 import meta, nodes
 
-from core.catalog import Event, get_event, variables
+from core.catalog import Event, get_template, variables
 from core.errors import ValidationError
 from core.render_budget import BudgetExceeded, check_line
 from core.rendering import (
@@ -108,7 +108,7 @@ def validate_template(name: str, *, mail_from: str, subject: str, body: str) -> 
 
     Outcomes are remembered (core/validated_templates.py): the same template is checked once.
     """
-    event = get_event(name, field="name")
+    event = get_template(name, field="name")
     VALIDATED.check(
         VALIDATED.key(event.name, mail_from, subject, body),
         partial(_validate, event, mail_from=mail_from, subject=subject, body=body),

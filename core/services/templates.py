@@ -2,8 +2,9 @@
 
 The owner of a custom template is a tenant, or the system (`tenant=None`). Tenant-scope events
 are customised per tenant, system-scope events at system level: a tenant's custom template is
-used for that tenant only, and deleting it restores the default. Names are the 14 of
-`core.catalog` (any case in, upper case stored). Every change is validated
+used for that tenant only, and deleting it restores the default. DIGEST (scope `any`) belongs to
+either: a tenant's serves the digests of its events, the system's those of system events. Names
+are `core.catalog.TEMPLATE_NAMES` (any case in, upper case stored). Every change is validated
 (`core.template_validation`), audited with field names only, and committed.
 """
 
@@ -13,7 +14,7 @@ from typing import Any
 
 from sqlmodel import Session, col, select
 
-from core.catalog import Event, get_event, sample, variables
+from core.catalog import Event, get_template, sample, variables
 from core.errors import Conflict, NotFound, ValidationError
 from core.models._common import owned_by, utcnow
 from core.models.templates import CustomTemplate, TemplateRead, TemplateUpdate
@@ -32,7 +33,7 @@ def _owner(tenant: Tenant | None) -> str:
 
 def _event_for(name: str, tenant: Tenant | None, *, field: str | None = None) -> Event:
     """The event, checked against the owner: tenant events per tenant, system events system-wide."""
-    event = get_event(name, field=field)
+    event = get_template(name, field=field)
     if tenant is None and event.scope == "tenant":
         raise ValidationError(
             "tenant",
@@ -71,7 +72,7 @@ def list_custom_templates(*, session: Session, tenant: Tenant | None) -> list[Te
 
 
 def _custom_row(session: Session, tenant: Tenant | None, name: str) -> CustomTemplate:
-    event = get_event(name)
+    event = get_template(name)
     row = _find(session, tenant, event.name)
     if row is None:
         raise NotFound(
@@ -211,16 +212,23 @@ def delete_custom_template(
     session.commit()
 
 
+def _effective_row(session: Session, event: Event, tenant: Tenant | None) -> CustomTemplate | None:
+    """The custom template in use for `tenant` (None: the system): a system event's is the
+    system's; a tenant event has none at system level; DIGEST's is the owner's."""
+    if event.scope == "system":
+        return _find(session, None, event.name)
+    if event.scope == "tenant" and tenant is None:
+        return None
+    return _find(session, tenant, event.name)
+
+
 def effective_template(*, session: Session, tenant: Tenant | None, name: str) -> TemplateSource:
     """What a message of event `name` for this owner is rendered with: custom, else default.
 
     System-scope events always use the system's template, whatever `tenant` is given.
     """
-    event = get_event(name)
-    owner = None if event.scope == "system" else tenant
-    row = (
-        _find(session, owner, event.name) if owner is not None or event.scope == "system" else None
-    )
+    event = get_template(name)
+    row = _effective_row(session, event, tenant)
     if row is None:
         return default_template(event.name)
     return TemplateSource(
@@ -230,11 +238,8 @@ def effective_template(*, session: Session, tenant: Tenant | None, name: str) ->
 
 def template_details(*, session: Session, tenant: Tenant | None, name: str) -> dict[str, Any]:
     """`template show NAME --json`: the event, its variables, sample, default and custom."""
-    event = get_event(name)
-    owner = None if event.scope == "system" else tenant
-    row = (
-        _find(session, owner, event.name) if owner is not None or event.scope == "system" else None
-    )
+    event = get_template(name)
+    row = _effective_row(session, event, tenant)
     custom = None
     if row is not None:
         shown = TemplateRead.model_validate(row).as_dict()

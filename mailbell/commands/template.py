@@ -1,7 +1,8 @@
 """`mailbell template list|show|preview|set|reset`: the email templates.
 
 Without `--tenant` a command acts at system level (system events' templates); tenant events are
-customised with `--tenant SLUG`. Core modules are imported inside the commands.
+customised with `--tenant SLUG`; DIGEST (the digests of bursts) at either level, for the digests
+of that owner's events. Core modules are imported inside the commands.
 """
 
 from __future__ import annotations
@@ -37,20 +38,27 @@ def _tenant(session: Session, slug: str | None) -> Tenant | None:
     return get_tenant(session=session, slug=slug)
 
 
+def _toggle_text(name: str, toggle: str | None) -> str:
+    if toggle:
+        return toggle
+    # DIGEST has no switch of its own: each event's digest policy decides when it is sent.
+    return "(digest.EVENT policies)" if name == "DIGEST" else "(always on)"
+
+
 @app.command("list")
 def list_templates(
     tenant: str | None = typer.Option(None, "--tenant", help=TENANT_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print JSON rows."),
 ) -> None:
     """The templates: scope, toggle, and whether a custom one is in use."""
-    from core.catalog import NAMES, get_event
+    from core.catalog import TEMPLATE_NAMES, get_template
     from core.services import templates
 
     with context().session() as session:
         owner = _tenant(session, tenant)
         rows: list[dict[str, Any]] = []
-        for name in NAMES:
-            event = get_event(name)
+        for name in TEMPLATE_NAMES:
+            event = get_template(name)
             effective = templates.effective_template(session=session, tenant=owner, name=name)
             rows.append(
                 {
@@ -67,7 +75,7 @@ def list_templates(
     typer.echo(f"{'NAME':<22} {'SCOPE':<7} {'TOGGLE':<29} {'CUSTOM':<6} SUBJECT")
     for row in rows:
         typer.echo(
-            f"{row['name']:<22} {row['scope']:<7} {row['toggle'] or '(always on)':<29} "
+            f"{row['name']:<22} {row['scope']:<7} {_toggle_text(row['name'], row['toggle']):<29} "
             f"{'yes' if row['custom'] else 'no':<6} {row['subject']}"
         )
 
@@ -90,7 +98,9 @@ def show(
         return
     current = details["custom"] or details["default"]
     typer.echo(f"{details['name']}: {details['description']}")
-    typer.echo(f"scope: {details['scope']}    toggle: {details['toggle'] or '(always on)'}")
+    typer.echo(
+        f"scope: {details['scope']}    toggle: {_toggle_text(details['name'], details['toggle'])}"
+    )
     typer.echo(f"sent to: {details['audience']}")
     typer.echo(f"in use: {'custom' if details['custom'] else 'default'}")
     typer.echo(f"from: {current['from'] or '(the mail server From address)'}")
@@ -117,12 +127,12 @@ def preview(
     ),
 ) -> None:
     """Render a template with its sample payload (or --data) and print subject and body."""
-    from core.catalog import get_event
+    from core.catalog import get_template
     from core.errors import ValidationError
     from core.rendering import render
     from core.services import templates
 
-    event = get_event(name)
+    event = get_template(name)
     payload: dict[str, Any] = dict(event.sample)
     if data is not None:
         try:
@@ -206,10 +216,10 @@ def reset(
     tenant: str | None = typer.Option(None, "--tenant", help=TENANT_HELP),
 ) -> None:
     """Delete the custom template: the default is used again."""
-    from core.catalog import get_event
+    from core.catalog import get_template
     from core.services import templates
 
-    event = get_event(name)
+    event = get_template(name)
     with context().session() as session:
         owner = _tenant(session, tenant)
         templates.delete_custom_template(

@@ -49,7 +49,8 @@ def shown_values(name: str) -> list[str]:
 
 def test_data_dir_is_the_checkout_data_folder() -> None:
     assert (data_dir() / "templates" / "index.json").is_file()
-    assert tuple(rendering.default_templates()) == catalog.NAMES  # the reference's 14, then ours
+    # the reference's 14, then ours, then DIGEST (a template, not an event)
+    assert tuple(rendering.default_templates()) == catalog.TEMPLATE_NAMES
 
 
 def test_data_dir_of_an_installed_wheel(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:

@@ -28,7 +28,7 @@ def subject_for(session: Session, tenant: Tenant | None, name: str = "QUEUE_SLA"
 
 def test_defaults_are_listed_and_found_in_any_case() -> None:
     defaults = templates.list_default_templates()
-    assert [t.name for t in defaults] == list(catalog.NAMES)
+    assert [t.name for t in defaults] == list(catalog.TEMPLATE_NAMES)
     assert all(t.subject and t.body and not t.custom for t in defaults)
     assert templates.get_default_template("queue_sla").name == "QUEUE_SLA"
     with pytest.raises(NotFound, match="USER_CREATION"):
