@@ -30,7 +30,16 @@ from core.vocabulary import (
 M = TypeVar("M", bound=BaseModel)
 
 SECRET_FIELDS = frozenset(
-    {"password", "imap_password", "oauth_client_secret", "oauth_refresh_token", "token"}
+    {
+        "password",
+        "imap_password",
+        "oauth_client_secret",
+        "oauth_refresh_token",
+        "token",
+        # a proxy URL may carry its password
+        "proxy",
+        "proxy_password",
+    }
 )
 TRUE_WORDS = frozenset({"true", "1", "yes", "on"})
 FALSE_WORDS = frozenset({"false", "0", "no", "off"})

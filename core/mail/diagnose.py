@@ -12,6 +12,8 @@ one and a plain-language hint for the common causes (certificate not trusted, ST
 required, 535 / 5.7.139 basic auth disabled, 5.7.57 / 5.7.3 not authenticated, wrong port for
 the security mode, connection refused, timeout). Certificate problems also describe the
 certificate the server presented (subject, issuer, expiry). No secret appears in a report.
+Through a proxy, one step `proxy` (core/mail/proxy.py: "connected through … to …") takes the
+place of dns and connect.
 """
 
 from __future__ import annotations
@@ -150,8 +152,10 @@ class _Walk:
     async def run(self) -> None:
         try:
             self.context = self.context or self.tls_context()
-            addresses = await self.dns()
-            sock = await self.connect(addresses)
+            if self.config.proxy is not None:
+                sock = await self.tunnel()
+            else:
+                sock = await self.connect(await self.dns())
             await self.greet(sock)
             await self.ehlo("ehlo")
             await self.starttls()
@@ -232,6 +236,16 @@ class _Walk:
             )
         reason = getattr(last, "strerror", None) or last
         raise self.fail("connect", f"cannot connect to {config.address}: {reason}")
+
+    async def tunnel(self) -> socket.socket:
+        from core.mail.proxy import hint_for, tunnel_step
+
+        try:
+            sock, detail = await tunnel_step(self.config)
+        except DeliveryError as exc:
+            raise self.fail("proxy", exc.message, reply=exc.reply, hint=hint_for(exc)) from None
+        self.ok("proxy", detail)
+        return sock
 
     async def greet(self, sock: socket.socket) -> None:
         config = self.config

@@ -10,6 +10,8 @@ upload); `tls_verify=False` skips the check and logs a warning.
 A `fenced` config (a host set by a tenant-scoped actor) resolves its host afresh, checks every
 address against MAILBELL_TENANT_SMTP_NETWORKS (core/netfence.py) and connects to an address it
 checked, keeping the host name for SNI and certificate verification.
+A config with a `proxy` (SOCKS5 or HTTP CONNECT) connects through it (core/mail/proxy.py, which
+fences the proxy and the SMTP host for a fenced config); the rest runs over the tunnel.
 Auth (core/mail/smtp_auth.py): `DISABLE`; `PLAIN`, `LOGIN`; `AUTO` (one mechanism the server
 offers, PLAIN before LOGIN before CRAM-MD5); `XOAUTH2` with a token from `token_provider`.
 Exactly one AUTH attempt per connection: a wrong password is never sent twice (aiosmtplib's
@@ -39,12 +41,14 @@ from aiosmtplib import errors as smtp_errors
 
 from core import netfence
 from core.errors import PermanentError, RetryableError
+from core.mail.proxy import open_tunnel
 from core.mail.smtp_auth import AuthGuard, authenticate, take_ticket
 from core.mail.smtp_errors import classify
 from core.vocabulary import AuthMode, SecurityMode
 
 if TYPE_CHECKING:
     from core.crypto import SecretBox
+    from core.mail.proxy_url import ProxyUrl
     from core.models.mail import MailServer
 
 log = logging.getLogger("mailbell.smtp")
@@ -67,6 +71,7 @@ class SmtpConfig:
     ca_file: str | None = None
     ca_pem: str | None = field(default=None, repr=False)
     fenced: bool = False
+    proxy: ProxyUrl | None = field(default=None, repr=False)  # with its password
     token_provider: TokenProvider | None = field(default=None, repr=False, compare=False)
     auth_guard: AuthGuard | None = field(default=None, repr=False, compare=False)
 
@@ -90,6 +95,7 @@ class SmtpConfig:
         if server.password_enc and server.auth not in ("DISABLE", "XOAUTH2"):
             password = box.decrypt(server.password_enc)
         return cls(
+            proxy=proxy_of(server, box),
             host=server.host,
             port=server.port,
             security=server.security,
@@ -110,10 +116,23 @@ class SmtpConfig:
         return f"{self.host}:{self.port}"
 
     def scrub(self, text: str) -> str:
-        """`text` with the password removed (server replies may echo what they were sent)."""
-        if self.password and len(self.password) >= 3:
-            text = text.replace(self.password, "***")
+        """`text` with the passwords removed (server replies may echo what they were sent)."""
+        for secret in (self.password, self.proxy and self.proxy.password):
+            if secret and len(secret) >= 3:
+                text = text.replace(secret, "***")
         return text
+
+
+def proxy_of(server: MailServer, box: SecretBox) -> ProxyUrl | None:
+    """The server's proxy with its password decrypted, or None."""
+    from core.mail.proxy_url import parse_proxy
+
+    if not server.proxy_url:
+        return None
+    proxy = parse_proxy("proxy", server.proxy_url)
+    if server.proxy_password_enc:
+        proxy = proxy.with_password(box.decrypt(server.proxy_password_enc))
+    return proxy
 
 
 # --- TLS ------------------------------------------------------------------------------------
@@ -213,7 +232,11 @@ async def open_connection(config: SmtpConfig, *, tls_context: ssl.SSLContext | N
     """Connect, EHLO, STARTTLS as the security mode says, AUTH once: ready for MAIL FROM."""
     if tls_context is None and config.security != "none":
         tls_context = build_tls_context(config)
-    sock = await fenced_socket(config) if config.fenced else None
+    sock = None
+    if config.proxy is not None:
+        sock = await open_tunnel(config)
+    elif config.fenced:
+        sock = await fenced_socket(config)
     smtp = SMTP(
         hostname=config.host,  # with `sock`: only the name for SNI and certificate checks
         port=None if sock is not None else config.port,

@@ -39,6 +39,7 @@ def ssl_error_of(exc: BaseException) -> ssl.SSLError | None:
 
 STEP_WORDS = {
     "dns": "resolving the host name",
+    "proxy": "connecting through the proxy",
     "connect": "connecting",
     "tls": "the TLS handshake",
     "greeting": "waiting for the greeting",

@@ -183,9 +183,18 @@ async def peer_certificate(config: SmtpConfig, *, starttls: bool) -> dict[str, A
     context = ssl.create_default_context()
     context.check_hostname = False
     context.verify_mode = ssl.CERT_NONE
+    sock = None
+    if config.proxy is not None:  # never around the proxy: the direct path may not exist
+        from core.mail.proxy import open_tunnel
+
+        try:
+            sock = await open_tunnel(config)
+        except Exception:
+            return None
     smtp = SMTP(
         hostname=config.host,
-        port=config.port,
+        port=None if sock is not None else config.port,
+        sock=sock,
         timeout=min(config.timeout, 10.0),
         use_tls=not starttls,
         start_tls=False,

@@ -19,6 +19,7 @@ from sqlmodel import Field, SQLModel
 
 from core import validation as v
 from core.mail.auth_refusals import paused_until
+from core.mail.proxy_url import PROXY_URL_MAX, proxy_rule
 from core.models._common import utcnow
 from core.vocabulary import (
     PORT_MAX,
@@ -101,6 +102,12 @@ class MailServer(SQLModel, table=True):
     auth_refusals: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)
+
+    @property
+    def proxy(self) -> str | None:
+        """The proxy URL without its password: the `proxy` the settings and `MailServerRead`
+        show (the input `proxy` is applied by core.services.mail_server_fields.apply_proxy)."""
+        return self.proxy_url
 
 
 class EmailAccount(SQLModel, table=True):
@@ -206,6 +213,14 @@ class MailServerUpdate(v.InputModel):
     ca_pem: Annotated[
         Annotated[str, Limit(max_length=v.CA_PEM_MAX_BYTES)] | None, v.rule(v.optional(v.ca_pem))
     ] = None
+    # `socks5://[user:pass@]host:port`, `socks5h://…` or `http://…`; the password is taken out
+    # and encrypted (kept while the URL is unchanged); empty clears the proxy.
+    proxy: Annotated[
+        Annotated[str, Limit(max_length=PROXY_URL_MAX)] | None, v.rule(v.optional(proxy_rule))
+    ] = Limit(default=None, repr=False)
+    proxy_password: Annotated[
+        Annotated[str, Limit(max_length=SECRET_MAX_LENGTH)] | None, v.rule(v.secret)
+    ] = Limit(default=None, repr=False)
     oauth_client_id: Annotated[str | None, v.rule(v.optional(v.text(255)))] = None
     oauth_client_secret: Secret = None
     oauth_directory_id: Annotated[str | None, v.rule(v.optional(v.text(255)))] = None
@@ -241,6 +256,9 @@ class MailServerRead(BaseModel):
     tls_verify: bool
     ca_file: str | None
     ca_pem: str | None
+    # The proxy URL without its password.
+    proxy: str | None = None
+    has_proxy_password: bool = False
     oauth_client_id: str | None
     has_oauth_client_secret: bool
     oauth_directory_id: str | None
@@ -262,8 +280,12 @@ class MailServerRead(BaseModel):
     def of(cls, server: MailServer, *, now: datetime | None = None) -> MailServerRead:
         return cls.model_validate(
             {
-                **server.model_dump(exclude={"password_enc", "oauth_client_secret_enc"}),
+                **server.model_dump(
+                    exclude={"password_enc", "oauth_client_secret_enc", "proxy_password_enc"}
+                ),
                 "has_password": server.password_enc is not None,
+                "proxy": server.proxy_url,
+                "has_proxy_password": server.proxy_password_enc is not None,
                 "has_oauth_client_secret": server.oauth_client_secret_enc is not None,
                 "oauth_authorized": server.oauth_refresh_token_enc is not None,
                 "default": server.is_default,

@@ -20,6 +20,7 @@ SECRET_COLUMNS: dict[type[SQLModel], tuple[str, ...]] = {
         "oauth_client_secret_enc",
         "oauth_refresh_token_enc",
         "oauth_access_token_enc",
+        "proxy_password_enc",
     ),
     EmailAccount: ("imap_password_enc",),
     WebhookTarget: ("secret_enc",),

@@ -1,7 +1,8 @@
 """The rules a mail server's row obeys, applied inside the caller's transaction (nothing here
 commits): who may set what, presets, write-only secrets, the OAuth identity, completeness, the
 network fence, one name and one default per owner, and what a change of credentials undoes
-(the refusal pause, the revoked authorization). Field values are checked before they get
+(the refusal pause, the revoked authorization), the proxy and its password. Field values are
+checked before they get
 here, by the models of core.models.mail. `core.services.mail_servers` runs these rules and
 commits; the notification settings run them inside their own all-or-nothing update.
 """
@@ -20,6 +21,7 @@ from core.crypto import SecretBox
 from core.errors import ValidationError
 from core.mail.auth_guard import wake_waiting_deliveries
 from core.mail.presets import preset_for
+from core.mail.proxy_url import parse_proxy
 from core.models._common import owned_by, owner_label, utcnow
 from core.models.mail import MailServer, MailServerCreate, MailServerUpdate
 from core.models.tenancy import Tenant
@@ -27,6 +29,8 @@ from core.services.audit import Actor, record
 from core.vocabulary import AuthMode
 
 SECRET_INPUTS = {"password": "password_enc", "oauth_client_secret": "oauth_client_secret_enc"}
+# Applied by `apply_proxy`: the URL is stored without its password, the password encrypted.
+PROXY_INPUTS = ("proxy", "proxy_password")
 OAUTH_TOKEN_COLUMNS = (
     "oauth_refresh_token_enc",
     "oauth_access_token_enc",
@@ -115,13 +119,55 @@ def ca_file_refused(field: str = "ca_file") -> SystemOnlyField:
 
 
 def fence_host(server: MailServer, actor: Actor, *, field: str = "host") -> None:
-    """A tenant-scoped actor's save: the host must be allowed, and the row is marked fenced so
-    that every connection checks it again; a system-level actor's save clears the mark."""
+    """A tenant-scoped actor's save: the host (and the proxy's) must be allowed, and the row is
+    marked fenced so that every connection checks them again; a system-level actor's save
+    clears the mark."""
     if not actor.tenant_scoped:
         server.fenced = False
         return
     netfence.check_host(field, server.host)
+    if server.proxy_url:
+        netfence.check_host("proxy", parse_proxy("proxy", server.proxy_url).host)
     server.fenced = True
+
+
+def apply_proxy(box: SecretBox, server: MailServer, given: Mapping[str, Any]) -> list[str]:
+    """`proxy` (a URL, perhaps with `user:password@`; None clears) and `proxy_password`.
+
+    The stored password goes only to the proxy it was given for: it is kept while the URL
+    (scheme, user, host, port) stays the same, and dropped when that changes without a new one.
+    """
+    if "proxy" not in given and not given.get("proxy_password"):
+        return []
+    if "proxy" in given and given["proxy"] is None:
+        changed = ["proxy"] if server.proxy_url or server.proxy_password_enc else []
+        server.proxy_url = None
+        server.proxy_password_enc = None
+        return changed
+    field = "proxy" if "proxy" in given else "proxy_password"
+    if field == "proxy_password" and not server.proxy_url:
+        raise ValidationError(
+            "proxy_password",
+            "is the password of a proxy: set proxy first (socks5://USER@host:port)",
+        )
+    proxy = parse_proxy("proxy", given.get("proxy") or server.proxy_url)
+    changed = []
+    same_proxy = proxy.url == server.proxy_url
+    if not same_proxy:
+        server.proxy_url = proxy.url
+        changed.append("proxy")
+    password = proxy.password or given.get("proxy_password")
+    if password:
+        if not proxy.username:
+            raise ValidationError(
+                "proxy_password", "needs a user name in the proxy URL (scheme://USER@host:port)"
+            )
+        server.proxy_password_enc = box.encrypt(password)
+        changed.append("proxy_password")
+    elif server.proxy_password_enc and not (same_proxy and proxy.username):
+        server.proxy_password_enc = None
+        changed.append("proxy_password")
+    return changed
 
 
 def _identity_changes(server: MailServer, changes: Mapping[str, Any]) -> bool:
@@ -156,8 +202,9 @@ def apply_server_changes(
     if identity_changed or given.get("auth", server.auth) != server.auth:
         server.auth_revoked_at = None
         server.auth_revoked_reason = None
+    changed += apply_proxy(box, server, given)
     for name, value in given.items():
-        if name == "is_default":
+        if name == "is_default" or name in PROXY_INPUTS:
             continue
         if name in SECRET_INPUTS:
             if value:  # empty keeps the stored secret

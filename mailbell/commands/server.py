@@ -29,8 +29,13 @@ OPTION_FIELDS = {
     "mail_from": "mail_from", "reply_to": "reply_to", "timeout": "timeout",
     "rate_limit": "rate_limit_per_minute", "tls_verify": "tls_verify", "ca_file": "ca_file",
     "oauth_client_id": "oauth_client_id", "oauth_client_secret": "oauth_client_secret",
-    "oauth_directory_id": "oauth_directory_id",
+    "oauth_directory_id": "oauth_directory_id", "proxy": "proxy",
+    "proxy_password": "proxy_password",
 }  # fmt: skip
+PROXY_HELP = (
+    "socks5://[USER[:PASS]@]HOST:PORT, socks5h://… or http://… (CONNECT); '' removes it; "
+    "'-' reads it from stdin."
+)
 
 
 def _options(given: dict[str, Any]) -> dict[str, Any]:
@@ -41,6 +46,10 @@ def _options(given: dict[str, Any]) -> dict[str, Any]:
         data["oauth_client_secret"], "OAuth client secret"
     )
     data["ca_pem"] = _read_ca_pem(given["ca_pem_file"])
+    if data["proxy"] == "-" and data["proxy_password"] == "-":
+        raise typer.BadParameter("only one of --proxy and --proxy-password can read stdin")
+    data["proxy"] = read_secret_argument(data["proxy"], "Proxy URL")
+    data["proxy_password"] = read_secret_argument(data["proxy_password"], "Proxy password")
     return data
 
 
@@ -93,6 +102,10 @@ def add(
     oauth_client_id: str | None = typer.Option(None),
     oauth_client_secret: str | None = typer.Option(None, help="'-' reads it from stdin."),
     oauth_directory_id: str | None = typer.Option(None, help="Microsoft directory (tenant) id."),
+    proxy: str | None = typer.Option(None, help=PROXY_HELP),
+    proxy_password: str | None = typer.Option(
+        None, help="The proxy's password (instead of in the URL); '-' reads it from stdin."
+    ),
     default: bool = typer.Option(False, "--default", help="Make it the owner's default."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
@@ -202,6 +215,10 @@ def edit(
     oauth_client_id: str | None = typer.Option(None),
     oauth_client_secret: str | None = typer.Option(None),
     oauth_directory_id: str | None = typer.Option(None),
+    proxy: str | None = typer.Option(None, help=PROXY_HELP),
+    proxy_password: str | None = typer.Option(
+        None, help="Empty keeps the stored one (while the proxy URL is unchanged); '-' reads stdin."
+    ),
 ) -> None:
     """Change some fields of a server; the others keep their values."""
     from core.models.mail import MailServerUpdate

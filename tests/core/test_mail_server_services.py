@@ -233,8 +233,8 @@ def test_tenant_delete_takes_its_data(session, ctx, actor, acme, globex) -> None
             "colour",
             "is not a known field; known fields: auth, ca_file, ca_pem, host, is_default, "
             "mail_from, name, oauth_client_id, oauth_client_secret, oauth_directory_id, password, "
-            "port, provider, rate_limit_per_minute, reply_to, security, timeout, tls_verify, "
-            "username",
+            "port, provider, proxy, proxy_password, rate_limit_per_minute, reply_to, security, "
+            "timeout, tls_verify, username",
         ),
     ],
 )

@@ -9,4 +9,4 @@ from core.vocabulary import AUTH_LABELS, PROVIDER_LABELS, SECURITY_LABELS
 PROVIDERS = [(label, str(value)) for value, label in PROVIDER_LABELS.items()]
 SECURITY = [(label, str(value)) for value, label in SECURITY_LABELS.items()]
 AUTH = [(label, str(value)) for value, label in AUTH_LABELS.items()]
-SECRETS = ("password", "oauth_client_secret")
+SECRETS = ("password", "oauth_client_secret", "proxy_password")

@@ -51,6 +51,7 @@ class ServerFormScreen(FormDialog[bool]):
         s = self.server
         has_password = bool(s and s.get("has_password"))
         has_secret = bool(s and s.get("has_oauth_client_secret"))
+        has_proxy_password = bool(s and s.get("has_proxy_password"))
         title = "Add mail server" if s is None else f"Edit mail server — {s['name']}"
         owner_text = "the system" if self.slug is None else f"tenant {self.slug}"
 
@@ -130,6 +131,13 @@ class ServerFormScreen(FormDialog[bool]):
                     name="ca_file",
                     hint="PEM bundle to trust besides the system store",
                 )
+                yield Field(
+                    "Proxy",
+                    text("proxy", "socks5://user@proxy.example.com:1080"),
+                    name="proxy",
+                    hint="SOCKS5 or HTTP CONNECT (http://host:port); blank: connect directly",
+                )
+                yield secret_field("Proxy password", "proxy_password", stored=has_proxy_password)
                 if s is None:
                     yield Field(
                         "Default",
