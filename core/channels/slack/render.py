@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from core.channels.base import Renderer
+from core.channels.base import DigestDraft, Renderer
 from core.channels.slack.blocks import alert_message
 from core.pipeline.outbox import DeliveryRow
 from core.services.slack import slack_targets
@@ -19,6 +19,13 @@ if TYPE_CHECKING:
 
 class SlackRenderer(Renderer):
     name = Channel.SLACK
+    digests = True
+
+    def digest(self, draft: DigestDraft) -> bytes:
+        """A closed digest's message (core/channels/slack/digest_blocks.py)."""
+        from core.channels.slack.digest_blocks import slack_digest
+
+        return slack_digest(draft)
 
     def rows(self, draft: EmitDraft) -> list[DeliveryRow]:
         if not draft.enabled:
