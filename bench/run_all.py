@@ -32,6 +32,11 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
     "imap": ("imap_sync.py", [], []),
     "tui_start": ("tui_start.py", [], []),
     "health": ("health_bench.py", [], ["--servers", "200", "--drain", "1000", "--rounds", "2"]),
+    "recipient_modes": (
+        "recipient_mode_bench.py",
+        [],
+        ["--events", "300", "--rounds", "1"],
+    ),
     "scale_out": (
         "scale_out.py",
         ["--sizes", "2000,8000", "--sink", "aiosmtpd,light"],
