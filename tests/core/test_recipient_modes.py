@@ -7,12 +7,15 @@ delivery per recipient, each with its own message, Message-ID, outcome and retri
 
 from __future__ import annotations
 
+from datetime import timedelta
 from email.headerregistry import AddressHeader
 
 import pytest
 
 from core.catalog import sample
 from core.mail.headers import UNDISCLOSED_RECIPIENTS
+from core.models._common import utcnow
+from core.pipeline.worker import Worker
 from core.services.deliveries import retry_delivery
 from tests.support.factories import TESTER, configure_tenant, emit_event, make_mail_server
 from tests.support.recipient_modes import (
@@ -222,3 +225,38 @@ def test_an_unknown_mode_is_refused_naming_the_field(session, ctx, acme) -> None
     with pytest.raises(ValidationError) as refused:
         set_owner(session, ctx.box, acme, recipient_mode="cc")
     assert refused.value.field == "recipient_mode" and "'cc'" in str(refused.value)
+
+
+@pytest.mark.parametrize(("mode", "digests"), [("bcc", 1), ("individual", 3)])
+async def test_digests_follow_the_mode(
+    ctx, session, acme, smtp_servers, monkeypatch, mode, digests
+):
+    """A burst's digest is addressed as its single messages are: one undisclosed digest in
+    `bcc`, one per recipient (each recipient's burst) in `individual`."""
+    now = [utcnow()]
+    monkeypatch.setattr("core.pipeline.emit_write.utcnow", lambda: now[0])
+    monkeypatch.setattr("core.pipeline.outbox.utcnow", lambda: now[0])
+    srv = smtp_servers()
+    _configure(session, ctx, acme, srv, mode, **{"digest.QUEUE_CALL_LOST": "1/1m"})
+    for caller in ("+15550000001", "+15550000002", "+15550000003"):
+        emit_event(session, ctx.box, acme, data={**sample("QUEUE_CALL_LOST"), "caller": caller})
+    worker = Worker(ctx)
+    await worker.run_once()  # the singles; the digests wait for their window to close
+    await worker.close()
+    singles = len(srv.messages)
+    now[0] += timedelta(seconds=61)
+    await drain(ctx)
+    copies = srv.messages[singles:]
+    assert len(copies) == digests
+    for copy in copies:
+        message = parsed(copy)
+        shown = copy.rcpt_tos if mode == "individual" else []
+        assert _addresses(message["To"]) == shown and len(copy.rcpt_tos) == 3 // digests
+        if mode == "bcc":
+            assert message["To"] == UNDISCLOSED_RECIPIENTS
+        _others_absent(copy.data, keep=shown)
+        text = message.get_body(("plain",)).get_content()
+        assert "+15550000002" in text and "+15550000003" in text
+        assert "+15550000001" not in text  # sent on its own
+        assert message["Auto-Submitted"] == "auto-generated"
+        assert message["List-Id"].endswith("<queue-call-lost.acme.mailbell.acme.org>")
