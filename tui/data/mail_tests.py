@@ -32,7 +32,7 @@ async def connection_test(
     on_step: Any = None,
 ) -> ConnectionReport:
     """Test a saved server (with `changes` not saved yet) or unsaved settings (`data`)."""
-    from core.services.mail_tests import test_mail_server, unsaved_config
+    from core.services.mail_tests import test_mail_server
 
     tenant = await asyncio.to_thread(_owner, ctx, slug)
     extra: dict[str, Any] = {}
@@ -47,22 +47,34 @@ async def connection_test(
             ctx=ctx, tenant=tenant, server_id=server_id, changes=changes or None, **extra
         )
     assert data is not None
-    config, mail_from = unsaved_config(
-        {k: v for k, v in data.items() if k not in ("is_default", "name")}
-    )
-    return await test_mail_server(
-        ctx=ctx, tenant=tenant, config=config, mail_from=mail_from, **extra
-    )
+    # A new server's fields: made by the rules of a save, never stored (core's drafts).
+    fields = {k: v for k, v in data.items() if k not in ("is_default", "name")}
+    return await test_mail_server(ctx=ctx, tenant=tenant, changes=fields, **extra)
 
 
 async def send_test_email(
-    ctx: Context, slug: str | None, recipient: str, subject: str, content: str
+    ctx: Context,
+    slug: str | None,
+    recipient: str,
+    subject: str,
+    content: str,
+    *,
+    server_id: int | None = None,
+    changes: dict[str, Any] | None = None,
 ) -> Any:
+    """Through the effective server, or a server form's: saved server `server_id` with its
+    unsaved `changes`, or a new server's fields (`changes` alone); nothing is saved."""
     from core.services.mail_tests import send_test_email
 
     tenant = await asyncio.to_thread(_owner, ctx, slug)
     return await send_test_email(
-        ctx=ctx, tenant=tenant, recipient=recipient, subject=subject, content=content
+        ctx=ctx,
+        tenant=tenant,
+        recipient=recipient,
+        subject=subject,
+        content=content,
+        server_id=server_id,
+        changes=changes or None,
     )
 
 

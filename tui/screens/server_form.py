@@ -32,10 +32,17 @@ def _text(server: dict[str, Any] | None, name: str, default: str = "") -> str:
 
 
 class ServerFormScreen(FormDialog[bool]):
+    # Up to six buttons (OAuth's Authorize…) share the row: each as wide as its label.
+    DEFAULT_CSS = """
+    ServerFormScreen .dialog-buttons Button {
+        min-width: 0;
+    }
+    """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "cancel", "Cancel", id="server-form.cancel"),
         Binding("ctrl+s", "save", "Save", id="server-form.save"),
         Binding("ctrl+t", "test", "Test connection", id="server-form.test", priority=True),
+        Binding("ctrl+e", "test_email", "Test email", id="server-form.test-email", priority=True),
     ]
 
     def __init__(self, slug: str | None, server: dict[str, Any] | None) -> None:
@@ -159,6 +166,7 @@ class ServerFormScreen(FormDialog[bool]):
                     yield Static(self._token_status(), id="token-status", classes="muted")
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Test connection", id="test", compact=True)
+                yield Button("Test email…", id="test_email", compact=True)
                 yield Button("Authorize…", id="authorize", compact=True)
                 yield Static(classes="spacer")
                 yield Button("Cancel", id="cancel", compact=True)
@@ -308,6 +316,23 @@ class ServerFormScreen(FormDialog[bool]):
             screen = ConnectionTestScreen(self.slug, data=self.values(), label=label)
         else:
             screen = ConnectionTestScreen(
+                self.slug, server_id=self.server["id"], changes=self.changes(), label=label
+            )
+        self.app.push_screen(screen)
+
+    def action_test_email(self) -> None:
+        """A test email through the form's values as typed (nothing saved); a From is needed,
+        as for a save, and a secret left blank is the stored one."""
+        from tui.screens.test_email import TestEmailScreen
+
+        if not self.ready_to_save("before sending", ignore=SECRETS):
+            return
+        label = self.query_one("#name", Input).value or self.query_one("#host", Input).value
+        if self.server is None:
+            changes = {k: v for k, v in self.values().items() if k not in ("name", "is_default")}
+            screen = TestEmailScreen(self.slug, changes=changes, label=label)
+        else:
+            screen = TestEmailScreen(
                 self.slug, server_id=self.server["id"], changes=self.changes(), label=label
             )
         self.app.push_screen(screen)

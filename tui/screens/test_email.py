@@ -1,4 +1,5 @@
-"""Send a test email now through the server that sends this scope's mail; show its reply."""
+"""Send a test email now through the server that sends this scope's mail, or through a server
+form's values as typed (nothing saved); show the server's reply."""
 
 from __future__ import annotations
 
@@ -38,10 +39,22 @@ class TestEmailScreen(ShowsFailures, ModalScreen[bool]):
         Binding("ctrl+s", "send", "Send", id="test-email.send"),
     ]
 
-    def __init__(self, slug: str | None, *, recipient: str = "") -> None:
+    def __init__(
+        self,
+        slug: str | None,
+        *,
+        recipient: str = "",
+        server_id: int | None = None,
+        changes: dict[str, Any] | None = None,
+        label: str = "",
+    ) -> None:
         super().__init__(classes="dialog-screen")
         self.slug = slug
         self.recipient = recipient
+        # A server form's: the saved server it edits, and its values not saved (core's drafts).
+        self.server_id = server_id
+        self.changes = changes
+        self.label = label
         self.form = FormState(self)
         self.sent = False
 
@@ -50,6 +63,12 @@ class TestEmailScreen(ShowsFailures, ModalScreen[bool]):
         yield Footer()
         with Vertical(id="test-email", classes="dialog"):
             yield Label(f"Send test email — {who}", classes="dialog-title")
+            if self.server_id is not None or self.changes:
+                yield Static(
+                    f"Through {self.label or 'this server'} as typed in the form; not saved.",
+                    id="through",
+                    classes="muted",
+                )
             yield Field(
                 "Recipient",
                 Input(self.recipient, id="recipient", compact=True, placeholder="you@example.com"),
@@ -124,7 +143,15 @@ class TestEmailScreen(ShowsFailures, ModalScreen[bool]):
         """Network work: on the event loop, like every asyncio client."""
         ctx = self.app.ctx  # type: ignore[attr-defined]
         with reporting(self, "send", SendFailed):
-            result = await mail_tests.send_test_email(ctx, self.slug, recipient, subject, content)
+            result = await mail_tests.send_test_email(
+                ctx,
+                self.slug,
+                recipient,
+                subject,
+                content,
+                server_id=self.server_id,
+                changes=self.changes,
+            )
             self.post_message(Sent(result))
 
     def _result(self, text: Text) -> None:
