@@ -6,7 +6,7 @@ from pathlib import Path
 
 from textual.widgets import DataTable, Input, Static, TextArea
 
-from core.catalog import NAMES
+from core.catalog import TEMPLATE_NAMES
 from core.errors import NotFound
 from core.services.templates import get_custom_template
 from core.services.tenants import get_tenant
@@ -47,10 +47,10 @@ async def test_lists_every_template_with_badges(ctx, actor, make_app) -> None:
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         table = rows(app.screen.query_one("#templates", DataTable))
-        # the reference's 14, then mailbell's own (the health alerts)
-        assert [row[0] for row in table] == list(NAMES)
+        # the reference's 14, then mailbell's own (the health alerts, DIGEST)
+        assert [row[0] for row in table] == list(TEMPLATE_NAMES)
         assert {row[1].strip() for row in table} == {"default"}
-        assert table[0][0] == "USER_CREATION" and table[-1][0] == "SYSTEM_MAIL_HEALTH"
+        assert table[0][0] == "USER_CREATION" and table[-1][0] == "DIGEST"
 
 
 async def test_edit_a_template_and_see_the_preview_change(ctx, actor, make_app) -> None:

@@ -17,6 +17,7 @@ AUDIENCE = {
     "payload_email": "the payload's email",
     "payload_email_or_tenant_recipients": "new user (or recipients)",
     "system_recipients": "system recipients",
+    "owner_recipients": "a burst's recipients",
 }
 
 
@@ -41,13 +42,13 @@ class Preview:
 
 
 def load_rows(ctx: Context, slug: str | None) -> list[TemplateRow]:
-    from core.catalog import NAMES
+    from core.catalog import TEMPLATE_NAMES
     from core.services.templates import template_details
 
     rows = []
     with ctx.session() as session:
         tenant = owner(session, slug)
-        for name in NAMES:
+        for name in TEMPLATE_NAMES:
             details = template_details(session=session, tenant=tenant, name=name)
             scope = details["scope"]
             rows.append(
@@ -57,7 +58,8 @@ def load_rows(ctx: Context, slug: str | None) -> list[TemplateRow]:
                     audience=AUDIENCE.get(details["audience"], details["audience"]),
                     toggle=details["toggle"],
                     custom=details["custom"] is not None,
-                    editable=(scope == "system") == (slug is None),
+                    # DIGEST (scope any) is customised by whichever owner is shown
+                    editable=scope == "any" or (scope == "system") == (slug is None),
                 )
             )
     return rows

@@ -1,5 +1,5 @@
-"""The email templates (the 14 of the PortSIP API and mailbell's 2 health alerts) with their
-default/custom badge; Enter opens the editor."""
+"""The email templates (the 14 of the PortSIP API, mailbell's 2 health alerts and DIGEST, the
+message of a burst's held events) with their default/custom badge; Enter opens the editor."""
 
 from __future__ import annotations
 
@@ -32,6 +32,13 @@ def badge(row: TemplateRow) -> Text:
         if row.custom
         else Text(" default ", style="dim")
     )
+
+
+def _toggle(row: TemplateRow) -> str:
+    if row.toggle:
+        return row.toggle.removeprefix("notify_")
+    # DIGEST has no switch: each event's digest policy (Settings) decides when one goes out
+    return "digest policies" if row.scope == "any" else "always on"
 
 
 class TemplatesScreen(MainScreen):
@@ -97,7 +104,7 @@ class TemplatesScreen(MainScreen):
                 badge(row),
                 Text(row.scope, style=style),
                 Text(row.audience, style=style),
-                Text((row.toggle or "always on").removeprefix("notify_"), style=style or "dim"),
+                Text(_toggle(row), style=style or "dim"),
                 key=row.name,
             )
         if rows:
@@ -124,6 +131,13 @@ class TemplatesScreen(MainScreen):
     def action_emit(self) -> None:
         row = self.selected()
         if row is None:
+            return
+        if row.scope == "any":
+            self.notify(
+                f"{row.name} is not an event: mailbell sends it when a burst's window closes "
+                "(the preview in the editor shows it)",
+                severity="warning",
+            )
             return
         if not row.editable:
             where = "the system" if row.scope == "system" else "a tenant"
