@@ -37,6 +37,7 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
         [],
         ["--events", "300", "--rounds", "1"],
     ),
+    "digest": ("digest_bench.py", [], ["--events", "500", "--rounds", "1"]),
     "scale_out": (
         "scale_out.py",
         ["--sizes", "2000,8000", "--sink", "aiosmtpd,light"],
