@@ -1,26 +1,21 @@
-"""Rendering a closed digest: the DIGEST email (parsed back as MIME) and the Slack message."""
+"""Rendering a closed digest as email: the DIGEST template over the held events, parsed back as
+MIME (the Slack form and the summaries: test_digest_slack.py)."""
 
 from __future__ import annotations
 
-import json
 import logging
 from dataclasses import replace
-from datetime import UTC, datetime, timedelta
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default as default_policy
-from typing import Any
 
 import pytest
 from sqlmodel import Session
 
-from core.catalog import DIGEST, EVENTS, get_event, get_template, sample
-from core.channels.base import DigestDraft, HeldItem
-from core.channels.digest_content import digest_payload, summary
+from core.catalog import DIGEST, sample
+from core.channels.base import HeldItem
 from core.channels.email.digest import LISTED_WHEN_SHORT
 from core.channels.email.render import EmailRenderer
-from core.channels.slack.blocks import FALLBACK_MAX, HEADER_MAX, MAX_BLOCKS, SECTION_TEXT_MAX
-from core.channels.slack.digest_blocks import ITEMS_SHOWN, digest_message
 from core.channels.slack.render import SlackRenderer
 from core.context import Context
 from core.errors import PermanentError, ValidationError
@@ -30,54 +25,9 @@ from core.services.audit import Actor
 from core.services.notifications import update_notification_settings
 from core.services.templates import create_custom_template
 from core.template_validation import validate_template
-from core.vocabulary import DIGEST_EVENTS, DIGEST_ITEMS_MAX
+from core.vocabulary import DIGEST_ITEMS_MAX
+from tests.support.digest_render import RECIPIENTS, START, draft, lost_calls
 from tests.support.factories import configure_tenant, make_mail_server, make_tenant
-
-START = datetime(2026, 11, 3, 10, 5, tzinfo=UTC)
-END = START + timedelta(minutes=10)
-RECIPIENTS = ("ops@acme.org", "boss@acme.org")
-
-
-def lost_calls(count: int, *, queues: tuple[str, ...] = ("Sales",)) -> list[HeldItem]:
-    """`count` held lost calls, each with a caller of its own (+49 30 000001, ...)."""
-    base = sample("QUEUE_CALL_LOST")
-    return [
-        HeldItem(
-            delivery_id=100 + n,
-            event_id=n,
-            at=START + timedelta(seconds=n),
-            payload={**base, "caller": f"+49 30 {n:06d}", "queue_name": queues[n % len(queues)]},
-        )
-        for n in range(1, count + 1)
-    ]
-
-
-def draft(
-    session: Session,
-    ctx: Context,
-    tenant: Tenant | None,
-    items: list[HeldItem],
-    *,
-    total: int | None = None,
-    server_id: int | None = None,
-    target: str = ",".join(RECIPIENTS),
-    event: str = "QUEUE_CALL_LOST",
-    channel: str = "email",
-) -> DigestDraft:
-    return DigestDraft(
-        session=session,
-        box=ctx.box,
-        tenant=tenant,
-        event=event,
-        channel=channel,
-        target=target,
-        delivery_id=999,
-        mail_server_id=server_id,
-        items=items,
-        total=len(items) if total is None else total,
-        window_start=START,
-        window_end=END,
-    )
 
 
 def parsed(ctx: Context, content: bytes) -> EmailMessage:
@@ -338,98 +288,3 @@ def test_a_bad_custom_digest_template_is_refused_at_save(body: str) -> None:
         validate_template(DIGEST, mail_from="", subject=shipped.subject, body=body)
     assert caught.value.field == "body"
     assert "line 1" in caught.value.message
-
-
-def test_digest_is_a_template_and_not_an_event() -> None:
-    assert get_template("digest").scope == "any" and DIGEST not in EVENTS
-    with pytest.raises(ValidationError) as caught:
-        get_event("digest", field="event")
-    assert "not an event" in caught.value.message
-
-
-@pytest.mark.parametrize("event", DIGEST_EVENTS)
-def test_each_digest_event_has_a_summary_line_of_its_own(event: str) -> None:
-    payload = sample(event)
-    line = summary(event, payload)
-    assert line and "\n" not in line and len(line) <= 300
-    assert line != event and "None" not in line
-    digest = digest_payload(
-        event=event,
-        items=[HeldItem(1, 1, START, payload), HeldItem(2, 2, END, payload)],
-        total=2,
-        window_start=START,
-        window_end=END,
-        tenant=None,
-    )
-    assert digest.headline.startswith("2 more ") and digest.count == 2
-    assert "password" not in json.dumps(digest.model_dump(mode="json")).lower() or (
-        event != "USER_CREATION"
-    )
-
-
-def test_secrets_of_a_held_payload_stay_out() -> None:
-    shown = {**sample("USER_CREATION"), "password": "(redacted)"}
-    digest = digest_payload(
-        event="USER_CREATION",
-        items=[HeldItem(1, 1, START, shown)],
-        total=1,
-        window_start=START,
-        window_end=END,
-        tenant="Acme",
-    )
-    dumped = json.dumps(digest.model_dump(mode="json"))
-    assert "x7#Qm2!pLr" not in dumped and "Password" not in dumped
-    assert digest.items[0].summary == "Amélie Laurent (1001), amelie.laurent@acme.example"
-
-
-def _slack(
-    ctx: Context, session: Session, tenant: Tenant | None, items: list[HeldItem], **kw: Any
-) -> dict[str, Any]:
-    content = SlackRenderer().digest(
-        draft(session, ctx, tenant, items, channel="slack", target="C0123", **kw)
-    )
-    return json.loads(ctx.box.decrypt_bytes(content))
-
-
-def test_slack_digest_says_the_count_and_window(
-    session: Session, ctx: Context, acme: tuple[Tenant, int]
-) -> None:
-    tenant, _ = acme
-    message = _slack(ctx, session, tenant, lost_calls(47))
-    heading = "47 more lost calls in queue Sales (10:05\u201310:15)"
-    assert message["text"] == f"[acme] {heading}"
-    header, listing, footer = message["blocks"]
-    assert header["text"]["text"].endswith(heading)
-    lines = listing["text"]["text"].split("\n")
-    assert len(lines) == ITEMS_SHOWN + 1 and lines[-1] == "…and 37 more"
-    assert lines[0] == "• `10:05:01` +49 30 000001 waited 3 min 04 s: caller hung up"
-    assert "delivery 999" in footer["elements"][0]["text"]
-
-
-def test_slack_digest_stays_within_slack_s_limits_and_escapes(
-    session: Session, ctx: Context
-) -> None:
-    base = sample("QUEUE_CALL_LOST")
-    huge = "<!channel> " + "x" * 9_000
-    items = [
-        HeldItem(
-            n, n, START, {**base, "queue_name": "Q" * 500, "reason": huge, "caller_name": huge}
-        )
-        for n in range(DIGEST_ITEMS_MAX)
-    ]
-    payload = digest_payload(
-        event="QUEUE_CALL_LOST",
-        items=items,
-        total=10_000,
-        window_start=START,
-        window_end=END,
-        tenant="t" * 500,
-    )
-    message = digest_message(payload=payload, tenant="t" * 500, delivery_id=1)
-    assert len(message["text"]) <= FALLBACK_MAX
-    assert len(message["blocks"]) <= MAX_BLOCKS
-    assert len(message["blocks"][0]["text"]["text"]) <= HEADER_MAX
-    assert len(message["blocks"][1]["text"]["text"]) <= SECTION_TEXT_MAX
-    assert len(message["blocks"][2]["elements"][0]["text"]) <= 3000
-    assert "<!channel>" not in json.dumps(message)
-    assert message["blocks"][1]["text"]["text"].endswith("…and 9990 more")
