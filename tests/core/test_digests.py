@@ -290,3 +290,23 @@ def test_a_digest_that_cannot_be_rendered_fails_and_can_be_retried(
     retry_delivery(session=session, box=ctx.box, delivery_id=digest.id, actor=TESTER)
     _work(ctx)
     assert sorted(_captured(smtp_server)) == [caller(n) for n in range(4)]
+
+
+def test_a_digest_waiting_for_its_window_is_no_backlog(ctx, session, smtp_server, clock):
+    from core.health.checks.deliveries import queues
+
+    tenant = make_configured_tenant(session, ctx.box, smtp=smtp_server)
+    set_policy(session, ctx.box, tenant, "3/1h")
+    for number in range(5):
+        _emit(ctx, session, tenant, number)
+    _work(ctx)  # the singles
+
+    def late(after: timedelta) -> int:
+        # The backlog check's question `after` from now, with its 10-minute threshold.
+        late_at = clock.now + after - timedelta(minutes=10)
+        found = queues(session.connection(), late_at=late_at, retry_at=late_at)
+        session.rollback()
+        return found[tenant.id].late
+
+    assert late(timedelta(minutes=30)) == 0
+    assert late(timedelta(minutes=71)) == 1  # past its window's end by more than 10 minutes

@@ -118,11 +118,14 @@ class Queue:
 def queues(connection: Connection, *, late_at: datetime, retry_at: datetime) -> dict[Any, Queue]:
     """Each owner's queue (tenant id, None for the system), one grouped scan of the queue."""
     fresh = D.last_error.is_(None)
+    # A digest waits for its window's end by design: it is late from then on, not from when
+    # its first event was held (core/pipeline/digests.py).
+    since = case((D.is_digest, D.next_attempt_at), else_=D.created_at)
     query = (
         sa_select(
             D.tenant_id,
-            func.min(case((fresh, D.created_at))),
-            func.count(case((and_(fresh, D.created_at < late_at), 1))),
+            func.min(case((fresh, since))),
+            func.count(case((and_(fresh, since < late_at), 1))),
             func.min(case((~fresh, D.created_at))),
             func.count(case((and_(~fresh, D.created_at < retry_at), 1))),
         )
