@@ -162,7 +162,7 @@ def error_class(exc: BaseException) -> str:
             return f"smtp_{exc.code // 100}xx"
         if "timed out" in exc.message:
             return "timeout"
-        if exc.step in ("dns", "connect", "greeting"):
+        if exc.step in ("dns", "proxy", "connect", "greeting"):
             return "connection"
         if exc.step in ("tls", "starttls"):
             return "tls"

@@ -29,6 +29,7 @@ from api.portsip import READ_ONLY, from_portsip, to_portsip
 from core import netfence
 from core import validation as v
 from core.errors import ValidationError
+from core.mail.proxy_url import proxy_host
 from core.models.tenancy import SERVER_SETTING_COLUMNS, TLS_FLAGS, NotificationSettingsUpdate
 from core.services.mail_drafts import named_as_settings, settings_unsaved
 from core.services.mail_server_fields import SystemOnlyField, ca_file_refused
@@ -82,6 +83,7 @@ async def post_settings(request: web.Request) -> web.Response:
     if scope.actor.tenant_scoped:
         host = body.json_object().get("server")
         await netfence.prefetch(host if isinstance(host, str) else None)
+        await netfence.prefetch(proxy_host(body.json_object().get("proxy")))
 
     def work(session: Session, scope: Scope) -> dict[str, Any]:
         try:

@@ -143,3 +143,11 @@ def proxy_rule(field_name: str, value: Any) -> str:
     """The model rule: the URL checked and written in one form (the password still in it:
     the service takes it out before anything is stored)."""
     return parse_proxy(field_name, value).with_secret()
+
+
+def proxy_host(value: Any) -> str | None:
+    """The host of a proxy URL as given, or None when it is not one (the rule says why)."""
+    try:
+        return parse_proxy("proxy", value).host
+    except ValidationError:
+        return None

@@ -34,6 +34,7 @@ from core import validation as v
 from core.errors import DeliveryError, NotConfigured, ValidationError
 from core.mail.diagnose import ConnectionReport, StepCallback, diagnose
 from core.mail.headers import TEST_EMAIL, automatic_headers, list_id
+from core.mail.proxy_url import ProxyUrl, parse_proxy
 from core.mail.smtp import SmtpConfig, SmtpPool
 from core.models._common import utcnow
 from core.models.mail import MailServer, MailServerCreate, MailServerUpdate
@@ -118,10 +119,19 @@ def unsaved_config(
         ca_file=fields.get("ca_file"),
         ca_pem=fields.get("ca_pem"),
         fenced=actor is not None and actor.tenant_scoped,
+        proxy=_unsaved_proxy(fields),
     )
     mail_from = fields.get("mail_from")
     username = fields.get("username") or ""
     return config, mail_from or (username if "@" in username else None)
+
+
+def _unsaved_proxy(fields: Mapping[str, Any]) -> ProxyUrl | None:
+    """The proxy of unsaved fields, with its password (in the URL, or as proxy_password)."""
+    if not fields.get("proxy"):
+        return None
+    proxy = parse_proxy("proxy", fields["proxy"])
+    return proxy if proxy.password else proxy.with_password(fields.get("proxy_password"))
 
 
 async def fence_check(config: SmtpConfig, field: str) -> None:

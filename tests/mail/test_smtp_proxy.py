@@ -322,3 +322,36 @@ def test_cli_add_show_and_test_never_show_the_password(
     for text in (added.out, added.err, tested.out, tested.err, json.dumps(listed), audit):
         assert SECRET not in text
     assert SECRET not in json.dumps(settings) and SECRET not in caplog.text
+
+
+def test_settings_carry_the_proxy_and_unsaved_tests_go_through_it(cli, smtp_server) -> None:
+    """The flat object's `proxy` (a mailbell extension) is written with `settings set` and read
+    without its password; `server test` with unsaved options goes through a proxy too."""
+    from mailbell import cli as root
+    from mailbell.commands import mailtest, server
+
+    mailtest.register(server.app, root.app)
+    assert cli("tenant", "add", "acme").code == 0
+    with proxy("socks5", users={"bob": SECRET}) as px:
+        url = px.url("socks5h", user="bob", password=SECRET)
+        given = cli(
+            "settings", "set", "--tenant", "acme", f"server={BEHIND}",
+            f"port={smtp_server.port}", "security=none", "auth=DISABLE",
+            "mail_from=pbx@acme.org", f"proxy={url}",
+        )  # fmt: skip
+        assert given.code == 0, given.err
+        shown = json.loads(cli("settings", "show", "--tenant", "acme", "--json").out)
+        assert shown["proxy"] == px.url("socks5h", user="bob")
+        refused = cli("settings", "set", "--tenant", "acme", "proxy=gopher://bob:hunter22@x:1")
+        tested = cli(
+            "server", "test", "--tenant", "acme", "--host", BEHIND, "--port",
+            str(smtp_server.port), "--security", "none", "--auth", "DISABLE",
+            "--from", "pbx@acme.org", "--proxy", url,
+        )  # fmt: skip
+    assert refused.code == 1
+    assert refused.err.startswith("error: proxy: 'gopher://bob:***@x:1' has scheme 'gopher'")
+    assert "hunter22" not in refused.err
+    assert tested.code == 0, tested.out + tested.err
+    assert f"✓ proxy     connected through {px.url('socks5h', user='bob')}" in tested.out
+    assert px.tunnels == [(BEHIND, smtp_server.port)]
+    assert SECRET not in given.out + given.err + tested.out + json.dumps(shown)

@@ -144,7 +144,7 @@ class ServerFormScreen(FormDialog[bool]):
                     name="proxy",
                     hint="SOCKS5 or HTTP CONNECT (http://host:port); blank: connect directly",
                 )
-                yield secret_field("Proxy password", "proxy_password", stored=has_proxy_password)
+                yield secret_field("Proxy passwd", "proxy_password", stored=has_proxy_password)
                 if s is None:
                     yield Field(
                         "Default",

@@ -13,6 +13,7 @@ from core.vocabulary import SecurityMode
 
 STEP_NAMES = {
     "dns": "DNS",
+    "proxy": "Proxy",
     "connect": "TCP",
     "tls": "TLS",
     "greeting": "Greeting",
@@ -82,8 +83,10 @@ class StepReport(Static):
                 detail.append(f"\nhint: {step.hint}", style="italic cyan" if step.ok else "yellow")
             table.add_row(mark, Text(step_label(step.step), style="bold"), detail)
         if self.running:
+            # Through a proxy, its step stands for DNS and TCP: they will not come.
+            skipped = {"dns", "connect"} if "proxy" in done else set()
             for name in self.expected:
-                if name not in done:
+                if name not in done and name not in skipped:
                     table.add_row(
                         Text("·", style="dim"),
                         Text(step_label(name), style="dim"),
