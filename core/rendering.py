@@ -37,7 +37,7 @@ from jinja2 import StrictUndefined, Template
 from jinja2.sandbox import SecurityError
 
 from core.catalog import TEMPLATE_NAMES, Event, get_template, login_uri
-from core.catalog_payloads import Payload, UserCreationPayload
+from core.catalog_payloads import DigestPayload, Payload, UserCreationPayload
 from core.errors import PermanentError
 from core.html_text import html_to_text, normalize, text_template_source
 from core.mail.headers import automatic_headers, list_id
@@ -282,6 +282,8 @@ def render_context(event: Event, payload: Payload, cid: str) -> dict[str, Any]:
     if isinstance(payload, UserCreationPayload):
         context["qr_code_src"] = f"cid:{cid}"
         context["login_uri"] = login_uri(payload)
+    elif isinstance(payload, DigestPayload):  # plain mappings: no model methods to call
+        context["items"] = [item.__dict__.copy() for item in payload.items]
     return context
 
 

@@ -275,6 +275,7 @@ def test_bcc_mode_shows_no_recipient(
     "body",
     [
         "<p>{{ items.__class__ }}</p>",
+        "<p>{{ items[0].model_json_schema() }}</p>",  # items are mappings, not models
         "<p>{% for item in items %}{{ item.caller }}{% endfor %}</p>",  # items have no caller
         "<p>{{ queue_number }}</p>",  # a variable of the event, not of the digest
         "<p>{% for item in items %}{{ item.summary }}</p>",  # unclosed for
