@@ -14,6 +14,8 @@ STATUS_STYLE: dict[str, str] = {
     DeliveryStatus.QUEUED: "yellow",
     DeliveryStatus.SENDING: "cyan",
     DeliveryStatus.SUPPRESSED: "dim",
+    DeliveryStatus.PARTIAL: "bold dark_orange",  # final, but someone did not get it
+    DeliveryStatus.HELD: "magenta",
 }
 
 

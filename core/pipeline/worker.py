@@ -243,9 +243,11 @@ class Worker:
         results = dict(delivery.results if results is None else results)
         for address in delivery.pending if pending is None else pending:
             results[address] = {"status": "failed", "reply": reply or error}
+        # Recipients an earlier attempt reached got it: final, but not a failure for them.
+        reached = any(r["status"] == "sent" for r in results.values())
         return Outcome(
             id=delivery.id,
-            status=DeliveryStatus.FAILED,
+            status=DeliveryStatus.PARTIAL if reached else DeliveryStatus.FAILED,
             pending=[],
             results=results,
             last_error=error,
@@ -296,7 +298,7 @@ class Worker:
         self.stats.sent += 1
         return Outcome(
             id=delivery.id,
-            status=DeliveryStatus.SENT,
+            status=DeliveryStatus.PARTIAL if refused else DeliveryStatus.SENT,
             pending=[],
             results=results,
             last_error=(

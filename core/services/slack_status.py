@@ -31,6 +31,8 @@ from core.models.tenancy import TENANT_TOGGLES, NotificationSettings, SystemSett
 from core.services.mail_servers import choose_source
 from core.vocabulary import HEALTH_SEVERITY, DeliveryStatus, HealthKind, HealthState
 
+# "Failures": deliveries that did not reach every recipient (a partial one reached some).
+UNDELIVERED = (DeliveryStatus.FAILED, DeliveryStatus.PARTIAL)
 # name and host first (host tells whether the server exists); then what says it cannot log in.
 SERVER_COLUMNS = ("name", "host", "port", "security", "id", "auth_revoked_at", "auth_refusals")
 
@@ -84,7 +86,7 @@ def _statements() -> dict[str, Any]:
                     delivery.c.status == DeliveryStatus.SENDING,
                 ),
             ),
-            count(mine, delivery.c.status == DeliveryStatus.FAILED),
+            count(mine, delivery.c.status.in_(UNDELIVERED)),
         )
         .select_from(
             tenant.outerjoin(ns, ns.c.tenant_id == tenant.c.id).outerjoin(
@@ -101,8 +103,9 @@ def _statements() -> dict[str, Any]:
             delivery.c.target,
             delivery.c.last_error,
             delivery.c.updated_at,
+            delivery.c.status,
         )
-        .where(mine, delivery.c.status == DeliveryStatus.FAILED)
+        .where(mine, delivery.c.status.in_(UNDELIVERED))
         .order_by(delivery.c.id.desc())
         .limit(bindparam("limit"))
     )
@@ -155,8 +158,16 @@ def tenant_overview(
         server_note=note,
         queued=int(queued or 0),
         failures=[
-            {"id": i, "event": e, "channel": c, "target": t, "error": err or "", "at": at}
-            for i, e, c, t, err, at in failed_rows
+            {
+                "id": i,
+                "event": e,
+                "channel": c,
+                "target": t,
+                "error": err or "",
+                "at": at,
+                "status": status,
+            }
+            for i, e, c, t, err, at, status in failed_rows
         ],
         routes=routes,
     )

@@ -86,9 +86,10 @@ def _login_problem(server: dict[str, Any]) -> str | None:
 def _failure_line(failure: dict[str, Any]) -> str:
     error = escape(truncate(failure["error"], 160))
     target = escape(truncate(failure["target"], 60))
+    partial = " *partial*" if failure.get("status") == "partial" else ""
     return (
-        f"• `{failure['id']}` {failure['event']} → {failure['channel']} {target}: {error} "
-        f"({format_time(failure['at'])})"
+        f"• `{failure['id']}`{partial} {failure['event']} → {failure['channel']} {target}: "
+        f"{error} ({format_time(failure['at'])})"
     )
 
 
@@ -134,7 +135,8 @@ def status_message(
     blocks.append(divider())
     if failures:
         lines = "\n".join(_failure_line(f) for f in failures)
-        blocks.append(section(f"*Last failures* (`/mailbell retry ID`):\n{lines}"))
+        how = "`/mailbell retry ID`; a partial one: `/mailbell resend ID`"
+        blocks.append(section(f"*Last failures* ({how}):\n{lines}"))
     else:
         blocks.append(context("No failed deliveries."))
     on = [t.short for t in toggles if t.on]

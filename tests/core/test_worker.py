@@ -123,7 +123,7 @@ async def test_one_recipient_refused_permanently(ctx, queued) -> None:
     [delivery_id] = queued()
     await _run(ctx, ScriptedChannel({"b@acme.org": (550, "5.1.1 no such user")}))
     row = _row(ctx, delivery_id)
-    assert row.status == "sent"
+    assert row.status == "partial"
     assert row.results["b@acme.org"] == {"status": "failed", "reply": "550 5.1.1 no such user"}
     assert row.results["a@acme.org"]["status"] == "sent"
     assert "1 of 3 recipient(s) refused" in row.last_error

@@ -94,7 +94,7 @@ async def test_one_recipient_refused(ctx, session, actor, acme, smtp_servers):
     emit_events(session, ctx.box, acme, 1)
     await _drain(ctx)
     [row] = _rows(ctx)
-    assert row.status == "sent"
+    assert row.status == "partial"
     assert row.results["b@acme.org"]["status"] == "failed"
     assert "550 5.1.1 no such user" in row.results["b@acme.org"]["reply"]
     assert sorted(srv.messages[0].rcpt_tos) == ["a@acme.org", "c@acme.org"]

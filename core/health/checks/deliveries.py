@@ -69,11 +69,12 @@ def streaks(connection: Connection, since: datetime) -> dict[int, Streak]:
         )
         .cte("failed")
     )
-    # Only sent rows newer than the oldest failure can end a streak.
+    # Only sent rows newer than the oldest failure can end a streak (a partial one was
+    # accepted by the server too: only some recipients' mailboxes refused it).
     last_sent = (
         sa_select(D.mail_server_id, func.max(D.next_attempt_at).label("at"))
         .where(
-            D.status == DeliveryStatus.SENT,
+            D.status.in_((DeliveryStatus.SENT, DeliveryStatus.PARTIAL)),
             D.next_attempt_at >= sa_select(func.min(failed.c.next_attempt_at)).scalar_subquery(),
             D.mail_server_id.in_(sa_select(failed.c.mail_server_id)),
         )
