@@ -44,6 +44,8 @@ class DeliveryDetail(DeliveryRead):
     next_attempt_at: datetime | None  # only while queued
     updated_at: datetime
     history: list[DeliveryAttemptRead]  # oldest first
+    resent_from: int | None = None  # a re-sent copy's original
+    digest_id: int | None = None  # a held delivery's digest
 
     def as_json(self) -> dict[str, Any]:
         data = self.model_dump(exclude={"history", "attempts"})
@@ -56,6 +58,8 @@ class DeliveryDetail(DeliveryRead):
             "next_attempt_at": self.next_attempt_at,
             "updated_at": self.updated_at,
             "attempts": [attempt.model_dump() for attempt in self.history],
+            "resent_from": self.resent_from,
+            "digest_id": self.digest_id,
         }
 
 

@@ -1,4 +1,5 @@
-"""The delivery log: list (in pages), show with every attempt, re-send failed ones by hand."""
+"""The delivery log: list (in pages), show with every attempt, retry failed ones by hand
+(new copies of any delivery: core/services/resend.py)."""
 
 from __future__ import annotations
 
@@ -105,6 +106,8 @@ def read_delivery(
         if delivery.status == DeliveryStatus.QUEUED
         else None,
         updated_at=delivery.updated_at,
+        resent_from=delivery.resent_from,
+        digest_id=delivery.digest_id,
         history=[
             DeliveryAttemptRead(at=a.at, outcome=a.outcome, detail=a.detail, worker=a.worker)
             for a in attempts
@@ -191,6 +194,12 @@ def retry_delivery(
     rendered now, through today's effective server and template.
     """
     delivery = get_delivery(session=session, delivery_id=delivery_id, tenant=tenant)
+    if delivery.status == DeliveryStatus.PARTIAL:
+        raise ValidationError(
+            "status",
+            f"delivery {delivery_id} is partial: it is final (some recipients got it, the "
+            "others refused it for good); resend it to send a new copy",
+        )
     if delivery.status != DeliveryStatus.FAILED:
         raise ValidationError(
             "status",
@@ -198,28 +207,9 @@ def retry_delivery(
         )
     # A digest is rendered by the worker, from its held deliveries (core/pipeline/digest_close).
     if delivery.channel == "email" and not delivery.is_digest:
-        owner = session.get(Tenant, delivery.tenant_id) if delivery.tenant_id else None
         needs_render = delivery.mail_server_id is None or not message_of(session, delivery_id)
         if needs_render:
-            server = resolve_effective_server(session=session, tenant=owner).server
-            if server is None:
-                raise ValidationError(
-                    "mail_server", "still not configured: add a mail server, then retry"
-                )
-            event = session.get(EventRecord, delivery.event_id)
-            assert event is not None and event.payload_enc is not None
-            spec = get_event(delivery.event)
-            payload = spec.payload.model_validate_json(box.decrypt_bytes(event.payload_enc))
-            template = effective_template(session=session, tenant=owner, name=spec.name)
-            fill_content(
-                delivery,
-                session=session,
-                box=box,
-                spec=spec,
-                payload=payload,
-                server=server,
-                template=template,
-            )
+            render_email(session=session, box=box, delivery=delivery, action="retry")
     unsent = [a for a, r in delivery.results.items() if r.get("status") != "sent"]
     delivery.pending = unsent or [a for a in delivery.target.split(",") if a]
     delivery.status = DeliveryStatus.QUEUED
@@ -240,6 +230,32 @@ def retry_delivery(
     )
     session.commit()
     return delivery
+
+
+def render_email(*, session: Session, box: SecretBox, delivery: Delivery, action: str) -> None:
+    """Render `delivery`'s event again from its stored payload, through the owner's effective
+    server and template of today, for the delivery's recipients (`target`); the message is
+    stored in the session's transaction."""
+    owner = session.get(Tenant, delivery.tenant_id) if delivery.tenant_id else None
+    server = resolve_effective_server(session=session, tenant=owner).server
+    if server is None:
+        raise ValidationError(
+            "mail_server", f"still not configured: add a mail server, then {action}"
+        )
+    event = session.get(EventRecord, delivery.event_id)
+    assert event is not None and event.payload_enc is not None
+    spec = get_event(delivery.event)
+    payload = spec.payload.model_validate_json(box.decrypt_bytes(event.payload_enc))
+    template = effective_template(session=session, tenant=owner, name=spec.name)
+    fill_content(
+        delivery,
+        session=session,
+        box=box,
+        spec=spec,
+        payload=payload,
+        server=server,
+        template=template,
+    )
 
 
 def delivery_public(

@@ -120,7 +120,9 @@ def worker(
 @deliveries_app.command("list")
 def list_(
     tenant: str | None = TENANT_OPTION,
-    status: str | None = typer.Option(None, help="queued, sending, sent, failed, suppressed."),
+    status: str | None = typer.Option(
+        None, help="queued, sending, sent, partial, failed, suppressed or held."
+    ),
     event: str | None = typer.Option(None, help="Event name."),
     before: int | None = typer.Option(
         None, "--before", help="Only deliveries older than this id (the last id of a page)."
@@ -186,3 +188,22 @@ def retry(delivery_id: int) -> None:
     with ctx.session() as session:
         retry_delivery(session=session, box=ctx.box, delivery_id=delivery_id, actor=actor())
     typer.echo(f"delivery {delivery_id} queued again")
+
+
+@deliveries_app.command("resend")
+def resend(
+    delivery_id: int,
+    to: str | None = typer.Option(
+        None, "--to", help="Send the copy to this address instead (email deliveries only)."
+    ),
+) -> None:
+    """Queue a new copy of a finished delivery (sent, partial, failed, suppressed or held), to
+    its recipients or to --to; prints the new delivery's id."""
+    from core.services.resend import resend_delivery
+
+    ctx = context()
+    with ctx.session() as session:
+        copy = resend_delivery(
+            session=session, box=ctx.box, delivery_id=delivery_id, actor=actor(), to=to
+        )
+    typer.echo(copy.id)

@@ -25,6 +25,11 @@ COMMANDS: tuple[tuple[str, str], ...] = (
     ),
     ("unroute inbox ACCOUNT [from:PATTERN]", "stop mirroring that mail here"),
     ("retry DELIVERY_ID", "send a failed delivery again"),
+    (
+        "resend DELIVERY_ID [ADDRESS]",
+        "send a new copy of a finished delivery (sent, partial, failed…), an email optionally "
+        "to another address",
+    ),
     ("link TENANT", "link this channel to a tenant (system admins)"),
     ("unlink", "remove this channel's link (system admins)"),
     ("admins [add|remove @user]", "show or change the tenant's Slack admins"),

@@ -126,6 +126,8 @@ def test_show_has_the_row_and_the_history(cli, two_tenants) -> None:
         "next_attempt_at",
         "updated_at",
         "attempts",
+        "resent_from",
+        "digest_id",
     }
     assert set(shown) == expected
     assert (shown["id"], shown["tenant"], shown["status"]) == (delivery_id, "globex", "failed")

@@ -1,4 +1,5 @@
-"""The delivery log: pages of it, one delivery in full (its message with secrets masked), retry."""
+"""The delivery log: pages of it, one delivery in full (its message with secrets masked), retry,
+resend."""
 
 from __future__ import annotations
 
@@ -59,6 +60,33 @@ def retry(ctx: Context, slug: str | None, delivery_id: int) -> int:
             tenant=owner(session, slug),
         )
     return delivery_id
+
+
+def resend(ctx: Context, slug: str | None, delivery_id: int, to: str | None) -> int:
+    """Queue a new copy of the delivery (to `to`, an email's other address); the copy's id."""
+    from core.services.resend import resend_delivery
+
+    with ctx.session() as session:
+        copy = resend_delivery(
+            session=session,
+            box=ctx.box,
+            delivery_id=delivery_id,
+            actor=actor(),
+            tenant=owner(session, slug),
+            to=to,
+        )
+    return copy.id
+
+
+def resend_address(typed: str) -> tuple[str | None, str | None]:
+    """The address typed in the Resend dialog as the resend service takes it, or why not."""
+    from core import validation as v
+    from core.errors import ValidationError
+
+    try:
+        return v.email_address("to", typed), None
+    except ValidationError as exc:
+        return None, str(exc)
 
 
 def mask(text: str, secrets: list[str]) -> str:

@@ -29,6 +29,8 @@ from tui.widgets.tables import filled
 FIRST_PAGE = 100
 NEXT_PAGE = 1000
 LIVE_EVERY_S = 2.0
+# A partial delivery's error names the recipients that refused it.
+ERROR_STYLE = {DeliveryStatus.FAILED: "red", DeliveryStatus.PARTIAL: "dark_orange"}
 COLUMNS = ("id", "time", "status", "event", "tenant", "attempts", "channel", "target", "error")
 
 
@@ -79,7 +81,7 @@ def cells(row: dict[str, Any]) -> tuple[Any, ...]:
         fmt.clip(row["target"], 28),
         Text(
             fmt.clip(row["last_error"], 60),
-            style="red" if row["status"] == DeliveryStatus.FAILED else "dim",
+            style=ERROR_STYLE.get(row["status"], "dim"),
         ),
     )
 
@@ -333,8 +335,9 @@ class DeliveriesScreen(MainScreen):
         if row is None:
             return
         if row["status"] != DeliveryStatus.FAILED:
+            hint = " (open it to resend a copy)" if row["status"] == DeliveryStatus.PARTIAL else ""
             self.notify(
-                f"Delivery {row['id']} is {row['status']}: only failed ones can be retried",
+                f"Delivery {row['id']} is {row['status']}: only failed ones can be retried{hint}",
                 severity="warning",
             )
             return

@@ -37,6 +37,10 @@ class Retried(Result[int]):
     """The delivery with this id is queued again."""
 
 
+class Resent(Result[int]):
+    """A copy of the delivery is queued: the copy's id."""
+
+
 def facts(d: dict[str, Any]) -> Table:
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold", no_wrap=True)
@@ -55,6 +59,11 @@ def facts(d: dict[str, Any]) -> Table:
         ("Server reply", d["reply"] or "—"),
         ("Last error", Text(d["last_error"] or "—", style="red" if d["last_error"] else "")),
     ]
+    # Links to other deliveries (`o` opens them).
+    if d.get("resent_from"):
+        rows.append(("Resent from", Text(f"#{d['resent_from']}", style="underline")))
+    if d.get("digest_id"):
+        rows.append(("Digest", Text(f"#{d['digest_id']}", style="underline")))
     for label, value in rows:
         table.add_row(label, value)
     return table
@@ -90,6 +99,10 @@ class DeliveryDetailScreen(ShowsFailures, Screen[None]):
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="delivery.back"),
         Binding("r", "retry", "Retry", id="delivery.retry", tooltip="Queue it again (failed only)"),
+        Binding("s", "resend", "Resend", id="delivery.resend", tooltip="Send a new copy"),
+        Binding(
+            "o", "open_link", "Open link", id="delivery.link", tooltip="Open its original or digest"
+        ),
         Binding("f5", "refresh", "Refresh", id="delivery.refresh"),
     ]
 
@@ -162,9 +175,11 @@ class DeliveryDetailScreen(ShowsFailures, Screen[None]):
     def action_retry(self) -> None:
         if self.details is None:
             return
-        if self.details["status"] != DeliveryStatus.FAILED:
+        status = self.details["status"]
+        if status != DeliveryStatus.FAILED:
+            hint = " (s: resend a new copy)" if status == DeliveryStatus.PARTIAL else ""
             self.notify(
-                f"It is {self.details['status']}: only failed deliveries can be retried",
+                f"It is {status}: only failed deliveries can be retried{hint}",
                 severity="warning",
             )
             return
@@ -180,3 +195,40 @@ class DeliveryDetailScreen(ShowsFailures, Screen[None]):
     def retried(self, message: Retried) -> None:
         self.notify(f"Delivery {message.value} queued again")
         self.action_refresh()
+
+    def action_resend(self) -> None:
+        from tui.screens.resend import ResendScreen
+
+        details = self.details
+        if details is None:
+            return
+        if details["status"] in (DeliveryStatus.QUEUED, DeliveryStatus.SENDING):
+            self.notify(
+                f"It is {details['status']}: resend it once it is final", severity="warning"
+            )
+            return
+
+        def answered(to: str | None) -> None:
+            if to is not None:
+                self.resend(to or None)
+
+        self.app.push_screen(ResendScreen(details), answered)
+
+    @work(thread=True, group="resend", exit_on_error=False)
+    def resend(self, to: str | None) -> None:
+        ctx = self.app.ctx  # type: ignore[attr-defined]
+        with reporting(self, "resend"):
+            copy = deliveries.resend(ctx, self.slug, self.delivery_id, to)
+            self.post_message(Resent(copy))
+
+    @on(Resent)
+    def resent(self, message: Resent) -> None:
+        self.notify(f"Delivery #{message.value} queued: a copy of #{self.delivery_id}")
+
+    def action_open_link(self) -> None:
+        details = self.details or {}
+        linked = details.get("resent_from") or details.get("digest_id")
+        if not linked:
+            self.notify("No original or digest to open", timeout=3)
+            return
+        self.app.push_screen(DeliveryDetailScreen(self.slug, int(linked)))

@@ -10,11 +10,9 @@ from slackbot.listeners.commands.base import Command, CommandRequest, Reply, usa
 MAX_ID_DIGITS = 20
 
 
-def retry(request: CommandRequest) -> Reply:
-    _, tenant = request.linked()
-    if len(request.args) != 1:
-        return usage("retry DELIVERY_ID")
-    raw = request.args[0].lstrip("#")
+def delivery_id_of(word: str) -> int:
+    """A delivery id typed in Slack (`42` or `#42`)."""
+    raw = word.lstrip("#")
     # ASCII digits only: str.isdigit() also accepts "²", on which int() fails.
     if not (raw.isascii() and raw.isdigit()):
         raise ValidationError("delivery", f"{raw[:40]!r} is not a delivery id (a number)")
@@ -22,10 +20,17 @@ def retry(request: CommandRequest) -> Reply:
     # (the delivery service answers "does not exist" for those it is given).
     if len(raw) > MAX_ID_DIGITS:
         raise NotFound(f"delivery {raw[:MAX_ID_DIGITS]}… does not exist")
+    return int(raw)
+
+
+def retry(request: CommandRequest) -> Reply:
+    _, tenant = request.linked()
+    if len(request.args) != 1:
+        return usage("retry DELIVERY_ID")
     delivery = retry_delivery(
         session=request.session,
         box=request.ctx.box,
-        delivery_id=int(raw),
+        delivery_id=delivery_id_of(request.args[0]),
         actor=request.actor,
         tenant=tenant,
     )
