@@ -355,3 +355,13 @@ def test_settings_carry_the_proxy_and_unsaved_tests_go_through_it(cli, smtp_serv
     assert f"✓ proxy     connected through {px.url('socks5h', user='bob')}" in tested.out
     assert px.tunnels == [(BEHIND, smtp_server.port)]
     assert SECRET not in given.out + given.err + tested.out + json.dumps(shown)
+
+
+def test_unsaved_settings_carry_the_proxy_and_its_password() -> None:
+    from core.services.mail_tests import unsaved_config
+
+    fields = {"host": "h.example", "auth": "DISABLE", "proxy": "http://bob@p.example:3128"}
+    config, _ = unsaved_config({**fields, "proxy_password": SECRET})
+    assert config.proxy is not None
+    assert (config.proxy.url, config.proxy.password) == ("http://bob@p.example:3128", SECRET)
+    assert SECRET not in repr(config) and SECRET not in repr(config.proxy)
