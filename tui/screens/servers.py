@@ -33,7 +33,7 @@ class ServerDeleted(Result[str]):
 def effective_line(view: ServersView, slug: str | None) -> Text:
     line = _effective_text(view, slug)
     if view.effective_note:
-        line.append(f"\nⓘ {view.effective_note}.", style="cyan")
+        line.append(f"\n⇄ {view.effective_note}.", style="cyan")
     return line
 
 

@@ -1,7 +1,9 @@
-"""Notification settings: the tenant's (or the system's) recipients, event toggles, test email.
+"""Notification settings: the tenant's (or the system's) recipients, event toggles, delivery
+settings (recipient mode, the system-server switch, digest policies), test email.
 
 A tenant sees which server sends its mail: the green line of the reference when the system
-server is used, and a prompt with a Settings button when no server can send.
+server is used, and a prompt with a Settings button when no server can send; with the
+`use_system_server` switch on, the banner says what it does or why it cannot.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import ModalScreen
-from textual.widgets import Button, Footer, Label, Static, Switch
+from textual.widgets import Button, Footer, Input, Label, Select, Static, Switch
 
 from core.vocabulary import SYSTEM_TOGGLE_LABELS, TENANT_TOGGLE_LABELS
 from tui.data import settings
@@ -21,6 +23,7 @@ from tui.data.settings import SettingsView
 from tui.jobs import JobFailed, Result, reporting
 from tui.runtime import field_of, message_of
 from tui.screens.base import MainScreen
+from tui.widgets.delivery_settings import DeliverySettings
 from tui.widgets.recipients import RecipientsEditor
 
 SYSTEM_SERVER_TEXT = (
@@ -75,7 +78,7 @@ class SettingsScreen(MainScreen):
                 yield Static("", id="banner")
                 yield Button("Settings", id="configure", variant="warning", compact=True)
             with Vertical(id="apply-row", classes="toggle-row"):
-                with Horizontal():
+                with Horizontal(classes="toggle-row"):  # height auto: no blank band below
                     yield Switch(id="apply_to_all_tenants", classes="inline")
                     yield Label("Apply mail settings to all tenants")
                 yield Static(
@@ -96,6 +99,7 @@ class SettingsScreen(MainScreen):
                             yield Switch(id=name, classes="inline")
                             yield Label(label)
             yield Static("", id="toggle-error", classes="field-note -error")
+            yield DeliverySettings(id="delivery-settings")
             with Horizontal(classes="form-buttons"):
                 yield Button("Save", id="save", variant="primary", compact=True)
                 yield Button("Send test email…", id="test-email", compact=True)
@@ -121,7 +125,8 @@ class SettingsScreen(MainScreen):
         self.query_one("#system-toggles").display = system
         self.query_one("#tenant-toggles").display = not system
         toggles = SYSTEM_TOGGLE_LABELS if system else TENANT_TOGGLE_LABELS
-        with self.prevent(Switch.Changed):
+        with self.prevent(Switch.Changed, Input.Changed, Select.Changed):
+            self.query_one("#delivery-settings", DeliverySettings).show(values)
             if system:
                 self.query_one("#apply_to_all_tenants", Switch).value = bool(
                     values.apply_to_all_tenants
@@ -146,17 +151,20 @@ class SettingsScreen(MainScreen):
         button.display = view.effective == "none"
         if view.effective == "none":
             who = "The system" if view.slug is None else f"Tenant {view.slug}"
-            banner.update(
+            text = (
                 f"⚠ The mail server is not configured. {who} cannot send email notifications "
                 "until one is: press Settings."
             )
             banner.add_class("-warn")
         elif view.effective == "system" and view.slug is not None:
-            banner.update(SYSTEM_SERVER_TEXT)
+            text = SYSTEM_SERVER_TEXT
             banner.add_class("-ok")
         else:
-            banner.update(f"● Email notifications are sent through {view.server}.")
+            text = f"● Email notifications are sent through {view.server}."
             banner.add_class("-info")
+        # The use_system_server switch: what it does, or why it cannot (the core's words).
+        note = view.values.effective_mail_server_note
+        banner.update(f"{text}\n⇄ {note}." if note else text)
 
     def _after_prompt(self, configure: bool | None) -> None:
         if configure:
@@ -182,6 +190,11 @@ class SettingsScreen(MainScreen):
     def on_recipients_editor_changed(self, _: RecipientsEditor.Changed) -> None:
         self._mark_dirty(True)
 
+    @on(Input.Changed, ".digest-input")
+    @on(Select.Changed, "#recipient_mode")
+    def _delivery_changed(self) -> None:
+        self._mark_dirty(True)
+
     def changes(self) -> dict[str, Any]:
         assert self.view is not None
         system = self.view.slug is None
@@ -192,6 +205,7 @@ class SettingsScreen(MainScreen):
             changes[name] = self._switch(system, name).value
         if system:
             changes["apply_to_all_tenants"] = self.query_one("#apply_to_all_tenants", Switch).value
+        changes.update(self.query_one("#delivery-settings", DeliverySettings).changes(system=system))
         return changes
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
@@ -232,6 +246,8 @@ class SettingsScreen(MainScreen):
         field = field_of(exc)
         if field == "recipients":
             self.query_one("#recipients", RecipientsEditor).show_error(message_of(exc))
+            message.prevent_default()
+        elif self.query_one("#delivery-settings", DeliverySettings).show_error(field, message_of(exc)):
             message.prevent_default()
         elif field and field.startswith("notify_"):
             error = self.query_one("#toggle-error", Static)

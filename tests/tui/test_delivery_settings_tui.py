@@ -1,0 +1,136 @@
+"""The settings page's delivery part (recipient mode, the system-server switch, digest
+policies) and what every TUI banner says about the `use_system_server` switch."""
+
+from __future__ import annotations
+
+from textual.widgets import DataTable, Input, Select, Static, Switch
+
+from core.models.tenancy import NotificationSettingsUpdate
+from core.services.notifications import get_notification_settings, update_notification_settings
+from core.services.tenants import get_tenant
+from tests.tui.conftest import rows, screen_text, seed, settle
+from tui.screens.settings import SYSTEM_SERVER_TEXT
+
+NOT_APPLIED = (
+    "use_system_server is on, but the system does not apply its mail settings to all tenants: "
+    "the tenant's own server sends its mail"
+)
+SWITCHED = "use_system_server is on: the system's server sends this tenant's mail"
+
+
+def _read(ctx, slug: str | None):
+    with ctx.session() as session:
+        tenant = get_tenant(session=session, slug=slug) if slug else None
+        return get_notification_settings(session=session, tenant=tenant)
+
+
+def _set(ctx, actor, slug: str | None, **changes) -> None:
+    with ctx.session() as session:
+        update_notification_settings(
+            session=session,
+            box=ctx.box,
+            tenant=get_tenant(session=session, slug=slug) if slug else None,
+            changes=NotificationSettingsUpdate.parse(changes, system=slug is None),
+            actor=actor,
+        )
+
+
+def _text(app, selector: str) -> str:
+    return str(app.screen.query_one(selector, Static).render())
+
+
+async def test_mode_switch_and_digests_are_saved(ctx, actor, make_app) -> None:
+    seed(ctx, actor)
+    _set(ctx, actor, "acme", **{"digest.QUEUE_SLA": "2/1h"})
+    app = make_app(tenant_slug="acme", start="settings")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert screen.query_one("#digest-QUEUE_SLA", Input).value == "2/1h"
+        assert screen.query_one("#digest-QUEUE_CALL_LOST", Input).value == "off"
+        assert not screen.query_one("#system-digests").display
+        assert "unsaved" not in _text(app, "#dirty")
+        screen.query_one("#recipient_mode", Select).value = "bcc"
+        screen.query_one("#use_system_server", Switch).value = True
+        screen.query_one("#digest-QUEUE_CALL_LOST", Input).value = "5/10m"
+        await pilot.pause()
+        assert "unsaved changes" in _text(app, "#dirty")
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        # reloaded from the core: the banner now says why the switch is not followed
+        assert "unsaved" not in _text(app, "#dirty")
+        assert NOT_APPLIED in _text(app, "#banner")
+    saved = _read(ctx, "acme")
+    assert (saved.recipient_mode, saved.use_system_server) == ("bcc", True)
+    assert saved.digests["QUEUE_CALL_LOST"] == "5/10m" and saved.digests["QUEUE_SLA"] == "2/1h"
+
+
+async def test_a_bad_policy_is_shown_naming_the_field(ctx, actor, make_app) -> None:
+    seed(ctx, actor)
+    app = make_app(tenant_slug="acme", start="settings")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        box = app.screen.query_one("#digest-QUEUE_CALLBACK", Input)
+        box.value = "5 per 10m"
+        app.screen.query_one("#recipient_mode", Select).value = "individual"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        error = _text(app, "#digest-error")
+        assert error.startswith("✗ digest.QUEUE_CALLBACK: '5 per 10m' must be AFTER/WINDOW")
+        assert box.has_class("-invalid") and app.focused is box
+        assert "digest.QUEUE_CALLBACK" in screen_text(app)  # scrolled into view
+        box.value = "5/10m"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert not app.screen.query_one("#digest-error").display
+    saved = _read(ctx, "acme")
+    assert saved.digests["QUEUE_CALLBACK"] == "5/10m" and saved.recipient_mode == "individual"
+
+
+async def test_the_system_page_has_its_digests_and_no_switch(ctx, actor, make_app) -> None:
+    seed(ctx, actor)
+    app = make_app(start="settings")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        assert not screen.query_one("#system-server-row").display
+        assert not screen.query_one("#tenant-digests").display
+        screen.query_one("#digest-DISK_LOW", Input).value = "1/1h"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+    assert _read(ctx, None).digests["DISK_LOW"] == "1/1h"
+    assert _read(ctx, "acme").digests["QUEUE_CALL_LOST"] == "off"
+
+
+async def test_every_banner_says_what_the_switch_does(ctx, actor, make_app) -> None:
+    seed(ctx, actor)
+    _set(ctx, actor, "acme", use_system_server=True)
+    app = make_app(tenant_slug="acme", start="settings")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        banner = _text(app, "#banner")
+        assert "acme relay" in banner and NOT_APPLIED in banner
+        app.switch_mode("servers")
+        await settle(pilot)
+        assert NOT_APPLIED in _text(app, "#effective")
+        app.switch_mode("tenants")
+        await settle(pilot)
+        table = app.screen.query_one("#tenants", DataTable)
+        acme = next(row for row in rows(table) if row[1] == "acme")
+        assert acme[-1] == "tenant ⚠"
+        assert "⚠ use_system_server on, not followed" in _text(app, "#system-summary")
+
+    _set(ctx, actor, None, apply_to_all_tenants=True)
+    app = make_app(tenant_slug="acme", start="settings")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        banner = _text(app, "#banner")
+        assert banner.startswith(SYSTEM_SERVER_TEXT) and SWITCHED in banner
+        app.switch_mode("servers")
+        await settle(pilot)
+        effective = _text(app, "#effective")
+        assert "system server 'shared' (use the system's server)" in effective
+        app.switch_mode("tenants")
+        await settle(pilot)
+        table = app.screen.query_one("#tenants", DataTable)
+        assert next(row for row in rows(table) if row[1] == "acme")[-1] == "system ⇄"
