@@ -100,6 +100,25 @@ async def test_resend_a_suppressed_one_renders_it_now(cli, ctx, session, actor, 
     assert row(ctx, int(result.out)).status == DeliveryStatus.SENT
 
 
+async def test_resend_a_held_one_sends_it_alone(cli, ctx, session, actor, acme, smtp_server):
+    """An event held for a digest (its window still open) can go out on its own at once."""
+    three_recipients(session, ctx, acme, actor, smtp_server)
+    policy = "digest.QUEUE_CALL_LOST=1/10m"
+    assert cli("settings", "set", "--tenant", "acme", policy).code == 0
+    [single] = emit_event(session, ctx.box, acme).deliveries
+    [held] = [d for d in emit_event(session, ctx.box, acme).deliveries if d.status == "held"]
+    assert single.status == "queued" and row(ctx, held.id).digest_id is not None
+    result = cli("deliveries", "resend", str(held.id))
+    assert result.code == 0, result.err
+    await drain(ctx)  # the single, and the copy; the digest waits for its window to close
+    [_, again] = smtp_server.handler.wait_for(2)
+    assert sorted(again.rcpt_tos) == ["a@acme.org", "b@acme.org", "c@acme.org"]
+    held_message, _ = read_message(session=session, box=ctx.box, delivery_id=held.id)
+    assert body_of(again.data) == body_of(held_message)
+    assert row(ctx, int(result.out)).status == DeliveryStatus.SENT
+    assert row(ctx, held.id).status == DeliveryStatus.HELD  # still listed in its digest
+
+
 async def test_resend_a_webhook_names_its_own_delivery_id(ctx, session, actor, acme) -> None:
     make_webhook(session, ctx.box, acme, "http://127.0.0.1:9/hook")
     emitted = emit_event(session, ctx.box, acme, "VOICEMAIL_RECEIVED").deliveries
