@@ -195,9 +195,14 @@ _LOCK = (
     .order_by(BURST.c.burst_key)
     .with_for_update()
 )
+# One burst (an event's one target): without the expanding IN, whose per-call processing cost
+# a third of the lock.
+_LOCK_ONE = select(BURST).where(BURST.c.burst_key == bindparam("key")).with_for_update()
 
 
 def _lock(connection: Connection, keys: Sequence[str]) -> list[Any]:
+    if len(keys) == 1:
+        return list(connection.execute(_LOCK_ONE, {"key": keys[0]}))
     return list(connection.execute(_LOCK, {"keys": list(keys)}))
 
 
