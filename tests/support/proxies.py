@@ -133,6 +133,8 @@ class TestProxy:
                 await self._http(reader, writer)
         except (asyncio.IncompleteReadError, ConnectionError, asyncio.LimitOverrunError):
             pass
+        except asyncio.CancelledError:  # stop(): ends quietly (asyncio logs a cancelled handler)
+            pass
         finally:
             self._writers.discard(writer)
             writer.close()
