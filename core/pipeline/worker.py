@@ -54,6 +54,7 @@ class WorkerStats:
     sent: int = 0
     failed: int = 0
     retried: int = 0
+    partial: int = 0  # of the sent and failed: final with some recipients reached, some not
     paced: int = 0
     database_errors: int = 0
     pruned_deliveries: int = 0
@@ -245,6 +246,7 @@ class Worker:
             results[address] = {"status": "failed", "reply": reply or error}
         # Recipients an earlier attempt reached got it: final, but not a failure for them.
         reached = any(r["status"] == "sent" for r in results.values())
+        self.stats.partial += reached
         return Outcome(
             id=delivery.id,
             status=DeliveryStatus.PARTIAL if reached else DeliveryStatus.FAILED,
@@ -296,6 +298,7 @@ class Worker:
                 results=results,
             )
         self.stats.sent += 1
+        self.stats.partial += bool(refused)
         return Outcome(
             id=delivery.id,
             status=DeliveryStatus.PARTIAL if refused else DeliveryStatus.SENT,

@@ -95,9 +95,10 @@ def worker(
         try:
             if once:
                 stats = await work.run_once()
+                partial = f" ({stats.partial} partial)" if stats.partial else ""
                 typer.echo(
                     f"claimed {stats.claimed}: {stats.sent} sent, {stats.retried} to retry, "
-                    f"{stats.failed} failed"
+                    f"{stats.failed} failed{partial}"
                 )
                 if stats.pruned_deliveries or stats.pruned_audit_entries:
                     typer.echo(
