@@ -3,12 +3,12 @@ policies) and what every TUI banner says about the `use_system_server` switch.""
 
 from __future__ import annotations
 
-from textual.widgets import DataTable, Input, Select, Static, Switch
+from textual.widgets import Input, Select, Static, Switch
 
 from core.models.tenancy import NotificationSettingsUpdate
 from core.services.notifications import get_notification_settings, update_notification_settings
 from core.services.tenants import get_tenant
-from tests.tui.conftest import rows, screen_text, seed, settle
+from tests.tui.conftest import screen_text, seed, settle
 from tui.screens.settings import SYSTEM_SERVER_TEXT
 
 NOT_APPLIED = (
@@ -102,35 +102,41 @@ async def test_the_system_page_has_its_digests_and_no_switch(ctx, actor, make_ap
     assert _read(ctx, "acme").digests["QUEUE_CALL_LOST"] == "off"
 
 
-async def test_every_banner_says_what_the_switch_does(ctx, actor, make_app) -> None:
+async def test_the_settings_banner_says_what_the_switch_does(ctx, actor, make_app) -> None:
     seed(ctx, actor)
     _set(ctx, actor, "acme", use_system_server=True)
     app = make_app(tenant_slug="acme", start="settings")
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         banner = _text(app, "#banner")
-        assert "acme relay" in banner and NOT_APPLIED in banner
-        app.switch_mode("servers")
-        await settle(pilot)
-        assert NOT_APPLIED in _text(app, "#effective")
-        app.switch_mode("tenants")
-        await settle(pilot)
-        table = app.screen.query_one("#tenants", DataTable)
-        acme = next(row for row in rows(table) if row[1] == "acme")
-        assert acme[-1] == "tenant ⚠"
-        assert "⚠ use_system_server on, not followed" in _text(app, "#system-summary")
-
-    _set(ctx, actor, None, apply_to_all_tenants=True)
-    app = make_app(tenant_slug="acme", start="settings")
-    async with app.run_test(size=(80, 24)) as pilot:
+        assert "acme relay" in banner and f"⇄ {NOT_APPLIED}." in banner
+        _set(ctx, actor, None, apply_to_all_tenants=True)
+        await pilot.press("ctrl+r")  # Revert: read again
         await settle(pilot)
         banner = _text(app, "#banner")
         assert banner.startswith(SYSTEM_SERVER_TEXT) and SWITCHED in banner
-        app.switch_mode("servers")
-        await settle(pilot)
-        effective = _text(app, "#effective")
-        assert "system server 'shared' (use the system's server)" in effective
-        app.switch_mode("tenants")
-        await settle(pilot)
-        table = app.screen.query_one("#tenants", DataTable)
-        assert next(row for row in rows(table) if row[1] == "acme")[-1] == "system ⇄"
+
+
+def test_the_servers_and_tenants_pages_mark_the_switch(ctx, actor) -> None:
+    """What the Servers page's line and the Tenants page's Source column are made of."""
+    from tui.data import servers, tenants
+    from tui.screens.servers import effective_line
+
+    seed(ctx, actor)
+    _set(ctx, actor, "acme", use_system_server=True)
+    assert NOT_APPLIED in effective_line(servers.load(ctx, "acme"), "acme").plain
+    rows, summary = tenants.load_rows(ctx)
+    assert {row.slug: row.source for row in rows} == {
+        "acme": "tenant ⚠",
+        "globex": "not configured",
+    }
+    assert "⚠ use_system_server on, not followed" in summary
+
+    _set(ctx, actor, None, apply_to_all_tenants=True)
+    line = effective_line(servers.load(ctx, "acme"), "acme").plain
+    assert "system server 'shared' (use the system's server)" in line and SWITCHED in line
+    rows, _ = tenants.load_rows(ctx)
+    assert {row.slug: row.source for row in rows} == {"acme": "system ⇄", "globex": "system"}
+    _set(ctx, actor, "acme", use_system_server=False)
+    rows, summary = tenants.load_rows(ctx)
+    assert rows[0].source == "tenant" and "use_system_server" not in summary
