@@ -14,8 +14,15 @@ from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
 from textual.widgets import Input, Label, Select, Static, Switch
 
-from core.digest_policy import digest_events, setting_name
-from core.vocabulary import EVENT_DESCRIPTIONS, RECIPIENT_MODE_LABELS, EventName, RecipientMode
+from core.vocabulary import (
+    DIGEST_SETTING_PREFIX,
+    DIGEST_SYSTEM_EVENTS,
+    DIGEST_TENANT_EVENTS,
+    EVENT_DESCRIPTIONS,
+    RECIPIENT_MODE_LABELS,
+    EventName,
+    RecipientMode,
+)
 
 if TYPE_CHECKING:
     from core.models.tenancy import NotificationSettingsRead
@@ -25,6 +32,10 @@ POLICY_PLACEHOLDER = "3/10m or off"
 
 def _input_id(event: str) -> str:
     return f"digest-{event}"
+
+
+def _events(*, system: bool) -> tuple[EventName, ...]:
+    return DIGEST_SYSTEM_EVENTS if system else DIGEST_TENANT_EVENTS
 
 
 class DeliverySettings(Vertical):
@@ -96,7 +107,7 @@ class DeliverySettings(Vertical):
         )
         for system in (False, True):
             with Vertical(id=f"{'system' if system else 'tenant'}-digests", classes="toggles"):
-                for event in digest_events(system=system):
+                for event in _events(system=system):
                     with Horizontal(classes="delivery-row"):
                         yield Label(event, classes="delivery-label")
                         yield Input(
@@ -105,7 +116,7 @@ class DeliverySettings(Vertical):
                             placeholder=POLICY_PLACEHOLDER,
                             compact=True,
                         )
-                        about = EVENT_DESCRIPTIONS.get(EventName(event), "")
+                        about = EVENT_DESCRIPTIONS.get(event, "")
                         yield Static(about, classes="digest-about")
         yield Static("", id="digest-error")
 
@@ -129,8 +140,9 @@ class DeliverySettings(Vertical):
         }
         if not system:
             changes["use_system_server"] = self.query_one("#use_system_server", Switch).value
-        for event in digest_events(system=system):
-            changes[setting_name(event)] = self.query_one(f"#{_input_id(event)}", Input).value
+        for event in _events(system=system):
+            box = self.query_one(f"#{_input_id(event)}", Input)
+            changes[f"{DIGEST_SETTING_PREFIX}{event}"] = box.value
         return changes
 
     def show_error(self, field: str | None, message: str | None) -> bool:
@@ -141,11 +153,12 @@ class DeliverySettings(Vertical):
         error.display = field is not None
         if field is None:
             return True
-        if field not in ("recipient_mode", "use_system_server") and not field.startswith("digest."):
+        mine = field in ("recipient_mode", "use_system_server")
+        if not mine and not field.startswith(DIGEST_SETTING_PREFIX):
             error.display = False
             return False
         error.update(f"✗ {field}: {message}")
-        event = field.removeprefix("digest.")
+        event = field.removeprefix(DIGEST_SETTING_PREFIX)
         for box in self.query(f"#{_input_id(event)}"):
             box.add_class("-invalid")
             box.focus()
