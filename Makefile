@@ -38,12 +38,18 @@ system-deps:
 test: lint system-deps
 	$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres
 
+# Each pass on two pytest-xdist workers (each its own servers, PostgreSQL included), so a test
+# that waits (a timeout, a rate per minute, an outage) leaves its CPU to the rest. The tests that
+# measure time or hog the CPUs run one after another on one worker: tests/support/xdist_groups.py.
+# XDIST= runs a pass in one process.
+XDIST ?= -n 2 --dist loadgroup
+
 test-sqlite: install-test
-	$(BIN)/pytest --db=sqlite $(PYTEST_ARGS)
+	$(BIN)/pytest --db=sqlite $(XDIST) $(PYTEST_ARGS)
 
 # The TUI's tests exercise screens, not the database: the SQLite pass covers them (CI time).
 test-postgres: install-test
-	$(BIN)/pytest --db=postgres --ignore=tests/tui $(PYTEST_ARGS)
+	$(BIN)/pytest --db=postgres --ignore=tests/tui $(XDIST) $(PYTEST_ARGS)
 
 fmt: install-test
 	$(BIN)/ruff format .

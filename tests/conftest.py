@@ -22,7 +22,13 @@ from core.services.audit import Actor
 # are off unless a test sets a policy (the digest tests set theirs, and one checks this default).
 os.environ["MAILBELL_DIGEST_DEFAULT"] = "off"
 
-pytest_plugins = ["tests.cli_fixtures", "tests.support.fixtures", "tests.support.factories"]
+# xdist_groups: the tests that run one after another when a pass is spread over processes.
+pytest_plugins = [
+    "tests.cli_fixtures",
+    "tests.support.fixtures",
+    "tests.support.factories",
+    "tests.support.xdist_groups",
+]
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
