@@ -147,7 +147,7 @@ def test_fifty_lost_calls_make_three_emails_and_one_digest(tmp_path, smtp_server
 def test_a_worker_killed_while_the_window_is_open_loses_and_repeats_nothing(tmp_path, smtp_servers):
     ctx, env = _context(tmp_path)
     srv, warm = smtp_servers(), smtp_servers()
-    tenant = _burst_tenant(ctx, srv, "3/4s")
+    tenant = _burst_tenant(ctx, srv, "3/5s")  # room for the kill and restart
     worker = _worker(env)
     try:
         _ready(ctx, warm)
