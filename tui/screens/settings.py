@@ -205,7 +205,8 @@ class SettingsScreen(MainScreen):
             changes[name] = self._switch(system, name).value
         if system:
             changes["apply_to_all_tenants"] = self.query_one("#apply_to_all_tenants", Switch).value
-        changes.update(self.query_one("#delivery-settings", DeliverySettings).changes(system=system))
+        delivery = self.query_one("#delivery-settings", DeliverySettings)
+        changes.update(delivery.changes(system=system))
         return changes
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
@@ -247,7 +248,9 @@ class SettingsScreen(MainScreen):
         if field == "recipients":
             self.query_one("#recipients", RecipientsEditor).show_error(message_of(exc))
             message.prevent_default()
-        elif self.query_one("#delivery-settings", DeliverySettings).show_error(field, message_of(exc)):
+        elif self.query_one("#delivery-settings", DeliverySettings).show_error(
+            field, message_of(exc)
+        ):
             message.prevent_default()
         elif field and field.startswith("notify_"):
             error = self.query_one("#toggle-error", Static)
