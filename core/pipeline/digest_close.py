@@ -156,16 +156,17 @@ def _digest_ids(engine: Engine, candidates: Sequence[ClaimedDelivery]) -> set[in
 
 def close_claimed(
     engine: Engine, box: SecretBox, claimed: list[ClaimedDelivery]
-) -> tuple[list[ClaimedDelivery], list[Outcome]]:
-    """The claimed deliveries ready to send (digests closed and rendered in place), and the
-    outcomes of digests that will not be sent now. Costs nothing when every claimed delivery
-    has its message (a digest without one is the only kind claimed without)."""
+) -> tuple[list[ClaimedDelivery], list[Outcome], set[int]]:
+    """The claimed deliveries ready to send (digests closed and rendered in place), the
+    outcomes of digests that will not be sent now, and the ids of the digests closed. Costs
+    nothing when every claimed delivery has its message (a digest without one is the only
+    kind claimed without; one closed by a worker that died is sent as any delivery)."""
     candidates = [delivery for delivery in claimed if not delivery.content]
     if not candidates:
-        return claimed, []
+        return claimed, [], set()
     digests = _digest_ids(engine, candidates)
     if not digests:
-        return claimed, []
+        return claimed, [], set()
     ready: list[ClaimedDelivery] = []
     ended: list[Outcome] = []
     for delivery in claimed:
@@ -182,4 +183,4 @@ def close_claimed(
             ready.append(delivery)
         else:
             ended.append(outcome)
-    return ready, ended
+    return ready, ended, digests

@@ -96,6 +96,8 @@ class Worker:
         self._outcomes: list[Outcome] = []
         self._last_flush = time.monotonic()
         self.bursts = BurstThreads(ctx.settings.slack_thread_window_s)
+        # Ids of the claimed digests not sent yet (added on the database thread at the claim).
+        self._digests: set[int] = set()
 
     async def _run_db(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         loop = asyncio.get_running_loop()
@@ -106,7 +108,8 @@ class Worker:
     def _claim_sync(self, limit: int) -> list[ClaimedDelivery]:
         claimed = outbox.claim(self.ctx.engine, owner=self.owner, limit=limit, lease_s=self.lease_s)
         # Digests whose window is over are rendered now; one that cannot be is recorded here.
-        claimed, ended = close_claimed(self.ctx.engine, self.ctx.box, claimed)
+        claimed, ended, digests = close_claimed(self.ctx.engine, self.ctx.box, claimed)
+        self._digests.update(digests)
         if ended:
             outbox.record(self.ctx.engine, ended, owner=self.owner)
         by_channel: dict[str, list[ClaimedDelivery]] = {}
@@ -154,8 +157,10 @@ class Worker:
         if slot > 0:
             await asyncio.sleep(slot)
         threads = self.bursts if channel is not None and channel.threads_bursts else None
+        digest = delivery.id in self._digests
+        self._digests.discard(delivery.id)
         if threads is not None:
-            delivery.thread_under = await threads.thread_for(delivery)
+            delivery.thread_under = await threads.thread_for(delivery, digest=digest)
         posted: str | None = None
         try:
             if channel is None:

@@ -94,3 +94,21 @@ async def test_a_window_of_zero_never_threads() -> None:
     for _ in range(3):
         assert await threads.thread_for(alert()) is None
         threads.done(alert(), None, "111.1")
+
+
+def test_a_digest_goes_under_its_burst_root_whatever_the_root_age() -> None:
+    """A digest closes a window longer than the thread window: it still replies to the root."""
+
+    async def scenario() -> tuple[str | None, str | None]:
+        clock = Clock()
+        threads = BurstThreads(60, clock=clock)
+        root = alert()
+        assert await threads.thread_for(root) is None
+        threads.done(root, None, "111.1")
+        clock.now += 600  # a ten-minute digest window
+        late = await threads.thread_for(alert(), digest=True)
+        return late, await threads.thread_for(alert())
+
+    digest_under, alert_under = asyncio.run(scenario())
+    assert digest_under == "111.1"
+    assert alert_under is None  # a plain alert that late starts a new thread
