@@ -50,6 +50,7 @@ class PostgresServer:
         self.port = _free_port()
         self._counter = itertools.count(1)
         self._as_postgres = os.geteuid() == 0
+        self._copy = ""
 
     def _run(self, *args: str) -> None:
         command = list(args)
@@ -104,25 +105,30 @@ class PostgresServer:
     def url(self, database: str = "postgres") -> str:
         return f"postgresql+psycopg://mailbell@127.0.0.1:{self.port}/{database}"
 
-    def _admin(self, sql: str) -> None:
+    def _admin(self, sql: str) -> int:
+        """Runs `sql`; answers the server's version number (150004 for 15.4)."""
         import psycopg
 
         with psycopg.connect(
             host="127.0.0.1", port=self.port, user="mailbell", dbname="postgres", autocommit=True
         ) as connection:
             connection.execute(sql)  # type: ignore[arg-type]
+            return connection.info.server_version
 
     def prepare_template(self) -> None:
         """A database migrated to head, copied for each test (much faster than migrating)."""
         from core.db import make_engine, upgrade
 
-        self._admin(f"CREATE DATABASE {TEMPLATE}")
+        version = self._admin(f"CREATE DATABASE {TEMPLATE}")
+        # PostgreSQL 15 copies a template page by page through the WAL by default; copying its
+        # files takes about half the time per test here (fsync is off, the checkpoint is cheap).
+        self._copy = " STRATEGY FILE_COPY" if version >= 150000 else ""
         engine = make_engine(self.url(TEMPLATE))
         upgrade(engine)
         engine.dispose()
 
     def create_database(self, *, migrated: bool = True) -> str:
         name = f"test_{os.getpid()}_{next(self._counter)}"
-        template = f" TEMPLATE {TEMPLATE}" if migrated else ""
+        template = f" TEMPLATE {TEMPLATE}{self._copy}" if migrated else ""
         self._admin(f"CREATE DATABASE {name}{template}")
         return self.url(name)
