@@ -25,7 +25,7 @@ def test_workers_survive_a_database_restart(postgres_server, smtp_servers, tmp_p
     url = postgres_server.create_database()
     ctx = build_context(Settings(home=tmp_path / "home", database_url=url))
     actor = Actor(name="test", source="cli")
-    srv = smtp_servers(handler=FaultHandler(stall=0.01, stall_at="data"))
+    srv = smtp_servers(handler=FaultHandler(stall=0.03, stall_at="data"))
     count = 400
     with ctx.session() as session:
         server = {"name": "s", "mail_from": "pbx@acme.org"}
@@ -44,9 +44,18 @@ def test_workers_survive_a_database_restart(postgres_server, smtp_servers, tmp_p
         for _ in range(2)
     ]
     try:
+        # Both workers past their start (its schema check needs the database): each has leased
+        # deliveries. On a loaded machine one may start seconds after the other.
+        started: set[int] = set()
         deadline = time.monotonic() + 30
-        while len(srv.messages) < 50 and time.monotonic() < deadline:
+        while time.monotonic() < deadline:
+            if len(started) == 2 and len(srv.messages) >= 50:
+                break
+            with ctx.session() as session:
+                owners = session.exec(select(Delivery.lease_owner).distinct()).all()
+            started |= {w.pid for w in workers for o in owners if o and f":{w.pid}:" in o}
             time.sleep(0.02)
+        assert len(started) == 2, "a worker never leased a delivery"
         assert 0 < len(srv.messages) < count  # restarted mid-drain
         postgres_server.restart()
         deadline = time.monotonic() + 90
