@@ -126,6 +126,15 @@ class DigestDraft:
     window_end: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class DigestMessage:
+    """A closed digest's message, encrypted, and its Message-ID when the channel has one (the
+    delivery log shows it as it does for single messages)."""
+
+    content: bytes
+    message_id: str | None = None
+
+
 class Renderer:
     """What an event makes on one channel, at emit time."""
 
@@ -144,6 +153,6 @@ class Renderer:
         (rendered by `rows`)."""
         return None
 
-    def digest(self, draft: DigestDraft) -> bytes:
-        """The encrypted message of a closed digest (channels with `digests` True)."""
+    def digest(self, draft: DigestDraft) -> DigestMessage:
+        """The message of a closed digest (channels with `digests` True)."""
         raise NotImplementedError

@@ -110,14 +110,20 @@ def _close(engine: Engine, box: SecretBox, delivery: ClaimedDelivery) -> Outcome
             window_end=window.end or items[-1].at,
         )
         try:
-            content = renderer(delivery.channel).digest(draft)
+            rendered = renderer(delivery.channel).digest(draft)
         except MailbellError as exc:
             # Detached all the same: a retry by hand renders it again from its held rows.
             session.commit()
             return _ended(delivery, DeliveryStatus.FAILED, f"digest not rendered: {exc}")
-        insert_contents(connection, [(delivery.id, content)])
+        insert_contents(connection, [(delivery.id, rendered.content)])
+        if rendered.message_id is not None:
+            connection.execute(
+                update(DELIVERY)
+                .where(DELIVERY.c.id == delivery.id)
+                .values(message_id=rendered.message_id)
+            )
         session.commit()
-    delivery.content = content
+    delivery.content = rendered.content
     return None
 
 

@@ -13,7 +13,7 @@ import pytest
 from sqlmodel import Session
 
 from core.catalog import DIGEST, sample
-from core.channels.base import HeldItem
+from core.channels.base import DigestMessage, HeldItem
 from core.channels.email.digest import LISTED_WHEN_SHORT
 from core.channels.email.render import EmailRenderer
 from core.channels.slack.render import SlackRenderer
@@ -30,9 +30,10 @@ from tests.support.digest_render import RECIPIENTS, START, draft, lost_calls
 from tests.support.factories import configure_tenant, make_mail_server, make_tenant
 
 
-def parsed(ctx: Context, content: bytes) -> EmailMessage:
-    message = message_from_bytes(ctx.box.decrypt_bytes(content), policy=default_policy)
+def parsed(ctx: Context, rendered: DigestMessage) -> EmailMessage:
+    message = message_from_bytes(ctx.box.decrypt_bytes(rendered.content), policy=default_policy)
     assert isinstance(message, EmailMessage)
+    assert rendered.message_id == message["Message-ID"]  # what the delivery log records
     return message
 
 
@@ -266,7 +267,7 @@ def test_bcc_mode_shows_no_recipient(
     content = EmailRenderer().digest(
         draft(session, ctx, tenant, lost_calls(2), server_id=server_id)
     )
-    raw = ctx.box.decrypt_bytes(content).decode()
+    raw = ctx.box.decrypt_bytes(content.content).decode()
     assert not any(address in raw for address in RECIPIENTS)
     assert parsed(ctx, content)["To"] == "undisclosed-recipients:;"
 

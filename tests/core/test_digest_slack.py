@@ -71,7 +71,8 @@ def _slack(
     content = SlackRenderer().digest(
         draft(session, ctx, tenant, items, channel="slack", target="C0123", **kw)
     )
-    return json.loads(ctx.box.decrypt_bytes(content))
+    assert content.message_id is None  # a Slack message's id is its ts, known once posted
+    return json.loads(ctx.box.decrypt_bytes(content.content))
 
 
 def test_slack_digest_says_the_count_and_window(

@@ -117,6 +117,10 @@ def test_the_first_n_go_alone_the_rest_wait_for_one_digest(ctx, session, acme, c
     rows = deliveries(session)
     assert [r.status for r in digests(rows)] == ["sent"]
     assert len(smtp_server.messages) == 4
+    # The log names the digest's Message-ID, as it does a single message's.
+    [sent_digest] = digests(rows)
+    assert sent_digest.message_id is not None
+    assert any(sent_digest.message_id in message.data.decode() for message in smtp_server.messages)
     burst = _burst(session)
     assert burst.digest_id is None and burst.held_last_window
 

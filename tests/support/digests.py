@@ -27,7 +27,7 @@ from core.vocabulary import EventName
 if TYPE_CHECKING:
     from sqlmodel import Session
 
-    from core.channels.base import DigestDraft
+    from core.channels.base import DigestDraft, DigestMessage
     from core.crypto import SecretBox
     from core.models.delivery import Delivery
     from core.models.tenancy import Tenant
@@ -109,28 +109,8 @@ def event_marks(data: bytes) -> list[str]:
     """The callers a captured message's text names, each once (a message may repeat one)."""
     message = message_from_bytes(data, policy=default_policy)
     part = message.get_body(preferencelist=("plain",)) if message.is_multipart() else message
-    text = part.get_content() if part is not None else ""  # type: ignore[union-attr]
+    text = part.get_content() if part is not None else ""
     return sorted(set(MARK.findall(text)))
-
-
-class PlainDigest:
-    """A stand-in digest renderer: a plain-text email listing each held event's payload."""
-
-    def __call__(self, draft: DigestDraft) -> bytes:
-        from email.message import EmailMessage
-
-        from core.models.delivery import Delivery
-
-        row = draft.session.get(Delivery, draft.delivery_id)
-        message = EmailMessage()
-        message["Subject"] = f"{draft.total} more {draft.event}"
-        message["From"] = row.sender or "mailbell@example.org"
-        message["To"] = draft.target
-        lines = [f"{item.at.isoformat()} {item.payload}" for item in draft.items]
-        message.set_content("\n".join(lines) + "\n")
-        return bytes(
-            draft.box.encrypt_bytes(message.as_bytes(policy=default_policy.clone(linesep="\r\n")))
-        )
 
 
 @dataclass(frozen=True)
@@ -145,17 +125,14 @@ class Rendered:
 
 
 def record_digests(monkeypatch: pytest.MonkeyPatch) -> list[Rendered]:
-    """Every digest the email renderer renders from now on, recorded (the list returned);
-    rendered by `PlainDigest` while the email renderer has no digest of its own. For a test
-    module's fixture."""
-    from core.channels.base import Renderer
+    """Every digest the email renderer renders from now on, recorded (the list returned), then
+    rendered as usual. For a test module's fixture."""
     from core.channels.email.render import EmailRenderer
 
-    own = EmailRenderer.digest if EmailRenderer.digest is not Renderer.digest else None
-    inner = own if own is not None else (lambda _self, draft: PlainDigest()(draft))
+    inner = EmailRenderer.digest
     rendered: list[Rendered] = []
 
-    def digest(self: Any, draft: DigestDraft) -> bytes:
+    def digest(self: Any, draft: DigestDraft) -> DigestMessage:
         rendered.append(
             Rendered(
                 draft.delivery_id,
@@ -165,8 +142,7 @@ def record_digests(monkeypatch: pytest.MonkeyPatch) -> list[Rendered]:
                 draft.window_end,
             )
         )
-        return bytes(inner(self, draft))
+        return inner(self, draft)
 
-    monkeypatch.setattr(EmailRenderer, "digests", True)
     monkeypatch.setattr(EmailRenderer, "digest", digest)
     return rendered

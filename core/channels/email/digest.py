@@ -15,6 +15,7 @@ from dataclasses import replace
 from typing import TYPE_CHECKING
 
 from core.catalog import DIGEST
+from core.channels.base import DigestMessage
 from core.channels.digest_content import draft_payload
 from core.channels.email.recipients import header_to
 from core.errors import MailbellError, NotConfigured, PermanentError
@@ -117,6 +118,8 @@ def render_digest(draft: DigestDraft) -> RenderedMessage:
         raise PermanentError(f"digest: {exc}", step="render") from None
 
 
-def email_digest(draft: DigestDraft) -> bytes:
-    """The encrypted message of a closed digest (EmailRenderer.digest)."""
-    return bytes(draft.box.encrypt_bytes(serialize(render_digest(draft))))
+def email_digest(draft: DigestDraft) -> DigestMessage:
+    """The message of a closed digest (EmailRenderer.digest)."""
+    message = render_digest(draft)
+    content = bytes(draft.box.encrypt_bytes(serialize(message)))
+    return DigestMessage(content, message.message_id)

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any
 from sqlmodel import Session
 
 from core.catalog import Event
-from core.channels.base import DigestDraft, Renderer
+from core.channels.base import DigestDraft, DigestMessage, Renderer
 from core.channels.email.recipients import Group, header_to, payload_address, recipient_groups
 from core.crypto import SecretBox
 from core.errors import MailbellError
@@ -144,7 +144,7 @@ class EmailRenderer(Renderer):
     name = Channel.EMAIL
     digests = True
 
-    def digest(self, draft: DigestDraft) -> bytes:
+    def digest(self, draft: DigestDraft) -> DigestMessage:
         """A closed digest's message (core/channels/email/digest.py)."""
         from core.channels.email.digest import email_digest
 

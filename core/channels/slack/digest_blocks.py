@@ -14,6 +14,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from core.catalog_payloads import DigestPayload
+from core.channels.base import DigestMessage
 from core.channels.digest_content import draft_payload, window_text
 from core.channels.slack.blocks import (
     FALLBACK_MAX,
@@ -92,11 +93,11 @@ def digest_message(
     return {"text": truncate(fallback, FALLBACK_MAX), "blocks": blocks}
 
 
-def slack_digest(draft: DigestDraft) -> bytes:
-    """The encrypted message of a closed digest (SlackRenderer.digest)."""
+def slack_digest(draft: DigestDraft) -> DigestMessage:
+    """The message of a closed digest (SlackRenderer.digest)."""
     message = digest_message(
         payload=draft_payload(draft),
         tenant=getattr(draft.tenant, "slug", None),
         delivery_id=draft.delivery_id,
     )
-    return bytes(draft.box.encrypt_bytes(json.dumps(message).encode()))
+    return DigestMessage(bytes(draft.box.encrypt_bytes(json.dumps(message).encode())))

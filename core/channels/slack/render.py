@@ -6,7 +6,7 @@ import json
 from datetime import datetime
 from typing import TYPE_CHECKING
 
-from core.channels.base import DigestDraft, Renderer
+from core.channels.base import DigestDraft, DigestMessage, Renderer
 from core.channels.slack.blocks import alert_message
 from core.pipeline.outbox import DeliveryRow
 from core.services.slack import slack_targets
@@ -21,7 +21,7 @@ class SlackRenderer(Renderer):
     name = Channel.SLACK
     digests = True
 
-    def digest(self, draft: DigestDraft) -> bytes:
+    def digest(self, draft: DigestDraft) -> DigestMessage:
         """A closed digest's message (core/channels/slack/digest_blocks.py)."""
         from core.channels.slack.digest_blocks import slack_digest
 
