@@ -27,6 +27,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from bench.pipeline import emit_many  # noqa: E402
 from bench.sinks import start_sink  # noqa: E402
 
 MODES = ("to", "bcc", "individual")
@@ -66,19 +67,6 @@ def make_context(home: Path, port: int, recipients: list[str], mode: str):
             actor=actor,
         )
     return ctx, tenant
-
-
-def emit_many(ctx, tenant, count: int) -> float:
-    """Emit `count` QUEUE_SLA events; events per second."""
-    from core.catalog import sample
-    from core.pipeline.emit import emit
-
-    data = sample("QUEUE_SLA")
-    started = time.perf_counter()
-    with ctx.session() as session:
-        for _ in range(count):
-            emit(session=session, box=ctx.box, tenant=tenant, event="QUEUE_SLA", data=data)
-    return count / (time.perf_counter() - started)
 
 
 async def drain(ctx) -> tuple[int, int, float, float]:
