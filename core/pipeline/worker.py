@@ -18,25 +18,21 @@ import socket
 import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
 
 from core import metrics
-from core.channels.base import Channel, ChannelResult, ClaimedDelivery
+from core.channels.base import Channel, ClaimedDelivery
 from core.channels.registry import adopt, build_channels
 from core.context import Context
 from core.errors import DeliveryError, PermanentError, RetryableError
-from core.models._common import utcnow
 from core.pipeline import outbox, retention
 from core.pipeline.bursts import BurstThreads
 from core.pipeline.digest_close import close_claimed
 from core.pipeline.outbox import Outcome
-from core.pipeline.pacing import backoff_delay
+from core.pipeline.outcomes import OutcomeRules, WorkerStats
 from core.pipeline.shared_limit import reserve_slot
-from core.vocabulary import DeliveryStatus
 
 log = logging.getLogger(__name__)
 # A database that restarts or fails over must not end the worker: it waits and tries again.
@@ -46,19 +42,6 @@ PACING_WAIT_MAX_S = 2.0  # wait this long for a rate-limit slot; longer: resched
 # loop does not prune before sending; then at most one every RETENTION_INTERVAL_S.
 RETENTION_FIRST_S = 30.0
 RETENTION_INTERVAL_S = 300.0
-
-
-@dataclass
-class WorkerStats:
-    claimed: int = 0
-    sent: int = 0
-    failed: int = 0
-    retried: int = 0
-    partial: int = 0  # of the sent and failed: final with some recipients reached, some not
-    paced: int = 0
-    database_errors: int = 0
-    pruned_deliveries: int = 0
-    pruned_audit_entries: int = 0
 
 
 def _error_text(exc: DeliveryError) -> str:
@@ -92,6 +75,11 @@ class Worker:
         else:
             self.channels = {name: adopt(channel) for name, channel in channels.items()}
         self.stats = WorkerStats()
+        self.rules = OutcomeRules(
+            self.stats,
+            retry_base_s=ctx.settings.retry_base_s,
+            retry_max_age_s=ctx.settings.retry_max_age_s,
+        )
         self._db = ThreadPoolExecutor(max_workers=1, thread_name_prefix="mailbell-db")
         self._outcomes: list[Outcome] = []
         self._last_flush = time.monotonic()
@@ -147,12 +135,12 @@ class Worker:
             await self._database_unavailable(exc)
             wait = 1.0
         if wait > 0:
-            self._outcomes.append(self._deferred(delivery, wait))
+            self._outcomes.append(self.rules.deferred(delivery, wait))
             return
         # Channels that pace per target (Slack: per channel) hand out send slots.
         slot = channel.reserve_slot(delivery.target, PACING_WAIT_MAX_S) if channel else 0.0
         if slot < 0:  # no slot soon: back in the queue, not an attempt
-            self._outcomes.append(self._deferred(delivery, -slot))
+            self._outcomes.append(self.rules.deferred(delivery, -slot))
             return
         if slot > 0:
             await asyncio.sleep(slot)
@@ -170,155 +158,20 @@ class Worker:
             posted = result.message_ref
         except RetryableError as exc:
             self._outcomes.append(
-                self._retry(delivery, _error_text(exc), exc.reply, delay=exc.retry_after)
+                self.rules.retry(delivery, _error_text(exc), exc.reply, delay=exc.retry_after)
             )
         except PermanentError as exc:
-            self._outcomes.append(self._fail(delivery, _error_text(exc), exc.reply))
+            self._outcomes.append(self.rules.fail(delivery, _error_text(exc), exc.reply))
         except Exception as exc:  # a bug must not lose the delivery: retry it, loudly
             log.exception("delivery %s: unexpected error", delivery.id)
-            self._outcomes.append(self._retry(delivery, f"internal error: {type(exc).__name__}"))
+            self._outcomes.append(
+                self.rules.retry(delivery, f"internal error: {type(exc).__name__}")
+            )
         else:
-            self._outcomes.append(self._after_send(delivery, result))
+            self._outcomes.append(self.rules.after_send(delivery, result))
         finally:
             if threads is not None:
                 threads.done(delivery, delivery.thread_under, posted)
-
-    def _deferred(self, delivery: ClaimedDelivery, wait: float) -> Outcome:
-        """Paced: due again in `wait` seconds; the attempt does not count."""
-        self.stats.paced += 1
-        return Outcome(
-            id=delivery.id,
-            status=DeliveryStatus.QUEUED,
-            pending=delivery.pending,
-            results=delivery.results,
-            next_attempt_at=utcnow() + timedelta(seconds=wait),
-            attempts_delta=-1,
-        )
-
-    def _retry(
-        self,
-        delivery: ClaimedDelivery,
-        error: str,
-        reply: str | None = None,
-        *,
-        pending: list[str] | None = None,
-        results: dict[str, Any] | None = None,
-        delay: float | None = None,
-        detail: str | None = None,
-    ) -> Outcome:
-        """Queue again after a backoff (or `delay`), or fail once older than the max age.
-
-        `detail` is what the attempt row records (default: `error`)."""
-        pending = delivery.pending if pending is None else pending
-        results = delivery.results if results is None else results
-        settings = self.ctx.settings
-        if delay is None:
-            delay = backoff_delay(delivery.attempts, settings.retry_base_s)
-        due = utcnow() + timedelta(seconds=delay)
-        if due - delivery.created_at > timedelta(seconds=settings.retry_max_age_s):
-            return self._fail(
-                delivery,
-                f"gave up after {delivery.attempts} attempts: {error}",
-                reply,
-                pending=pending,
-                results=results,
-            )
-        self.stats.retried += 1
-        return Outcome(
-            id=delivery.id,
-            status=DeliveryStatus.QUEUED,
-            pending=pending,
-            results=results,
-            last_error=error,
-            reply=reply,
-            next_attempt_at=due,
-            attempt="retry",
-            detail=error if detail is None else detail,
-        )
-
-    def _fail(
-        self,
-        delivery: ClaimedDelivery,
-        error: str,
-        reply: str | None = None,
-        *,
-        pending: list[str] | None = None,
-        results: dict[str, Any] | None = None,
-    ) -> Outcome:
-        self.stats.failed += 1
-        results = dict(delivery.results if results is None else results)
-        for address in delivery.pending if pending is None else pending:
-            results[address] = {"status": "failed", "reply": reply or error}
-        # Recipients an earlier attempt reached got it: final, but not a failure for them.
-        reached = any(r["status"] == "sent" for r in results.values())
-        self.stats.partial += reached
-        return Outcome(
-            id=delivery.id,
-            status=DeliveryStatus.PARTIAL if reached else DeliveryStatus.FAILED,
-            pending=[],
-            results=results,
-            last_error=error,
-            reply=reply,
-            attempt="failed",
-            detail=error,
-        )
-
-    def _after_send(self, delivery: ClaimedDelivery, result: ChannelResult) -> Outcome:
-        """Per-recipient outcomes: 4xx refusals stay pending and are retried alone."""
-        results = dict(delivery.results)
-        metrics.record_refusals(delivery.channel, [code for code, _ in result.refused.values()])
-        for address in result.accepted:
-            results[address] = {"status": "sent", "reply": result.reply}
-        deferred = []
-        for address, (code, message) in result.refused.items():
-            status = "pending" if code // 100 == 4 else "failed"
-            results[address] = {"status": status, "reply": f"{code} {message}"}
-            if status == "pending":
-                deferred.append(address)
-
-        def summary(addresses: list[str]) -> str:
-            return "; ".join(f"{a}: {results[a]['reply']}" for a in addresses)
-
-        # The attempt row: the server's reply, then whom it refused in this attempt and how.
-        notes = [result.reply if result.accepted else None]
-        if result.refused:
-            notes.append(f"refused {summary(list(result.refused))}")
-        detail = "; ".join(note for note in notes if note) or None
-
-        if deferred:
-            return self._retry(
-                delivery,
-                f"{len(deferred)} recipient(s) deferred: {summary(deferred)}",
-                pending=deferred,
-                results=results,
-                detail=detail,
-            )
-        refused = [a for a, r in results.items() if r["status"] == "failed"]
-        if not any(r["status"] == "sent" for r in results.values()):
-            return self._fail(
-                delivery,
-                f"every recipient was refused: {summary(refused)}",
-                result.reply,
-                pending=[],
-                results=results,
-            )
-        self.stats.sent += 1
-        self.stats.partial += bool(refused)
-        return Outcome(
-            id=delivery.id,
-            status=DeliveryStatus.PARTIAL if refused else DeliveryStatus.SENT,
-            pending=[],
-            results=results,
-            last_error=(
-                f"{len(refused)} of {len(results)} recipient(s) refused: {summary(refused)}"
-                if refused
-                else None
-            ),
-            reply=result.reply,
-            sent_at=utcnow(),
-            attempt="partial" if result.refused else "sent",
-            detail=detail,
-        )
 
     # -- the loop ------------------------------------------------------------------------------
 
