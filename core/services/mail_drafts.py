@@ -98,10 +98,10 @@ def settings_unsaved(
     """The server fields `settings` gives, as `update_notification_settings` would apply them
     (the TLS flags folded into `security` against the default server's); None when it gives
     none (the test goes through the effective server, as without settings)."""
-    from core.services.notifications import _server_changes  # the settings' own folding rule
+    from core.services.notifications import server_columns  # the settings' own folding rule
 
     server = find_default(session, tenant)
-    columns = _server_changes(settings, server)
+    columns = server_columns(settings, server)
     if not columns:
         return None
     changes = MailServerUpdate.model_construct(set(columns), **columns)

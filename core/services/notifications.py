@@ -97,7 +97,7 @@ def _address_or_none(username: str | None) -> str | None:
     return None
 
 
-def _server_changes(
+def server_columns(
     changes: NotificationSettingsUpdate, server: MailServer | None
 ) -> dict[str, Any]:
     """The given server fields as columns, the TLS flags folded into `security`."""
@@ -127,7 +127,7 @@ def _apply_default_server(
 ) -> list[str]:
     server = default_mail_server(session=session, tenant=tenant)
     check_actor_rights(changes.given(), server, actor)
-    server_changes = _server_changes(changes, server)
+    server_changes = server_columns(changes, server)
     if not server_changes:
         return []
     try:
