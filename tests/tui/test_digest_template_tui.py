@@ -31,6 +31,7 @@ async def test_edit_the_digest_template_and_no_sample_emit(ctx, actor, make_app)
         await settle(pilot)
         assert [n.message for n in app._notifications][-1].startswith("DIGEST is not an event")
         await open_editor(pilot, "DIGEST")
+        await wait_preview(pilot)
         assert "Subject: 3 more lost calls in queue Sales (10:05\u201310:15)" in preview(app)
         app.screen.query_one("#subject", Input).value = "Burst: {{ count }} {{ what }}"
         await wait_preview(pilot)

@@ -24,13 +24,22 @@ def custom(ctx, slug: str, name: str):
             return None
 
 
+RENDERING = "Rendering"
+
+
 def preview(app) -> str:
     return str(app.screen.query_one("#preview", Static).render())
 
 
-async def wait_preview(pilot) -> None:
+async def wait_preview(pilot, timeout_s: float = 10.0) -> None:
+    """Past the editor's debounce, until the preview has rendered (a render runs in a worker:
+    on a loaded machine it takes longer than the debounce)."""
     await pilot.pause(PREVIEW_DELAY_S + 0.1)
     await settle(pilot)
+    for _ in range(int(timeout_s / 0.05)):
+        if not preview(pilot.app).startswith(RENDERING):
+            return
+        await pilot.pause(0.05)
 
 
 async def open_editor(pilot, name: str) -> None:
@@ -59,6 +68,7 @@ async def test_edit_a_template_and_see_the_preview_change(ctx, actor, make_app) 
     async with app.run_test(size=(80, 24)) as pilot:
         await open_editor(pilot, "QUEUE_CALL_LOST")
         assert type(app.screen).__name__ == "TemplateEditorScreen"
+        await wait_preview(pilot)
         assert "Subject: Lost call in queue" in preview(app)
         subject = app.screen.query_one("#subject", Input)
         subject.value = "Missed caller {{ caller }} — please call back"
@@ -114,6 +124,7 @@ async def test_reset_to_default_asks_first(ctx, actor, make_app) -> None:
     app = make_app(tenant_slug="acme", start="templates")
     async with app.run_test(size=(80, 24)) as pilot:
         await open_editor(pilot, "QUEUE_SLA")
+        await wait_preview(pilot)
         assert "Subject: Custom SLA" in preview(app)
         await pilot.press("ctrl+r")
         await settle(pilot)
