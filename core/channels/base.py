@@ -51,6 +51,9 @@ class ClaimedDelivery:
     pending: list[str]
     results: dict[str, Any]
     created_at: datetime
+    # A digest: rendered when its window closes (core/pipeline/digest_close.py), then sent as
+    # any delivery; on Slack it goes under its burst's first alert.
+    is_digest: bool = False
     content: bytes = b""  # still encrypted: the channel decrypts just before sending
     # Set by the pipeline: post as a reply under this message (core/pipeline/bursts.py).
     thread_under: str | None = None

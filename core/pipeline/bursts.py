@@ -39,12 +39,12 @@ class BurstThreads:
         self.clock = clock
         self._roots: dict[BurstKey, _Root | asyncio.Future[str | None]] = {}
 
-    async def thread_for(self, delivery: ClaimedDelivery, *, digest: bool = False) -> str | None:
+    async def thread_for(self, delivery: ClaimedDelivery) -> str | None:
         """The message to reply under, or None: then this delivery is the burst's root.
 
-        A digest (core/pipeline/digest_close.py) closes a burst whose window may have outlasted
-        the thread window: it goes under the burst's root whatever the root's age, when this
-        process knows the root."""
+        A digest (`is_digest`, core/pipeline/digest_close.py) closes a burst whose window may
+        have outlasted the thread window: it goes under the burst's root whatever the root's
+        age, when this process knows the root."""
         if self.window_s <= 0:
             return None
         key = burst_key(delivery)
@@ -53,7 +53,9 @@ class BurstThreads:
             if isinstance(entry, asyncio.Future):
                 await asyncio.shield(entry)  # the root's send; a failed one hands the role on
                 continue
-            if entry is not None and (digest or self.clock() - entry.sent_at < self.window_s):
+            if entry is not None and (
+                delivery.is_digest or self.clock() - entry.sent_at < self.window_s
+            ):
                 return entry.ref
             self._roots[key] = asyncio.get_running_loop().create_future()
             return None

@@ -13,7 +13,6 @@ it, nothing happened.
 from __future__ import annotations
 
 import logging
-from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -152,27 +151,15 @@ def _later(delivery: ClaimedDelivery, error: str) -> Outcome:
     )
 
 
-def _digest_ids(engine: Engine, candidates: Sequence[ClaimedDelivery]) -> set[int]:
-    with engine.connect() as connection:
-        query = select(DELIVERY.c.id).where(
-            DELIVERY.c.id.in_([d.id for d in candidates]), DELIVERY.c.is_digest.is_(True)
-        )
-        return set(connection.execute(query).scalars())
-
-
 def close_claimed(
     engine: Engine, box: SecretBox, claimed: list[ClaimedDelivery]
-) -> tuple[list[ClaimedDelivery], list[Outcome], set[int]]:
-    """The claimed deliveries ready to send (digests closed and rendered in place), the
-    outcomes of digests that will not be sent now, and the ids of the digests closed. Costs
-    nothing when every claimed delivery has its message (a digest without one is the only
-    kind claimed without; one closed by a worker that died is sent as any delivery)."""
-    candidates = [delivery for delivery in claimed if not delivery.content]
-    if not candidates:
-        return claimed, [], set()
-    digests = _digest_ids(engine, candidates)
+) -> tuple[list[ClaimedDelivery], list[Outcome]]:
+    """The claimed deliveries ready to send (digests closed and rendered in place), and the
+    outcomes of digests that will not be sent now. Costs nothing unless a claimed digest has
+    no message yet (one closed by a worker that died has it, and is sent as any delivery)."""
+    digests = {d.id for d in claimed if d.is_digest and not d.content}
     if not digests:
-        return claimed, [], set()
+        return claimed, []
     ready: list[ClaimedDelivery] = []
     ended: list[Outcome] = []
     for delivery in claimed:
@@ -189,4 +176,4 @@ def close_claimed(
             ready.append(delivery)
         else:
             ended.append(outcome)
-    return ready, ended, digests
+    return ready, ended

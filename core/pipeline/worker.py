@@ -84,8 +84,6 @@ class Worker:
         self._outcomes: list[Outcome] = []
         self._last_flush = time.monotonic()
         self.bursts = BurstThreads(ctx.settings.slack_thread_window_s)
-        # Ids of the claimed digests not sent yet (added on the database thread at the claim).
-        self._digests: set[int] = set()
 
     async def _run_db(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         loop = asyncio.get_running_loop()
@@ -96,8 +94,7 @@ class Worker:
     def _claim_sync(self, limit: int) -> list[ClaimedDelivery]:
         claimed = outbox.claim(self.ctx.engine, owner=self.owner, limit=limit, lease_s=self.lease_s)
         # Digests whose window is over are rendered now; one that cannot be is recorded here.
-        claimed, ended, digests = close_claimed(self.ctx.engine, self.ctx.box, claimed)
-        self._digests.update(digests)
+        claimed, ended = close_claimed(self.ctx.engine, self.ctx.box, claimed)
         if ended:
             outbox.record(self.ctx.engine, ended, owner=self.owner)
         by_channel: dict[str, list[ClaimedDelivery]] = {}
@@ -145,10 +142,8 @@ class Worker:
         if slot > 0:
             await asyncio.sleep(slot)
         threads = self.bursts if channel is not None and channel.threads_bursts else None
-        digest = delivery.id in self._digests
-        self._digests.discard(delivery.id)
         if threads is not None:
-            delivery.thread_under = await threads.thread_for(delivery, digest=digest)
+            delivery.thread_under = await threads.thread_for(delivery)
         posted: str | None = None
         try:
             if channel is None:

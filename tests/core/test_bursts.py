@@ -17,7 +17,9 @@ class Clock:
         return self.now
 
 
-def alert(event: str = "QUEUE_CALL_LOST", target: str = "C1", tenant: int | None = 1):
+def alert(
+    event: str = "QUEUE_CALL_LOST", target: str = "C1", tenant: int | None = 1, digest: bool = False
+):
     return ClaimedDelivery(
         id=1,
         tenant_id=tenant,
@@ -31,6 +33,7 @@ def alert(event: str = "QUEUE_CALL_LOST", target: str = "C1", tenant: int | None
         results={},
         content=b"",
         created_at=datetime.now(UTC),
+        is_digest=digest,
     )
 
 
@@ -106,7 +109,7 @@ def test_a_digest_goes_under_its_burst_root_whatever_the_root_age() -> None:
         assert await threads.thread_for(root) is None
         threads.done(root, None, "111.1")
         clock.now += 600  # a ten-minute digest window
-        late = await threads.thread_for(alert(), digest=True)
+        late = await threads.thread_for(alert(digest=True))
         return late, await threads.thread_for(alert())
 
     digest_under, alert_under = asyncio.run(scenario())

@@ -263,8 +263,9 @@ def test_a_digest_closed_by_a_worker_that_died_is_sent_once(ctx, session, acme, 
     clock.advance(600)
     # A worker claims the digest, closes it and dies before sending (its lease runs out).
     claimed = outbox.claim(ctx.engine, owner="dead", limit=10, lease_s=0)
-    ready, ended, _closed = close_claimed(ctx.engine, ctx.box, claimed)
+    ready, ended = close_claimed(ctx.engine, ctx.box, claimed)
     assert [d.id for d in ready] == [d.id for d in digests(deliveries(session))] and not ended
+    assert all(d.is_digest for d in ready)  # the claim says what it holds
     _work(ctx)
     assert sorted(_captured(smtp_server)) == [caller(n) for n in range(5)]
     assert len(smtp_server.messages) == 4
