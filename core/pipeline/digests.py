@@ -45,25 +45,12 @@ if TYPE_CHECKING:
 
 BURST: Any = DigestBurst.__table__  # type: ignore[attr-defined]
 RETIRED_MARK = "@"  # `KEY@DIGEST`: the window of a digest its burst no longer points at
-# The payload field a payload-addressed event is sent to (core/catalog.py audiences): mail to
-# one person is never folded into the owner's digest.
-_ADDRESS_FIELD = "email"
-_PERSONAL_AUDIENCES = {"payload_email": True, "payload_email_or_tenant_recipients": False}
 
 
 @lru_cache(maxsize=4096)
 def burst_key(tenant_id: int | None, event: str, channel: str, target: str) -> str:
     digest = hashlib.sha256(target.encode()).hexdigest()[:16]
     return f"{tenant_id or 0}|{event}|{channel}|{digest}"
-
-
-def personal_address(prepared: PreparedEmit) -> str | None:
-    """The payload's own address when the event is sent to it, not to the owner's recipients."""
-    required = _PERSONAL_AUDIENCES.get(prepared.spec.audience)
-    if required is None:
-        return None
-    address = (prepared.data or {}).get(_ADDRESS_FIELD)
-    return str(address) if address or required else None
 
 
 @dataclass(slots=True)
@@ -284,10 +271,9 @@ def _candidates(batch: Sequence[PreparedEmit]) -> list[tuple[int, int, str]]:
     for b, prepared in enumerate(batch):
         if prepared.digest is None:
             continue
-        personal = personal_address(prepared)
         tenant_id = prepared.tenant.id if prepared.tenant else None
         for r, row in enumerate(prepared.rows):
-            if row.status != DeliveryStatus.QUEUED or row.target == personal:
+            if row.status != DeliveryStatus.QUEUED or not row.digestible:
                 continue
             if renderer(row.channel).digests:
                 found.append(

@@ -56,9 +56,13 @@ class DeliveryRow:
     message_id: str | None = None
     content: bytes = b""  # the encrypted message, stored in delivery_content
     route: Any = None  # the renderer's own reference for its `message` hook; not stored
+    # Whether the row may be held into its burst's digest (a renderer with `digests`): False
+    # for a message to one person (a welcome to the new user's own address). Not stored.
+    digestible: bool = True
 
 
-_ROW_COLUMNS = tuple(f.name for f in fields(DeliveryRow) if f.name not in ("content", "route"))
+_NOT_STORED = ("content", "route", "digestible")
+_ROW_COLUMNS = tuple(f.name for f in fields(DeliveryRow) if f.name not in _NOT_STORED)
 
 
 def delivery_values(

@@ -173,6 +173,7 @@ class EmailRenderer(Renderer):
             pending=plan.recipients if plan.status == DeliveryStatus.QUEUED else [],
             last_error=plan.reason,
             mail_server_id=server.id if server else None,
+            digestible=plan.group.owner_list,
         )
 
     def _fill(
