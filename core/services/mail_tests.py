@@ -3,7 +3,7 @@
 - `test_mail_server(ctx=, tenant=, server_id=ID)` walks a saved server through DNS … AUTH …
   MAIL FROM without sending, and records the outcome on the server (last_test_at/ok/message).
   `changes={field: value}` tests a saved server with unsaved edits, or without `server_id` a
-  new server's fields (nothing recorded); `config=SmtpConfig(...)` tests a ready config.
+  new server's fields (nothing recorded).
 - `send_test_email(ctx=, tenant=, recipient=, subject=, content=)` sends one message right
   away through the tenant's effective server (not through the outbox) and returns the
   server's reply, or the step that failed with the reply (HTTP 502 {"error","step","reply"}).
@@ -34,13 +34,12 @@ from core import validation as v
 from core.errors import DeliveryError, NotConfigured, ValidationError
 from core.mail.diagnose import ConnectionReport, StepCallback, diagnose
 from core.mail.headers import TEST_EMAIL, automatic_headers, list_id
-from core.mail.proxy_url import ProxyUrl, parse_proxy
 from core.mail.smtp import SmtpConfig, SmtpPool
 from core.models._common import utcnow
 from core.models.mail import MailServer, MailServerCreate, MailServerUpdate
 from core.services.audit import Actor
 from core.services.mail_drafts import UNSAVED_NAME, draft_server
-from core.services.mail_servers import check_actor_rights, resolve_effective_server
+from core.services.mail_servers import resolve_effective_server
 
 if TYPE_CHECKING:
     from core.context import Context
@@ -89,51 +88,6 @@ def smtp_config_for(
     return SmtpConfig.from_server(server, ctx.box, token_provider=provider, auth_guard=guard)
 
 
-def unsaved_config(
-    data: Mapping[str, Any], *, actor: Actor | None = None
-) -> tuple[SmtpConfig, str | None]:
-    """A SmtpConfig (and From address) from server fields that were never saved; a
-    tenant-scoped `actor`'s config is fenced like a server it saved."""
-    from core.mail.presets import preset_for
-
-    if actor is not None:
-        check_actor_rights(data, None, actor)
-    fields = MailServerUpdate.from_fields(data).given()
-    for key, value in preset_for(fields.get("provider") or "SMTP").items():
-        if fields.get(key) is None:
-            fields[key] = value
-    if not fields.get("host"):
-        raise ValidationError("host", "is required: the SMTP server's host name or address")
-    auth = fields.get("auth") or "AUTO"
-    if auth != "DISABLE" and not fields.get("username"):
-        raise ValidationError("username", f"is required when auth is {auth}")
-    config = SmtpConfig(
-        host=fields["host"],
-        port=fields.get("port") or 587,
-        security=fields.get("security") or "starttls",
-        auth=auth,
-        username=fields.get("username"),
-        password=fields.get("password"),
-        timeout=fields.get("timeout") or 30.0,
-        tls_verify=fields.get("tls_verify", True),
-        ca_file=fields.get("ca_file"),
-        ca_pem=fields.get("ca_pem"),
-        fenced=actor is not None and actor.tenant_scoped,
-        proxy=_unsaved_proxy(fields),
-    )
-    mail_from = fields.get("mail_from")
-    username = fields.get("username") or ""
-    return config, mail_from or (username if "@" in username else None)
-
-
-def _unsaved_proxy(fields: Mapping[str, Any]) -> ProxyUrl | None:
-    """The proxy of unsaved fields, with its password (in the URL, or as proxy_password)."""
-    if not fields.get("proxy"):
-        return None
-    proxy = parse_proxy("proxy", fields["proxy"])
-    return proxy if proxy.password else proxy.with_password(fields.get("proxy_password"))
-
-
 async def fence_check(config: SmtpConfig, field: str) -> None:
     """A fenced config's host, refused before any connection (no probe of what listens)."""
     if config.fenced:
@@ -150,7 +104,6 @@ async def test_mail_server(
     tenant: Tenant | None,
     server_id: int | None = None,
     changes: Mapping[str, Any] | MailServerUpdate | None = None,
-    config: SmtpConfig | None = None,
     mail_from: str | None = None,
     on_step: StepCallback | None = None,
     actor: Actor | None = None,
@@ -158,15 +111,12 @@ async def test_mail_server(
 ) -> ConnectionReport:
     """Test connection (no email sent); a saved server's outcome is recorded on it.
 
-    Give a saved `server_id` (with unsaved `changes`: nothing recorded), `changes` alone (a
-    new server's fields, as `server add` takes them), or a ready `config`. `on_step(step)` is
+    Give a saved `server_id` (with unsaved `changes`: nothing recorded), or `changes` alone (a
+    new server's fields, as `server add` takes them). `on_step(step)` is
     called as each step ends, for progress displays. A tenant-scoped `actor`'s unsaved
     settings are fenced as if it had saved them."""
-    if (config is None) == (server_id is None and not changes):
-        raise ValueError("give a server_id, the changes of a new server, or a config")
-    if config is not None:
-        await fence_check(config, host_field)
-        return await diagnose(config, mail_from=_envelope_address(mail_from), on_step=on_step)
+    if server_id is None and not changes:
+        raise ValueError("give a server_id or the changes of a new server")
     update = _as_update(changes, new=server_id is None)
 
     def prepare() -> tuple[SmtpConfig, str | None]:

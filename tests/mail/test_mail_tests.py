@@ -15,7 +15,7 @@ from core.errors import NotConfigured, NotFound, ValidationError
 from core.models.mail import MailServer, MailServerCreate
 from core.models.tenancy import NotificationSettingsUpdate
 from core.services.mail_servers import create_mail_server
-from core.services.mail_tests import send_test_email, test_mail_server, unsaved_config
+from core.services.mail_tests import send_test_email, test_mail_server
 from core.services.notifications import update_notification_settings
 from tests.support import fixtures
 from tests.support.smtp_servers import FaultHandler, SmtpTestServer
@@ -88,15 +88,15 @@ async def test_failure_is_recorded_without_the_password(ctx, actor, smtp_servers
 
 async def test_unsaved_settings_and_owner_scope(ctx, actor, acme, smtp_servers) -> None:
     server = smtp_servers(auth=True)
-    config, mail_from = unsaved_config(
-        {"host": server.host, "port": server.port, "security": "none", "auth": "PLAIN",
-         "username": "user@example.com", "password": PASSWORD}
-    )  # fmt: skip
-    assert mail_from == "user@example.com"
-    report = await test_mail_server(ctx=ctx, tenant=None, config=config, mail_from=mail_from)
+    unsaved = {"host": server.host, "port": server.port, "security": "none", "auth": "PLAIN",
+               "username": "user@example.com", "password": PASSWORD}  # fmt: skip
+    report = await test_mail_server(ctx=ctx, tenant=None, changes=unsaved)
     assert report.ok
+    # No From given: the username, an address, is the sender the MAIL FROM step tried.
+    [mail] = [step for step in report.steps if step.step == "mail"]
+    assert "MAIL FROM:<user@example.com> accepted" in mail.detail
     with pytest.raises(ValidationError, match="username"):
-        unsaved_config({"host": "h", "auth": "PLAIN"})
+        await test_mail_server(ctx=ctx, tenant=None, changes={"host": "h", "auth": "PLAIN"})
 
     tenant_server = add_server(ctx, actor, server, tenant=acme)
     with pytest.raises(NotFound):

@@ -357,11 +357,21 @@ def test_settings_carry_the_proxy_and_unsaved_tests_go_through_it(cli, smtp_serv
     assert SECRET not in given.out + given.err + tested.out + json.dumps(shown)
 
 
-def test_unsaved_settings_carry_the_proxy_and_its_password() -> None:
-    from core.services.mail_tests import unsaved_config
+def test_unsaved_settings_carry_the_proxy_and_its_password(ctx, session) -> None:
+    from core.services.mail_drafts import draft_server
+    from core.services.mail_tests import smtp_config_for
 
-    fields = {"host": "h.example", "auth": "DISABLE", "proxy": "http://bob@p.example:3128"}
-    config, _ = unsaved_config({**fields, "proxy_password": SECRET})
+    fields = {"name": "unsaved", "host": "h.example", "auth": "DISABLE",
+              "proxy": "http://bob@p.example:3128", "proxy_password": SECRET}  # fmt: skip
+    draft = draft_server(
+        session=session,
+        box=ctx.box,
+        tenant=None,
+        server_id=None,
+        changes=MailServerCreate.from_fields(fields),
+        need_sender=False,
+    )
+    config = smtp_config_for(ctx, draft, store_tokens=False)
     assert config.proxy is not None
     assert (config.proxy.url, config.proxy.password) == ("http://bob@p.example:3128", SECRET)
     assert SECRET not in repr(config) and SECRET not in repr(config.proxy)
