@@ -27,7 +27,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.policy import SMTP
-from email.utils import formatdate, make_msgid, parseaddr
+from email.utils import formatdate, make_msgid
 from functools import cache, lru_cache
 from types import TracebackType
 from typing import Any
@@ -40,7 +40,7 @@ from core.catalog import TEMPLATE_NAMES, Event, get_template, login_uri
 from core.catalog_payloads import DigestPayload, Payload, UserCreationPayload
 from core.errors import PermanentError
 from core.html_text import html_to_text, normalize, text_template_source
-from core.mail.headers import automatic_headers, list_id
+from core.mail.headers import automatic_headers, list_id, message_domain
 from core.paths import templates_dir
 from core.render_budget import BudgetExceeded, check_line
 from core.sandbox import BudgetSandbox
@@ -256,17 +256,6 @@ def one_line(value: str) -> str:
     return " ".join(value.split())
 
 
-@lru_cache(maxsize=256)
-def _domain(address: str) -> str:
-    domain = parseaddr(address)[1].rpartition("@")[2].strip().rstrip(">") or "mailbell.invalid"
-    if not domain.isascii():
-        try:
-            domain = domain.encode("idna").decode("ascii")
-        except UnicodeError:
-            domain = "mailbell.invalid"
-    return domain
-
-
 def qr_png(content: str) -> bytes:
     """A QR code (error correction M) as a PNG."""
     import segno
@@ -316,7 +305,7 @@ def render(
             lambda display: one_line(compile_line(display).render(dict(payload))),
         )
         check_headers(mail_from, reply_to)
-        domain = _domain(mail_from)
+        domain = message_domain(mail_from)
         cid = make_msgid("qr", domain=domain)[1:-1]
         context = render_context(event, payload, cid)
         subject = one_line(compile_line(template.subject).render(context))

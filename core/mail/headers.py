@@ -18,6 +18,9 @@ No `List-Unsubscribe` (there is no list to leave: recipients are settings) and n
 
 from __future__ import annotations
 
+from email.utils import parseaddr
+from functools import lru_cache
+
 AUTO_SUBMITTED = "auto-generated"
 AUTO_RESPONSE_SUPPRESS = "All"
 # RFC 5322 §3.6.3 / A.1.3: the To of a message whose recipients are all hidden, as an empty group.
@@ -27,6 +30,19 @@ TEST_EMAIL = "TEST_EMAIL"
 
 LIST_ID_MAX = 255  # RFC 2919 §2: the identifier, angle brackets excluded
 LABEL = "mailbell"
+
+
+@lru_cache(maxsize=256)
+def message_domain(address: str) -> str:
+    """The domain of a sender address, as Message-IDs use it (IDNA; `mailbell.invalid` when
+    the address has none)."""
+    domain = parseaddr(address)[1].rpartition("@")[2].strip().rstrip(">") or "mailbell.invalid"
+    if not domain.isascii():
+        try:
+            domain = domain.encode("idna").decode("ascii")
+        except UnicodeError:
+            domain = "mailbell.invalid"
+    return domain
 
 
 def _label(value: str) -> str:

@@ -8,20 +8,10 @@ belong to the field above them.
 
 from __future__ import annotations
 
-from email.utils import formatdate, make_msgid, parseaddr
+from email.utils import formatdate, make_msgid
 
+from core.mail.headers import message_domain
 from core.mail.mime import CRLF
-
-
-def message_domain(sender: str) -> str:
-    """The domain of a sender address, for Message-IDs (mailbell's fallback without one)."""
-    domain = parseaddr(sender)[1].rpartition("@")[2].strip().rstrip(">")
-    if domain and not domain.isascii():
-        try:
-            domain = domain.encode("idna").decode("ascii")
-        except UnicodeError:
-            domain = ""
-    return domain or "mailbell.invalid"
 
 
 def _fields(head: bytes) -> list[list[bytes]]:

@@ -3,7 +3,8 @@ lines kept with their field, the body untouched byte for byte."""
 
 from __future__ import annotations
 
-from core.mail.readdress import message_domain, readdressed
+from core.mail.headers import message_domain
+from core.mail.readdress import readdressed
 
 HEAD = (
     b"From: PBX <pbx@acme.example>\r\n"
