@@ -31,11 +31,12 @@ from core import validation as v
 from core.errors import ValidationError
 from core.mail.proxy_url import proxy_host
 from core.models.tenancy import SERVER_SETTING_COLUMNS, TLS_FLAGS, NotificationSettingsUpdate
-from core.services.mail_drafts import named_as_settings, settings_unsaved
+from core.services.mail_drafts import settings_unsaved
 from core.services.mail_server_fields import SystemOnlyField, ca_file_refused
 from core.services.mail_tests import CONTENT_MAX, SUBJECT_MAX, send_test_email
 from core.services.notifications import (
     get_notification_settings,
+    named_as_settings,
     update_notification_settings,
 )
 

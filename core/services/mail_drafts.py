@@ -11,7 +11,6 @@ and never added to a session, so nothing is stored, audited or recorded on a sav
   without `server_id`, a new server made of `changes` alone, as `server add` would make it.
 - `settings_unsaved(session=, tenant=, settings=)`: the server fields of a settings object, as
   saving the settings would apply them: to the owner's default server, or to a new one.
-- `named_as_settings()`: refusals name the settings' fields (`server`, not `host`).
 
 A tenant-scoped actor's draft is fenced as its save would be: the host is checked against
 MAILBELL_TENANT_SMTP_NETWORKS when the test connects, before anything is sent.
@@ -19,8 +18,6 @@ MAILBELL_TENANT_SMTP_NETWORKS when the test connects, before anything is sent.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 
 from sqlmodel import Session
@@ -28,10 +25,9 @@ from sqlmodel import Session
 from core.crypto import SecretBox
 from core.errors import ValidationError
 from core.models.mail import MailServer, MailServerUpdate
-from core.models.tenancy import SETTING_OF_COLUMN, NotificationSettingsUpdate, Tenant
+from core.models.tenancy import NotificationSettingsUpdate, Tenant
 from core.services.audit import Actor
 from core.services.mail_server_fields import (
-    SystemOnlyField,
     apply_server_changes,
     check_actor_rights,
     check_complete,
@@ -106,15 +102,3 @@ def settings_unsaved(
         return None
     changes = MailServerUpdate.model_construct(set(columns), **columns)
     return Unsaved(server.id if server is not None else None, changes)
-
-
-@contextmanager
-def named_as_settings() -> Iterator[None]:
-    """A refusal of a server field names the setting (`server`, `type`), as a save of the
-    settings would."""
-    try:
-        yield
-    except SystemOnlyField:
-        raise
-    except ValidationError as exc:
-        raise ValidationError(SETTING_OF_COLUMN.get(exc.field, exc.field), exc.message) from None

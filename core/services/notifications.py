@@ -9,6 +9,8 @@ own transaction, with its audit entry.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from sqlmodel import Session
@@ -117,6 +119,18 @@ def server_columns(
     return columns
 
 
+@contextmanager
+def named_as_settings() -> Iterator[None]:
+    """A refusal of a server field names the setting (`server`, `type`), as the settings call
+    it; a field only system actors may set keeps its own refusal."""
+    try:
+        yield
+    except SystemOnlyField:
+        raise
+    except ValidationError as exc:
+        raise ValidationError(SETTING_OF_COLUMN.get(exc.field, exc.field), exc.message) from None
+
+
 def _apply_default_server(
     *,
     session: Session,
@@ -130,7 +144,7 @@ def _apply_default_server(
     server_changes = server_columns(changes, server)
     if not server_changes:
         return []
-    try:
+    with named_as_settings():
         if server is None:
             if "host" not in server_changes and not _preset_fills_host(server_changes):
                 raise ValidationError(
@@ -152,10 +166,6 @@ def _apply_default_server(
         fence_host(server, actor)
         session.add(server)
         return [SETTING_OF_COLUMN.get(name, name) for name in fields]
-    except SystemOnlyField:
-        raise
-    except ValidationError as exc:
-        raise ValidationError(SETTING_OF_COLUMN.get(exc.field, exc.field), exc.message) from None
 
 
 def _preset_fills_host(server_changes: dict[str, Any]) -> bool:
