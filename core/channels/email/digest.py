@@ -18,6 +18,7 @@ from core.catalog import DIGEST
 from core.channels.base import DigestMessage
 from core.channels.digest_content import draft_payload
 from core.channels.email.recipients import header_to
+from core.channels.email.render import server_from
 from core.errors import MailbellError, NotConfigured, PermanentError
 from core.mail.mime import serialize
 from core.models.mail import MailServer
@@ -48,15 +49,6 @@ def _server(draft: DigestDraft) -> MailServer:
     return server
 
 
-def _server_from(server: MailServer) -> str:
-    """The From address when the template gives none (as the event's own messages do)."""
-    if server.mail_from:
-        return server.mail_from
-    if server.username and "@" in server.username:
-        return server.username
-    return ""
-
-
 def recipient_mode(draft: DigestDraft) -> str:
     from core.pipeline.emit_config import owner_config
 
@@ -78,7 +70,7 @@ def _render(
         payload,
         template=template,
         to=_to(draft),
-        server_from=_server_from(server),
+        server_from=server_from(server),
         reply_to=server.reply_to,
         # List-Id: filed with the owner's messages of the event it gathers (core/mail/headers.py)
         tenant=getattr(draft.tenant, "slug", None),

@@ -65,7 +65,9 @@ def _plan(event: Event, config: OwnerConfig, groups: list[Group], enabled: bool)
     ]
 
 
-def _server_from(server: MailServer | ServerView) -> str:
+def server_from(server: MailServer | ServerView) -> str:
+    """The From a message gets when its template gives none: the server's, else its username
+    when that is an address."""
     if server.mail_from:
         return server.mail_from
     if server.username and "@" in server.username:
@@ -94,7 +96,7 @@ def _render_message(
         payload,
         template=template,
         to=to,
-        server_from=_server_from(server),
+        server_from=server_from(server),
         reply_to=server.reply_to,
         tenant=tenant.slug if tenant is not None else None,
     )
