@@ -13,6 +13,7 @@ From nor reach the envelope's MAIL FROM, which is always the literal or the serv
   group, a parse defect, no address — is `SenderRuleError`.
 - `check_headers(mail_from, reply_to)`: the rule for every sender header of a message.
 - `envelope_sender(mail_from)`: the MAIL FROM address of a message whose From passed the rule.
+- `server_from(server)`: the From a mail server gives a message whose template names none.
 
 `SenderRuleError` is a `PermanentError`: a message that breaks the rule fails its delivery (no
 retry can change the stored template or server). Its reasons never quote the rendered header,
@@ -27,12 +28,33 @@ from email.charset import Charset
 from email.policy import default as default_policy
 from email.utils import formataddr
 from functools import lru_cache
+from typing import Protocol
 
 from email_validator import EmailNotValidError, validate_email
 
 from core.errors import PermanentError, ValidationError
 
 TEMPLATE_SYNTAX = ("{{", "}}", "{%", "%}", "{#", "#}")
+
+
+class SendingServer(Protocol):
+    """The fields of a mail server that name its sender."""
+
+    @property
+    def mail_from(self) -> str | None: ...
+
+    @property
+    def username(self) -> str | None: ...
+
+
+def server_from(server: SendingServer) -> str:
+    """The From a message gets when its template gives none: the server's, else its username
+    when that is an address; "" when neither."""
+    if server.mail_from:
+        return server.mail_from
+    if server.username and "@" in server.username:
+        return server.username
+    return ""
 
 
 class SenderRuleError(PermanentError):

@@ -37,6 +37,7 @@ from core.mail.headers import TEST_EMAIL, automatic_headers, list_id
 from core.mail.smtp import SmtpConfig, SmtpPool
 from core.models._common import utcnow
 from core.models.mail import MailServer, MailServerCreate, MailServerUpdate
+from core.senders import server_from
 from core.services.audit import Actor
 from core.services.mail_drafts import UNSAVED_NAME, draft_server
 from core.services.mail_servers import resolve_effective_server
@@ -48,15 +49,6 @@ if TYPE_CHECKING:
 SUBJECT_MAX = 255
 CONTENT_MAX = 100_000
 _TAG = re.compile(r"<[a-zA-Z][^>]*>")
-
-
-def sender_address(server: MailServer) -> str | None:
-    """The From of mail sent through `server`: `mail_from`, else the username if an address."""
-    if server.mail_from:
-        return server.mail_from
-    if server.username and "@" in server.username:
-        return server.username
-    return None
 
 
 def smtp_config_for(
@@ -131,7 +123,7 @@ async def test_mail_server(
                 need_sender=False,
             )
             found = smtp_config_for(ctx, server, store_tokens=update is None, explicit=True)
-            return found, _envelope_address(mail_from or sender_address(server))
+            return found, _envelope_address(mail_from or server_from(server))
 
     prepared, sender = await asyncio.to_thread(prepare)
     await fence_check(prepared, host_field)
@@ -291,7 +283,7 @@ async def send_test_email(
                     changes=update,
                     actor=actor,
                 )
-            sender = sender_address(server)
+            sender = server_from(server)
             if not sender:
                 raise ValidationError(
                     "mail_from",

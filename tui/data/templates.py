@@ -81,15 +81,15 @@ def emit_sample(ctx: Context, slug: str | None, name: str) -> str:
 
 
 def load_template(ctx: Context, slug: str | None, name: str) -> dict[str, Any]:
+    from core.senders import server_from
     from core.services.mail_servers import resolve_effective_server
-    from core.services.mail_tests import sender_address
     from core.services.templates import template_details
 
     with ctx.session() as session:
         tenant = owner(session, slug)
         details = template_details(session=session, tenant=tenant, name=name)
         server = resolve_effective_server(session=session, tenant=tenant).server
-        details["server_from"] = (sender_address(server) if server else None) or FALLBACK_FROM
+        details["server_from"] = (server_from(server) if server else "") or FALLBACK_FROM
     return details
 
 

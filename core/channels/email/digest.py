@@ -18,11 +18,11 @@ from core.catalog import DIGEST
 from core.channels.base import DigestMessage
 from core.channels.digest_content import draft_payload
 from core.channels.email.recipients import header_to
-from core.channels.email.render import server_from
 from core.errors import MailbellError, NotConfigured, PermanentError
 from core.mail.mime import serialize
 from core.models.mail import MailServer
 from core.rendering import RenderedMessage, TemplateSource, default_template, render
+from core.senders import server_from
 from core.services.mail_servers import resolve_effective_server
 from core.services.templates import effective_template
 

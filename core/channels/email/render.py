@@ -26,7 +26,7 @@ from core.models.tenancy import Tenant
 from core.pipeline.contents import store_message
 from core.pipeline.outbox import DeliveryRow
 from core.rendering import RenderedMessage, TemplateSource, render
-from core.senders import envelope_sender
+from core.senders import envelope_sender, server_from
 from core.vocabulary import Channel, DeliveryStatus
 
 if TYPE_CHECKING:
@@ -63,16 +63,6 @@ def _plan(event: Event, config: OwnerConfig, groups: list[Group], enabled: bool)
         else _Plan(g, DeliveryStatus.FAILED, "no recipients configured")
         for g in groups
     ]
-
-
-def server_from(server: MailServer | ServerView) -> str:
-    """The From a message gets when its template gives none: the server's, else its username
-    when that is an address."""
-    if server.mail_from:
-        return server.mail_from
-    if server.username and "@" in server.username:
-        return server.username
-    return ""
 
 
 @dataclass(frozen=True, slots=True)
