@@ -57,6 +57,8 @@ def _with_extensions(data: dict[str, Any], read: NotificationSettingsRead) -> di
     `digest.EVENT` key per digest event of the scope."""
     data["recipient_mode"] = read.recipient_mode
     data.update({setting_name(event): policy for event, policy in read.digests.items()})
+    data["timezone"] = read.timezone
+    data["locale"] = read.locale
     return data
 
 

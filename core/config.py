@@ -71,6 +71,11 @@ class Settings(BaseSettings):
     audit_retention_days: int = 365
     # The digest policy of an event no owner has set (core/digest_policy.py): AFTER/WINDOW or off.
     digest_default: str = "3/10m"
+    # Files a message carries (core/attachments): the largest accepted at ingest or fetched
+    # from a URL, how long a fetch may take, and the largest whole message with its files.
+    attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
+    attachment_fetch_timeout_s: float = Field(default=15.0, gt=0)
+    message_max_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
 
     @property
     def effective_database_url(self) -> str:

@@ -24,11 +24,11 @@ import io
 import json
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
-from datetime import UTC, datetime
 from email.message import EmailMessage
 from email.policy import SMTP
 from email.utils import formatdate, make_msgid
 from functools import cache, lru_cache
+from pathlib import Path
 from types import TracebackType
 from typing import Any
 
@@ -36,15 +36,18 @@ import jinja2
 from jinja2 import StrictUndefined, Template
 from jinja2.sandbox import SecurityError
 
+from core.attachments import Attachment, attachments_for
 from core.catalog import TEMPLATE_NAMES, Event, get_template, login_uri
 from core.catalog_payloads import DigestPayload, Payload, UserCreationPayload
 from core.errors import PermanentError
 from core.html_text import html_to_text, normalize, text_template_source
+from core.locality import FILTERS, Locality, rendering_in
 from core.mail.headers import automatic_headers, list_id, message_domain
 from core.paths import templates_dir
 from core.render_budget import BudgetExceeded, check_line
 from core.sandbox import BudgetSandbox
 from core.senders import check_headers, compose_from
+from core.vocabulary import SHIPPED_LANGUAGES
 
 MAX_BODY_BYTES = 256 * 1024
 RANGE_LIMIT = 10_000
@@ -71,34 +74,11 @@ def _limited_range(*args: int) -> range:
     return result
 
 
-def format_datetime(value: Any, fmt: str = "%Y-%m-%d %H:%M UTC") -> str:
-    """Filter `datetime`: an aware datetime in UTC as text; anything else unchanged."""
-    if isinstance(value, datetime):
-        value = value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
-        return value.strftime(fmt)
-    return "" if value is None else str(value)
-
-
-def format_duration(value: Any) -> str:
-    """Filter `duration`: seconds as "45 s", "3 min 05 s" or "2 h 07 min"."""
-    if value is None or value == "":
-        return ""
-    seconds = int(value)
-    if seconds < 60:
-        return f"{seconds} s"
-    minutes, seconds = divmod(seconds, 60)
-    if minutes < 60:
-        return f"{minutes} min {seconds:02d} s"
-    hours, minutes = divmod(minutes, 60)
-    return f"{hours} h {minutes:02d} min"
-
-
 def _make_env(*, autoescape: bool) -> BudgetSandbox:
     env = BudgetSandbox(
         autoescape=autoescape, undefined=StrictUndefined, finalize=_finalize, auto_reload=False
     )
-    env.filters["datetime"] = format_datetime
-    env.filters["duration"] = format_duration
+    env.filters.update(FILTERS)
     env.globals["range"] = _limited_range
     return env
 
@@ -171,11 +151,11 @@ class TemplateSource:
         return {"from": self.mail_from, "subject": self.subject, "body": self.body}
 
 
-@cache
-def default_templates() -> dict[str, TemplateSource]:
-    """The shipped defaults, read once from the data directory."""
-    folder = templates_dir()
-    index = json.loads((folder / "index.json").read_text(encoding="utf-8"))
+def _read_defaults(folder: Path, names: Sequence[str]) -> dict[str, TemplateSource]:
+    index_file = folder / "index.json"
+    if not index_file.is_file():
+        return {}
+    index = json.loads(index_file.read_text(encoding="utf-8"))
     return {
         name: TemplateSource(
             name=name,
@@ -183,12 +163,35 @@ def default_templates() -> dict[str, TemplateSource]:
             subject=index[name]["subject"],
             body=(folder / f"{name}.html").read_text(encoding="utf-8"),
         )
-        for name in TEMPLATE_NAMES
+        for name in names
+        if name in index and (folder / f"{name}.html").is_file()
     }
 
 
-def default_template(name: str) -> TemplateSource:
-    return default_templates()[get_template(name).name]
+@cache
+def default_templates() -> dict[str, TemplateSource]:
+    """The shipped defaults in English, read once from the data directory."""
+    return _read_defaults(templates_dir(), TEMPLATE_NAMES)
+
+
+@cache
+def language_defaults(language: str) -> dict[str, TemplateSource]:
+    """The shipped defaults in `language` (`fr`: data/templates/fr/), each name that has one;
+    none for English (the defaults themselves) or a language mailbell does not ship."""
+    if language not in SHIPPED_LANGUAGES or language == "en":
+        return {}
+    return _read_defaults(templates_dir() / language, TEMPLATE_NAMES)
+
+
+def default_template(name: str, locale: str | None = None) -> TemplateSource:
+    """The shipped template `name` in `locale`'s language when mailbell ships it, else in
+    English."""
+    event_name = get_template(name).name
+    if locale:
+        found = language_defaults(locale.partition("_")[0]).get(event_name)
+        if found is not None:
+            return found
+    return default_templates()[event_name]
 
 
 @dataclass(frozen=True)
@@ -214,6 +217,7 @@ class RenderedMessage:
     date: str
     inline: tuple[InlineImage, ...] = ()
     list_id: str | None = None  # the List-Id header (core/mail/headers.py)
+    attachments: tuple[Attachment, ...] = ()
 
     def addressed(self, to: Sequence[str]) -> RenderedMessage:
         """This message with another To, as a message of its own: a new Message-ID in the same
@@ -248,6 +252,24 @@ class RenderedMessage:
                     filename=image.filename,
                     disposition="inline",
                 )
+        # Alternatives while the message is still multipart/alternative, files after (they make
+        # it multipart/mixed, the alternatives its first part).
+        for attachment in self.attachments:
+            if attachment.alternative:
+                message.add_alternative(
+                    attachment.data.decode("utf-8"),
+                    subtype=attachment.content_type.partition("/")[2],
+                    params=dict(attachment.params),
+                )
+        for attachment in self.attachments:
+            maintype, _, subtype = attachment.content_type.partition("/")
+            message.add_attachment(
+                attachment.data,
+                maintype=maintype,
+                subtype=subtype,
+                filename=attachment.filename,
+                params=dict(attachment.params),
+            )
         return message
 
 
@@ -265,9 +287,12 @@ def qr_png(content: str) -> bytes:
     return buffer.getvalue()
 
 
-def render_context(event: Event, payload: Payload, cid: str) -> dict[str, Any]:
+def render_context(
+    event: Event, payload: Payload, cid: str, attachments: Sequence[Attachment] = ()
+) -> dict[str, Any]:
     """The variables a template sees: the payload's fields plus the render variables."""
     context = payload.__dict__.copy()  # the fields (faster than dict(payload))
+    context["attachments"] = [attachment.shown() for attachment in attachments]
     if isinstance(payload, UserCreationPayload):
         context["qr_code_src"] = f"cid:{cid}"
         context["login_uri"] = login_uri(payload)
@@ -286,10 +311,15 @@ def render(
     reply_to: str | None = None,
     tenant: str | None = None,
     list_event: str | None = None,
+    locality: Locality | None = None,
 ) -> RenderedMessage:
     """Render event `name` with `data` through `template` (default: the shipped one), for
     `tenant` (its slug; None: the system), whom the List-Id names with the event (`list_event`
     when given: a digest is filed with the event it gathers).
+
+    Dates, times, durations and numbers read in `locality` (the owner's zone and locale;
+    default UTC, en_US); the event's files (core/attachments) are built and named to the
+    template as `attachments`.
 
     A bad payload is `ValidationError("data")`; no From address at all is
     `ValidationError("from")`; a template that fails while rendering is `PermanentError`.
@@ -297,6 +327,20 @@ def render(
     event = get_template(name)
     payload = event.validate(data)
     template = template or default_template(event.name)
+    with rendering_in(locality):
+        return _render(event, payload, template, to, server_from, reply_to, tenant, list_event)
+
+
+def _render(
+    event: Event,
+    payload: Payload,
+    template: TemplateSource,
+    to: Sequence[str],
+    server_from: str,
+    reply_to: str | None,
+    tenant: str | None,
+    list_event: str | None,
+) -> RenderedMessage:
     try:
         # Payload data only ever fills the quoted display name (core/senders.py).
         mail_from = compose_from(
@@ -307,7 +351,8 @@ def render(
         check_headers(mail_from, reply_to)
         domain = message_domain(mail_from)
         cid = make_msgid("qr", domain=domain)[1:-1]
-        context = render_context(event, payload, cid)
+        files = attachments_for(event.name, payload, mail_from=mail_from)
+        context = render_context(event, payload, cid, files)
         subject = one_line(compile_line(template.subject).render(context))
         check_line(subject)
         body = compile_body(template.body)
@@ -330,6 +375,7 @@ def render(
         date=formatdate(usegmt=True),
         inline=inline,
         list_id=list_id(list_event or event.name, tenant, domain),
+        attachments=files,
     )
 
 
@@ -351,6 +397,7 @@ def render_message(
     server_from: str = "",
     reply_to: str | None = None,
     tenant: str | None = None,
+    locality: Locality | None = None,
 ) -> EmailMessage:
     """`render()` and then the complete `EmailMessage` (see `RenderedMessage.to_email_message`)."""
     rendered = render(
@@ -361,5 +408,6 @@ def render_message(
         server_from=server_from,
         reply_to=reply_to,
         tenant=tenant,
+        locality=locality,
     )
     return rendered.to_email_message()

@@ -277,3 +277,29 @@ RATE_LIMIT_MAX_PER_MINUTE: Final = 100_000
 WEBHOOK_URL_MAX_LENGTH: Final = 2048
 WEBHOOK_SECRET_MAX_LENGTH: Final = 256
 WEBHOOKS_PER_OWNER_MAX: Final = 20
+
+# Where mail reads right (core/locality.py): each owner's IANA time zone and locale. A tenant
+# that sets neither follows the system's; the system's default is UTC and en_US.
+DEFAULT_TIMEZONE: Final = "UTC"
+DEFAULT_LOCALE: Final = "en_US"
+TIMEZONE_MAX_LENGTH: Final = 64
+LOCALE_MAX_LENGTH: Final = 16
+# Languages mailbell ships default templates in (data/templates/ is English; fr/ and de/).
+SHIPPED_LANGUAGES: Final = ("en", "fr", "de")
+LOCALE_LABELS: Final = MappingProxyType(
+    {
+        "en_US": "English (United States)",
+        "en_GB": "English (United Kingdom)",
+        "fr_FR": "Français (France)",
+        "fr_CA": "Français (Canada)",
+        "de_DE": "Deutsch (Deutschland)",
+        "de_CH": "Deutsch (Schweiz)",
+    }
+)
+
+# Files carried by a message (core/attachments): the largest one accepted at ingest or fetched
+# (`MAILBELL_ATTACHMENT_MAX_BYTES`), and the whole message with them (`MAILBELL_MESSAGE_MAX_BYTES`).
+ATTACHMENT_MAX_BYTES_DEFAULT: Final = 10 * 1024 * 1024
+MESSAGE_MAX_BYTES_DEFAULT: Final = 25 * 1024 * 1024
+ATTACHMENT_FETCH_TIMEOUT_S_DEFAULT: Final = 15.0
+ATTACHMENT_FILENAME_MAX_LENGTH: Final = 200

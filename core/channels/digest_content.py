@@ -17,7 +17,7 @@ from core.catalog import EVENTS
 from core.catalog_payloads import DigestItem, DigestPayload
 from core.channels.base import DigestDraft, HeldItem
 from core.channels.slack.blocks import HIDDEN_FIELDS, REDACTED, title
-from core.rendering import format_duration
+from core.locality import format_duration
 
 SUMMARY_MAX = 300
 # A shown value longer than this is cut in `fields` (the item's summary has the gist).

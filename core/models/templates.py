@@ -14,15 +14,17 @@ from sqlmodel import Field, SQLModel
 from core import validation as v
 from core.errors import ValidationError
 from core.models._common import utcnow
+from core.vocabulary import LOCALE_MAX_LENGTH
 
 
 class CustomTemplate(SQLModel, table=True):
     __tablename__ = "custom_template"
     __table_args__ = (
-        Index("uq_custom_template_tenant_name", "tenant_id", "name", unique=True),
+        Index("uq_custom_template_tenant_name", "tenant_id", "name", "locale", unique=True),
         Index(
             "uq_custom_template_system_name",
             "name",
+            "locale",
             unique=True,
             sqlite_where=text("tenant_id IS NULL"),
             postgresql_where=text("tenant_id IS NULL"),
@@ -36,6 +38,8 @@ class CustomTemplate(SQLModel, table=True):
         default=None, sa_column=Column(Integer, ForeignKey("tenant.id", ondelete="CASCADE"))
     )
     name: str = Field(max_length=32)
+    # "" serves every locale the owner has no template of its own for (core/locality.py).
+    locale: str = Field(default="", max_length=LOCALE_MAX_LENGTH)
     mail_from: str = Field(default="", max_length=320)
     subject: str = Field(default="", max_length=998)
     body: str = Field(default="", sa_column=Column(Text, nullable=False))
@@ -78,6 +82,7 @@ class TemplateRead(BaseModel):
     model_config = ConfigDict(from_attributes=True)
 
     name: str
+    locale: str = ""
     mail_from: str
     subject: str
     body: str
@@ -88,6 +93,7 @@ class TemplateRead(BaseModel):
         """The API's shape: `from`, and the times in ISO 8601."""
         return {
             "name": self.name,
+            "locale": self.locale or None,
             "from": self.mail_from,
             "subject": self.subject,
             "body": self.body,

@@ -24,6 +24,7 @@ from sqlmodel import Field, SQLModel
 from core import validation as v
 from core.digest_policy import event_of_setting, parse_policy
 from core.digest_policy import setting_names as digest_setting_names
+from core.locality import check_locale, check_timezone
 from core.models._common import utcnow
 from core.models.mail import (
     UNCONFIGURED,
@@ -32,9 +33,13 @@ from core.models.mail import (
     setting_columns,
 )
 from core.vocabulary import (
+    DEFAULT_LOCALE,
+    DEFAULT_TIMEZONE,
+    LOCALE_MAX_LENGTH,
     MAX_RECIPIENTS,
     SYSTEM_TOGGLES,
     TENANT_TOGGLES,
+    TIMEZONE_MAX_LENGTH,
     RecipientMode,
 )
 
@@ -71,6 +76,9 @@ class SystemSettings(SQLModel, table=True):
     recipient_mode: str = Field(default=RecipientMode.TO, max_length=12)
     # Event name → "AFTER/WINDOW_S" or "off"; an event not listed has the default policy.
     digests: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # Where mail reads (core/locality.py): every tenant that sets neither follows these.
+    timezone: str = Field(default=DEFAULT_TIMEZONE, max_length=TIMEZONE_MAX_LENGTH)
+    locale: str = Field(default=DEFAULT_LOCALE, max_length=LOCALE_MAX_LENGTH)
     # A secret sealed with the key ring, which the health watch opens to prove the ring still
     # opens what is stored (core/health).
     key_canary_enc: str | None = None
@@ -100,6 +108,9 @@ class NotificationSettings(SQLModel, table=True):
     use_system_server: bool = False
     # Event name → "AFTER/WINDOW_S" or "off"; an event not listed has the default policy.
     digests: dict[str, str] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # None: the system's (core/locality.py).
+    timezone: str | None = Field(default=None, max_length=TIMEZONE_MAX_LENGTH)
+    locale: str | None = Field(default=None, max_length=LOCALE_MAX_LENGTH)
     updated_at: datetime = Field(default_factory=utcnow)
 
 
@@ -119,6 +130,8 @@ TENANT_SETTINGS: tuple[str, ...] = (
     "recipient_mode",
     "use_system_server",
     *digest_setting_names(system=False),
+    "timezone",
+    "locale",
 )
 SYSTEM_SETTINGS: tuple[str, ...] = (
     *SERVER_SETTING_COLUMNS,
@@ -128,9 +141,13 @@ SYSTEM_SETTINGS: tuple[str, ...] = (
     *SYSTEM_TOGGLES,
     "recipient_mode",
     *digest_setting_names(system=True),
+    "timezone",
+    "locale",
 )
 # Settings of the owner's row that are neither toggles nor server fields (both scopes).
 DELIVERY_SETTINGS: tuple[str, ...] = ("recipient_mode", "use_system_server")
+# The owner's time zone and locale; a tenant's empty value follows the system's.
+LOCALITY_SETTINGS: tuple[str, ...] = ("timezone", "locale")
 
 
 def settings_fields(tenant: object | None) -> tuple[str, ...]:
@@ -167,7 +184,21 @@ def _update_fields() -> dict[str, Any]:
     fields["use_system_server"] = (Toggle, None)
     for name in (*digest_setting_names(system=False), *digest_setting_names(system=True)):
         fields[name] = (DigestSetting, None)
+    fields["timezone"] = (Annotated[str | None, v.rule(_optional(check_timezone))], None)
+    fields["locale"] = (Annotated[str | None, v.rule(_optional(check_locale))], None)
     return fields
+
+
+def _optional(check: Any) -> Any:
+    """`check`, with "" meaning "unset" (a tenant then follows the system's value)."""
+
+    def rule(field: str, value: Any) -> str:
+        if isinstance(value, str) and not value.strip():
+            return ""
+        result: str = check(field, value)
+        return result
+
+    return rule
 
 
 def _same_field(model: type[BaseModel], column: str) -> tuple[Any, FieldInfo]:
@@ -292,3 +323,9 @@ class NotificationSettingsRead(_SettingsReadFields):
     use_system_server: bool | None = None
     # Each digest event of the scope → its policy as shown (`3/10m`, `off`), defaults included.
     digests: dict[str, str] = {}
+    # The owner's own time zone and locale; a tenant's None follows the system's.
+    timezone: str | None = None
+    locale: str | None = None
+    # What its mail reads in: its own values, else the system's.
+    effective_timezone: str = DEFAULT_TIMEZONE
+    effective_locale: str = DEFAULT_LOCALE

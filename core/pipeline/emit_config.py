@@ -22,6 +22,7 @@ from core.catalog import Event
 from core.crypto import SecretBox
 from core.digest_policy import DigestPolicy, default_policy, owner_policies
 from core.generation import current_generation
+from core.locality import Locality
 from core.models.mail import MailServer
 from core.models.tenancy import NotificationSettings, SystemSettings, Tenant
 from core.rendering import TemplateSource
@@ -56,6 +57,8 @@ class OwnerConfig:
     recipient_mode: str = RecipientMode.TO
     # Each digest event of the owner's scope → its policy (core/digest_policy.py).
     digests: dict[str, DigestPolicy] = field(default_factory=dict)
+    # Where its mail reads: its time zone and locale, else the system's (core/locality.py).
+    locality: Locality = field(default_factory=Locality.default)
     templates: dict[str, TemplateSource] = field(default_factory=dict)
     # Each channel's targets per event, keyed (channel, event): filled by the renderers.
     routes: dict[tuple[str, str], list[Any]] = field(default_factory=dict)
@@ -64,7 +67,9 @@ class OwnerConfig:
         return _memo(
             self.templates,
             name,
-            lambda: effective_template(session=session, tenant=tenant, name=name),
+            lambda: effective_template(
+                session=session, tenant=tenant, name=name, locale=self.locality.locale
+            ),
         )
 
     def digest_policy(self, event: str) -> DigestPolicy | None:
@@ -99,12 +104,15 @@ def _memo(store: dict[Any, T], key: Any, load: Callable[[], T]) -> T:
 
 def _load(session: Session, tenant: Tenant | None) -> OwnerConfig:
     settings: NotificationSettings | SystemSettings
+    system = session.get(SystemSettings, 1) or SystemSettings(id=1)
+    system_locality = Locality(system.timezone, system.locale)
     if tenant is None:
-        settings = session.get(SystemSettings, 1) or SystemSettings(id=1)
+        settings, locality = system, system_locality
     else:
         settings = session.get(NotificationSettings, tenant.id) or NotificationSettings(
             tenant_id=tenant.id or 0
         )
+        locality = Locality.of(settings.timezone, settings.locale, inherit=system_locality)
     toggles = {
         name: bool(value) for name, value in settings.model_dump().items() if name[:7] == "notify_"
     }
@@ -115,6 +123,7 @@ def _load(session: Session, tenant: Tenant | None) -> OwnerConfig:
         server=ServerView.of(server) if server is not None else None,
         recipient_mode=settings.recipient_mode,
         digests=owner_policies(settings.digests, system=tenant is None, default=default_policy()),
+        locality=locality,
     )
 
 

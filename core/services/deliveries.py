@@ -17,6 +17,7 @@ from core.models.delivery import STATUSES, Delivery, DeliveryAttempt, EventRecor
 from core.models.delivery_read import DeliveryAttemptRead, DeliveryDetail, DeliveryRead
 from core.models.tenancy import Tenant
 from core.pipeline.contents import message_of
+from core.pipeline.emit_config import owner_config
 from core.pipeline.emit_write import EmittedDelivery
 from core.services.audit import Actor, record
 from core.services.mail_servers import resolve_effective_server
@@ -246,7 +247,8 @@ def render_email(*, session: Session, box: SecretBox, delivery: Delivery, action
     assert event is not None and event.payload_enc is not None
     spec = get_event(delivery.event)
     payload = spec.payload.model_validate_json(box.decrypt_bytes(event.payload_enc))
-    template = effective_template(session=session, tenant=owner, name=spec.name)
+    locale = owner_config(session, owner).locality.locale
+    template = effective_template(session=session, tenant=owner, name=spec.name, locale=locale)
     fill_content(
         delivery,
         session=session,

@@ -25,6 +25,7 @@ from core.models._common import utcnow
 from core.models.mail import UNCONFIGURED, MailServer, MailServerCreate, MailServerUpdate
 from core.models.tenancy import (
     DELIVERY_SETTINGS,
+    LOCALITY_SETTINGS,
     SERVER_SETTING_COLUMNS,
     SERVER_VIEW,
     SETTING_OF_COLUMN,
@@ -48,7 +49,7 @@ from core.services.mail_server_fields import (
     stage_new_server,
 )
 from core.services.mail_servers import default_mail_server, resolve_effective_server
-from core.vocabulary import Provider, SecurityMode
+from core.vocabulary import DEFAULT_LOCALE, DEFAULT_TIMEZONE, Provider, SecurityMode
 
 DEFAULT_SERVER_NAME = "default"
 IMPLICIT_TLS_PORT = 465
@@ -206,6 +207,10 @@ def get_notification_settings(
             apply_to_all_tenants=system.apply_to_all_tenants,
             recipient_mode=system.recipient_mode,
             digests=_shown_digests(system.digests, system=True),
+            timezone=system.timezone,
+            locale=system.locale,
+            effective_timezone=system.timezone,
+            effective_locale=system.locale,
         )
     row = _tenant_row(session, tenant)
     effective = resolve_effective_server(session=session, tenant=tenant)
@@ -219,6 +224,10 @@ def get_notification_settings(
         recipient_mode=row.recipient_mode,
         use_system_server=row.use_system_server,
         digests=_shown_digests(row.digests, system=False),
+        timezone=row.timezone,
+        locale=row.locale,
+        effective_timezone=row.timezone or _system_row(session).timezone,
+        effective_locale=row.locale or _system_row(session).locale,
     )
 
 
@@ -259,6 +268,7 @@ def update_notification_settings(
     if tenant is not None:
         values.update(toggles)
     values.update({name: given[name] for name in DELIVERY_SETTINGS if name in given})
+    values.update(_locality_values(given, system=tenant is None))
     for name, value in values.items():
         if getattr(row, name) != value:
             setattr(row, name, value)
@@ -285,6 +295,17 @@ def update_notification_settings(
         )
     session.commit()
     return get_notification_settings(session=session, tenant=tenant)
+
+
+def _locality_values(given: dict[str, Any], *, system: bool) -> dict[str, Any]:
+    """The given time zone and locale as stored: a tenant's "" is None (the system's then
+    applies); the system's "" is the default (UTC, en_US)."""
+    defaults = {"timezone": DEFAULT_TIMEZONE, "locale": DEFAULT_LOCALE}
+    values: dict[str, Any] = {}
+    for name in LOCALITY_SETTINGS:
+        if name in given and given[name] is not None:
+            values[name] = given[name] or (defaults[name] if system else None)
+    return values
 
 
 def _check_recipients_rule(

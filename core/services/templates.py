@@ -16,6 +16,7 @@ from sqlmodel import Session, col, select
 
 from core.catalog import Event, get_template, sample, variables
 from core.errors import Conflict, NotFound, ValidationError
+from core.locality import language_chain
 from core.models._common import owned_by, utcnow
 from core.models.templates import CustomTemplate, TemplateRead, TemplateUpdate
 from core.models.tenancy import Tenant
@@ -53,8 +54,11 @@ def _query(tenant: Tenant | None) -> Any:
     return select(CustomTemplate).where(owned_by(CustomTemplate.tenant_id, tenant))
 
 
-def _find(session: Session, tenant: Tenant | None, name: str) -> CustomTemplate | None:
-    return session.exec(_query(tenant).where(CustomTemplate.name == name)).first()
+def _find(
+    session: Session, tenant: Tenant | None, name: str, locale: str = ""
+) -> CustomTemplate | None:
+    query = _query(tenant).where(CustomTemplate.name == name, CustomTemplate.locale == locale)
+    return session.exec(query).first()
 
 
 def list_default_templates() -> list[TemplateSource]:
@@ -212,25 +216,36 @@ def delete_custom_template(
     session.commit()
 
 
-def _effective_row(session: Session, event: Event, tenant: Tenant | None) -> CustomTemplate | None:
-    """The custom template in use for `tenant` (None: the system): a system event's is the
-    system's; a tenant event has none at system level; DIGEST's is the owner's."""
-    if event.scope == "system":
-        return _find(session, None, event.name)
+def _effective_row(
+    session: Session, event: Event, tenant: Tenant | None, locale: str | None = None
+) -> CustomTemplate | None:
+    """The custom template in use for `tenant` (None: the system) in `locale`: a system
+    event's is the system's; a tenant event has none at system level; DIGEST's is the owner's.
+    Looked up in the locale, then its language, then the owner's template for every locale."""
+    owner = None if event.scope == "system" else tenant
     if event.scope == "tenant" and tenant is None:
         return None
-    return _find(session, tenant, event.name)
+    rows = session.exec(_query(owner).where(CustomTemplate.name == event.name)).all()
+    by_locale = {row.locale: row for row in rows}
+    for candidate in (*(language_chain(locale) if locale else ()), ""):
+        if candidate in by_locale:
+            return by_locale[candidate]
+    return None
 
 
-def effective_template(*, session: Session, tenant: Tenant | None, name: str) -> TemplateSource:
-    """What a message of event `name` for this owner is rendered with: custom, else default.
+def effective_template(
+    *, session: Session, tenant: Tenant | None, name: str, locale: str | None = None
+) -> TemplateSource:
+    """What a message of event `name` for this owner, read in `locale`, is rendered with: the
+    owner's custom template of the locale, else of its language, else its template for every
+    locale, else the shipped default in the locale's language (English when none ships).
 
     System-scope events always use the system's template, whatever `tenant` is given.
     """
     event = get_template(name)
-    row = _effective_row(session, event, tenant)
+    row = _effective_row(session, event, tenant, locale)
     if row is None:
-        return default_template(event.name)
+        return default_template(event.name, locale)
     return TemplateSource(
         name=row.name, mail_from=row.mail_from, subject=row.subject, body=row.body, custom=True
     )

@@ -29,6 +29,7 @@ from core.services.templates import effective_template
 if TYPE_CHECKING:
     from core.catalog_payloads import DigestPayload
     from core.channels.base import DigestDraft
+    from core.pipeline.emit_config import OwnerConfig
 
 log = logging.getLogger(__name__)
 LISTED_WHEN_SHORT = 50
@@ -49,10 +50,14 @@ def _server(draft: DigestDraft) -> MailServer:
     return server
 
 
-def recipient_mode(draft: DigestDraft) -> str:
+def _config(draft: DigestDraft) -> OwnerConfig:
     from core.pipeline.emit_config import owner_config
 
-    return owner_config(draft.session, draft.tenant).recipient_mode
+    return owner_config(draft.session, draft.tenant)
+
+
+def recipient_mode(draft: DigestDraft) -> str:
+    return _config(draft).recipient_mode
 
 
 def _to(draft: DigestDraft) -> tuple[str, ...]:
@@ -69,6 +74,7 @@ def _render(
         DIGEST,
         payload,
         template=template,
+        locality=_config(draft).locality,
         to=_to(draft),
         server_from=server_from(server),
         reply_to=server.reply_to,
@@ -84,7 +90,10 @@ def render_digest(draft: DigestDraft) -> RenderedMessage:
     default listing the first `LISTED_WHEN_SHORT` (the rest counted as not listed)."""
     payload = draft_payload(draft)
     server = _server(draft)
-    template = effective_template(session=draft.session, tenant=draft.tenant, name=DIGEST)
+    locale = _config(draft).locality.locale
+    template = effective_template(
+        session=draft.session, tenant=draft.tenant, name=DIGEST, locale=locale
+    )
     if template.custom:
         try:
             return _render(draft, payload, template, server)
@@ -96,7 +105,7 @@ def render_digest(draft: DigestDraft) -> RenderedMessage:
                 exc,
                 draft.delivery_id,
             )
-    shipped = default_template(DIGEST)
+    shipped = default_template(DIGEST, locale)
     try:
         return _render(draft, payload, shipped, server)
     except MailbellError as exc:

@@ -19,6 +19,7 @@ from core.channels.base import DigestDraft, DigestMessage, Renderer
 from core.channels.email.recipients import Group, header_to, payload_address, recipient_groups
 from core.crypto import SecretBox
 from core.errors import MailbellError
+from core.locality import Locality
 from core.mail.mime import serialize
 from core.models.delivery import Delivery
 from core.models.mail import MailServer
@@ -80,6 +81,7 @@ def _render_message(
     template: TemplateSource,
     to: tuple[str, ...],
     tenant: Tenant | None,
+    locality: Locality,
 ) -> RenderedMessage:
     return render(
         spec.name,
@@ -89,6 +91,7 @@ def _render_message(
         server_from=server_from(server),
         reply_to=server.reply_to,
         tenant=tenant.slug if tenant is not None else None,
+        locality=locality,
     )
 
 
@@ -116,13 +119,18 @@ def fill_content(
 
     owner = session.get(Tenant, delivery.tenant_id) if delivery.tenant_id is not None else None
     recipients = [address for address in delivery.target.split(",") if address]
+    config = owner_config(session, owner)
     to = header_to(
-        recipients,
-        owner_config(session, owner).recipient_mode,
-        owner_list=payload_address(spec, payload) is None,
+        recipients, config.recipient_mode, owner_list=payload_address(spec, payload) is None
     )
     message = _render_message(
-        spec=spec, payload=payload, server=server, template=template, to=to, tenant=owner
+        spec=spec,
+        payload=payload,
+        server=server,
+        template=template,
+        to=to,
+        tenant=owner,
+        locality=config.locality,
     )
     rendered = _content(box, message)
     delivery.mail_server_id = server.id
@@ -183,6 +191,7 @@ class EmailRenderer(Renderer):
                 template=template,
                 to=tos[0],
                 tenant=draft.tenant,
+                locality=draft.config.locality,
             )
         except MailbellError as exc:  # a template that cannot render fails, with the reason
             for row, _ in queued:
