@@ -24,7 +24,11 @@ from core.attachments.model import Attachment
 Builder = Callable[..., Sequence[Attachment]]
 
 # Event → "module:function" of its builder, imported on first use.
-BUILDERS: dict[str, str] = {}
+BUILDERS: dict[str, str] = {
+    "VOICEMAIL_RECEIVED": "core.attachments.files:voicemail_files",
+    "CALL_REPORT_COMPLETED": "core.attachments.files:call_report_files",
+    "CONFERENCE_INVITATION": "core.attachments.calendar:invitation_files",
+}
 
 
 @cache

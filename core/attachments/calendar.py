@@ -1,0 +1,12 @@
+"""(being written)"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from core.attachments.model import Attachment
+
+
+def invitation_files(payload: Any, *, mail_from: str) -> Sequence[Attachment]:
+    return ()
