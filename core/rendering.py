@@ -262,6 +262,8 @@ class RenderedMessage:
                     params=dict(attachment.params),
                 )
         for attachment in self.attachments:
+            if attachment.alternative:
+                continue
             maintype, _, subtype = attachment.content_type.partition("/")
             message.add_attachment(
                 attachment.data,
