@@ -124,7 +124,8 @@ def _validate(event: Event, *, mail_from: str, subject: str, body: str) -> None:
     if not body.strip():
         raise ValidationError("body", "must not be empty")
     payload_vars = set(event.payload.model_fields)
-    every_var = set(variables(event.name))
+    # `attachments` (the message's files, core/rendering.render_context) is every template's.
+    every_var = set(variables(event.name)) | {"attachments"}
     check_source("from", mail_from, LINE_ENV, event, payload_vars)
     check_source("subject", subject, LINE_ENV, event, every_var)
     check_source("body", body, HTML_ENV, event, every_var)

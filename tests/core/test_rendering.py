@@ -16,6 +16,7 @@ from jinja2.sandbox import SecurityError
 from core import catalog, rendering
 from core.errors import PermanentError, ValidationError
 from core.html_text import html_to_text
+from core.locality import format_date, format_datetime
 from core.paths import data_dir
 from core.rendering import TemplateSource, render, render_message
 
@@ -36,13 +37,17 @@ def part(message: EmailMessage, content_type: str) -> EmailMessage:
     return found[0]
 
 
+# Shown as a date only: a report's period reads "Oct 1, 2026 to Oct 31, 2026".
+DATE_ONLY = {"period_start", "period_end"}
+
+
 def shown_values(name: str) -> list[str]:
     """The sample's values as a reader sees them: strings as is, datetimes formatted."""
     values = []
-    for value in catalog.get_event(name).sample_payload().model_dump().values():
+    for key, value in catalog.get_event(name).sample_payload().model_dump().items():
         if isinstance(value, datetime):
-            values.append(rendering.format_datetime(value))
-        elif isinstance(value, str):
+            values.append(format_date(value) if key in DATE_ONLY else format_datetime(value))
+        elif isinstance(value, str) and key != "currency":  # shown in the amounts: €8.40
             values.append(value)
     return values
 
