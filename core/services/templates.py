@@ -6,6 +6,11 @@ used for that tenant only, and deleting it restores the default. DIGEST (scope `
 either: a tenant's serves the digests of its events, the system's those of system events. Names
 are `core.catalog.TEMPLATE_NAMES` (any case in, upper case stored). Every change is validated
 (`core.template_validation`), audited with field names only, and committed.
+
+An owner may have one custom template of a name per locale: `locale=""` (the default of every
+function) is its template for every locale; `fr_FR` or a bare language `fr` (checked by
+`core.locality.check_locale`, stored as it returns) serves the messages read in that locale or
+language. The audit names a localized template `NAME (fr_FR)`.
 """
 
 from __future__ import annotations
@@ -16,7 +21,7 @@ from sqlmodel import Session, col, select
 
 from core.catalog import Event, get_template, sample, variables
 from core.errors import Conflict, NotFound, ValidationError
-from core.locality import language_chain
+from core.locality import check_locale, language_chain
 from core.models._common import owned_by, utcnow
 from core.models.templates import CustomTemplate, TemplateRead, TemplateUpdate
 from core.models.tenancy import Tenant
@@ -50,6 +55,22 @@ def _event_for(name: str, tenant: Tenant | None, *, field: str | None = None) ->
     return event
 
 
+def _locale(value: str | None) -> str:
+    """The stored form of a locale argument: "" (every locale) or a checked locale."""
+    if value is None or value == "":
+        return ""
+    return check_locale("locale", value)
+
+
+def _for(locale: str) -> str:
+    return f" for {locale}" if locale else ""
+
+
+def _target(name: str, locale: str) -> str:
+    """The audit's target: `NAME`, or `NAME (fr_FR)` for a localized template."""
+    return f"{name} ({locale})" if locale else name
+
+
 def _query(tenant: Tenant | None) -> Any:
     return select(CustomTemplate).where(owned_by(CustomTemplate.tenant_id, tenant))
 
@@ -71,23 +92,30 @@ def get_default_template(name: str) -> TemplateSource:
 
 
 def list_custom_templates(*, session: Session, tenant: Tenant | None) -> list[TemplateRead]:
-    rows = session.exec(_query(tenant).order_by(col(CustomTemplate.name)))
-    return [TemplateRead.model_validate(row) for row in rows]
+    """The owner's custom templates of every locale, by name then locale ("" first)."""
+    query = _query(tenant).order_by(col(CustomTemplate.name), col(CustomTemplate.locale))
+    return [TemplateRead.model_validate(row) for row in session.exec(query)]
 
 
-def _custom_row(session: Session, tenant: Tenant | None, name: str) -> CustomTemplate:
+def _custom_row(
+    session: Session, tenant: Tenant | None, name: str, locale: str = ""
+) -> CustomTemplate:
     event = get_template(name)
-    row = _find(session, tenant, event.name)
+    row = _find(session, tenant, event.name, locale)
     if row is None:
         raise NotFound(
-            f"{_owner(tenant)} has no custom {event.name} template (the default is used)"
+            f"{_owner(tenant)} has no custom {event.name} template{_for(locale)} "
+            "(the default is used)"
         )
     return row
 
 
-def get_custom_template(*, session: Session, tenant: Tenant | None, name: str) -> TemplateRead:
-    """The owner's custom template `name`; `NotFound` when it has none."""
-    return TemplateRead.model_validate(_custom_row(session, tenant, name))
+def get_custom_template(
+    *, session: Session, tenant: Tenant | None, name: str, locale: str = ""
+) -> TemplateRead:
+    """The owner's custom template `name` of exactly `locale` ("": the one for every locale);
+    `NotFound` when it has none."""
+    return TemplateRead.model_validate(_custom_row(session, tenant, name, _locale(locale)))
 
 
 def values_for_create(
@@ -97,11 +125,13 @@ def values_for_create(
     mail_from: str | None = None,
     subject: str | None = None,
     body: str | None = None,
+    locale: str = "",
 ) -> dict[str, str]:
-    """The parts a new custom template will have (a part not given is the default's), keyed
-    as `validate_template` takes them; the event is checked against the owner."""
+    """The parts a new custom template will have (a part not given is the shipped default's,
+    in `locale`'s language when mailbell ships it), keyed as `validate_template` takes them;
+    the event is checked against the owner."""
     event = _event_for(name, tenant, field="name")
-    default = default_template(event.name)
+    default = default_template(event.name, _locale(locale) or None)
     return {
         "mail_from": default.mail_from if mail_from is None else mail_from,
         "subject": default.subject if subject is None else subject,
@@ -116,12 +146,17 @@ def _merged(row: CustomTemplate, changes: TemplateUpdate) -> dict[str, str]:
 
 
 def values_for_update(
-    *, session: Session, tenant: Tenant | None, name: str, changes: TemplateUpdate
+    *,
+    session: Session,
+    tenant: Tenant | None,
+    name: str,
+    changes: TemplateUpdate,
+    locale: str = "",
 ) -> dict[str, str]:
-    """The parts the owner's custom template `name` will have after `changes` (see
+    """The parts the owner's custom template `name` of `locale` will have after `changes` (see
     `update_custom_template`), keyed as `validate_template` takes them."""
     event = _event_for(name, tenant)
-    return _merged(_custom_row(session, tenant, event.name), changes)
+    return _merged(_custom_row(session, tenant, event.name, _locale(locale)), changes)
 
 
 def create_custom_template(
@@ -132,22 +167,33 @@ def create_custom_template(
     mail_from: str | None = None,
     subject: str | None = None,
     body: str | None = None,
+    locale: str = "",
     actor: Actor,
 ) -> TemplateRead:
-    """Create the owner's custom template; a field not given starts as the default's.
+    """Create the owner's custom template of `locale` ("": for every locale); a field not
+    given starts as the shipped default's in that locale's language.
 
     `Conflict` when one exists already (update it instead).
     """
     event = _event_for(name, tenant, field="name")
-    if _find(session, tenant, event.name) is not None:
-        raise Conflict(f"{_owner(tenant)} has a custom {event.name} template already: update it")
+    locale = _locale(locale)
+    if _find(session, tenant, event.name, locale) is not None:
+        raise Conflict(
+            f"{_owner(tenant)} has a custom {event.name} template{_for(locale)} already: update it"
+        )
     values = values_for_create(
-        tenant=tenant, name=event.name, mail_from=mail_from, subject=subject, body=body
+        tenant=tenant,
+        name=event.name,
+        mail_from=mail_from,
+        subject=subject,
+        body=body,
+        locale=locale,
     )
     validate_template(event.name, **values)
     row = CustomTemplate(
         tenant_id=tenant.id if tenant else None,
         name=event.name,
+        locale=locale,
         mail_from=values["mail_from"],
         subject=values["subject"],
         body=values["body"],
@@ -159,7 +205,7 @@ def create_custom_template(
         actor=actor,
         action="template.create",
         tenant=tenant.slug if tenant else None,
-        target=event.name,
+        target=_target(event.name, locale),
         fields=[field for field, value in given.items() if value is not None],
     )
     session.commit()
@@ -172,14 +218,18 @@ def update_custom_template(
     tenant: Tenant | None,
     name: str,
     changes: TemplateUpdate,
+    locale: str = "",
     actor: Actor,
 ) -> TemplateRead:
-    """Partial update: `from`/`subject`/`body` absent (or None) keep their values.
+    """Partial update of the owner's template `name` of `locale`: `from`/`subject`/`body`
+    absent (or None) keep their values.
 
-    `NotFound` when the owner has no custom template of that name (nothing is created).
+    `NotFound` when the owner has no custom template of that name and locale (nothing is
+    created).
     """
     event = _event_for(name, tenant)
-    row = _custom_row(session, tenant, event.name)
+    locale = _locale(locale)
+    row = _custom_row(session, tenant, event.name, locale)
     values = _merged(row, changes)
     validate_template(event.name, **values)
     changed = [column for column, value in values.items() if getattr(row, column) != value]
@@ -193,7 +243,7 @@ def update_custom_template(
             actor=actor,
             action="template.update",
             tenant=tenant.slug if tenant else None,
-            target=event.name,
+            target=_target(event.name, locale),
             fields=[_PUBLIC[column] for column in changed],
         )
         session.commit()
@@ -201,19 +251,28 @@ def update_custom_template(
 
 
 def delete_custom_template(
-    *, session: Session, tenant: Tenant | None, name: str, actor: Actor
+    *, session: Session, tenant: Tenant | None, name: str, locale: str = "", actor: Actor
 ) -> None:
-    """Delete the owner's custom template: the default is used again. `NotFound` when none."""
-    row = _custom_row(session, tenant, name)
+    """Delete the owner's custom template of `locale`: the next in the lookup order
+    (`effective_template`) is used again. `NotFound` when none."""
+    row = _custom_row(session, tenant, name, _locale(locale))
     session.delete(row)
     record(
         session,
         actor=actor,
         action="template.delete",
         tenant=tenant.slug if tenant else None,
-        target=row.name,
+        target=_target(row.name, row.locale),
     )
     session.commit()
+
+
+def _event_owner(event: Event, tenant: Tenant | None) -> tuple[bool, Tenant | None]:
+    """Whether custom templates of `event` apply for `tenant`, and whose they are: a system
+    event's are the system's, a tenant event has none at system level, DIGEST's the owner's."""
+    if event.scope == "tenant" and tenant is None:
+        return False, None
+    return True, None if event.scope == "system" else tenant
 
 
 def _effective_row(
@@ -251,13 +310,21 @@ def effective_template(
     )
 
 
-def template_details(*, session: Session, tenant: Tenant | None, name: str) -> dict[str, Any]:
-    """`template show NAME --json`: the event, its variables, sample, default and custom."""
+def template_details(
+    *, session: Session, tenant: Tenant | None, name: str, locale: str | None = None
+) -> dict[str, Any]:
+    """`template show NAME [--locale L] --json`: the event, its variables, sample, "default"
+    (the shipped template in `locale`'s language), "custom" (the owner's row of exactly
+    `locale`; None: the one for every locale), "locale" and "locales" (the locales the owner
+    has custom templates of for this name, "" standing for every locale)."""
     event = get_template(name)
-    row = _effective_row(session, event, tenant)
+    wanted = _locale(locale)
+    applies, owner = _event_owner(event, tenant)
+    rows = session.exec(_query(owner).where(CustomTemplate.name == event.name)).all()
+    by_locale = {row.locale: row for row in rows} if applies else {}
     custom = None
-    if row is not None:
-        shown = TemplateRead.model_validate(row).as_dict()
+    if wanted in by_locale:
+        shown = TemplateRead.model_validate(by_locale[wanted]).as_dict()
         custom = {key: value for key, value in shown.items() if key != "name"}
     return {
         "name": event.name,
@@ -267,6 +334,8 @@ def template_details(*, session: Session, tenant: Tenant | None, name: str) -> d
         "description": event.description,
         "variables": variables(event.name),
         "sample": sample(event.name),
-        "default": default_template(event.name).as_dict(),
+        "locale": wanted or None,
+        "locales": sorted(by_locale),
+        "default": default_template(event.name, wanted or None).as_dict(),
         "custom": custom,
     }
