@@ -98,6 +98,28 @@ class Event:
 
 
 _UTC = "+00:00"
+# The samples' files, written out (nothing is built at import): 0.1 s of 8 kHz 8-bit mono
+# silence as a WAV file, and the call report as CSV; both base64.
+_SAMPLE_WAV_BASE64 = (
+    "UklGRkQDAABXQVZFZm10IBAAAAABAAEAQB8AAEAfAAABAAgAZGF0YSADAACAgICAgICAgICAgICAgICAgICA"
+    "gICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICA"
+    "gICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICA"
+    "gICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICA"
+    "gICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICA"
+    "gICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICA"
+    "gICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICA"
+    "gICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICA"
+    "gICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICA"
+    "gICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICA"
+    "gICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICA"
+    "gICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICA"
+    "gICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICAgICA"
+    "gICAgICAgICAgICAgICAgICAgICAgICAgA=="
+)
+_SAMPLE_REPORT_CSV_BASE64 = (
+    "cXVldWUsdG90YWxfY2FsbHMsYW5zd2VyZWRfY2FsbHMsbWlzc2VkX2NhbGxzDQpTYWxlcyw0MjEwLDQwMzIs"
+    "MTc4DQpTdXBwb3J0LDYxMjAsNTg5MCwyMzANClJlY2VwdGlvbiwyMTUwLDE5ODAsMTcwDQo="
+)
 _HEALTH_SAMPLE: dict[str, Any] = {
     "notice": "alert", "kind": "mail_server", "subject_key": "mail_server:3",
     "subject": "Main (smtp.acme.example)", "state": "critical", "previous_state": "ok",
@@ -162,7 +184,9 @@ EVENTS: dict[str, Event] = {
             {"email": "bob.martin@acme.example", "recipient_name": "Bob Martin",
              "mailbox": "1012", "caller": "+33 6 12 34 56 78", "caller_name": "Claire Petit",
              "duration_seconds": 42, "received_at": "2026-11-03T16:20:00" + _UTC,
-             "listen_url": "https://pbx.example.com/portal/voicemail/5812"},
+             "listen_url": "https://pbx.example.com/portal/voicemail/5812",
+             "recording": {"filename": "voicemail-1012.wav", "content_type": "audio/wav",
+                           "data": _SAMPLE_WAV_BASE64}},
             EVENT_DESCRIPTIONS[EventName.VOICEMAIL_RECEIVED],
         ),
         Event(
@@ -172,7 +196,9 @@ EVENTS: dict[str, Event] = {
              "period_start": "2026-10-01T00:00:00" + _UTC,
              "period_end": "2026-10-31T23:59:59" + _UTC, "total_calls": 12480,
              "answered_calls": 11902, "missed_calls": 578,
-             "report_url": "https://pbx.example.com/portal/reports/4411.csv"},
+             "report_url": "https://pbx.example.com/portal/reports/4411.csv",
+             "report_file": {"filename": "queue-performance-october.csv",
+                             "content_type": "text/csv", "data": _SAMPLE_REPORT_CSV_BASE64}},
             EVENT_DESCRIPTIONS[EventName.CALL_REPORT_COMPLETED],
         ),
         Event(
@@ -315,7 +341,7 @@ def get_template(name: str, *, field: str | None = None) -> Event:
 
 _TYPE_NAMES: dict[Any, str] = {
     str: "string", int: "integer", bool: "boolean", float: "number", Decimal: "number",
-    datetime: "datetime", pydantic.EmailStr: "email",
+    datetime: "datetime", pydantic.EmailStr: "email", p.AttachedFile: "file",
 }  # fmt: skip
 
 

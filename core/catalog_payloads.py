@@ -12,9 +12,26 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    EmailStr,
+    Field,
+    PrivateAttr,
+    ValidationInfo,
+    field_validator,
+    model_validator,
+)
+from pydantic_core import PydanticCustomError
 
-from core.vocabulary import DIGEST_ITEMS_MAX, HealthKind, HealthState
+from core.attachments import checks
+from core.vocabulary import (
+    ATTACHMENT_FILENAME_MAX_LENGTH,
+    DIGEST_ITEMS_MAX,
+    HealthKind,
+    HealthState,
+)
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -29,6 +46,80 @@ Text = Annotated[str, Field(min_length=1, max_length=500)]
 # copied into each of them.
 PAYLOAD_TEXT_MAX = 10_000
 LongText = Annotated[str, Field(max_length=PAYLOAD_TEXT_MAX)]
+
+
+class AttachedFile(BaseModel):
+    """A file an event carries to its mail: `data` (base64) or a `url` mailbell fetches
+    (core/attachments/fetch.py), exactly one. The decoded bytes (`content`) are never dumped,
+    and neither is `data`: the event row, Slack mirrors and webhooks carry the payload, and a
+    dump says `size` instead (a stored copy validates again, without its content)."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
+
+    filename: str | None = Field(
+        default=None,
+        max_length=ATTACHMENT_FILENAME_MAX_LENGTH,
+        description="The file's name (its basename is kept)",
+    )
+    content_type: str | None = Field(default=None, description="type/subtype, e.g. audio/wav")
+    data: str | None = Field(default=None, exclude=True, description="The file, base64")
+    url: HttpUrlText | None = Field(default=None, description="Where mailbell fetches the file")
+    size: int | None = Field(
+        default=None, ge=0, description="The file's size in bytes (set by mailbell)"
+    )
+    _content: bytes | None = PrivateAttr(default=None)
+
+    @property
+    def content(self) -> bytes | None:
+        """The decoded file (None: not given, or left out of a stored copy)."""
+        return self._content
+
+    @field_validator("filename")
+    @classmethod
+    def _filename(cls, value: str | None) -> str | None:
+        return None if value is None else checks.basename(value)
+
+    @field_validator("content_type")
+    @classmethod
+    def _content_type(cls, value: str | None) -> str | None:
+        return None if value is None else checks.content_type(value)
+
+    @model_validator(mode="after")
+    def _one_source(self) -> AttachedFile:
+        if self.data is not None and self.url is not None:
+            raise PydanticCustomError("attachment", "give either data or url, not both")
+        if self.data is not None:
+            # Read per validation, not at import: a test or an operator may change it.
+            from core.config import load_settings
+
+            content = checks.decode(self.data, limit=load_settings().attachment_max_bytes)
+            self._content = content
+            object.__setattr__(self, "size", len(content))  # what a dump shows instead
+        elif self.url is None and self.size is None:
+            raise PydanticCustomError("attachment", "give the file as data (base64) or a url")
+        return self
+
+    def completed(self, kind: checks.FileKind, *, name: str) -> AttachedFile:
+        """The file checked against what `kind` accepts, its type and name filled in."""
+        if self.url is not None and not kind.fetched:
+            raise PydanticCustomError(
+                "attachment", "give the file as data (base64): a url is not fetched for it"
+            )
+        found = self.content_type or checks.guess_type(self.filename, self._content)
+        if found is None and self.url is None:
+            found = kind.fallback_type
+        if found is None and self._content is not None:
+            raise PydanticCustomError(
+                "attachment", "content_type is missing and neither the name nor the file say it"
+            )
+        if found is not None:
+            checks.check_type(kind, found)
+        filename = self.filename
+        if filename is None and found is not None:
+            filename = kind.default_name(name, found)
+        if filename == self.filename and found == self.content_type:
+            return self
+        return self.model_copy(update={"filename": filename, "content_type": found})
 
 
 class Payload(BaseModel):
@@ -108,6 +199,20 @@ class VoicemailReceivedPayload(Payload):
     listen_url: HttpUrlText | None = Field(
         default=None, description="Link to listen to the message in the portal"
     )
+    recording: AttachedFile | None = Field(
+        default=None,
+        description="The recording, attached to the mail (audio/wav or audio/mpeg): `data` "
+        "(base64) or a `url` mailbell fetches",
+    )
+    recording_error: LongText | None = Field(
+        default=None, description="Why the recording's URL could not be fetched (set by mailbell)"
+    )
+
+    @field_validator("recording")
+    @classmethod
+    def _recording(cls, file: AttachedFile | None, info: ValidationInfo) -> AttachedFile | None:
+        mailbox = str(info.data.get("mailbox") or "")
+        return None if file is None else file.completed(checks.RECORDING, name=mailbox)
 
 
 class CallReportCompletedPayload(Payload):
@@ -119,6 +224,15 @@ class CallReportCompletedPayload(Payload):
     answered_calls: int = Field(ge=0, description="Answered calls in the period")
     missed_calls: int = Field(ge=0, description="Missed or lost calls in the period")
     report_url: HttpUrlText = Field(description="Link to download the report")
+    report_file: AttachedFile | None = Field(
+        default=None, description="The report file, attached to the mail: `data` (base64)"
+    )
+
+    @field_validator("report_file")
+    @classmethod
+    def _report_file(cls, file: AttachedFile | None, info: ValidationInfo) -> AttachedFile | None:
+        name = str(info.data.get("report_name") or "")
+        return None if file is None else file.completed(checks.REPORT_FILE, name=name)
 
 
 class ConferenceInvitationPayload(Payload):
