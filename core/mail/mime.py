@@ -15,11 +15,17 @@ import binascii
 import secrets
 from collections.abc import Iterable
 from email.utils import parseaddr
+from urllib.parse import quote
 
+from core.attachments import Attachment
 from core.mail.headers import automatic_headers
 from core.rendering import RenderedMessage
 
 CRLF = b"\r\n"
+# RFC 2045 token characters: what a parameter value may be without quotes.
+_TOKEN = frozenset(
+    "abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789!#$%&'*+-.^_`{|}~"
+)
 
 
 ENCODED_WORD_BYTES = 45  # 60 base64 characters: each word stays within RFC 2047's 75
@@ -73,6 +79,30 @@ def _text_part(subtype: str, text: str) -> bytes:
     ).encode() + _qp(text)
 
 
+def _param(name: str, value: str, *, bare: bool = True) -> str:
+    """A MIME parameter: a token bare (`method=REQUEST`, as calendar clients expect it) unless
+    told, other ASCII quoted, anything else in RFC 2231 form (a payload's file name)."""
+    if bare and value and all(char in _TOKEN for char in value):
+        return f"; {name}={value}"
+    if value.isascii() and value.isprintable() and '"' not in value and "\\" not in value:
+        return f'; {name}="{value}"'
+    return f"; {name}*=utf-8''{quote(value, safe='')}"
+
+
+def _attachment_part(attachment: Attachment) -> bytes:
+    """An attachment in base64; a file (not an alternative) is named and marked attachment."""
+    params = "".join(_param(key, value) for key, value in attachment.params)
+    named = not attachment.alternative
+    if named:
+        params += _param("name", attachment.filename, bare=False)
+    headers = f"Content-Type: {attachment.content_type}{params}\r\n"
+    headers += "Content-Transfer-Encoding: base64\r\n"
+    if named:
+        filename = _param("filename", attachment.filename, bare=False)
+        headers += f"Content-Disposition: attachment{filename}\r\n"
+    return (headers + "\r\n").encode() + base64.encodebytes(attachment.data).replace(b"\n", CRLF)
+
+
 def _boundary() -> str:
     return "=_mb_" + secrets.token_hex(12)
 
@@ -113,15 +143,22 @@ def serialize(message: RenderedMessage) -> bytes:
             + f"--{related}--".encode()
         )
     head = "\r\n".join(h for h in headers if h is not None)
-    return (
-        head.encode("ascii")
-        + CRLF
-        + f'Content-Type: multipart/alternative; boundary="{outer}"\r\n\r\n'.encode()
-        + f"--{outer}\r\n".encode()
-        + _text_part("plain", message.text)
-        + CRLF
-        + f"--{outer}\r\n".encode()
-        + html_part
-        + CRLF
+    # Alternatives (an invitation's calendar) join the text and HTML; files make the message
+    # multipart/mixed around them, as RenderedMessage.to_email_message() does.
+    alternatives = [_text_part("plain", message.text), html_part] + [
+        _attachment_part(a) for a in message.attachments if a.alternative
+    ]
+    body = (
+        f'Content-Type: multipart/alternative; boundary="{outer}"\r\n\r\n'.encode()
+        + b"".join(f"--{outer}\r\n".encode() + part + CRLF for part in alternatives)
         + f"--{outer}--\r\n".encode()
     )
+    files = [_attachment_part(a) for a in message.attachments if not a.alternative]
+    if files:
+        mixed = _boundary()
+        body = (
+            f'Content-Type: multipart/mixed; boundary="{mixed}"\r\n\r\n'.encode()
+            + b"".join(f"--{mixed}\r\n".encode() + part + CRLF for part in [body, *files])
+            + f"--{mixed}--\r\n".encode()
+        )
+    return head.encode("ascii") + CRLF + body
