@@ -214,6 +214,9 @@ def get_notification_settings(
         )
     row = _tenant_row(session, tenant)
     effective = resolve_effective_server(session=session, tenant=tenant)
+    # Read only: `_system_row` would add a missing system row to the session, whose autoflush
+    # then holds the database's write lock until the caller's session ends.
+    system = session.get(SystemSettings, 1) or SystemSettings(id=1)
     return NotificationSettingsRead(
         tenant=tenant.slug,
         **view,
@@ -226,8 +229,8 @@ def get_notification_settings(
         digests=_shown_digests(row.digests, system=False),
         timezone=row.timezone,
         locale=row.locale,
-        effective_timezone=row.timezone or _system_row(session).timezone,
-        effective_locale=row.locale or _system_row(session).locale,
+        effective_timezone=row.timezone or system.timezone,
+        effective_locale=row.locale or system.locale,
     )
 
 
