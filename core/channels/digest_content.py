@@ -4,7 +4,8 @@ are ("lost calls"), what they share ("in queue Sales") and the headline
 
 Pure functions of the events' shown payloads (JSON values, secrets redacted): the email digest
 (core/channels/email/digest.py) and the Slack one (core/channels/slack/digest_blocks.py) say the
-same. Times are UTC.
+same. Times and durations in the items' fields read in the locality the payload is built in
+(core/locality.py: the email digest builds it in the owner's zone and locale; elsewhere UTC).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from core.catalog import EVENTS
 from core.catalog_payloads import DigestItem, DigestPayload
 from core.channels.base import DigestDraft, HeldItem
 from core.channels.slack.blocks import HIDDEN_FIELDS, REDACTED, title
-from core.locality import format_duration
+from core.locality import format_datetime, format_duration
 
 SUMMARY_MAX = 300
 # A shown value longer than this is cut in `fields` (the item's summary has the gist).
@@ -213,11 +214,12 @@ def fields(payload: Mapping[str, Any]) -> dict[str, str]:
 
 
 def _shown_time(value: Any) -> str:
-    """An ISO timestamp of the payload as "2026-11-03 10:05:12 UTC"; anything else: ""."""
+    """An ISO timestamp of the payload as the owner reads it ("Nov 3, 2026, 10:05 AM UTC");
+    anything else: ""."""
     if not isinstance(value, str) or len(value) < 19 or value[10:11] != "T":
         return ""
     try:
-        return f"{_utc(datetime.fromisoformat(value)):%Y-%m-%d %H:%M:%S UTC}"
+        return format_datetime(datetime.fromisoformat(value))
     except ValueError:
         return ""
 

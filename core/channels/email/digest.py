@@ -19,6 +19,7 @@ from core.channels.base import DigestMessage
 from core.channels.digest_content import draft_payload
 from core.channels.email.recipients import header_to
 from core.errors import MailbellError, NotConfigured, PermanentError
+from core.locality import rendering_in
 from core.mail.mime import serialize
 from core.models.mail import MailServer
 from core.rendering import RenderedMessage, TemplateSource, default_template, render
@@ -88,7 +89,8 @@ def render_digest(draft: DigestDraft) -> RenderedMessage:
     """The digest message (not yet serialised): the owner's template, else the default; and
     when even that fails with hundreds of items (a render budget hit on a loaded machine), the
     default listing the first `LISTED_WHEN_SHORT` (the rest counted as not listed)."""
-    payload = draft_payload(draft)
+    with rendering_in(_config(draft).locality):  # the items' times in the owner's zone
+        payload = draft_payload(draft)
     server = _server(draft)
     locale = _config(draft).locality.locale
     template = effective_template(
@@ -112,7 +114,8 @@ def render_digest(draft: DigestDraft) -> RenderedMessage:
         if len(draft.items) <= LISTED_WHEN_SHORT:
             raise PermanentError(f"digest: {exc}", step="render") from None
         log.warning("digest %s failed (%s); it lists fewer items", draft.delivery_id, exc)
-    shorter = draft_payload(replace(draft, items=draft.items[:LISTED_WHEN_SHORT]))
+    with rendering_in(_config(draft).locality):
+        shorter = draft_payload(replace(draft, items=draft.items[:LISTED_WHEN_SHORT]))
     try:
         return _render(draft, shorter, shipped, server)
     except MailbellError as exc:
