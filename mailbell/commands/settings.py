@@ -47,6 +47,14 @@ def show(
     if read.effective_mail_server_note:
         # what use_system_server does, or why it cannot: beside the server it chose
         data["effective_mail_server"] += f" ({read.effective_mail_server_note})"
+    if read.tenant is not None:
+        # An unset value follows the system's: say which one mail reads in now.
+        for name, effective in (
+            ("timezone", read.effective_timezone),
+            ("locale", read.effective_locale),
+        ):
+            if data.get(name) is None:
+                data[name] = f"(system's: {effective})"
     print_fields(data)
 
 
@@ -55,8 +63,11 @@ SET_HELP = (
     "password ('password=-' reads it from stdin) auth enable_tls_ssl enable_starttls_auto "
     "reply_to mail_from security tls_verify ca_file timeout rate_limit_per_minute{later} "
     "recipients notify_… recipient_mode=to|bcc|individual use_system_server=true|false "
-    "digest.EVENT=AFTER/WINDOW|off, e.g. digest.QUEUE_CALL_LOST=5/10m (--system: "
-    "apply_to_all_tenants, the system notify_… toggles and digest.EVENT keys; no "
+    "digest.EVENT=AFTER/WINDOW|off, e.g. digest.QUEUE_CALL_LOST=5/10m "
+    "timezone=ZONE (IANA, e.g. Europe/Paris) locale=LOCALE (e.g. fr_FR, de_DE, en_US; a "
+    "tenant's empty timezone= or locale= follows the system's, the system's resets to UTC, "
+    "en_US) "
+    "(--system: apply_to_all_tenants, the system notify_… toggles and digest.EVENT keys; no "
     "use_system_server)."
 )
 

@@ -142,6 +142,8 @@ def _settings_read_on_the_wire(fields: dict[str, Facts]) -> dict[str, Facts]:
     _stored_names(wire, {"recipient_mode": RecipientMode})
     wire["use_system_server"] = TOGGLE
     wire.update(dict.fromkeys((setting_name(e) for e in DIGEST_EVENTS), STRING))
+    # The owner's own time zone and locale (a tenant's null follows the system's).
+    wire.update({name: fields[name] for name in ("timezone", "locale")})
     return wire
 
 
