@@ -4,6 +4,7 @@ MIME (the Slack form and the summaries: test_digest_slack.py)."""
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from dataclasses import replace
 from email import message_from_bytes
 from email.message import EmailMessage
@@ -20,7 +21,7 @@ from core.channels.slack.render import SlackRenderer
 from core.context import Context
 from core.errors import PermanentError, ValidationError
 from core.models.tenancy import NotificationSettingsUpdate, Tenant
-from core.rendering import default_template
+from core.rendering import TemplateSource, default_template
 from core.services.audit import Actor
 from core.services.notifications import update_notification_settings
 from core.services.templates import create_custom_template
@@ -41,6 +42,11 @@ def parts(message: EmailMessage) -> tuple[str, str]:
     text, html = message.get_body(("plain",)), message.get_body(("html",))
     assert text is not None and html is not None
     return text.get_content(), html.get_content()
+
+
+def _always(template: TemplateSource) -> Callable[..., TemplateSource]:
+    """A stand-in for `default_template(name, locale=None)` that always gives `template`."""
+    return lambda name, locale=None: template
 
 
 @pytest.fixture
@@ -69,7 +75,7 @@ def test_one_held_event(session: Session, ctx: Context, acme: tuple[Tenant, int]
     assert message["Auto-Submitted"] == "auto-generated"
     assert "<queue-call-lost.acme.mailbell.acme.org>" in message["List-Id"]
     text, html = parts(message)
-    assert "+49 30 000001 waited 3 min 04 s: caller hung up" in text
+    assert "+49 30 000001 waited 3 min 4 sec: caller hung up" in text
     assert "+49 30 000001" in html and "Acme Corp" in text
     assert "10:05:01" in text  # each item's time, UTC
 
@@ -104,7 +110,7 @@ def test_more_than_the_listed_maximum(
     message = parsed(ctx, content)
     assert message["Subject"].startswith(f"{total} more lost calls in queue Sales")
     text, _ = parts(message)
-    assert text.count("waited 3 min 04 s") == DIGEST_ITEMS_MAX
+    assert text.count("waited 3 min 4 sec") == DIGEST_ITEMS_MAX
     assert f"+49 30 {DIGEST_ITEMS_MAX:06d}" in text
     assert "and 120 more, not listed here" in text
 
@@ -209,8 +215,8 @@ def test_a_digest_that_cannot_render_at_all_fails_with_the_reason(
     tenant, server_id = acme
     shipped = default_template(DIGEST)
     broken = replace(shipped, body="<p>{{ items[5].summary }}</p>")
-    monkeypatch.setattr("core.services.templates.default_template", lambda name: broken)
-    monkeypatch.setattr("core.channels.email.digest.default_template", lambda name: broken)
+    monkeypatch.setattr("core.services.templates.default_template", _always(broken))
+    monkeypatch.setattr("core.channels.email.digest.default_template", _always(broken))
     with pytest.raises(PermanentError) as caught:
         EmailRenderer().digest(draft(session, ctx, tenant, lost_calls(2), server_id=server_id))
     assert caught.value.step == "render"
@@ -234,15 +240,15 @@ def test_a_default_that_fails_with_hundreds_of_items_lists_fewer(
         "{% for item in items %}<p>{{ item.summary }}</p>{% endfor %}"
         "<p>and {{ omitted }} more</p>",
     )
-    monkeypatch.setattr("core.services.templates.default_template", lambda name: heavy)
-    monkeypatch.setattr("core.channels.email.digest.default_template", lambda name: heavy)
+    monkeypatch.setattr("core.services.templates.default_template", _always(heavy))
+    monkeypatch.setattr("core.channels.email.digest.default_template", _always(heavy))
     content = EmailRenderer().digest(
         draft(session, ctx, tenant, lost_calls(120), server_id=server_id)
     )
     message = parsed(ctx, content)
     assert message["Subject"].startswith("120 more lost calls")
     text, _ = parts(message)
-    assert text.count("waited 3 min 04 s") == LISTED_WHEN_SHORT == 50
+    assert text.count("waited 3 min 4 sec") == LISTED_WHEN_SHORT == 50
     assert "and 70 more" in text
 
 

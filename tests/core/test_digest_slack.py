@@ -86,7 +86,7 @@ def test_slack_digest_says_the_count_and_window(
     assert header["text"]["text"].endswith(heading)
     lines = listing["text"]["text"].split("\n")
     assert len(lines) == ITEMS_SHOWN + 1 and lines[-1] == "…and 37 more"
-    assert lines[0] == "• `10:05:01` +49 30 000001 waited 3 min 04 s: caller hung up"
+    assert lines[0] == "• `10:05:01` +49 30 000001 waited 3 min 4 sec: caller hung up"
     assert "delivery 999" in footer["elements"][0]["text"]
 
 
