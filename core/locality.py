@@ -148,9 +148,22 @@ def language_chain(locale: str) -> tuple[str, ...]:
 _current: ContextVar[Locality] = ContextVar("mailbell_locality", default=_DEFAULT)
 
 
+@lru_cache(maxsize=64)
+def _loaded(locale: str) -> None:
+    """Babel's modules and the locale's CLDR data, loaded once (some 100 ms, more on a busy
+    machine): here, before a render's wall-time budget starts, not inside the first render of
+    each locale, which the budget would fail."""
+    import babel.dates
+    import babel.numbers
+    import babel.units  # noqa: F401
+
+    _babel_locale(locale).datetime_formats  # noqa: B018 (the access loads the data)
+
+
 @contextmanager
 def rendering_in(locality: Locality | None) -> Iterator[None]:
     """Filters called inside render in `locality` (None: the default)."""
+    _loaded((locality or _DEFAULT).locale)
     token = _current.set(locality or _DEFAULT)
     try:
         yield
@@ -210,12 +223,21 @@ def _local(value: datetime, locality: Locality) -> datetime:
     return value.astimezone(locality.zone)
 
 
+def _plain(text: object) -> str:
+    """CLDR's narrow and non-breaking spaces (`2:15\u202fPM`, `12\u202f480`, `8,40\xa0€`) as
+    plain spaces: the text part derived from a template and the one converted from its HTML
+    must read the same, and old mail clients show those characters as boxes."""
+    return str(text).replace("\u202f", " ").replace("\xa0", " ")
+
+
 def _format_date_part(moment: datetime | date, locality: Locality, fmt: str) -> str:
-    return str(_pattern(locality.locale, "date", fmt).apply(moment, _babel_locale(locality.locale)))
+    pattern = _pattern(locality.locale, "date", fmt)
+    return _plain(pattern.apply(moment, _babel_locale(locality.locale)))
 
 
 def _format_time_part(moment: datetime, locality: Locality, fmt: str) -> str:
-    return str(_pattern(locality.locale, "time", fmt).apply(moment, _babel_locale(locality.locale)))
+    pattern = _pattern(locality.locale, "time", fmt)
+    return _plain(pattern.apply(moment, _babel_locale(locality.locale)))
 
 
 def format_datetime(value: Any, fmt: str = "medium", zone: bool = True) -> str:
@@ -272,7 +294,7 @@ def format_time(value: Any, fmt: str = "short", zone: bool = True) -> str:
 def _unit(amount: int, unit: str, locale: str) -> str:
     from babel.units import format_unit
 
-    return str(format_unit(amount, unit, length="short", locale=_babel_locale(locale)))
+    return _plain(format_unit(amount, unit, length="short", locale=_babel_locale(locale)))
 
 
 def format_duration(value: Any) -> str:
@@ -321,10 +343,10 @@ def format_number(value: Any, digits: int | None = None) -> str:
 
     locale = _babel_locale(current_locality().locale)
     if digits is None:
-        return str(format_decimal(number, locale=locale))
+        return _plain(format_decimal(number, locale=locale))
     digits = max(0, min(int(digits), 10))
     pattern = "#,##0" + ("." + "0" * digits if digits else "")
-    return str(format_decimal(number, format=pattern, locale=locale, decimal_quantization=True))
+    return _plain(format_decimal(number, format=pattern, locale=locale, decimal_quantization=True))
 
 
 def format_currency(value: Any, currency: str = "EUR") -> str:
@@ -337,7 +359,7 @@ def format_currency(value: Any, currency: str = "EUR") -> str:
     from babel.numbers import format_currency as babel_currency
 
     try:
-        return str(
+        return _plain(
             babel_currency(
                 number, str(currency).upper(), locale=_babel_locale(current_locality().locale)
             )
