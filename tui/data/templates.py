@@ -1,5 +1,6 @@
-"""Email templates: the list with badges, one template, its live preview, save, reset, a sample
-emit."""
+"""Email templates: the list with badges and languages, one template of one locale, its live
+preview (in the owner's zone and locale, with the message's attachments), save, reset, a
+sample emit."""
 
 from __future__ import annotations
 
@@ -10,15 +11,20 @@ from tui.runtime import actor, owner
 
 if TYPE_CHECKING:
     from core.context import Context
+    from core.locality import Locality
 
 FALLBACK_FROM = "notifications@example.com"
+# At most 20 characters: the page's table fits 80 columns with the Languages column.
 AUDIENCE = {
     "tenant_recipients": "tenant recipients",
     "payload_email": "the payload's email",
-    "payload_email_or_tenant_recipients": "new user (or recipients)",
+    "payload_email_or_tenant_recipients": "new user/recipients",
     "system_recipients": "system recipients",
     "owner_recipients": "a burst's recipients",
 }
+# The locales the editor always offers, besides "every language" and the owner's own.
+EDITOR_LOCALES = ("en_US", "fr_FR", "de_DE")
+EVERY_LANGUAGE = "Every language"
 
 
 @dataclass(frozen=True)
@@ -29,6 +35,17 @@ class TemplateRow:
     toggle: str | None
     custom: bool
     editable: bool
+    # The locales the owner has custom templates of ("" = its template for every locale).
+    locales: tuple[str, ...] = ()
+
+    @property
+    def languages(self) -> str:
+        return languages(self.locales)
+
+
+def languages(locales: tuple[str, ...] | list[str]) -> str:
+    """`("", "fr_FR")` -> "any, fr_FR"."""
+    return ", ".join(locale or "any" for locale in locales)
 
 
 @dataclass
@@ -39,6 +56,10 @@ class Preview:
     mail_from: str = ""
     text: str = ""
     html: str = ""
+    # "fr_FR, Europe/Paris": where the preview reads, as the owner's mail will.
+    where: str = ""
+    # One line per file the message carries: name, type, size.
+    attachments: list[str] = field(default_factory=list)
 
 
 def load_rows(ctx: Context, slug: str | None) -> list[TemplateRow]:
@@ -51,15 +72,17 @@ def load_rows(ctx: Context, slug: str | None) -> list[TemplateRow]:
         for name in TEMPLATE_NAMES:
             details = template_details(session=session, tenant=tenant, name=name)
             scope = details["scope"]
+            locales = tuple(details["locales"])
             rows.append(
                 TemplateRow(
                     name=name,
                     scope=scope,
                     audience=AUDIENCE.get(details["audience"], details["audience"]),
                     toggle=details["toggle"],
-                    custom=details["custom"] is not None,
+                    custom=bool(locales),
                     # DIGEST (scope any) is customised by whichever owner is shown
                     editable=scope == "any" or (scope == "system") == (slug is None),
+                    locales=locales,
                 )
             )
     return rows
@@ -80,27 +103,75 @@ def emit_sample(ctx: Context, slug: str | None, name: str) -> str:
     return f"{name} emitted: " + (", ".join(states) or "no deliveries") + " — see Deliveries (6)"
 
 
-def load_template(ctx: Context, slug: str | None, name: str) -> dict[str, Any]:
+def load_template(ctx: Context, slug: str | None, name: str, locale: str = "") -> dict[str, Any]:
+    """`template_details` of the owner's template `name` of `locale` ("": for every locale),
+    with the From the server would use, and the zone and locale the owner's mail reads in
+    ("timezone", "owner_locale"; a system event's are the system's, whose mail it is)."""
+    from core.pipeline.emit_config import owner_config
     from core.senders import server_from
     from core.services.mail_servers import resolve_effective_server
     from core.services.templates import template_details
 
     with ctx.session() as session:
         tenant = owner(session, slug)
-        details = template_details(session=session, tenant=tenant, name=name)
+        details = template_details(session=session, tenant=tenant, name=name, locale=locale)
         server = resolve_effective_server(session=session, tenant=tenant).server
         details["server_from"] = (server_from(server) if server else "") or FALLBACK_FROM
+        mail_owner = None if details["scope"] == "system" else tenant
+        locality = owner_config(session, mail_owner).locality
+    details["timezone"], details["owner_locale"] = locality.timezone, locality.locale
     return details
 
 
-def make_preview(seq: int, name: str, parts: dict[str, str], server_from: str) -> Preview:
-    """Check and render the template as typed with the event's sample payload."""
+def locale_choices(owner_locale: str, locales: list[str]) -> list[tuple[str, str]]:
+    """(label, locale) for the editor's selector: every language (""), the owner's locale, the
+    languages mailbell ships, and any other locale the owner has a custom template of."""
+    from core.vocabulary import LOCALE_LABELS
+
+    codes = [owner_locale, *EDITOR_LOCALES, *sorted(locale for locale in locales if locale)]
+    choices = [(EVERY_LANGUAGE, "")]
+    for code in dict.fromkeys(codes):
+        label = f"{code} · {LOCALE_LABELS[code]}" if code in LOCALE_LABELS else code
+        if code == owner_locale:
+            label += " (owner's)"
+        choices.append((label, code))
+    return choices
+
+
+def preview_locality(details: dict[str, Any], locale: str) -> Locality:
+    """Where a preview reads: the owner's zone, in the template's locale (the owner's own
+    for its template of every locale)."""
+    from core.locality import Locality
+
+    return Locality(details["timezone"], locale or details["owner_locale"])
+
+
+def size_text(size: int) -> str:
+    """998 -> "998 bytes", 2150 -> "2.1 KB", 3670016 -> "3.5 MB"."""
+    if size < 1024:
+        return f"{size} bytes"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KB"
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+def make_preview(
+    seq: int,
+    name: str,
+    parts: dict[str, str],
+    server_from: str,
+    locality: Locality | None = None,
+) -> Preview:
+    """Check and render the template as typed with the event's sample payload, in `locality`
+    (default UTC, en_US)."""
     from core.catalog import sample
     from core.errors import MailbellError, ValidationError
+    from core.locality import Locality
     from core.rendering import TemplateSource, render
     from core.template_validation import validate_template
 
-    preview = Preview(seq)
+    locality = locality or Locality.default()
+    preview = Preview(seq, where=f"{locality.locale}, {locality.timezone}")
     try:
         validate_template(
             name, mail_from=parts["from"], subject=parts["subject"], body=parts["body"]
@@ -109,18 +180,30 @@ def make_preview(seq: int, name: str, parts: dict[str, str], server_from: str) -
         preview.errors[exc.field if exc.field in parts else "body"] = exc.message
     source = TemplateSource(name, parts["from"], parts["subject"], parts["body"])
     try:
-        message = render(name, sample(name), template=source, server_from=server_from)
+        message = render(
+            name, sample(name), template=source, server_from=server_from, locality=locality
+        )
     except MailbellError as exc:
         preview.errors.setdefault("body", str(exc))
         return preview
     preview.subject, preview.mail_from = message.subject, message.mail_from
     preview.text, preview.html = message.text, message.html
+    preview.attachments = [
+        f"{shown['filename']}  {shown['content_type']}  {size_text(shown['size'])}"
+        for shown in (attachment.shown() for attachment in message.attachments)
+    ]
     return preview
 
 
 def save_template(
-    ctx: Context, slug: str | None, name: str, parts: dict[str, str], custom: bool
+    ctx: Context,
+    slug: str | None,
+    name: str,
+    parts: dict[str, str],
+    custom: bool,
+    locale: str = "",
 ) -> None:
+    """Update the owner's custom template `name` of `locale` (`custom`), or create it."""
     from core.models.templates import TemplateUpdate
     from core.services.templates import create_custom_template, update_custom_template
 
@@ -132,6 +215,7 @@ def save_template(
                 tenant=tenant,
                 name=name,
                 changes=TemplateUpdate.from_fields(parts),
+                locale=locale,
                 actor=actor(),
             )
         else:
@@ -142,14 +226,15 @@ def save_template(
                 mail_from=parts["from"],
                 subject=parts["subject"],
                 body=parts["body"],
+                locale=locale,
                 actor=actor(),
             )
 
 
-def reset_template(ctx: Context, slug: str | None, name: str) -> None:
+def reset_template(ctx: Context, slug: str | None, name: str, locale: str = "") -> None:
     from core.services.templates import delete_custom_template
 
     with ctx.session() as session:
         delete_custom_template(
-            session=session, tenant=owner(session, slug), name=name, actor=actor()
+            session=session, tenant=owner(session, slug), name=name, locale=locale, actor=actor()
         )

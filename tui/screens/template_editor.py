@@ -1,12 +1,17 @@
-"""Edit one template: from, subject, HTML body (highlighted), live preview with the sample payload.
+"""Edit one template: language, from, subject, HTML body (highlighted), live preview with the
+sample payload.
 
-Every edit is validated by core.template_validation (errors carry their line) and rendered by
-core.rendering with the event's sample payload; the preview shows the message as text. Save
-creates or updates the owner's custom template; Reset deletes it (the default comes back).
+The Language selector picks which of the owner's custom templates is edited: the one for every
+language, or one locale's (a new one starts from the shipped default in that language). Every
+edit is validated by core.template_validation (errors carry their line) and rendered by
+core.rendering with the event's sample payload, in the owner's zone and the template's locale;
+the preview shows the message as text and lists its attachments. Save creates or updates the
+owner's custom template of that locale; Reset deletes it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
@@ -17,10 +22,10 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.timer import Timer
-from textual.widgets import Footer, Header, Input, Static, TextArea
+from textual.widgets import Footer, Header, Input, Select, Static, TextArea
 
 from tui.data import templates
-from tui.data.templates import Preview
+from tui.data.templates import EVERY_LANGUAGE, Preview
 from tui.jobs import Result, ShowsFailures, reporting
 from tui.widgets.form import Field, FormState
 
@@ -52,6 +57,14 @@ class TemplateReset(Result[None]):
 
 class TemplateEditorScreen(ShowsFailures, Screen[bool]):
     PAGE_TITLE = "Template editor"
+    DEFAULT_CSS = """
+    TemplateEditorScreen #preview-where {
+        color: $text-muted;
+    }
+    TemplateEditorScreen #preview-attachments {
+        padding: 1 0 0 0;
+    }
+    """
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("escape", "back", "Back", id="template.back"),
         Binding("ctrl+s", "save", "Save", id="template.save"),
@@ -83,6 +96,8 @@ class TemplateEditorScreen(ShowsFailures, Screen[bool]):
         self.seq = 0
         self.dirty = False
         self.loaded: dict[str, str] = {}
+        # The custom template edited: "" is the owner's template for every language.
+        self.locale = ""
         self._timer: Timer | None = None
 
     @property
@@ -93,6 +108,17 @@ class TemplateEditorScreen(ShowsFailures, Screen[bool]):
         yield Header(icon="✉")
         with Vertical(id="editor"):
             yield Static(Text(self.name_, style="bold"), id="template-title")
+            yield Field(
+                "Language",
+                Select(
+                    [(EVERY_LANGUAGE, "")],
+                    id="locale",
+                    value="",
+                    allow_blank=False,
+                    compact=True,
+                ),
+                name="locale",
+            )
             yield Field(
                 "From",
                 Input(id="from", compact=True, placeholder="(the server's From)"),
@@ -106,7 +132,9 @@ class TemplateEditorScreen(ShowsFailures, Screen[bool]):
                     )
                     yield Static("", id="body-error", classes="field-note -error")
                 with VerticalScroll(id="preview-pane"):
+                    yield Static("", id="preview-where", markup=False)
                     yield Static("Rendering…", id="preview", markup=False)
+                    yield Static("", id="preview-attachments", markup=False)
         yield Footer()
 
     def on_mount(self) -> None:
@@ -115,10 +143,13 @@ class TemplateEditorScreen(ShowsFailures, Screen[bool]):
         body.theme = "monokai" if self.app.current_theme.dark else "github_light"
         self.load()
 
-    @work(thread=True, exclusive=True, group="load", exit_on_error=False)
     def load(self) -> None:
+        self.load_locale(self.locale)
+
+    @work(thread=True, exclusive=True, group="load", exit_on_error=False)
+    def load_locale(self, locale: str) -> None:
         with reporting(self, "load"):
-            details = templates.load_template(self.ctx, self.slug, self.name_)
+            details = templates.load_template(self.ctx, self.slug, self.name_, locale)
             self.post_message(TemplateLoaded(details))
 
     def on_resize(self) -> None:
@@ -130,7 +161,11 @@ class TemplateEditorScreen(ShowsFailures, Screen[bool]):
         source = details["custom"] or details["default"]
         self.loaded = {key: source[key] for key in ("from", "subject", "body")}
         self.dirty = False
-        with self.prevent(Input.Changed, TextArea.Changed):
+        choices = templates.locale_choices(details["owner_locale"], details["locales"])
+        with self.prevent(Input.Changed, TextArea.Changed, Select.Changed):
+            locale = self.query_one("#locale", Select)
+            locale.set_options(choices)
+            locale.value = self.locale
             self.query_one("#from", Input).value = source["from"]
             self.query_one("#subject", Input).value = source["subject"]
             self.query_one("#body", TextArea).text = source["body"]
@@ -150,6 +185,8 @@ class TemplateEditorScreen(ShowsFailures, Screen[bool]):
             " custom " if custom else " default ",
             style="bold black on yellow" if custom else "reverse",
         )
+        if self.locale:
+            title.append(f" {self.locale}", style="bold")
         who = "the system" if self.slug is None else f"tenant {self.slug}"
         title.append(f"  {self.details['scope']} event · {who}", style="dim")
         if not self.editable:
@@ -179,13 +216,18 @@ class TemplateEditorScreen(ShowsFailures, Screen[bool]):
         if self.details is None:
             return
         self.seq += 1
-        self.render_preview(self.seq, self.parts(), self.details["server_from"])
+        self.render_preview(self.seq, self.parts(), self.details, self.locale)
 
     @work(thread=True, group="preview", exit_on_error=False)
-    def render_preview(self, seq: int, parts: dict[str, str], server_from: str) -> None:
+    def render_preview(
+        self, seq: int, parts: dict[str, str], details: dict[str, Any], locale: str
+    ) -> None:
         """Rendering is CPU work: on a thread, so typing never waits for it."""
         with reporting(self, "preview"):
-            preview = templates.make_preview(seq, self.name_, parts, server_from)
+            locality = templates.preview_locality(details, locale)
+            preview = templates.make_preview(
+                seq, self.name_, parts, details["server_from"], locality
+            )
             self.post_message(PreviewReady(preview))
 
     @on(PreviewReady)
@@ -208,6 +250,12 @@ class TemplateEditorScreen(ShowsFailures, Screen[bool]):
             text.append(preview.text)
             text.append("\n\n(sample payload)", style="dim")
             self.query_one("#preview", Static).update(text)
+            self.query_one("#preview-where", Static).update(f"Preview in {preview.where}")
+            files = Text()
+            if preview.attachments:
+                files.append("Attachments\n", style="bold")
+            files.append("\n".join(preview.attachments) or "No attachments")
+            self.query_one("#preview-attachments", Static).update(files)
 
     def on_input_changed(self, _: Input.Changed) -> None:
         self._edited()
@@ -243,12 +291,15 @@ class TemplateEditorScreen(ShowsFailures, Screen[bool]):
     @work(thread=True, exclusive=True, group="save", exit_on_error=False)
     def save(self, parts: dict[str, str], custom: bool) -> None:
         with reporting(self, "save"):
-            templates.save_template(self.ctx, self.slug, self.name_, parts, custom)
+            templates.save_template(self.ctx, self.slug, self.name_, parts, custom, self.locale)
             self.post_message(TemplateSaved(None))
+
+    def _which(self) -> str:
+        return f"{self.name_} ({self.locale})" if self.locale else self.name_
 
     @on(TemplateSaved)
     def saved(self, _: TemplateSaved) -> None:
-        self.notify(f"{self.name_} saved (custom template)")
+        self.notify(f"{self._which()} saved (custom template)")
         self.dirty = False
         self.load()
 
@@ -256,10 +307,10 @@ class TemplateEditorScreen(ShowsFailures, Screen[bool]):
         from tui.screens.confirm import ConfirmScreen
 
         if self.details is None or self.details["custom"] is None:
-            self.notify(f"{self.name_} uses the default already")
+            self.notify(f"{self._which()} uses the default already")
             return
         question = (
-            f"Reset {self.name_} to the default template? The custom template is "
+            f"Reset {self._which()} to the default template? The custom template is "
             "deleted. This cannot be undone."
         )
 
@@ -272,12 +323,12 @@ class TemplateEditorScreen(ShowsFailures, Screen[bool]):
     @work(thread=True, exclusive=True, group="save", exit_on_error=False)
     def reset(self) -> None:
         with reporting(self, "reset"):
-            templates.reset_template(self.ctx, self.slug, self.name_)
+            templates.reset_template(self.ctx, self.slug, self.name_, self.locale)
             self.post_message(TemplateReset(None))
 
     @on(TemplateReset)
     def was_reset(self, _: TemplateReset) -> None:
-        self.notify(f"{self.name_} is back to the default")
+        self.notify(f"{self._which()} is back to the default")
         self.dirty = False
         self.load()
 
@@ -304,17 +355,48 @@ class TemplateEditorScreen(ShowsFailures, Screen[bool]):
         panes.toggle_class("-preview-only")
 
     def action_back(self) -> None:
+        self._unless_unsaved("Leave the editor?", lambda: self.dismiss(False))
+
+    def _unless_unsaved(
+        self,
+        question: str,
+        then: Callable[[], object],
+        *,
+        kept: Callable[[], object] | None = None,
+    ) -> None:
+        """`then()`, after asking first when there are unsaved changes (`kept()` if the answer
+        is to keep them)."""
         from tui.screens.confirm import ConfirmScreen
 
         if not self.dirty:
-            self.dismiss(False)
+            then()
             return
 
         def answered(yes: bool | None) -> None:
             if yes:
-                self.dismiss(False)
+                then()
+            elif kept is not None:
+                kept()
 
         self.app.push_screen(
-            ConfirmScreen("Leave the editor? Unsaved changes are lost.", confirm="Discard"),
-            answered,
+            ConfirmScreen(f"{question} Unsaved changes are lost.", confirm="Discard"), answered
         )
+
+    @on(Select.Changed, "#locale")
+    def locale_chosen(self, event: Select.Changed) -> None:
+        event.stop()
+        chosen = event.value if isinstance(event.value, str) else ""
+        if self.details is None or chosen == self.locale:
+            return
+
+        def switch() -> None:
+            self.locale = chosen
+            self.load()
+
+        def keep() -> None:
+            select: Select[str] = self.query_one("#locale", Select)
+            with self.prevent(Select.Changed):
+                select.value = self.locale
+
+        which = f"the {chosen} template" if chosen else "the template for every language"
+        self._unless_unsaved(f"Edit {which}?", switch, kept=keep)

@@ -1,5 +1,6 @@
 """The email templates (the 14 of the PortSIP API, mailbell's 2 health alerts and DIGEST, the
-message of a burst's held events) with their default/custom badge; Enter opens the editor."""
+message of a burst's held events) with their default/custom badge and the languages the owner
+has custom templates in; Enter opens the editor."""
 
 from __future__ import annotations
 
@@ -63,14 +64,17 @@ class TemplatesScreen(MainScreen):
     def compose_body(self) -> ComposeResult:
         yield Static("", id="templates-note", classes="summary muted")
         yield DataTable(id="templates", cursor_type="row", zebra_stripes=True)
+        # The selected event's description and switch: a column of its own would not fit 80
+        # columns next to Languages.
+        yield Static("", id="templates-detail", classes="hint-line")
 
     def on_mount(self) -> None:
         table = self.query_one("#templates", DataTable)
         table.add_column("Template", key="name")
         table.add_column("", key="badge")
+        table.add_column("Languages", key="languages")
         table.add_column("Scope", key="scope")
         table.add_column("Sent to", key="audience")
-        table.add_column("Toggle", key="toggle")
 
     def reload(self) -> None:
         self.load(self.slug)
@@ -102,13 +106,26 @@ class TemplatesScreen(MainScreen):
             table.add_row(
                 Text(row.name, style=style or "bold"),
                 badge(row),
+                Text(row.languages or "—", style=style if row.locales else "dim"),
                 Text(row.scope, style=style),
                 Text(row.audience, style=style),
-                Text(_toggle(row), style=style or "dim"),
                 key=row.name,
             )
         if rows:
             table.move_cursor(row=min(cursor, len(rows) - 1))
+        self.describe()
+
+    def describe(self) -> None:
+        row = self.selected()
+        text = Text()
+        if row is not None:
+            text.append(row.name, style="bold")
+            text.append(f"  toggle: {_toggle(row)}")
+        self.query_one("#templates-detail", Static).update(text)
+
+    def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
+        event.stop()
+        self.describe()
 
     def selected(self) -> TemplateRow | None:
         table = self.query_one("#templates", DataTable)
