@@ -6,6 +6,12 @@
 - `GET|POST|DELETE /api/custom_email_templates/{name}`: read, partially update, or delete (the
   default is used again); 404 when the owner has none.
 
+Extension: `?locale=fr_FR` (or a language, `fr`) on the create and on these three names the
+owner's custom template of that locale; without it, its template for every locale (the only
+one a PortSIP client knows). The list carries every locale's, each with its `locale` (null: every
+locale); `?locale=` there lists that locale's only. A value that is not a locale is 400 naming
+`locale`. The bodies are the reference's either way.
+
 The owner is the token's tenant, or the system for a system token without `?tenant=` (system
 events are customised at system level, tenant events per tenant: 400 `tenant` otherwise).
 A name outside the 14 of the reference is 404 `{"error": "... valid names: ...", "field":
@@ -34,6 +40,7 @@ from api.template_checks import setup as setup_checks
 from core import validation as v
 from core.catalog import PORTSIP_NAMES, Event, get_event
 from core.errors import NotFound, ValidationError
+from core.locality import check_locale
 from core.models.templates import TemplateUpdate
 from core.services.templates import (
     create_custom_template,
@@ -70,6 +77,12 @@ CREATE_FIELDS = ("name", "from", "mail_from", "subject", "body")
 READ_ONLY = ("created_at", "updated_at")
 
 
+def _locale(request: web.Request) -> str:
+    """`?locale=`: "" (absent or empty: the template for every locale) or a checked locale."""
+    given = request.query.get("locale", "")
+    return check_locale("locale", given) if given else ""
+
+
 async def _prevalidate(request: web.Request, name: str, values: dict[str, str]) -> None:
     """`validate_template` in the checking process (400 `ValidationError` when refused)."""
     await request.app[TEMPLATE_CHECKS].validate(name, values)
@@ -104,8 +117,13 @@ async def get_default(request: web.Request) -> web.Response:
 
 async def list_custom(request: web.Request) -> web.Response:
     def work(session: Session, scope: Scope) -> list[dict[str, Any]]:
+        only = _locale(request) if "locale" in request.query else None
         rows = list_custom_templates(session=session, tenant=scope.tenant)
-        return [row.as_dict() for row in rows if row.name in PORTSIP_NAMES]
+        return [
+            row.as_dict()
+            for row in rows
+            if row.name in PORTSIP_NAMES and (only is None or row.locale == only)
+        ]
 
     return web.json_response(await scoped_read(request, work))
 
@@ -126,7 +144,9 @@ async def create_custom(request: web.Request) -> web.Response:
             "subject": fields.get("subject"),
             "body": fields.get("body"),
         }
-        values = values_for_create(tenant=scope.tenant, name=event.name, **parts)
+        values = values_for_create(
+            tenant=scope.tenant, name=event.name, locale=_locale(request), **parts
+        )
         return event.name, parts, values
 
     name, parts, values = await scoped_read(request, given)
@@ -134,8 +154,9 @@ async def create_custom(request: web.Request) -> web.Response:
 
     def work(session: Session, scope: Scope) -> dict[str, Any]:
         row = create_custom_template(
-            session=session, tenant=scope.tenant, name=name, actor=scope.actor, **parts
-        )
+            session=session, tenant=scope.tenant, name=name, locale=_locale(request),
+            actor=scope.actor, **parts,
+        )  # fmt: skip
         return row.as_dict()
 
     return web.json_response(await scoped_write(request, work))
@@ -146,7 +167,9 @@ async def get_custom(request: web.Request) -> web.Response:
 
     def work(session: Session, scope: Scope) -> dict[str, Any]:
         event = known_event(name)
-        row = get_custom_template(session=session, tenant=scope.tenant, name=event.name)
+        row = get_custom_template(
+            session=session, tenant=scope.tenant, name=event.name, locale=_locale(request)
+        )
         return row.as_dict()
 
     return web.json_response(await scoped_read(request, work))
@@ -166,7 +189,11 @@ async def update_custom(request: web.Request) -> web.Response:
             )
         changes = TemplateUpdate.from_fields(fields)
         values = values_for_update(
-            session=session, tenant=scope.tenant, name=event.name, changes=changes
+            session=session,
+            tenant=scope.tenant,
+            name=event.name,
+            changes=changes,
+            locale=_locale(request),
         )
         return event.name, changes, values
 
@@ -176,7 +203,7 @@ async def update_custom(request: web.Request) -> web.Response:
     def work(session: Session, scope: Scope) -> dict[str, Any]:
         row = update_custom_template(
             session=session, tenant=scope.tenant, name=event_name, changes=changes,
-            actor=scope.actor,
+            locale=_locale(request), actor=scope.actor,
         )  # fmt: skip
         return row.as_dict()
 
@@ -189,8 +216,9 @@ async def delete_custom(request: web.Request) -> web.Response:
     def work(session: Session, scope: Scope) -> str:
         event = known_event(name)
         delete_custom_template(
-            session=session, tenant=scope.tenant, name=event.name, actor=scope.actor
-        )
+            session=session, tenant=scope.tenant, name=event.name, locale=_locale(request),
+            actor=scope.actor,
+        )  # fmt: skip
         return event.name
 
     deleted = await scoped_write(request, work)

@@ -339,3 +339,32 @@ def template_details(
         "default": default_template(event.name, wanted or None).as_dict(),
         "custom": custom,
     }
+
+
+def template_in_use(
+    *, session: Session, tenant: Tenant | None, name: str, locale: str | None = None
+) -> tuple[TemplateSource, str | None]:
+    """`effective_template` and which custom template it is: the row's locale ("" for the
+    owner's template for every locale), or None when it is the shipped default."""
+    event = get_template(name)
+    wanted = _locale(locale) or None
+    row = _effective_row(session, event, tenant, wanted)
+    if row is None:
+        return default_template(event.name, wanted), None
+    source = TemplateSource(
+        name=row.name, mail_from=row.mail_from, subject=row.subject, body=row.body, custom=True
+    )
+    return source, row.locale
+
+
+def custom_locales(*, session: Session, tenant: Tenant | None) -> dict[str, list[str]]:
+    """Each template name → the locales of the custom templates that serve this owner's
+    messages ("" first: the one for every locale). System events list the system's, even for
+    a tenant; a tenant event has none at system level."""
+    found: dict[str, list[str]] = {}
+    for owner in (None,) if tenant is None else (tenant, None):
+        for row in session.exec(_query(owner)):
+            applies, whose = _event_owner(get_template(row.name), tenant)
+            if applies and whose is owner:
+                found.setdefault(row.name, []).append(row.locale)
+    return {name: sorted(locales) for name, locales in found.items()}

@@ -2,7 +2,9 @@
 
 Without `--tenant` a command acts at system level (system events' templates); tenant events are
 customised with `--tenant SLUG`; DIGEST (the digests of bursts) at either level, for the digests
-of that owner's events. Core modules are imported inside the commands.
+of that owner's events. `--locale L` names an owner's custom template for one locale (`fr_FR`)
+or language (`fr`); without it, the owner's template for every locale. Core modules are
+imported inside the commands.
 """
 
 from __future__ import annotations
@@ -27,6 +29,10 @@ app = typer.Typer(
 )
 
 TENANT_HELP = "Tenant slug (default: system level)."
+LOCALE_HELP = (
+    "The custom template of this locale (fr_FR) or language (fr); "
+    "default: the one for every locale."
+)
 SERVER_FROM_PLACEHOLDER = "mail-server@preview.invalid"
 
 
@@ -36,6 +42,18 @@ def _tenant(session: Session, slug: str | None) -> Tenant | None:
     from core.services.tenants import get_tenant
 
     return get_tenant(session=session, slug=slug)
+
+
+def _for(locale: str | None) -> str:
+    return f" for {locale}" if locale else ""
+
+
+def _size_text(size: int) -> str:
+    if size < 1024:
+        return f"{size} bytes"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KB"
+    return f"{size / (1024 * 1024):.1f} MB"
 
 
 def _toggle_text(name: str, toggle: str | None) -> str:
@@ -48,35 +66,53 @@ def _toggle_text(name: str, toggle: str | None) -> str:
 @app.command("list")
 def list_templates(
     tenant: str | None = typer.Option(None, "--tenant", help=TENANT_HELP),
+    locale: str | None = typer.Option(
+        None,
+        "--locale",
+        help="Show, for each template, the one a message read in this locale uses.",
+    ),
     as_json: bool = typer.Option(False, "--json", help="Print JSON rows."),
 ) -> None:
-    """The templates: scope, toggle, and whether a custom one is in use."""
+    """The templates: scope, toggle, and which custom ones exist (per locale) or are in use."""
     from core.catalog import TEMPLATE_NAMES, get_template
     from core.services import templates
 
+    rows: list[dict[str, Any]] = []
     with context().session() as session:
         owner = _tenant(session, tenant)
-        rows: list[dict[str, Any]] = []
+        if locale is not None:
+            from core.locality import check_locale
+
+            locale = check_locale("locale", locale)
+        locales = templates.custom_locales(session=session, tenant=owner)
         for name in TEMPLATE_NAMES:
             event = get_template(name)
-            effective = templates.effective_template(session=session, tenant=owner, name=name)
-            rows.append(
-                {
-                    "name": name,
-                    "scope": event.scope,
-                    "toggle": event.toggle,
-                    "custom": effective.custom,
-                    "subject": effective.subject,
-                }
-            )
+            # --locale: the template a message read in it uses. Without: the owner's template
+            # for every locale (or the default), then each of its localized ones.
+            wanted = [locale] if locale else [None, *(x for x in locales.get(name, []) if x)]
+            for each in wanted:
+                source, used = templates.template_in_use(
+                    session=session, tenant=owner, name=name, locale=each
+                )
+                rows.append(
+                    {
+                        "name": name,
+                        "scope": event.scope,
+                        "toggle": event.toggle,
+                        "custom": source.custom,
+                        "locale": used or None,
+                        "subject": source.subject,
+                    }
+                )
     if as_json:
         print_json(rows)
         return
-    typer.echo(f"{'NAME':<22} {'SCOPE':<7} {'TOGGLE':<29} {'CUSTOM':<6} SUBJECT")
+    typer.echo(f"{'NAME':<22} {'SCOPE':<7} {'TOGGLE':<29} {'LOCALE':<7} {'CUSTOM':<6} SUBJECT")
     for row in rows:
+        used = row["locale"] if row["locale"] else ("(any)" if row["custom"] else "-")
         typer.echo(
             f"{row['name']:<22} {row['scope']:<7} {_toggle_text(row['name'], row['toggle']):<29} "
-            f"{'yes' if row['custom'] else 'no':<6} {row['subject']}"
+            f"{used:<7} {'yes' if row['custom'] else 'no':<6} {row['subject']}"
         )
 
 
@@ -84,14 +120,19 @@ def list_templates(
 def show(
     name: str = typer.Argument(..., help="Template name, e.g. QUEUE_SLA (any case)."),
     tenant: str | None = typer.Option(None, "--tenant", help=TENANT_HELP),
+    locale: str | None = typer.Option(None, "--locale", help=LOCALE_HELP),
     as_json: bool = typer.Option(False, "--json", help="Print the full details as JSON."),
 ) -> None:
     """A template's event, variables, sample payload, default and custom versions."""
     from core.services import templates
 
     with context().session() as session:
+        owner = _tenant(session, tenant)
         details = templates.template_details(
-            session=session, tenant=_tenant(session, tenant), name=name
+            session=session, tenant=owner, name=name, locale=locale
+        )
+        _source, used = templates.template_in_use(
+            session=session, tenant=owner, name=name, locale=details["locale"]
         )
     if as_json:
         print_json(details)
@@ -102,7 +143,13 @@ def show(
         f"scope: {details['scope']}    toggle: {_toggle_text(details['name'], details['toggle'])}"
     )
     typer.echo(f"sent to: {details['audience']}")
-    typer.echo(f"in use: {'custom' if details['custom'] else 'default'}")
+    if details["locale"]:
+        typer.echo(f"locale: {details['locale']}")
+    in_use = "default" if used is None else f"custom ({used or 'any locale'})"
+    typer.echo(f"in use: {'custom' if details['custom'] else in_use}")
+    if details["locales"]:
+        listed = ", ".join(loc or "(any)" for loc in details["locales"])
+        typer.echo(f"custom templates: {listed}")
     typer.echo(f"from: {current['from'] or '(the mail server From address)'}")
     typer.echo(f"subject: {current['subject']}")
     typer.echo(f"body: {len(current['body'].encode('utf-8'))} bytes of HTML (--json shows it)")
@@ -112,27 +159,10 @@ def show(
         typer.echo(f"  {var:<20} {info['type']:<9} {required:<9} {info['description']}")
 
 
-@app.command("preview")
-def preview(
-    name: str = typer.Argument(..., help="Template name, e.g. QUEUE_SLA (any case)."),
-    tenant: str | None = typer.Option(None, "--tenant", help=TENANT_HELP),
-    data: str | None = typer.Option(
-        None, "--data", help="JSON object merged over the sample payload."
-    ),
-    html_file: Path | None = typer.Option(
-        None, "--html", dir_okay=False, help="Also write the HTML part to this file."
-    ),
-    show_html: bool = typer.Option(
-        False, "--show-html", help="Print the HTML part instead of the text."
-    ),
-) -> None:
-    """Render a template with its sample payload (or --data) and print subject and body."""
-    from core.catalog import get_template
+def _payload(event: Any, data: str | None) -> dict[str, Any]:
+    """The sample payload, with `--data` (a JSON object) merged over it."""
     from core.errors import ValidationError
-    from core.rendering import render
-    from core.services import templates
 
-    event = get_template(name)
     payload: dict[str, Any] = dict(event.sample)
     if data is not None:
         try:
@@ -142,42 +172,113 @@ def preview(
         if not isinstance(given, dict):
             raise ValidationError("data", "must be a JSON object")
         payload.update(given)
+    return payload
+
+
+@app.command("preview")
+def preview(
+    name: str = typer.Argument(..., help="Template name, e.g. QUEUE_SLA (any case)."),
+    tenant: str | None = typer.Option(None, "--tenant", help=TENANT_HELP),
+    locale: str | None = typer.Option(
+        None,
+        "--locale",
+        help="Render in this locale (default: the owner's), with the template it would use.",
+    ),
+    data: str | None = typer.Option(
+        None, "--data", help="JSON object merged over the sample payload."
+    ),
+    html_file: Path | None = typer.Option(
+        None, "--html", dir_okay=False, help="Also write the HTML part to this file."
+    ),
+    show_html: bool = typer.Option(
+        False, "--show-html", help="Print the HTML part instead of the text."
+    ),
+    as_json: bool = typer.Option(False, "--json", help="Print the rendered message as JSON."),
+) -> None:
+    """Render a template with its sample payload (or --data) in the owner's time zone and
+    locale, as a message would be, and print subject, body and attachments."""
+    from core.catalog import get_template
+    from core.locality import Locality, check_locale
+    from core.pipeline.emit_config import owner_config
+    from core.rendering import render
+    from core.services import templates
+
+    event = get_template(name)
+    payload = _payload(event, data)
+    wanted = check_locale("locale", locale) if locale is not None else None
     with context().session() as session:
-        source = templates.effective_template(
-            session=session, tenant=_tenant(session, tenant), name=event.name
+        owner = _tenant(session, tenant)
+        own = owner_config(session, owner).locality
+        locality = Locality(own.timezone, wanted or own.locale)
+        source, used = templates.template_in_use(
+            session=session, tenant=owner, name=event.name, locale=locality.locale
         )
-    rendered = render(event.name, payload, template=source, server_from=SERVER_FROM_PLACEHOLDER)
+    rendered = render(
+        event.name, payload, template=source, server_from=SERVER_FROM_PLACEHOLDER,
+        locality=locality,
+    )  # fmt: skip
     if html_file is not None:
         html_file.write_text(rendered.html, encoding="utf-8")
     sender = rendered.mail_from
     if sender == SERVER_FROM_PLACEHOLDER:
         sender = "(the mail server From address)"
-    typer.echo(f"Template: {event.name} ({'custom' if source.custom else 'default'})")
+    attachments = [attachment.shown() for attachment in rendered.attachments]
+    if as_json:
+        print_json(
+            {
+                "name": event.name,
+                "custom": source.custom,
+                "template_locale": used or None,
+                "locale": locality.locale,
+                "timezone": locality.timezone,
+                "from": sender,
+                "subject": rendered.subject,
+                "text": rendered.text,
+                "html": rendered.html,
+                "attachments": attachments,
+            }
+        )
+        return
+    kind = "default" if used is None else f"custom {used}".rstrip()
+    typer.echo(f"Template: {event.name} ({kind})")
+    typer.echo(f"Locale: {locality.locale}    Time zone: {locality.timezone}")
     typer.echo(f"From: {sender}")
     typer.echo(f"Subject: {rendered.subject}")
     for image in rendered.inline:
         typer.echo(f"Inline image: {image.filename} ({len(image.data)} bytes, cid:{image.cid})")
     typer.echo("")
     typer.echo(rendered.html if show_html else rendered.text)
+    if attachments:
+        typer.echo("")
+    for shown in attachments:
+        typer.echo(
+            f"attachment: {shown['filename']} ({shown['content_type']}, "
+            f"{_size_text(shown['size'])})"
+        )
 
 
 @app.command("set")
 def set_template(
     name: str = typer.Argument(..., help="Template name, e.g. QUEUE_SLA (any case)."),
     tenant: str | None = typer.Option(None, "--tenant", help=TENANT_HELP),
+    locale: str | None = typer.Option(None, "--locale", help=LOCALE_HELP),
     mail_from: str | None = typer.Option(None, "--from", help="From (empty: the server's)."),
     subject: str | None = typer.Option(None, "--subject", help="Subject template (one line)."),
     body_file: Path | None = typer.Option(
         None, "--body-file", dir_okay=False, help="HTML body template file ('-' reads stdin)."
     ),
 ) -> None:
-    """Customise a template (created from the default when new); absent fields are kept."""
+    """Customise a template (created from the default in its language when new); absent
+    fields are kept."""
     from core.errors import NotFound
+    from core.locality import check_locale
     from core.models.templates import TemplateUpdate
     from core.services import templates
 
     if mail_from is None and subject is None and body_file is None:
         raise usage_error("give at least one of --from, --subject, --body-file")
+    # Checked before the body is read from stdin: a bad locale reads nothing.
+    code = check_locale("locale", locale) if locale else ""
     body: str | None = None
     if body_file is not None:
         try:
@@ -190,7 +291,9 @@ def set_template(
         owner = _tenant(session, tenant)
         where = f"tenant {owner.slug}" if owner else "the system"
         try:
-            row = templates.get_custom_template(session=session, tenant=owner, name=name)
+            row = templates.get_custom_template(
+                session=session, tenant=owner, name=name, locale=code
+            )
         except NotFound:
             row = templates.create_custom_template(
                 session=session,
@@ -199,31 +302,38 @@ def set_template(
                 mail_from=mail_from,
                 subject=subject,
                 body=body,
+                locale=code,
                 actor=actor(),
             )
-            typer.echo(f"{row.name}: custom template created for {where}")
+            typer.echo(f"{row.name}: custom template{_for(code)} created for {where}")
             return
         changes = TemplateUpdate.from_fields({"from": mail_from, "subject": subject, "body": body})
         templates.update_custom_template(
-            session=session, tenant=owner, name=row.name, changes=changes, actor=actor()
-        )
-        typer.echo(f"{row.name}: custom template updated for {where}")
+            session=session, tenant=owner, name=row.name, changes=changes, locale=code,
+            actor=actor(),
+        )  # fmt: skip
+        typer.echo(f"{row.name}: custom template{_for(code)} updated for {where}")
 
 
 @app.command("reset")
 def reset(
     name: str = typer.Argument(..., help="Template name, e.g. QUEUE_SLA (any case)."),
     tenant: str | None = typer.Option(None, "--tenant", help=TENANT_HELP),
+    locale: str | None = typer.Option(None, "--locale", help=LOCALE_HELP),
 ) -> None:
-    """Delete the custom template: the default is used again."""
+    """Delete the custom template (of --locale): the next in the lookup order is used again
+    (the language's, the one for every locale, the default)."""
     from core.catalog import get_template
+    from core.locality import check_locale
     from core.services import templates
 
     event = get_template(name)
+    code = check_locale("locale", locale) if locale else ""
     with context().session() as session:
         owner = _tenant(session, tenant)
         templates.delete_custom_template(
-            session=session, tenant=owner, name=event.name, actor=actor()
+            session=session, tenant=owner, name=event.name, locale=code, actor=actor()
         )
     where = f"tenant {owner.slug}" if owner else "the system"
-    typer.echo(f"{event.name}: custom template deleted for {where}; the default is used again")
+    after = "the default is used again" if not code else f"messages in {code} use the next match"
+    typer.echo(f"{event.name}: custom template{_for(code)} deleted for {where}; {after}")

@@ -166,9 +166,11 @@ def _stored_names(fields: dict[str, Facts], enums: Mapping[str, type[StrEnum]]) 
 
 def _template_read_on_the_wire(fields: dict[str, Facts]) -> dict[str, Facts]:
     """`TemplateRead.as_dict`: `mail_from` is `from`; `name` is one of the reference's 14 (the
-    template endpoints show no other)."""
+    template endpoints show no other); `locale` "" (every locale) is null."""
     wire = dict(fields)
     wire["from"] = wire.pop("mail_from")
+    locale = wire["locale"]
+    wire["locale"] = Facts(locale.type, True, locale.enum, locale.limits)
     _stored_names(wire, {"name": TemplateName})
     return wire
 
