@@ -1,4 +1,5 @@
-"""Request bodies: `application/json`, at most 1 MiB, one JSON object.
+"""Request bodies: `application/json`, at most 1 MiB (`POST /api/events`: more, see
+`api.errors.body_limit`), one JSON object.
 
 The fields' JSON types are checked against the request's model (`api.json_types`); a `null` is
 the same as leaving the field out; any field the endpoint does not know is refused with 400
@@ -20,7 +21,7 @@ from typing import Any
 from aiohttp import web
 
 from api.body_text import refuse_unstorable_text
-from api.errors import MAX_BODY_BYTES, ApiError
+from api.errors import MAX_BODY_BYTES, ApiError, body_limit, too_large
 from api.json_types import json_name
 
 MAX_NUMBER_DIGITS = sys.get_int_max_str_digits()
@@ -74,12 +75,27 @@ class Body:
         return data
 
 
+CHUNK_BYTES = 256 * 1024
+
+
 async def read_body(request: web.Request) -> Body:
-    """The raw body (413 over 1 MiB); decode it with `Body.json_object()`."""
-    try:
-        raw = await request.read()
-    except web.HTTPRequestEntityTooLarge:
-        raise ApiError(413, f"the body is larger than {MAX_BODY_BYTES} bytes (1 MiB)") from None
-    if len(raw) > MAX_BODY_BYTES:
-        raise ApiError(413, f"the body is larger than {MAX_BODY_BYTES} bytes (1 MiB)")
+    """The raw body (413 over the route's limit: 1 MiB, more for events); decode it with
+    `Body.json_object()`."""
+    limit = body_limit(request)
+    if limit == MAX_BODY_BYTES:
+        try:
+            raw = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            raise too_large(limit) from None
+    else:
+        # Past the application's `client_max_size` (1 MiB): read the stream with this limit,
+        # stopping as soon as it is over.
+        received = bytearray()
+        async for chunk in request.content.iter_chunked(CHUNK_BYTES):
+            received += chunk
+            if len(received) > limit:
+                raise too_large(limit)
+        raw = bytes(received)
+    if len(raw) > limit:
+        raise too_large(limit)
     return Body(raw, request.content_type, request.headers.get("Content-Type") or "none")

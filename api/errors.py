@@ -11,11 +11,12 @@
 | `core.errors.StorageFullError`       | 507    | `{"error"}` (nothing was recorded)     |
 | `core.errors.StorageReadOnlyError`   | 503    | `{"error"}` (nothing was recorded)     |
 | a busy or locked database (`core.db_busy`) | 503 | `{"error"}`, `Retry-After: 1`        |
-| body over 1 MiB                      | 413    | `{"error"}`                            |
+| body over 1 MiB (events: see below)  | 413    | `{"error"}`                            |
 | aiohttp's 404 / 405                  | same   | `{"error"}` (405 keeps `Allow`)        |
 | anything else                        | 500    | `{"error": "internal error", "request_id"}` |
 
-A 500 is logged with its traceback and request id.
+A 500 is logged with its traceback and request id. `POST /api/events` takes a body of up to
+one attachment of MAILBELL_ATTACHMENT_MAX_BYTES in base64 plus 1 MiB (`body_limit`).
 
 Never a stack trace in an answer. Every answer carries `X-Request-Id`; each request is logged
 once (method, route, status, duration, request id; never a header or a body) and counted in
@@ -50,6 +51,8 @@ from core.errors import (
 log = logging.getLogger("mailbell.api")
 
 MAX_BODY_BYTES = 1024 * 1024  # 1 MiB; a larger body is answered 413
+# `POST /api/events` takes more: one attachment of MAILBELL_ATTACHMENT_MAX_BYTES in base64.
+EVENTS_PATH = "/api/events"
 RETRY_AFTER_BUSY_S = "1"  # a lock is held for a transaction, rarely for longer than a second
 REQUEST_ID = web.RequestKey("request_id", str)
 _SAFE_REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
@@ -71,6 +74,31 @@ class ApiError(Exception):
         self.message = message
         self.field = field
         self.headers = headers or {}
+
+
+def events_body_limit(attachment_max_bytes: int) -> int:
+    """The largest `POST /api/events` body: one maximal attachment in base64, plus 1 MiB."""
+    return 4 * -(-attachment_max_bytes // 3) + MAX_BODY_BYTES
+
+
+def body_limit(request: web.Request) -> int:
+    """The largest body `request`'s route takes (the events route's follows the settings)."""
+    if request.path == EVENTS_PATH and request.method == "POST":
+        from api.db import CONTEXT
+
+        return events_body_limit(request.app[CONTEXT].settings.attachment_max_bytes)
+    return MAX_BODY_BYTES
+
+
+def too_large(limit: int, length: int | None = None) -> ApiError:
+    """413 for a body over `limit` (`length`: what its Content-Length announced)."""
+    said = f"is larger than {limit} bytes"
+    if length is not None:
+        said = f"is {length} bytes; at most {limit}"
+    if limit == MAX_BODY_BYTES:
+        return ApiError(413, f"the body {said} (1 MiB)")
+    why = "an attachment of MAILBELL_ATTACHMENT_MAX_BYTES in base64, plus 1 MiB"
+    return ApiError(413, f"the body {said} ({why})")
 
 
 def error_body(message: str, field: str | None = None, **extra: Any) -> dict[str, Any]:
@@ -161,8 +189,8 @@ async def error_middleware(request: web.Request, handler: Handler) -> web.Stream
     response: web.StreamResponse
     try:
         length = request.content_length
-        if length is not None and length > MAX_BODY_BYTES:
-            raise ApiError(413, f"the body is {length} bytes; at most {MAX_BODY_BYTES} (1 MiB)")
+        if length is not None and length > (limit := body_limit(request)):
+            raise too_large(limit, length)
         response = await handler(request)
     except asyncio.CancelledError:
         raise

@@ -11,6 +11,10 @@ only after it committed. A repeated `key` answers the first emit's deliveries wi
 `"duplicate": true` and queues nothing, also when both were prepared at once. Tenant events
 act on the token's tenant (or `?tenant=` with a system token); system events need a system
 token without `?tenant=`.
+
+A voicemail whose recording is given as a URL has it fetched first, on the event loop, after a
+token check of its own (`_fetched`): a failed fetch leaves the recording out and says why
+(core/attachments/fetch.py). A tenant token's URL is fenced like its webhook URLs.
 """
 
 from __future__ import annotations
@@ -23,12 +27,13 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field
 from sqlmodel import Session
 
-from api.auth import Scope, scoped_prepared_write
-from api.body import read_body
+from api.auth import Scope, scoped_prepared_write, scoped_read
+from api.body import Body, read_body
 from api.db import CONTEXT, Answered, Batched
 from api.errors import ApiError
 from api.json_types import field_names, json_fields
 from core import validation as v
+from core.attachments.fetch import fetch_payload_files, wants_fetch
 from core.catalog import NAMES, Event, get_event
 from core.errors import ValidationError
 from core.pipeline.emit import (
@@ -90,9 +95,37 @@ def _answer(result: EmitResult, *, tenant_slug: str | None) -> dict[str, Any]:
     }
 
 
+# What every body with a recording to fetch holds (a cheap filter: most events have none).
+_FETCH_MARKER = b'"url"'
+_FETCH_EVENT = EventName.VOICEMAIL_RECEIVED.value.encode()
+
+
+async def _fetched(request: web.Request, raw: Body) -> dict[str, Any] | None:
+    """The event's data with its recording fetched, or None when there is nothing to fetch.
+
+    The token is checked first (nothing is fetched for a caller that may not post events);
+    a tenant-scoped caller's URL is fenced."""
+    if _FETCH_MARKER not in raw.raw or _FETCH_EVENT not in raw.raw.upper():
+        return None
+
+    def check(session: Session, scope: Scope) -> tuple[str, dict[str, Any], bool] | None:
+        body = raw.json_object()
+        event, data = body.get("event"), body.get("data")
+        if not isinstance(event, str) or not isinstance(data, dict):
+            return None
+        return (event, data, not scope.system_token) if wants_fetch(event, data) else None
+
+    found = await scoped_read(request, check)
+    if found is None:
+        return None
+    event, data, fenced = found
+    return await fetch_payload_files(event, data, fenced=fenced)
+
+
 async def post_event(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     raw = await read_body(request)
+    fetched = await _fetched(request, raw)
 
     def prepare(session: Session, scope: Scope) -> PreparedEmit | Answered:
         """On a preparing thread, after the token check: everything but the writes."""
@@ -107,7 +140,7 @@ async def post_event(request: web.Request) -> web.Response:
             box=ctx.box,
             tenant=scope.tenant,
             event=event.name,
-            data=body.get("data", {}),
+            data=fetched if fetched is not None else body.get("data", {}),
             key=body.get("key"),
         )
         if isinstance(prepared, EmitResult):  # a repeated key: nothing to write

@@ -58,11 +58,19 @@ def emit(
     key: str | None = typer.Option(None, "--key", help="Idempotency key: a repeat sends nothing."),
     as_json: bool = typer.Option(False, "--json"),
 ) -> None:
-    """Record an event and queue its notifications; prints one delivery id a line."""
+    """Record an event and queue its notifications; prints one delivery id a line.
+
+    A voicemail recording given as a URL is fetched first (no network fence: the operator's
+    own command); when it cannot be, the mail goes out without it and says why."""
+    import asyncio
+
+    from core.attachments.fetch import fetch_payload_files, wants_fetch
     from core.pipeline.emit import emit as emit_event
     from core.services.deliveries import delivery_public
 
     payload = _load_data(data, data_file)
+    if wants_fetch(event, payload):
+        payload = asyncio.run(fetch_payload_files(event, payload, fenced=False))
     ctx = context()
     with ctx.session() as session:
         owner = owner_tenant(session, tenant, system)

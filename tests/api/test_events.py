@@ -155,6 +155,7 @@ async def test_event_body_over_one_mib_is_413(
     api: ApiClient, ctx: Context, smtp_server: SmtpTestServer
 ) -> None:
     await _configure(api, smtp_server)
+    ctx.settings.attachment_max_bytes = 1024  # events bodies: 1 MiB plus one attachment's base64
     data = {**QUEUE_CALL_LOST, "reason": "x" * (2 * 1024 * 1024)}
     answer = await api.post(EVENTS, {"event": "QUEUE_CALL_LOST", "data": data})
     assert answer.status == 413
@@ -163,6 +164,8 @@ async def test_event_body_over_one_mib_is_413(
 
 
 async def test_chunked_body_over_one_mib_is_413(api: ApiClient, ctx: Context) -> None:
+    ctx.settings.attachment_max_bytes = 1024  # events bodies: 1 MiB plus one attachment's base64
+
     async def chunks() -> AsyncIterator[bytes]:
         yield b'{"event": "QUEUE_CALL_LOST", "data": {"reason": "'
         for _ in range(40):

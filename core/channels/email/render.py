@@ -9,7 +9,9 @@ event is recorded as `suppressed`; an owner without a mail server as `failed: no
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
 from sqlmodel import Session
@@ -18,7 +20,7 @@ from core.catalog import Event
 from core.channels.base import DigestDraft, DigestMessage, Renderer
 from core.channels.email.recipients import Group, header_to, payload_address, recipient_groups
 from core.crypto import SecretBox
-from core.errors import MailbellError
+from core.errors import MailbellError, PermanentError
 from core.locality import Locality
 from core.mail.mime import serialize
 from core.models.delivery import Delivery
@@ -95,11 +97,29 @@ def _render_message(
     )
 
 
+@lru_cache(maxsize=4)
+def _message_limit(configured: str | None) -> int:
+    from core.config import load_settings
+
+    return load_settings().message_max_bytes
+
+
 def _content(box: SecretBox, message: RenderedMessage) -> _Content:
+    """The message serialized (its attachments included) and sealed as one; PermanentError
+    over MAILBELL_MESSAGE_MAX_BYTES."""
+    raw = serialize(message)
+    # Settings are read again only when the variable changes (reading them takes a millisecond).
+    limit = _message_limit(os.environ.get("MAILBELL_MESSAGE_MAX_BYTES"))
+    if len(raw) > limit:
+        raise PermanentError(
+            f"the message is {len(raw)} bytes with its attachments; the limit is {limit} "
+            "(MAILBELL_MESSAGE_MAX_BYTES)",
+            step="render",
+        )
     return _Content(
         sender=envelope_sender(message.mail_from),  # the literal or server address
         message_id=message.message_id,
-        content=box.encrypt_bytes(serialize(message)),
+        content=box.encrypt_bytes(raw),
     )
 
 
@@ -198,7 +218,11 @@ class EmailRenderer(Renderer):
                 row.status, row.last_error, row.pending = DeliveryStatus.FAILED, str(exc), []
             return
         for index, ((row, _), to) in enumerate(zip(queued, tos, strict=True)):
-            rendered = _content(draft.box, message if index == 0 else message.addressed(to))
+            try:
+                rendered = _content(draft.box, message if index == 0 else message.addressed(to))
+            except PermanentError as exc:  # over the message size limit
+                row.status, row.last_error, row.pending = DeliveryStatus.FAILED, str(exc), []
+                continue
             row.sender = rendered.sender
             row.message_id = rendered.message_id
             row.content = rendered.content

@@ -8,7 +8,7 @@ section, 50 blocks) and user-supplied text is escaped, so a payload cannot menti
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
@@ -139,8 +139,10 @@ def alert_message(
     tenant: str | None,
     delivery_id: int | None,
     at: datetime,
+    files: Sequence[Mapping[str, Any]] = (),
 ) -> dict[str, Any]:
-    """`{"text": fallback, "blocks": [...]}` for chat.postMessage (add `channel`)."""
+    """`{"text": fallback, "blocks": [...]}` for chat.postMessage (add `channel`). `files`:
+    the attachments of the event's mail (`Attachment.shown()`), named on a line of their own."""
     if event.name in HEALTH_EVENTS:
         return health_message(payload=payload, tenant=tenant, delivery_id=delivery_id, at=at)
     heading = title(event, payload)
@@ -161,6 +163,8 @@ def alert_message(
     for key, raw in payload.items():
         if raw is None or raw == "" or key in HIDDEN_FIELDS or raw == REDACTED:
             continue
+        if isinstance(raw, dict):  # a file (recording, report_file): named in `files`
+            continue
         rich, text = _value(key, raw)
         plain.append(f"{_label(key)}: {escape(text)}")
         if len(rich) > LONG_VALUE:
@@ -173,12 +177,38 @@ def alert_message(
     for start in range(0, len(fields), FIELDS_PER_SECTION):
         blocks.append({"type": "section", "fields": fields[start : start + FIELDS_PER_SECTION]})
     blocks.extend(long_sections)
+    if files:
+        blocks.append(files_line(files))
     blocks = [*blocks[: MAX_BLOCKS - 1], _footer(tenant, delivery_id, at)]
     where = f"[{escape(tenant)}]" if tenant else "[system]"
     # The fallback is mrkdwn too (notifications show it): escaped like the sections.
     heading = escape(heading)
     fallback = " — ".join([f"{where} {heading}", "; ".join(plain)]) if plain else heading
     return {"text": truncate(fallback, FALLBACK_MAX), "blocks": blocks}
+
+
+def file_size(size: int) -> str:
+    if size < 1024:
+        return f"{size} B"
+    if size < 1024 * 1024:
+        return f"{round(size / 1024)} KB"
+    return f"{size / (1024 * 1024):.1f} MB"
+
+
+def files_line(files: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """A context line naming each file: `📎 voicemail-1012.wav (audio/wav, 34 KB)`."""
+    elements = [
+        {
+            "type": "mrkdwn",
+            "text": truncate(
+                f"📎 {escape(str(file['filename']))} "
+                f"({escape(str(file['content_type']))}, {file_size(int(file['size']))})",
+                FIELD_TEXT_MAX,
+            ),
+        }
+        for file in files[:10]  # a context block holds at most 10 elements
+    ]
+    return {"type": "context", "elements": elements}
 
 
 def _section(text: str) -> dict[str, Any]:

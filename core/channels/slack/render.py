@@ -1,11 +1,17 @@
-"""An event's Slack deliveries: one per channel that mirrors it (its Slack routes)."""
+"""An event's Slack deliveries: one per channel that mirrors it (its Slack routes).
+
+The files the event's mail carries (core/attachments) are named in the message, not uploaded:
+they are built once per event from the validated payload (the only place their bytes are) and
+handed to each row's message through its `route`.
+"""
 
 from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
+from core.attachments import BUILDERS, attachments_for
 from core.channels.base import DigestDraft, DigestMessage, Renderer
 from core.channels.slack.blocks import alert_message
 from core.pipeline.outbox import DeliveryRow
@@ -34,8 +40,11 @@ class SlackRenderer(Renderer):
         targets = draft.config.targets(
             self.name, name, lambda: slack_targets(draft.session, draft.tenant, name)
         )
+        files = _files(name, draft.payload, draft) if targets and name in BUILDERS else ()
         return [
-            DeliveryRow(self.name, target, status=DeliveryStatus.QUEUED, pending=[target])
+            DeliveryRow(
+                self.name, target, status=DeliveryStatus.QUEUED, pending=[target], route=files
+            )
             for target in targets
         ]
 
@@ -43,11 +52,24 @@ class SlackRenderer(Renderer):
         self, prepared: PreparedEmit, row: DeliveryRow, delivery_id: int, at: datetime
     ) -> bytes:
         """The alert's context line names its delivery id, known only after the insert."""
+        files = row.route
+        if files is None and prepared.spec.name in BUILDERS:  # a copy made by a resend
+            files = _files(prepared.spec.name, prepared.spec.validate(prepared.data or {}), None)
         message = alert_message(
             event=prepared.spec,
             payload=prepared.shown,
             tenant=prepared.tenant.slug if prepared.tenant else None,
             delivery_id=delivery_id,
             at=at,
+            files=files or (),
         )
         return prepared.box.encrypt_bytes(json.dumps(message).encode())
+
+
+def _files(event: str, payload: Any, draft: EmitDraft | None) -> tuple[dict[str, Any], ...]:
+    """Name, type and size of each file the event's mail carries, built as its mail builds
+    them (in the owner's locality)."""
+    from core.locality import rendering_in
+
+    with rendering_in(draft.config.locality if draft is not None else None):
+        return tuple(file.shown() for file in attachments_for(event, payload, mail_from=""))
