@@ -185,3 +185,15 @@ def test_the_language_choices() -> None:
     assert [value for _, value in choices] == ["", "fr_CA", "en_US", "fr_FR", "de_DE", "it_IT"]
     assert choices[0][0] == EVERY_LANGUAGE
     assert choices[1][0] == "fr_CA · Français (Canada) (owner's)"
+
+
+async def test_f6_shows_the_preview_alone_from_the_body(ctx, actor, make_app) -> None:
+    parisian(ctx, actor)
+    app = make_app(tenant_slug="acme", start="templates")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_editor(pilot, "VOICEMAIL_RECEIVED")
+        assert app.focused is app.screen.query_one("#body")
+        await pilot.press("f6")
+        assert app.screen.query_one("#editor-panes").has_class("-preview-only")
+        await pilot.press("f6")
+        assert not app.screen.query_one("#editor-panes").has_class("-preview-only")

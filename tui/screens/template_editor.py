@@ -82,6 +82,7 @@ class TemplateEditorScreen(ShowsFailures, Screen[bool]):
             "Preview",
             id="template.preview",
             tooltip="Show the preview full height (again: back to the editor)",
+            priority=True,  # the body's TextArea binds f6 (select line) too
         ),
     ]
 
