@@ -16,8 +16,9 @@ from email.policy import default as default_policy
 import pytest
 from jinja2 import meta
 
-from core.catalog import TEMPLATE_NAMES, sample
-from core.locality import Locality
+from core.attachments import Attachment
+from core.catalog import TEMPLATE_NAMES, get_template, sample
+from core.locality import Locality, rendering_in
 from core.models.tenancy import NotificationSettingsUpdate
 from core.paths import templates_dir
 from core.pipeline.worker import Worker
@@ -25,9 +26,11 @@ from core.rendering import (
     HTML_ENV,
     LINE_ENV,
     TemplateSource,
+    compile_body,
     default_template,
     language_defaults,
     render,
+    render_context,
 )
 from core.services.notifications import get_notification_settings, update_notification_settings
 from core.services.templates import effective_template
@@ -122,6 +125,42 @@ def test_queue_sla_reads_in_the_language_zone_and_locale(language: str) -> None:
     assert shipped.breached in message.text
     assert shipped.breached in message.html
     assert "Breached at" not in message.text
+
+
+def _body_text(name: str, language: str, files: tuple[Attachment, ...], **data: object) -> str:
+    """The shipped body's text for the sample (with `data` over it) and these files."""
+    event = get_template(name)
+    payload = event.validate({**sample(name), **data})
+    context = render_context(event, payload, "qr@acme.example", files)
+    with rendering_in(Locality(PARIS, LANGUAGES[language].locale)):
+        return compile_body(default_template(name, LANGUAGES[language].locale).body).html.render(
+            context
+        )
+
+
+@pytest.mark.parametrize(
+    ("name", "field", "filename"),
+    [
+        ("VOICEMAIL_RECEIVED", "recording", "voicemail-1012.wav"),
+        ("CALL_REPORT_COMPLETED", "report_file", "october.csv"),
+    ],
+)
+def test_an_attached_file_is_named_in_the_language(
+    language: str, name: str, field: str, filename: str
+) -> None:
+    attached = (Attachment(filename, "application/octet-stream", b"RIFF"),)
+    with_file = _body_text(name, language, attached, **{field: None})
+    without = _body_text(name, language, (), **{field: None})
+    assert f"({filename})" in with_file
+    assert filename not in without
+    assert with_file.count("<p") == without.count("<p") + 1
+
+
+def test_a_recording_that_could_not_be_attached_says_why(language: str) -> None:
+    reason = "the recording could not be fetched: the server answered 404"
+    text = _body_text("VOICEMAIL_RECEIVED", language, (), recording=None, recording_error=reason)
+    assert reason in text
+    assert "https://pbx.example.com/portal/voicemail/5812" in text  # the portal's link stays
 
 
 def _set_locality(ctx, session, tenant, **fields: str) -> str:
