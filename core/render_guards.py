@@ -11,9 +11,13 @@ first), so every call that can multiply its input is checked from its arguments:
 - operators `*` (strings: the result's size; lists: their length; integers: their bits), `+`
   (strings and lists), `**` (exponent and bits);
 - filters `center`, `indent`, `wordwrap`, `truncate`, `format`, `replace`, `join`, `batch`,
-  `slice`, `sum` (numbers only), `tojson` (indent), and the `lipsum()` global (words).
+  `slice`, `sum` (numbers only), `tojson` (indent), and the `lipsum()` global (words);
+- the locale filters (core/locality.py): the format of `datetime`, `date` and `time` is text of
+  at most `MAX_FORMAT` characters, `number`'s `digits` a whole number from 0 to `MAX_DIGITS`.
 
-Refusals are `BudgetExceeded` (core/render_budget.py) naming the argument and its cap.
+Refusals are `BudgetExceeded` (core/render_budget.py) naming the argument and its cap; a locale
+filter's argument out of its rule is `FilterArgumentError` naming the filter and the rule (the
+template is refused when saved: its test render fails with that reason and line).
 """
 
 from __future__ import annotations
@@ -25,6 +29,7 @@ import string
 from collections.abc import Callable, Iterable
 from typing import Any
 
+from jinja2.exceptions import FilterArgumentError
 from jinja2.sandbox import SecurityError
 from jinja2.utils import generate_lorem_ipsum
 
@@ -35,6 +40,8 @@ MAX_ITEMS = 100_000  # length of a list or tuple built by `*` or `+`
 MAX_INT_BITS = 16_384  # about 4,900 decimal digits: more than any notification needs
 MAX_JSON_INDENT = 16
 MAX_LIPSUM_WORDS = 10_000
+MAX_FORMAT = 100  # characters of a date or time format (a CLDR pattern or strftime format)
+MAX_DIGITS = 10  # decimals `number(digits)` may ask for
 _PERCENT = re.compile(r"%(?:\([^)]*\))?[-#0 +]*(\*|\d+)?(?:\.(\*|\d+)?)?")
 _DIGITS = re.compile(r"\d+")
 _FORMATTER = string.Formatter()
@@ -236,6 +243,39 @@ def _check_tojson(a: dict[str, Any]) -> dict[str, Any]:
     return a
 
 
+def _check_format_text(filter_name: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """The format of `datetime`, `date`, `time`: text (a named format, a CLDR pattern, a
+    strftime format) of at most `MAX_FORMAT` characters (each letter of a pattern can pad its
+    field, and patterns are cached by their text)."""
+
+    def check(a: dict[str, Any]) -> dict[str, Any]:
+        fmt = a["fmt"]
+        if not isinstance(fmt, str):
+            raise FilterArgumentError(
+                f'{filter_name}(): the format must be text, e.g. "medium", "d MMM" or '
+                f'"%d/%m %H:%M" (got {type(fmt).__name__})'
+            )
+        if len(fmt) > MAX_FORMAT:
+            raise FilterArgumentError(
+                f"{filter_name}(): a format is at most {MAX_FORMAT} characters "
+                f"(this one has {len(fmt)})"
+            )
+        return a
+
+    return check
+
+
+def _check_digits(a: dict[str, Any]) -> dict[str, Any]:
+    digits = a["digits"]
+    if digits is None:
+        return a
+    if not isinstance(digits, int) or isinstance(digits, bool) or not 0 <= digits <= MAX_DIGITS:
+        raise FilterArgumentError(
+            f"number(): digits is a whole number from 0 to {MAX_DIGITS} (got {digits!r:.20})"
+        )
+    return a
+
+
 _FILTER_CHECKS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "center": _check_center,
     "indent": _check_indent,
@@ -248,6 +288,11 @@ _FILTER_CHECKS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "slice": _check_slice,
     "sum": _check_sum,
     "tojson": _check_tojson,
+    # the locale filters (core/locality.py)
+    "datetime": _check_format_text("datetime"),
+    "date": _check_format_text("date"),
+    "time": _check_format_text("time"),
+    "number": _check_digits,
 }
 
 

@@ -45,6 +45,7 @@ from core.locality import FILTERS, Locality, rendering_in
 from core.mail.headers import automatic_headers, list_id, message_domain
 from core.paths import templates_dir
 from core.render_budget import BudgetExceeded, check_line
+from core.render_guards import guard_filter
 from core.sandbox import BudgetSandbox
 from core.senders import check_headers, compose_from
 from core.vocabulary import SHIPPED_LANGUAGES
@@ -78,7 +79,8 @@ def _make_env(*, autoescape: bool) -> BudgetSandbox:
     env = BudgetSandbox(
         autoescape=autoescape, undefined=StrictUndefined, finalize=_finalize, auto_reload=False
     )
-    env.filters.update(FILTERS)
+    # Added after the sandbox wrapped its own: guarded (arguments checked, output counted) here.
+    env.filters.update({name: guard_filter(name, func) for name, func in FILTERS.items()})
     env.globals["range"] = _limited_range
     return env
 

@@ -9,9 +9,10 @@
 4. Every variable is one the event has (`jinja2.meta.find_undeclared_variables` against the
    payload model and the render variables), and filters and tests exist.
 5. A test render in the sandbox with the event's sample payload, and again with only its
-   required fields: whatever fails there (a SecurityError, a filter on a missing value) is
-   refused with its line. The `from` address must be literal text (or absent: the server's),
-   and the rendered `from` exactly one mailbox (core/senders.py).
+   required fields: whatever fails there (a SecurityError, a filter on a missing value, a
+   locale filter's argument out of its rule: `|datetime` with a format over 100 characters,
+   `|number(11)`) is refused with its line. The `from` address must be literal text (or
+   absent: the server's), and the rendered `from` exactly one mailbox (core/senders.py).
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from jinja2 import meta, nodes
 
 from core.catalog import Event, get_template, variables
 from core.errors import ValidationError
+from core.locality import rendering_in
 from core.render_budget import BudgetExceeded, check_line
 from core.rendering import (
     HTML_ENV,
@@ -129,12 +131,15 @@ def _validate(event: Event, *, mail_from: str, subject: str, body: str) -> None:
     check_source("from", mail_from, LINE_ENV, event, payload_vars)
     check_source("subject", subject, LINE_ENV, event, every_var)
     check_source("body", body, HTML_ENV, event, every_var)
-    for payload in (event.sample_payload(), event.minimal_payload()):
-        context: dict[str, Any] = render_context(event, payload, "qr.preview@mailbell.invalid")
-        _test_render("from", compile_line(mail_from), dict(payload))
-        _check_line("subject", _test_render("subject", compile_line(subject), context))
-        _test_render("body", compile_body(body).html, context)
-        check_from_template(mail_from, partial(_render_line, values=dict(payload)))
+    # In the default locality (UTC, en_US): a format or argument a filter refuses is refused in
+    # any; entering it loads Babel's data before the test render's time budget starts.
+    with rendering_in(None):
+        for payload in (event.sample_payload(), event.minimal_payload()):
+            context: dict[str, Any] = render_context(event, payload, "qr.preview@mailbell.invalid")
+            _test_render("from", compile_line(mail_from), dict(payload))
+            _check_line("subject", _test_render("subject", compile_line(subject), context))
+            _test_render("body", compile_body(body).html, context)
+            check_from_template(mail_from, partial(_render_line, values=dict(payload)))
 
 
 def _render_line(source: str, values: dict[str, Any]) -> str:
