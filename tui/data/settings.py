@@ -1,4 +1,5 @@
-"""Notification settings of a tenant or of the system: read, save, the recipients rule."""
+"""Notification settings of a tenant or of the system: read (with the system's time zone and
+locale, which a tenant's unset ones follow), save, the recipients rule."""
 
 from __future__ import annotations
 
@@ -18,6 +19,8 @@ class SettingsView:
     values: NotificationSettingsRead
     effective: str  # tenant, system, none
     server: str | None
+    # A tenant's page: the system's (timezone, locale), which its unset values follow.
+    inherited: tuple[str, str] | None = None
 
 
 def load(ctx: Context, slug: str | None) -> SettingsView:
@@ -30,7 +33,11 @@ def load(ctx: Context, slug: str | None) -> SettingsView:
         effective = resolve_effective_server(session=session, tenant=tenant)
         server = effective.server
         label = f"{server.name} ({server.host}:{server.port})" if server else None
-    return SettingsView(slug, values, effective.source or "none", label)
+        inherited = None
+        if tenant is not None:
+            system = get_notification_settings(session=session, tenant=None)
+            inherited = (system.effective_timezone, system.effective_locale)
+    return SettingsView(slug, values, effective.source or "none", label, inherited)
 
 
 def save(ctx: Context, slug: str | None, changes: dict[str, Any]) -> None:

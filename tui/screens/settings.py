@@ -1,5 +1,6 @@
-"""Notification settings: the tenant's (or the system's) recipients, event toggles, delivery
-settings (recipient mode, the system-server switch, digest policies), test email.
+"""Notification settings: the tenant's (or the system's) recipients, event toggles, time zone
+and locale, delivery settings (recipient mode, the system-server switch, digest policies), test
+email.
 
 A tenant sees which server sends its mail: the green line of the reference when the system
 server is used, and a prompt with a Settings button when no server can send; with the
@@ -24,6 +25,7 @@ from tui.jobs import JobFailed, Result, reporting
 from tui.runtime import field_of, message_of
 from tui.screens.base import MainScreen
 from tui.widgets.delivery_settings import DeliverySettings
+from tui.widgets.locality_settings import LocalitySettings
 from tui.widgets.recipients import RecipientsEditor
 
 SYSTEM_SERVER_TEXT = (
@@ -99,6 +101,7 @@ class SettingsScreen(MainScreen):
                             yield Switch(id=name, classes="inline")
                             yield Label(label)
             yield Static("", id="toggle-error", classes="field-note -error")
+            yield LocalitySettings(id="locality-settings")
             yield DeliverySettings(id="delivery-settings")
             with Horizontal(classes="form-buttons"):
                 yield Button("Save", id="save", variant="primary", compact=True)
@@ -127,6 +130,7 @@ class SettingsScreen(MainScreen):
         toggles = SYSTEM_TOGGLE_LABELS if system else TENANT_TOGGLE_LABELS
         with self.prevent(Switch.Changed, Input.Changed, Select.Changed):
             self.query_one("#delivery-settings", DeliverySettings).show(values)
+            self.query_one("#locality-settings", LocalitySettings).show(values, view.inherited)
             if system:
                 self.query_one("#apply_to_all_tenants", Switch).value = bool(
                     values.apply_to_all_tenants
@@ -190,8 +194,8 @@ class SettingsScreen(MainScreen):
     def on_recipients_editor_changed(self, _: RecipientsEditor.Changed) -> None:
         self._mark_dirty(True)
 
-    @on(Input.Changed, ".digest-input")
-    @on(Select.Changed, "#recipient_mode")
+    @on(Input.Changed, ".digest-input, #timezone")
+    @on(Select.Changed, "#recipient_mode, #locale")
     def _delivery_changed(self) -> None:
         self._mark_dirty(True)
 
@@ -207,6 +211,7 @@ class SettingsScreen(MainScreen):
             changes["apply_to_all_tenants"] = self.query_one("#apply_to_all_tenants", Switch).value
         delivery = self.query_one("#delivery-settings", DeliverySettings)
         changes.update(delivery.changes(system=system))
+        changes.update(self.query_one("#locality-settings", LocalitySettings).changes())
         return changes
 
     def on_button_pressed(self, event: Button.Pressed) -> None:
@@ -249,6 +254,8 @@ class SettingsScreen(MainScreen):
             self.query_one("#recipients", RecipientsEditor).show_error(message_of(exc))
             message.prevent_default()
         elif self.query_one("#delivery-settings", DeliverySettings).show_error(
+            field, message_of(exc)
+        ) or self.query_one("#locality-settings", LocalitySettings).show_error(
             field, message_of(exc)
         ):
             message.prevent_default()
