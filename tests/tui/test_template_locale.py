@@ -14,7 +14,8 @@ from core.services.templates import create_custom_template, get_custom_template
 from core.services.tenants import get_tenant
 from tests.tui.conftest import rows, seed, settle
 from tests.tui.test_templates import open_editor, preview, wait_preview
-from tui.data.templates import EVERY_LANGUAGE, locale_choices
+from tui.data.deliveries import load_delivery
+from tui.data.templates import EVERY_LANGUAGE, emit_sample, locale_choices
 
 
 def parisian(ctx, actor) -> None:
@@ -74,6 +75,29 @@ async def test_the_preview_lists_the_attachments(ctx, actor, make_app) -> None:
         assert any(line.startswith("invite.ics  text/calendar  ") for line in files)
         assert all(line.endswith(" KB") for line in files[1:])
         assert "10 nov. 2026, 16:00 CET" in preview(app)
+
+
+async def test_the_voicemail_preview_lists_its_recording(ctx, actor, make_app) -> None:
+    parisian(ctx, actor)
+    app = make_app(tenant_slug="acme", start="templates")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await open_editor(pilot, "VOICEMAIL_RECEIVED")
+        await choose(pilot, "fr_FR")
+        await wait_preview(pilot)
+        assert shown(app, "#preview-attachments").splitlines() == [
+            "Attachments",
+            "voicemail-1012.wav  audio/wav  844 bytes",
+        ]
+        assert "3 nov. 2026, 17:20 CET" in preview(app)
+
+
+def test_the_sample_emit_carries_the_recording(ctx, actor) -> None:
+    parisian(ctx, actor)
+    emitted = emit_sample(ctx, "acme", "VOICEMAIL_RECEIVED")
+    assert emitted.startswith("VOICEMAIL_RECEIVED emitted: #")
+    delivery = int(emitted.split("#")[1].split()[0])
+    message = load_delivery(ctx, "acme", delivery)["message"]
+    assert "Attached: voicemail-1012.wav" in message
 
 
 async def test_save_in_french_leaves_the_template_for_every_language(ctx, actor, make_app) -> None:

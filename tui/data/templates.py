@@ -90,12 +90,14 @@ def load_rows(ctx: Context, slug: str | None) -> list[TemplateRow]:
 
 def emit_sample(ctx: Context, slug: str | None, name: str) -> str:
     """Emit `name` with its sample payload, as `mailbell emit` would; what became of it."""
-    from core.catalog import sample
+    from core.catalog import get_template
     from core.pipeline.emit import emit
 
+    # The sample as PortSIP would send it: its files' bytes included (a dumped payload has none).
+    data = dict(get_template(name).sample)
     with ctx.session() as session:
         tenant = owner(session, slug)
-        result = emit(session=session, box=ctx.box, tenant=tenant, event=name, data=sample(name))
+        result = emit(session=session, box=ctx.box, tenant=tenant, event=name, data=data)
         states = [
             f"#{d.id} {d.status}" + (f" ({d.last_error})" if d.last_error else "")
             for d in result.deliveries
@@ -164,7 +166,7 @@ def make_preview(
 ) -> Preview:
     """Check and render the template as typed with the event's sample payload, in `locality`
     (default UTC, en_US)."""
-    from core.catalog import sample
+    from core.catalog import get_template
     from core.errors import MailbellError, ValidationError
     from core.locality import Locality
     from core.rendering import TemplateSource, render
@@ -180,9 +182,9 @@ def make_preview(
         preview.errors[exc.field if exc.field in parts else "body"] = exc.message
     source = TemplateSource(name, parts["from"], parts["subject"], parts["body"])
     try:
-        message = render(
-            name, sample(name), template=source, server_from=server_from, locality=locality
-        )
+        # The validated sample itself: its files keep their bytes, so they are listed.
+        payload = get_template(name).sample_payload()
+        message = render(name, payload, template=source, server_from=server_from, locality=locality)
     except MailbellError as exc:
         preview.errors.setdefault("body", str(exc))
         return preview
