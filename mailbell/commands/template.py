@@ -131,13 +131,12 @@ def show(
         details = templates.template_details(
             session=session, tenant=owner, name=name, locale=locale
         )
-        _source, used = templates.template_in_use(
+        source, used = templates.template_in_use(
             session=session, tenant=owner, name=name, locale=details["locale"]
         )
     if as_json:
         print_json(details)
         return
-    current = details["custom"] or details["default"]
     typer.echo(f"{details['name']}: {details['description']}")
     typer.echo(
         f"scope: {details['scope']}    toggle: {_toggle_text(details['name'], details['toggle'])}"
@@ -150,9 +149,10 @@ def show(
     if details["locales"]:
         listed = ", ".join(loc or "(any)" for loc in details["locales"])
         typer.echo(f"custom templates: {listed}")
-    typer.echo(f"from: {current['from'] or '(the mail server From address)'}")
-    typer.echo(f"subject: {current['subject']}")
-    typer.echo(f"body: {len(current['body'].encode('utf-8'))} bytes of HTML (--json shows it)")
+    # The parts of the template in use (--json has the default and the locale's own row).
+    typer.echo(f"from: {source.mail_from or '(the mail server From address)'}")
+    typer.echo(f"subject: {source.subject}")
+    typer.echo(f"body: {len(source.body.encode('utf-8'))} bytes of HTML (--json shows it)")
     typer.echo("variables:")
     for var, info in details["variables"].items():
         required = "required" if info["required"] else "optional"
