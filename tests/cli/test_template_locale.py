@@ -147,6 +147,13 @@ def test_preview_renders_in_the_owners_locality_and_lists_the_attachments(cli) -
     else:
         assert shown["attachments"] == []
 
+    invitation = cli("template", "preview", "CONFERENCE_INVITATION", "--tenant", "acme", "--json")
+    assert invitation.code == 0, invitation.err
+    files = json.loads(invitation.out)["attachments"]
+    assert "invite.ics" in [file["filename"] for file in files]
+    text = cli("template", "preview", "CONFERENCE_INVITATION", "--tenant", "acme").out
+    assert "\nattachment: invite.ics (" in text
+
 
 def test_a_locale_that_is_not_one_is_refused_naming_it(cli, db_dump) -> None:
     assert cli("tenant", "add", "acme").code == 0
