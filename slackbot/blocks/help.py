@@ -15,6 +15,16 @@ COMMANDS: tuple[tuple[str, str], ...] = (
         "show or set how bursts are folded into one digest email (e.g. `queue_call_lost 5 10m`: "
         "the first 5 events of 10 minutes one by one, the rest in one digest)",
     ),
+    (
+        "timezone [ZONE|system]",
+        "show or set the time zone the tenant's mail shows dates in (e.g. `Europe/Paris`; "
+        "`system`: follow the system's)",
+    ),
+    (
+        "locale [LOCALE|system]",
+        "show or set the language and formats of the tenant's mail (e.g. `fr_FR`, `de_DE`; "
+        "`system`: follow the system's)",
+    ),
     ("recipients [add|remove ADDR…]", "show or change who gets the notification emails"),
     ("test ADDR", "send a test email through the tenant's mail server"),
     ("route EVENT…|all", "mirror these events into this channel"),
@@ -49,7 +59,9 @@ def help_message(command: str = "/mailbell", unknown: str | None = None) -> Mess
         section(head),
         section("\n".join(lines)),
         context(
-            "Everything except `help` needs a system admin or an admin of the channel's tenant."
+            "Everything except `help` needs a system admin or an admin of the channel's tenant. "
+            "In a channel linked to no tenant, system admins' `status`, `timezone` and `locale` "
+            "are the system's."
         ),
     ]
     names = dict.fromkeys(usage.split()[0] for usage, _ in COMMANDS)
