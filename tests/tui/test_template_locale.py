@@ -15,7 +15,7 @@ from core.services.tenants import get_tenant
 from tests.tui.conftest import rows, seed, settle
 from tests.tui.test_templates import open_editor, preview, wait_preview
 from tui.data.deliveries import load_delivery
-from tui.data.templates import EVERY_LANGUAGE, emit_sample, locale_choices
+from tui.data.templates import EVERY_LANGUAGE, emit_sample, languages, locale_choices
 
 
 def parisian(ctx, actor) -> None:
@@ -221,3 +221,31 @@ async def test_f6_shows_the_preview_alone_from_the_body(ctx, actor, make_app) ->
         assert app.screen.query_one("#editor-panes").has_class("-preview-only")
         await pilot.press("f6")
         assert not app.screen.query_one("#editor-panes").has_class("-preview-only")
+
+
+async def test_many_languages_fit_the_column_and_the_line_names_them(ctx, actor, make_app) -> None:
+    parisian(ctx, actor)
+    with ctx.session() as session:
+        acme = get_tenant(session=session, slug="acme")
+        for locale in ("", "fr_FR", "de_DE"):
+            create_custom_template(
+                session=session, tenant=acme, name="QUEUE_SLA", locale=locale, actor=actor
+            )
+    app = make_app(tenant_slug="acme", start="templates")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#templates", DataTable)
+        assert {row[0]: row[2] for row in rows(table)}["QUEUE_SLA"] == "any, de_DE +1"
+        table.move_cursor(row=table.get_row_index("QUEUE_SLA"))
+        await settle(pilot)
+        assert shown(app, "#templates-detail") == (
+            "QUEUE_SLA  toggle: queue_sla_breached  custom: any, de_DE, fr_FR"
+        )
+        # every column within 80 cells: nothing scrolls sideways
+        assert table.virtual_size.width <= 80
+
+
+def test_languages_past_the_width_are_counted() -> None:
+    assert languages(("", "fr_FR"), 14) == "any, fr_FR"
+    assert languages(("", "de_DE", "fr_FR"), 14) == "any, de_DE +1"
+    assert languages(("", "de_DE", "fr_FR")) == "any, de_DE, fr_FR"

@@ -14,7 +14,8 @@ if TYPE_CHECKING:
     from core.locality import Locality
 
 FALLBACK_FROM = "notifications@example.com"
-# At most 20 characters: the page's table fits 80 columns with the Languages column.
+# At most 20 characters, and the Languages column at most LANGUAGES_WIDTH: the page's table
+# fits 80 columns.
 AUDIENCE = {
     "tenant_recipients": "tenant recipients",
     "payload_email": "the payload's email",
@@ -25,6 +26,7 @@ AUDIENCE = {
 # The locales the editor always offers, besides "every language" and the owner's own.
 EDITOR_LOCALES = ("en_US", "fr_FR", "de_DE")
 EVERY_LANGUAGE = "Every language"
+LANGUAGES_WIDTH = 14
 
 
 @dataclass(frozen=True)
@@ -43,9 +45,18 @@ class TemplateRow:
         return languages(self.locales)
 
 
-def languages(locales: tuple[str, ...] | list[str]) -> str:
-    """`("", "fr_FR")` -> "any, fr_FR"."""
-    return ", ".join(locale or "any" for locale in locales)
+def languages(locales: tuple[str, ...] | list[str], width: int | None = None) -> str:
+    """`("", "fr_FR")` -> "any, fr_FR"; past `width` characters the rest are counted:
+    `("", "de_DE", "fr_FR")` in 14 -> "any, de_DE +1"."""
+    names = [locale or "any" for locale in locales]
+    shown = ", ".join(names)
+    if width is None or len(shown) <= width:
+        return shown
+    for count in range(len(names) - 1, 0, -1):
+        shown = f"{', '.join(names[:count])} +{len(names) - count}"
+        if len(shown) <= width:
+            return shown
+    return f"+{len(names)}"
 
 
 @dataclass

@@ -13,7 +13,7 @@ from textual.binding import Binding, BindingType
 from textual.widgets import DataTable, Static
 
 from tui.data import templates
-from tui.data.templates import TemplateRow
+from tui.data.templates import LANGUAGES_WIDTH, TemplateRow
 from tui.jobs import Result, reporting
 from tui.screens.base import MainScreen
 from tui.widgets.tables import filled
@@ -106,7 +106,10 @@ class TemplatesScreen(MainScreen):
             table.add_row(
                 Text(row.name, style=style or "bold"),
                 badge(row),
-                Text(row.languages or "—", style=style if row.locales else "dim"),
+                Text(
+                    templates.languages(row.locales, LANGUAGES_WIDTH) or "—",
+                    style=style if row.locales else "dim",
+                ),
                 Text(row.scope, style=style),
                 Text(row.audience, style=style),
                 key=row.name,
@@ -121,6 +124,8 @@ class TemplatesScreen(MainScreen):
         if row is not None:
             text.append(row.name, style="bold")
             text.append(f"  toggle: {_toggle(row)}")
+            if row.locales:
+                text.append(f"  custom: {row.languages}")
         self.query_one("#templates-detail", Static).update(text)
 
     def on_data_table_row_highlighted(self, event: DataTable.RowHighlighted) -> None:
