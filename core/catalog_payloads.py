@@ -62,9 +62,7 @@ class AttachedFile(BaseModel):
         description="The file's name (its basename is kept)",
     )
     content_type: str | None = Field(default=None, description="type/subtype, e.g. audio/wav")
-    data: str | None = Field(
-        default=None, exclude=True, repr=False, description="The file, base64"
-    )
+    data: str | None = Field(default=None, exclude=True, repr=False, description="The file, base64")
     url: HttpUrlText | None = Field(default=None, description="Where mailbell fetches the file")
     size: int | None = Field(
         default=None, ge=0, description="The file's size in bytes (set by mailbell)"
