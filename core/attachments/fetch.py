@@ -46,7 +46,6 @@ _ALIASES = {
     "audio/mpeg3": "audio/mpeg",
     "audio/x-mpeg": "audio/mpeg",
 }
-PREFIX = "the recording could not be fetched: "
 
 
 class FetchFailed(Exception):
@@ -107,7 +106,7 @@ async def fetch_payload_files(event: str, data: dict[str, Any], *, fenced: bool)
 def _failed(data: dict[str, Any], url: str, reason: str) -> dict[str, Any]:
     log.info("recording not fetched from %s: %s", shown_url(url), reason)
     kept = {key: value for key, value in data.items() if key != "recording"}
-    kept["recording_error"] = PREFIX + reason
+    kept["recording_error"] = reason  # the templates say what it is the reason of
     return kept
 
 

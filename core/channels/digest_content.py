@@ -204,6 +204,8 @@ def fields(payload: Mapping[str, Any]) -> dict[str, str]:
     for key, value in payload.items():
         if value is None or value == "" or value == REDACTED or key in HIDDEN_FIELDS:
             continue
+        if isinstance(value, dict | list):  # an attached file's description: not a value
+            continue
         if isinstance(value, int) and not isinstance(value, bool) and key.endswith("_seconds"):
             text = format_duration(value)
             key = key.removesuffix("_seconds")

@@ -150,7 +150,7 @@ async def test_failed_fetch_sends_the_mail_without_the_file_saying_why(
         assert answer.status == 202, answer.body
     message = await delivered(ctx, smtp_server)
     assert files(message) == []
-    assert f"the recording could not be fetched: {reason}" in text(message)
+    assert f"The recording could not be attached: {reason}" in text(message)
     with ctx.session() as session:
         row = session.get(EventRecord, answer.body["event_id"])
         assert row is not None and row.payload["recording"] is None
@@ -170,7 +170,7 @@ async def test_slow_server_times_out_and_the_mail_says_why(
         assert answer.status == 202, answer.body
     message = await delivered(ctx, smtp_server)
     assert files(message) == []
-    assert "the recording could not be fetched: no complete answer within 0.3 s" in text(message)
+    assert "The recording could not be attached: no complete answer within 0.3 s" in text(message)
 
 
 async def test_tenant_token_url_is_fenced(

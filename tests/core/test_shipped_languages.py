@@ -157,7 +157,7 @@ def test_an_attached_file_is_named_in_the_language(
 
 
 def test_a_recording_that_could_not_be_attached_says_why(language: str) -> None:
-    reason = "the recording could not be fetched: the server answered 404"
+    reason = "the server answered 404"
     text = _body_text("VOICEMAIL_RECEIVED", language, (), recording=None, recording_error=reason)
     assert reason in text
     assert "https://pbx.example.com/portal/voicemail/5812" in text  # the portal's link stays

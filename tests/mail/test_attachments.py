@@ -255,7 +255,7 @@ async def test_fetch_rules_against_a_local_server(monkeypatch: pytest.MonkeyPatc
         for path, reason in reasons.items():
             failed = await fetched(path)
             assert "recording" not in failed, path
-            assert failed["recording_error"].startswith("the recording could not be fetched: ")
+            assert failed["recording_error"]
             assert reason in failed["recording_error"], (path, failed["recording_error"])
         # The big stream was cut as soon as it went over, not read to its end.
         assert site.big_sent < 1024 * 1024
@@ -292,9 +292,7 @@ async def test_fetch_of_a_slow_server_gives_up_in_time(monkeypatch: pytest.Monke
         data = voicemail(url=site.url("/slow.wav"))
         failed = await fetch_payload_files(VOICEMAIL, data, fenced=False)
         elapsed = asyncio.get_running_loop().time() - started
-    assert failed["recording_error"] == (
-        "the recording could not be fetched: no complete answer within 0.3 s"
-    )
+    assert failed["recording_error"] == ("no complete answer within 0.3 s")
     assert elapsed < 3
 
 

@@ -28,6 +28,7 @@ GROUP = "serial"
 
 SERIAL = (
     "tests/reliability/",
+    "tests/api/test_attachment_ingest.py::test_slow_server_times_out_and_the_mail_says_why",
     "tests/api/test_emit_render_isolation.py",
     "tests/api/test_fuzz.py",
     "tests/api/test_health_truth.py",
@@ -37,6 +38,7 @@ SERIAL = (
     "tests/api/test_template_budget.py",
     "tests/core/test_key_reload.py",
     "tests/core/test_render_budget.py",
+    "tests/mail/test_attachments.py::test_fetch_of_a_slow_server_gives_up_in_time",
     "tests/slackbot/test_busy_database.py",
     "tests/slackbot/test_request_guard.py",
     "tests/slackbot/test_requests.py::test_ack_is_fast_and_auth_test_is_called_once",
