@@ -129,3 +129,39 @@ async def test_the_tenants_locale_picks_the_template_of_an_emitted_event(
         locality=Locality("UTC", "de_DE"),
     )
     assert await subject_in("de_DE") == shipped.subject
+
+
+async def test_preview_renders_in_the_owners_locality_or_the_given_locale(api: ApiClient) -> None:
+    changed = await api.post(
+        "/api/tenant/notification", {"locale": "fr_FR", "timezone": "Europe/Paris"}
+    )
+    assert changed.status == 200, changed.body
+    await _create(api, "FR-FR {{ queue_name }}", "fr_FR")
+    answer = await api.get(f"/api/email_templates/{EVENT.lower()}/preview")
+    assert answer.status == 200, answer.body
+    shown = answer.body
+    assert (shown["name"], shown["custom"], shown["template_locale"]) == (EVENT, True, "fr_FR")
+    assert (shown["locale"], shown["timezone"]) == ("fr_FR", "Europe/Paris")
+    assert shown["subject"] == f"FR-FR {QUEUE}" and shown["from"] is None
+    assert shown["attachments"] == []
+
+    german = (await api.get(f"/api/email_templates/{EVENT}/preview?locale=de_DE")).body
+    assert (german["custom"], german["template_locale"], german["locale"]) == (False, None, "de_DE")
+    shipped = render(
+        EVENT,
+        sample(EVENT),
+        template=default_template(EVENT, "de_DE"),
+        server_from="x@example.org",
+        locality=Locality("Europe/Paris", "de_DE"),
+    )
+    assert german["subject"] == shipped.subject
+
+    invitation = await api.get("/api/email_templates/CONFERENCE_INVITATION/preview")
+    assert invitation.status == 200, invitation.body
+    assert "invite.ics" in [file["filename"] for file in invitation.body["attachments"]]
+    assert all(file["size"] > 0 for file in invitation.body["attachments"])
+
+    refused = await api.get(f"/api/email_templates/{EVENT}/preview?locale=xx_YY")
+    assert refused.status == 400 and refused.body["field"] == "locale"
+    unknown = await api.get("/api/email_templates/NOPE/preview")
+    assert unknown.status == 404 and unknown.body["field"] == "name"
