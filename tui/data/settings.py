@@ -4,6 +4,7 @@ locale, which a tenant's unset ones follow), save, the recipients rule."""
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from tui.runtime import actor, owner
@@ -65,3 +66,29 @@ def combine_recipients(current: list[str], typed: str) -> tuple[list[str], str |
         return v.recipients("recipients", [*current, *typed.replace(";", ",").split(",")]), None
     except ValidationError as exc:
         return current, exc.message
+
+
+# The time the settings' example line shows, as a tenant's mail would.
+DATE_SAMPLE = datetime(2026, 11, 3, 14, 5, tzinfo=UTC)
+
+
+def date_example(timezone: str, locale: str) -> str:
+    """`Dates read: 3 nov. 2026, 15:05 CET`: the sample time as mail renders it in the pair,
+    or why it cannot be shown (the zone typed so far is not one)."""
+    from core.errors import ValidationError
+    from core.locality import (
+        Locality,
+        check_locale,
+        check_timezone,
+        format_datetime,
+        rendering_in,
+    )
+
+    try:
+        locality = Locality(check_timezone("timezone", timezone), check_locale("locale", locale))
+    except ValidationError as exc:
+        # The whole rule is shown under the field on save; here, while typing, a short hint.
+        hint = "type a zone such as Europe/Paris" if exc.field == "timezone" else exc.message
+        return f"Dates read: — ({hint})"
+    with rendering_in(locality):
+        return f"Dates read: {format_datetime(DATE_SAMPLE)}"

@@ -9,7 +9,6 @@ value when it is another one). A tenant's empty zone and its first locale option
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from textual import on
@@ -19,12 +18,12 @@ from textual.suggester import SuggestFromList
 from textual.widgets import Input, Label, Select, Static
 
 from core.vocabulary import DEFAULT_LOCALE, DEFAULT_TIMEZONE, LOCALE_LABELS
+from tui.data.settings import date_example as example
 
 if TYPE_CHECKING:
     from core.models.tenancy import NotificationSettingsRead
 
 # What the example line formats: a fixed afternoon, in November (standard time in the north).
-SAMPLE = datetime(2026, 11, 3, 14, 5, tzinfo=UTC)
 # The tenant's "not set" option of the locale select.
 UNSET = ""
 FIELDS = ("timezone", "locale")
@@ -34,22 +33,6 @@ def _zone_names() -> list[str]:
     import zoneinfo
 
     return sorted(zoneinfo.available_timezones())
-
-
-def example(timezone: str, locale: str) -> str:
-    """`Dates read: 3 nov. 2026, 15:05 CET`: the sample time as mail renders it in the pair,
-    or why it cannot be shown (the zone typed so far is not one)."""
-    from core.errors import ValidationError
-    from core.locality import Locality, check_locale, check_timezone, format_datetime, rendering_in
-
-    try:
-        locality = Locality(check_timezone("timezone", timezone), check_locale("locale", locale))
-    except ValidationError as exc:
-        # The whole rule is shown under the field on save; here, while typing, a short hint.
-        hint = "type a zone such as Europe/Paris" if exc.field == "timezone" else exc.message
-        return f"Dates read: — ({hint})"
-    with rendering_in(locality):
-        return f"Dates read: {format_datetime(SAMPLE)}"
 
 
 def locale_options(current: str | None, *, inherited: str | None) -> list[tuple[str, str]]:
