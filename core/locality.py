@@ -26,7 +26,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from dataclasses import dataclass
-from datetime import UTC, date, datetime, tzinfo
+from datetime import UTC, date, datetime, time, tzinfo
 from decimal import Decimal, InvalidOperation
 from functools import lru_cache
 from typing import Any
@@ -41,6 +41,7 @@ from core.vocabulary import (
 )
 
 _NAMED_FORMATS = ("short", "medium", "long", "full")
+_NAMED_TIME_FORMATS = ("short", "medium")
 _LOCALE_SHAPE = re.compile(r"[A-Za-z]{2,3}(_[A-Za-z][A-Za-z0-9]{1,3}){0,2}")
 
 
@@ -231,13 +232,32 @@ def _plain(text: object) -> str:
 
 
 def _format_date_part(moment: datetime | date, locality: Locality, fmt: str) -> str:
+    if fmt in _NAMED_FORMATS:
+        # A named date format reads nothing but the day: one Babel call per day and locale.
+        day = moment.date() if isinstance(moment, datetime) else moment
+        return _named_date(locality.locale, fmt, day)
     pattern = _pattern(locality.locale, "date", fmt)
     return _plain(pattern.apply(moment, _babel_locale(locality.locale)))
 
 
+@lru_cache(maxsize=4096)
+def _named_date(locale: str, fmt: str, day: date) -> str:
+    return _plain(_pattern(locale, "date", fmt).apply(day, _babel_locale(locale)))
+
+
 def _format_time_part(moment: datetime, locality: Locality, fmt: str) -> str:
+    if fmt in _NAMED_TIME_FORMATS:
+        # short and medium read only the clock (long and full name the zone: never cached).
+        second = moment.second if fmt == "medium" else 0
+        return _named_time(locality.locale, fmt, moment.hour, moment.minute, second)
     pattern = _pattern(locality.locale, "time", fmt)
     return _plain(pattern.apply(moment, _babel_locale(locality.locale)))
+
+
+@lru_cache(maxsize=4096)
+def _named_time(locale: str, fmt: str, hour: int, minute: int, second: int) -> str:
+    clock = time(hour, minute, second)
+    return _plain(_pattern(locale, "time", fmt).apply(clock, _babel_locale(locale)))
 
 
 def format_datetime(value: Any, fmt: str = "medium", zone: bool = True) -> str:
@@ -339,14 +359,27 @@ def format_number(value: Any, digits: int | None = None) -> str:
     number = _decimal(value)
     if number is None:
         return "" if value is None else str(value)
+    if digits is not None:
+        digits = max(0, min(int(digits), 10))
+    # Keyed by the value's text: equal values may still read differently (-0 and 0).
+    return _decimal_text(str(number), digits, current_locality().locale)
+
+
+@lru_cache(maxsize=4096)
+def _decimal_text(text: str, digits: int | None, locale: str) -> str:
+    """Babel's text of the decimal `text`, once per value (counts and amounts repeat from
+    message to message)."""
     from babel.numbers import format_decimal
 
-    locale = _babel_locale(current_locality().locale)
+    number = Decimal(text)
     if digits is None:
-        return _plain(format_decimal(number, locale=locale))
-    digits = max(0, min(int(digits), 10))
+        return _plain(format_decimal(number, locale=_babel_locale(locale)))
     pattern = "#,##0" + ("." + "0" * digits if digits else "")
-    return _plain(format_decimal(number, format=pattern, locale=locale, decimal_quantization=True))
+    return _plain(
+        format_decimal(
+            number, format=pattern, locale=_babel_locale(locale), decimal_quantization=True
+        )
+    )
 
 
 def format_currency(value: Any, currency: str = "EUR") -> str:

@@ -243,13 +243,12 @@ def _check_tojson(a: dict[str, Any]) -> dict[str, Any]:
     return a
 
 
-def _check_format_text(filter_name: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
+def _check_format_text(filter_name: str) -> Callable[[Any], None]:
     """The format of `datetime`, `date`, `time`: text (a named format, a CLDR pattern, a
     strftime format) of at most `MAX_FORMAT` characters (each letter of a pattern can pad its
     field, and patterns are cached by their text)."""
 
-    def check(a: dict[str, Any]) -> dict[str, Any]:
-        fmt = a["fmt"]
+    def check(fmt: Any) -> None:
         if not isinstance(fmt, str):
             raise FilterArgumentError(
                 f'{filter_name}(): the format must be text, e.g. "medium", "d MMM" or '
@@ -260,20 +259,28 @@ def _check_format_text(filter_name: str) -> Callable[[dict[str, Any]], dict[str,
                 f"{filter_name}(): a format is at most {MAX_FORMAT} characters "
                 f"(this one has {len(fmt)})"
             )
-        return a
 
     return check
 
 
-def _check_digits(a: dict[str, Any]) -> dict[str, Any]:
-    digits = a["digits"]
+def _check_digits(digits: Any) -> None:
     if digits is None:
-        return a
+        return
     if not isinstance(digits, int) or isinstance(digits, bool) or not 0 <= digits <= MAX_DIGITS:
         raise FilterArgumentError(
             f"number(): digits is a whole number from 0 to {MAX_DIGITS} (got {digits!r:.20})"
         )
-    return a
+
+
+# The locale filters (core/locality.py): one argument each, checked where it is given (by
+# position after the value, or by keyword). No signature binding: it would cost more than
+# the filter itself, and these run on every date and number of every message.
+_ARGUMENT_CHECKS: dict[str, tuple[int, str, Callable[[Any], None]]] = {
+    "datetime": (1, "fmt", _check_format_text("datetime")),
+    "date": (1, "fmt", _check_format_text("date")),
+    "time": (1, "fmt", _check_format_text("time")),
+    "number": (1, "digits", _check_digits),
+}
 
 
 _FILTER_CHECKS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
@@ -288,11 +295,6 @@ _FILTER_CHECKS: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
     "slice": _check_slice,
     "sum": _check_sum,
     "tojson": _check_tojson,
-    # the locale filters (core/locality.py)
-    "datetime": _check_format_text("datetime"),
-    "date": _check_format_text("date"),
-    "time": _check_format_text("time"),
-    "number": _check_digits,
 }
 
 
@@ -305,6 +307,9 @@ def _counted(result: Any) -> Any:
 
 def guard_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
     """`func` with its arguments checked (when it has a check) and its result counted."""
+    argument = _ARGUMENT_CHECKS.get(name)
+    if argument is not None:
+        return _guard_argument(func, *argument)
     check = _FILTER_CHECKS.get(name)
     if check is None:
 
@@ -330,6 +335,20 @@ def guard_filter(name: str, func: Callable[..., Any]) -> Callable[..., Any]:
         bound.apply_defaults()
         bound.arguments.update(check(dict(bound.arguments)))
         return _counted(func(*args[:skip], *bound.args, **bound.kwargs))
+
+    return checked
+
+
+def _guard_argument(
+    func: Callable[..., Any], position: int, keyword: str, check: Callable[[Any], None]
+) -> Callable[..., Any]:
+    @functools.wraps(func)
+    def checked(*args: Any, **kwargs: Any) -> Any:
+        if len(args) > position:
+            check(args[position])
+        elif keyword in kwargs:
+            check(kwargs[keyword])
+        return _counted(func(*args, **kwargs))
 
     return checked
 
