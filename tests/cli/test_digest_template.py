@@ -5,6 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from core.catalog import DIGEST, sample
+
 HEADLINE_SUBJECT = "3 more lost calls in queue Sales (10:05\u201310:15)"
 
 
@@ -44,7 +46,8 @@ def test_preview_renders_the_sample_and_given_data(cli) -> None:
     result = cli("template", "preview", "DIGEST")
     assert result.code == 0, result.err
     assert f"Subject: {HEADLINE_SUBJECT}" in result.out
-    assert "10:05:12: +49 30 901820 waited 3 min 04 s: caller hung up" in result.out
+    # each item at its time in the owner's zone and locale (the system's: UTC, en_US)
+    assert f"10:05:12 AM: {sample(DIGEST)['items'][0]['summary']}" in result.out
     data = '{"count": 12, "headline": "12 more lost calls in queue Sales", "omitted": 9}'
     result = cli("template", "preview", "DIGEST", "--data", data)
     assert result.code == 0, result.err
