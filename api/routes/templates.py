@@ -12,8 +12,8 @@
 
 Extension: `?locale=fr_FR` (or a language, `fr`) on the create and on these three names the
 owner's custom template of that locale; without it, its template for every locale (the only
-one a PortSIP client knows). The list carries every locale's, each with its `locale` (null: every
-locale); `?locale=` there lists that locale's only. A value that is not a locale is 400 naming
+one a PortSIP client knows). The list likewise carries the templates for every locale (`locale`
+null), and with `?locale=` that locale's only. A value that is not a locale is 400 naming
 `locale`. The bodies are the reference's either way.
 
 The owner is the token's tenant, or the system for a system token without `?tenant=` (system
@@ -126,13 +126,11 @@ async def get_default(request: web.Request) -> web.Response:
 
 async def list_custom(request: web.Request) -> web.Response:
     def work(session: Session, scope: Scope) -> list[dict[str, Any]]:
-        only = _locale(request) if "locale" in request.query else None
+        # A PortSIP client knows one custom template per name: without `?locale=` it gets the
+        # owner's templates for every locale, as before locales existed.
+        only = _locale(request)
         rows = list_custom_templates(session=session, tenant=scope.tenant)
-        return [
-            row.as_dict()
-            for row in rows
-            if row.name in PORTSIP_NAMES and (only is None or row.locale == only)
-        ]
+        return [row.as_dict() for row in rows if row.name in PORTSIP_NAMES and row.locale == only]
 
     return web.json_response(await scoped_read(request, work))
 
