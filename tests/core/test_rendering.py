@@ -363,13 +363,3 @@ def test_the_sandbox_refuses_escapes_and_huge_values(source: str) -> None:
     context: dict[str, Any] = {"queue_name": "Sales"}
     with pytest.raises(SecurityError):
         rendering.compile_body(source).html.render(context)
-
-
-def test_filters() -> None:
-    assert rendering.format_duration(45) == "45 s"
-    assert rendering.format_duration(95) == "1 min 35 s"
-    assert rendering.format_duration(7620) == "2 h 07 min"
-    assert rendering.format_duration(None) == ""
-    when = datetime.fromisoformat("2026-11-03T15:05:00+01:00")
-    assert rendering.format_datetime(when) == "2026-11-03 14:05 UTC"
-    assert rendering.format_datetime(when, "%H:%M") == "14:05"
