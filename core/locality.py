@@ -362,8 +362,11 @@ def format_number(value: Any, digits: int | None = None) -> str:
         return "" if value is None else str(value)
     if digits is not None:
         digits = max(0, min(int(digits), 10))
-    # Keyed by the value's text: equal values may still read differently (-0 and 0).
-    return _decimal_text(str(number), digits, current_locality().locale)
+    try:
+        # Keyed by the value's text: equal values may still read differently (-0 and 0).
+        return _decimal_text(str(number), digits, current_locality().locale)
+    except ArithmeticError:  # beyond what a decimal context holds (1e27 with digits): as given
+        return str(value)
 
 
 @lru_cache(maxsize=4096)
@@ -400,6 +403,8 @@ def format_currency(value: Any, currency: str = "EUR") -> str:
         )
     except (UnknownCurrencyError, ValueError):
         return f"{format_number(number, 2)} {currency}"
+    except ArithmeticError:
+        return f"{value} {currency}"
 
 
 FILTERS = {

@@ -72,6 +72,9 @@ def test_what_is_not_a_date_or_a_number_is_shown_as_it_is() -> None:
     assert format_datetime("tomorrow") == "tomorrow"
     assert format_datetime(None) == ""
     assert format_number("n/a") == "n/a"
+    # past what a decimal context holds: as given, not an error that would fail the message
+    assert format_number("1e30", 2) == "1e30"
+    assert format_currency(10**40, "EUR").endswith(" EUR")
     assert format_duration("") == ""
 
 
