@@ -24,3 +24,13 @@ class Attachment:
     def shown(self) -> dict[str, Any]:
         """How previews and Slack name it: filename, type and size in bytes."""
         return {"filename": self.filename, "content_type": self.content_type, "size": self.size}
+
+
+def file_size_text(size: int) -> str:
+    """How previews and Slack give a file's size: 844 -> "844 bytes", 2150 -> "2.1 KB",
+    3670016 -> "3.5 MB"."""
+    if size < 1024:
+        return f"{size} bytes"
+    if size < 1024 * 1024:
+        return f"{size / 1024:.1f} KB"
+    return f"{size / (1024 * 1024):.1f} MB"

@@ -48,14 +48,6 @@ def _for(locale: str | None) -> str:
     return f" for {locale}" if locale else ""
 
 
-def _size_text(size: int) -> str:
-    if size < 1024:
-        return f"{size} bytes"
-    if size < 1024 * 1024:
-        return f"{size / 1024:.1f} KB"
-    return f"{size / (1024 * 1024):.1f} MB"
-
-
 def _toggle_text(name: str, toggle: str | None) -> str:
     if toggle:
         return toggle
@@ -250,10 +242,12 @@ def preview(
     typer.echo(rendered.html if show_html else rendered.text)
     if attachments:
         typer.echo("")
+    from core.attachments.model import file_size_text
+
     for shown in attachments:
         typer.echo(
             f"attachment: {shown['filename']} ({shown['content_type']}, "
-            f"{_size_text(shown['size'])})"
+            f"{file_size_text(shown['size'])})"
         )
 
 

@@ -17,9 +17,9 @@ from sqlmodel import select
 
 from core.attachments import attachments_for
 from core.attachments.fetch import fetch_payload_files, shown_url
+from core.attachments.model import file_size_text
 from core.catalog import get_event, sample
 from core.catalog_payloads import AttachedFile, VoicemailReceivedPayload
-from core.channels.slack.blocks import file_size
 from core.errors import ValidationError
 from core.models.delivery import Delivery, EventRecord
 from core.pipeline.contents import message_of
@@ -148,7 +148,8 @@ def test_oversize_is_refused_before_decoding(monkeypatch: pytest.MonkeyPatch) ->
 
 
 def test_slack_size_words() -> None:
-    assert [file_size(n) for n in (844, 34 * 1024, 3 * 1024 * 1024)] == ["844 B", "34 KB", "3.0 MB"]
+    sizes = (844, 34 * 1024, 3 * 1024 * 1024)
+    assert [file_size_text(n) for n in sizes] == ["844 bytes", "34.0 KB", "3.0 MB"]
 
 
 # ---- delivered through SMTP ----------------------------------------------------------------
@@ -216,7 +217,7 @@ async def test_event_row_webhook_and_slack_never_carry_the_bytes(
             if block["type"] == "context"
             for element in block["elements"]
         ]
-        assert f"📎 voicemail-1012.wav (audio/wav, {file_size(len(content))})" in lines
+        assert f"📎 voicemail-1012.wav (audio/wav, {file_size_text(len(content))})" in lines
         assert "Recording" not in json.dumps(mirror)  # no field dumping the file's dict
         await drain(ctx)
         await receiver.wait_for(lambda: len(receiver.received("/hook")) == 1)

@@ -159,15 +159,6 @@ def preview_locality(details: dict[str, Any], locale: str) -> Locality:
     return Locality(details["timezone"], locale or details["owner_locale"])
 
 
-def size_text(size: int) -> str:
-    """998 -> "998 bytes", 2150 -> "2.1 KB", 3670016 -> "3.5 MB"."""
-    if size < 1024:
-        return f"{size} bytes"
-    if size < 1024 * 1024:
-        return f"{size / 1024:.1f} KB"
-    return f"{size / (1024 * 1024):.1f} MB"
-
-
 def make_preview(
     seq: int,
     name: str,
@@ -191,6 +182,8 @@ def make_preview(
         )
     except ValidationError as exc:
         preview.errors[exc.field if exc.field in parts else "body"] = exc.message
+    from core.attachments.model import file_size_text
+
     source = TemplateSource(name, parts["from"], parts["subject"], parts["body"])
     try:
         # The validated sample itself: its files keep their bytes, so they are listed.
@@ -202,7 +195,7 @@ def make_preview(
     preview.subject, preview.mail_from = message.subject, message.mail_from
     preview.text, preview.html = message.text, message.html
     preview.attachments = [
-        f"{shown['filename']}  {shown['content_type']}  {size_text(shown['size'])}"
+        f"{shown['filename']}  {shown['content_type']}  {file_size_text(shown['size'])}"
         for shown in (attachment.shown() for attachment in message.attachments)
     ]
     return preview

@@ -12,6 +12,7 @@ from collections.abc import Mapping, Sequence
 from datetime import UTC, datetime
 from typing import Any
 
+from core.attachments.model import file_size_text
 from core.catalog import Event
 from core.vocabulary import HEALTH_GLYPHS, EventName, HealthState
 
@@ -187,14 +188,6 @@ def alert_message(
     return {"text": truncate(fallback, FALLBACK_MAX), "blocks": blocks}
 
 
-def file_size(size: int) -> str:
-    if size < 1024:
-        return f"{size} B"
-    if size < 1024 * 1024:
-        return f"{round(size / 1024)} KB"
-    return f"{size / (1024 * 1024):.1f} MB"
-
-
 def files_line(files: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """A context line naming each file: `📎 voicemail-1012.wav (audio/wav, 34 KB)`."""
     elements = [
@@ -202,7 +195,7 @@ def files_line(files: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             "type": "mrkdwn",
             "text": truncate(
                 f"📎 {escape(str(file['filename']))} "
-                f"({escape(str(file['content_type']))}, {file_size(int(file['size']))})",
+                f"({escape(str(file['content_type']))}, {file_size_text(int(file['size']))})",
                 FIELD_TEXT_MAX,
             ),
         }
