@@ -10,6 +10,8 @@ call the core services through `api.db.Database` (writes on one thread, reads on
 
 from __future__ import annotations
 
+import asyncio
+
 from aiohttp import web
 
 from api.auth import auth_middleware
@@ -23,6 +25,13 @@ async def _close_database(app: web.Application) -> None:
     app[DATABASE].close()
 
 
+async def _load_locale_data(app: web.Application) -> None:
+    """Babel's data, loaded before the first request rather than inside it."""
+    from core.locality import preload
+
+    await asyncio.to_thread(preload)
+
+
 def create_api_app(ctx: Context, *, read_threads: int | None = None) -> web.Application:
     """The application for `ctx` (its database executors close with the app)."""
     app = web.Application(
@@ -34,6 +43,7 @@ def create_api_app(ctx: Context, *, read_threads: int | None = None) -> web.Appl
     app[DATABASE] = (
         Database(ctx) if read_threads is None else Database(ctx, read_threads=read_threads)
     )
+    app.on_startup.append(_load_locale_data)
     app.on_cleanup.append(_close_database)
     notification.setup(app)
     templates.setup(app)

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from tui.runtime import actor, owner
@@ -38,6 +39,11 @@ def load(ctx: Context, slug: str | None) -> SettingsView:
         if tenant is not None:
             system = get_notification_settings(session=session, tenant=None)
             inherited = (system.effective_timezone, system.effective_locale)
+    # Babel's data for the example line, loaded here on the worker thread, not on the UI's.
+    from core.locality import preload
+
+    preload(values.effective_locale)
+    zone_names()
     return SettingsView(slug, values, effective.source or "none", label, inherited)
 
 
@@ -92,3 +98,12 @@ def date_example(timezone: str, locale: str) -> str:
         return f"Dates read: — ({hint})"
     with rendering_in(locality):
         return f"Dates read: {format_datetime(DATE_SAMPLE)}"
+
+
+@cache
+def zone_names() -> tuple[str, ...]:
+    """Every IANA zone name, sorted: the time zone field's suggestions (read once: the zone
+    database is a directory walk)."""
+    import zoneinfo
+
+    return tuple(sorted(zoneinfo.available_timezones()))

@@ -19,6 +19,7 @@ from textual.widgets import Input, Label, Select, Static
 
 from core.vocabulary import DEFAULT_LOCALE, DEFAULT_TIMEZONE, LOCALE_LABELS
 from tui.data.settings import date_example as example
+from tui.data.settings import zone_names
 
 if TYPE_CHECKING:
     from core.models.tenancy import NotificationSettingsRead
@@ -27,12 +28,6 @@ if TYPE_CHECKING:
 # The tenant's "not set" option of the locale select.
 UNSET = ""
 FIELDS = ("timezone", "locale")
-
-
-def _zone_names() -> list[str]:
-    import zoneinfo
-
-    return sorted(zoneinfo.available_timezones())
 
 
 def locale_options(current: str | None, *, inherited: str | None) -> list[tuple[str, str]]:
@@ -98,7 +93,6 @@ class LocalitySettings(Vertical):
             yield Input(
                 id="timezone",
                 placeholder="Europe/Paris",
-                suggester=SuggestFromList(_zone_names(), case_sensitive=False),
                 compact=True,
             )
         yield Static("", id="timezone-error", classes="locality-error")
@@ -119,6 +113,8 @@ class LocalitySettings(Vertical):
         tenant's page, None for the system's."""
         self.inherited = inherited
         zone = self.query_one("#timezone", Input)
+        # The zone names were read by the page's load, on its worker thread (a directory walk).
+        zone.suggester = SuggestFromList(zone_names(), case_sensitive=False)
         zone.value = values.timezone or ""
         zone.placeholder = f"System's ({inherited[0]})" if inherited else DEFAULT_TIMEZONE
         select: Select[str] = self.query_one("#locale", Select)
