@@ -36,6 +36,7 @@ SERIAL = (
     "tests/api/test_metrics_cache.py",
     "tests/api/test_slow_clients.py",
     "tests/api/test_template_budget.py",
+    "tests/core/test_health_runner.py::test_a_pass_longer_than_a_few_timeouts_is_recorded_and_the_rest_reported_unchecked",
     "tests/core/test_key_reload.py",
     "tests/core/test_render_budget.py",
     "tests/mail/test_attachments.py::test_fetch_of_a_slow_server_gives_up_in_time",

@@ -19,6 +19,7 @@ from core.services.tenants import get_tenant
 from tests.tui.conftest import seed, settle
 from tests.tui.test_deliveries import emit_for
 from tui.app import MailbellApp
+from tui.screens.settings import NotConfiguredScreen
 
 SIZE = (80, 24)
 
@@ -99,7 +100,17 @@ def test_not_configured_prompt(snap_compare, ctx) -> None:
     line of the screen's height, where whether a scrollbar shows depends on layout timing; six
     more lines keep the picture stable."""
     app = MailbellApp(ctx, tenant_slug="globex", start="settings")
-    assert snap_compare(app, terminal_size=(80, 30), run_before=steps())
+
+    async def prompt_shown(pilot: Pilot[Any]) -> None:
+        # The pop-up comes once the page's settings are loaded: on a busy machine, later than
+        # a few rounds of settling.
+        for _ in range(100):
+            if isinstance(pilot.app.screen, NotConfiguredScreen):
+                break
+            await pilot.pause(0.1)
+        await steps()(pilot)
+
+    assert snap_compare(app, terminal_size=(80, 30), run_before=prompt_shown)
 
 
 def test_delivery_with_a_failure_reason(snap_compare, ctx, data) -> None:
