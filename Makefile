@@ -35,7 +35,10 @@ system-deps:
 
 # Every test on SQLite, and again on PostgreSQL (all but the TUI's). The two passes share
 # nothing (own temporary directories, ports and servers) and run side by side: CI time.
+# The sources are compiled once first: where PYTHONDONTWRITEBYTECODE is set, every process the
+# tests start (serve, workers, the CLI) would compile them again.
 test: lint system-deps
+	$(BIN)/python -m compileall -q core api tui slackbot mailbell tests > /dev/null
 	$(MAKE) --no-print-directory -j2 --output-sync=target test-sqlite test-postgres
 
 # Each pass on two pytest-xdist workers (each its own servers, PostgreSQL included), so a test
