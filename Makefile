@@ -33,7 +33,8 @@ lint: install-test
 system-deps:
 	./scripts/system-deps.sh
 
-# Every test on SQLite, and again on PostgreSQL (all but the TUI's). The two passes share
+# Every test on SQLite, and again on PostgreSQL those that use a database (not the TUI's, nor the
+# tests of rendering, rules and protocols that touch none: tests/conftest.py). The two passes share
 # nothing (own temporary directories, ports and servers) and run side by side: CI time.
 # The sources are compiled once first: where PYTHONDONTWRITEBYTECODE is set, every process the
 # tests start (serve, workers, the CLI) would compile them again.

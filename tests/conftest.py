@@ -39,6 +39,49 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=os.environ.get("MAILBELL_TEST_DB", "sqlite"),
         help="database backend for the tests (default: sqlite, or $MAILBELL_TEST_DB)",
     )
+    parser.addoption(
+        "--all-tests",
+        action="store_true",
+        help="with --db=postgres, also the tests that use no database (make test runs them "
+        "in its SQLite pass only)",
+    )
+
+
+# A module that reaches a database some other way than through the fixtures (asking for one by
+# name while it runs, or choosing by the backend) keeps all its tests in both passes.
+_BACKEND_MARKERS = ("getfixturevalue", "getoption", "postgres", "database_url", "MAILBELL_DATABASE")
+
+
+def _uses_no_database(item: pytest.Item) -> bool:
+    if {"database_url", "postgres_server"} & set(getattr(item, "fixturenames", ())):
+        return False
+    path = getattr(item, "path", None)
+    if path is None:
+        return False
+    return not any(marker in _module_text(str(path)) for marker in _BACKEND_MARKERS)
+
+
+_module_texts: dict[str, str] = {}
+
+
+def _module_text(path: str) -> str:
+    if path not in _module_texts:
+        _module_texts[path] = Path(path).read_text(encoding="utf-8")
+    return _module_texts[path]
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The PostgreSQL pass leaves out the tests that use no database at all (rendering, rules,
+    MIME, SMTP sessions): they run the same in the SQLite pass, and running them twice only
+    costs CI time. `--db=postgres --all-tests` runs them too."""
+    if config.getoption("--db") != "postgres" or config.getoption("--all-tests"):
+        return
+    kept, same = [], []
+    for item in items:
+        (same if _uses_no_database(item) else kept).append(item)
+    if same:
+        config.hook.pytest_deselected(items=same)
+        items[:] = kept
 
 
 def pytest_report_header(config: pytest.Config) -> str:
