@@ -24,7 +24,7 @@ from sqlmodel import Field, SQLModel
 from core import validation as v
 from core.digest_policy import event_of_setting, parse_policy
 from core.digest_policy import setting_names as digest_setting_names
-from core.locality import check_locale, check_timezone
+from core.locality import Locality, check_locale, check_timezone
 from core.models._common import utcnow
 from core.models.mail import (
     UNCONFIGURED,
@@ -79,6 +79,11 @@ class SystemSettings(SQLModel, table=True):
     # Where mail reads (core/locality.py): every tenant that sets neither follows these.
     timezone: str = Field(default=DEFAULT_TIMEZONE, max_length=TIMEZONE_MAX_LENGTH)
     locale: str = Field(default=DEFAULT_LOCALE, max_length=LOCALE_MAX_LENGTH)
+
+    def locality(self) -> Locality:
+        """Where the system's mail reads, and every tenant's that set neither value."""
+        return Locality(self.timezone, self.locale)
+
     # A secret sealed with the key ring, which the health watch opens to prove the ring still
     # opens what is stored (core/health).
     key_canary_enc: str | None = None
@@ -112,6 +117,10 @@ class NotificationSettings(SQLModel, table=True):
     timezone: str | None = Field(default=None, max_length=TIMEZONE_MAX_LENGTH)
     locale: str | None = Field(default=None, max_length=LOCALE_MAX_LENGTH)
     updated_at: datetime = Field(default_factory=utcnow)
+
+    def locality(self, system: Locality) -> Locality:
+        """Where the tenant's mail reads: its own values, else the system's."""
+        return Locality.of(self.timezone, self.locale, inherit=system)
 
 
 # -- the settings as front ends see them ------------------------------------------------------

@@ -105,14 +105,13 @@ def _memo(store: dict[Any, T], key: Any, load: Callable[[], T]) -> T:
 def _load(session: Session, tenant: Tenant | None) -> OwnerConfig:
     settings: NotificationSettings | SystemSettings
     system = session.get(SystemSettings, 1) or SystemSettings(id=1)
-    system_locality = Locality(system.timezone, system.locale)
     if tenant is None:
-        settings, locality = system, system_locality
+        settings, locality = system, system.locality()
     else:
         settings = session.get(NotificationSettings, tenant.id) or NotificationSettings(
             tenant_id=tenant.id or 0
         )
-        locality = Locality.of(settings.timezone, settings.locale, inherit=system_locality)
+        locality = settings.locality(system.locality())
     toggles = {
         name: bool(value) for name, value in settings.model_dump().items() if name[:7] == "notify_"
     }

@@ -21,6 +21,7 @@ from core.crypto import SecretBox
 from core.digest_policy import default_policy, owner_policies
 from core.digest_policy import setting_name as digest_setting_name
 from core.errors import ValidationError
+from core.locality import Locality
 from core.models._common import utcnow
 from core.models.mail import UNCONFIGURED, MailServer, MailServerCreate, MailServerUpdate
 from core.models.tenancy import (
@@ -192,6 +193,13 @@ def _system_row(session: Session) -> SystemSettings:
     return row
 
 
+def system_locality(session: Session) -> Locality:
+    """Where the system's mail reads (UTC, en_US until set). Read only: `_system_row` would add
+    a missing system row to the session, whose autoflush then holds the database's write lock
+    until the caller's session ends."""
+    return (session.get(SystemSettings, 1) or SystemSettings(id=1)).locality()
+
+
 def get_notification_settings(
     *, session: Session, tenant: Tenant | None
 ) -> NotificationSettingsRead:
@@ -214,9 +222,7 @@ def get_notification_settings(
         )
     row = _tenant_row(session, tenant)
     effective = resolve_effective_server(session=session, tenant=tenant)
-    # Read only: `_system_row` would add a missing system row to the session, whose autoflush
-    # then holds the database's write lock until the caller's session ends.
-    system = session.get(SystemSettings, 1) or SystemSettings(id=1)
+    locality = row.locality(system_locality(session))
     return NotificationSettingsRead(
         tenant=tenant.slug,
         **view,
@@ -229,8 +235,8 @@ def get_notification_settings(
         digests=_shown_digests(row.digests, system=False),
         timezone=row.timezone,
         locale=row.locale,
-        effective_timezone=row.timezone or system.timezone,
-        effective_locale=row.locale or system.locale,
+        effective_timezone=locality.timezone,
+        effective_locale=locality.locale,
     )
 
 

@@ -27,7 +27,7 @@ class SettingsView:
 
 def load(ctx: Context, slug: str | None) -> SettingsView:
     from core.services.mail_servers import resolve_effective_server
-    from core.services.notifications import get_notification_settings
+    from core.services.notifications import get_notification_settings, system_locality
 
     with ctx.session() as session:
         tenant = owner(session, slug)
@@ -37,8 +37,8 @@ def load(ctx: Context, slug: str | None) -> SettingsView:
         label = f"{server.name} ({server.host}:{server.port})" if server else None
         inherited = None
         if tenant is not None:
-            system = get_notification_settings(session=session, tenant=None)
-            inherited = (system.effective_timezone, system.effective_locale)
+            system = system_locality(session)
+            inherited = (system.timezone, system.locale)
     # Babel's data for the example line, loaded here on the worker thread, not on the UI's.
     from core.locality import preload
 
