@@ -44,10 +44,9 @@ from api.template_checks import setup as setup_checks
 from core import validation as v
 from core.catalog import PORTSIP_NAMES, Event, get_event, get_template
 from core.errors import NotFound, PermanentError, ValidationError
-from core.locality import Locality, check_locale
+from core.locality import check_locale
 from core.models.templates import TemplateUpdate
 from core.pipeline.emit_config import owner_config
-from core.rendering import TemplateSource, render
 from core.services.templates import (
     create_custom_template,
     delete_custom_template,
@@ -55,7 +54,7 @@ from core.services.templates import (
     get_default_template,
     list_custom_templates,
     list_default_templates,
-    template_in_use,
+    preview_template,
     update_custom_template,
     values_for_create,
     values_for_update,
@@ -81,7 +80,6 @@ class TemplateUpdateBody(TemplateUpdate):
 # The names a create may carry (the part `from` also goes by `mail_from`).
 CREATE_FIELDS = ("name", "from", "mail_from", "subject", "body")
 # The From a preview renders with when the template has none: the mail server's is used then.
-_SERVER_FROM = "mail-server@preview.invalid"
 # Returned by GET, not settable: ignored when a client posts back what it read.
 READ_ONLY = ("created_at", "updated_at")
 
@@ -232,29 +230,6 @@ async def delete_custom(request: web.Request) -> web.Response:
     return web.json_response({"name": deleted, "deleted": True, "default": True})
 
 
-def _rendered(
-    event: Event, source: TemplateSource, used: str | None, locality: Locality
-) -> dict[str, Any]:
-    try:
-        rendered = render(
-            event.name, event.sample, template=source, server_from=_SERVER_FROM, locality=locality
-        )
-    except PermanentError as exc:  # the owner's template fails with the sample payload
-        raise ApiError(400, str(exc), field="template") from None
-    return {
-        "name": event.name,
-        "custom": source.custom,
-        "template_locale": used or None,
-        "locale": locality.locale,
-        "timezone": locality.timezone,
-        "from": None if rendered.mail_from == _SERVER_FROM else rendered.mail_from,
-        "subject": rendered.subject,
-        "text": rendered.text,
-        "html": rendered.html,
-        "attachments": [attachment.shown() for attachment in rendered.attachments],
-    }
-
-
 async def preview(request: web.Request) -> web.Response:
     name = request.match_info["name"]
 
@@ -263,14 +238,19 @@ async def preview(request: web.Request) -> web.Response:
             event = get_template(name)
         except NotFound as exc:
             raise ApiError(404, exc.message, field="name") from None
-        wanted = _locale(request)
-        own = owner_config(session, scope.tenant).locality
-        locality = Locality(own.timezone, wanted or own.locale)
-        source, used = template_in_use(
-            session=session, tenant=scope.tenant, name=event.name, locale=locality.locale
-        )
         # Rendered here, on a reader thread (never the writer), within the render budget.
-        return _rendered(event, source, used, locality)
+        try:
+            shown = preview_template(
+                session=session,
+                tenant=scope.tenant,
+                name=event.name,
+                data=event.sample,
+                owner_locality=owner_config(session, scope.tenant).locality,
+                locale=_locale(request),
+            )
+        except PermanentError as exc:  # the owner's template fails with the sample payload
+            raise ApiError(400, str(exc), field="template") from None
+        return shown.as_dict()
 
     return web.json_response(await scoped_read(request, work))
 

@@ -15,17 +15,24 @@ language. The audit names a localized template `NAME (fr_FR)`.
 
 from __future__ import annotations
 
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlmodel import Session, col, select
 
 from core.catalog import Event, get_template, sample, variables
 from core.errors import Conflict, NotFound, ValidationError
-from core.locality import check_locale, language_chain
+from core.locality import Locality, check_locale, language_chain
 from core.models._common import owned_by, utcnow
 from core.models.templates import CustomTemplate, TemplateRead, TemplateUpdate
 from core.models.tenancy import Tenant
-from core.rendering import TemplateSource, default_template, default_templates
+from core.rendering import (
+    RenderedMessage,
+    TemplateSource,
+    default_template,
+    default_templates,
+    render,
+)
 from core.services.audit import Actor, record
 from core.template_validation import validate_template
 
@@ -301,13 +308,19 @@ def effective_template(
 
     System-scope events always use the system's template, whatever `tenant` is given.
     """
-    event = get_template(name)
+    return _in_use(session, get_template(name), tenant, locale)[0]
+
+
+def _in_use(
+    session: Session, event: Event, tenant: Tenant | None, locale: str | None
+) -> tuple[TemplateSource, str | None]:
     row = _effective_row(session, event, tenant, locale)
     if row is None:
-        return default_template(event.name, locale)
-    return TemplateSource(
+        return default_template(event.name, locale), None
+    source = TemplateSource(
         name=row.name, mail_from=row.mail_from, subject=row.subject, body=row.body, custom=True
     )
+    return source, row.locale
 
 
 def template_details(
@@ -346,15 +359,7 @@ def template_in_use(
 ) -> tuple[TemplateSource, str | None]:
     """`effective_template` and which custom template it is: the row's locale ("" for the
     owner's template for every locale), or None when it is the shipped default."""
-    event = get_template(name)
-    wanted = _locale(locale) or None
-    row = _effective_row(session, event, tenant, wanted)
-    if row is None:
-        return default_template(event.name, wanted), None
-    source = TemplateSource(
-        name=row.name, mail_from=row.mail_from, subject=row.subject, body=row.body, custom=True
-    )
-    return source, row.locale
+    return _in_use(session, get_template(name), tenant, _locale(locale) or None)
 
 
 def custom_locales(*, session: Session, tenant: Tenant | None) -> dict[str, list[str]]:
@@ -368,3 +373,61 @@ def custom_locales(*, session: Session, tenant: Tenant | None) -> dict[str, list
             if applies and whose is owner:
                 found.setdefault(row.name, []).append(row.locale)
     return {name: sorted(locales) for name, locales in found.items()}
+
+
+# The From a preview renders with where the owner's mail server would give it (none is asked).
+PREVIEW_SERVER_FROM = "mail-server@preview.invalid"
+
+
+@dataclass(frozen=True)
+class TemplatePreview:
+    """A template rendered as the owner's message of its event would be (`template preview`,
+    `GET /api/email_templates/NAME/preview`)."""
+
+    name: str
+    rendered: RenderedMessage
+    custom: bool
+    template_locale: str | None  # the custom template's locale ("": every locale); None: default
+    locality: Locality
+
+    @property
+    def mail_from(self) -> str | None:
+        """The rendered From; None where it is the mail server's."""
+        sender = self.rendered.mail_from
+        return None if sender == PREVIEW_SERVER_FROM else sender
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "custom": self.custom,
+            "template_locale": self.template_locale or None,
+            "locale": self.locality.locale,
+            "timezone": self.locality.timezone,
+            "from": self.mail_from,
+            "subject": self.rendered.subject,
+            "text": self.rendered.text,
+            "html": self.rendered.html,
+            "attachments": [attachment.shown() for attachment in self.rendered.attachments],
+        }
+
+
+def preview_template(
+    *,
+    session: Session,
+    tenant: Tenant | None,
+    name: str,
+    data: Any,
+    owner_locality: Locality,
+    locale: str | None = None,
+) -> TemplatePreview:
+    """Event `name`'s template for this owner rendered with `data`, in the owner's zone and
+    its locale, or `locale` (with the template that locale picks). A template that fails with
+    the data is `PermanentError`."""
+    event = get_template(name)
+    wanted = _locale(locale)
+    locality = replace(owner_locality, locale=wanted) if wanted else owner_locality
+    source, used = _in_use(session, event, tenant, locality.locale)
+    rendered = render(
+        event.name, data, template=source, server_from=PREVIEW_SERVER_FROM, locality=locality
+    )
+    return TemplatePreview(event.name, rendered, source.custom, used, locality)

@@ -33,7 +33,6 @@ LOCALE_HELP = (
     "The custom template of this locale (fr_FR) or language (fr); "
     "default: the one for every locale."
 )
-SERVER_FROM_PLACEHOLDER = "mail-server@preview.invalid"
 
 
 def _tenant(session: Session, slug: str | None) -> Tenant | None:
@@ -190,46 +189,28 @@ def preview(
     """Render a template with its sample payload (or --data) in the owner's time zone and
     locale, as a message would be, and print subject, body and attachments."""
     from core.catalog import get_template
-    from core.locality import Locality, check_locale
     from core.pipeline.emit_config import owner_config
-    from core.rendering import render
-    from core.services import templates
+    from core.services.templates import preview_template
 
     event = get_template(name)
     payload = _payload(event, data)
-    wanted = check_locale("locale", locale) if locale is not None else None
     with context().session() as session:
         owner = _tenant(session, tenant)
-        own = owner_config(session, owner).locality
-        locality = Locality(own.timezone, wanted or own.locale)
-        source, used = templates.template_in_use(
-            session=session, tenant=owner, name=event.name, locale=locality.locale
+        result = preview_template(
+            session=session,
+            tenant=owner,
+            name=event.name,
+            data=payload,
+            owner_locality=owner_config(session, owner).locality,
+            locale=locale,
         )
-    rendered = render(
-        event.name, payload, template=source, server_from=SERVER_FROM_PLACEHOLDER,
-        locality=locality,
-    )  # fmt: skip
+    rendered, locality, used = result.rendered, result.locality, result.template_locale
     if html_file is not None:
         html_file.write_text(rendered.html, encoding="utf-8")
-    sender = rendered.mail_from
-    if sender == SERVER_FROM_PLACEHOLDER:
-        sender = "(the mail server From address)"
+    sender = result.mail_from or "(the mail server From address)"
     attachments = [attachment.shown() for attachment in rendered.attachments]
     if as_json:
-        print_json(
-            {
-                "name": event.name,
-                "custom": source.custom,
-                "template_locale": used or None,
-                "locale": locality.locale,
-                "timezone": locality.timezone,
-                "from": sender,
-                "subject": rendered.subject,
-                "text": rendered.text,
-                "html": rendered.html,
-                "attachments": attachments,
-            }
-        )
+        print_json(result.as_dict() | {"from": sender})
         return
     kind = "default" if used is None else f"custom {used}".rstrip()
     typer.echo(f"Template: {event.name} ({kind})")
