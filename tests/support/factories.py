@@ -35,7 +35,7 @@ if TYPE_CHECKING:
     from core.context import Context
     from core.crypto import SecretBox
     from core.models.mail import MailServerRead
-    from core.models.tenancy import Tenant
+    from core.models.tenancy import NotificationSettingsRead, Tenant
     from core.models.webhooks import WebhookRead
     from core.pipeline.emit_write import EmitResult
     from tests.support.smtp_servers import SmtpTestServer
@@ -249,3 +249,29 @@ def acme_with_server(session: Session, ctx: Context, actor: Actor) -> MailServer
         host="smtp.acme.org",
         mail_from="alerts@acme.org",
     )
+
+
+def read_settings(ctx: Context, slug: str | None) -> NotificationSettingsRead:
+    """The settings of tenant `slug` (None: the system's), as the service reads them."""
+    from core.services.notifications import get_notification_settings
+    from core.services.tenants import get_tenant
+
+    with ctx.session() as session:
+        tenant = get_tenant(session=session, slug=slug) if slug else None
+        return get_notification_settings(session=session, tenant=tenant)
+
+
+def set_settings(ctx: Context, actor: Actor, slug: str | None, **changes: Any) -> None:
+    """Change the settings of tenant `slug` (None: the system's) through the service."""
+    from core.models.tenancy import NotificationSettingsUpdate
+    from core.services.notifications import update_notification_settings
+    from core.services.tenants import get_tenant
+
+    with ctx.session() as session:
+        update_notification_settings(
+            session=session,
+            box=ctx.box,
+            tenant=get_tenant(session=session, slug=slug) if slug else None,
+            changes=NotificationSettingsUpdate.parse(changes, system=slug is None),
+            actor=actor,
+        )

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 from textual.widgets import Input, Select, Static, Switch
 
-from core.models.tenancy import NotificationSettingsUpdate
-from core.services.notifications import get_notification_settings, update_notification_settings
-from core.services.tenants import get_tenant
+from tests.support.factories import read_settings, set_settings
 from tests.tui.conftest import screen_text, seed, settle
 from tui.screens.settings import SYSTEM_SERVER_TEXT
 
@@ -18,30 +16,13 @@ NOT_APPLIED = (
 SWITCHED = "use_system_server is on: the system's server sends this tenant's mail"
 
 
-def _read(ctx, slug: str | None):
-    with ctx.session() as session:
-        tenant = get_tenant(session=session, slug=slug) if slug else None
-        return get_notification_settings(session=session, tenant=tenant)
-
-
-def _set(ctx, actor, slug: str | None, **changes) -> None:
-    with ctx.session() as session:
-        update_notification_settings(
-            session=session,
-            box=ctx.box,
-            tenant=get_tenant(session=session, slug=slug) if slug else None,
-            changes=NotificationSettingsUpdate.parse(changes, system=slug is None),
-            actor=actor,
-        )
-
-
 def _text(app, selector: str) -> str:
     return str(app.screen.query_one(selector, Static).render())
 
 
 async def test_mode_switch_and_digests_are_saved(ctx, actor, make_app) -> None:
     seed(ctx, actor)
-    _set(ctx, actor, "acme", **{"digest.QUEUE_SLA": "2/1h"})
+    set_settings(ctx, actor, "acme", **{"digest.QUEUE_SLA": "2/1h"})
     app = make_app(tenant_slug="acme", start="settings")
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
@@ -60,7 +41,7 @@ async def test_mode_switch_and_digests_are_saved(ctx, actor, make_app) -> None:
         # reloaded from the core: the banner now says why the switch is not followed
         assert "unsaved" not in _text(app, "#dirty")
         assert NOT_APPLIED in _text(app, "#banner")
-    saved = _read(ctx, "acme")
+    saved = read_settings(ctx, "acme")
     assert (saved.recipient_mode, saved.use_system_server) == ("bcc", True)
     assert saved.digests["QUEUE_CALL_LOST"] == "5/10m" and saved.digests["QUEUE_SLA"] == "2/1h"
 
@@ -83,7 +64,7 @@ async def test_a_bad_policy_is_shown_naming_the_field(ctx, actor, make_app) -> N
         await pilot.press("ctrl+s")
         await settle(pilot)
         assert not app.screen.query_one("#digest-error").display
-    saved = _read(ctx, "acme")
+    saved = read_settings(ctx, "acme")
     assert saved.digests["QUEUE_CALLBACK"] == "5/10m" and saved.recipient_mode == "individual"
 
 
@@ -98,19 +79,19 @@ async def test_the_system_page_has_its_digests_and_no_switch(ctx, actor, make_ap
         screen.query_one("#digest-DISK_LOW", Input).value = "1/1h"
         await pilot.press("ctrl+s")
         await settle(pilot)
-    assert _read(ctx, None).digests["DISK_LOW"] == "1/1h"
-    assert _read(ctx, "acme").digests["QUEUE_CALL_LOST"] == "off"
+    assert read_settings(ctx, None).digests["DISK_LOW"] == "1/1h"
+    assert read_settings(ctx, "acme").digests["QUEUE_CALL_LOST"] == "off"
 
 
 async def test_the_settings_banner_says_what_the_switch_does(ctx, actor, make_app) -> None:
     seed(ctx, actor)
-    _set(ctx, actor, "acme", use_system_server=True)
+    set_settings(ctx, actor, "acme", use_system_server=True)
     app = make_app(tenant_slug="acme", start="settings")
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         banner = _text(app, "#banner")
         assert "acme relay" in banner and f"⇄ {NOT_APPLIED}." in banner
-        _set(ctx, actor, None, apply_to_all_tenants=True)
+        set_settings(ctx, actor, None, apply_to_all_tenants=True)
         await pilot.press("ctrl+r")  # Revert: read again
         await settle(pilot)
         banner = _text(app, "#banner")
@@ -123,7 +104,7 @@ def test_the_servers_and_tenants_pages_mark_the_switch(ctx, actor) -> None:
     from tui.screens.servers import effective_line
 
     seed(ctx, actor)
-    _set(ctx, actor, "acme", use_system_server=True)
+    set_settings(ctx, actor, "acme", use_system_server=True)
     assert NOT_APPLIED in effective_line(servers.load(ctx, "acme"), "acme").plain
     rows, summary = tenants.load_rows(ctx)
     assert {row.slug: row.source for row in rows} == {
@@ -132,11 +113,11 @@ def test_the_servers_and_tenants_pages_mark_the_switch(ctx, actor) -> None:
     }
     assert "⚠ use_system_server on, not followed" in summary
 
-    _set(ctx, actor, None, apply_to_all_tenants=True)
+    set_settings(ctx, actor, None, apply_to_all_tenants=True)
     line = effective_line(servers.load(ctx, "acme"), "acme").plain
     assert "system server 'shared' (use the system's server)" in line and SWITCHED in line
     rows, _ = tenants.load_rows(ctx)
     assert {row.slug: row.source for row in rows} == {"acme": "system ⇄", "globex": "system"}
-    _set(ctx, actor, "acme", use_system_server=False)
+    set_settings(ctx, actor, "acme", use_system_server=False)
     rows, summary = tenants.load_rows(ctx)
     assert rows[0].source == "tenant" and "use_system_server" not in summary

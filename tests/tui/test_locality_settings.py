@@ -5,28 +5,9 @@ from __future__ import annotations
 
 from textual.widgets import Input, Select, Static
 
-from core.models.tenancy import NotificationSettingsUpdate
-from core.services.notifications import get_notification_settings, update_notification_settings
-from core.services.tenants import get_tenant
+from tests.support.factories import read_settings, set_settings
 from tests.tui.conftest import screen_text, seed, settle
 from tui.widgets.locality_settings import UNSET, example
-
-
-def _read(ctx, slug: str | None):
-    with ctx.session() as session:
-        tenant = get_tenant(session=session, slug=slug) if slug else None
-        return get_notification_settings(session=session, tenant=tenant)
-
-
-def _set(ctx, actor, slug: str | None, **changes) -> None:
-    with ctx.session() as session:
-        update_notification_settings(
-            session=session,
-            box=ctx.box,
-            tenant=get_tenant(session=session, slug=slug) if slug else None,
-            changes=NotificationSettingsUpdate.parse(changes, system=slug is None),
-            actor=actor,
-        )
 
 
 def _text(app, selector: str) -> str:
@@ -67,7 +48,7 @@ async def test_a_tenant_types_a_zone_picks_a_locale_and_saves(ctx, actor, make_a
         await settle(pilot)
         assert "unsaved" not in _text(app, "#dirty")
         assert zone.value == "Europe/Paris" and locale.value == "fr_FR"
-    saved = _read(ctx, "acme")
+    saved = read_settings(ctx, "acme")
     assert (saved.timezone, saved.locale) == ("Europe/Paris", "fr_FR")
     assert (saved.effective_timezone, saved.effective_locale) == ("Europe/Paris", "fr_FR")
     # the recipients and toggles on the page were saved as they were
@@ -76,7 +57,7 @@ async def test_a_tenant_types_a_zone_picks_a_locale_and_saves(ctx, actor, make_a
 
 async def test_an_unknown_zone_is_shown_under_the_field(ctx, actor, make_app) -> None:
     seed(ctx, actor)
-    _set(ctx, actor, "acme", locale="de_DE")
+    set_settings(ctx, actor, "acme", locale="de_DE")
     app = make_app(tenant_slug="acme", start="settings")
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
@@ -92,13 +73,13 @@ async def test_an_unknown_zone_is_shown_under_the_field(ctx, actor, make_app) ->
         )
         assert zone.has_class("-invalid") and app.focused is zone
         assert "unsaved changes" in _text(app, "#dirty")
-    saved = _read(ctx, "acme")  # all or nothing: the locale was not saved either
+    saved = read_settings(ctx, "acme")  # all or nothing: the locale was not saved either
     assert (saved.timezone, saved.locale) == (None, "de_DE")
 
 
 async def test_the_system_page_and_a_tenant_that_follows_it(ctx, actor, make_app) -> None:
     seed(ctx, actor)
-    _set(ctx, actor, "acme", locale="it_IT")  # not a labelled one: still offered, as itself
+    set_settings(ctx, actor, "acme", locale="it_IT")  # not a labelled one: still offered, as itself
     app = make_app(start="settings")
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
@@ -109,9 +90,9 @@ async def test_the_system_page_and_a_tenant_that_follows_it(ctx, actor, make_app
         locale.value = "de_DE"
         await pilot.press("ctrl+s")
         await settle(pilot)
-    system = _read(ctx, None)
+    system = read_settings(ctx, None)
     assert (system.timezone, system.locale) == ("America/New_York", "de_DE")
-    acme = _read(ctx, "acme")
+    acme = read_settings(ctx, "acme")
     assert (acme.timezone, acme.effective_timezone) == (None, "America/New_York")
     assert acme.effective_locale == "it_IT"
 
@@ -128,4 +109,4 @@ async def test_the_system_page_and_a_tenant_that_follows_it(ctx, actor, make_app
         assert _text(app, "#locality-example") == "Dates read: 03.11.2026, 09:05 EST"
         await pilot.press("ctrl+s")
         await settle(pilot)
-    assert _read(ctx, "acme").locale is None
+    assert read_settings(ctx, "acme").locale is None
