@@ -7,6 +7,11 @@ from slackbot.blocks.common import Message, context, escape, message, section
 COMMANDS: tuple[tuple[str, str], ...] = (
     ("help", "this list (open to everyone)"),
     ("status", "health, mail server, recipients, events with on/off buttons, queue, failures"),
+    (
+        "settings",
+        "a form: recipients, events on or off, digests, and a test email",
+    ),
+    ("server", "a form: the tenant's mail server, with a connection test"),
     ("events", "every event: on or off, and whether this channel mirrors it"),
     ("enable EVENT…", "turn events on (e.g. `queue_call_lost queue_sla`)"),
     ("disable EVENT…", "turn events off"),

@@ -13,7 +13,7 @@ if TYPE_CHECKING:
 
 def register(app: AsyncApp, ctx: Context) -> FollowupRunner:
     """Register every listener; returns the runner of their after-ack work (drain it on close)."""
-    from slackbot.listeners import actions, commands
+    from slackbot.listeners import actions, commands, events, views
     from slackbot.listeners.followup import FollowupRunner
     from slackbot.listeners.offloop import ListenerDatabase
 
@@ -21,4 +21,6 @@ def register(app: AsyncApp, ctx: Context) -> FollowupRunner:
     runner = FollowupRunner(ctx, on_close=database.close)
     commands.register(app, ctx, runner, database)
     actions.register(app, ctx, runner, database)
+    events.register(app, ctx, runner, database)
+    views.register(app, ctx, runner, database)
     return runner

@@ -32,9 +32,11 @@ class Followup:
     update: dict[str, Any] | None = None  # replaces the clicked message
     error: str | None = None  # told to the user alone
     work: dict[str, Any] | None = None  # slow work (a test email)
+    # (trigger_id, view): a modal opened first (a trigger_id is valid for 3 s only)
+    open_view: tuple[str, dict[str, Any]] | None = None
 
     def __bool__(self) -> bool:
-        return bool(self.announce or self.update or self.error or self.work)
+        return bool(self.announce or self.update or self.error or self.work or self.open_view)
 
 
 class FollowupRunner:
@@ -54,6 +56,9 @@ class FollowupRunner:
 
     async def run(self, followup: Followup, client: Any, respond: Any) -> None:
         try:
+            if followup.open_view:
+                trigger_id, view = followup.open_view
+                await client.views_open(trigger_id=trigger_id, view=view)
             if followup.error:
                 await respond(
                     text=followup.error, response_type="ephemeral", replace_original=False
@@ -65,7 +70,7 @@ class FollowupRunner:
                     channel=followup.channel, text=followup.announce, unfurl_links=False
                 )
             if followup.work:
-                await _work(self.ctx, followup.work, respond)
+                await _work(self.ctx, followup.work, respond, client)
         except Exception as error:  # reported to the user (and logged)
             await report(error, respond=respond, logger=log)
 
@@ -104,19 +109,24 @@ async def _update(client: Any, respond: Any, update: dict[str, Any]) -> None:
         )
 
 
-async def _work(ctx: Context, work: dict[str, Any], respond: Any) -> None:
-    kind = work.get("kind")
-    if kind == "test_email":
-        from slackbot.listeners.commands.test import run_test_email
+# Slow work by kind: "module:function", each `async def f(ctx, work, respond, client)`
+# (`respond` is None for a modal's button: it answers with `client.views_update`); imported when
+# first run, so that the app starts without them.
+WORK: dict[str, str] = {
+    "test_email": "slackbot.listeners.commands.test:run_test_email",
+    "webhook_test": "slackbot.listeners.commands.webhook:run_webhook_test",
+    "health_check": "slackbot.listeners.actions.health_check:run_health_check",
+    "modal_test_email": "slackbot.listeners.views.settings:run_modal_test_email",
+    "modal_server_test": "slackbot.listeners.views.server:run_server_test",
+}
 
-        await run_test_email(ctx, work, respond)
-    elif kind == "webhook_test":
-        from slackbot.listeners.commands.webhook import run_webhook_test
 
-        await run_webhook_test(ctx, work, respond)
-    elif kind == "health_check":
-        from slackbot.listeners.actions.health_check import run_health_check
+async def _work(ctx: Context, work: dict[str, Any], respond: Any, client: Any) -> None:
+    import importlib
 
-        await run_health_check(ctx, work, respond)
-    else:
-        raise RuntimeError(f"unknown follow-up work {kind!r}")
+    where = WORK.get(str(work.get("kind")))
+    if where is None:
+        raise RuntimeError(f"unknown follow-up work {work.get('kind')!r}")
+    module, _, name = where.partition(":")
+    run = getattr(importlib.import_module(module), name)
+    await run(ctx, work, respond, client)

@@ -104,6 +104,40 @@ class Bot:
         )
         return await self.send(self.requests.sign(body), url)
 
+    async def event(self, event: dict[str, Any], *, team: str | None = None) -> Answer:
+        """An Events API callback, e.g. `{"type": "app_home_opened", "user": U, "tab": "home"}`."""
+        body = self.requests.event_body(event, team_id=team)
+        return await self.send(self.requests.sign(body, content_type="application/json"))
+
+    async def home_opened(self, user: str) -> Answer:
+        return await self.event(
+            {"type": "app_home_opened", "user": user, "channel": "D0HOME", "tab": "home"}
+        )
+
+    async def submit(
+        self, view: dict[str, Any], values: dict[str, dict[str, Any]], *, user: str
+    ) -> Answer:
+        """Submit a modal the app opened (a body of `views.open`'s `view`) with these inputs."""
+        body = self.requests.view_submission_body(view=view, values=values, user=user)
+        return await self.send(self.requests.sign(body))
+
+    async def view_click(
+        self,
+        view: dict[str, Any],
+        action_id: str,
+        value: str = "",
+        *,
+        user: str,
+        values: dict[str, dict[str, Any]] | None = None,
+        block_id: str = "b1",
+    ) -> Answer:
+        """Press a button in a modal or the Home tab."""
+        body = self.requests.view_action_body(
+            view=view, action_id=action_id, value=value, user=user, values=values,
+            block_id=block_id,
+        )
+        return await self.send(self.requests.sign(body))
+
 
 @pytest.fixture
 async def slack_api() -> AsyncIterator[SlackApiStandIn]:

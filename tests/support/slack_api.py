@@ -10,13 +10,16 @@
         api.responses("cmd-1")                             # what came to a response_url
         await api.wait_for(lambda: len(api.posts()) == 3)
 
-Methods: `auth.test`, `chat.postMessage` (JSON or form), `chat.update`, anything else answers
-`{"ok": true}`; a wrong bearer token answers `ok: false, invalid_auth`. `response_url(name)`
-gives a URL whose POSTs are recorded under `name` (Slack's response_url).
+Methods: `auth.test`, `chat.postMessage` (JSON or form), `chat.update`, `views.open`,
+`views.update` and `views.publish` (each answers the view with an `id` and a `hash`; `views.update`
+keeps the id it is given); anything else answers `{"ok": true}`; a wrong bearer token answers
+`ok: false, invalid_auth`. `response_url(name)` gives a URL whose POSTs are recorded under `name`
+(Slack's response_url). `views("views.publish")` lists the views sent with that method.
 
-`SlackRequests(secret)` builds what Slack sends to `/slack/events`: a slash command or a
-block_actions payload, form-encoded and signed (HMAC-SHA256 v0), with the timestamp and
-signature overridable to make bad requests.
+`SlackRequests(secret)` builds what Slack sends to `/slack/events`: a slash command, a
+block_actions payload (from a message, a modal or the Home tab), a view_submission (form-encoded)
+or an Events API callback (JSON), signed (HMAC-SHA256 v0), with the timestamp and signature
+overridable to make bad requests.
 """
 
 from __future__ import annotations
@@ -72,6 +75,7 @@ class SlackApiStandIn:
         self.delay_s = 0.0  # answer every call this much later
         self._faults: list[_Fault] = []
         self._ts = itertools.count(1)
+        self._views = itertools.count(1)
         self._runner: web.AppRunner | None = None
         self.port = 0
 
@@ -120,6 +124,10 @@ class SlackApiStandIn:
     def updates(self) -> list[dict[str, Any]]:
         return [c.body for c in self.calls if c.method == "chat.update" and c.ok]
 
+    def views(self, method: str) -> list[dict[str, Any]]:
+        """Bodies of successful `views.open` / `views.update` / `views.publish` calls."""
+        return [c.body for c in self.calls if c.method == method and c.ok]
+
     def responses(self, name: str) -> list[dict[str, Any]]:
         return list(self.responded.get(name, []))
 
@@ -157,7 +165,7 @@ class SlackApiStandIn:
             loaded = json.loads(raw or "{}")
             return loaded if isinstance(loaded, dict) else {}
         body: dict[str, Any] = dict(parse_qsl(raw))
-        for key in ("blocks", "attachments"):
+        for key in ("blocks", "attachments", "view"):
             if isinstance(body.get(key), str):
                 body[key] = json.loads(body[key])
         return body
@@ -207,6 +215,11 @@ class SlackApiStandIn:
         if method in ("chat.postMessage", "chat.update"):
             ts = body.get("ts") or f"{int(time.time())}.{next(self._ts):06d}"
             return {"ok": True, "channel": body.get("channel"), "ts": ts, "message": body}
+        if method in ("views.open", "views.update", "views.publish"):
+            view = body.get("view")
+            view = json.loads(view) if isinstance(view, str) else dict(view or {})
+            view_id = body.get("view_id") or f"V{next(self._views):08d}"
+            return {"ok": True, "view": {**view, "id": view_id, "hash": f"h.{next(self._views)}"}}
         return {"ok": True}
 
     async def _response(self, request: web.Request) -> web.Response:
@@ -238,13 +251,18 @@ class SlackRequests:
         self._trigger = itertools.count(1)
 
     def sign(
-        self, body: str, *, timestamp: int | None = None, secret: str | None = None
+        self,
+        body: str,
+        *,
+        timestamp: int | None = None,
+        secret: str | None = None,
+        content_type: str = "application/x-www-form-urlencoded",
     ) -> SignedRequest:
         ts = str(int(time.time()) if timestamp is None else timestamp)
         return SignedRequest(
             body=body,
             headers={
-                "Content-Type": "application/x-www-form-urlencoded",
+                "Content-Type": content_type,
                 "X-Slack-Request-Timestamp": ts,
                 "X-Slack-Signature": signature(secret or self.secret, ts, body),
             },
@@ -319,4 +337,91 @@ class SlackRequests:
         if message_ts is not None:
             container["message_ts"] = message_ts
             payload["message"] = {"type": "message", "ts": message_ts, "text": "status"}
+        return urlencode({"payload": json.dumps(payload)})
+
+    def event_body(self, event: dict[str, Any], *, team_id: str | None = None) -> str:
+        """An Events API callback (JSON), e.g. `{"type": "app_home_opened", "user": "U1",
+        "tab": "home"}`; send it with `sign(body, content_type="application/json")`."""
+        team = team_id or self.team_id
+        return json.dumps(
+            {
+                "token": "verification-token-unused",
+                "team_id": team,
+                "api_app_id": "A0APP",
+                "event": {"event_ts": f"{time.time():.6f}", **event},
+                "type": "event_callback",
+                "event_id": f"Ev{next(self._trigger):08d}",
+                "event_time": int(time.time()),
+                "authorizations": [{"team_id": team, "user_id": BOT_USER, "is_bot": True}],
+            }
+        )
+
+    @staticmethod
+    def view_state(values: dict[str, dict[str, Any]]) -> dict[str, Any]:
+        """`{block_id: {action_id: element state}}` as Slack sends it in `view.state.values`,
+        e.g. `{"recipient_0": {"address": {"type": "email_text_input", "value": "a@b.c"}}}`."""
+        return {"values": values}
+
+    def view_submission_body(
+        self,
+        *,
+        view: dict[str, Any],
+        values: dict[str, dict[str, Any]],
+        user: str,
+        team_id: str | None = None,
+    ) -> str:
+        """A view_submission of `view` (as the app opened it: callback_id, private_metadata,
+        and the `id`/`hash` the Web API gave it), with the inputs' `values`."""
+        team = team_id or self.team_id
+        submitted = {**view, "state": self.view_state(values)}
+        submitted.setdefault("id", "V0VIEW")
+        submitted.setdefault("hash", "h.0")
+        payload = {
+            "type": "view_submission",
+            "team": {"id": team, "domain": "mailbell-test"},
+            "user": {"id": user, "username": user.lower(), "team_id": team},
+            "api_app_id": "A0APP",
+            "token": "verification-token-unused",
+            "trigger_id": f"trigger.{next(self._trigger)}",
+            "view": submitted,
+            "response_urls": [],
+        }
+        return urlencode({"payload": json.dumps(payload)})
+
+    def view_action_body(
+        self,
+        *,
+        view: dict[str, Any],
+        action_id: str,
+        value: str = "",
+        user: str,
+        values: dict[str, dict[str, Any]] | None = None,
+        block_id: str = "b1",
+        team_id: str | None = None,
+    ) -> str:
+        """A block_actions payload from a button in a modal or the Home tab (`view["type"]`
+        is `modal` or `home`): no channel, no response_url; the view with its state."""
+        team = team_id or self.team_id
+        shown = {**view, "state": self.view_state(values or {})}
+        shown.setdefault("id", "V0VIEW")
+        shown.setdefault("hash", "h.0")
+        payload = {
+            "type": "block_actions",
+            "user": {"id": user, "username": user.lower(), "team_id": team},
+            "api_app_id": "A0APP",
+            "token": "verification-token-unused",
+            "container": {"type": "view", "view_id": shown["id"]},
+            "trigger_id": f"trigger.{next(self._trigger)}",
+            "team": {"id": team, "domain": "mailbell-test"},
+            "view": shown,
+            "actions": [
+                {
+                    "type": "button",
+                    "action_id": action_id,
+                    "block_id": block_id,
+                    "value": value,
+                    "action_ts": f"{time.time():.6f}",
+                }
+            ],
+        }
         return urlencode({"payload": json.dumps(payload)})

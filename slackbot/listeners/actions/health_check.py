@@ -38,7 +38,9 @@ def _after_check(
         return subject_line(session, key, tenant_id), latest
 
 
-async def run_health_check(ctx: Context, work: dict[str, Any], respond: Any) -> None:
+async def run_health_check(
+    ctx: Context, work: dict[str, Any], respond: Any, client: Any = None
+) -> None:
     """The follow-up of "Check now": run the owner's checks, answer the user alone."""
     key, tenant_id = str(work["key"]), work.get("tenant_id")
     scope = f"tenant:{tenant_id}" if tenant_id is not None else "system"

@@ -32,6 +32,8 @@ def register(
         webhook,
     )
     from slackbot.listeners.commands.router import CommandListener
+    from slackbot.listeners.views import server as server_modal
+    from slackbot.listeners.views import settings as settings_modal
 
     commands = {
         **help.COMMANDS,
@@ -47,6 +49,8 @@ def register(
         **link.COMMANDS,
         **admins.COMMANDS,
         **webhook.COMMANDS,
+        **settings_modal.COMMANDS,
+        **server_modal.COMMANDS,
     }
     listener = CommandListener(ctx, commands, runner, database)
     # `/mailbell`, and renamed copies such as `/mailbell-staging` (one app per environment).

@@ -54,12 +54,15 @@ class CommandRequest:
 
 @dataclass
 class Reply:
-    """The ephemeral answer; `announce` goes to the channel; `work` is slow work for later."""
+    """The ephemeral answer; `announce` goes to the channel; `work` is slow work for later;
+    `modal` is a view opened with the command's trigger_id (the ack then says nothing unless
+    `text` does)."""
 
     text: str
     blocks: list[dict[str, Any]] | None = None
     announce: str | None = None
     work: dict[str, Any] | None = field(default=None)
+    modal: dict[str, Any] | None = None
 
     @classmethod
     def of(cls, message: dict[str, Any], **kwargs: Any) -> Reply:

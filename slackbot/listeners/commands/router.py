@@ -124,8 +124,14 @@ class CommandListener:
             log.warning("slack: database busy, command not run (%s)", busy)
             await ack(response_type="ephemeral", text=BUSY_TEXT)
             return
-        await ack(response_type="ephemeral", text=reply.text, blocks=reply.blocks)
+        if reply.text or reply.blocks:
+            await ack(response_type="ephemeral", text=reply.text, blocks=reply.blocks)
+        else:
+            await ack()
         followup = Followup(
-            channel=body.get("channel_id"), announce=reply.announce, work=reply.work
+            channel=body.get("channel_id"),
+            announce=reply.announce,
+            work=reply.work,
+            open_view=(str(body.get("trigger_id") or ""), reply.modal) if reply.modal else None,
         )
         self.runner.start(followup, client=client, respond=respond)

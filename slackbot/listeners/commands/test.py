@@ -36,7 +36,9 @@ def test(request: CommandRequest) -> Reply:
     )
 
 
-async def run_test_email(ctx: Context, work: dict[str, Any], respond: Any) -> None:
+async def run_test_email(
+    ctx: Context, work: dict[str, Any], respond: Any, client: Any = None
+) -> None:
     from core.services.mail_tests import send_test_email
 
     def load_tenant() -> Tenant:

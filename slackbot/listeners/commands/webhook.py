@@ -94,7 +94,9 @@ def _add(request: CommandRequest, tenant: Tenant, url: str, events: list[str]) -
     )
 
 
-async def run_webhook_test(ctx: Context, work: dict[str, Any], respond: Any) -> None:
+async def run_webhook_test(
+    ctx: Context, work: dict[str, Any], respond: Any, client: Any = None
+) -> None:
     from core.services.webhooks import test_webhook
 
     def load_tenant() -> Tenant:
