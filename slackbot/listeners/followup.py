@@ -15,7 +15,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -46,6 +46,11 @@ class FollowupRunner:
         self.ctx = ctx
         self._on_close = on_close  # what goes with the follow-ups (the listeners' database)
         self._tasks: set[asyncio.Task[None]] = set()
+        self._closers: list[Callable[[], Awaitable[None]]] = []
+
+    def add_closer(self, closer: Callable[[], Awaitable[None]]) -> None:
+        """Something else of the listeners' to stop first on drain (the Home refresher)."""
+        self._closers.append(closer)
 
     def start(self, followup: Followup, *, client: Any, respond: Any) -> None:
         if not followup:
@@ -77,6 +82,9 @@ class FollowupRunner:
     async def drain(self, timeout: float = 5.0) -> None:
         """Let running follow-ups finish (a shutdown), cancelling what is left after `timeout`;
         then close what was handed to `on_close`."""
+        closers, self._closers = self._closers, []
+        for closer in closers:
+            await closer()
         if self._tasks:
             await self._wait(timeout)
         if self._on_close is not None:
