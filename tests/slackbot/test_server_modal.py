@@ -11,7 +11,7 @@ from core.models.mail import MailServer, MailServerCreate
 from core.services.audit import Actor
 from core.services.mail_servers import create_mail_server
 from core.services.tenants import get_tenant
-from core.vocabulary import SECURITY_LABELS
+from core.vocabulary import SECURITY_LABELS, SecurityMode
 from slackbot.blocks.server_modal import PASSWORD_HINT, PRESET_ACTION, TEST_ACTION, TEST_RESULT
 from tests.slackbot.conftest import ACME_ADMIN, ACME_CHANNEL, GLOBEX_ADMIN, STRANGER, SYSTEM_ADMIN
 from tests.support.slack_api import TEAM_ID
@@ -56,6 +56,11 @@ def _everything_sent(slack_api) -> str:
     return json.dumps([call.body for call in slack_api.calls])
 
 
+def _tenant_id(ctx, slug: str) -> int:
+    with ctx.session() as session:
+        return int(get_tenant(session=session, slug=slug).id or 0)
+
+
 def _result(view) -> str:
     shown = block(view, TEST_RESULT)
     if shown["type"] == "section":
@@ -79,7 +84,7 @@ async def test_the_command_opens_the_saved_server_with_an_empty_password(
     assert len(view["title"]["text"]) <= 24
     assert json.loads(view["private_metadata"]) == {
         "channel": ACME_CHANNEL,
-        "tenant": tenants_id(tenants, "acme"),
+        "tenant": _tenant_id(tenants, "acme"),
         "server": saved.id,
     }
     assert initial(view, "host") == "smtp.acme.example"
@@ -87,7 +92,7 @@ async def test_the_command_opens_the_saved_server_with_an_empty_password(
     assert initial(view, "security") == "starttls"
     assert (
         block(view, "security")["element"]["initial_option"]["text"]["text"]
-        == (SECURITY_LABELS["starttls"])
+        == (SECURITY_LABELS[SecurityMode.STARTTLS])
     )
     assert initial(view, "auth") == "PLAIN"
     assert initial(view, "username") == USER
@@ -98,11 +103,6 @@ async def test_the_command_opens_the_saved_server_with_an_empty_password(
     assert block(view, "port")["element"]["type"] == "number_input"
     assert block(view, "port")["element"]["is_decimal_allowed"] is False
     assert STORED not in _everything_sent(slack_api)
-
-
-def tenants_id(ctx, slug: str) -> int:
-    with ctx.session() as session:
-        return get_tenant(session=session, slug=slug).id
 
 
 async def test_a_bad_port_and_an_empty_host_are_named_and_nothing_changes(
