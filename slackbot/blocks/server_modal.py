@@ -157,7 +157,7 @@ def step_line(step: Step) -> str:
     """`✓ *EHLO* — detail`; a failed step adds the server's reply and what to do."""
     name = STEP_LABELS.get(step.step, step.step.upper())
     line = f"{'✓' if step.ok else '✗'} *{name}* — {escape(step.detail)}"
-    if not step.ok and step.reply:
+    if not step.ok and step.reply and step.reply not in step.detail:
         line += f"\n      reply: `{escape(step.reply)}`"
     if not step.ok and step.hint:
         line += f"\n      ↳ {escape(step.hint)}"
