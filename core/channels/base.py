@@ -16,6 +16,11 @@
 - `Renderer.digests` / `Renderer.digest(...)`: a channel whose renderer digests (email, Slack)
   has the events of a burst past the owner's policy held (core/pipeline/digests.py) and sends,
   when the window closes, the one message `digest` renders from them.
+- `Renderer.edits` / `Renderer.edited(...)`: a channel that can change a message it posted
+  (Slack) gets edit deliveries (core/pipeline/alert_edits.py decides which and when): a
+  delivery with `edit_of` set carries the new version of that delivery's message, `edited`
+  renders it, and the channel's `send` replaces the posted message (`edit_ref`) instead of
+  posting a new one.
 
 Channels register in core/channels/registry.py.
 """
@@ -54,9 +59,14 @@ class ClaimedDelivery:
     # A digest: rendered when its window closes (core/pipeline/digest_close.py), then sent as
     # any delivery; on Slack it goes under its burst's first alert.
     is_digest: bool = False
+    # An edit: the delivery whose posted message this one replaces (core/pipeline/alert_edits.py).
+    edit_of: int | None = None
     content: bytes = b""  # still encrypted: the channel decrypts just before sending
     # Set by the pipeline: post as a reply under this message (core/pipeline/bursts.py).
     thread_under: str | None = None
+    # Set by the pipeline for an edit whose message is posted: the channel's reference of that
+    # message (Slack's ts), to replace it. None: the message never got posted; post this one.
+    edit_ref: str | None = None
 
 
 @dataclass
@@ -94,6 +104,22 @@ class Channel:
 
     async def close(self) -> None:
         """Release connections; the channel may be used again afterwards (they reopen)."""
+
+
+@dataclass(frozen=True, slots=True)
+class StatusNote:
+    """What became of a mirrored alert since it was posted: the line an edit adds to it.
+
+    `kind`: `delivered` (its email went after `attempts` tries), `partial` or `failed` (its
+    email reached some or none of its recipients for good; `reason` says why), `recovered`
+    (its health subject is no longer bad; `state` is the state now: ok, or unknown)."""
+
+    kind: str
+    at: datetime
+    attempts: int = 0
+    reason: str | None = None
+    state: str | None = None
+    previous: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -158,4 +184,12 @@ class Renderer:
 
     def digest(self, draft: DigestDraft) -> DigestMessage:
         """The message of a closed digest (channels with `digests` True)."""
+        raise NotImplementedError
+
+    # This channel can replace a message it posted (an edit delivery, `edit_of`).
+    edits: ClassVar[bool] = False
+
+    def edited(self, box: Any, original: bytes, note: StatusNote) -> bytes:
+        """The encrypted new version of `original` (a message of this channel, encrypted with
+        `box`) carrying `note` (channels with `edits` True)."""
         raise NotImplementedError

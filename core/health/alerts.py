@@ -13,6 +13,10 @@
   goes through the system's default server (when there is one).
 - Each notice has its idempotency key (subject, notice, since, when): sending the same notices
   again sends nothing twice.
+- A recovery edits the Slack messages of the subject's last alert ("✓ recovered at 11:05")
+  instead of posting anew, in each channel where that alert was posted (or is on its way:
+  core/pipeline/alert_edits.py); elsewhere, and for an alert sent before edits existed, it is
+  posted as before. Its email goes as before. Reminders are posted as before.
 """
 
 from __future__ import annotations
@@ -25,12 +29,14 @@ from typing import Any
 
 from sqlmodel import Session
 
+from core.channels.base import StatusNote
 from core.context import Context
 from core.crypto import SecretBox
-from core.health.store import Notice
+from core.health.store import Notice, get_subject
 from core.models._common import utcnow
 from core.models.tenancy import Tenant
-from core.pipeline.emit import KEY_MAX_LENGTH, EmitResult, emit
+from core.pipeline.alert_edits import attach_edits
+from core.pipeline.emit import KEY_MAX_LENGTH, EmitResult, prepare_emit, write_prepared
 from core.services.mail_servers import resolve_effective_server
 from core.vocabulary import HEALTH_SEVERITY, EventName
 
@@ -76,7 +82,7 @@ def send_notice(session: Session, box: SecretBox, notice: Notice) -> EmitResult 
         tenant = session.get(Tenant, notice.tenant_id)
         if tenant is None:
             return None
-    return emit(
+    prepared = prepare_emit(
         session=session,
         box=box,
         tenant=tenant,
@@ -84,6 +90,29 @@ def send_notice(session: Session, box: SecretBox, notice: Notice) -> EmitResult 
         data=payload(notice, tenant),
         key=idempotency_key(notice),
         system_server=tenant is not None and own_path_broken(session, tenant, notice),
+    )
+    if isinstance(prepared, EmitResult):  # sent before (its key)
+        return prepared
+    subject = get_subject(session, notice.key)
+    alert_event = subject.alert_event_id if subject is not None else None
+    if notice.notice == "recovery" and alert_event is not None:
+        attach_edits(session, box, prepared.rows, alert_event, recovered(notice))
+    result = write_prepared(session, prepared)
+    if notice.notice == "alert" and subject is not None and not result.duplicate:
+        # What the recovery will edit; a commit of its own: losing it only means a new post.
+        subject.alert_event_id = result.event_id
+        session.add(subject)
+        session.commit()
+    return result
+
+
+def recovered(notice: Notice) -> StatusNote:
+    """The line a recovery adds to its alert."""
+    return StatusNote(
+        "recovered",
+        at=notice.at or utcnow(),
+        state=notice.state,
+        previous=notice.previous,
     )
 
 

@@ -105,6 +105,9 @@ class Delivery(SQLModel, table=True):
     digest_id: int | None = Field(default=None, index=True)
     # A re-sent copy's original (`deliveries resend`).
     resent_from: int | None = None
+    # An edit (core/pipeline/alert_edits.py): the delivery of the same event whose posted
+    # message this one replaces (Slack's chat.update). A plain id, like `digest_id`.
+    edit_of: int | None = None
 
 
 class DigestBurst(SQLModel, table=True):

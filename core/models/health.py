@@ -49,6 +49,9 @@ class HealthSubject(SQLModel, table=True):
     muted_until: datetime | None = None
     # What the last check measured besides the state (certificate_days, the action to take, …).
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    # The event of the last alert sent about the subject: its recovery edits that alert's Slack
+    # messages (core/health/alerts.py). A plain id: retention may prune the event first.
+    alert_event_id: int | None = None
 
 
 class HealthChange(SQLModel, table=True):

@@ -18,7 +18,7 @@ table (`delivery_content`), which no update touches.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, fields
 from datetime import datetime, timedelta
 from functools import cache
@@ -29,7 +29,7 @@ from sqlalchemy import select as sa_select
 from sqlalchemy.engine import Connection, Engine
 from sqlmodel import Session, col, select
 
-from core.channels.base import ClaimedDelivery
+from core.channels.base import ClaimedDelivery, StatusNote
 from core.models._common import utcnow
 from core.models.delivery import Delivery, DeliveryAttempt, DeliveryContent, EventRecord
 from core.vocabulary import DeliveryStatus
@@ -54,6 +54,8 @@ class DeliveryRow:
     mail_server_id: int | None = None
     sender: str = ""
     message_id: str | None = None
+    # An edit of this delivery's posted message (core/pipeline/alert_edits.py); not digestible.
+    edit_of: int | None = None
     content: bytes = b""  # the encrypted message, stored in delivery_content
     route: Any = None  # the renderer's own reference for its `message` hook; not stored
     # Whether the row may be held into its burst's digest (a renderer with `digests`): False
@@ -214,6 +216,9 @@ class Outcome:
     # The attempt's own record (`delivery_attempt`); None when no send was tried (paced).
     attempt: str | None = None  # sent, partial, retry, failed
     detail: str | None = None  # the server's reply or the failing step; never a secret
+    # What the event's posted alerts should now say about this delivery (an email final after
+    # retries, or failed): core/pipeline/alert_edits.py queues their edits with the record.
+    note: StatusNote | None = None
 
 
 _RECORD = (
@@ -256,11 +261,19 @@ def _clip(text: str | None) -> str | None:
     return text[: DETAIL_MAX - 1] + "…"
 
 
-def record(engine: Engine, outcomes: Sequence[Outcome], *, owner: str) -> None:
+NotedHook = Callable[[Connection, list[Outcome]], None]
+
+
+def record(
+    engine: Engine, outcomes: Sequence[Outcome], *, owner: str, noted: NotedHook | None = None
+) -> None:
     """Write outcomes in one transaction: one statement (executemany) for the deliveries, one
     more for their attempt rows. Deliveries whose lease another worker took meanwhile are left
     alone; the attempt this worker made is still recorded, since it happened (the other worker's
-    own attempt follows it in the history)."""
+    own attempt follows it in the history).
+
+    `noted` gets the outcomes that carry a `note`, in the same transaction (the edits they
+    make commit with them or not at all)."""
     if not outcomes:
         return
     now = utcnow()
@@ -295,6 +308,8 @@ def record(engine: Engine, outcomes: Sequence[Outcome], *, owner: str) -> None:
         connection.execute(_RECORD, rows)
         if attempts:
             connection.execute(_RECORD_ATTEMPT, attempts)
+        if noted is not None and (with_note := [o for o in outcomes if o.note is not None]):
+            noted(connection, with_note)
 
 
 def release(engine: Engine, *, owner: str) -> int:

@@ -18,6 +18,7 @@ import socket
 import sqlite3
 import time
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -28,6 +29,7 @@ from core.channels.registry import adopt, build_channels
 from core.context import Context
 from core.errors import DeliveryError, PermanentError, RetryableError
 from core.pipeline import outbox, retention
+from core.pipeline.alert_edits import note_for, queue_edits, resolve_edits
 from core.pipeline.bursts import BurstThreads
 from core.pipeline.digest_close import close_claimed
 from core.pipeline.outbox import Outcome
@@ -84,6 +86,8 @@ class Worker:
         self._outcomes: list[Outcome] = []
         self._last_flush = time.monotonic()
         self.bursts = BurstThreads(ctx.settings.slack_thread_window_s)
+        # Emails that end after retries, or fail, have their event's posted alerts edited.
+        self._queue_edits = partial(queue_edits, box=ctx.box)
 
     async def _run_db(self, fn: Any, *args: Any, **kwargs: Any) -> Any:
         loop = asyncio.get_running_loop()
@@ -95,8 +99,10 @@ class Worker:
         claimed = outbox.claim(self.ctx.engine, owner=self.owner, limit=limit, lease_s=self.lease_s)
         # Digests whose window is over are rendered now; one that cannot be is recorded here.
         claimed, ended = close_claimed(self.ctx.engine, self.ctx.box, claimed)
-        if ended:
-            outbox.record(self.ctx.engine, ended, owner=self.owner)
+        # Edits whose message is still on its way wait for it (core/pipeline/alert_edits.py).
+        claimed, waiting = resolve_edits(self.ctx.engine, claimed, self.rules.deferred)
+        if ended or waiting:
+            outbox.record(self.ctx.engine, [*ended, *waiting], owner=self.owner)
         by_channel: dict[str, list[ClaimedDelivery]] = {}
         for delivery in claimed:
             by_channel.setdefault(delivery.channel, []).append(delivery)
@@ -141,7 +147,11 @@ class Worker:
             return
         if slot > 0:
             await asyncio.sleep(slot)
-        threads = self.bursts if channel is not None and channel.threads_bursts else None
+        threads = (
+            self.bursts
+            if channel is not None and channel.threads_bursts and delivery.edit_of is None
+            else None
+        )
         if threads is not None:
             delivery.thread_under = await threads.thread_for(delivery)
         posted: str | None = None
@@ -152,21 +162,19 @@ class Worker:
                 result = await channel.send(delivery)
             posted = result.message_ref
         except RetryableError as exc:
-            self._outcomes.append(
-                self.rules.retry(delivery, _error_text(exc), exc.reply, delay=exc.retry_after)
-            )
+            outcome = self.rules.retry(delivery, _error_text(exc), exc.reply, delay=exc.retry_after)
         except PermanentError as exc:
-            self._outcomes.append(self.rules.fail(delivery, _error_text(exc), exc.reply))
+            outcome = self.rules.fail(delivery, _error_text(exc), exc.reply)
         except Exception as exc:  # a bug must not lose the delivery: retry it, loudly
             log.exception("delivery %s: unexpected error", delivery.id)
-            self._outcomes.append(
-                self.rules.retry(delivery, f"internal error: {type(exc).__name__}")
-            )
+            outcome = self.rules.retry(delivery, f"internal error: {type(exc).__name__}")
         else:
-            self._outcomes.append(self.rules.after_send(delivery, result))
+            outcome = self.rules.after_send(delivery, result)
         finally:
             if threads is not None:
                 threads.done(delivery, delivery.thread_under, posted)
+        outcome.note = note_for(delivery, outcome)
+        self._outcomes.append(outcome)
 
     # -- the loop ------------------------------------------------------------------------------
 
@@ -179,7 +187,9 @@ class Worker:
         batch, self._outcomes = self._outcomes, []
         self._last_flush = time.monotonic()
         try:
-            await self._run_db(outbox.record, self.ctx.engine, batch, owner=self.owner)
+            await self._run_db(
+                outbox.record, self.ctx.engine, batch, owner=self.owner, noted=self._queue_edits
+            )
         except DATABASE_ERRORS as exc:
             # The database is away (restart, failover): keep the outcomes and write them later.
             self._outcomes[:0] = batch

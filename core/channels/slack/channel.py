@@ -1,4 +1,5 @@
-"""The Slack channel: `chat.postMessage` through one shared aiohttp session, errors classified.
+"""The Slack channel: `chat.postMessage` (and `chat.update` for an edit) through one shared
+aiohttp session, errors classified.
 
 Core must not import slack_sdk, so this posts with a plain `aiohttp.ClientSession` (one per
 channel object, opened on first use, so connections are reused). Outcomes:
@@ -15,6 +16,11 @@ Pacing: `reserve_slot(channel_id, max_wait)` hands out send slots about one per 
 Slack channel (Slack's rate for chat.postMessage); the worker sleeps for a slot or, when the
 next free slot is further off, puts the delivery back in the queue (bursts are queued, never
 dropped). The bot token is sent in a header only: it appears in no error, log or reply.
+
+An edit (`delivery.edit_ref`, the posted message's ts, set by core/pipeline/alert_edits.py) is
+sent with `chat.update` and classified the same way: `message_not_found`, `cant_update_message`
+and the like are permanent, 429 and transient errors retried. Its result says nothing new about
+the channel's health and is not kept.
 
 Each post's result is kept on the channel's links (`last_post_at`, `last_post_error`: None or
 Slack's error code) for the health watch (core/health/checks/slack.py): one UPDATE when the
@@ -161,10 +167,12 @@ def _retry_after(value: str | None) -> float:
     return min(max(seconds, 0.0), MAX_RETRY_AFTER_S)
 
 
-def classify(error: str, *, retry_after: float | None = None) -> Exception:
-    """The exception for an `ok: false` answer of chat.postMessage: retryable for the errors
-    in RETRYABLE_ERRORS, permanent for any other."""
-    message = f"chat.postMessage: {error}"
+def classify(
+    error: str, *, retry_after: float | None = None, method: str = "chat.postMessage"
+) -> Exception:
+    """The exception for an `ok: false` answer of `method`: retryable for the errors in
+    RETRYABLE_ERRORS, permanent for any other."""
+    message = f"{method}: {error}"
     if error in ("ratelimited", "rate_limited"):
         return SlackRateLimited(
             message, retry_after=retry_after or DEFAULT_RETRY_AFTER_S, reply=error
@@ -189,7 +197,7 @@ class SlackChannel(Channel):
         self.ctx = ctx
         self.timeout_s = timeout_s
         self.pacer = ChannelPacer(pace_interval_s)
-        self._url = ctx.settings.slack_api_url.rstrip("/") + "/chat.postMessage"
+        self._api = ctx.settings.slack_api_url.rstrip("/") + "/"
         self._session = session
         self._own_session = session is None
         self.results = PostResults(ctx.engine)
@@ -225,49 +233,58 @@ class SlackChannel(Channel):
         rest = message[1:].lstrip()
         separator = b"" if rest.startswith(b"}") else b", "
         head = {"channel": channel_id}
-        if delivery.thread_under is not None:
+        edit = delivery.edit_ref
+        if edit is not None:
+            head["ts"] = edit
+        elif delivery.thread_under is not None:
             head["thread_ts"] = delivery.thread_under
         body = json.dumps(head).encode()[:-1] + separator + rest
-        data = await self._post(channel_id, body)
+        method = "chat.postMessage" if edit is None else "chat.update"
+        data = await self._call(method, channel_id, body)
         if not data.get("ok"):
             error = str(data.get("error") or "unknown_error")
-            exc = classify(error)
+            exc = classify(error, method=method)
             if isinstance(exc, SlackRateLimited):
                 self.pacer.hold(channel_id, exc.retry_after)
-            if isinstance(exc, PermanentError):
+            if isinstance(exc, PermanentError) and edit is None:
                 await self.results.record(channel_id, error)
             raise exc
+        if edit is not None:
+            return ChannelResult(
+                accepted=[channel_id], reply=f"ok updated ts={edit}", message_ref=edit
+            )
         await self.results.record(channel_id, None)
         ts = str(data.get("ts") or "")
         return ChannelResult(accepted=[channel_id], reply=f"ok ts={ts}", message_ref=ts or None)
 
-    async def _post(self, channel_id: str, body: bytes) -> dict[str, Any]:
+    async def _call(self, method: str, channel_id: str, body: bytes) -> dict[str, Any]:
+        url = self._api + method
         try:
-            async with self._http().post(self._url, data=body, headers=self._headers()) as resp:
+            async with self._http().post(url, data=body, headers=self._headers()) as resp:
                 if resp.status == 429:
                     wait = _retry_after(resp.headers.get("Retry-After"))
                     self.pacer.hold(channel_id, wait)
                     raise SlackRateLimited(
-                        f"chat.postMessage: HTTP 429, retry after {wait:g} s",
+                        f"{method}: HTTP 429, retry after {wait:g} s",
                         retry_after=wait,
                         reply="429 ratelimited",
                     )
                 if resp.status >= 500:
                     raise RetryableError(
-                        f"chat.postMessage: HTTP {resp.status}", step="slack", code=resp.status
+                        f"{method}: HTTP {resp.status}", step="slack", code=resp.status
                     )
                 if resp.status != 200:
                     raise PermanentError(
-                        f"chat.postMessage: HTTP {resp.status}", step="slack", code=resp.status
+                        f"{method}: HTTP {resp.status}", step="slack", code=resp.status
                     )
                 data = await resp.json(content_type=None)
         except (aiohttp.ClientError, TimeoutError) as exc:
             reason = type(exc).__name__ if isinstance(exc, TimeoutError) else str(exc)
-            raise RetryableError(f"chat.postMessage: {reason}", step="connect") from None
+            raise RetryableError(f"{method}: {reason}", step="connect") from None
         except ValueError:
-            raise RetryableError("chat.postMessage: the answer is not JSON", step="slack") from None
+            raise RetryableError(f"{method}: the answer is not JSON", step="slack") from None
         if not isinstance(data, dict):
-            raise RetryableError("chat.postMessage: unexpected answer", step="slack")
+            raise RetryableError(f"{method}: unexpected answer", step="slack")
         return data
 
     async def close(self) -> None:

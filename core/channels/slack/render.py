@@ -1,4 +1,5 @@
-"""An event's Slack deliveries: one per channel that mirrors it (its Slack routes).
+"""An event's Slack deliveries: one per channel that mirrors it (its Slack routes); and the new
+version of a posted alert that an edit carries (`edited`, core/channels/slack/status_blocks.py).
 
 The files the event's mail carries (core/attachments) are named in the message, not uploaded:
 they are built once per event from the validated payload (the only place their bytes are) and
@@ -12,7 +13,7 @@ from datetime import datetime
 from typing import TYPE_CHECKING, Any
 
 from core.attachments import BUILDERS, attachments_for
-from core.channels.base import DigestDraft, DigestMessage, Renderer
+from core.channels.base import DigestDraft, DigestMessage, Renderer, StatusNote
 from core.channels.slack.blocks import alert_message
 from core.pipeline.outbox import DeliveryRow
 from core.services.slack import slack_targets
@@ -26,6 +27,16 @@ if TYPE_CHECKING:
 class SlackRenderer(Renderer):
     name = Channel.SLACK
     digests = True
+    edits = True  # chat.update
+
+    def edited(self, box: Any, original: bytes, note: StatusNote) -> bytes:
+        """The posted alert `original` with the status line of `note`."""
+        from core.channels.slack.status_blocks import with_status
+
+        message = json.loads(box.decrypt_bytes(original)) if original else {}
+        edited = with_status(message if isinstance(message, dict) else {}, note)
+        encrypted: bytes = box.encrypt_bytes(json.dumps(edited).encode())
+        return encrypted
 
     def digest(self, draft: DigestDraft) -> DigestMessage:
         """A closed digest's message (core/channels/slack/digest_blocks.py)."""
@@ -50,8 +61,11 @@ class SlackRenderer(Renderer):
 
     def message(
         self, prepared: PreparedEmit, row: DeliveryRow, delivery_id: int, at: datetime
-    ) -> bytes:
-        """The alert's context line names its delivery id, known only after the insert."""
+    ) -> bytes | None:
+        """The alert's context line names its delivery id, known only after the insert. An
+        edit's message is the alert it edits, made before (`row.content`)."""
+        if row.edit_of is not None:
+            return None
         files = row.route
         if files is None and prepared.spec.name in BUILDERS:  # a copy made by a resend
             files = _files(prepared.spec.name, prepared.spec.validate(prepared.data or {}), None)
