@@ -141,22 +141,27 @@ def _statements() -> dict[str, Any]:
         *((hs.c.state == str(state), rank) for state, rank in HEALTH_SEVERITY.items() if rank),
         else_=0,
     )
-    worst = (
-        select(hs.c.tenant_id, func.max(severity).label("severity"))
-        .where(hs.c.tenant_id.is_not(None))
-        .group_by(hs.c.tenant_id)
-        .subquery()
-    )
-    ordered = (
-        select(tenant.c.id, func.count().over())
-        .select_from(tenant.outerjoin(worst, worst.c.tenant_id == tenant.c.id))
-        .order_by(func.coalesce(worst.c.severity, 0).desc(), tenant.c.slug)
-        .limit(bindparam("limit"))
-    )
     mine = select(admins.c.tenant_id).where(
         admins.c.user_id == bindparam("user_id"),
         or_(admins.c.team_id == "", admins.c.team_id == bindparam("team_id")),
     )
+
+    def ordered(*scope: Any) -> Any:
+        """The tenants in `scope` (all when none), worst health first, with their count."""
+        worst = (
+            select(hs.c.tenant_id, func.max(severity).label("severity"))
+            .where(hs.c.tenant_id.is_not(None), *(hs.c.tenant_id.in_(s) for s in scope))
+            .group_by(hs.c.tenant_id)
+            .subquery()
+        )
+        return (
+            select(tenant.c.id, func.count().over())
+            .select_from(tenant.outerjoin(worst, worst.c.tenant_id == tenant.c.id))
+            .where(*(tenant.c.id.in_(s) for s in scope))
+            .order_by(func.coalesce(worst.c.severity, 0).desc(), tenant.c.slug)
+            .limit(bindparam("limit"))
+        )
+
     details = (
         select(
             tenant.c.id,
@@ -202,7 +207,9 @@ def _statements() -> dict[str, Any]:
         .where(
             delivery.c.tenant_id.in_(ids),
             delivery.c.created_at >= since,
-            delivery.c.status.in_(UNDELIVERED),
+            # wrapped, so that SQLite reads the shown tenants' day (ix_delivery_tenant_created)
+            # instead of every failed row of every tenant (ix_delivery_due): 18 ms -> 3 ms
+            func.coalesce(delivery.c.status, "").in_(UNDELIVERED),
         )
         .subquery()
     )
@@ -212,8 +219,8 @@ def _statements() -> dict[str, Any]:
         .order_by(ranked.c.tenant_id, ranked.c.id.desc())
     )
     return {
-        "all": ordered,
-        "mine": ordered.where(tenant.c.id.in_(mine)),
+        "all": ordered(),
+        "mine": ordered(mine),
         "details": details,
         "system": system,
         "health": select(*health_columns).where(hs.c.tenant_id.in_(ids)),

@@ -201,6 +201,7 @@ async def test_the_refresher_publishes_a_change_made_elsewhere_and_only_then(
     fast_bot, tenants, slack_api
 ) -> None:
     refresher = home_refresher(fast_bot.bolt)
+    assert refresher is not None
     await _open(fast_bot, slack_api, ACME_ADMIN)
     published = len(_published(slack_api, ACME_ADMIN))
     passes = refresher.passes
