@@ -28,6 +28,7 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
     "pipeline": ("pipeline.py", [], ["--drain", "2000", "--seconds", "5", "--scale", "20000"]),
     "api": ("api.py", [], []),
     "slack": ("slack.py", [], []),
+    "slack_home": ("slack_home.py", [], ["--quick"]),
     "webhook": ("webhook.py", [], ["--deliveries", "1000"]),
     "imap": ("imap_sync.py", [], []),
     "tui_start": ("tui_start.py", [], []),
