@@ -3,6 +3,7 @@ the same authorization and audit as the status buttons), and its refreshing."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 from collections.abc import AsyncIterator
 from datetime import UTC, datetime
@@ -266,3 +267,60 @@ def test_twenty_tenants_with_five_failures_each_fit_slacks_limits() -> None:
         [b for b in blocks if "block_id" in b]
     )
     assert "<!channel>" not in _text(view) and "<@U1>" not in _text(view)  # escaped
+
+
+class _Clock:
+    def __init__(self) -> None:
+        self.now = 1000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def _refresher(shown: dict[str, str], clock: _Clock, sent: list[tuple[str, str]], **kw: Any):
+    """A refresher whose views are `shown[user]` (what the database would say now)."""
+    from slackbot.home_refresh import BuiltView, HomeRefresher, view_digest
+
+    async def build(requests: list[Any]) -> list[BuiltView]:
+        views = [{"type": "home", "text": shown[r.user_id], "notice": r.notice} for r in requests]
+        return [BuiltView(v, view_digest(v)) for v in views]
+
+    async def publish(client: Any, user_id: str, view: dict[str, Any]) -> None:
+        sent.append((user_id, view["text"]))
+
+    return HomeRefresher(build, publish, period=10.0, clock=clock, **kw)
+
+
+async def test_a_users_click_answer_counts_for_the_debounce() -> None:
+    clock, shown = _Clock(), {"U1": "a"}
+    sent: list[tuple[str, str]] = []
+    refresher = _refresher(shown, clock, sent)
+    refresher.answered("U1", TEAM_ID, None, ":white_check_mark: done")
+    await asyncio.wait_for(_until(lambda: len(sent) == 1), 5)
+    shown["U1"] = "b"  # changed elsewhere right after the click
+    clock.now += 5
+    assert await refresher.refresh() == 0  # 5 s after the last publish: not yet
+    clock.now += 5
+    assert await refresher.refresh() == 1 and sent[-1] == ("U1", "b")
+    clock.now += 10
+    assert await refresher.refresh() == 0  # unchanged: not sent again
+    await refresher.close()
+
+
+async def test_users_are_forgotten_after_an_hour_and_past_the_bound() -> None:
+    clock, sent = _Clock(), list[tuple[str, str]]()
+    shown = {f"U{n}": "a" for n in range(4)}
+    refresher = _refresher(shown, clock, sent, max_users=3)
+    for n in range(4):
+        refresher.opened(f"U{n}", TEAM_ID, None)
+    assert refresher.watched == ["U1", "U2", "U3"]  # the least recent went first
+    await asyncio.wait_for(_until(lambda: len(sent) == 4), 5)
+    clock.now += 3601
+    shown.update({u: "b" for u in shown})
+    assert await refresher.refresh() == 0 and refresher.watched == []
+    await refresher.close()
+
+
+async def _until(predicate: Any) -> None:
+    while not predicate():
+        await asyncio.sleep(0.01)

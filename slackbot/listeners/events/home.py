@@ -35,7 +35,6 @@ from slackbot.blocks.common import escape
 from slackbot.blocks.home import RETRY_PREFIX, TOGGLE_PREFIX, home_view
 from slackbot.errors import user_message
 from slackbot.home_refresh import BuiltView, HomeRefresher, HomeRequest, view_digest
-from slackbot.listeners.commands.base import Command
 from slackbot.listeners.offloop import BUSY_TEXT, DatabaseBusy, ListenerDatabase
 
 if TYPE_CHECKING:
@@ -44,7 +43,6 @@ if TYPE_CHECKING:
     from slackbot.listeners.followup import FollowupRunner
 
 log = logging.getLogger("slackbot")
-COMMANDS: dict[str, Command] = {}
 _REFRESHERS: weakref.WeakKeyDictionary[Any, HomeRefresher] = weakref.WeakKeyDictionary()
 NOT_YOURS = "only system admins and the Slack admins of its tenant may. Nothing was changed."
 
