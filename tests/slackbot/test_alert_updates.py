@@ -250,6 +250,14 @@ async def test_the_delivery_log_lists_edits(mirrored, slack_api, slack_cli) -> N
     assert "slack" in detail.out and "ok updated ts=" in detail.out
     original = slack_cli("deliveries", "show", str(ids["slack"]))
     assert original.code == 0 and "ok ts=" in original.out
+    # the TUI's deliveries page and its detail read the same way
+    from tui.data.deliveries import load_delivery, load_page
+
+    page = {row["id"]: row for row in load_page(mirrored, None, None, None, 20).rows}
+    assert (page[edit.id]["channel"], page[edit.id]["target"]) == ("slack", ACME_CHANNEL)
+    assert edit.id is not None
+    shown_edit = load_delivery(mirrored, None, edit.id)
+    assert shown_edit["status"] == "sent" and "delivered by email" in shown_edit["message"]
 
 
 # -- health ---------------------------------------------------------------------------------------
