@@ -125,7 +125,7 @@ WORK: dict[str, str] = {
     "webhook_test": "slackbot.listeners.commands.webhook:run_webhook_test",
     "health_check": "slackbot.listeners.actions.health_check:run_health_check",
     "modal_test_email": "slackbot.listeners.views.settings:run_modal_test_email",
-    "modal_server_test": "slackbot.listeners.views.server:run_server_test",
+    "modal_server_test": "slackbot.listeners.views.server_test:run_server_test",
 }
 
 

@@ -46,32 +46,16 @@ from slackbot.blocks.server_modal import (
 from slackbot.listeners.commands.base import Command, CommandRequest, Reply
 from slackbot.listeners.followup import Followup, FollowupRunner
 from slackbot.listeners.offloop import BUSY_TEXT, DatabaseBusy, ListenerDatabase
+from slackbot.listeners.views.server_form import ANNOUNCED, BLOCK_OF, STALE, error_message, parse
 from slackbot.text import mention
 
 log = logging.getLogger("slackbot")
 
 NEW_SERVER_NAME = "default"  # a tenant's first server, made by this form
-LABELS = {
-    "preset": "Preset",
-    "host": "Host",
-    "port": "Port",
-    "security": "Security",
-    "auth": "Authentication",
-    "username": "Username",
-    "password": "Password",
-    "mail_from": "From",
-}
-ANNOUNCED = {**LABELS, "provider": "preset", "auth": "auth", "mail_from": "From"}
-ANNOUNCED = {
-    name: label.lower() if name != "mail_from" else label for name, label in ANNOUNCED.items()
-}
-# The form's blocks by the core's field names; a rule on any other field is shown on `host`.
-BLOCK_OF = {"provider": "preset", **{name: name for name in LABELS if name != "preset"}}
 REFUSED = (
     ":no_entry: You may not change this tenant's mail server: only system admins and Slack "
     "admins of the tenant may. Nothing was changed."
 )
-STALE = "This form is out of date: close it and run `/mailbell server` again."
 
 
 def _form(read: MailServerRead | None) -> ServerForm:
@@ -146,33 +130,6 @@ def authorize(ctx: Context, body: dict[str, Any], target: Target, what: str) -> 
         # A tenant's admin holds that tenant's rights only: fenced, as the router does it.
         scoped = actor if system else replace(actor, tenant_scoped=True)
         return Access(scoped, tenant.id or 0, tenant.slug)
-
-
-# -- what was typed ---------------------------------------------------------------------------
-
-
-def error_message(error: ValidationError) -> str:
-    label = LABELS.get(BLOCK_OF.get(error.field, ""), error.field)
-    return f"{label} {error.message}"[:300]
-
-
-def parse(typed: dict[str, str | None]) -> tuple[dict[str, Any], dict[str, str]]:
-    """The core's fields of what was typed that pass their rules, and an error per bad block.
-    An empty password is left out: the stored one stays."""
-    fields: dict[str, Any] = {"provider": typed.get("preset") or "SMTP"}
-    fields |= {name: typed.get(name) for name in LABELS if name not in ("preset", "password")}
-    if typed.get("password"):
-        fields["password"] = typed["password"]
-    good: dict[str, Any] = {}
-    errors: dict[str, str] = {}
-    for name, value in fields.items():
-        try:
-            MailServerUpdate.from_fields({name: value})
-        except ValidationError as exc:
-            errors[BLOCK_OF.get(exc.field, "host")] = error_message(exc)
-        else:
-            good[name] = value
-    return good, errors
 
 
 # -- submit -----------------------------------------------------------------------------------
@@ -310,13 +267,3 @@ def register(app: Any, ctx: Context, runner: FollowupRunner, database: ListenerD
     app.view(CALLBACK_ID)(modal.submit)
     app.action(TEST_ACTION)(modal.button)
     app.action(PRESET_ACTION)(modal.button)
-
-
-# -- after the ack ----------------------------------------------------------------------------
-
-
-async def run_server_test(ctx: Context, work: dict[str, Any], respond: Any, client: Any) -> None:
-    """Follow-up work `modal_server_test` (slackbot.listeners.followup.WORK)."""
-    from slackbot.listeners.views.server_test import run
-
-    await run(ctx, work, client)

@@ -20,7 +20,7 @@ from core.services.audit import Actor
 from core.services.mail_servers import mail_server_row
 from core.services.mail_tests import test_mail_server
 from slackbot.blocks.server_modal import Target, TestResult, form_of, server_modal
-from slackbot.listeners.views.server import STALE, error_message, parse
+from slackbot.listeners.views.server_form import STALE, error_message, parse
 
 
 def _load(ctx: Context, target: Target) -> tuple[Tenant | None, bool]:
@@ -33,9 +33,10 @@ def _load(ctx: Context, target: Target) -> tuple[Tenant | None, bool]:
         return tenant, server is not None and server.password_enc is not None
 
 
-async def run(ctx: Context, work: dict[str, Any], client: Any) -> None:
-    """The settings as typed, walked step by step (nothing saved), shown in the modal; or,
-    for a preset, the form re-filled with the preset's host, port and security."""
+async def run_server_test(ctx: Context, work: dict[str, Any], respond: Any, client: Any) -> None:
+    """Follow-up work `modal_server_test` (slackbot.listeners.followup.WORK): the settings as
+    typed, walked step by step (nothing saved), shown in the modal; or, for a preset, the form
+    re-filled with the preset's host, port and security."""
     target = Target.parse(work.get("target"))
     if target is None:
         return
