@@ -118,9 +118,9 @@ def _summary(tenant: HomeTenant) -> Block:
     block["fields"] = [
         {"type": "mrkdwn", "text": truncate(f"*{label}*\n{value}", FIELD_MAX)}
         for label, value in (
-            ("Sent", tenant.sent),
-            ("Failed", tenant.failed),
-            ("Queued", tenant.queued),
+            ("Sent (24 h)", tenant.sent),
+            ("Failed (24 h)", tenant.failed),
+            ("Queued (24 h)", tenant.queued),
         )
     ]
     return block
