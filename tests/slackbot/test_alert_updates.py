@@ -10,14 +10,16 @@ from __future__ import annotations
 import asyncio
 import re
 import time
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 from sqlmodel import col, select
 
+from core.channels.base import StatusNote
 from core.channels.email.channel import EmailChannel
 from core.channels.slack import SlackChannel
+from core.channels.slack.status_blocks import status_line, with_status
 from core.health.alerts import send_notices
 from core.models._common import utcnow
 from core.models.delivery import Delivery
@@ -36,14 +38,15 @@ from tests.support.smtp_servers import FaultHandler, SmtpTestServer
 SETUP = Actor("setup", "cli")
 TRY_AGAIN = "451 4.3.0 try again later"
 REJECTED = "550 5.7.1 message rejected"
+AT = datetime(2026, 12, 6, 10, 42, tzinfo=UTC)
 
 
-def _acme(ctx, smtp: SmtpTestServer) -> None:
-    """acme sends through `smtp` to ops@acme.org; its channel mirrors QUEUE_CALL_LOST."""
+def _acme(ctx, smtp: SmtpTestServer, recipients: tuple[str, ...] = ("ops@acme.org",)) -> None:
+    """acme sends through `smtp` to `recipients`; its channel mirrors QUEUE_CALL_LOST."""
     ctx.settings.retry_base_s = 0.05
     with ctx.session() as session:
         acme = get_tenant(session=session, slug="acme")
-        configure_tenant(session, ctx.box, acme, smtp=smtp, actor=SETUP)
+        configure_tenant(session, ctx.box, acme, smtp=smtp, recipients=recipients, actor=SETUP)
         link = get_link(session=session, team_id=TEAM_ID, channel_id=ACME_CHANNEL)
         assert link is not None
         add_routes(session=session, link=link, names=["queue_call_lost"], actor=SETUP)
@@ -175,6 +178,20 @@ async def test_an_email_that_fails_for_good_edits_with_the_failure(
     assert "550 5.7.1 message rejected" in line
     assert "✗ email failed after 1 attempt" in update["text"]
     assert "xoxb" not in str(update) and "password" not in str(update).lower()
+
+
+async def test_an_email_that_reaches_some_recipients_says_so(
+    tenants, slack_api, smtp_servers
+) -> None:
+    smtp = smtp_servers(handler=FaultHandler(rcpt={"noc@acme.org": "550 5.1.1 no such user"}))
+    _acme(tenants, smtp, recipients=("ops@acme.org", "noc@acme.org"))
+    ids = _emit(tenants)
+    await _deliver(tenants)
+    assert {r.id: r.status for r in _rows(tenants)}[ids["email"]] == "partial"
+    [update] = slack_api.updates()
+    line = _status_block(update)
+    assert line.startswith("⚠ email delivered in part at <!date^")
+    assert "after 1 attempt: " in line and "550 5.1.1 no such user" in line
 
 
 async def test_an_edit_made_before_its_alert_is_posted_waits_for_the_post(
@@ -323,3 +340,46 @@ async def test_a_recovery_whose_alert_was_never_posted_is_posted(
     [post] = slack_api.posts(ACME_CHANNEL)
     assert post["text"] == "[acme] Recovered: help@acme.org is ok again"
     assert [r for r in _rows(tenants) if r.edit_of is not None] == []
+
+
+# -- the line itself ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("note", "plain"),
+    [
+        (
+            StatusNote("delivered", at=AT, attempts=3),
+            "✓ delivered by email at 10:42 UTC after 3 attempts",
+        ),
+        (
+            StatusNote(
+                "failed", at=AT, attempts=5, reason="gave up after 5 attempts: [connect] <x>"
+            ),
+            "✗ email failed after 5 attempts: [connect] <x>",
+        ),
+        (
+            StatusNote("recovered", at=AT, state="ok", previous="critical"),
+            "✓ recovered at 10:42 UTC",
+        ),
+        (
+            StatusNote("recovered", at=AT, state="unknown", previous="critical"),
+            "? no longer critical at 10:42 UTC (now unknown)",
+        ),
+    ],
+)
+def test_the_status_lines(note: StatusNote, plain: str) -> None:
+    rich, text = status_line(note)
+    assert text == plain
+    assert "<!date^" in rich or note.kind == "failed"
+    assert "<x>" not in rich  # mrkdwn escaped: a reason cannot ping or link
+
+
+def test_an_edit_keeps_slacks_limits_and_replaces_its_own_line() -> None:
+    blocks = [{"type": "section", "text": {"type": "mrkdwn", "text": str(i)}} for i in range(50)]
+    message = {"text": "x" * 3000, "blocks": blocks}
+    once = with_status(message, StatusNote("delivered", at=AT, attempts=2))
+    twice = with_status(once, StatusNote("failed", at=AT, attempts=3, reason="550 no"))
+    assert len(twice["blocks"]) == 50 and len(twice["text"]) <= 3000
+    assert [b.get("block_id") for b in twice["blocks"]].count("mailbell_status") == 1
+    assert twice["text"].endswith("✗ email failed after 3 attempts: 550 no")

@@ -1,7 +1,9 @@
-"""The Slack channel: alerts and mirrored inbound emails posted with `chat.postMessage`.
+"""The Slack channel: alerts and mirrored inbound emails posted with `chat.postMessage`, and
+alerts edited in place with `chat.update`.
 
-`blocks` and `inbox_blocks` build the Block Kit messages, `render` makes an event's Slack
-deliveries at emit time, `channel` posts them. The sending side (aiohttp) loads only when used.
+`blocks` and `inbox_blocks` build the Block Kit messages, `status_blocks` the status line an
+edit adds, `render` makes an event's Slack deliveries at emit time, `channel` posts them. The
+sending side (aiohttp) loads only when used.
 """
 
 from __future__ import annotations
