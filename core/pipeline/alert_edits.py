@@ -20,6 +20,7 @@ being sent waits for it (put back, the attempt not counted); one whose message n
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable, Iterable, Sequence
 from functools import cache
 from typing import Any
@@ -43,6 +44,8 @@ from core.pipeline.outbox import (
     read_contents,
 )
 from core.vocabulary import Channel, DeliveryStatus
+
+log = logging.getLogger(__name__)
 
 # A mirror that is posted or will be: one held in a digest, suppressed or failed is not edited.
 EDITABLE = (DeliveryStatus.QUEUED, DeliveryStatus.SENDING, DeliveryStatus.SENT)
@@ -125,16 +128,31 @@ def queue_edits(connection: Connection, outcomes: list[Outcome], *, box: Any) ->
         note, original = notes[email_id], messages.get(mirror_id)
         if note is None or not original:
             continue
+        content = _edited(channel, box, original, note, mirror_id)
+        if content is None:
+            continue
         row = _edit_row(channel, target, mirror_id)
         values.append(
             delivery_values(row, event=event, event_id=event_id, tenant_id=tenant_id, now=now)
         )
-        contents.append(renderer(channel).edited(box, original, note))
+        contents.append(content)
     if not values:
         return 0
     ids = insert_returning_ids(connection, DELIVERY, values)
     insert_contents(connection, list(zip(ids, contents, strict=True)))
     return len(ids)
+
+
+def _edited(
+    channel: str, box: Any, original: bytes, note: StatusNote, mirror_id: int
+) -> bytes | None:
+    """The new version of a mirror's message; None when its stored message cannot be read (an
+    edit is news about an alert: it must never stop the outcomes it rides with)."""
+    try:
+        return renderer(channel).edited(box, original, note)
+    except Exception:
+        log.exception("delivery %s: its message could not be edited", mirror_id)
+        return None
 
 
 def _edit_row(channel: str, target: str, edit_of: int) -> DeliveryRow:
@@ -175,8 +193,11 @@ def attach_edits(
         original = messages.get(mirror_id) if mirror_id is not None else None
         if mirror_id is None or not original or row.status != DeliveryStatus.QUEUED:
             continue
+        content = _edited(row.channel, box, original, note, mirror_id)
+        if content is None:  # posted as a new message instead
+            continue
         row.edit_of = mirror_id
-        row.content = renderer(row.channel).edited(box, original, note)
+        row.content = content
         row.digestible = False
         made += 1
     return made

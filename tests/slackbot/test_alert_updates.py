@@ -216,6 +216,22 @@ async def test_an_edit_made_before_its_alert_is_posted_waits_for_the_post(
     assert edit.status == "sent" and edit.attempts == 1  # waiting is not an attempt
 
 
+async def test_a_message_that_cannot_be_edited_never_stops_the_emails_outcome(
+    mirrored, slack_api
+) -> None:
+    from core.pipeline.contents import store_message
+
+    ids = _emit(mirrored)
+    with mirrored.session() as session:  # a message Slack takes, but no Block Kit list
+        store_message(session, ids["slack"], mirrored.box.encrypt_bytes(b'{"blocks": "x"}'))
+        session.commit()
+    await _deliver(mirrored)
+    rows = {r.id: r for r in _rows(mirrored)}
+    assert rows[ids["email"]].status == "sent" and rows[ids["email"]].attempts == 2
+    assert _chat_calls(slack_api) == [("chat.postMessage", True)]
+    assert [r for r in rows.values() if r.edit_of is not None] == []
+
+
 async def test_a_rate_limited_update_is_retried_and_lands(mirrored, slack_api) -> None:
     slack_api.fail("chat.update", status=429, retry_after=0.2, times=1)
     _emit(mirrored)
