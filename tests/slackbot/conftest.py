@@ -133,7 +133,11 @@ class Bot:
     ) -> Answer:
         """Press a button in a modal or the Home tab."""
         body = self.requests.view_action_body(
-            view=view, action_id=action_id, value=value, user=user, values=values,
+            view=view,
+            action_id=action_id,
+            value=value,
+            user=user,
+            values=values,
             block_id=block_id,
         )
         return await self.send(self.requests.sign(body))
