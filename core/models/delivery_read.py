@@ -46,6 +46,7 @@ class DeliveryDetail(DeliveryRead):
     history: list[DeliveryAttemptRead]  # oldest first
     resent_from: int | None = None  # a re-sent copy's original
     digest_id: int | None = None  # a held delivery's digest
+    edit_of: int | None = None  # a Slack edit's alert: the delivery whose message it changes
 
     def as_json(self) -> dict[str, Any]:
         data = self.model_dump(exclude={"history", "attempts"})
@@ -60,6 +61,7 @@ class DeliveryDetail(DeliveryRead):
             "attempts": [attempt.model_dump() for attempt in self.history],
             "resent_from": self.resent_from,
             "digest_id": self.digest_id,
+            "edit_of": self.edit_of,
         }
 
 

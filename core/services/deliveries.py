@@ -109,6 +109,7 @@ def read_delivery(
         updated_at=delivery.updated_at,
         resent_from=delivery.resent_from,
         digest_id=delivery.digest_id,
+        edit_of=delivery.edit_of,
         history=[
             DeliveryAttemptRead(at=a.at, outcome=a.outcome, detail=a.detail, worker=a.worker)
             for a in attempts

@@ -128,6 +128,7 @@ def test_show_has_the_row_and_the_history(cli, two_tenants) -> None:
         "attempts",
         "resent_from",
         "digest_id",
+        "edit_of",
     }
     assert set(shown) == expected
     assert (shown["id"], shown["tenant"], shown["status"]) == (delivery_id, "globex", "failed")

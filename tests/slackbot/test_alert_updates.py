@@ -8,6 +8,7 @@ channel against the Web API stand-in; health notices go through core.health.aler
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import time
 from datetime import UTC, datetime, timedelta
@@ -281,6 +282,8 @@ async def test_the_delivery_log_lists_edits(mirrored, slack_api, slack_cli) -> N
     detail = slack_cli("deliveries", "show", str(edit.id))
     assert detail.code == 0, detail.err
     assert "slack" in detail.out and "ok updated ts=" in detail.out
+    shown = json.loads(slack_cli("deliveries", "show", str(edit.id), "--json").out)
+    assert shown["edit_of"] == ids["slack"]
     original = slack_cli("deliveries", "show", str(ids["slack"]))
     assert original.code == 0 and "ok ts=" in original.out
     # the TUI's deliveries page and its detail read the same way

@@ -64,6 +64,8 @@ def facts(d: dict[str, Any]) -> Table:
         rows.append(("Resent from", Text(f"#{d['resent_from']}", style="underline")))
     if d.get("digest_id"):
         rows.append(("Digest", Text(f"#{d['digest_id']}", style="underline")))
+    if d.get("edit_of"):
+        rows.append(("Edits the alert", Text(f"#{d['edit_of']}", style="underline")))
     for label, value in rows:
         table.add_row(label, value)
     return table
@@ -227,8 +229,8 @@ class DeliveryDetailScreen(ShowsFailures, Screen[None]):
 
     def action_open_link(self) -> None:
         details = self.details or {}
-        linked = details.get("resent_from") or details.get("digest_id")
+        linked = details.get("resent_from") or details.get("digest_id") or details.get("edit_of")
         if not linked:
-            self.notify("No original or digest to open", timeout=3)
+            self.notify("No original, digest or alert to open", timeout=3)
             return
         self.app.push_screen(DeliveryDetailScreen(self.slug, int(linked)))
