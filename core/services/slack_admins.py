@@ -10,7 +10,7 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from sqlalchemy import bindparam, or_
@@ -95,6 +95,26 @@ def is_authorized(
     return tenant is not None and is_tenant_admin(
         session=session, tenant_id=tenant.id or 0, user_id=user_id, team_id=team_id
     )
+
+
+def acting_admin(
+    *,
+    session: Session,
+    admin_ids: Iterable[str],
+    user_id: str,
+    team_id: str | None,
+    tenant: Tenant | None,
+) -> Actor | None:
+    """Who a Slack user acts as on `tenant`: a system admin as itself, an admin of that tenant
+    with that tenant's rights only (`tenant_scoped`: fenced hosts, …); None for anyone else."""
+    actor = slack_actor(user_id, team_id)
+    if is_system_admin(session=session, admin_ids=admin_ids, user_id=user_id, team_id=team_id):
+        return actor
+    if tenant is not None and is_tenant_admin(
+        session=session, tenant_id=tenant.id or 0, user_id=user_id, team_id=team_id
+    ):
+        return replace(actor, tenant_scoped=True)
+    return None
 
 
 def record_refusal(

@@ -11,9 +11,9 @@ from core.context import Context
 from core.models.tenancy import Tenant
 from core.services.tenants import get_tenant
 from slackbot.blocks.common import escape
+from slackbot.blocks.test_email import SUBJECT, test_email_line
 from slackbot.listeners.commands.base import Command, CommandRequest, Reply, usage
 
-SUBJECT = "mailbell test email"
 CONTENT = (
     "This is a test email sent from Slack with /mailbell test by {user}.\n"
     "If you can read it, tenant {tenant}'s mail server delivers mail."
@@ -53,14 +53,7 @@ async def run_test_email(
         subject=SUBJECT,
         content=CONTENT.format(user=work["user"], tenant=tenant.slug),
     )
-    to = escape(work["to"])
-    if result.ok:
-        reply = escape(result.reply or "accepted")
-        text = f":white_check_mark: Test email to {to} accepted by the server: `{reply}`"
-    else:
-        step = escape(result.step or "send")
-        detail = escape(result.reply or result.error or "no reply")
-        text = f":x: Test email to {to} failed at step *{step}*: `{detail}`"
+    text = test_email_line(work["to"], result)
     await respond(text=text, response_type="ephemeral", replace_original=False)
 
 

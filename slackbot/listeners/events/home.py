@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import logging
 import weakref
-from dataclasses import replace
 from typing import TYPE_CHECKING, Any
 
 from core.context import Context
@@ -24,8 +23,8 @@ from core.models.tenancy import TENANT_TOGGLES, Tenant
 from core.services.deliveries import MAX_ROW_ID, retry_delivery
 from core.services.slack import set_events, short_name, toggled_tenant_events
 from core.services.slack_admins import (
+    acting_admin,
     is_system_admin,
-    is_tenant_admin,
     record_refusal,
     slack_actor,
 )
@@ -85,18 +84,6 @@ def build_views(ctx: Context, requests: list[HomeRequest]) -> list[BuiltView]:
     return built
 
 
-def _admin_of(ctx: Context, session: Any, user_id: str, team_id: str, tenant: Tenant | None) -> str:
-    """ "system", "tenant" (an admin of `tenant`) or "" (neither)."""
-    admin_ids = ctx.settings.slack_admin_ids
-    if is_system_admin(session=session, admin_ids=admin_ids, user_id=user_id, team_id=team_id):
-        return "system"
-    if tenant is not None and is_tenant_admin(
-        session=session, tenant_id=tenant.id or 0, user_id=user_id, team_id=team_id
-    ):
-        return "tenant"
-    return ""
-
-
 def _row_id(raw: str) -> int | None:
     return int(raw) if raw.isascii() and raw.isdigit() and 1 <= int(raw) <= MAX_ROW_ID else None
 
@@ -108,8 +95,14 @@ def toggle(ctx: Context, user_id: str, team_id: str, action_id: str, value: str)
     with ctx.session() as session:
         tenant_id = _row_id(tenant_part[:20])
         tenant = session.get(Tenant, tenant_id) if tenant_id is not None else None
-        role = _admin_of(ctx, session, user_id, team_id, tenant)
-        if not role:
+        acting = acting_admin(
+            session=session,
+            admin_ids=ctx.settings.slack_admin_ids,
+            user_id=user_id,
+            team_id=team_id,
+            tenant=tenant,
+        )
+        if acting is None:
             slug = tenant.slug if tenant else None
             record_refusal(
                 session=session, actor=actor, tenant_slug=slug, command=f"home toggle {field}"
@@ -120,8 +113,6 @@ def toggle(ctx: Context, user_id: str, team_id: str, action_id: str, value: str)
         if field not in TENANT_TOGGLES or value not in ("on", "off"):
             return f":warning: {escape(field[:60])!r} is not an event switch. Nothing was changed."
         event = next(e for e in toggled_tenant_events() if e.toggle == field)
-        if role == "tenant":  # a tenant's admin holds that tenant's rights only: fenced
-            actor = replace(actor, tenant_scoped=True)
         try:
             set_events(
                 session=session,
@@ -129,7 +120,7 @@ def toggle(ctx: Context, user_id: str, team_id: str, action_id: str, value: str)
                 tenant=tenant,
                 names=[event.name],
                 enabled=value == "on",
-                actor=actor,
+                actor=acting,
             )
         except MailbellError as error:
             return user_message(error)
@@ -146,8 +137,14 @@ def retry(ctx: Context, user_id: str, team_id: str, raw_id: str) -> str:
         tenant = None
         if delivery is not None and delivery.tenant_id is not None:
             tenant = session.get(Tenant, delivery.tenant_id)
-        role = _admin_of(ctx, session, user_id, team_id, tenant)
-        if not role:
+        acting = acting_admin(
+            session=session,
+            admin_ids=ctx.settings.slack_admin_ids,
+            user_id=user_id,
+            team_id=team_id,
+            tenant=tenant,
+        )
+        if acting is None:
             slug = tenant.slug if tenant else None
             record_refusal(
                 session=session, actor=actor, tenant_slug=slug, command=f"home retry {shown}"
@@ -155,14 +152,12 @@ def retry(ctx: Context, user_id: str, team_id: str, raw_id: str) -> str:
             return f":no_entry: You may not retry delivery {shown}: {NOT_YOURS}"
         if delivery_id is None or delivery is None:
             return f":warning: delivery {shown} does not exist. Nothing was changed."
-        if role == "tenant":
-            actor = replace(actor, tenant_scoped=True)
         try:
             retried = retry_delivery(
                 session=session,
                 box=ctx.box,
                 delivery_id=delivery_id,
-                actor=actor,
+                actor=acting,
                 tenant=tenant,
             )
         except MailbellError as error:

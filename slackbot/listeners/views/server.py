@@ -14,7 +14,7 @@
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 from core.context import Context
@@ -31,7 +31,7 @@ from core.services.mail_servers import (
     update_mail_server,
 )
 from core.services.slack import channel_ref
-from core.services.slack_admins import is_system_admin, is_tenant_admin, record_refusal, slack_actor
+from core.services.slack_admins import acting_admin, record_refusal, slack_actor
 from core.vocabulary import AUTH_LABELS, PROVIDER_LABELS, SECURITY_LABELS
 from slackbot.blocks.common import escape
 from slackbot.blocks.server_modal import (
@@ -110,26 +110,20 @@ def authorize(ctx: Context, body: dict[str, Any], target: Target, what: str) -> 
     actor = slack_actor(user_id, team_id)
     with ctx.session() as session:
         tenant = session.get(Tenant, target.tenant_id)
-        system = is_system_admin(
+        acting = acting_admin(
             session=session,
             admin_ids=ctx.settings.slack_admin_ids,
             user_id=user_id,
             team_id=team_id,
+            tenant=tenant,
         )
-        if not system and not (
-            tenant is not None
-            and is_tenant_admin(
-                session=session, tenant_id=tenant.id or 0, user_id=user_id, team_id=team_id
-            )
-        ):
+        if acting is None:
             slug = tenant.slug if tenant is not None else None
             record_refusal(session=session, actor=actor, tenant_slug=slug, command=what)
             return Access(actor, refusal=REFUSED)
         if tenant is None:
             return Access(actor, refusal="This tenant no longer exists. Nothing was changed.")
-        # A tenant's admin holds that tenant's rights only: fenced, as the router does it.
-        scoped = actor if system else replace(actor, tenant_scoped=True)
-        return Access(scoped, tenant.id or 0, tenant.slug)
+        return Access(acting, tenant.id or 0, tenant.slug)
 
 
 # -- submit -----------------------------------------------------------------------------------

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from typing import Any
 
 from sqlmodel import Session
@@ -21,7 +21,7 @@ from core.models.tenancy import NotificationSettingsUpdate, Tenant
 from core.services.audit import Actor
 from core.services.notifications import get_notification_settings, update_notification_settings
 from core.services.slack import ChannelRef, channel_ref
-from core.services.slack_admins import is_system_admin, is_tenant_admin, record_refusal, slack_actor
+from core.services.slack_admins import acting_admin, record_refusal, slack_actor
 from slackbot.blocks.common import escape
 from slackbot.blocks.settings_modal import (
     CALLBACK_ID,
@@ -32,6 +32,7 @@ from slackbot.blocks.settings_modal import (
     read_modal,
     settings_modal,
 )
+from slackbot.blocks.test_email import SUBJECT, test_email_line
 from slackbot.errors import describe
 from slackbot.listeners.commands.base import Command, CommandRequest, Reply, usage
 from slackbot.listeners.followup import Followup, FollowupRunner
@@ -47,7 +48,6 @@ from slackbot.text import mention
 
 log = logging.getLogger("slackbot")
 
-SUBJECT = "mailbell test email"
 CONTENT = (
     "This is a test email sent from Slack with the /mailbell settings form by {user}.\n"
     "If you can read it, tenant {tenant}'s mail server delivers mail."
@@ -90,15 +90,14 @@ def authorize(session: Session, ctx: Context, body: dict[str, Any], what: str) -
     actor = slack_actor(user_id, team_id)
     where = read_metadata(body.get("view") or {})
     tenant = session.get(Tenant, where.tenant_id) if where else None
-    system_admin = is_system_admin(
-        session=session, admin_ids=ctx.settings.slack_admin_ids, user_id=user_id, team_id=team_id
+    acting = acting_admin(
+        session=session,
+        admin_ids=ctx.settings.slack_admin_ids,
+        user_id=user_id,
+        team_id=team_id,
+        tenant=tenant,
     )
-    if not system_admin and not (
-        tenant is not None
-        and is_tenant_admin(
-            session=session, tenant_id=tenant.id or 0, user_id=user_id, team_id=team_id
-        )
-    ):
+    if acting is None:
         slug = tenant.slug if tenant else None
         record_refusal(session=session, actor=actor, tenant_slug=slug, command=what)
         return (
@@ -112,9 +111,7 @@ def authorize(session: Session, ctx: Context, body: dict[str, Any], what: str) -
     )
     if tenant is None or channel is None or channel.tenant_id != tenant.id:
         return ":link: This channel is no longer linked to that tenant. Nothing was changed."
-    if not system_admin:  # a tenant's admin holds that tenant's rights only: fenced
-        actor = replace(actor, tenant_scoped=True)
-    return Access(tenant, channel, actor, user_id)
+    return Access(tenant, channel, acting, user_id)
 
 
 # -- the submit --------------------------------------------------------------------------------
@@ -243,13 +240,7 @@ async def run_modal_test_email(
     except MailbellError as error:  # bad address, no server, a fenced host: said as is
         text = describe(error, log)
     else:
-        if result.ok:
-            reply = escape(result.reply or "accepted")
-            text = f":white_check_mark: Test email to {to} accepted by the server: `{reply}`"
-        else:
-            step = escape(result.step or "send")
-            detail = escape(result.reply or result.error or "no reply")
-            text = f":x: Test email to {to} failed at step *{step}*: `{detail}`"
+        text = test_email_line(work["to"], result)
     new_hash = (shown.get("view") or {}).get("hash")
     await client.views_update(view_id=view_id, hash=new_hash, view=rebuilt(work, text))
 
