@@ -303,3 +303,24 @@ ATTACHMENT_MAX_BYTES_DEFAULT: Final = 10 * 1024 * 1024
 MESSAGE_MAX_BYTES_DEFAULT: Final = 25 * 1024 * 1024
 ATTACHMENT_FETCH_TIMEOUT_S_DEFAULT: Final = 15.0
 ATTACHMENT_FILENAME_MAX_LENGTH: Final = 200
+
+
+# How the steps of a connection test are named to people (the TUI's report, Slack's form).
+CONNECTION_STEP_LABELS: Final = MappingProxyType(
+    {
+        "dns": "DNS",
+        "proxy": "Proxy",
+        "connect": "TCP",
+        "tls": "TLS",
+        "greeting": "Greeting",
+        "ehlo": "EHLO",
+        "starttls": "STARTTLS",
+        "auth": "AUTH",
+        "mail": "MAIL FROM",
+        "oauth": "OAuth",
+    }
+)
+
+
+def connection_step_label(step: str) -> str:
+    return CONNECTION_STEP_LABELS.get(step, step.upper())

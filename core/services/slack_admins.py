@@ -104,9 +104,11 @@ def acting_admin(
     user_id: str,
     team_id: str | None,
     tenant: Tenant | None,
+    refused: str,
 ) -> Actor | None:
     """Who a Slack user acts as on `tenant`: a system admin as itself, an admin of that tenant
-    with that tenant's rights only (`tenant_scoped`: fenced hosts, …); None for anyone else."""
+    with that tenant's rights only (`tenant_scoped`: fenced hosts, …). Anyone else gets None,
+    and the refusal of `refused` (what they tried) is audited."""
     actor = slack_actor(user_id, team_id)
     if is_system_admin(session=session, admin_ids=admin_ids, user_id=user_id, team_id=team_id):
         return actor
@@ -114,6 +116,8 @@ def acting_admin(
         session=session, tenant_id=tenant.id or 0, user_id=user_id, team_id=team_id
     ):
         return replace(actor, tenant_scoped=True)
+    slug = tenant.slug if tenant is not None else None
+    record_refusal(session=session, actor=actor, tenant_slug=slug, command=refused)
     return None
 
 

@@ -23,6 +23,7 @@ from core.vocabulary import (
     AuthMode,
     Provider,
     SecurityMode,
+    connection_step_label,
 )
 from slackbot.blocks.common import Block, context, escape, section
 
@@ -34,17 +35,6 @@ ACTIONS_BLOCK = "server_actions"
 # The input blocks, in the form's order; each block_id is the field it edits.
 FIELDS = ("preset", "host", "port", "security", "auth", "username", "password", "mail_from")
 PASSWORD_HINT = "Leave empty to keep the stored password"
-STEP_LABELS = {
-    "dns": "DNS",
-    "proxy": "Proxy",
-    "connect": "Connect",
-    "tls": "TLS",
-    "greeting": "Greeting",
-    "ehlo": "EHLO",
-    "starttls": "STARTTLS",
-    "auth": "AUTH",
-    "mail": "MAIL FROM",
-}
 TEST_HINT = "Test connection tries the settings as typed; nothing is saved."
 TEXT_MAX = 2900  # a section's text is at most 3,000 characters
 
@@ -155,7 +145,7 @@ def _input(
 
 def step_line(step: Step) -> str:
     """`✓ *EHLO* — detail`; a failed step adds the server's reply and what to do."""
-    name = STEP_LABELS.get(step.step, step.step.upper())
+    name = connection_step_label(step.step)
     line = f"{'✓' if step.ok else '✗'} *{name}* — {escape(step.detail)}"
     if not step.ok and step.reply and step.reply not in step.detail:
         line += f"\n      reply: `{escape(step.reply)}`"

@@ -245,7 +245,7 @@ async def test_test_connection_shows_each_step_through_starttls_and_auth(
     first, *_, last = slack_api.views("views.update")
     assert "Testing…" in _result(first["view"])
     text = _result(last["view"])
-    for step in ("DNS", "Connect", "Greeting", "EHLO", "STARTTLS", "AUTH", "MAIL FROM"):
+    for step in ("DNS", "TCP", "Greeting", "EHLO", "STARTTLS", "AUTH", "MAIL FROM"):
         assert f"✓ *{step}*" in text
     assert "✗" not in text and "✓ The connection works." in text
     assert last["view_id"] == view["id"]

@@ -10,24 +10,9 @@ from rich.text import Text
 from textual.widgets import Static
 
 from core.vocabulary import SecurityMode
+from core.vocabulary import connection_step_label as step_label
 
-STEP_NAMES = {
-    "dns": "DNS",
-    "proxy": "Proxy",
-    "connect": "TCP",
-    "tls": "TLS",
-    "greeting": "Greeting",
-    "ehlo": "EHLO",
-    "starttls": "STARTTLS",
-    "auth": "AUTH",
-    "mail": "MAIL FROM",
-    "oauth": "OAuth",
-}
 EXPECTED = ("dns", "connect", "tls", "greeting", "ehlo", "auth", "mail")
-
-
-def step_label(step: str) -> str:
-    return STEP_NAMES.get(step, step.upper())
 
 
 class StepReport(Static):

@@ -25,8 +25,6 @@ from core.services.slack import set_events, short_name, toggled_tenant_events
 from core.services.slack_admins import (
     acting_admin,
     is_system_admin,
-    record_refusal,
-    slack_actor,
 )
 from core.services.slack_home import home_tenants
 from slackbot import home_refresh
@@ -91,7 +89,6 @@ def _row_id(raw: str) -> int | None:
 def toggle(ctx: Context, user_id: str, team_id: str, action_id: str, value: str) -> str:
     """Switch one event of the tenant the button names; the notice to show."""
     tenant_part, _, field = action_id.removeprefix(TOGGLE_PREFIX).partition(":")
-    actor = slack_actor(user_id, team_id)
     with ctx.session() as session:
         tenant_id = _row_id(tenant_part[:20])
         tenant = session.get(Tenant, tenant_id) if tenant_id is not None else None
@@ -101,12 +98,9 @@ def toggle(ctx: Context, user_id: str, team_id: str, action_id: str, value: str)
             user_id=user_id,
             team_id=team_id,
             tenant=tenant,
+            refused=f"home toggle {field}",
         )
         if acting is None:
-            slug = tenant.slug if tenant else None
-            record_refusal(
-                session=session, actor=actor, tenant_slug=slug, command=f"home toggle {field}"
-            )
             return f":no_entry: You may not change this tenant's events: {NOT_YOURS}"
         if tenant is None:
             return ":warning: That tenant no longer exists. Nothing was changed."
@@ -129,7 +123,6 @@ def toggle(ctx: Context, user_id: str, team_id: str, action_id: str, value: str)
 
 def retry(ctx: Context, user_id: str, team_id: str, raw_id: str) -> str:
     """Queue a failed delivery of one of the user's tenants again; the notice to show."""
-    actor = slack_actor(user_id, team_id)
     shown = escape(raw_id[:20])
     with ctx.session() as session:
         delivery_id = _row_id(raw_id[:20])
@@ -143,12 +136,9 @@ def retry(ctx: Context, user_id: str, team_id: str, raw_id: str) -> str:
             user_id=user_id,
             team_id=team_id,
             tenant=tenant,
+            refused=f"home retry {shown}",
         )
         if acting is None:
-            slug = tenant.slug if tenant else None
-            record_refusal(
-                session=session, actor=actor, tenant_slug=slug, command=f"home retry {shown}"
-            )
             return f":no_entry: You may not retry delivery {shown}: {NOT_YOURS}"
         if delivery_id is None or delivery is None:
             return f":warning: delivery {shown} does not exist. Nothing was changed."

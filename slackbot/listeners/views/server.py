@@ -31,7 +31,7 @@ from core.services.mail_servers import (
     update_mail_server,
 )
 from core.services.slack import channel_ref
-from core.services.slack_admins import acting_admin, record_refusal, slack_actor
+from core.services.slack_admins import acting_admin, slack_actor
 from core.vocabulary import AUTH_LABELS, PROVIDER_LABELS, SECURITY_LABELS
 from slackbot.blocks.common import escape
 from slackbot.blocks.server_modal import (
@@ -116,10 +116,9 @@ def authorize(ctx: Context, body: dict[str, Any], target: Target, what: str) -> 
             user_id=user_id,
             team_id=team_id,
             tenant=tenant,
+            refused=what,
         )
         if acting is None:
-            slug = tenant.slug if tenant is not None else None
-            record_refusal(session=session, actor=actor, tenant_slug=slug, command=what)
             return Access(actor, refusal=REFUSED)
         if tenant is None:
             return Access(actor, refusal="This tenant no longer exists. Nothing was changed.")

@@ -21,7 +21,7 @@ from core.models.tenancy import NotificationSettingsUpdate, Tenant
 from core.services.audit import Actor
 from core.services.notifications import get_notification_settings, update_notification_settings
 from core.services.slack import ChannelRef, channel_ref
-from core.services.slack_admins import acting_admin, record_refusal, slack_actor
+from core.services.slack_admins import acting_admin
 from slackbot.blocks.common import escape
 from slackbot.blocks.settings_modal import (
     CALLBACK_ID,
@@ -87,7 +87,6 @@ def authorize(session: Session, ctx: Context, body: dict[str, Any], what: str) -
     user = body.get("user") or {}
     user_id = str(user.get("id") or "")
     team_id = str((body.get("team") or {}).get("id") or user.get("team_id") or "")
-    actor = slack_actor(user_id, team_id)
     where = read_metadata(body.get("view") or {})
     tenant = session.get(Tenant, where.tenant_id) if where else None
     acting = acting_admin(
@@ -96,12 +95,12 @@ def authorize(session: Session, ctx: Context, body: dict[str, Any], what: str) -
         user_id=user_id,
         team_id=team_id,
         tenant=tenant,
+        refused=what,
     )
     if acting is None:
-        slug = tenant.slug if tenant else None
-        record_refusal(session=session, actor=actor, tenant_slug=slug, command=what)
+        slug = tenant.slug if tenant is not None else "(unknown)"
         return (
-            f":no_entry: You may not change tenant {slug or '(unknown)'}'s notification settings: "
+            f":no_entry: You may not change tenant {slug}'s notification settings: "
             "only system admins and its Slack admins may. Nothing was changed."
         )
     channel = (
