@@ -2,23 +2,30 @@
 PYTHON ?= $(shell command -v python3.11 || command -v python3)
 VENV ?= .venv
 BIN := $(VENV)/bin
-PIP := $(BIN)/python -m pip --disable-pip-version-check --quiet
+PIP := $(BIN)/python -m pip --disable-pip-version-check
+# `make run` installs on its first start (about a minute): it says what it does and lets pip show
+# its progress, so a new user does not take the wait for a hang. CI's install-test stays quiet.
+PIP_QUIET := --quiet
 CONSTRAINTS := constraints.txt
 
 .PHONY: run install install-test system-deps test test-sqlite test-postgres lint fmt bench clean
 
 run: install
+	@echo "==> Starting the TUI ($(BIN)/mailbell tui)"
 	$(BIN)/mailbell tui
 
 $(BIN)/python:
+	@echo "==> Creating the virtual environment in $(VENV)"
 	$(PYTHON) -m venv $(VENV)
 
 $(VENV)/.installed: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
-	$(PIP) install -c $(CONSTRAINTS) -e .
+	@echo "==> Installing mailbell and its dependencies into $(VENV) (about a minute the first time)"
+	$(PIP) install --progress-bar on -c $(CONSTRAINTS) -e .
+	@echo "==> Installed"
 	touch $@
 
 $(VENV)/.installed-test: pyproject.toml $(CONSTRAINTS) | $(BIN)/python
-	$(PIP) install -c $(CONSTRAINTS) -e '.[test]'
+	$(PIP) $(PIP_QUIET) install -c $(CONSTRAINTS) -e '.[test]'
 	touch $(VENV)/.installed $@
 
 install: $(VENV)/.installed
