@@ -30,7 +30,7 @@ from email.utils import formataddr
 from functools import lru_cache
 from typing import Protocol
 
-from email_validator import EmailNotValidError, validate_email
+from email_validator import EmailNotValidError
 
 from core.errors import PermanentError, ValidationError
 
@@ -158,8 +158,11 @@ _LITERAL_ADDRESS_RULE = (
 
 
 def _check_literal_address(address: str) -> None:
+    # imported here: core.validation builds on this module's mailbox parser
+    from core.validation import normalized_address
+
     try:
-        validate_email(address, check_deliverability=False)
+        normalized_address(address)
     except EmailNotValidError as exc:
         raise SenderRuleError(f"{address!r} is not a valid From address: {exc}") from None
 
