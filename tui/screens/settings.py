@@ -59,6 +59,7 @@ class SettingsScreen(MainScreen):
             "Test email",
             id="settings.test-email",
             tooltip="Send a test email through the server that sends this scope's mail",
+            priority=True,  # the recipient Input binds ctrl+e (end of line) and took the key
         ),
         Binding(
             "ctrl+r",
