@@ -41,6 +41,13 @@ class HealthKind(StrEnum):
     SERVICE = "service"
 
 
+class WorkerKind(StrEnum):
+    """What runs a delivery worker loop (its heartbeat row's `kind`)."""
+
+    SERVE = "serve"
+    WORKER = "worker"
+
+
 class Channel(StrEnum):
     EMAIL = "email"
     SLACK = "slack"

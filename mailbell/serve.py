@@ -288,8 +288,9 @@ async def serve(
     work = None
     if worker:
         from core.pipeline.worker import Worker
+        from core.vocabulary import WorkerKind
 
-        work = Worker(ctx, lease_s=ctx.settings.worker_lease_s)
+        work = Worker(ctx, lease_s=ctx.settings.worker_lease_s, kind=WorkerKind.SERVE)
         tasks["worker"] = asyncio.create_task(work.run(stop), name="mailbell-worker")
         components["worker"] = "running"
         if importlib.util.find_spec("core.services.imap_scheduler") is not None:

@@ -1,6 +1,7 @@
 """Operations: `GET /healthz`, `GET /metrics` (Prometheus text), `GET /api/openapi.yaml`.
 
-`/healthz` reads the database (`SELECT 1`) and reports the background write probe's verdict;
+`/healthz` reads the database (`SELECT 1`, and how many delivery workers run: `workers`) and
+reports the background write probe's verdict;
 `/metrics` serves the outbox and health gauges from caches refreshed at most every 5 s
 (`GaugeCache`).
 
@@ -14,11 +15,14 @@ import logging
 import time
 
 from aiohttp import web
+from sqlalchemy.exc import SQLAlchemyError
+from sqlmodel import Session
 
 from api import openapi_document
 from api.db import CONTEXT, DATABASE, Database
 from core import metrics, write_probe
 from core.errors import StorageFullError, StorageReadOnlyError
+from core.services.workers import running_workers
 from core.write_probe import FULL, READ_ONLY
 
 log = logging.getLogger("mailbell.api")
@@ -48,11 +52,13 @@ class ReadCheck:
     def __init__(self) -> None:
         self._outcome: BaseException | None = None
         self._at: float | None = None
+        # Delivery workers seen running by the last check (None: not known yet).
+        self.workers: int | None = None
         self._pending: asyncio.Task[None] | None = None
 
     async def _check(self, database: Database) -> None:
         try:
-            await asyncio.wait_for(database.read(metrics.check_database), HEALTH_TIMEOUT_S)
+            self.workers = await asyncio.wait_for(database.read(_read), HEALTH_TIMEOUT_S)
             self._outcome = None
         except Exception as exc:
             self._outcome = exc
@@ -71,6 +77,17 @@ class ReadCheck:
 
 
 READ_CHECK = web.AppKey("read_check", ReadCheck)
+
+
+def _read(session: Session) -> int | None:
+    """`SELECT 1`, then the running workers (one read, same thread hop). A count that fails is
+    None, not a 503: the database answered."""
+    metrics.check_database(session)
+    try:
+        return len(running_workers(session=session))
+    except SQLAlchemyError:
+        log.warning("health check: cannot count the running workers")
+        return None
 
 
 def _refusing_writes(state: str, components: dict[str, str]) -> web.Response:
@@ -114,7 +131,11 @@ async def healthz(request: web.Request) -> web.Response:
     verdict = request.app[WRITE_PROBE].verdict
     if verdict.refused:
         return _refusing_writes(verdict.state, components)
-    return web.json_response({"status": "ok", "database": "ok", **components})
+    # No worker is still a 200: load balancers send API traffic by this answer, and an API
+    # node without a worker (`serve --no-worker`) serves events well; they are queued, and
+    # `service:workers` (the health watch) is what says that nothing delivers them.
+    workers = request.app[READ_CHECK].workers
+    return web.json_response({"status": "ok", "database": "ok", **components, "workers": workers})
 
 
 class MetricsPage:

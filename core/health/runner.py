@@ -93,7 +93,9 @@ CHECKS: tuple[Check, ...] = (
     Check("accounts", ("email_account:",), fast=True),
     Check("deliveries", ("backlog:", "deliveries:"), fast=True),
     Check("slack", ("slack:",)),
-    Check("service", ("service:",), fast=True),
+    # Exact keys, not "service:": each check's pass forgets only the subjects of its own.
+    Check("service", ("service:database", "service:keys"), fast=True),
+    Check("workers", ("service:workers",), fast=True),
 )
 
 

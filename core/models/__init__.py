@@ -11,6 +11,7 @@ from core.models.slack import SlackChannelLink as SlackChannelLink  # and the ot
 from core.models.templates import CustomTemplate
 from core.models.tenancy import NotificationSettings, SystemSettings, Tenant
 from core.models.webhooks import WebhookTarget
+from core.models.workers import WorkerHeartbeat
 
 __all__ = [
     "ApiToken",
@@ -30,4 +31,5 @@ __all__ = [
     "SystemSettings",
     "Tenant",
     "WebhookTarget",
+    "WorkerHeartbeat",
 ]

@@ -28,6 +28,7 @@ from core.channels.base import Channel, ClaimedDelivery
 from core.channels.registry import adopt, build_channels
 from core.context import Context
 from core.errors import DeliveryError, PermanentError, RetryableError
+from core.models.workers import HEARTBEAT_S as HEARTBEAT_PERIOD_S
 from core.pipeline import outbox, retention
 from core.pipeline.alert_edits import note_for, queue_edits, resolve_edits
 from core.pipeline.bursts import BurstThreads
@@ -35,6 +36,8 @@ from core.pipeline.digest_close import close_claimed
 from core.pipeline.outbox import Outcome
 from core.pipeline.outcomes import OutcomeRules, WorkerStats
 from core.pipeline.shared_limit import reserve_slot
+from core.services import workers as heartbeat
+from core.vocabulary import WorkerKind
 
 log = logging.getLogger(__name__)
 # A database that restarts or fails over must not end the worker: it waits and tries again.
@@ -44,6 +47,8 @@ PACING_WAIT_MAX_S = 2.0  # wait this long for a rate-limit slot; longer: resched
 # loop does not prune before sending; then at most one every RETENTION_INTERVAL_S.
 RETENTION_FIRST_S = 30.0
 RETENTION_INTERVAL_S = 300.0
+# How often a running loop says it is alive (core/models/workers.py: 3 missed beats is gone).
+HEARTBEAT_S = HEARTBEAT_PERIOD_S
 
 
 def _error_text(exc: DeliveryError) -> str:
@@ -65,8 +70,10 @@ class Worker:
         lease_s: float = 120.0,
         poll_interval_s: float = 0.05,
         flush_every: int = 100,
+        kind: WorkerKind = WorkerKind.WORKER,
     ) -> None:
         self.ctx = ctx
+        self.kind = kind
         self.owner = owner or f"{socket.gethostname()}:{os.getpid()}:{id(self):x}"
         self.max_in_flight = max_in_flight
         self.lease_s = lease_s
@@ -270,6 +277,21 @@ class Worker:
                 log.exception("retention pass failed")
             delay = RETENTION_INTERVAL_S
 
+    async def _beat_periodically(self, stop: asyncio.Event) -> None:
+        """The heartbeat row, renewed every HEARTBEAT_S on the database thread; a database away
+        only skips beats (the row goes stale, and comes back with the next beat that works)."""
+        while True:
+            with contextlib.suppress(TimeoutError):
+                await asyncio.wait_for(stop.wait(), timeout=HEARTBEAT_S)
+                return
+            try:
+                await self._run_db(
+                    heartbeat.beat, self.ctx.engine, owner=self.owner, kind=self.kind
+                )
+            except DATABASE_ERRORS as exc:
+                cause = getattr(exc, "orig", None) or exc
+                log.warning("heartbeat skipped, database unavailable: %s", type(cause).__name__)
+
     async def run_once(self) -> WorkerStats:
         """Deliver everything due now (and retries that come due meanwhile), prune what is past
         retention, then return."""
@@ -278,14 +300,30 @@ class Worker:
         return stats
 
     async def run(self, stop: asyncio.Event) -> WorkerStats:
-        """Deliver until `stop` is set; in-flight sends finish, any lease left is given back."""
-        pruning = asyncio.create_task(self._prune_periodically(stop), name="mailbell-retention")
+        """Deliver until `stop` is set; in-flight sends finish, any lease left is given back.
+        The loop announces itself (a heartbeat row, core/services/workers.py) while it runs."""
+        try:
+            await self._run_db(
+                heartbeat.announce, self.ctx.engine, owner=self.owner, kind=self.kind
+            )
+        except DATABASE_ERRORS as exc:  # the first beat that works writes the row
+            log.warning("cannot announce the worker yet: %s", type(exc).__name__)
+        background = [
+            asyncio.create_task(self._prune_periodically(stop), name="mailbell-retention"),
+            asyncio.create_task(self._beat_periodically(stop), name="mailbell-heartbeat"),
+        ]
         try:
             return await self._drain(until_idle=False, stop=stop)
         finally:
-            pruning.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await pruning
+            for task in background:
+                task.cancel()
+            for task in background:
+                with contextlib.suppress(asyncio.CancelledError, Exception):
+                    await task
+            try:
+                await self._run_db(heartbeat.leave, self.ctx.engine, owner=self.owner)
+            except DATABASE_ERRORS:
+                log.warning("could not remove the heartbeat on the way out: it goes stale")
             try:
                 await self._run_db(outbox.release, self.ctx.engine, owner=self.owner)
             except DATABASE_ERRORS:
