@@ -15,12 +15,13 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, ClassVar
 
 from textual import on, work
-from textual.app import App, SystemCommand
+from textual.app import SystemCommand
 from textual.binding import Binding, BindingType
 from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 
+from tui.delivery_watch import DELIVER_BINDING, DeliveryWatch
 from tui.widgets.nav import PAGES, Page
 
 if TYPE_CHECKING:
@@ -67,7 +68,7 @@ def _lazy(mode: str) -> Callable[[], Screen[None]]:
     return lambda: screen_type(mode)()
 
 
-class MailbellApp(App[None]):
+class MailbellApp(DeliveryWatch):
     CSS_PATH = "app.tcss"
     TITLE = "mailbell"
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -75,6 +76,7 @@ class MailbellApp(App[None]):
         Binding("f1,question_mark", "help", "Help", id="help", tooltip="Show the keys"),
         Binding("ctrl+t", "toggle_dark", "Light/dark", show=False, id="toggle-theme"),
         Binding("q", "quit", "Quit", show=False, id="quit"),
+        DELIVER_BINDING,
     ]
 
     scope: reactive[str | None] = reactive(None, init=False)
@@ -154,6 +156,7 @@ class MailbellApp(App[None]):
         self.refresh_tenants()
         self.refresh_health()
         self.set_interval(HEALTH_REFRESH_S, self.refresh_health)
+        self.watch_deliveries()
         self._warm_up()
         if self.demo is not None and self.demo.deliver:
             from tui.background import deliver_forever
