@@ -16,6 +16,7 @@ from textual.widgets import Footer, Header, Static
 from tui.jobs import ShowsFailures
 from tui.widgets.health_banner import HealthBanner
 from tui.widgets.nav import NavBar
+from tui.widgets.worker_banner import WorkerBanner
 
 if TYPE_CHECKING:
     from core.context import Context
@@ -25,6 +26,8 @@ if TYPE_CHECKING:
 class MainScreen(ShowsFailures, Screen[None]):
     MODE: ClassVar[str] = ""
     PAGE_TITLE: ClassVar[str] = ""
+    # A page that queues mail shows the worker banner while no delivery worker runs.
+    QUEUES_MAIL: ClassVar[bool] = False
 
     def __init__(self) -> None:
         super().__init__()
@@ -49,6 +52,8 @@ class MainScreen(ShowsFailures, Screen[None]):
         yield Header(icon="✉")
         yield NavBar(self.MODE, self.mb.pages)
         yield HealthBanner()
+        if self.QUEUES_MAIL:
+            yield WorkerBanner()
         with Vertical(id="body"):
             yield from self.compose_body()
         yield Footer()

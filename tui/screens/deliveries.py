@@ -25,6 +25,7 @@ from tui.data.deliveries import Page
 from tui.jobs import JobFailed, Result, reporting
 from tui.screens.base import MainScreen
 from tui.widgets.tables import filled
+from tui.widgets.worker_banner import queued_note
 
 FIRST_PAGE = 100
 NEXT_PAGE = 1000
@@ -89,6 +90,7 @@ def cells(row: dict[str, Any]) -> tuple[Any, ...]:
 class DeliveriesScreen(MainScreen):
     MODE = "deliveries"
     PAGE_TITLE = "Delivery log"
+    QUEUES_MAIL = True
     AUTO_FOCUS = "#deliveries"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter", "open", "Details", id="deliveries.open"),
@@ -350,7 +352,7 @@ class DeliveriesScreen(MainScreen):
 
     @on(Retried)
     def retried(self, message: Retried) -> None:
-        self.notify(f"Delivery {message.value} queued again")
+        self.notify(f"Delivery {message.value} queued again" + queued_note(self.app))
         self.live_refresh()
 
     def action_failed(self) -> None:

@@ -23,6 +23,7 @@ from core.vocabulary import DeliveryStatus
 from tui import format as fmt
 from tui.data import deliveries
 from tui.jobs import Result, ShowsFailures, reporting
+from tui.widgets.worker_banner import queued_note
 
 ATTEMPT_STYLE = {"sent": "green", "partial": "yellow", "retry": "yellow", "failed": "bold red"}
 # Fixed widths (80 columns): the detail and the worker wrap onto more lines instead.
@@ -195,7 +196,7 @@ class DeliveryDetailScreen(ShowsFailures, Screen[None]):
 
     @on(Retried)
     def retried(self, message: Retried) -> None:
-        self.notify(f"Delivery {message.value} queued again")
+        self.notify(f"Delivery {message.value} queued again" + queued_note(self.app))
         self.action_refresh()
 
     def action_resend(self) -> None:
@@ -225,7 +226,10 @@ class DeliveryDetailScreen(ShowsFailures, Screen[None]):
 
     @on(Resent)
     def resent(self, message: Resent) -> None:
-        self.notify(f"Delivery #{message.value} queued: a copy of #{self.delivery_id}")
+        self.notify(
+            f"Delivery #{message.value} queued: a copy of #{self.delivery_id}"
+            + queued_note(self.app)
+        )
 
     def action_open_link(self) -> None:
         details = self.details or {}

@@ -17,6 +17,7 @@ from tui.data.templates import LANGUAGES_WIDTH, TemplateRow
 from tui.jobs import Result, reporting
 from tui.screens.base import MainScreen
 from tui.widgets.tables import filled
+from tui.widgets.worker_banner import queued_note
 
 
 class TemplatesLoaded(Result[list[TemplateRow]]):
@@ -45,6 +46,7 @@ def _toggle(row: TemplateRow) -> str:
 class TemplatesScreen(MainScreen):
     MODE = "templates"
     PAGE_TITLE = "Email templates"
+    QUEUES_MAIL = True
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("enter,e", "open", "Edit", id="templates.edit", tooltip="Open the editor"),
         Binding(
@@ -176,4 +178,5 @@ class TemplatesScreen(MainScreen):
 
     @on(SampleEmitted)
     def emitted(self, message: SampleEmitted) -> None:
-        self.notify(message.value, timeout=6)
+        note = queued_note(self.app) if " queued" in message.value else ""
+        self.notify(message.value + note, timeout=6)
