@@ -17,6 +17,7 @@ from tui.data import accounts as data
 from tui.data.accounts import AccountsView
 from tui.jobs import JobFailed, Result, reporting
 from tui.screens.base import MainScreen
+from tui.widgets.row_keys import EmptyTable, enter_binding, enter_reaches_table
 from tui.widgets.spinner import Spinner
 from tui.widgets.tables import filled
 
@@ -69,13 +70,8 @@ class AccountsScreen(MainScreen):
         Binding("a", "add", "Add", id="accounts.add", tooltip="Add an email account"),
         Binding("e", "edit", "Edit", id="accounts.edit", tooltip="Edit the selected account"),
         Binding("s", "sync", "Sync now", id="accounts.sync", tooltip="Sync the inbox now"),
-        Binding(
-            "enter,m",
-            "messages",
-            "Messages",
-            id="accounts.messages",
-            tooltip="Messages synced for the account",
-        ),
+        enter_binding("Messages", id="accounts.open", tooltip="Messages synced for the account"),
+        Binding("m", "messages", "Messages", show=False, id="accounts.messages"),
         Binding(
             "asterisk,D",
             "default",
@@ -95,6 +91,7 @@ class AccountsScreen(MainScreen):
     def compose_body(self) -> ComposeResult:
         yield Static("", id="accounts-note", classes="summary")
         yield DataTable(id="accounts", cursor_type="row", zebra_stripes=True)
+        yield EmptyTable(id="accounts-empty")
         yield Spinner(id="sync-spinner")
 
     def on_mount(self) -> None:
@@ -156,9 +153,13 @@ class AccountsScreen(MainScreen):
                 Text(fmt.clip(account["last_error"], 40), style="red"),
                 key=str(account["id"]),
             )
-        if not view.accounts:
-            table.add_row("", Text("No email accounts yet — press a to add one", style="dim"))
-        else:
+        self.query_one("#accounts-empty", EmptyTable).explain(
+            table,
+            f"No email accounts for {self.slug} yet — press a to add one"
+            if view.servers
+            else "No email accounts yet: an account needs a mail server first (see above)",
+        )
+        if view.accounts:
             table.move_cursor(row=min(cursor, len(view.accounts) - 1))
 
     def _sync_cell(self, account: dict[str, Any]) -> Text:
@@ -190,6 +191,12 @@ class AccountsScreen(MainScreen):
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
+        self.action_messages()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return enter_reaches_table(self, action)
+
+    def action_open_row(self) -> None:
         self.action_messages()
 
     # -- actions ---------------------------------------------------------------------------

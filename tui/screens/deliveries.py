@@ -24,6 +24,7 @@ from tui.data import deliveries
 from tui.data.deliveries import Page
 from tui.jobs import JobFailed, Result, reporting
 from tui.screens.base import MainScreen
+from tui.widgets.row_keys import EmptyTable, enter_binding, enter_reaches_table
 from tui.widgets.tables import filled
 from tui.widgets.worker_banner import queued_note
 
@@ -93,7 +94,7 @@ class DeliveriesScreen(MainScreen):
     QUEUES_MAIL = True
     AUTO_FOCUS = "#deliveries"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "open", "Details", id="deliveries.open"),
+        enter_binding("Details", id="deliveries.open", tooltip="The delivery's details"),
         Binding("r", "retry", "Retry", id="deliveries.retry", tooltip="Queue a failed one again"),
         Binding(
             "f",
@@ -142,6 +143,7 @@ class DeliveriesScreen(MainScreen):
             )
             yield Static("", id="live", classes="muted")
         yield DataTable(id="deliveries", cursor_type="row", zebra_stripes=True)
+        yield EmptyTable(id="deliveries-empty")
 
     def on_mount(self) -> None:
         table = self.query_one("#deliveries", DataTable)
@@ -209,6 +211,23 @@ class DeliveriesScreen(MainScreen):
             table.add_row(*cells(row), key=str(row["id"]))
         self.exhausted = len(page.rows) < page.limit
         self._live_note()
+        self._explain_empty()
+
+    def _explain_empty(self) -> None:
+        status, event = self.filters()
+        chosen = ", ".join(
+            f"{name} {value}" for name, value in (("status", status), ("event", event)) if value
+        )
+        where = "" if self.slug is None else f" for {self.slug}"
+        why = (
+            f"No deliveries{where} match the filter ({chosen}) — press / to change it"
+            if chosen
+            else f"No deliveries{where} yet — mail shows here once an event is sent "
+            "(x on Templates sends a sample)"
+        )
+        self.query_one("#deliveries-empty", EmptyTable).explain(
+            self.query_one("#deliveries", DataTable), why
+        )
 
     @on(LivePage)
     def show_live(self, message: LivePage) -> None:
@@ -236,6 +255,7 @@ class DeliveriesScreen(MainScreen):
             table.sort("id", reverse=True)
             if key.value is not None:
                 table.move_cursor(row=table.get_row_index(key), animate=False)
+            self._explain_empty()
         self._live_note()
 
     @on(LiveFailed)
@@ -321,6 +341,12 @@ class DeliveriesScreen(MainScreen):
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
+        self.action_open()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return enter_reaches_table(self, action)
+
+    def action_open_row(self) -> None:
         self.action_open()
 
     def action_open(self) -> None:

@@ -15,6 +15,7 @@ from tui.data import servers as data
 from tui.data.servers import ServersView
 from tui.jobs import Result, reporting
 from tui.screens.base import MainScreen
+from tui.widgets.row_keys import EmptyTable, enter_binding, enter_reaches_table
 from tui.widgets.tables import filled
 
 
@@ -73,7 +74,8 @@ class ServersScreen(MainScreen):
     PAGE_TITLE = "Mail servers"
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("a", "add", "Add", id="servers.add", tooltip="Add a mail server"),
-        Binding("e,enter", "edit", "Edit", id="servers.edit", tooltip="Edit the selected server"),
+        enter_binding("Edit", id="servers.open", tooltip="Edit the selected server"),
+        Binding("e", "edit", "Edit", show=False, id="servers.edit"),
         Binding(
             "t", "test", "Test", id="servers.test", tooltip="Test connection (nothing is sent)"
         ),
@@ -89,6 +91,7 @@ class ServersScreen(MainScreen):
     def compose_body(self) -> ComposeResult:
         yield Static("", id="effective", classes="summary")
         yield DataTable(id="servers", cursor_type="row", zebra_stripes=True)
+        yield EmptyTable(id="servers-empty")
         yield Static(
             "★ default  ● sends the mail now  ·  t tests the connection (nothing is sent)",
             classes="muted hint-line",
@@ -140,9 +143,11 @@ class ServersScreen(MainScreen):
                 or fmt.outcome(server["last_test_ok"], when_=server["last_test_at"]),
                 key=str(server["id"]),
             )
-        if not view.servers:
-            table.add_row("", Text("No mail servers yet — press a to add one", style="dim"))
-        elif selected is not None and str(selected) in {str(s["id"]) for s in view.servers}:
+        where = "the system" if self.slug is None else f"tenant {self.slug}"
+        self.query_one("#servers-empty", EmptyTable).explain(
+            table, f"No mail servers for {where} yet — press a to add one"
+        )
+        if selected is not None and str(selected) in {str(s["id"]) for s in view.servers}:
             table.move_cursor(row=table.get_row_index(str(selected)))
 
     # -- selection -------------------------------------------------------------------------
@@ -172,6 +177,12 @@ class ServersScreen(MainScreen):
             self.action_edit()
         else:
             self.action_add()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return enter_reaches_table(self, action)
+
+    def action_open_row(self) -> None:
+        self.action_edit()
 
     # -- actions ---------------------------------------------------------------------------
 

@@ -16,6 +16,7 @@ from tui.data import templates
 from tui.data.templates import LANGUAGES_WIDTH, TemplateRow
 from tui.jobs import Result, reporting
 from tui.screens.base import MainScreen
+from tui.widgets.row_keys import enter_binding, enter_reaches_table
 from tui.widgets.tables import filled
 from tui.widgets.worker_banner import queued_note
 
@@ -48,7 +49,8 @@ class TemplatesScreen(MainScreen):
     PAGE_TITLE = "Email templates"
     QUEUES_MAIL = True
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter,e", "open", "Edit", id="templates.edit", tooltip="Open the editor"),
+        enter_binding("Edit", id="templates.open", tooltip="Open the editor"),
+        Binding("e", "open", "Edit", show=False, id="templates.edit"),
         Binding(
             "x",
             "emit",
@@ -118,6 +120,7 @@ class TemplatesScreen(MainScreen):
             )
         if rows:
             table.move_cursor(row=min(cursor, len(rows) - 1))
+        self.refresh_bindings()  # Enter has a row to open now
         self.describe()
 
     def describe(self) -> None:
@@ -142,6 +145,12 @@ class TemplatesScreen(MainScreen):
 
     def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
         event.stop()
+        self.action_open()
+
+    def check_action(self, action: str, parameters: tuple[object, ...]) -> bool | None:
+        return enter_reaches_table(self, action)
+
+    def action_open_row(self) -> None:
         self.action_open()
 
     def action_open(self) -> None:
