@@ -103,3 +103,68 @@ async def test_empty_tables_say_why_and_what_to_do(ctx, actor, make_app) -> None
         await settle(pilot)
         assert not app.screen.query_one("#servers-empty").display
         assert "No mail servers" not in screen_text(app)
+
+
+async def test_esc_on_a_filled_server_form_asks_and_an_untouched_one_closes(
+    ctx, actor, make_app
+) -> None:
+    from core.services.mail_servers import list_mail_servers
+
+    seed(ctx, actor)
+    app = make_app(tenant_slug="acme", start="servers")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("e")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "ServerFormScreen"
+        await pilot.press("escape")  # nothing changed: closes at once
+        await settle(pilot)
+        assert type(app.screen).__name__ == "ServersScreen"
+
+        await pilot.press("e")
+        await settle(pilot)
+        app.screen.query_one("#host", Input).value = "smtp.changed.example"
+        await pilot.press("escape")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "ConfirmScreen"
+        assert "Unsaved changes are lost" in screen_text(app)
+        await pilot.press("escape")  # keep editing: the typed value is still there
+        await settle(pilot)
+        assert type(app.screen).__name__ == "ServerFormScreen"
+        assert app.screen.query_one("#host", Input).value == "smtp.changed.example"
+        await pilot.press("escape")
+        await settle(pilot)
+        await pilot.click("#ok")  # Discard
+        await settle(pilot)
+        assert type(app.screen).__name__ == "ServersScreen"
+    with ctx.session() as session:
+        acme = get_tenant(session=session, slug="acme")
+        assert [s.host for s in list_mail_servers(session=session, tenant=acme)] == [
+            "smtp.acme.example"
+        ]
+
+
+async def test_esc_on_a_filled_account_form_asks_and_an_untouched_one_closes(
+    ctx, actor, make_app
+) -> None:
+    seed(ctx, actor)
+    app = make_app(tenant_slug="acme", start="accounts")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("a")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "AccountFormScreen"
+        await pilot.press("escape")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "AccountsScreen"
+
+        await pilot.press("a")
+        await settle(pilot)
+        await pilot.press(*"sales@acme.example")
+        await pilot.press("escape")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "ConfirmScreen"
+        await pilot.press("y")  # discard
+        await settle(pilot)
+        assert type(app.screen).__name__ == "AccountsScreen"
+        assert "sales@acme.example" not in screen_text(app)

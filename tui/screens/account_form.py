@@ -40,6 +40,7 @@ class AccountFormScreen(FormDialog[bool]):
         self.slug = slug
         self.account = account
         self.servers = servers
+        self.opened_with: dict[str, Any] | None = None  # the fields once filled in: Esc compares
 
     def compose(self) -> ComposeResult:
         a = self.account
@@ -147,6 +148,13 @@ class AccountFormScreen(FormDialog[bool]):
 
     def on_mount(self) -> None:
         self.query_one("#display_name" if self.account else "#email", Input).focus()
+        self.call_after_refresh(self._remember_values)
+
+    def _remember_values(self) -> None:
+        self.opened_with = self.values()
+
+    def unsaved(self) -> bool:
+        return self.opened_with is not None and self.values() != self.opened_with
 
     def values(self) -> dict[str, Any]:
         data: dict[str, Any] = {}

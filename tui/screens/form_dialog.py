@@ -74,8 +74,27 @@ class FormDialog(ShowsFailures, ModalScreen[ResultType]):
         event.stop()
         await self.run_action(event.button.id or "cancel")
 
+    def unsaved(self) -> bool:
+        """Whether the fields differ from what the dialog opened with: a form that can tell
+        overrides it, and Esc (or Cancel) then asks before discarding, as the template editor
+        does."""
+        return False
+
     def action_cancel(self) -> None:
-        self.dismiss(self.CANCELLED)
+        from tui.screens.confirm import ConfirmScreen
+
+        if not self.unsaved():
+            self.dismiss(self.CANCELLED)
+            return
+
+        def answered(discard: bool | None) -> None:
+            if discard:
+                self.dismiss(self.CANCELLED)
+
+        question = "Close the form? Unsaved changes are lost."
+        self.app.push_screen(
+            ConfirmScreen(question, title="Unsaved changes", confirm="Discard"), answered
+        )
 
     @on(SaveFailed)
     def save_failed(self, message: SaveFailed) -> None:

@@ -51,6 +51,7 @@ class ServerFormScreen(FormDialog[bool]):
         self.server = server
         self._ready = False
         self._testing = False
+        self.opened_with: dict[str, Any] | None = None  # the fields once filled in: Esc compares
 
     # -- layout ----------------------------------------------------------------------------
 
@@ -186,6 +187,10 @@ class ServerFormScreen(FormDialog[bool]):
 
     def _mark_ready(self) -> None:
         self._ready = True
+        self.opened_with = self.values()
+
+    def unsaved(self) -> bool:
+        return self.opened_with is not None and self.values() != self.opened_with
 
     def _show_oauth(self) -> None:
         auth = self.query_one("#auth", Select).value
