@@ -44,4 +44,5 @@ def test_no_worker_with_mail_waiting_is_a_warning_until_a_worker_runs(
 def test_no_worker_and_nothing_queued_is_ok(cli, ctx) -> None:
     code, row = _checked(cli, ctx)
     assert row["state"] == "ok"
+    assert code == 0, "every system subject of an empty database is ok"
     assert row["reason"] == "no worker is running; nothing is queued"
