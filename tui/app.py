@@ -22,6 +22,7 @@ from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 
 from tui.delivery_watch import DELIVER_BINDING, DeliveryWatch
+from tui.screenshots import SavesScreenshots
 from tui.widgets.nav import PAGES, Page
 
 if TYPE_CHECKING:
@@ -68,7 +69,7 @@ def _lazy(mode: str) -> Callable[[], Screen[None]]:
     return lambda: screen_type(mode)()
 
 
-class MailbellApp(DeliveryWatch):
+class MailbellApp(SavesScreenshots, DeliveryWatch):
     CSS_PATH = "app.tcss"
     TITLE = "mailbell"
     BINDINGS: ClassVar[list[BindingType]] = [

@@ -168,3 +168,92 @@ async def test_esc_on_a_filled_account_form_asks_and_an_untouched_one_closes(
         await settle(pilot)
         assert type(app.screen).__name__ == "AccountsScreen"
         assert "sales@acme.example" not in screen_text(app)
+
+
+def help_text(app: Any) -> str:
+    """Everything the help screen holds, scrolled or not, as plain text."""
+    import io
+
+    from rich.console import Console
+    from textual.widgets import Static
+
+    console = Console(width=200, record=True, file=io.StringIO())
+    for static in app.screen.query(Static):
+        console.print(static.content)
+    return console.export_text()
+
+
+async def test_help_lists_each_page_once_and_captured_only_in_the_demo(
+    ctx, actor, make_app
+) -> None:
+    from tui.widgets.nav import PAGES
+
+    seed(ctx, actor)
+    app = make_app(tenant_slug="acme", start="servers")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("f1")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "HelpScreen"
+        text = help_text(app)
+        first_words = [line.split()[0] for line in text.splitlines() if line.strip()]
+        for page in app.pages:
+            assert first_words.count(page.key) == 1, page.label
+            assert text.count(page.help) == 1, page.label
+        captured = next(p for p in PAGES if p.mode == "captured")
+        assert captured.key not in first_words
+        assert "Captured" not in text and captured.help not in text
+        assert "Test connection" in text  # the page's own keys are still there
+
+
+async def test_every_footer_key_is_visible_at_80_columns(ctx, actor, make_app) -> None:
+    """The keys the footer lays out are those the page shows, and each ends left of the palette
+    key at the right edge (an overflowing footer scrolls its last keys out of sight)."""
+    from textual.widgets._footer import FooterKey
+
+    seed(ctx, actor)
+    for slug, start in ((None, "slack"), ("acme", "slack"), ("acme", "servers")):
+        app = make_app(tenant_slug=slug, start=start)
+        async with app.run_test(size=(80, 24)) as pilot:
+            await settle(pilot)
+            keys = list(app.screen.query(FooterKey))
+            palette = next(k for k in keys if k.has_class("-command-palette"))
+            shown = {
+                active.binding.description
+                for active in app.screen.active_bindings.values()
+                if active.binding.show
+            }
+            assert {k.description for k in keys if k is not palette} == shown, start
+            for key in keys:
+                if key is not palette:
+                    assert key.region.right <= palette.region.x, (start, key.description)
+            assert "Help" in {k.description for k in keys}
+
+
+async def test_the_palette_screenshot_saves_into_the_data_directory(
+    ctx, actor, make_app, tmp_path, monkeypatch
+) -> None:
+    account = tmp_path / "account-without-downloads"
+    account.mkdir()
+    monkeypatch.setenv("HOME", str(account))
+    monkeypatch.delenv("XDG_DOWNLOAD_DIR", raising=False)
+    seed(ctx, actor)
+    folder = ctx.settings.home / "screenshots"
+    app = make_app(tenant_slug="acme", start="servers")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("ctrl+p")
+        await pilot.pause()
+        await pilot.press(*"Screenshot")
+        await pilot.pause(0.5)
+        await pilot.press("enter")
+        for _ in range(100):  # the palette runs it on a timer; the save runs on a thread
+            if folder.is_dir() and any(folder.glob("*.svg")):
+                break
+            await pilot.pause(0.05)
+        [saved] = list(folder.glob("*.svg"))
+        assert "Mail servers" in saved.read_text() or "Servers" in saved.read_text()
+        await settle(pilot)
+        notes = [str(n.message) for n in app._notifications]
+        assert any(str(folder) in note for note in notes), notes
+        assert not (account / "Downloads").exists()

@@ -63,6 +63,10 @@ class HelpScreen(ModalScreen[None]):
     def compose(self) -> ComposeResult:
         from tui.widgets.nav import PAGES
 
+        # The pages this session has (Captured only in the demo), listed once: the app's own
+        # bindings include a key per page too, which "Everywhere" leaves to this list.
+        shown_pages = getattr(self.app, "pages", PAGES)
+        everywhere = [b for b in _bindings(self.app) if not (b.id or "").startswith("go.")]
         yield Footer()
 
         with Vertical(id="help", classes="dialog wide"):
@@ -72,9 +76,11 @@ class HelpScreen(ModalScreen[None]):
                 if self.page is not None:
                     page_title = getattr(self.page, "PAGE_TITLE", type(self.page).__name__)
                     yield Static(bindings_table(f"This page: {page_title}", _bindings(self.page)))
-                pages = [Binding(p.key, f"go('{p.mode}')", p.label, tooltip=p.help) for p in PAGES]
+                pages = [
+                    Binding(p.key, f"go('{p.mode}')", p.label, tooltip=p.help) for p in shown_pages
+                ]
                 yield Static(bindings_table("Pages", pages))
-                yield Static(bindings_table("Everywhere", _bindings(self.app)))
+                yield Static(bindings_table("Everywhere", everywhere))
                 yield Static(
                     "Tables: ↑↓ move, Enter opens, mouse wheel scrolls. Forms: Tab / Shift+Tab "
                     "move between fields; the rule a field breaks shows right under it.",

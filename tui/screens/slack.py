@@ -40,6 +40,8 @@ class SlackScreen(MainScreen):
     MODE = "slack"
     PAGE_TITLE = "Slack"
     AUTO_FOCUS = "#channels"
+    # Keys of the lower tables stay out of the footer (it would overflow 80 columns and hide
+    # Help): the note at the top of the page names them, and Help lists them.
     BINDINGS: ClassVar[list[BindingType]] = [
         Binding("l", "link", "Link channel", id="slack.link", tooltip="Link a channel to a tenant"),
         Binding(
@@ -55,6 +57,7 @@ class SlackScreen(MainScreen):
             "x",
             "remove_admin",
             "Remove admin",
+            show=False,
             id="slack.remove-admin",
             tooltip="Remove the admin selected in the lower table",
         ),
@@ -62,6 +65,7 @@ class SlackScreen(MainScreen):
             "d",
             "remove_inbox",
             "Stop inbox",
+            show=False,
             id="slack.remove-inbox",
             tooltip="Stop mirroring the inbox route selected in the inbox table",
         ),
