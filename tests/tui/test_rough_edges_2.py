@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from textual.widgets import Input
+from textual.widgets import Input, TextArea
 
 from core.services.tenants import get_tenant
 from tests.support.factories import emit_event
@@ -257,3 +257,26 @@ async def test_the_palette_screenshot_saves_into_the_data_directory(
         notes = [str(n.message) for n in app._notifications]
         assert any(str(folder) in note for note in notes), notes
         assert not (account / "Downloads").exists()
+
+
+async def test_f6_shows_the_preview_while_the_template_body_has_focus(ctx, actor, make_app) -> None:
+    seed(ctx, actor)
+    app = make_app(tenant_slug="acme", start="templates")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "TemplateEditorScreen"
+        body = app.screen.query_one("#body", TextArea)
+        body.focus()
+        await pilot.pause()
+        assert app.focused is body
+        assert footer_keys(app).get("f6") == "Preview"
+        panes = app.screen.query_one("#editor-panes")
+        assert not panes.has_class("-preview-only")
+        await pilot.press("f6")
+        await pilot.pause()
+        assert panes.has_class("-preview-only")
+        await pilot.press("f6")
+        await pilot.pause()
+        assert not panes.has_class("-preview-only")
