@@ -174,7 +174,8 @@ async def _read_data(reader: asyncio.StreamReader) -> bytes:
 
 
 def seed(ctx: Context, port: int) -> None:
-    """A demo tenant using the system server (the capture server), a second one with its own."""
+    """A demo tenant using the system server (the capture server), a second one with its own,
+    a third with none of its own (the system's sends its mail too)."""
     from core.catalog import sample
     from core.models.mail import EmailAccountCreate, MailServerCreate
     from core.models.tenancy import NotificationSettingsUpdate
@@ -253,7 +254,9 @@ def seed(ctx: Context, port: int) -> None:
                 is_default=True,
             ),
         )
-        create_tenant(session=session, slug="initech", name="Initech (not configured)", actor=actor)
+        # No server of its own: the system's sends its mail (applied to all tenants); the
+        # Tenants page says so in the row, from the effective-server rule, not in the name.
+        create_tenant(session=session, slug="initech", name="Initech", actor=actor)
         for name in ("QUEUE_SLA", "QUEUE_CALL_LOST"):
             emit(session=session, box=ctx.box, tenant=demo, event=name, data=sample(name))
         emit(session=session, box=ctx.box, tenant=None, event="DISK_LOW", data=sample("DISK_LOW"))

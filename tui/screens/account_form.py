@@ -17,6 +17,7 @@ from tui.data import accounts
 from tui.jobs import reporting
 from tui.screens.form_dialog import FormDialog, Saved, SaveFailed, secret_field
 from tui.widgets.form import Field
+from tui.widgets.toggle import Toggle
 
 TEXT_FIELDS = (
     "email",
@@ -97,7 +98,7 @@ class AccountFormScreen(FormDialog[bool]):
                 )
                 yield Field(
                     "Default",
-                    Switch(value=bool(a and a["default"]), id="is_default", classes="inline"),
+                    Toggle(value=bool(a and a["default"]), id="is_default"),
                     name="is_default",
                     hint="used when no account is named",
                 )
@@ -132,7 +133,7 @@ class AccountFormScreen(FormDialog[bool]):
                 yield secret_field("Password", "imap_password", stored=has_password)
                 yield Field(
                     "Use TLS/SSL",
-                    Switch(value=a["imap_tls"] if a else True, id="imap_tls", classes="inline"),
+                    Toggle(value=a["imap_tls"] if a else True, id="imap_tls"),
                     name="imap_tls",
                 )
                 yield Field(

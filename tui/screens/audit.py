@@ -14,7 +14,7 @@ from tui import format as fmt
 from tui.data import audit
 from tui.jobs import Result, reporting
 from tui.screens.base import MainScreen
-from tui.widgets.tables import filled
+from tui.widgets.tables import filled, time_header
 
 SOURCE_STYLE = {"tui": "cyan", "cli": "magenta", "slack": "green", "api": "yellow"}
 
@@ -38,7 +38,7 @@ class AuditScreen(MainScreen):
     def on_mount(self) -> None:
         table = self.query_one("#audit", DataTable)
         for key, label in (
-            ("at", "Time"),
+            ("at", time_header("Time")),
             ("actor", "Who"),
             ("source", "From"),
             ("tenant", "Tenant"),

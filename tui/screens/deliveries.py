@@ -25,7 +25,7 @@ from tui.data.deliveries import Page
 from tui.jobs import JobFailed, Result, reporting
 from tui.screens.base import MainScreen
 from tui.widgets.row_keys import EmptyTable, enter_binding, enter_reaches_table
-from tui.widgets.tables import filled
+from tui.widgets.tables import filled, time_header
 from tui.widgets.worker_banner import queued_note
 
 FIRST_PAGE = 100
@@ -149,7 +149,17 @@ class DeliveriesScreen(MainScreen):
         table = self.query_one("#deliveries", DataTable)
         for key, label in zip(
             COLUMNS,
-            ("#", "Time", "Status", "Event", "Tenant", "Att", "Ch", "Target", "Last error"),
+            (
+                "#",
+                time_header("Time"),
+                "Status",
+                "Event",
+                "Tenant",
+                "Att",
+                "Ch",
+                "Target",
+                "Last error",
+            ),
             strict=True,
         ):
             table.add_column(label, key=key)

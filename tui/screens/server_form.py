@@ -20,6 +20,7 @@ from tui.jobs import reporting
 from tui.screens.form_dialog import FormDialog, Saved, SaveFailed, secret_field
 from tui.screens.server_fields import AUTH, PROVIDERS, SECRETS, SECURITY
 from tui.widgets.form import Field
+from tui.widgets.toggle import Toggle
 
 NUMBERS = ("integer", "number")
 
@@ -126,11 +127,7 @@ class ServerFormScreen(FormDialog[bool]):
                 )
                 yield Field(
                     "Verify TLS",
-                    Switch(
-                        value=bool(s["tls_verify"]) if s else True,
-                        id="tls_verify",
-                        classes="inline",
-                    ),
+                    Toggle(value=bool(s["tls_verify"]) if s else True, id="tls_verify"),
                     name="tls_verify",
                 )
                 yield Field(
@@ -149,7 +146,7 @@ class ServerFormScreen(FormDialog[bool]):
                 if s is None:
                     yield Field(
                         "Default",
-                        Switch(value=False, id="is_default", classes="inline"),
+                        Toggle(value=False, id="is_default"),
                         name="is_default",
                         hint="the owner's first server becomes the default anyway",
                     )

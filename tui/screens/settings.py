@@ -27,6 +27,7 @@ from tui.screens.base import MainScreen
 from tui.widgets.delivery_settings import DeliverySettings
 from tui.widgets.locality_settings import LocalitySettings
 from tui.widgets.recipients import RecipientsEditor
+from tui.widgets.toggle import Toggle
 
 SYSTEM_SERVER_TEXT = (
     "You can now use the system administrator's mail server settings to send email notifications."
@@ -82,7 +83,7 @@ class SettingsScreen(MainScreen):
                 yield Button("Settings", id="configure", variant="warning", compact=True)
             with Vertical(id="apply-row", classes="toggle-row"):
                 with Horizontal(classes="toggle-row"):  # height auto: no blank band below
-                    yield Switch(id="apply_to_all_tenants", classes="inline")
+                    yield Toggle(id="apply_to_all_tenants")
                     yield Label("Apply mail settings to all tenants")
                 yield Static(
                     "Tenants without a default server of their own send through the system "
@@ -99,7 +100,7 @@ class SettingsScreen(MainScreen):
                 with Vertical(id=f"{group}-toggles", classes="toggles"):
                     for name, label in toggles.items():
                         with Horizontal(classes="toggle-row"):
-                            yield Switch(id=name, classes="inline")
+                            yield Toggle(id=name)
                             yield Label(label)
             yield Static("", id="toggle-error", classes="field-note -error")
             yield LocalitySettings(id="locality-settings")
@@ -144,6 +145,9 @@ class SettingsScreen(MainScreen):
         self.query_one("#toggle-error").display = False
         self._draw_banner(view)
         self._mark_dirty(False)
+        if self.focused is None:  # the list was hidden when the page mounted: focus it now
+            focus = editor.query_one("#recipient-list" if editor.value else "#recipient-input")
+            focus.focus()
         if view.slug is not None and view.effective == "none" and view.slug not in self.prompted:
             self.prompted.add(view.slug)
             self.app.push_screen(NotConfiguredScreen(view.slug), self._after_prompt)
@@ -270,7 +274,9 @@ class SettingsScreen(MainScreen):
     def action_test_email(self) -> None:
         from tui.screens.test_email import TestEmailScreen
 
-        self.app.push_screen(TestEmailScreen(self.slug))
+        # The first recipient as shown (saved or not): the address the operator reads here.
+        shown = self.query_one("#recipients", RecipientsEditor).value
+        self.app.push_screen(TestEmailScreen(self.slug, recipient=shown[0] if shown else ""))
 
 
 class NotConfiguredScreen(ModalScreen[bool]):

@@ -13,7 +13,7 @@ from textual.containers import Horizontal, Vertical
 from textual.screen import ModalScreen
 from textual.widgets import Button, Footer, Input, Label, Static, TextArea
 
-from tui.data import mail_tests
+from tui.data import mail_tests, settings
 from tui.jobs import JobFailed, Result, ShowsFailures, reporting
 from tui.runtime import field_of, message_of
 from tui.widgets.form import Field, FormState
@@ -25,6 +25,10 @@ DEFAULT_CONTENT = "This is a test email from mailbell: the mail server settings 
 
 class Sent(Result[Any]):
     """The server's answer to the test email (core.services.mail_tests' result)."""
+
+
+class RecipientsLoaded(Result[list[str]]):
+    """The scope's configured recipients: the first one pre-fills an empty recipient."""
 
 
 class SendFailed(JobFailed):
@@ -97,6 +101,21 @@ class TestEmailScreen(ShowsFailures, ModalScreen[bool]):
     def on_mount(self) -> None:
         self.query_one("#send-result").display = False
         self.query_one("#recipient", Input).focus()
+        if not self.recipient:
+            self.load_recipients(self.slug)
+
+    @work(thread=True, exclusive=True, group="recipients", exit_on_error=False)
+    def load_recipients(self, slug: str | None) -> None:
+        """A server form opens this dialog without an address: the scope's first recipient."""
+        with reporting(self, "load"):
+            view = settings.load(self.app.ctx, slug)  # type: ignore[attr-defined]
+            self.post_message(RecipientsLoaded(list(view.values.recipients)))
+
+    @on(RecipientsLoaded)
+    def prefill(self, message: RecipientsLoaded) -> None:
+        field = self.query_one("#recipient", Input)
+        if message.value and not field.value:  # never over what was typed meanwhile
+            field.value = message.value[0]
 
     def validate(self) -> bool:
         recipient = self.query_one("#recipient", Input).value

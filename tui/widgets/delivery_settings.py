@@ -23,6 +23,7 @@ from core.vocabulary import (
     EventName,
     RecipientMode,
 )
+from tui.widgets.toggle import Toggle
 
 if TYPE_CHECKING:
     from core.models.tenancy import NotificationSettingsRead
@@ -92,7 +93,7 @@ class DeliverySettings(Vertical):
             )
         with Vertical(id="system-server-row", classes="toggle-row"):
             with Horizontal(classes="toggle-row"):
-                yield Switch(id="use_system_server", classes="inline")
+                yield Toggle(id="use_system_server")
                 yield Label("Use the system's mail server")
             yield Static(
                 "Followed while the system applies its settings to all tenants; the tenant's "

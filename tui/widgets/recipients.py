@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
+from textual import events
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical
@@ -24,6 +25,11 @@ class RecipientList(OptionList):
     def action_remove(self) -> None:
         editor = next(a for a in self.ancestors if isinstance(a, RecipientsEditor))
         editor.remove_highlighted()
+
+    def on_focus(self, _: events.Focus) -> None:
+        # Delete acts on the highlighted item: without a cursor it did nothing until ↓.
+        if self.highlighted is None and self.option_count:
+            self.highlighted = 0
 
 
 class RecipientsEditor(Vertical):
@@ -98,14 +104,15 @@ class RecipientsEditor(Vertical):
         del self.addresses[index]
         self.show_error(None)
         self._draw()
-        if self.addresses:
-            listing.highlighted = min(index, len(self.addresses) - 1)
         self.post_message(self.Changed(self))
 
     def _draw(self) -> None:
         listing = self.query_one("#recipient-list", RecipientList)
+        was = listing.highlighted
         listing.clear_options()
         listing.add_options(Option(address) for address in self.addresses)
+        if self.addresses and (was is not None or listing.has_focus):
+            listing.highlighted = min(was or 0, len(self.addresses) - 1)
         listing.display = bool(self.addresses)
         count = len(self.addresses)
         note = f"{count} of {MAX_RECIPIENTS}"

@@ -6,6 +6,14 @@ from typing import Any
 
 from textual.widgets import DataTable
 
+# The zone of every time a table shows (tui.format.when: mailbell keeps and shows UTC).
+TABLE_ZONE = "UTC"
+
+
+def time_header(label: str) -> str:
+    """A time column's header naming the zone its values are in: "Time (UTC)"."""
+    return f"{label} ({TABLE_ZONE})"
+
 
 def filled(table: DataTable[Any]) -> None:
     """Call after (re)filling a table: drop row renders cached before the column widths were
