@@ -157,7 +157,7 @@ class MailbellApp(SavesScreenshots, DeliveryWatch):
         self.refresh_tenants()
         self.refresh_health()
         self.set_interval(HEALTH_REFRESH_S, self.refresh_health)
-        self.watch_deliveries()
+        self.watch_deliveries(in_process=self.demo is not None and self.demo.deliver)
         self._warm_up()
         if self.demo is not None and self.demo.deliver:
             from tui.background import deliver_forever

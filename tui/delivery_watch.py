@@ -49,9 +49,14 @@ class DeliveryWatch(App[None]):
             super().__init__()
             self.text = text
 
-    def watch_deliveries(self) -> None:
-        """Start the periodic check (once the context is ready)."""
-        self.refresh_workers()
+    def watch_deliveries(self, *, in_process: bool = False) -> None:
+        """Start the periodic check (once the context is ready). `in_process`: this session
+        runs a worker itself (the demo), which is announcing itself right now: no banner
+        flashes while its first heartbeat is on its way."""
+        if in_process:
+            self.delivery_running = True
+        else:
+            self.refresh_workers()
         self.set_interval(WORKERS_REFRESH_S, self.refresh_workers)
 
     @work(thread=True, exclusive=True, group="workers", exit_on_error=False)

@@ -101,3 +101,25 @@ async def test_a_killed_worker_s_row_counts_as_none(ctx, actor) -> None:
         await settle(pilot)
         assert app.delivery_running is False
         assert app.screen.query_one(WorkerBanner).display
+
+
+async def test_the_demo_delivers_itself_no_banner(ctx, actor, tmp_path) -> None:
+    """`mailbell demo` runs a worker in the TUI's process: it announces itself like any other,
+    and the banner never shows, not even before its first heartbeat."""
+    from tui.app import DemoOptions
+
+    seed(ctx, actor)
+    app = MailbellApp(ctx, start="deliveries", demo=DemoOptions(capture_dir=tmp_path))
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        assert app.delivery_running is True
+        assert not app.screen.query_one(WorkerBanner).display
+        for _ in range(200):  # until the demo's worker wrote its heartbeat
+            with ctx.session() as session:
+                if workers.delivery_running(session=session):
+                    break
+            await pilot.pause(0.02)
+        app.refresh_workers()
+        await settle(pilot)
+        assert app.delivery_running is True
+        assert not app.screen.query_one(WorkerBanner).display
