@@ -37,10 +37,13 @@ def owner(session: Session, slug: str | None) -> Tenant | None:
 
 def error_text(exc: BaseException) -> str:
     """One line for a notification: the domain message, or the kind of failure and its reason."""
-    from core.errors import MailbellError
+    from core.errors import MailbellError, ValidationError
+    from tui.data.wording import for_tui, refusal
 
+    if isinstance(exc, ValidationError):
+        return refusal(exc.field, exc.message)  # the field as its form labels it
     if isinstance(exc, MailbellError):
-        return str(exc)
+        return for_tui(str(exc))
     if type(exc).__module__.startswith("sqlalchemy"):
         reason = getattr(exc, "orig", None) or exc
         return f"database: {reason}"
@@ -59,16 +62,18 @@ def field_of(exc: BaseException) -> str | None:
 def message_of(exc: BaseException) -> str:
     """The rule a validation error states, without its field name."""
     from core.errors import MailbellError
+    from tui.data.wording import for_tui
 
-    return exc.message if isinstance(exc, MailbellError) else error_text(exc)
+    return for_tui(exc.message) if isinstance(exc, MailbellError) else error_text(exc)
 
 
 def check(fn: Any, *args: Any, **kwargs: Any) -> str | None:
     """Run a core validator; the rule it states when it refuses, else None."""
     from core.errors import ValidationError
+    from tui.data.wording import for_tui
 
     try:
         fn(*args, **kwargs)
     except ValidationError as exc:
-        return exc.message
+        return for_tui(exc.message)
     return None

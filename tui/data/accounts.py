@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tui.data.wording import for_tui
 from tui.runtime import actor, check, owner
 
 if TYPE_CHECKING:
@@ -31,9 +32,21 @@ def load(ctx: Context, slug: str) -> AccountsView:
 
     with ctx.session() as session:
         tenant = _tenant(session, slug)
-        accounts = [a.model_dump() for a in list_email_accounts(session=session, tenant=tenant)]
+        accounts = [
+            _worded(a.model_dump()) for a in list_email_accounts(session=session, tenant=tenant)
+        ]
         servers = {s.id: s.name for s in list_mail_servers(session=session, tenant=tenant) if s.id}
     return AccountsView(accounts, servers)
+
+
+def _worded(account: dict[str, Any]) -> dict[str, Any]:
+    """The account's errors and reasons in the TUI's words (its pages and keys)."""
+    return {
+        name: for_tui(value)
+        if isinstance(value, str) and name.endswith(("error", "reason"))
+        else value
+        for name, value in account.items()
+    }
 
 
 def field_error(name: str, value: Any) -> str | None:

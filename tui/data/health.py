@@ -12,6 +12,7 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 from core.vocabulary import HealthKind, HealthState
+from tui.data.wording import for_tui
 from tui.runtime import actor, owner
 
 if TYPE_CHECKING:
@@ -39,7 +40,15 @@ def load(ctx: Context) -> list[HealthRead]:
     from core.services.health import get_health
 
     with ctx.session() as session:
-        return get_health(session=session)
+        return [_worded(read) for read in get_health(session=session)]
+
+
+def _worded(read: HealthRead) -> HealthRead:
+    """The reason and the advice in the TUI's words (its pages and keys, not CLI commands)."""
+    detail = dict(read.detail)
+    if isinstance(detail.get("action"), str):
+        detail["action"] = for_tui(detail["action"])
+    return read.model_copy(update={"reason": for_tui(read.reason), "detail": detail})
 
 
 def muted(read: HealthRead) -> bool:
@@ -59,7 +68,10 @@ def detail(ctx: Context, key: str) -> tuple[HealthRead, list[HealthChangeRead]]:
     from core.services.health import subject_detail
 
     with ctx.session() as session:
-        return subject_detail(session=session, key=key, limit=HISTORY_LIMIT)
+        read, changes = subject_detail(session=session, key=key, limit=HISTORY_LIMIT)
+    return _worded(read), [
+        change.model_copy(update={"reason": for_tui(change.reason)}) for change in changes
+    ]
 
 
 def mute(ctx: Context, key: str, hours: float = MUTE_HOURS) -> HealthRead:
@@ -67,7 +79,7 @@ def mute(ctx: Context, key: str, hours: float = MUTE_HOURS) -> HealthRead:
     from core.services.health import mute_subject
 
     with ctx.session() as session:
-        return mute_subject(session=session, key=key, hours=hours, actor=actor())
+        return _worded(mute_subject(session=session, key=key, hours=hours, actor=actor()))
 
 
 async def check(ctx: Context, tenant: str | None = None, *, system: bool = False) -> list[Any]:
@@ -80,7 +92,7 @@ async def check(ctx: Context, tenant: str | None = None, *, system: bool = False
             return owner(session, tenant)
 
     found = await asyncio.to_thread(resolve) if tenant is not None else None
-    return await check_now(ctx, tenant=found, system=system)
+    return [_worded(read) for read in await check_now(ctx, tenant=found, system=system)]
 
 
 async def sync(ctx: Context, account_id: int, progress: Any) -> Any:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tui.data.wording import for_tui
 from tui.runtime import actor, check, owner
 
 if TYPE_CHECKING:
@@ -26,7 +27,8 @@ def load(ctx: Context, slug: str | None) -> ServersView:
     with ctx.session() as session:
         tenant = owner(session, slug)
         servers = [
-            {**s.model_dump(), "problem": s.auth_problem}  # what to do when it cannot log in
+            # what to do when it cannot log in, in the TUI's words
+            {**s.model_dump(), "problem": for_tui(s.auth_problem) if s.auth_problem else None}
             for s in list_mail_servers(session=session, tenant=tenant)
         ]
         effective = resolve_effective_server(session=session, tenant=tenant)

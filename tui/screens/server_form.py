@@ -16,6 +16,7 @@ from textual.widgets import Button, Footer, Input, Label, Select, Static, Switch
 
 from core.vocabulary import AuthMode, Provider, SecurityMode
 from tui.data import servers
+from tui.data.wording import choice_label, field_label
 from tui.jobs import reporting
 from tui.screens.form_dialog import FormDialog, Saved, SaveFailed, secret_field
 from tui.screens.server_fields import AUTH, PROVIDERS, SECRETS, SECURITY
@@ -277,8 +278,9 @@ class ServerFormScreen(FormDialog[bool]):
             elif name in {str(control.id) for control in self._text_inputs()}:
                 self.query_one(f"#{name}", Input).value = str(value)
         if preset:
-            filled = ", ".join(preset)
-            self.notify(f"{dict(PROVIDERS).get(provider, provider)}: filled {filled}", timeout=3)
+            # the labels the form shows, not core's names (`GMAIL: filled host, port`)
+            filled = ", ".join(field_label(name) for name in preset)
+            self.notify(f"{choice_label('provider', provider)}: filled {filled}", timeout=3)
 
     # -- buttons ---------------------------------------------------------------------------
 

@@ -8,6 +8,8 @@ button.
 
 from __future__ import annotations
 
+from typing import Any
+
 from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Static
@@ -22,7 +24,7 @@ def enter_binding(description: str, *, id: str, tooltip: str = "") -> Binding:
     )
 
 
-def enter_reaches_table(screen: Screen[object], action: str) -> bool | None:
+def enter_reaches_table(screen: Screen[Any], action: str) -> bool | None:
     """`check_action` for a page with `enter_binding`: off (and out of the footer) unless a table
     with a row to open has focus. Call `screen.refresh_bindings()` after filling the table."""
     if action != OPEN_ROW:
