@@ -448,3 +448,50 @@ def test_every_core_message_naming_a_cli_command_reads_as_a_tui_key() -> None:
     left = [(where, for_tui(text)) for where, text in messages if pattern.search(for_tui(text))]
     allowed = {"mail/oauth_server.py"}  # the command's own template, for the CLI's output
     assert [(where, text) for where, text in left if where not in allowed] == []
+
+
+async def test_a_local_recipient_is_added_with_a_warning_and_bad_syntax_is_refused(
+    ctx, actor, make_app
+) -> None:
+    from tui.widgets.recipients import RecipientsEditor
+
+    seed(ctx, actor)
+    app = make_app(tenant_slug="acme", start="settings")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        editor = app.screen.query_one("#recipients", RecipientsEditor)
+        editor.query_one("#recipient-input", Input).focus()
+        await pilot.press(*"noc@pbx.local", "enter")
+        await settle(pilot)
+        assert editor.value[-1] == "noc@pbx.local"
+        assert any(
+            "pbx.local is a reserved domain: mail to it only works through an internal relay" in n
+            for n in notes(app)
+        )
+        await pilot.press(*"n oc@lab.test", "enter")
+        await settle(pilot)
+        assert "n oc@lab.test" not in editor.value
+        assert "is not a valid email address" in screen_text(app)
+
+
+async def test_a_server_sending_from_a_local_address_saves_with_a_warning(
+    ctx, actor, make_app
+) -> None:
+    from core.services.mail_servers import list_mail_servers
+
+    seed(ctx, actor)
+    app = make_app(tenant_slug="acme", start="servers")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("e")
+        await settle(pilot)
+        app.screen.query_one("#mail_from", Input).value = "Alerts <alerts@relay.local>"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "ServersScreen"
+        assert any("relay.local is a reserved domain" in n for n in notes(app)), notes(app)
+    with ctx.session() as session:
+        [server] = list_mail_servers(
+            session=session, tenant=get_tenant(session=session, slug="acme")
+        )
+        assert server.mail_from == "Alerts <alerts@relay.local>"

@@ -110,15 +110,12 @@ _DIRECTIONS: tuple[tuple[str, Callable[[re.Match[str]], str]], ...] = (
     (r"health\b", lambda m: f"the Health page ({_page('health').split('(')[1]}"),
 )
 # A command in backticks, in parentheses, or after a colon up to a closing parenthesis or the end.
-_COMMAND = re.compile(
-    r"`mailbell ([^`]+)`|\(mailbell ([^)]+)\)|(?<=: )mailbell ([^)]+?)(?=\)|$)"
-)
+_COMMAND = re.compile(r"`mailbell ([^`]+)`|\(mailbell ([^)]+)\)|(?<=: )mailbell ([^)]+?)(?=\)|$)")
 # "auth is AUTO", "set auth to DISABLE", "auth XOAUTH2" (a bare value only in capitals).
 _CHOICE = re.compile(r"\b(auth|security|provider) (?:(is|to) ([\w-]+)|([A-Z][A-Z0-9_]+)\b)")
 # Core's names with an underscore are never words: each becomes its label.
 _NAMES = {**FIELD_LABELS, "apply_to_all_tenants": '"Apply mail settings to all tenants"'}
 _NAME = re.compile(r"\b(" + "|".join(n for n in _NAMES if "_" in n) + r")\b")
-
 
 
 def _direction(match: re.Match[str]) -> str:
@@ -151,3 +148,17 @@ def refusal(field: str | None, message: str) -> str:
     """A refusal as one line: the field's label (as its form shows it), then the rule."""
     message = for_tui(message)
     return f"{field_label(field)}: {message}" if field else message
+
+
+def reserved_note(addresses: list[str]) -> str | None:
+    """A warning for addresses on reserved domains (`.local`, `.test`…): valid, and delivered
+    only by an internal relay that knows them. None when there are none."""
+    from core.validation import reserved_domain
+
+    domains = sorted({a.rpartition("@")[2] for a in addresses if reserved_domain(a)})
+    if not domains:
+        return None
+    names = ", ".join(domains)
+    if len(domains) == 1:
+        return f"{names} is a reserved domain: mail to it only works through an internal relay"
+    return f"{names} are reserved domains: mail to them only works through an internal relay"

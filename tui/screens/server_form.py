@@ -16,7 +16,7 @@ from textual.widgets import Button, Footer, Input, Label, Select, Static, Switch
 
 from core.vocabulary import AuthMode, Provider, SecurityMode
 from tui.data import servers
-from tui.data.wording import choice_label, field_label
+from tui.data.wording import choice_label, field_label, reserved_note
 from tui.jobs import reporting
 from tui.screens.form_dialog import FormDialog, Saved, SaveFailed, secret_field
 from tui.screens.server_fields import AUTH, PROVIDERS, SECRETS, SECURITY
@@ -302,6 +302,11 @@ class ServerFormScreen(FormDialog[bool]):
     @on(Saved)
     def saved(self, message: Saved) -> None:
         self.notify(f"Saved {message.value}")
+        # A sender on a reserved domain (`.local`) is valid: say it needs an internal relay.
+        senders = [str(self.values().get(name) or "") for name in ("mail_from", "reply_to")]
+        note = reserved_note([s.rstrip(">") for s in senders if "@" in s])
+        if note is not None:
+            self.notify(note, severity="warning", timeout=8)
         self.dismiss(True)
 
     def action_test(self) -> None:

@@ -15,6 +15,7 @@ from textual.widgets.option_list import Option
 
 from core.vocabulary import MAX_RECIPIENTS
 from tui.data.settings import combine_recipients
+from tui.data.wording import reserved_note
 
 
 class RecipientList(OptionList):
@@ -79,6 +80,10 @@ class RecipientsEditor(Vertical):
         if len(combined) == len(self.addresses):
             self.show_error(f"{text} is in the list already")
             return False
+        # Accepted, but worth a word: a reserved domain (`.local`) needs an internal relay.
+        note = reserved_note(combined[len(self.addresses) :])
+        if note is not None:
+            self.app.notify(note, severity="warning", timeout=8)
         self.addresses = combined
         self.show_error(None)
         self._draw()
