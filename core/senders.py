@@ -30,8 +30,7 @@ from email.utils import formataddr
 from functools import lru_cache
 from typing import Protocol
 
-from email_validator import EmailNotValidError
-
+from core.addresses import EmailNotValidError, normalized_address
 from core.errors import PermanentError, ValidationError
 
 TEMPLATE_SYNTAX = ("{{", "}}", "{%", "%}", "{#", "#}")
@@ -158,9 +157,6 @@ _LITERAL_ADDRESS_RULE = (
 
 
 def _check_literal_address(address: str) -> None:
-    # imported here: core.validation builds on this module's mailbox parser
-    from core.validation import normalized_address
-
     try:
         normalized_address(address)
     except EmailNotValidError as exc:

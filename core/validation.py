@@ -12,11 +12,12 @@ from collections.abc import Callable, Iterable, Mapping
 from email.utils import formataddr
 from typing import Any, ClassVar, Self, TypeVar
 
-from email_validator import SPECIAL_USE_DOMAIN_NAMES, EmailNotValidError, validate_email
+from email_validator import EmailNotValidError
 from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationInfo
 from pydantic import ValidationError as PydanticValidationError
 from pydantic_core import PydanticCustomError
 
+from core.addresses import normalized_address
 from core.errors import ValidationError
 from core.senders import SenderRuleError, one_mailbox
 from core.vocabulary import (
@@ -53,38 +54,6 @@ def single_line(field: str, value: str, *, max_length: int | None = None) -> str
             field, f"is {len(value)} characters long; at most {max_length} are allowed"
         )
     return value
-
-
-# email-validator refuses special-use names (`.local`, `.test`, …) outright, yet an internal relay
-# delivers to them: such an address is checked as if its domain were public (one label added, then
-# taken off again) and accepted; `reserved_domain` lets a form warn about it.
-_PUBLIC_PROBE = "com"
-
-
-def reserved_domain(address: str) -> str | None:
-    """The special-use name (`local`, `test`, …) the address's domain is or ends in, else None."""
-    domain = address.rpartition("@")[2].strip().rstrip(">").strip().lower()
-    for name in SPECIAL_USE_DOMAIN_NAMES:
-        if domain == name or domain.endswith("." + name):
-            return name
-    return None
-
-
-def normalized_address(value: str) -> str:
-    """`value` normalised by email-validator's syntax rules, reserved domains allowed.
-
-    Raises `EmailNotValidError`, for callers with their own wording (core/senders.py).
-    """
-    try:
-        return validate_email(value, check_deliverability=False).normalized
-    except EmailNotValidError:
-        local, at, domain = value.rpartition("@")
-        if not (at and "." in domain and reserved_domain(value)):
-            raise
-    probe = f"{local}@{domain}.{_PUBLIC_PROBE}"
-    return validate_email(probe, check_deliverability=False).normalized.removesuffix(
-        f".{_PUBLIC_PROBE}"
-    )
 
 
 def email_address(field: str, value: str) -> str:

@@ -8,9 +8,10 @@ from __future__ import annotations
 
 import pytest
 
+from core.addresses import reserved_domain
 from core.errors import ValidationError
 from core.senders import SenderRuleError, split_from_template
-from core.validation import email_address, mailbox, recipients, reserved_domain
+from core.validation import email_address, mailbox, recipients
 
 
 @pytest.mark.parametrize(

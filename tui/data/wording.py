@@ -153,7 +153,7 @@ def refusal(field: str | None, message: str) -> str:
 def reserved_note(addresses: list[str]) -> str | None:
     """A warning for addresses on reserved domains (`.local`, `.test`…): valid, and delivered
     only by an internal relay that knows them. None when there are none."""
-    from core.validation import reserved_domain
+    from core.addresses import reserved_domain
 
     domains = sorted({a.rpartition("@")[2] for a in addresses if reserved_domain(a)})
     if not domains:
