@@ -75,6 +75,7 @@ class SettingsScreen(MainScreen):
         super().__init__()
         self.view: SettingsView | None = None
         self.prompted: set[str] = set()
+        self.focus_placed = False
 
     def compose_body(self) -> ComposeResult:
         with VerticalScroll(id="settings-form"):
@@ -145,9 +146,17 @@ class SettingsScreen(MainScreen):
         self.query_one("#toggle-error").display = False
         self._draw_banner(view)
         self._mark_dirty(False)
-        if self.focused is None:  # the list was hidden when the page mounted: focus it now
-            focus = editor.query_one("#recipient-list" if editor.value else "#recipient-input")
-            focus.focus()
+        if not self.focus_placed:
+            # AUTO_FOCUS ran before the load, while the list was hidden and both scopes'
+            # switches shown: focus the recipients, else the scope's first switch (not the
+            # input, where the page keys, digits, would be typed).
+            self.focus_placed = True
+            first = (
+                editor.query_one("#recipient-list")
+                if editor.value
+                else self._switch(system, next(iter(toggles)))
+            )
+            self.call_after_refresh(first.focus)  # once shown: a hidden widget takes no focus
         if view.slug is not None and view.effective == "none" and view.slug not in self.prompted:
             self.prompted.add(view.slug)
             self.app.push_screen(NotConfiguredScreen(view.slug), self._after_prompt)
