@@ -51,7 +51,7 @@ def delivery_running(*, session: Session, now: datetime | None = None) -> bool:
 
 
 def describe(workers: list[WorkerRead]) -> str:
-    """"2 workers running: serve on host-a (pid 12), worker on host-b (pid 40)"."""
+    """ "2 workers running: serve on host-a (pid 12), worker on host-b (pid 40)"."""
     each = ", ".join(f"{w.kind} on {w.host} (pid {w.pid})" for w in workers)
     noun = "worker" if len(workers) == 1 else "workers"
     return f"{len(workers)} {noun} running: {each}"
@@ -87,9 +87,7 @@ def beat(engine: Engine, *, owner: str, kind: WorkerKind, now: datetime | None =
     now = now or utcnow()
     with Session(engine) as session:
         result = session.execute(
-            update(WorkerHeartbeat)
-            .where(col(WorkerHeartbeat.owner) == owner)
-            .values(seen_at=now)
+            update(WorkerHeartbeat).where(col(WorkerHeartbeat.owner) == owner).values(seen_at=now)
         )
         session.execute(
             delete(WorkerHeartbeat).where(col(WorkerHeartbeat.seen_at) < _fresh_since(now))

@@ -13,9 +13,7 @@ from core.vocabulary import WorkerKind
 from tests.api.conftest import ApiClient
 
 
-async def test_healthz_counts_running_workers_not_killed_ones(
-    ctx: Context, api: ApiClient
-) -> None:
+async def test_healthz_counts_running_workers_not_killed_ones(ctx: Context, api: ApiClient) -> None:
     killed = utcnow() - timedelta(seconds=STALE_AFTER_S + 5)
     workers.announce(ctx.engine, owner="host-a:1:dead", kind=WorkerKind.WORKER, now=killed)
     workers.announce(ctx.engine, owner="host-b:2:serve", kind=WorkerKind.SERVE)
