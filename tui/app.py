@@ -21,6 +21,7 @@ from textual.message import Message
 from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 
+from tui.change_watch import ChangeWatch
 from tui.delivery_watch import DELIVER_BINDING, DeliveryWatch
 from tui.screenshots import SavesScreenshots
 from tui.widgets.nav import PAGES, Page
@@ -69,7 +70,7 @@ def _lazy(mode: str) -> Callable[[], Screen[None]]:
     return lambda: screen_type(mode)()
 
 
-class MailbellApp(SavesScreenshots, DeliveryWatch):
+class MailbellApp(SavesScreenshots, DeliveryWatch, ChangeWatch):
     CSS_PATH = "app.tcss"
     TITLE = "mailbell"
     BINDINGS: ClassVar[list[BindingType]] = [
@@ -158,6 +159,7 @@ class MailbellApp(SavesScreenshots, DeliveryWatch):
         self.refresh_health()
         self.set_interval(HEALTH_REFRESH_S, self.refresh_health)
         self.watch_deliveries(in_process=self.demo is not None and self.demo.deliver)
+        self.watch_changes()
         self._warm_up()
         if self.demo is not None and self.demo.deliver:
             from tui.background import deliver_forever

@@ -48,7 +48,7 @@ async def test_picking_a_tenant_scopes_every_page(ctx, actor, make_app) -> None:
         await pilot.press("enter")
         await settle(pilot)
         assert app.scope == "acme" and app.sub_title == "tenant acme"
-        assert type(app.screen).__name__ == "SettingsScreen"
+        assert type(app.screen).__name__ == "TenantsScreen"  # Enter picks; the page stays
         await pilot.press("2")
         await settle(pilot)
         servers = rows(app.screen.query_one("#servers", DataTable))

@@ -198,6 +198,9 @@ class SettingsScreen(MainScreen):
         group = "system" if system else "tenant"
         return self.query_one(f"#{group}-toggles #{name}", Switch)
 
+    def unsaved(self) -> bool:
+        return bool(str(self.query_one("#dirty", Static).render()))
+
     def _mark_dirty(self, dirty: bool) -> None:
         self.query_one("#dirty", Static).update("● unsaved changes" if dirty else "")
 

@@ -1,4 +1,8 @@
-"""Tenants: pick the system or a tenant to configure; each row shows who sends its mail."""
+"""Tenants: pick the system or a tenant to configure; each row shows who sends its mail.
+
+One rule for picking: Enter (the selected row) and `s` (the system) switch the scope and stay
+here, where the ● mark shows the pick; every page then works on it (the number keys go there).
+A tenant added with `n` is the selected row afterwards."""
 
 from __future__ import annotations
 
@@ -44,7 +48,7 @@ class TenantsScreen(MainScreen):
     MODE = "tenants"
     PAGE_TITLE = "Tenants"
     BINDINGS: ClassVar[list[BindingType]] = [
-        Binding("enter", "open", "Open", id="tenants.open", tooltip="Work on the selected row"),
+        Binding("enter", "open", "Work on", id="tenants.open", tooltip="Work on the selected row"),
         Binding("s", "system", "System", id="tenants.system", tooltip="Work on the system"),
         Binding("n", "new", "New tenant", id="tenants.new", tooltip="Add a tenant"),
         Binding("r", "refresh", "Refresh", id="tenants.refresh"),
@@ -54,7 +58,7 @@ class TenantsScreen(MainScreen):
         yield Static("Loading…", id="system-summary", classes="summary")
         yield DataTable(id="tenants", cursor_type="row", zebra_stripes=True)
         yield Static(
-            "Enter works on the selected tenant · s the system · n adds a tenant",
+            "Enter works on the selected row · s on the system · n adds a tenant",
             classes="muted hint-line",
         )
 
@@ -65,6 +69,11 @@ class TenantsScreen(MainScreen):
         table.add_column("Name", key="name")
         table.add_column("Mail server", key="server")
         table.add_column("Source", key="source")
+
+    def __init__(self) -> None:
+        super().__init__()
+        # The row to select once it is loaded (a tenant just added).
+        self._select: str | None = None
 
     def reload(self) -> None:
         self.load()
@@ -107,8 +116,13 @@ class TenantsScreen(MainScreen):
                 _source(row.source),
                 key=row.slug,
             )
-        focus = current or SYSTEM_KEY
-        if focus in {SYSTEM_KEY, *(row.slug for row in rows)}:
+        slugs = {SYSTEM_KEY, *(row.slug for row in rows)}
+        if self._select in slugs:
+            focus, self._select = self._select, None
+            self._place.pop("tenants", None)  # the new row wins over the kept place
+        else:
+            focus = current or SYSTEM_KEY
+        if focus in slugs:
             table.move_cursor(row=table.get_row_index(focus))
 
     def _selected(self) -> str | None:
@@ -126,18 +140,23 @@ class TenantsScreen(MainScreen):
         key = self._selected()
         if key is None:
             return
-        slug = None if key == SYSTEM_KEY else key
-        self.mb.set_scope(slug)
-        self.notify(f"Working on {'the system' if slug is None else 'tenant ' + slug}")
-        self.mb.action_go("settings")
+        self._work_on(None if key == SYSTEM_KEY else key)
 
     def action_system(self) -> None:
-        self.mb.set_scope(None)
-        self.reload()
+        self._work_on(None)
+
+    def _work_on(self, slug: str | None) -> None:
+        """Switch the scope and stay: the new scope reloads this page (its mark moves)."""
+        if slug == self.slug:
+            self.sync_scope(force=True)
+        else:
+            self.mb.set_scope(slug)
+        self.notify(f"Working on {'the system' if slug is None else 'tenant ' + slug}", timeout=3)
 
     def action_new(self) -> None:
         def created(slug: str | None) -> None:
             if slug:
+                self._select = slug
                 self.notify(f"Tenant {slug} added")
                 self.reload()
 
