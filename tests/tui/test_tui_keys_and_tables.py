@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from textual.widgets import Input, TextArea
+from textual.widgets import DataTable, Input, TextArea
 
 from core.services.tenants import get_tenant
 from tests.support.factories import emit_event
@@ -50,7 +50,7 @@ async def test_enter_is_in_the_footer_while_a_table_with_rows_has_focus(
         app = make_app(tenant_slug=slug, start=start)
         async with app.run_test(size=(80, 24)) as pilot:
             await settle(pilot)
-            assert type(app.focused).__name__ == "DataTable", start
+            assert isinstance(app.focused, DataTable), start
             assert footer_keys(app).get("⏎") == action, start
 
 

@@ -19,7 +19,7 @@ from tui.jobs import JobFailed, Result, reporting
 from tui.screens.base import MainScreen
 from tui.widgets.row_keys import EmptyTable, enter_binding, enter_reaches_table
 from tui.widgets.spinner import Spinner
-from tui.widgets.tables import filled
+from tui.widgets.tables import Fit, FitTable, filled, one_line
 
 NEED_SERVER = (
     "An email account needs one of the tenant's mail servers for its outbound mail: "
@@ -90,19 +90,20 @@ class AccountsScreen(MainScreen):
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="accounts-note", classes="summary")
-        yield DataTable(id="accounts", cursor_type="row", zebra_stripes=True)
+        yield FitTable(id="accounts", cursor_type="row", zebra_stripes=True)
         yield EmptyTable(id="accounts-empty")
         yield Spinner(id="sync-spinner")
 
     def on_mount(self) -> None:
-        table = self.query_one("#accounts", DataTable)
-        table.add_column("", key="mark", width=1)
-        table.add_column("Email", key="email")
-        table.add_column("Name", key="name")
-        table.add_column("Server", key="server")
-        table.add_column("Last sync", key="sync")
-        table.add_column("Msgs", key="count")
-        table.add_column("Last error", key="error")
+        table = self.query_one("#accounts", FitTable)
+        table.add_fit_column("", key="mark", width=1)
+        # The address says which account: it keeps width longest; the error gives way first.
+        table.add_fit_column("Email", key="email", fit=Fit(min=14, priority=3))
+        table.add_fit_column("Name", key="name", fit=Fit(min=6))
+        table.add_fit_column("Server", key="server", fit=Fit(min=8))
+        table.add_fit_column("Last sync", key="sync", fit=Fit(min=10, priority=2))
+        table.add_fit_column("Msgs", key="count", fit=Fit(shrink=False))
+        table.add_fit_column("Last error", key="error", fit=Fit(min=10, priority=0))
 
     def reload(self) -> None:
         table = self.query_one("#accounts", DataTable)
@@ -150,7 +151,7 @@ class AccountsScreen(MainScreen):
                 server or Text("none", style="bold red"),
                 self._sync_cell(account),
                 str(account["message_count"]),
-                Text(fmt.clip(account["last_error"], 40), style="red"),
+                Text(one_line(account["last_error"]), style="red"),
                 key=str(account["id"]),
             )
         self.query_one("#accounts-empty", EmptyTable).explain(

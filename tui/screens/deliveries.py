@@ -25,7 +25,7 @@ from tui.data.deliveries import Page
 from tui.jobs import JobFailed, Result, reporting
 from tui.screens.base import MainScreen
 from tui.widgets.row_keys import EmptyTable, enter_binding, enter_reaches_table
-from tui.widgets.tables import filled, time_header
+from tui.widgets.tables import Fit, FitTable, filled, one_line, time_header
 from tui.widgets.worker_banner import queued_note
 
 FIRST_PAGE = 100
@@ -34,6 +34,19 @@ LIVE_EVERY_S = 2.0
 # A partial delivery's error names the recipients that refused it.
 ERROR_STYLE = {DeliveryStatus.FAILED: "red", DeliveryStatus.PARTIAL: "dark_orange"}
 COLUMNS = ("id", "time", "status", "event", "tenant", "attempts", "channel", "target", "error")
+# At 80 columns the error gives way first, then tenant and channel, then event and target; the
+# id, time, status and attempts stay whole (they are what a row is read by).
+FITS = (
+    Fit(shrink=False),
+    Fit(shrink=False),
+    Fit(shrink=False),
+    Fit(min=8, priority=2),
+    Fit(min=6),
+    Fit(shrink=False),
+    Fit(min=5),
+    Fit(min=10, priority=2),
+    Fit(min=12, priority=0),
+)
 
 
 class PageLoaded(Result[Page]):
@@ -80,9 +93,9 @@ def cells(row: dict[str, Any]) -> tuple[Any, ...]:
         row["tenant"] or Text("system", style="dim"),
         str(row["attempts"]),
         row["channel"],
-        fmt.clip(row["target"], 28),
+        one_line(row["target"]),
         Text(
-            fmt.clip(row["last_error"], 60),
+            one_line(row["last_error"]),
             style=ERROR_STYLE.get(row["status"], "dim"),
         ),
     )
@@ -142,12 +155,12 @@ class DeliveriesScreen(MainScreen):
                 [(str(e), str(e)) for e in EventName], prompt="all", id="event-filter", compact=True
             )
             yield Static("", id="live", classes="muted")
-        yield DataTable(id="deliveries", cursor_type="row", zebra_stripes=True)
+        yield FitTable(id="deliveries", cursor_type="row", zebra_stripes=True)
         yield EmptyTable(id="deliveries-empty")
 
     def on_mount(self) -> None:
-        table = self.query_one("#deliveries", DataTable)
-        for key, label in zip(
+        table = self.query_one("#deliveries", FitTable)
+        for key, label, fit in zip(
             COLUMNS,
             (
                 "#",
@@ -160,9 +173,10 @@ class DeliveriesScreen(MainScreen):
                 "Target",
                 "Last error",
             ),
+            FITS,
             strict=True,
         ):
-            table.add_column(label, key=key)
+            table.add_fit_column(label, key=key, fit=fit)
         self._live = self.set_interval(LIVE_EVERY_S, self.live_refresh, pause=True)
 
     def on_screen_resume(self) -> None:

@@ -45,7 +45,7 @@ class Resent(Result[int]):
 def facts(d: dict[str, Any]) -> Table:
     table = Table.grid(padding=(0, 2))
     table.add_column(style="bold", no_wrap=True)
-    table.add_column()
+    table.add_column(overflow="fold")  # a long address or error is shown whole, never cut
     rows = [
         ("Event", d["event"]),
         ("Tenant", d["tenant"] or "system"),

@@ -16,7 +16,7 @@ from tui.data.servers import ServersView
 from tui.jobs import Result, reporting
 from tui.screens.base import MainScreen
 from tui.widgets.row_keys import EmptyTable, enter_binding, enter_reaches_table
-from tui.widgets.tables import filled
+from tui.widgets.tables import Fit, FitTable, filled
 
 
 class ServersLoaded(Result[ServersView]):
@@ -90,7 +90,7 @@ class ServersScreen(MainScreen):
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="effective", classes="summary")
-        yield DataTable(id="servers", cursor_type="row", zebra_stripes=True)
+        yield FitTable(id="servers", cursor_type="row", zebra_stripes=True)
         yield EmptyTable(id="servers-empty")
         yield Static(
             "★ default  ● sends the mail now  ·  t tests the connection (nothing is sent)",
@@ -98,13 +98,14 @@ class ServersScreen(MainScreen):
         )
 
     def on_mount(self) -> None:
-        table = self.query_one("#servers", DataTable)
-        table.add_column("", key="mark", width=2)
-        table.add_column("Name", key="name")
-        table.add_column("Host", key="host")
-        table.add_column("Security", key="security")
-        table.add_column("Auth", key="auth")
-        table.add_column("Last test", key="test")
+        table = self.query_one("#servers", FitTable)
+        table.add_fit_column("", key="mark", width=2)
+        # The name and the last test say which server and whether it works: they keep width.
+        table.add_fit_column("Name", key="name", fit=Fit(min=10, priority=3))
+        table.add_fit_column("Host", key="host", fit=Fit(min=12, priority=2))
+        table.add_fit_column("Security", key="security", fit=Fit(min=8))
+        table.add_fit_column("Auth", key="auth", fit=Fit(min=6))
+        table.add_fit_column("Last test", key="test", fit=Fit(min=12, priority=3))
 
     def reload(self) -> None:
         self.load(self.slug)

@@ -19,7 +19,7 @@ from tui.data import slack
 from tui.data.slack import ALL, SlackView
 from tui.jobs import Result, reporting
 from tui.screens.base import MainScreen
-from tui.widgets.tables import filled
+from tui.widgets.tables import FitTable, filled
 
 
 class SlackLoaded(Result[SlackView]):
@@ -79,11 +79,11 @@ class SlackScreen(MainScreen):
     def compose_body(self) -> ComposeResult:
         yield Static("", id="slack-note", classes="summary muted")
         yield Label("Linked channels", classes="section-title")
-        yield DataTable(id="channels", cursor_type="row", zebra_stripes=True)
+        yield FitTable(id="channels", cursor_type="row", zebra_stripes=True)
         yield Label("Inboxes mirrored (/mailbell route inbox)", classes="section-title")
-        yield DataTable(id="inbox", cursor_type="row", zebra_stripes=True)
+        yield FitTable(id="inbox", cursor_type="row", zebra_stripes=True)
         yield Label("Slack admins", id="admins-title", classes="section-title")
-        yield DataTable(id="admins", cursor_type="row", zebra_stripes=True)
+        yield FitTable(id="admins", cursor_type="row", zebra_stripes=True)
 
     def on_mount(self) -> None:
         channels = self.query_one("#channels", DataTable)

@@ -23,7 +23,7 @@ from tui.jobs import JobFailed, Result, reporting
 from tui.screens.base import MainScreen
 from tui.screens.form_dialog import FormDialog, Saved, SaveFailed
 from tui.widgets.form import Field
-from tui.widgets.tables import filled
+from tui.widgets.tables import Fit, FitTable, filled
 
 if TYPE_CHECKING:
     from core.models.webhooks import WebhookRead, WebhookTestResult
@@ -96,13 +96,18 @@ class WebhooksScreen(MainScreen):
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="webhooks-note", classes="summary muted")
-        yield DataTable(id="webhooks", cursor_type="row", zebra_stripes=True)
+        yield FitTable(id="webhooks", cursor_type="row", zebra_stripes=True)
         yield Static("", id="webhook-result", classes="summary")
 
     def on_mount(self) -> None:
-        table = self.query_one("#webhooks", DataTable)
-        for key, label in (("id", "#"), ("url", "URL"), ("events", "Events"), ("secret", "Secret")):
-            table.add_column(label, key=key)
+        table = self.query_one("#webhooks", FitTable)
+        for key, label, fit in (
+            ("id", "#", Fit(shrink=False)),
+            ("url", "URL", Fit(min=16, priority=2)),
+            ("events", "Events", Fit(min=10)),
+            ("secret", "Secret", Fit(shrink=False)),
+        ):
+            table.add_fit_column(label, key=key, fit=fit)
         self.query_one("#webhook-result").display = False
 
     # -- loading ---------------------------------------------------------------------------
@@ -133,7 +138,7 @@ class WebhooksScreen(MainScreen):
         for target in self.targets:
             table.add_row(
                 str(target.id),
-                fmt.clip(target.url, 34),
+                target.url,
                 events_text(target.events),
                 secret_text(target.has_secret),
                 key=str(target.id),

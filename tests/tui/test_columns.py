@@ -1,0 +1,166 @@
+"""Tables fit the screen: at 80 columns every header is whole, long values end with "…" and the
+detail shows them whole; on a wide screen the same values are not cut."""
+
+from __future__ import annotations
+
+import io
+
+import pytest
+from rich.cells import cell_len
+from rich.console import Console
+from textual.widgets import DataTable, Static
+
+from core.models.delivery import Delivery
+from tests.support.factories import make_mail_server
+from tests.tui.conftest import screen_text, seed, settle
+from tests.tui.test_deliveries import emit_for
+from tui.widgets.tables import Fit, FitTable, plan_widths
+
+# 300 characters of words, so a cut one is told apart from a whole one.
+LONG_ERROR = " ".join(f"w{i:03d}" for i in range(60))[:299] + "!"
+LONG_TARGET = "someone.with.a.very.long.mailbox.name@notifications.subsidiary.acme.example"
+# Long for 80 columns, short enough for 160.
+WIDE_TARGET = "someone.with.a.long.name@acme.example"
+
+
+def flat(text: str) -> str:
+    """Text without white space: a value wrapped over lines in a detail still reads whole."""
+    return "".join(text.split())
+
+
+def header_fits(table: DataTable[object]) -> None:
+    widths = [column.get_render_width(table) for column in table.columns.values()]
+    assert sum(widths) <= table.size.width, (table.id, widths, table.size.width)
+    for column in table.columns.values():
+        assert column.width >= cell_len(column.label.plain), (table.id, column.label.plain)
+
+
+def long_delivery(ctx, target: str = LONG_TARGET, error: str = LONG_ERROR) -> int:
+    [delivery_id] = emit_for(ctx, "globex", "VOICEMAIL_RECEIVED")  # globex: fails, no server
+    with ctx.session() as session:
+        delivery = session.get(Delivery, delivery_id)
+        delivery.target = target
+        delivery.last_error = error
+        session.add(delivery)
+        session.commit()
+    return delivery_id
+
+
+def rendered(widget: Static) -> str:
+    """What a Static shows at its own width, all of it (the screen may show only a part)."""
+    console = Console(width=widget.size.width, record=True, file=io.StringIO())
+    console.print(widget.content)
+    return console.export_text()
+
+
+def table_line(app, marker: str) -> str:
+    return next(line for line in screen_text(app).splitlines() if marker in line)
+
+
+def test_the_rule_shrinks_the_lowest_priority_first_and_never_below_its_floor() -> None:
+    fits = [Fit(shrink=False), Fit(priority=2), Fit(priority=0)]
+    # fits: content decides
+    assert plan_widths([5, 10, 20], [5, 4, 6], fits, room=60, padding=2) == [5, 10, 20]
+    # 8 cells too many: the priority-0 column gives them all
+    assert plan_widths([5, 10, 20], [5, 4, 6], fits, room=35 + 6 - 8, padding=2) == [5, 10, 12]
+    # more than it can give: it stops at its floor, the next one gives the rest
+    assert plan_widths([5, 10, 20], [5, 4, 6], fits, room=20 + 6, padding=2) == [5, 9, 6]
+    # a column that may not shrink keeps its width even when nothing else can give
+    assert plan_widths([5, 4, 6], [5, 4, 6], fits, room=10, padding=2)[0] == 5
+
+
+async def test_deliveries_at_80_cut_long_values_with_an_ellipsis_and_the_detail_shows_them(
+    ctx, actor, make_app
+) -> None:
+    seed(ctx, actor)
+    delivery_id = long_delivery(ctx)
+    app = make_app(start="deliveries")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#deliveries", FitTable)
+        header_fits(table)
+        header = screen_text(app)
+        for label in ("#", "Time (UTC)", "Status", "Event", "Tenant", "Att", "Ch", "Target"):
+            assert label in header
+        line = table_line(app, "w000")
+        assert "…" in line and "w059" not in line  # the error is cut, visibly
+        assert LONG_TARGET not in line and "someone" in line
+        assert str(delivery_id) in line and "failed" in line  # what a row is read by stays
+        await pilot.press("enter")
+        await settle(pilot)
+        detail = flat(rendered(app.screen.query_one("#delivery-facts", Static)))
+        assert flat(LONG_TARGET) in detail
+        assert flat(LONG_ERROR) in detail
+
+
+async def test_deliveries_at_160_show_values_that_fit_whole(ctx, actor, make_app) -> None:
+    seed(ctx, actor)
+    long_delivery(ctx, WIDE_TARGET, "550 mailbox unavailable: no such user here")
+    app = make_app(start="deliveries")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        header_fits(app.screen.query_one("#deliveries", FitTable))
+        line = table_line(app, "someone")
+        assert WIDE_TARGET in line
+        assert "550 mailbox unavailable: no such user here" in line
+        assert "…" not in line
+
+
+async def test_the_table_refits_when_the_terminal_is_resized(ctx, actor, make_app) -> None:
+    seed(ctx, actor)
+    long_delivery(ctx, WIDE_TARGET, "550 mailbox unavailable: no such user here")
+    app = make_app(start="deliveries")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#deliveries", FitTable)
+        wide = table.columns[next(iter(table.columns))].width
+        assert WIDE_TARGET in table_line(app, "someone")
+        await pilot.resize_terminal(80, 24)
+        await settle(pilot)
+        header_fits(table)
+        assert "…" in table_line(app, "someone")
+        assert table.columns[next(iter(table.columns))].width == wide  # the id is never cut
+
+
+@pytest.mark.parametrize(
+    ("page", "slug", "tables"),
+    [
+        ("servers", None, ["#servers"]),
+        ("servers", "acme", ["#servers"]),
+        ("deliveries", None, ["#deliveries"]),
+        ("audit", None, ["#audit"]),
+        ("accounts", "acme", ["#accounts"]),
+        ("webhooks", None, ["#webhooks"]),
+        ("slack", None, ["#channels", "#inbox", "#admins"]),
+    ],
+)
+async def test_every_header_fits_at_80_columns(ctx, actor, make_app, page, slug, tables) -> None:
+    seed(ctx, actor)
+    long_delivery(ctx)
+    app = make_app(tenant_slug=slug, start=page)
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        text = screen_text(app)
+        for selector in tables:
+            table = app.screen.query_one(selector, FitTable)
+            header_fits(table)
+            for column in table.columns.values():
+                assert column.label.plain in text
+
+
+async def test_the_audit_cuts_a_long_target_and_shows_the_highlighted_entry_whole(
+    ctx, actor, make_app
+) -> None:
+    seed(ctx, actor)
+    with ctx.session() as session:
+        make_mail_server(session, ctx.box, None, actor=actor, name="backup relay")
+    app = make_app(start="audit")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        header_fits(app.screen.query_one("#audit", FitTable))
+        # the newest entry: the server's creation, its action and fields cut in the table
+        row = table_line(app, "mail_server.")
+        assert "…" in row and "mail_server.create" not in row and "mail_from" not in row
+        detail = rendered(app.screen.query_one("#audit-detail", Static))
+        assert "mail_server.create" in detail
+        assert "Fields changed: auth, host, mail_from" in detail
