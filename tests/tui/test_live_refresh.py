@@ -11,6 +11,14 @@ from tests.tui.conftest import rows, settle
 from tests.tui.test_servers import type_into
 
 
+async def go(pilot, mode: str) -> None:
+    """Open a page with its key, as a person would."""
+    (page,) = [p for p in pilot.app.pages if p.mode == mode]
+    await pilot.press(page.key)
+    await settle(pilot)
+    assert pilot.app.current_mode == mode
+
+
 def summary(app) -> str:
     return str(app.screen.query_one("#system-summary", Static).render())
 
@@ -42,11 +50,9 @@ async def test_a_server_added_shows_on_settings_and_tenants_at_once(
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         assert "not configured" in summary(app)
-        await pilot.press("3")
-        await settle(pilot)
+        await go(pilot, "settings")
         assert "not configured" in banner(app)
-        await pilot.press("2")
-        await settle(pilot)
+        await go(pilot, "servers")
         await pilot.press("a")
         await settle(pilot)
         await type_into(pilot, "#name", "relay")
@@ -57,11 +63,9 @@ async def test_a_server_added_shows_on_settings_and_tenants_at_once(
         await settle(pilot)
         assert type(app.screen).__name__ == "ServersScreen"
 
-        await pilot.press("3")
-        await settle(pilot)
+        await go(pilot, "settings")
         assert "not configured" not in banner(app) and "relay" in banner(app)
-        await pilot.press("1")
-        await settle(pilot)
+        await go(pilot, "tenants")
         assert "not configured" not in summary(app) and "relay" in summary(app)
 
 
@@ -69,8 +73,7 @@ async def test_another_sessions_change_shows_after_the_probe(ctx, actor, make_ap
     app = make_app(start="tenants")
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        await pilot.press("3")
-        await settle(pilot)
+        await go(pilot, "settings")
         assert "not configured" in banner(app)
         # From here on this session does not see its own commits: only the probe can tell.
         assert app._stop_own_changes is not None
