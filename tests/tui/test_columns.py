@@ -73,6 +73,7 @@ async def test_deliveries_at_80_cut_long_values_with_an_ellipsis_and_the_detail_
     ctx, actor, make_app
 ) -> None:
     seed(ctx, actor)
+    emit_for(ctx, "acme", "QUEUE_CALL_LOST")  # off for acme: "suppressed", the widest status
     delivery_id = long_delivery(ctx)
     app = make_app(start="deliveries")
     async with app.run_test(size=(80, 24)) as pilot:

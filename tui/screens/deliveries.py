@@ -35,17 +35,18 @@ LIVE_EVERY_S = 2.0
 ERROR_STYLE = {DeliveryStatus.FAILED: "red", DeliveryStatus.PARTIAL: "dark_orange"}
 COLUMNS = ("id", "time", "status", "event", "tenant", "attempts", "channel", "target", "error")
 # At 80 columns the error gives way first, then tenant and channel, then event and target; the
-# id, time, status and attempts stay whole (they are what a row is read by).
+# id, time, status and attempts stay whole (they are what a row is read by). The floors leave
+# room at 80 columns for a 5-digit id and an older row's `05-12 14:03`.
 FITS = (
     Fit(shrink=False),
     Fit(shrink=False),
     Fit(shrink=False),
-    Fit(min=8, priority=2),
+    Fit(min=6, priority=2),
     Fit(min=6),
     Fit(shrink=False),
     Fit(min=5),
-    Fit(min=10, priority=2),
-    Fit(min=12, priority=0),
+    Fit(min=8, priority=2),
+    Fit(min=8, priority=0),
 )
 
 

@@ -130,8 +130,9 @@ class FitTable(DataTable[Any]):
     def room(self) -> int:
         """The cells the columns may use: the table's width less a vertical scrollbar when the
         rows overflow (it takes its cells from the columns)."""
-        width = self.size.width
-        if self.row_count > max(self.size.height - self.header_height, 0):
+        region = self.content_region  # inside the table's padding and border
+        width = region.width
+        if self.row_count > max(region.height - self.header_height, 0):
             width -= self.styles.scrollbar_size_vertical
         return width
 
