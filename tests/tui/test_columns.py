@@ -11,8 +11,10 @@ from rich.console import Console
 from textual.widgets import DataTable, Static
 
 from core.models.delivery import Delivery
-from tests.support.factories import make_mail_server
+from core.models.mail import EmailAccount
+from tests.support.factories import make_mail_server, make_webhook
 from tests.tui.conftest import screen_text, seed, settle
+from tests.tui.test_accounts import add_account
 from tests.tui.test_deliveries import emit_for
 from tui.widgets.tables import Fit, FitTable, plan_widths
 
@@ -51,6 +53,11 @@ def rendered(widget: Static) -> str:
     console = Console(width=widget.size.width, record=True, file=io.StringIO())
     console.print(widget.content)
     return console.export_text()
+
+
+def flat_lines(text: str) -> str:
+    """A wrapped value joined back (the wrap cuts where the width ends, not at a space)."""
+    return "".join(line.rstrip() for line in text.splitlines())
 
 
 def table_line(app, marker: str) -> str:
@@ -165,3 +172,44 @@ async def test_the_audit_cuts_a_long_target_and_shows_the_highlighted_entry_whol
         detail = rendered(app.screen.query_one("#audit-detail", Static))
         assert "mail_server.create" in detail
         assert "Fields changed: auth, host, mail_from" in detail
+
+
+async def test_a_webhook_url_cut_in_the_table_is_shown_whole_under_it(ctx, actor, make_app) -> None:
+    url = "https://hooks.example.com/services/T0001/B0002/a-very-long-token-that-goes-on-and-on"
+    with ctx.session() as session:
+        make_webhook(session, ctx.box, None, url)
+    app = make_app(start="webhooks")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        header_fits(app.screen.query_one("#webhooks", FitTable))
+        assert "…" in table_line(app, "https://hooks")
+        assert url not in table_line(app, "https://hooks")
+        detail = app.screen.query_one("#webhooks-detail", Static)
+        assert detail.display
+        assert "URL:" in rendered(detail) and url in flat_lines(rendered(detail))
+    app = make_app(start="webhooks")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        assert url in table_line(app, "https://hooks")  # fits: whole, and nothing under it
+        assert not app.screen.query_one("#webhooks-detail", Static).display
+
+
+async def test_an_account_error_cut_in_the_table_is_shown_whole_under_it(
+    ctx, actor, make_app
+) -> None:
+    seeded = seed(ctx, actor)
+    account_id = add_account(ctx, actor, seeded.acme_server)
+    with ctx.session() as session:
+        account = session.get(EmailAccount, account_id)
+        account.last_sync_error = LONG_ERROR
+        session.add(account)
+        session.commit()
+    app = make_app(tenant_slug="acme", start="accounts")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        header_fits(app.screen.query_one("#accounts", FitTable))
+        row = table_line(app, "support@acme.example")
+        assert "…" in row and "w059" not in row
+        detail = app.screen.query_one("#accounts-detail", Static)
+        assert detail.display
+        assert flat(LONG_ERROR) in flat(rendered(detail))

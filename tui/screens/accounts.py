@@ -19,7 +19,7 @@ from tui.jobs import JobFailed, Result, reporting
 from tui.screens.base import MainScreen
 from tui.widgets.row_keys import EmptyTable, enter_binding, enter_reaches_table
 from tui.widgets.spinner import Spinner
-from tui.widgets.tables import Fit, FitTable, filled, one_line
+from tui.widgets.tables import Fit, FitTable, RowDetail, filled, one_line
 
 NEED_SERVER = (
     "An email account needs one of the tenant's mail servers for its outbound mail: "
@@ -90,8 +90,11 @@ class AccountsScreen(MainScreen):
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="accounts-note", classes="summary")
-        yield FitTable(id="accounts", cursor_type="row", zebra_stripes=True)
+        yield FitTable(
+            id="accounts", cursor_type="row", zebra_stripes=True, detail="#accounts-detail"
+        )
         yield EmptyTable(id="accounts-empty")
+        yield RowDetail(id="accounts-detail")
         yield Spinner(id="sync-spinner")
 
     def on_mount(self) -> None:

@@ -23,7 +23,7 @@ from tui.jobs import JobFailed, Result, reporting
 from tui.screens.base import MainScreen
 from tui.screens.form_dialog import FormDialog, Saved, SaveFailed
 from tui.widgets.form import Field
-from tui.widgets.tables import Fit, FitTable, filled
+from tui.widgets.tables import Fit, FitTable, RowDetail, filled
 
 if TYPE_CHECKING:
     from core.models.webhooks import WebhookRead, WebhookTestResult
@@ -96,7 +96,10 @@ class WebhooksScreen(MainScreen):
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="webhooks-note", classes="summary muted")
-        yield FitTable(id="webhooks", cursor_type="row", zebra_stripes=True)
+        yield FitTable(
+            id="webhooks", cursor_type="row", zebra_stripes=True, detail="#webhooks-detail"
+        )
+        yield RowDetail(id="webhooks-detail")
         yield Static("", id="webhook-result", classes="summary")
 
     def on_mount(self) -> None:

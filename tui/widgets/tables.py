@@ -18,7 +18,7 @@ from rich.measure import Measurement
 from rich.protocol import is_renderable
 from rich.text import Text
 from textual import events
-from textual.widgets import DataTable
+from textual.widgets import DataTable, Static
 from textual.widgets.data_table import ColumnKey, RowKey
 
 # The zone of every time a table shows (tui.format.when: mailbell keeps and shows UTC).
@@ -90,8 +90,10 @@ def _ellipsized(cell: object) -> object:
 class FitTable(DataTable[Any]):
     """A DataTable whose columns fit its width (the rule in the module docstring)."""
 
-    def __init__(self, **kwargs: Any) -> None:
+    def __init__(self, *, detail: str | None = None, **kwargs: Any) -> None:
+        """`detail`: the selector of a RowDetail that shows the highlighted row's cut values."""
         super().__init__(**kwargs)
+        self._detail = detail
         self._fits: dict[ColumnKey, Fit] = {}
         self._fixed: set[ColumnKey] = set()
 
@@ -169,6 +171,31 @@ class FitTable(DataTable[Any]):
             # DataTable recomputes its scrollable size and redraws only when told to.
             self._require_update_dimensions = True
             self.notify_style_update()
+        self._show_detail()
+
+    def on_data_table_row_highlighted(self, _: DataTable.RowHighlighted) -> None:
+        self._show_detail()
+
+    def _show_detail(self) -> None:
+        if self._detail is None or not self.is_mounted:
+            return
+        detail = self.screen.query_one(self._detail, RowDetail)
+        if self.row_count == 0:
+            detail.display = False
+            return
+        detail.show(self, self.coordinate_to_cell_key(self.cursor_coordinate).row_key)
+
+    def cut_values(self, row_key: RowKey | str) -> list[tuple[str, Text]]:
+        """The row's values longer than their column, whole: (column label, value)."""
+        console = self.app.console
+        cut: list[tuple[str, Text]] = []
+        for column, cell in zip(self.ordered_columns, self.get_row(row_key), strict=False):
+            if self._measure(console, cell) > column.width and not column.auto_width:
+                whole = cell.copy() if isinstance(cell, Text) else Text(str(cell))
+                whole.overflow = "fold"
+                whole.no_wrap = False
+                cut.append((column.label.plain, whole))
+        return cut
 
     @staticmethod
     def _measure(console: Any, cell: object) -> int:
@@ -178,3 +205,25 @@ class FitTable(DataTable[Any]):
             return cell_len(str(cell))
         renderable: RenderableType = cell  # type: ignore[assignment]
         return Measurement.get(console, console.options, renderable).maximum
+
+
+class RowDetail(Static):
+    """The line under a FitTable: the highlighted row's values its columns cut, whole (hidden when
+    nothing is cut), for tables whose rows have no detail screen."""
+
+    DEFAULT_CLASSES = "summary row-detail"
+
+    def __init__(self, *, id: str | None = None) -> None:
+        super().__init__("", id=id)
+        self.display = False
+
+    def show(self, table: FitTable, row_key: RowKey) -> None:
+        cut = table.cut_values(row_key) if row_key in table.rows else []
+        line = Text()
+        for label, value in cut:
+            if line:
+                line.append("\n")
+            line.append(f"{label}: ", style="bold")
+            line.append_text(value)
+        self.update(line)
+        self.display = bool(cut)
