@@ -55,6 +55,7 @@ PAGE_SCREENS = {
     "slack": "tui.screens.slack:SlackScreen",
     "webhooks": "tui.screens.webhooks:WebhooksScreen",
     "health": "tui.screens.health:HealthScreen",
+    "overview": "tui.screens.overview:OverviewScreen",
     "captured": "tui.screens.captured:CapturedScreen",
 }
 
@@ -120,7 +121,7 @@ class MailbellApp(SavesScreenshots, DeliveryWatch, ChangeWatch):
         self.pages: tuple[Page, ...] = tuple(p for p in PAGES if p.mode in modes)
         for mode in modes:
             self.add_mode(mode, _lazy(mode))
-        self.start_mode = start or ("settings" if tenant_slug else "tenants")
+        self.start_mode = start or ("settings" if tenant_slug else "overview")
         if demo is not None:
             self.title = "mailbell demo"
 

@@ -266,7 +266,11 @@ def home_tenants(
     )
 
 
-def _details(connection: Any, ids: list[int], now: datetime) -> list[HomeTenant]:
+def _details(
+    connection: Any, ids: list[int], now: datetime, *, failures: bool = True
+) -> list[HomeTenant]:
+    """The shown tenants' details; `failures=False` skips their last failures (the TUI's
+    overview shares this read and shows counts only)."""
     statements = _statements()
     window = {"ids": ids, "since": now - WINDOW}
     apply_to_all, *system_server = connection.execute(statements["system"]).one()
@@ -276,11 +280,12 @@ def _details(connection: Any, ids: list[int], now: datetime) -> list[HomeTenant]
     counts: dict[int, dict[str, int]] = {}
     for tenant_id, status, n in connection.execute(statements["counts"], window):
         counts.setdefault(tenant_id, {})[status] = int(n)
-    failures: dict[int, list[HomeFailure]] = {}
+    last_failures: dict[int, list[HomeFailure]] = {}
     params = window | {"per_tenant": FAILURES_SHOWN}
-    for tenant_id, *failure in connection.execute(statements["failures"], params):
+    rows = connection.execute(statements["failures"], params) if failures else []
+    for tenant_id, *failure in rows:
         delivery_id, event, channel, target, error, at, status = failure
-        failures.setdefault(tenant_id, []).append(
+        last_failures.setdefault(tenant_id, []).append(
             HomeFailure(delivery_id, event, channel, target or "", error or "", at, status)
         )
     toggled = [(short_name(e), e.toggle) for e in toggled_tenant_events() if e.toggle]
@@ -316,7 +321,7 @@ def _details(connection: Any, ids: list[int], now: datetime) -> list[HomeTenant]
             sent=by_status.get(DeliveryStatus.SENT, 0),
             failed=sum(by_status.get(s, 0) for s in UNDELIVERED),
             queued=sum(by_status.get(s, 0) for s in WAITING),
-            failures=tuple(failures.get(tenant_id, [])),
+            failures=tuple(last_failures.get(tenant_id, [])),
         )
     return [shown[i] for i in ids if i in shown]
 

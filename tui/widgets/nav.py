@@ -29,6 +29,7 @@ PAGES: tuple[Page, ...] = (
     Page("slack", "Slack", "8", "Linked channels, routed events, Slack admins"),
     Page("webhooks", "Webhooks", "0", "Webhook targets: add, test, remove"),
     Page("health", "Health", "H", "What mailbell watches: states, history, check now"),
+    Page("overview", "Overview", "O", "Every tenant live: server, health, deliveries, queue"),
     Page("captured", "Captured", "9", "Mail the demo's capture server received"),
 )
 
@@ -46,7 +47,7 @@ class NavItem(Static):
 
 
 class NavBar(HorizontalScroll):
-    """Clickable page names; digits 0-9, H and the command palette reach the same pages."""
+    """Clickable page names; digits 0-9, H, O and the command palette reach the same pages."""
 
     def __init__(self, current: str, pages: tuple[Page, ...]) -> None:
         super().__init__(id="nav")

@@ -1,0 +1,197 @@
+"""The operator's overview: every tenant (and the system) at a glance, read for a live page.
+
+The TUI's Overview page re-reads this every second with 1,000 tenants, so it is a fixed handful
+of set-based statements for all tenants together, never one per tenant. The server, health and
+24 h count statements are `core.services.slack_home`'s (the Slack App Home reads the same facts);
+this module adds the last hour in 5-minute buckets and the oldest waiting delivery.
+
+The counts read by `ix_delivery_tenant_created` (tenant_id, created_at): `tenant_id IN (...)`
+with a `created_at` lower bound, so a tenant's older deliveries are never read. The system's own
+deliveries (tenant_id NULL) are read on the same index with `IS NULL`.
+"""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import bindparam, case, func, select
+from sqlmodel import Session
+
+from core.models._common import utcnow
+from core.models.delivery import Delivery
+from core.models.mail import MailServer
+from core.models.tenancy import Tenant
+from core.services.slack_home import UNDELIVERED, WAITING, WINDOW, HomeHealth
+from core.services.slack_home import _details as home_details
+from core.services.slack_home import _statements as home_statements
+from core.services.slack_home import _worst as worst_health
+from core.vocabulary import DeliveryStatus, HealthState
+
+BUCKET = timedelta(minutes=5)
+BUCKETS = 12  # the last hour
+SOURCE_OWN = "own"
+SOURCE_SYSTEM = "system"
+SOURCE_NONE = "not configured"
+
+
+@dataclass(frozen=True)
+class OverviewRow:
+    """One tenant (or the system: `tenant_id` None) as the overview shows it."""
+
+    tenant_id: int | None
+    slug: str  # "" for the system
+    name: str
+    source: str  # SOURCE_OWN, SOURCE_SYSTEM or SOURCE_NONE
+    health: HealthState | None  # the worst watched subject; None: nothing checked yet
+    sent: int  # of the deliveries created in the last 24 h
+    failed: int
+    queued: int
+    last_hour: tuple[int, ...]  # BUCKETS counts, oldest first
+    oldest_queued: timedelta | None  # the age of the oldest waiting delivery (any age)
+
+    @property
+    def is_system(self) -> bool:
+        return self.tenant_id is None
+
+
+@functools.cache
+def _statements() -> dict[str, Any]:
+    tenant = Tenant.__table__  # type: ignore[attr-defined]
+    delivery = Delivery.__table__  # type: ignore[attr-defined]
+    ms = MailServer.__table__  # type: ignore[attr-defined]
+    ids: Any = bindparam("ids", expanding=True)
+    now: Any = bindparam("now")
+    # Bucket 0 is the newest 5 minutes; bound thresholds keep the statement the same every tick.
+    bucket = case(
+        *(
+            (delivery.c.created_at >= bindparam(f"b{n}"), n)
+            for n in range(BUCKETS - 1)  # the last bucket is what is left of the hour
+        ),
+        else_=BUCKETS - 1,
+    )
+
+    def hour(owner: Any) -> Any:
+        return (
+            select(delivery.c.tenant_id, bucket.label("bucket"), func.count())
+            .where(owner, delivery.c.created_at >= bindparam("hour"), delivery.c.created_at <= now)
+            .group_by(delivery.c.tenant_id, "bucket")
+        )
+
+    def counts(owner: Any) -> Any:
+        return (
+            select(delivery.c.status, func.count())
+            .where(owner, delivery.c.created_at >= bindparam("since"))
+            .group_by(delivery.c.status)
+        )
+
+    return {
+        "tenants": select(tenant.c.id).order_by(tenant.c.slug),
+        "hour": hour(delivery.c.tenant_id.in_(ids)),
+        "system_hour": hour(delivery.c.tenant_id.is_(None)),
+        "system_counts": counts(delivery.c.tenant_id.is_(None)),
+        # Few rows wait at any time: the status index (ix_delivery_due) finds them.
+        "oldest": select(delivery.c.tenant_id, func.min(delivery.c.created_at))
+        .where(delivery.c.status.in_(WAITING))
+        .group_by(delivery.c.tenant_id),
+        "system_server": select(func.count())
+        .select_from(ms)
+        .where(ms.c.tenant_id.is_(None), ms.c.is_default.is_(True)),
+    }
+
+
+def tenant_overview_rows(
+    *, session: Session, tenant_ids: list[int] | None = None, now: datetime | None = None
+) -> list[OverviewRow]:
+    """The system's row, then every tenant's (or those of `tenant_ids`) by slug."""
+    now = now or utcnow()
+    statements = _statements()
+    connection = session.connection()
+    if tenant_ids is None:
+        tenant_ids = [row[0] for row in connection.execute(statements["tenants"])]
+    since = now - WINDOW
+    thresholds = {f"b{n}": now - BUCKET * (n + 1) for n in range(BUCKETS - 1)}
+    hour_params = {"hour": now - BUCKET * BUCKETS, "now": now, **thresholds}
+
+    hours: dict[int | None, list[int]] = {}
+
+    def add_hour(rows: Any) -> None:
+        for owner, n, count in rows:
+            hours.setdefault(owner, [0] * BUCKETS)[BUCKETS - 1 - int(n)] += int(count)
+
+    oldest = {owner: at for owner, at in connection.execute(statements["oldest"])}
+    add_hour(connection.execute(statements["system_hour"], hour_params))
+    system_counts = dict(connection.execute(statements["system_counts"], {"since": since}).all())
+    system_health = worst_health(connection.execute(home_statements()["system_health"]).all())
+    has_system = bool(connection.execute(statements["system_server"]).scalar())
+    rows = [
+        _row(
+            None,
+            "",
+            "System",
+            SOURCE_OWN if has_system else SOURCE_NONE,
+            system_health,
+            {str(k): int(v) for k, v in system_counts.items()},
+            hours.get(None),
+            oldest.get(None),
+            now,
+        )
+    ]
+    if not tenant_ids:
+        return rows
+    add_hour(connection.execute(statements["hour"], {"ids": tenant_ids, **hour_params}))
+    for tenant in home_details(connection, tenant_ids, now, failures=False):
+        source = {"tenant": SOURCE_OWN, "system": SOURCE_SYSTEM}.get(
+            tenant.server.source if tenant.server else "", SOURCE_NONE
+        )
+        rows.append(
+            OverviewRow(
+                tenant_id=tenant.id,
+                slug=tenant.slug,
+                name=tenant.name,
+                source=source,
+                health=tenant.health.worst,
+                sent=tenant.sent,
+                failed=tenant.failed,
+                queued=tenant.queued,
+                last_hour=tuple(hours.get(tenant.id) or [0] * BUCKETS),
+                oldest_queued=_age(oldest.get(tenant.id), now),
+            )
+        )
+    rows[1:] = sorted(rows[1:], key=lambda r: r.slug)
+    return rows
+
+
+def _row(
+    tenant_id: int | None,
+    slug: str,
+    name: str,
+    source: str,
+    health: HomeHealth,
+    by_status: dict[str, int],
+    hour: list[int] | None,
+    oldest: datetime | None,
+    now: datetime,
+) -> OverviewRow:
+    return OverviewRow(
+        tenant_id=tenant_id,
+        slug=slug,
+        name=name,
+        source=source,
+        health=health.worst,
+        sent=by_status.get(DeliveryStatus.SENT, 0),
+        failed=sum(by_status.get(s, 0) for s in UNDELIVERED),
+        queued=sum(by_status.get(s, 0) for s in WAITING),
+        last_hour=tuple(hour or [0] * BUCKETS),
+        oldest_queued=_age(oldest, now),
+    )
+
+
+def _age(at: datetime | None, now: datetime) -> timedelta | None:
+    if at is None:
+        return None
+    if at.tzinfo is None and now.tzinfo is not None:
+        at = at.replace(tzinfo=now.tzinfo)  # SQLite returns naive UTC
+    return max(now - at, timedelta(0))

@@ -1,0 +1,173 @@
+"""The Overview page: a row per tenant and the system, live, sortable, filterable, opening one."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+from sqlalchemy import update
+from textual.widgets import DataTable, Input
+
+from core.models._common import utcnow
+from core.models.delivery import Delivery
+from core.services.overview import BUCKETS, tenant_overview_rows
+from core.services.tenants import get_tenant
+from core.vocabulary import DeliveryStatus
+from tests.support.factories import make_tenant
+from tests.tui.conftest import rows, screen_text, seed, settle
+from tests.tui.test_deliveries import emit_for, enable
+from tui.app import MailbellApp
+from tui.data.overview import age_text, sparkline
+from tui.screens.overview import OverviewScreen
+
+SIZE = (80, 24)
+
+
+@pytest.fixture
+def acme_deliveries(ctx, actor) -> list[int]:
+    """acme (own server) with two lost calls' deliveries queued; globex without a server."""
+    seed(ctx, actor)
+    enable(ctx, actor, "acme", "notify_queue_call_lost")
+    ids = emit_for(ctx, "acme", "QUEUE_CALL_LOST") + emit_for(ctx, "acme", "QUEUE_CALL_LOST")
+    assert ids
+    return ids
+
+
+def table_rows(app) -> dict[str, list[str]]:
+    return {row[0]: row for row in rows(app.screen.query_one("#overview", DataTable))}
+
+
+def fail(ctx, delivery_id: int) -> None:
+    """What a worker's failed attempt leaves: the row's status (written as one statement)."""
+    table = Delivery.__table__  # type: ignore[attr-defined]
+    with ctx.session() as session:
+        changed = session.execute(
+            update(table).where(table.c.id == delivery_id).values(status=DeliveryStatus.FAILED)
+        )
+        assert changed.rowcount == 1
+        session.commit()
+
+
+def test_rows_read_servers_counts_and_the_last_hour(ctx, acme_deliveries) -> None:
+    with ctx.session() as session:
+        found = {row.slug: row for row in tenant_overview_rows(session=session)}
+    system, acme, globex = found[""], found["acme"], found["globex"]
+    assert system.is_system and system.source == "own"  # seed gives the system a server
+    assert (acme.source, globex.source) == ("own", "not configured")
+    assert (acme.sent, acme.failed, acme.queued) == (0, 0, len(acme_deliveries))
+    assert acme.last_hour[-1] == len(acme_deliveries) and sum(acme.last_hour) == acme.queued
+    assert len(acme.last_hour) == BUCKETS
+    assert acme.oldest_queued is not None and acme.oldest_queued < timedelta(minutes=5)
+    assert globex.oldest_queued is None and sum(globex.last_hour) == 0
+
+
+def test_the_window_and_the_buckets_follow_now(ctx, acme_deliveries) -> None:
+    """Read 20 minutes later, the deliveries sit in the fifth-newest bucket; a day later,
+    outside the 24 h counts (still queued: the oldest waiting age keeps growing)."""
+    with ctx.session() as session:
+        tenant = get_tenant(session=session, slug="acme")
+        assert tenant.id is not None
+        later = tenant_overview_rows(
+            session=session, tenant_ids=[tenant.id], now=utcnow() + timedelta(minutes=21)
+        )
+        next_day = tenant_overview_rows(
+            session=session, tenant_ids=[tenant.id], now=utcnow() + timedelta(hours=25)
+        )
+    assert [r.slug for r in later] == ["", "acme"]  # only the ids asked for, with the system
+    assert later[1].last_hour[BUCKETS - 5] == len(acme_deliveries)
+    assert next_day[1].queued == 0 and sum(next_day[1].last_hour) == 0
+    assert next_day[1].oldest_queued is not None
+    assert next_day[1].oldest_queued > timedelta(hours=24)
+
+
+def test_sparkline_and_age_words() -> None:
+    assert sparkline((0, 0, 0)) == "▁▁▁"
+    assert sparkline((0, 1, 8)) == "▁▂█"
+    assert (age_text(None), age_text(42), age_text(185), age_text(7300)) == (
+        "—",
+        "42 s",
+        "3 min",
+        "2 h",
+    )
+
+
+async def test_the_overview_is_the_first_page_with_a_row_per_tenant(ctx, acme_deliveries):
+    app = MailbellApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, OverviewScreen)
+        shown = table_rows(app)
+        assert list(shown) == ["System", "acme", "globex"]
+        queued = str(len(acme_deliveries))
+        assert shown["acme"][1:6] == ["own", "—", "0", "0", queued]
+        assert shown["globex"][1] == "none"  # "not configured", short at 80 columns
+        assert shown["acme"][7] != "—"  # its oldest queued delivery's age
+        assert shown["globex"][7] == "—"
+
+
+async def test_a_failing_delivery_shows_after_the_next_refresh(ctx, acme_deliveries):
+    app = MailbellApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#overview", DataTable)
+        table.move_cursor(row=2)  # globex: the cursor stays where the operator left it
+        assert table_rows(app)["acme"][4] == "0"
+        fail(ctx, acme_deliveries[0])
+        screen = app.screen
+        assert isinstance(screen, OverviewScreen)
+        screen.tick()
+        await settle(pilot)
+        acme = table_rows(app)["acme"]
+        assert acme[4] == "1" and acme[5] == str(len(acme_deliveries) - 1)
+        assert table.cursor_row == 2
+
+
+async def test_slash_filters_and_escape_clears(ctx, acme_deliveries):
+    app = MailbellApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("slash")
+        assert isinstance(app.focused, Input)
+        await pilot.press("g", "l", "o")
+        await settle(pilot)
+        assert list(table_rows(app)) == ["globex"]
+        assert "filter “glo”: 1 shown" in screen_text(app)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert list(table_rows(app)) == ["System", "acme", "globex"]
+
+
+async def test_sorting_changes_the_order(ctx, actor, acme_deliveries):
+    with ctx.session() as session:
+        make_tenant(session, slug="aardvark", actor=actor)
+    app = MailbellApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert list(table_rows(app)) == ["System", "aardvark", "acme", "globex"]
+        screen = app.screen
+        assert isinstance(screen, OverviewScreen)
+        screen.sort = "failed"
+        fail(ctx, acme_deliveries[0])
+        screen.tick()
+        await settle(pilot)
+        assert list(table_rows(app)) == ["System", "acme", "aardvark", "globex"]
+        await pilot.press("s")  # failed -> queued: acme still waits most
+        await settle(pilot)
+        assert screen.sort == "queued"
+        assert list(table_rows(app))[1] == "acme"
+        for _ in range(4):  # queued -> oldest -> sent -> server -> tenant
+            await pilot.press("s")
+        await settle(pilot)
+        assert list(table_rows(app)) == ["System", "aardvark", "acme", "globex"]
+
+
+async def test_enter_opens_the_tenant(ctx, acme_deliveries):
+    app = MailbellApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        table = app.screen.query_one("#overview", DataTable)
+        table.move_cursor(row=2)  # globex
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.scope == "globex"
+        assert type(app.screen).__name__ in {"SettingsScreen", "NotConfiguredScreen"}

@@ -1,0 +1,41 @@
+"""The Overview page's rows: every tenant and the system, read together (core.services.overview)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from core.context import Context
+    from core.services.overview import OverviewRow
+
+SPARKS = "▁▂▃▄▅▆▇█"
+
+
+def load(ctx: Context) -> list[OverviewRow]:
+    """The system's row first, then every tenant by slug (the local TUI sees every tenant)."""
+    from core.services.overview import tenant_overview_rows
+
+    with ctx.session() as session:
+        return tenant_overview_rows(session=session)
+
+
+def sparkline(counts: tuple[int, ...]) -> str:
+    """One glyph per bucket, scaled to the busiest; an empty bucket is the lowest bar."""
+    top = max(counts, default=0)
+    if top == 0:
+        return SPARKS[0] * len(counts)
+    last = len(SPARKS) - 1
+    return "".join(SPARKS[0 if n == 0 else max(1, round(n * last / top))] for n in counts)
+
+
+def age_text(seconds: float | None) -> str:
+    """ "—" when nothing waits; else the age in its largest whole unit ("3 min")."""
+    if seconds is None:
+        return "—"
+    if seconds < 60:
+        return f"{int(seconds)} s"
+    if seconds < 3600:
+        return f"{int(seconds // 60)} min"
+    if seconds < 86400:
+        return f"{int(seconds // 3600)} h"
+    return f"{int(seconds // 86400)} d"

@@ -1,0 +1,282 @@
+"""Overview: every tenant and the system at a glance, live, for an operator to leave open.
+
+One row per tenant (the system first): who sends its mail, its worst health state, its
+deliveries of the last 24 h, the last hour as a sparkline and how long the oldest waiting
+delivery has waited. A one-second timer starts a read in a thread while the page is shown (a
+tick is skipped while a read runs); the rows are updated in place, so the cursor and the scroll
+stay. `s` cycles the sort (or click a header), `/` filters by slug or name, Enter opens a tenant.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, ClassVar
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding, BindingType
+from textual.widgets import DataTable, Input, Static
+
+from tui.data import overview as data
+from tui.jobs import Result, reporting
+from tui.screens.base import MainScreen
+from tui.widgets.health_table import HealthTable
+from tui.widgets.tables import filled
+
+if TYPE_CHECKING:
+    from core.services.overview import OverviewRow
+
+SYSTEM_KEY = "__system__"
+WIDE = 120  # from this width on, the server column says "not configured" in full
+REFRESH_SECONDS = 1.0
+# (column key, header, sort label); the sort cycles through them in this order.
+COLUMNS: tuple[tuple[str, str], ...] = (
+    ("tenant", "Tenant"),
+    ("server", "Server"),
+    ("health", "Health"),
+    ("sent", "Sent"),
+    ("failed", "Fail"),
+    ("queued", "Queue"),
+    ("hour", "Last hour"),
+    ("oldest", "Oldest"),
+)
+SORTS = ("tenant", "health", "failed", "queued", "oldest", "sent", "server")
+SORT_WORDS = {
+    "tenant": "tenant",
+    "health": "worst health",
+    "failed": "most failed",
+    "queued": "most queued",
+    "oldest": "oldest queued",
+    "sent": "most sent",
+    "server": "server",
+}
+_HEALTH_RANK = {"critical": 0, "warning": 1, "unknown": 2, "ok": 3}
+
+
+class OverviewLoaded(Result[list["OverviewRow"]]):
+    """Every tenant's row and the system's."""
+
+
+def sort_key(column: str, row: OverviewRow) -> tuple[Any, ...]:
+    """Most worrying first for the numbers and the health; then by slug."""
+    value: Any = {
+        "tenant": 0,
+        "server": row.source,
+        "health": _HEALTH_RANK.get(row.health.value if row.health else "", 4),
+        "failed": -row.failed,
+        "queued": -row.queued,
+        "sent": -row.sent,
+        "oldest": -(row.oldest_queued.total_seconds() if row.oldest_queued else -1),
+    }[column]
+    return (value, row.slug)
+
+
+class OverviewScreen(MainScreen):
+    MODE = "overview"
+    PAGE_TITLE = "Overview"
+    AUTO_FOCUS = "#overview"
+    BINDINGS: ClassVar[list[BindingType]] = [
+        Binding("enter", "open", "Open", id="overview.open", tooltip="Work on the selected row"),
+        Binding("s", "sort", "Sort", id="overview.sort", tooltip="Sort by the next column"),
+        Binding("slash", "filter", "Filter", id="overview.filter", tooltip="Filter by tenant"),
+        Binding("escape", "clear_filter", "Clear", show=False, id="overview.clear"),
+        Binding("r", "refresh", "Refresh", show=False, id="overview.refresh"),
+    ]
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.rows: list[OverviewRow] = []
+        self.sort = "tenant"
+        self.filter_text = ""
+        self.reading = False
+
+    def compose_body(self) -> ComposeResult:
+        yield Input(placeholder="filter: slug or name (Esc clears)", id="overview-filter")
+        yield HealthTable(id="overview", cursor_type="row", zebra_stripes=True)
+        yield Static("", id="overview-hint", classes="muted hint-line")
+
+    def on_mount(self) -> None:
+        self.query_one("#overview-filter", Input).display = False
+        self._columns()
+        self.set_interval(REFRESH_SECONDS, self.tick, name="overview-refresh")
+
+    def on_resize(self) -> None:
+        self._columns()
+        self._render_rows(rebuild=True)
+
+    def _columns(self) -> None:
+        table = self.query_one("#overview", HealthTable)
+        wide = self.size.width >= WIDE
+        widths = {
+            "server": 14 if wide else 6,
+            "health": 10,
+            "sent": 6 if wide else 5,
+            "failed": 6 if wide else 5,
+            "queued": 6 if wide else 5,
+            "hour": 12,
+            "oldest": 7 if wide else 6,
+        }
+        # What is left after the fixed columns, their padding (2 each) and the scrollbar.
+        tenant = max(self.size.width - sum(widths.values()) - 2 * len(COLUMNS) - 2, 8)
+        widths["tenant"] = min(tenant, 40)
+        table.clear(columns=True)
+        for key, label in COLUMNS:
+            table.add_column(label, key=key, width=widths[key])
+        self.widths = widths
+
+    # -- reading ---------------------------------------------------------------------------
+
+    def on_screen_resume(self) -> None:
+        self.sync_scope(force=True)  # every tenant whatever the scope: read again on each visit
+
+    def reload(self) -> None:
+        self.tick()
+
+    def action_refresh(self) -> None:
+        self.tick()
+
+    def tick(self) -> None:
+        """Start a read unless one runs, the page is hidden or the database is not open yet."""
+        if self.reading or self.mb.ctx is None or not self.is_current:
+            return
+        self.reading = True
+        self.read()
+
+    @work(thread=True, group="overview", exit_on_error=False)
+    def read(self) -> None:
+        try:
+            with reporting(self, "overview"):
+                self.post_message(OverviewLoaded(data.load(self.ctx)))
+        finally:
+            self.reading = False
+
+    @on(OverviewLoaded)
+    def loaded(self, message: OverviewLoaded) -> None:
+        self.rows = message.value
+        self.mb.tenant_slugs = [row.slug for row in self.rows if not row.is_system]
+        self._render_rows()
+
+    # -- showing ---------------------------------------------------------------------------
+
+    def visible(self) -> list[OverviewRow]:
+        """The system first, then the tenants the filter keeps, in the chosen order."""
+        needle = self.filter_text.casefold()
+        tenants = [
+            r
+            for r in self.rows
+            if not r.is_system and (needle in r.slug.casefold() or needle in r.name.casefold())
+        ]
+        tenants.sort(key=lambda r: sort_key(self.sort, r))
+        system = [r for r in self.rows if r.is_system]
+        return system + tenants if not needle else tenants
+
+    def _render_rows(self, *, rebuild: bool = False) -> None:
+        table = self.query_one("#overview", HealthTable)
+        shown = self.visible()
+        keys = [SYSTEM_KEY if r.is_system else r.slug for r in shown]
+        current = [row.key.value for row in table.ordered_rows] if table.row_count else []
+        if not rebuild and keys == current:
+            for key, row in zip(keys, shown, strict=True):
+                for column, cell in zip(
+                    (k for k, _ in COLUMNS), self._cells(table, row), strict=True
+                ):
+                    table.update_cell(key, column, cell)
+        else:
+            selected = self.selected_key()
+            scroll = table.scroll_y
+            table.clear()
+            filled(table)
+            for key, row in zip(keys, shown, strict=True):
+                table.add_row(*self._cells(table, row), key=key)
+            if selected in keys:
+                table.move_cursor(row=keys.index(selected), scroll=False)
+            table.scroll_to(y=scroll, animate=False, immediate=True)
+        self._hint(len(shown))
+
+    def _hint(self, count: int) -> None:
+        tenants = sum(1 for r in self.rows if not r.is_system)
+        parts = [f"{tenants} tenants", f"sorted by {SORT_WORDS[self.sort]} (s)"]
+        if self.filter_text:
+            parts.append(f"filter “{self.filter_text}”: {count} shown (Esc clears)")
+        else:
+            parts.append("/ filters")
+        parts.append("Enter opens")
+        self.query_one("#overview-hint", Static).update(" · ".join(parts))
+
+    def _cells(self, table: HealthTable, row: OverviewRow) -> tuple[Any, ...]:
+        wide = self.size.width >= WIDE
+        name = "System" if row.is_system else row.slug
+        source = row.source if wide or row.source != "not configured" else "none"
+        style = {"own": "green", "system": "cyan"}.get(row.source, "bold yellow")
+        health = table.state(row.health) if row.health else Text("—", style="dim")
+        failed_style = "bold red" if row.failed else ""
+        queued_style = "yellow" if row.queued else ""
+        return (
+            Text(_clip(name, self.widths["tenant"]), style="bold" if row.is_system else ""),
+            Text(source, style=style),
+            health,
+            Text(str(row.sent), justify="right"),
+            Text(str(row.failed), style=failed_style, justify="right"),
+            Text(str(row.queued), style=queued_style, justify="right"),
+            Text(data.sparkline(row.last_hour), style="cyan"),
+            Text(data.age_text(row.oldest_queued.total_seconds() if row.oldest_queued else None)),
+        )
+
+    # -- actions ---------------------------------------------------------------------------
+
+    def selected_key(self) -> str | None:
+        table = self.query_one("#overview", HealthTable)
+        if table.row_count == 0:
+            return None
+        value = table.coordinate_to_cell_key(table.cursor_coordinate).row_key.value
+        return value
+
+    def action_sort(self) -> None:
+        self.sort = SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]
+        self._render_rows()
+
+    @on(DataTable.HeaderSelected)
+    def header_selected(self, event: DataTable.HeaderSelected) -> None:
+        event.stop()
+        column = str(event.column_key.value)
+        if column in SORTS:
+            self.sort = column
+            self._render_rows()
+
+    def action_filter(self) -> None:
+        field = self.query_one("#overview-filter", Input)
+        field.display = True
+        field.focus()
+
+    def action_clear_filter(self) -> None:
+        field = self.query_one("#overview-filter", Input)
+        field.value = ""
+        field.display = False
+        self.query_one("#overview", HealthTable).focus()
+
+    @on(Input.Changed, "#overview-filter")
+    def filter_changed(self, event: Input.Changed) -> None:
+        self.filter_text = event.value.strip()
+        self._render_rows()
+
+    @on(Input.Submitted, "#overview-filter")
+    def filter_submitted(self, event: Input.Submitted) -> None:
+        self.query_one("#overview", HealthTable).focus()
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        event.stop()
+        self.action_open()
+
+    def action_open(self) -> None:
+        """As the Tenants page: work on the row's tenant (or the system) in Settings."""
+        key = self.selected_key()
+        if key is None:
+            return
+        slug = None if key == SYSTEM_KEY else key
+        self.mb.set_scope(slug)
+        self.notify(f"Working on {'the system' if slug is None else 'tenant ' + slug}")
+        self.mb.action_go("settings")
+
+
+def _clip(value: str, width: int) -> str:
+    return value if len(value) <= width else value[: width - 1] + "…"
