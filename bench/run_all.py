@@ -29,6 +29,7 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
     "api": ("api.py", [], []),
     "slack": ("slack.py", [], []),
     "slack_home": ("slack_home.py", [], ["--quick"]),
+    "overview": ("overview.py", [], ["--quick"]),
     "webhook": ("webhook.py", [], ["--deliveries", "1000"]),
     "imap": ("imap_sync.py", [], []),
     "tui_start": ("tui_start.py", [], []),

@@ -87,15 +87,21 @@ def _statements() -> dict[str, Any]:
             .group_by(delivery.c.status)
         )
 
+    def oldest(owner: Any) -> Any:
+        # Few rows wait at any time: the status index (ix_delivery_due) finds them.
+        return (
+            select(delivery.c.tenant_id, func.min(delivery.c.created_at))
+            .where(owner, delivery.c.status.in_(WAITING))
+            .group_by(delivery.c.tenant_id)
+        )
+
     return {
         "tenants": select(tenant.c.id).order_by(tenant.c.slug),
         "hour": hour(delivery.c.tenant_id.in_(ids)),
         "system_hour": hour(delivery.c.tenant_id.is_(None)),
         "system_counts": counts(delivery.c.tenant_id.is_(None)),
-        # Few rows wait at any time: the status index (ix_delivery_due) finds them.
-        "oldest": select(delivery.c.tenant_id, func.min(delivery.c.created_at))
-        .where(delivery.c.status.in_(WAITING))
-        .group_by(delivery.c.tenant_id),
+        "oldest": oldest(delivery.c.tenant_id.in_(ids)),
+        "system_oldest": oldest(delivery.c.tenant_id.is_(None)),
         "system_server": select(func.count())
         .select_from(ms)
         .where(ms.c.tenant_id.is_(None), ms.c.is_default.is_(True)),
@@ -121,7 +127,7 @@ def tenant_overview_rows(
         for owner, n, count in rows:
             hours.setdefault(owner, [0] * BUCKETS)[BUCKETS - 1 - int(n)] += int(count)
 
-    oldest = {owner: at for owner, at in connection.execute(statements["oldest"])}
+    oldest = dict(connection.execute(statements["system_oldest"]).all())
     add_hour(connection.execute(statements["system_hour"], hour_params))
     system_counts = dict(connection.execute(statements["system_counts"], {"since": since}).all())
     system_health = worst_health(connection.execute(home_statements()["system_health"]).all())
@@ -142,6 +148,7 @@ def tenant_overview_rows(
     if not tenant_ids:
         return rows
     add_hour(connection.execute(statements["hour"], {"ids": tenant_ids, **hour_params}))
+    oldest.update(connection.execute(statements["oldest"], {"ids": tenant_ids}).all())
     for tenant in home_details(connection, tenant_ids, now, failures=False):
         source = {"tenant": SOURCE_OWN, "system": SOURCE_SYSTEM}.get(
             tenant.server.source if tenant.server else "", SOURCE_NONE

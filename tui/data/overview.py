@@ -11,12 +11,13 @@ if TYPE_CHECKING:
 SPARKS = "▁▂▃▄▅▆▇█"
 
 
-def load(ctx: Context) -> list[OverviewRow]:
-    """The system's row first, then every tenant by slug (the local TUI sees every tenant)."""
+def load(ctx: Context, tenant_ids: list[int] | None = None) -> list[OverviewRow]:
+    """The system's row first, then every tenant by slug (the local TUI sees every tenant),
+    or only the tenants of `tenant_ids`."""
     from core.services.overview import tenant_overview_rows
 
     with ctx.session() as session:
-        return tenant_overview_rows(session=session)
+        return tenant_overview_rows(session=session, tenant_ids=tenant_ids)
 
 
 def sparkline(counts: tuple[int, ...]) -> str:
