@@ -11,7 +11,7 @@ from tests.tui.conftest import rows, seed, settle
 
 async def test_tenants_list_effective_servers_and_follows_changes(ctx, actor, make_app) -> None:
     seed(ctx, actor)
-    app = make_app()
+    app = make_app(start="tenants")  # the start page is the Overview
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         table = app.screen.query_one("#tenants", DataTable)
@@ -40,7 +40,7 @@ async def test_tenants_list_effective_servers_and_follows_changes(ctx, actor, ma
 
 async def test_picking_a_tenant_scopes_every_page(ctx, actor, make_app) -> None:
     seed(ctx, actor)
-    app = make_app()
+    app = make_app(start="tenants")
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         table = app.screen.query_one("#tenants", DataTable)
@@ -78,7 +78,7 @@ async def test_every_page_opens_with_its_digit_and_the_nav_bar(ctx, actor, make_
 
 
 async def test_add_a_tenant_from_the_tui(ctx, actor, make_app) -> None:
-    app = make_app()
+    app = make_app(start="tenants")
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
         await pilot.press("n")

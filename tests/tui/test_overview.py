@@ -171,3 +171,13 @@ async def test_enter_opens_the_tenant(ctx, acme_deliveries):
         await settle(pilot)
         assert app.scope == "globex"
         assert type(app.screen).__name__ in {"SettingsScreen", "NotConfiguredScreen"}
+
+
+def test_snapshot_at_80x24(snap_compare, ctx, acme_deliveries, monkeypatch) -> None:
+    """The page at 80x24: every column fits (short headers, "none" for not configured)."""
+    monkeypatch.setattr("tui.data.overview.age_text", lambda s: "—" if s is None else "3 min")
+
+    async def shown(pilot) -> None:
+        await settle(pilot)
+
+    assert snap_compare(MailbellApp(ctx), terminal_size=SIZE, run_before=shown)

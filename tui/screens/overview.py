@@ -180,7 +180,7 @@ class OverviewScreen(MainScreen):
 
     # -- showing ---------------------------------------------------------------------------
 
-    def visible(self) -> list[OverviewRow]:
+    def shown_rows(self) -> list[OverviewRow]:
         """The system first, then the tenants the filter keeps, in the chosen order."""
         needle = self.filter_text.casefold()
         tenants = [
@@ -194,7 +194,7 @@ class OverviewScreen(MainScreen):
 
     def _render_rows(self, *, rebuild: bool = False) -> None:
         table = self.query_one("#overview", HealthTable)
-        shown = self.visible()
+        shown = self.shown_rows()
         keys = [SYSTEM_KEY if r.is_system else r.slug for r in shown]
         current = [row.key.value for row in table.ordered_rows] if table.row_count else []
         if not rebuild and keys == current:
