@@ -88,20 +88,36 @@ def _statements() -> dict[str, Any]:
         )
 
     def oldest(owner: Any) -> Any:
-        # Few rows wait at any time: the status index (ix_delivery_due) finds them.
-        return (
-            select(delivery.c.tenant_id, func.min(delivery.c.created_at))
-            .where(owner, delivery.c.status.in_(WAITING))
-            .group_by(delivery.c.tenant_id)
+        """Each owner's oldest waiting delivery: its deliveries in creation order on
+        ix_delivery_tenant_created, up to the first waiting one. The status is wrapped so that
+        SQLite does not read every waiting row of every tenant on ix_delivery_due instead
+        (1 M deliveries, 4 % waiting: 74 ms for 40 tenants)."""
+        waiting = func.coalesce(delivery.c.status, "").in_(WAITING)
+        first = (
+            select(delivery.c.created_at)
+            .where(delivery.c.tenant_id == owner, waiting)
+            .order_by(delivery.c.created_at)
+            .limit(1)
+            .scalar_subquery()
         )
+        return select(owner, first)
+
+    system_oldest = select(
+        None,
+        select(delivery.c.created_at)
+        .where(delivery.c.tenant_id.is_(None), func.coalesce(delivery.c.status, "").in_(WAITING))
+        .order_by(delivery.c.created_at)
+        .limit(1)
+        .scalar_subquery(),
+    )
 
     return {
         "tenants": select(tenant.c.id).order_by(tenant.c.slug),
         "hour": hour(delivery.c.tenant_id.in_(ids)),
         "system_hour": hour(delivery.c.tenant_id.is_(None)),
         "system_counts": counts(delivery.c.tenant_id.is_(None)),
-        "oldest": oldest(delivery.c.tenant_id.in_(ids)),
-        "system_oldest": oldest(delivery.c.tenant_id.is_(None)),
+        "oldest": oldest(tenant.c.id).where(tenant.c.id.in_(ids)),
+        "system_oldest": system_oldest,
         "system_server": select(func.count())
         .select_from(ms)
         .where(ms.c.tenant_id.is_(None), ms.c.is_default.is_(True)),
