@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import bindparam, case, func, select
+from sqlalchemy import bindparam, case, func, null, select
 from sqlmodel import Session
 
 from core.models._common import utcnow
@@ -103,7 +103,7 @@ def _statements() -> dict[str, Any]:
         return select(owner, first)
 
     system_oldest = select(
-        None,
+        null(),
         select(delivery.c.created_at)
         .where(delivery.c.tenant_id.is_(None), func.coalesce(delivery.c.status, "").in_(WAITING))
         .order_by(delivery.c.created_at)
