@@ -40,6 +40,7 @@ from core.db_busy import database_busy
 from core.errors import (
     Conflict,
     DeliveryError,
+    Forbidden,
     MailbellError,
     NotConfigured,
     NotFound,
@@ -150,6 +151,8 @@ def _answer(exc: BaseException, request: web.Request, request_id: str) -> web.Re
         return json_error(400, exc.message, field=exc.field)
     if isinstance(exc, NotFound):
         return json_error(404, exc.message)
+    if isinstance(exc, Forbidden):
+        return json_error(403, exc.message)
     if isinstance(exc, Conflict):
         return json_error(409, exc.message)
     if isinstance(exc, NotConfigured):

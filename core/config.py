@@ -76,6 +76,14 @@ class Settings(BaseSettings):
     attachment_max_bytes: int = Field(default=10 * 1024 * 1024, ge=1)
     attachment_fetch_timeout_s: float = Field(default=15.0, gt=0)
     message_max_bytes: int = Field(default=25 * 1024 * 1024, ge=1024)
+    # The SSH console (`mailbell ssh`): its keys file and host key (default: in the data
+    # directory), how many sessions at once, how long an idle one stays open, and how many
+    # failed logins an address may make in a minute before its connections are refused.
+    ssh_authorized_keys: Path | None = None
+    ssh_host_key: Path | None = None
+    ssh_max_sessions: int = Field(default=32, ge=1)
+    ssh_idle_s: float = Field(default=3600.0, gt=0)
+    ssh_auth_failures_per_minute: int = Field(default=10, ge=1)
 
     @property
     def effective_database_url(self) -> str:
@@ -84,6 +92,14 @@ class Settings(BaseSettings):
     @property
     def key_file(self) -> Path:
         return self.home / "secret.key"
+
+    @property
+    def ssh_keys_file(self) -> Path:
+        return self.ssh_authorized_keys or self.home / "ssh_authorized_keys"
+
+    @property
+    def ssh_host_key_file(self) -> Path:
+        return self.ssh_host_key or self.home / "ssh_host_ed25519_key"
 
     @property
     def slack_admin_ids(self) -> list[str]:

@@ -36,6 +36,11 @@ class NotFound(MailbellError):
     """The named tenant, server, account, template or delivery does not exist."""
 
 
+class Forbidden(MailbellError):
+    """The acting person's role does not allow this (a viewer saving, a tenant admin reaching
+    another tenant or the system). Nothing was changed."""
+
+
 class Conflict(MailbellError):
     """The thing exists already, or the change collides with existing state."""
 

@@ -331,3 +331,17 @@ CONNECTION_STEP_LABELS: Final = MappingProxyType(
 
 def connection_step_label(step: str) -> str:
     return CONNECTION_STEP_LABELS.get(step, step.upper())
+
+
+class Role(StrEnum):
+    """What a console session (an SSH key, `mailbell tui --as NAME`) may do."""
+
+    SYSTEM_ADMIN = "system-admin"  # everything, as plain local `mailbell tui`
+    TENANT_ADMIN = "tenant-admin"  # read and change its listed tenants only
+    VIEWER = "viewer"  # read only: every tenant, or its listed tenants
+
+
+# The SSH console (`mailbell ssh`): key names, and its limits' defaults.
+SSH_KEY_NAME_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
+SSH_MAX_SESSIONS_DEFAULT: Final = 32
+SSH_IDLE_S_DEFAULT: Final = 3600.0

@@ -58,12 +58,18 @@ app.command("demo")(demo.demo)
 @app.command("tui")
 def tui(
     tenant: str | None = typer.Option(None, "--tenant", help="Open straight into a tenant."),
+    as_key: str | None = typer.Option(
+        None,
+        "--as",
+        metavar="NAME",
+        help="Act as the SSH key NAME (`mailbell ssh key list`): its role and tenants only.",
+    ),
 ) -> None:
     """The terminal UI (embedded SQLite database unless MAILBELL_DATABASE_URL is set)."""
     from mailbell.commands._common import context
     from tui.app import run_tui
 
-    run_tui(context, tenant_slug=tenant)
+    run_tui(context, tenant_slug=tenant, as_key=as_key)
 
 
 def _is_database_error(exc: BaseException) -> bool:

@@ -225,9 +225,22 @@ class MailbellApp(SavesScreenshots, DeliveryWatch, ChangeWatch):
 
     # -- scope -----------------------------------------------------------------------------
 
-    def set_scope(self, slug: str | None) -> None:
-        """Work on the system (None) or on tenant `slug`; every page reloads when next shown."""
+    def set_scope(self, slug: str | None) -> bool:
+        """Work on the system (None) or on tenant `slug`; every page reloads when next shown.
+        Refused (False, and said) when this session's role may not see that scope."""
+        from tui.runtime import grant
+
+        allowed = grant()
+        if not allowed.may_read(slug):
+            what = "the system's pages" if slug is None else f"tenant {slug}"
+            self.notify(
+                f"This session is a {allowed.describe()}: {what} are not yours to open.",
+                title="not allowed",
+                severity="warning",
+            )
+            return False
         self.scope = slug
+        return True
 
     def watch_scope(self, _old: str | None, _new: str | None) -> None:
         self.scope_version += 1
@@ -237,7 +250,11 @@ class MailbellApp(SavesScreenshots, DeliveryWatch, ChangeWatch):
             screen.sync_scope()
 
     def _update_sub_title(self) -> None:
-        self.sub_title = "system" if self.scope is None else f"tenant {self.scope}"
+        from tui.runtime import session_label
+
+        where = "system" if self.scope is None else f"tenant {self.scope}"
+        who = session_label()
+        self.sub_title = f"{where} · {who}" if who else where
 
     # -- actions ---------------------------------------------------------------------------
 
@@ -269,16 +286,19 @@ class MailbellApp(SavesScreenshots, DeliveryWatch, ChangeWatch):
         self.run_worker(run(), group="palette", exit_on_error=False)
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
+        from tui.runtime import grant
+
         yield from super().get_system_commands(screen)
         yield SystemCommand("Help", "Every key of this page and of the app", self.action_help)
         yield SystemCommand(
             "Light/dark theme", "Switch between light and dark", self.action_toggle_dark
         )
-        yield SystemCommand(
-            "Work on the system",
-            "System mail servers, settings, templates",
-            lambda: self.set_scope(None),
-        )
+        if grant().may_read(None):
+            yield SystemCommand(
+                "Work on the system",
+                "System mail servers, settings, templates",
+                lambda: self.set_scope(None),
+            )
         for slug in self.tenant_slugs:
             yield SystemCommand(
                 f"Work on tenant {slug}",
@@ -313,12 +333,17 @@ def run_tui(
     *,
     tenant_slug: str | None = None,
     demo: DemoOptions | None = None,
+    as_key: str | None = None,
 ) -> None:
     """Open the UI; an unknown `--tenant` is refused before the screen opens.
 
     `ctx` may be a Context or a function building one: without `--tenant`, the first frame
-    is then painted before the database is opened, and the data follows.
+    is then painted before the database is opened, and the data follows. `as_key`: act as the
+    SSH key of that name (its role and tenants, core/access.py); such a session that may not
+    see the system starts on its first tenant.
     """
+    if as_key is not None:
+        tenant_slug = _enter_as(ctx, as_key, tenant_slug)
     if callable(ctx):
         if tenant_slug is None:
             MailbellApp(context_factory=ctx, demo=demo).run()
@@ -329,3 +354,28 @@ def run_tui(
 
         check_exists(ctx, tenant_slug)
     MailbellApp(ctx, tenant_slug=tenant_slug, demo=demo).run()
+
+
+def _enter_as(ctx: Context | Callable[[], Context], name: str, slug: str | None) -> str | None:
+    """Become key `name` for this process; the scope to start in."""
+    import os
+
+    from core.access import require_read
+    from core.config import load_settings
+    from core.errors import NotFound
+    from tui.data.session import SSH_CLIENT_ENV, first_tenant, key_actor
+    from tui.runtime import set_session_actor
+
+    settings = ctx.settings if not callable(ctx) else load_settings()
+    actor = key_actor(settings, name, os.environ.get(SSH_CLIENT_ENV))
+    set_session_actor(actor)
+    if slug is not None:
+        require_read(actor.grant, slug)
+        return slug
+    if actor.grant.may_read(None):
+        return None
+    context = ctx() if callable(ctx) else ctx
+    start = first_tenant(context)
+    if start is None:
+        raise NotFound(f"the key {name!r} ({actor.grant.describe()}) covers no existing tenant")
+    return start

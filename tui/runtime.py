@@ -13,21 +13,61 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from sqlmodel import Session
 
+    from core.access import Grant
     from core.models.tenancy import Tenant
     from core.services.audit import Actor
 
 log = logging.getLogger("mailbell.tui")
 
+# Who this TUI process acts as: set once at start by `mailbell tui --as NAME` (and so by every
+# SSH session, each its own process); None is the local login, a system admin.
+_session_actor: Actor | None = None
+
+
+def set_session_actor(actor: Actor | None) -> None:
+    global _session_actor
+    _session_actor = actor
+
 
 def actor() -> Actor:
-    """The person at the terminal, as the audit log records them (source `tui`)."""
+    """The person at the terminal, as the audit log records them: an SSH key's name (with the
+    client's address over SSH), or the local login (source `tui`)."""
+    if _session_actor is not None:
+        return _session_actor
     from core.services.audit import local_actor
 
     return local_actor("tui")
 
 
-def owner(session: Session, slug: str | None) -> Tenant | None:
-    """The tenant a scope names, or None for the system scope."""
+def grant() -> Grant:
+    """What this session's role allows (core/access.py)."""
+    if _session_actor is not None:
+        return _session_actor.grant
+    from core.access import SYSTEM_ADMIN
+
+    return SYSTEM_ADMIN
+
+
+def session_label() -> str:
+    """Who this session is, for the header: empty for the local login (a system admin)."""
+    if _session_actor is None:
+        return ""
+    return f"{_session_actor.name} ({_session_actor.grant.describe()})"
+
+
+def require_system_admin(what: str) -> None:
+    """Forbidden unless this session is a system admin: for what exists only system-wide."""
+    from core.access import require_system_admin as require
+
+    require(grant(), what)
+
+
+def owner(session: Session, slug: str | None, *, write: bool = False) -> Tenant | None:
+    """The tenant a scope names, or None for the system scope; Forbidden when this session's
+    role may not read it (or, with `write`, change it)."""
+    from core.access import require_read, require_write
+
+    (require_write if write else require_read)(grant(), slug)
     if slug is None:
         return None
     from core.services.tenants import get_tenant

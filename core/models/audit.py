@@ -10,7 +10,7 @@ from sqlmodel import Field, SQLModel
 
 from core.models._common import utcnow
 
-SOURCES = ("tui", "slack", "api", "cli")
+SOURCES = ("tui", "slack", "api", "cli", "ssh")
 
 
 class AuditEntry(SQLModel, table=True):

@@ -9,6 +9,7 @@ from dataclasses import dataclass
 
 from sqlmodel import Session, col, select
 
+from core.access import SYSTEM_ADMIN, Grant, require_write
 from core.errors import ValidationError
 from core.models.audit import SOURCES, AuditEntry, AuditEntryRead
 
@@ -26,6 +27,10 @@ class Actor:
     name: str
     source: str
     tenant_scoped: bool = False
+    # What a console session's role allows (core/access.py); every audited change is checked
+    # against it. The other front ends' actors carry the system admin's grant: tokens and Slack
+    # admins are authorized before an actor is made.
+    grant: Grant = SYSTEM_ADMIN
 
     def __post_init__(self) -> None:
         if self.source not in SOURCES:
@@ -53,7 +58,10 @@ def record(
     """Add an audit entry to the session; the caller's commit writes it with the change itself.
 
     `fields` are names only: callers pass the names of changed fields, never their values.
+    Raises Forbidden, before anything is added, when the actor's grant does not cover `tenant`:
+    the caller's transaction then rolls back with the change it was about to record.
     """
+    require_write(actor.grant, tenant)
     entry = AuditEntry(
         actor=actor.name,
         source=actor.source,

@@ -20,8 +20,8 @@ class AccountsView:
     servers: dict[int, str]
 
 
-def _tenant(session: Any, slug: str) -> Any:
-    tenant = owner(session, slug)
+def _tenant(session: Any, slug: str, *, write: bool = False) -> Any:
+    tenant = owner(session, slug, write=write)
     assert tenant is not None, "email accounts belong to a tenant"
     return tenant
 
@@ -68,7 +68,7 @@ def save(ctx: Context, slug: str, account_id: int | None, data: dict[str, Any]) 
     data = dict(data)
     make_default = data.pop("is_default", False)
     with ctx.session() as session:
-        tenant = _tenant(session, slug)
+        tenant = _tenant(session, slug, write=True)
         if account_id is None:
             account = create_email_account(
                 session=session,
@@ -98,7 +98,10 @@ def make_default(ctx: Context, slug: str, account_id: int) -> str:
 
     with ctx.session() as session:
         return set_default_email_account(
-            session=session, tenant=_tenant(session, slug), account_id=account_id, actor=actor()
+            session=session,
+            tenant=_tenant(session, slug, write=True),
+            account_id=account_id,
+            actor=actor(),
         ).email
 
 
@@ -107,16 +110,38 @@ def delete(ctx: Context, slug: str, account_id: int) -> None:
 
     with ctx.session() as session:
         delete_email_account(
-            session=session, tenant=_tenant(session, slug), account_id=account_id, actor=actor()
+            session=session,
+            tenant=_tenant(session, slug, write=True),
+            account_id=account_id,
+            actor=actor(),
         )
 
 
 async def sync(ctx: Context, account_id: int, progress: Any) -> Any:
     """Sync the account's inbox now ("sync now": also when scheduled syncs are stopped);
     `progress(done, total)` is called as messages arrive."""
+    import asyncio
+
     from core.services.inbound import sync_account
 
+    await asyncio.to_thread(_require_write, ctx, account_id)
     return await sync_account(ctx=ctx, account_id=account_id, progress=progress, manual=True)
+
+
+def _require_write(ctx: Context, account_id: int) -> None:
+    """A sync stores messages: only a session that may change the account's tenant runs one."""
+    from core.access import require_write
+    from core.errors import NotFound
+    from core.models.mail import EmailAccount
+    from core.models.tenancy import Tenant
+    from tui.runtime import grant
+
+    with ctx.session() as session:
+        account = session.get(EmailAccount, account_id)
+        tenant = session.get(Tenant, account.tenant_id) if account is not None else None
+        if tenant is None:
+            raise NotFound(f"no email account has id {account_id}")
+        require_write(grant(), tenant.slug)
 
 
 def load_messages(ctx: Context, slug: str, account_id: int) -> list[dict[str, Any]]:

@@ -11,8 +11,11 @@ LIMIT = 500
 
 
 def load_entries(ctx: Context, slug: str | None) -> list[dict[str, Any]]:
+    from core.access import require_read
     from core.services.audit import list_entries
+    from tui.runtime import grant
 
+    require_read(grant(), slug)
     with ctx.session() as session:
         return [
             {

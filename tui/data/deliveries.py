@@ -57,7 +57,7 @@ def retry(ctx: Context, slug: str | None, delivery_id: int) -> int:
             box=ctx.box,
             delivery_id=delivery_id,
             actor=actor(),
-            tenant=owner(session, slug),
+            tenant=owner(session, slug, write=True),
         )
     return delivery_id
 
@@ -72,7 +72,7 @@ def resend(ctx: Context, slug: str | None, delivery_id: int, to: str | None) -> 
             box=ctx.box,
             delivery_id=delivery_id,
             actor=actor(),
-            tenant=owner(session, slug),
+            tenant=owner(session, slug, write=True),
             to=to,
         )
     return copy.id

@@ -1,7 +1,7 @@
 """Health of what mailbell watches: every subject's state, one subject's history, and the actions
 the Health page offers (check now, mute, sync an account, re-authorize a server).
 
-The local TUI acts as a system administrator: it reads and acts on every owner's subjects.
+A session sees and acts on the subjects its role covers (core/access.py): a system admin all.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from core.vocabulary import HealthKind, HealthState
 from tui.data.wording import for_tui
-from tui.runtime import actor, owner
+from tui.runtime import actor, grant, owner, require_system_admin
 
 if TYPE_CHECKING:
     from core.context import Context
@@ -36,11 +36,13 @@ def kind_label(kind: str) -> str:
 
 
 def load(ctx: Context) -> list[HealthRead]:
-    """Every subject the person at the terminal may see (all of them: system first)."""
+    """Every subject this session's role may see (a system admin: all of them, system first)."""
     from core.services.health import get_health
 
+    allowed = grant()
     with ctx.session() as session:
-        return [_worded(read) for read in get_health(session=session)]
+        reads = get_health(session=session)
+    return [_worded(read) for read in reads if allowed.may_read(read.tenant)]
 
 
 def _worded(read: HealthRead) -> HealthRead:
@@ -65,10 +67,12 @@ def critical(reads: list[HealthRead]) -> list[HealthRead]:
 
 def detail(ctx: Context, key: str) -> tuple[HealthRead, list[HealthChangeRead]]:
     """The subject and its state changes, newest first."""
+    from core.access import require_read
     from core.services.health import subject_detail
 
     with ctx.session() as session:
         read, changes = subject_detail(session=session, key=key, limit=HISTORY_LIMIT)
+    require_read(grant(), read.tenant)
     return _worded(read), [
         change.model_copy(update={"reason": for_tui(change.reason)}) for change in changes
     ]
@@ -76,9 +80,12 @@ def detail(ctx: Context, key: str) -> tuple[HealthRead, list[HealthChangeRead]]:
 
 def mute(ctx: Context, key: str, hours: float = MUTE_HOURS) -> HealthRead:
     """Silence the subject's alerts and reminders for `hours` (0: unmute); audited."""
-    from core.services.health import mute_subject
+    from core.access import require_write
+    from core.services.health import mute_subject, subject_detail
 
     with ctx.session() as session:
+        subject, _ = subject_detail(session=session, key=key, limit=0)
+        require_write(grant(), subject.tenant)
         return _worded(mute_subject(session=session, key=key, hours=hours, actor=actor()))
 
 
@@ -91,6 +98,8 @@ async def check(ctx: Context, tenant: str | None = None, *, system: bool = False
         with ctx.session() as session:
             return owner(session, tenant)
 
+    if tenant is None:
+        require_system_admin("checking the system's and every tenant's subjects")
     found = await asyncio.to_thread(resolve) if tenant is not None else None
     return [_worded(read) for read in await check_now(ctx, tenant=found, system=system)]
 

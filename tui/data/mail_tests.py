@@ -19,7 +19,7 @@ if TYPE_CHECKING:
 
 def _owner(ctx: Context, slug: str | None) -> Tenant | None:
     with ctx.session() as session:
-        return owner(session, slug)
+        return owner(session, slug, write=True)
 
 
 async def connection_test(

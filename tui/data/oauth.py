@@ -20,7 +20,7 @@ def start(ctx: Context, slug: str | None, server_id: int) -> OAuthStart:
             session=session,
             settings=ctx.settings,
             box=ctx.box,
-            tenant=owner(session, slug),
+            tenant=owner(session, slug, write=True),
             server_id=server_id,
         )
 

@@ -48,7 +48,7 @@ def save(ctx: Context, slug: str | None, server_id: int | None, changes: dict[st
     from core.services.mail_servers import create_mail_server, update_mail_server
 
     with ctx.session() as session:
-        tenant = owner(session, slug)
+        tenant = owner(session, slug, write=True)
         if server_id is None:
             server = create_mail_server(
                 session=session,
@@ -74,7 +74,10 @@ def make_default(ctx: Context, slug: str | None, server_id: int) -> str:
 
     with ctx.session() as session:
         done = set_default_mail_server(
-            session=session, tenant=owner(session, slug), server_id=server_id, actor=actor()
+            session=session,
+            tenant=owner(session, slug, write=True),
+            server_id=server_id,
+            actor=actor(),
         )
         return done.name
 
@@ -84,7 +87,7 @@ def delete(ctx: Context, slug: str | None, server_id: int) -> str:
     from core.services.mail_servers import delete_mail_server, get_mail_server
 
     with ctx.session() as session:
-        tenant = owner(session, slug)
+        tenant = owner(session, slug, write=True)
         name = get_mail_server(session=session, tenant=tenant, server_id=server_id).name
         result = delete_mail_server(
             session=session, tenant=tenant, server_id=server_id, actor=actor()

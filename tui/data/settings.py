@@ -52,7 +52,7 @@ def save(ctx: Context, slug: str | None, changes: dict[str, Any]) -> None:
     from core.services.notifications import update_notification_settings
 
     with ctx.session() as session:
-        tenant = owner(session, slug)
+        tenant = owner(session, slug, write=True)
         update_notification_settings(
             session=session,
             box=ctx.box,

@@ -6,7 +6,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tui.runtime import actor, owner
+from tui.runtime import actor, owner, require_system_admin
 
 if TYPE_CHECKING:
     from core.context import Context
@@ -23,6 +23,7 @@ class SlackView:
 
 
 def load(ctx: Context, slug: str | None) -> SlackView:
+    require_system_admin("the Slack page")
     from core.services.slack import list_links, routable_events, short_name
     from core.services.slack_admins import list_admins
     from core.services.slack_inbox import list_inbox_routes
@@ -37,6 +38,7 @@ def load(ctx: Context, slug: str | None) -> SlackView:
 
 
 def link(ctx: Context, team: str, channel: str, tenant: str) -> str:
+    require_system_admin("the Slack page")
     from core.services.slack import link_channel
 
     with ctx.session() as session:
@@ -47,6 +49,7 @@ def link(ctx: Context, team: str, channel: str, tenant: str) -> str:
 
 
 def unlink(ctx: Context, team_id: str, channel_id: str) -> str:
+    require_system_admin("the Slack page")
     from core.services.slack import unlink_channel
 
     with ctx.session() as session:
@@ -56,6 +59,7 @@ def unlink(ctx: Context, team_id: str, channel_id: str) -> str:
 
 def save_routes(ctx: Context, channel: Any, chosen: set[str], order: list[str]) -> str:
     """Make `channel` mirror exactly `chosen` (event names, or ALL); `order` is the catalogue's."""
+    require_system_admin("the Slack page")
     from core.errors import NotFound
     from core.services.slack import add_routes, get_link, remove_routes
 
@@ -83,6 +87,7 @@ def save_routes(ctx: Context, channel: Any, chosen: set[str], order: list[str]) 
 
 
 def remove_inbox_route(ctx: Context, route: Any) -> str:
+    require_system_admin("the Slack page")
     from core.services.slack_inbox import remove_inbox_route_by_id
 
     with ctx.session() as session:
@@ -94,6 +99,7 @@ def remove_inbox_route(ctx: Context, route: Any) -> str:
 
 
 def add_admin(ctx: Context, slug: str | None, user: str, team: str) -> str:
+    require_system_admin("the Slack page")
     from core.services.slack_admins import add_admin
 
     with ctx.session() as session:
@@ -104,6 +110,7 @@ def add_admin(ctx: Context, slug: str | None, user: str, team: str) -> str:
 
 
 def remove_admin(ctx: Context, slug: str | None, user_id: str) -> str:
+    require_system_admin("the Slack page")
     from core.services.slack_admins import remove_admin
 
     who = "the system" if slug is None else f"tenant {slug}"

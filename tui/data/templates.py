@@ -107,7 +107,7 @@ def emit_sample(ctx: Context, slug: str | None, name: str) -> str:
     # The sample as PortSIP would send it: its files' bytes included (a dumped payload has none).
     data = dict(get_template(name).sample)
     with ctx.session() as session:
-        tenant = owner(session, slug)
+        tenant = owner(session, slug, write=True)
         result = emit(session=session, box=ctx.box, tenant=tenant, event=name, data=data)
         states = [
             f"#{d.id} {d.status}" + (f" ({d.last_error})" if d.last_error else "")
@@ -214,7 +214,7 @@ def save_template(
     from core.services.templates import create_custom_template, update_custom_template
 
     with ctx.session() as session:
-        tenant = owner(session, slug)
+        tenant = owner(session, slug, write=True)
         if custom:
             update_custom_template(
                 session=session,
@@ -242,5 +242,9 @@ def reset_template(ctx: Context, slug: str | None, name: str, locale: str = "") 
 
     with ctx.session() as session:
         delete_custom_template(
-            session=session, tenant=owner(session, slug), name=name, locale=locale, actor=actor()
+            session=session,
+            tenant=owner(session, slug, write=True),
+            name=name,
+            locale=locale,
+            actor=actor(),
         )

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
-from tui.runtime import actor
+from tui.runtime import actor, grant, require_system_admin
 
 if TYPE_CHECKING:
     from core.context import Context
@@ -25,9 +25,12 @@ def load_rows(ctx: Context) -> tuple[list[TenantRow], str]:
     from core.services.notifications import get_notification_settings
     from core.services.tenants import list_tenants
 
+    allowed = grant()
     with ctx.session() as session:
         rows = []
         for tenant in list_tenants(session=session):
+            if not allowed.may_read(tenant.slug):
+                continue
             effective = resolve_effective_server(session=session, tenant=tenant)
             server = effective.server
             rows.append(
@@ -73,7 +76,7 @@ def slugs(ctx: Context) -> list[str]:
     from core.services.tenants import list_tenants
 
     with ctx.session() as session:
-        return [t.slug for t in list_tenants(session=session)]
+        return grant().visible(t.slug for t in list_tenants(session=session))
 
 
 def slug_error(slug: str) -> str | None:
@@ -88,5 +91,6 @@ def slug_error(slug: str) -> str | None:
 def create(ctx: Context, slug: str, name: str | None) -> str:
     from core.services.tenants import create_tenant
 
+    require_system_admin("adding a tenant")
     with ctx.session() as session:
         return create_tenant(session=session, slug=slug, name=name, actor=actor()).slug

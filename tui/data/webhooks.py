@@ -29,7 +29,11 @@ def add(
     data = WebhookCreate(url=url, secret=secret or None, events=events)
     with ctx.session() as session:
         return add_webhook(
-            session=session, box=ctx.box, tenant=owner(session, slug), data=data, actor=actor()
+            session=session,
+            box=ctx.box,
+            tenant=owner(session, slug, write=True),
+            data=data,
+            actor=actor(),
         )
 
 
@@ -38,13 +42,16 @@ def remove(ctx: Context, slug: str | None, webhook_id: int) -> WebhookRead:
 
     with ctx.session() as session:
         return remove_webhook(
-            session=session, tenant=owner(session, slug), webhook_id=webhook_id, actor=actor()
+            session=session,
+            tenant=owner(session, slug, write=True),
+            webhook_id=webhook_id,
+            actor=actor(),
         )
 
 
 def _owner(ctx: Context, slug: str | None) -> Tenant | None:
     with ctx.session() as session:
-        return owner(session, slug)
+        return owner(session, slug, write=True)
 
 
 async def test(ctx: Context, slug: str | None, webhook_id: int) -> WebhookTestResult:

@@ -58,6 +58,9 @@ async def deliver_now(ctx: Context) -> Delivered:
     import asyncio
 
     from core.pipeline.worker import Worker
+    from tui.runtime import require_system_admin
+
+    require_system_admin("delivering every tenant's queued mail from this session")
 
     worker = Worker(ctx, max_in_flight=8, pool_size=1)
     try:

@@ -149,8 +149,8 @@ class TenantsScreen(MainScreen):
         """Switch the scope and stay: the new scope reloads this page (its mark moves)."""
         if slug == self.slug:
             self.sync_scope(force=True)
-        else:
-            self.mb.set_scope(slug)
+        elif not self.mb.set_scope(slug):
+            return  # this session's role does not reach it: set_scope said so
         self.notify(f"Working on {'the system' if slug is None else 'tenant ' + slug}", timeout=3)
 
     def action_new(self) -> None:
