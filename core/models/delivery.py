@@ -62,7 +62,9 @@ class Delivery(SQLModel, table=True):
         # The worker's claim: due rows by time. A lease's expiry is stored in next_attempt_at,
         # so rows of a killed worker come due through the same index.
         Index("ix_delivery_due", "status", "next_attempt_at"),
-        Index("ix_delivery_tenant_created", "tenant_id", "created_at"),
+        # Per tenant by time; the status makes the 24 h counts by status (Overview, Slack
+        # Home) an index-only read (migration 0019).
+        Index("ix_delivery_tenant_created", "tenant_id", "created_at", "status"),
         # Deleting an event (retention, tenant deletion) looks up its deliveries by this.
         Index("ix_delivery_event", "event_id"),
         # ids are never reused on SQLite (migration 0009)
