@@ -270,11 +270,15 @@ class SettingsScreen(MainScreen):
         if field == "recipients":
             self.query_one("#recipients", RecipientsEditor).show_error(message_of(exc))
             message.prevent_default()
-        elif self.query_one("#delivery-settings", DeliverySettings).show_error(
-            field, message_of(exc)
-        ) or self.query_one("#locality-settings", LocalitySettings).show_error(
-            field, message_of(exc)
+        elif field is not None and (
+            self.query_one("#delivery-settings", DeliverySettings).show_error(
+                field, message_of(exc)
+            )
+            or self.query_one("#locality-settings", LocalitySettings).show_error(
+                field, message_of(exc)
+            )
         ):
+            # A refusal without a field (a role's, the database's) is left for the notification.
             message.prevent_default()
         elif field and field.startswith("notify_"):
             error = self.query_one("#toggle-error", Static)
