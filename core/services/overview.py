@@ -5,14 +5,17 @@ of set-based statements for all tenants together, never one per tenant. The serv
 24 h count statements are `core.services.slack_home`'s (the Slack App Home reads the same facts);
 this module adds the last hour in 5-minute buckets and the oldest waiting delivery.
 
-The counts read by `ix_delivery_tenant_created` (tenant_id, created_at): `tenant_id IN (...)`
-with a `created_at` lower bound, so a tenant's older deliveries are never read. The system's own
-deliveries (tenant_id NULL) are read on the same index with `IS NULL`.
+The counts read by `ix_delivery_tenant_created` (tenant_id, created_at, status): `tenant_id IN
+(...)` with a `created_at` lower bound, so a tenant's older deliveries are never read, and with
+the status in the index no row of the table is (1,000 tenants, 500,000 deliveries in the day:
+the 24 h counts took 870 ms on SQLite reading each row, 105 ms from the index; migration 0019).
+The system's own deliveries (tenant_id NULL) are read on the same index with `IS NULL`.
 """
 
 from __future__ import annotations
 
 import functools
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -112,7 +115,7 @@ def _statements() -> dict[str, Any]:
     )
 
     return {
-        "tenants": select(tenant.c.id).order_by(tenant.c.slug),
+        "tenants": select(tenant.c.id, tenant.c.slug).order_by(tenant.c.slug),
         "hour": hour(delivery.c.tenant_id.in_(ids)),
         "system_hour": hour(delivery.c.tenant_id.is_(None)),
         "system_counts": counts(delivery.c.tenant_id.is_(None)),
@@ -125,51 +128,35 @@ def _statements() -> dict[str, Any]:
 
 
 def tenant_overview_rows(
-    *, session: Session, tenant_ids: list[int] | None = None, now: datetime | None = None
+    *,
+    session: Session,
+    tenant_ids: list[int] | None = None,
+    slugs: Collection[str] | None = None,
+    system: bool = True,
+    now: datetime | None = None,
 ) -> list[OverviewRow]:
-    """The system's row, then every tenant's (or those of `tenant_ids`) by slug."""
+    """The system's row (unless `system` is False), then the tenants' by slug: those of
+    `tenant_ids` when given, else those of `slugs` (a session's role; None: every tenant)."""
     now = now or utcnow()
     statements = _statements()
     connection = session.connection()
     if tenant_ids is None:
-        tenant_ids = [row[0] for row in connection.execute(statements["tenants"])]
-    since = now - WINDOW
-    thresholds = {f"b{n}": now - BUCKET * (n + 1) for n in range(BUCKETS - 1)}
-    hour_params = {"hour": now - BUCKET * BUCKETS, "now": now, **thresholds}
-
-    hours: dict[int | None, list[int]] = {}
-
-    def add_hour(rows: Any) -> None:
-        for owner, n, count in rows:
-            hours.setdefault(owner, [0] * BUCKETS)[BUCKETS - 1 - int(n)] += int(count)
-
-    oldest = dict(connection.execute(statements["system_oldest"]).all())
-    add_hour(connection.execute(statements["system_hour"], hour_params))
-    system_counts = dict(connection.execute(statements["system_counts"], {"since": since}).all())
-    system_health = worst_health(connection.execute(home_statements()["system_health"]).all())
-    has_system = bool(connection.execute(statements["system_server"]).scalar())
-    rows = [
-        _row(
-            None,
-            "",
-            "System",
-            SOURCE_OWN if has_system else SOURCE_NONE,
-            system_health,
-            {str(k): int(v) for k, v in system_counts.items()},
-            hours.get(None),
-            oldest.get(None),
-            now,
-        )
-    ]
+        tenant_ids = [
+            tenant_id
+            for tenant_id, slug in connection.execute(statements["tenants"])
+            if slugs is None or slug in slugs
+        ]
+    rows = [_system_row(connection, now)] if system else []
     if not tenant_ids:
         return rows
-    add_hour(connection.execute(statements["hour"], {"ids": tenant_ids, **hour_params}))
-    oldest.update(connection.execute(statements["oldest"], {"ids": tenant_ids}).all())
+    hours = _hours(connection.execute(statements["hour"], {"ids": tenant_ids, **_hour(now)}))
+    oldest = dict(connection.execute(statements["oldest"], {"ids": tenant_ids}).all())
+    tenants = []
     for tenant in home_details(connection, tenant_ids, now, failures=False):
         source = {"tenant": SOURCE_OWN, "system": SOURCE_SYSTEM}.get(
             tenant.server.source if tenant.server else "", SOURCE_NONE
         )
-        rows.append(
+        tenants.append(
             OverviewRow(
                 tenant_id=tenant.id,
                 slug=tenant.slug,
@@ -183,8 +170,42 @@ def tenant_overview_rows(
                 oldest_queued=_age(oldest.get(tenant.id), now),
             )
         )
-    rows[1:] = sorted(rows[1:], key=lambda r: r.slug)
-    return rows
+    return rows + sorted(tenants, key=lambda r: r.slug)
+
+
+def _system_row(connection: Any, now: datetime) -> OverviewRow:
+    """The system's own deliveries (tenant_id NULL), health and server."""
+    statements = _statements()
+    hours = _hours(connection.execute(statements["system_hour"], _hour(now)))
+    oldest = connection.execute(statements["system_oldest"]).one()[1]
+    counts = connection.execute(statements["system_counts"], {"since": now - WINDOW}).all()
+    health = worst_health(connection.execute(home_statements()["system_health"]).all())
+    has_server = bool(connection.execute(statements["system_server"]).scalar())
+    return _row(
+        None,
+        "",
+        "System",
+        SOURCE_OWN if has_server else SOURCE_NONE,
+        health,
+        {str(k): int(v) for k, v in counts},
+        hours.get(None),
+        oldest,
+        now,
+    )
+
+
+def _hour(now: datetime) -> dict[str, datetime]:
+    """The last hour's bounds and its buckets' thresholds, newest first."""
+    thresholds = {f"b{n}": now - BUCKET * (n + 1) for n in range(BUCKETS - 1)}
+    return {"hour": now - BUCKET * BUCKETS, "now": now, **thresholds}
+
+
+def _hours(rows: Any) -> dict[int | None, list[int]]:
+    """(owner, bucket, count) rows as each owner's BUCKETS counts, oldest first."""
+    hours: dict[int | None, list[int]] = {}
+    for owner, n, count in rows:
+        hours.setdefault(owner, [0] * BUCKETS)[BUCKETS - 1 - int(n)] += int(count)
+    return hours
 
 
 def _row(

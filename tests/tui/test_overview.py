@@ -13,11 +13,13 @@ from core.models.delivery import Delivery
 from core.services.overview import BUCKETS, tenant_overview_rows
 from core.services.tenants import get_tenant
 from core.vocabulary import DeliveryStatus
+from tests.support.console_keys import add_console_key
 from tests.support.factories import make_tenant
 from tests.tui.conftest import rows, screen_text, seed, settle
 from tests.tui.test_deliveries import emit_for, enable
-from tui.app import MailbellApp
+from tui.app import MailbellApp, _enter_as
 from tui.data.overview import age_text, sparkline
+from tui.runtime import set_session_actor
 from tui.screens.overview import OverviewScreen
 
 SIZE = (80, 24)
@@ -181,3 +183,25 @@ def test_snapshot_at_80x24(snap_compare, ctx, acme_deliveries, monkeypatch) -> N
         await settle(pilot)
 
     assert snap_compare(MailbellApp(ctx), terminal_size=SIZE, run_before=shown)
+
+
+def test_rows_of_some_tenants_without_the_system(ctx, acme_deliveries) -> None:
+    """A session's role reads its tenants only (and no system row unless a system admin)."""
+    with ctx.session() as session:
+        found = tenant_overview_rows(session=session, slugs=frozenset({"acme"}), system=False)
+        none = tenant_overview_rows(session=session, slugs=frozenset(), system=False)
+    assert [r.slug for r in found] == ["acme"] and found[0].queued == len(acme_deliveries)
+    assert none == []
+
+
+async def test_a_tenant_admin_sees_its_tenants_only(ctx, settings, acme_deliveries) -> None:
+    add_console_key(settings, "acme-key", "tenant-admin", ["acme"])
+    try:
+        app = MailbellApp(ctx, tenant_slug=_enter_as(ctx, "acme-key", None), start="overview")
+        async with app.run_test(size=SIZE) as pilot:
+            await settle(pilot)
+            assert isinstance(app.screen, OverviewScreen)
+            assert list(table_rows(app)) == ["acme"]
+            assert "1 tenants" in screen_text(app)
+    finally:
+        set_session_actor(None)

@@ -1,8 +1,11 @@
-"""The Overview page's rows: every tenant and the system, read together (core.services.overview)."""
+"""The Overview page's rows: the tenants this session may see and, for a system admin, the
+system, read together (core.services.overview)."""
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING
+
+from tui.runtime import grant
 
 if TYPE_CHECKING:
     from core.context import Context
@@ -12,12 +15,19 @@ SPARKS = "▁▂▃▄▅▆▇█"
 
 
 def load(ctx: Context, tenant_ids: list[int] | None = None) -> list[OverviewRow]:
-    """The system's row first, then every tenant by slug (the local TUI sees every tenant),
-    or only the tenants of `tenant_ids`."""
+    """The system's row first (a system admin's session only), then the tenants the session's
+    role covers by slug, or only those of `tenant_ids` (rows in sight, already allowed)."""
     from core.services.overview import tenant_overview_rows
 
+    allowed = grant()
+    slugs = None if allowed.is_system_admin else allowed.tenants
     with ctx.session() as session:
-        return tenant_overview_rows(session=session, tenant_ids=tenant_ids)
+        return tenant_overview_rows(
+            session=session,
+            tenant_ids=tenant_ids,
+            slugs=slugs,
+            system=allowed.may_read(None),
+        )
 
 
 def sparkline(counts: tuple[int, ...]) -> str:
