@@ -23,6 +23,7 @@ from mailbell.commands import (
     server,
     settings,
     slack,
+    ssh,
     template,
     tenant,
     token,
@@ -49,6 +50,7 @@ app.add_typer(webhook.app, name="webhook")
 app.add_typer(health.app, name="health")
 mailtest.register(server.app, app)
 serve.register(app)
+ssh.register(app)
 app.add_typer(delivery.deliveries_app, name="deliveries")
 app.command("emit")(delivery.emit)
 app.command("worker")(delivery.worker)
