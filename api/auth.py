@@ -1,6 +1,8 @@
 """Bearer tokens (DESIGN §4): `Authorization: Bearer <token>` on every `/api` endpoint.
 
-- no token, or one that is unknown or revoked: 401;
+- no token, or one that is unknown or revoked: 401; an expired one: 401 saying so;
+- a token without the scope its route needs (`required_scope`): 403 naming it, in the body's
+  `scope`;
 - a tenant token acts on its own tenant; `?tenant=` naming another tenant is 403;
 - a system token acts on the system scope, or on the tenant named by `?tenant=SLUG` (404 when
   no such tenant).
@@ -28,6 +30,7 @@ from sqlmodel import Session
 from api.db import DATABASE, Answered, Batched
 from api.errors import ApiError
 from core.errors import NotFound
+from core.models._common import utcnow
 from core.models.tenancy import Tenant
 from core.services.audit import Actor
 from core.services.tenants import get_tenant
@@ -37,6 +40,7 @@ from core.services.tokens import (
     peek_token,
     token_digest,
 )
+from core.vocabulary import TokenScope
 
 T = TypeVar("T")
 P = TypeVar("P")
@@ -46,10 +50,34 @@ MAX_TOKEN_LENGTH = 256
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="mailbell"'}
 
 
+# The scope each route needs, by one rule, so that a route added to any module gets the right
+# one without a second list to keep in step: reads (GET, HEAD) need `read`, every other method
+# `write`; except these routes, and everything under ADMIN_PATHS, which needs `admin`. Scopes
+# imply nothing: a `write` token without `events` cannot ingest (the event emitter's token is
+# `events` alone; the default scopes of a new token include all three but `admin`).
+ROUTE_SCOPES: dict[tuple[str, str], TokenScope] = {
+    ("POST", "/api/events"): TokenScope.EVENTS,
+}
+ADMIN_PATHS = ("/api/tokens", "/api/tenants")
+READ_METHODS = frozenset({"GET", "HEAD"})
+
+
+def required_scope(method: str, path: str) -> TokenScope:
+    """The scope a request with `method` on the route `path` (its pattern, e.g.
+    `/api/webhooks/{id}`) needs."""
+    declared = ROUTE_SCOPES.get((method, path))
+    if declared is not None:
+        return declared
+    if any(path == prefix or path.startswith(prefix + "/") for prefix in ADMIN_PATHS):
+        return TokenScope.ADMIN
+    return TokenScope.READ if method in READ_METHODS else TokenScope.WRITE
+
+
 @dataclass(frozen=True)
 class Credentials:
     token: str
     requested_tenant: str | None
+    needs: TokenScope  # the route's scope (`required_scope`)
 
 
 @dataclass(frozen=True)
@@ -63,6 +91,7 @@ class Scope:
     token_name: str
     system_token: bool
     tenant: Tenant | None
+    scopes: frozenset[TokenScope] = frozenset()  # all the token has, not only the route's
 
     @property
     def actor(self) -> Actor:
@@ -143,6 +172,19 @@ def _scope_of(session: Session, credentials: Credentials, identity: TokenIdentit
     requested = credentials.requested_tenant
     if identity is None:
         raise ApiError(401, "invalid or revoked API token", headers=CHALLENGE)
+    if identity.expired(utcnow()):
+        assert identity.expires_at is not None
+        raise ApiError(
+            401,
+            f"this API token expired at {identity.expires_at.isoformat(timespec='seconds')}: "
+            "ask for a new one",
+            headers=CHALLENGE,
+        )
+    needs = credentials.needs
+    if needs not in identity.scopes:
+        raise ApiError(
+            403, f"this token lacks the scope {needs.value!r}", extra={"scope": needs.value}
+        )
     own = identity.tenant
     if own is not None:
         if requested is not None and requested != own.slug:
@@ -152,14 +194,14 @@ def _scope_of(session: Session, credentials: Credentials, identity: TokenIdentit
                 f"{requested[:63]!r}",
                 field="tenant",
             )
-        return Scope(identity.name, False, own)
+        return Scope(identity.name, False, own, identity.scopes)
     if requested is None:
-        return Scope(identity.name, True, None)
+        return Scope(identity.name, True, None, identity.scopes)
     try:
         tenant = get_tenant(session=session, slug=requested)
     except NotFound as exc:
         raise ApiError(404, exc.message, field="tenant") from None
-    return Scope(identity.name, True, tenant)
+    return Scope(identity.name, True, tenant, identity.scopes)
 
 
 async def scoped_read(request: web.Request, work: Callable[[Session, Scope], T]) -> T:
@@ -260,7 +302,11 @@ def _needs_token(request: web.Request) -> bool:
 @web.middleware
 async def auth_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
     if _needs_token(request):
+        resource = request.match_info.route.resource
+        path = resource.canonical if resource is not None else request.path
         request[CREDENTIALS] = Credentials(
-            bearer_token(request), request.query.get("tenant") or None
+            bearer_token(request),
+            request.query.get("tenant") or None,
+            required_scope(request.method, path),
         )
     return await handler(request)

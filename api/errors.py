@@ -3,7 +3,7 @@
 | raised                               | status | body                                   |
 | ------------------------------------ | ------ | -------------------------------------- |
 | `core.errors.ValidationError`        | 400    | `{"error", "field"}`                   |
-| `ApiError` (auth, body, names)       | as set | `{"error"[, "field"]}`                 |
+| `ApiError` (auth, body, names)       | as set | `{"error"[, "field"][, "scope"]}`      |
 | `core.errors.NotFound`               | 404    | `{"error"}`                            |
 | `core.errors.Conflict`               | 409    | `{"error"}`                            |
 | `core.errors.NotConfigured`          | 409    | `{"error", "field": "server"}`         |
@@ -69,12 +69,14 @@ class ApiError(Exception):
         *,
         field: str | None = None,
         headers: dict[str, str] | None = None,
+        extra: dict[str, Any] | None = None,
     ) -> None:
         super().__init__(message)
         self.status = status
         self.message = message
         self.field = field
         self.headers = headers or {}
+        self.extra = extra or {}  # more keys of the answer's body (a 403's missing `scope`)
 
 
 def events_body_limit(attachment_max_bytes: int) -> int:
@@ -146,7 +148,9 @@ def _from_http_exception(exc: web.HTTPException, request: web.Request) -> web.Re
 
 def _answer(exc: BaseException, request: web.Request, request_id: str) -> web.Response:
     if isinstance(exc, ApiError):
-        return json_error(exc.status, exc.message, field=exc.field, headers=exc.headers)
+        return json_error(
+            exc.status, exc.message, field=exc.field, headers=exc.headers, **exc.extra
+        )
     if isinstance(exc, ValidationError):
         return json_error(400, exc.message, field=exc.field)
     if isinstance(exc, NotFound):

@@ -345,3 +345,22 @@ class Role(StrEnum):
 SSH_KEY_NAME_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
 SSH_MAX_SESSIONS_DEFAULT: Final = 32
 SSH_IDLE_S_DEFAULT: Final = 3600.0
+
+
+class TokenScope(StrEnum):
+    """What an API token may do. Scopes are independent: none implies another, so a route
+    needs exactly one and a refusal names it."""
+
+    READ = "read"  # every GET
+    WRITE = "write"  # every change, except ingest and management
+    EVENTS = "events"  # `POST /api/events` only: what a platform's event emitter needs
+    ADMIN = "admin"  # tokens and tenants
+
+
+# A new token's scopes when none are given: everything but management.
+TOKEN_SCOPES_DEFAULT: Final = frozenset({TokenScope.READ, TokenScope.WRITE, TokenScope.EVENTS})
+# Tokens made before scopes existed have them all (migration 0020): they keep their rights.
+TOKEN_SCOPES_ALL: Final = frozenset(TokenScope)
+# `--expires 90d`: minutes, hours, days or weeks; an expiry is at most this far ahead.
+TOKEN_EXPIRY_UNITS: Final = MappingProxyType({"m": 60, "h": 3600, "d": 86400, "w": 604800})
+TOKEN_MAX_LIFETIME_DAYS: Final = 3650
