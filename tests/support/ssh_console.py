@@ -1,12 +1,11 @@
 """A real SSH client for the console (`mailbell ssh`): asyncssh's, its output fed to pyte.
 
-    key = make_client_key(tmp_path, "alice")          # throwaway key; `.line` for the keys file
-    async with Console.open(port, key) as console:   # a pty of 80x24
+    alice = add_console_key(settings, "alice", "tenant-admin", ["acme"])
+    async with Console.open(port, alice.private_path) as console:   # a pty of 80x24
         await console.wait_for("acme")               # until the screen shows it
         await console.press("ctrl+s")
         console.text()                               # the screen, one string a row
 
-- `make_client_key`: an ed25519 key made by the test, written as OpenSSH files (for `ssh -i`).
 - `Console.output`: every byte received, for messages written outside the screen's buffer.
 - `wait_for` polls the screen (no timed assertion: it fails after a generous bound).
 """
@@ -15,9 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import os
 from collections.abc import AsyncIterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -38,33 +35,14 @@ KEYS = {
 }
 
 
-@dataclass(frozen=True)
-class ClientKey:
-    name: str
-    key: asyncssh.SSHKey
-    path: Path  # the private key file, for OpenSSH's `ssh -i`
-
-    @property
-    def line(self) -> str:
-        """The public key line, as `ssh key add --key` takes it."""
-        return self.key.export_public_key().decode().strip()
-
-
-def make_client_key(directory: Path, name: str) -> ClientKey:
-    key = asyncssh.generate_private_key("ssh-ed25519", comment=f"{name}@test")
-    path = directory / f"{name}_ed25519"
-    path.write_bytes(key.export_private_key())
-    os.chmod(path, 0o600)
-    return ClientKey(name=name, key=key, path=path)
-
-
-def connect(port: int, key: ClientKey | None, **options: Any) -> Any:
-    """asyncssh.connect to the console on 127.0.0.1, trusting any host key."""
+def connect(port: int, key: Path | None, **options: Any) -> Any:
+    """asyncssh.connect to the console on 127.0.0.1 with the private key file `key`
+    (tests/support/console_keys.py), trusting any host key."""
     return asyncssh.connect(
         "127.0.0.1",
         port,
         username="anyone",
-        client_keys=[key.key] if key else [],
+        client_keys=[str(key)] if key else [],
         known_hosts=None,
         agent_path=None,
         preferred_auth=options.pop("preferred_auth", "publickey"),
@@ -85,7 +63,7 @@ class Console:
     @classmethod
     @contextlib.asynccontextmanager
     async def open(
-        cls, port: int, key: ClientKey, size: tuple[int, int] = (80, 24)
+        cls, port: int, key: Path, size: tuple[int, int] = (80, 24)
     ) -> AsyncIterator[Console]:
         async with connect(port, key) as conn:
             process = await conn.create_process(
