@@ -22,14 +22,15 @@ from textual.reactive import reactive
 from textual.screen import ModalScreen, Screen
 
 from tui.change_watch import ChangeWatch
-from tui.delivery_watch import DELIVER_BINDING, DeliveryWatch
+from tui.delivery_watch import DeliveryWatch
+from tui.keymap import KeyConventions, app_bindings
 from tui.screenshots import SavesScreenshots
+from tui.theme_memory import RemembersTheme
 from tui.widgets.nav import PAGES, Page
 
 if TYPE_CHECKING:
     from core.context import Context
 
-DARK, LIGHT = "textual-dark", "textual-light"
 # How often the banner and the Health page read the states (the checks themselves run in serve).
 HEALTH_REFRESH_S = 30.0
 
@@ -71,16 +72,11 @@ def _lazy(mode: str) -> Callable[[], Screen[None]]:
     return lambda: screen_type(mode)()
 
 
-class MailbellApp(SavesScreenshots, DeliveryWatch, ChangeWatch):
+class MailbellApp(KeyConventions, RemembersTheme, SavesScreenshots, DeliveryWatch, ChangeWatch):
     CSS_PATH = "app.tcss"
     TITLE = "mailbell"
-    BINDINGS: ClassVar[list[BindingType]] = [
-        *(Binding(p.key, f"go('{p.mode}')", p.label, show=False, id=f"go.{p.mode}") for p in PAGES),
-        Binding("f1,question_mark", "help", "Help", id="help", tooltip="Show the keys"),
-        Binding("ctrl+t", "toggle_dark", "Light/dark", show=False, id="toggle-theme"),
-        Binding("q", "quit", "Quit", show=False, id="quit"),
-        DELIVER_BINDING,
-    ]
+    # Listed in tui/keymap.py with every page's keys; MAILBELL_HOME/keys.toml remaps them.
+    BINDINGS: ClassVar[list[BindingType]] = app_bindings()
 
     scope: reactive[str | None] = reactive(None, init=False)
     # Every subject the user may see, as last read (core HealthRead); the banner and the Health
@@ -128,7 +124,8 @@ class MailbellApp(SavesScreenshots, DeliveryWatch, ChangeWatch):
     # -- start -----------------------------------------------------------------------------
 
     def on_mount(self) -> None:
-        self.theme = DARK
+        self.restore_theme()
+        self.load_keys()
         self._update_sub_title()
         self.switch_mode(self.start_mode)
         if self.ctx is None and self.context_factory is not None:
@@ -271,10 +268,10 @@ class MailbellApp(SavesScreenshots, DeliveryWatch, ChangeWatch):
 
         if isinstance(self.screen, HelpScreen):
             return
-        self.push_screen(HelpScreen(self.screen))
+        self.push_screen(HelpScreen(self.screen, self.focused))
 
     def action_toggle_dark(self) -> None:
-        self.theme = LIGHT if self.theme == DARK else DARK
+        self.toggle_light_dark()
 
     def go_and_run(self, mode: str, action: str) -> None:
         """Open page `mode` and run one of its actions (command palette entries)."""

@@ -1,8 +1,14 @@
-"""The help screen: every key of the page you came from and of the whole app, with what it does."""
+"""The help screen: the keys of the focused widget, of the page and of the whole app, as they are
+now (the keys file may have remapped them), with the id each has in that file.
+
+`?` opens it (f1 too, and f1 is the one that works while a text field has focus, where `?` is
+typed).
+"""
 
 from __future__ import annotations
 
-from typing import ClassVar
+from pathlib import Path
+from typing import TYPE_CHECKING, ClassVar
 
 from rich.table import Table
 from rich.text import Text
@@ -10,24 +16,60 @@ from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
-from textual.widgets import Footer, Label, Static
+from textual.widget import Widget
+from textual.widgets import (
+    Button,
+    Checkbox,
+    DataTable,
+    Footer,
+    Input,
+    Label,
+    ListView,
+    OptionList,
+    Select,
+    Static,
+    Switch,
+    TextArea,
+)
 
-INTRO = (
-    "mailbell configures the notification mail of the system and of each tenant. Pick the "
-    "system or a tenant on Tenants (1); the header shows which one you are working on. "
-    "ctrl+p opens the command palette: every page and action, searchable. While something "
-    "mailbell watches is critical, a line under the page names says what: H opens Health."
+from tui.keymap import CURSOR_BINDINGS, KEYS_FILE, bindings_of, effective
+from tui.theme_memory import data_home
+
+if TYPE_CHECKING:
+    from textual.app import App
+
+# What a user calls the focused widget ("Focused: table").
+KINDS: tuple[tuple[type[Widget], str], ...] = (
+    (DataTable, "table"),
+    (TextArea, "text editor"),
+    (Input, "text field"),
+    (ListView, "list"),
+    (Select, "drop-down"),
+    (OptionList, "list"),
+    (Switch, "toggle"),
+    (Checkbox, "check box"),
+    (Button, "button"),
 )
 
 
-def _key(key: str) -> str:
-    return key.replace("ctrl+", "^").replace("escape", "esc").replace("asterisk", "*")
+def describe(widget: Widget) -> str:
+    kind = next((name for cls, name in KINDS if isinstance(widget, cls)), type(widget).__name__)
+    label = str(widget.border_title or "") or (widget.id or "").replace("-", " ").replace("_", " ")
+    return f"{kind} ({label})" if label else kind
 
 
-def bindings_table(title: str, bindings: list[Binding]) -> Table:
-    table = Table.grid(padding=(0, 2))
-    table.add_column(no_wrap=True, min_width=8)
-    table.add_column()
+def _keys_text(app: App[object], binding: Binding) -> str:
+    shown = [app.get_key_display(Binding(key, "")) for key in effective(binding, app._keymap)]
+    return ", ".join(dict.fromkeys(shown))
+
+
+def bindings_table(app: App[object], title: str, bindings: list[Binding]) -> Table:
+    """One section: keys, what they do, and the id the keys file knows the binding by."""
+    # Fixed widths line the sections' columns up; the id column is what a keys file names.
+    table = Table.grid(padding=(0, 1), expand=True)
+    table.add_column(no_wrap=True, width=10)
+    table.add_column(ratio=1)
+    table.add_column(no_wrap=True, width=20, style="dim", overflow="fold")
     table.title = title
     table.title_justify = "left"
     table.title_style = "bold"
@@ -36,19 +78,25 @@ def bindings_table(title: str, bindings: list[Binding]) -> Table:
         if not binding.description or binding.action in seen:
             continue
         seen.add(binding.action)
-        keys = ", ".join(_key(key.strip()) for key in binding.key.split(","))
-        table.add_row(Text(keys, style="bold"), binding.tooltip or binding.description)
+        table.add_row(
+            Text(_keys_text(app, binding), style="bold"),
+            binding.tooltip or binding.description,
+            binding.id or "",
+        )
     return table
 
 
-def _bindings(owner: object) -> list[Binding]:
-    found: list[Binding] = []
-    for item in getattr(owner, "BINDINGS", []):
-        if isinstance(item, Binding):
-            found.append(item)
-        elif isinstance(item, tuple):
-            found.append(Binding(*item))
+def widget_bindings(widget: Widget) -> list[Binding]:
+    """The focused widget's keys: its class's and inherited ones (the app's j/k/g/G for a
+    table or list)."""
+    found = [b for bs in widget._bindings.key_to_bindings.values() for b in bs]
+    if isinstance(widget, DataTable | ListView | OptionList):
+        return [*CURSOR_BINDINGS, *found]
     return found
+
+
+class Section(Static):
+    DEFAULT_CLASSES = "help-section"
 
 
 class HelpScreen(ModalScreen[None]):
@@ -56,36 +104,69 @@ class HelpScreen(ModalScreen[None]):
         Binding("escape,q,f1,question_mark", "dismiss", "Close", id="help.close"),
     ]
 
-    def __init__(self, page: Screen[object] | None) -> None:
+    def __init__(self, page: Screen[object] | None, focused: Widget | None = None) -> None:
         super().__init__(classes="dialog-screen")
         self.page = page
+        self.focused_widget = focused
+
+    def intro(self) -> str:
+        keys = {page.mode: page.key for page in getattr(self.app, "pages", ())}
+        return (
+            "mailbell configures the notification mail of the system and of each tenant. Pick "
+            f"the system or a tenant on Tenants ({keys.get('tenants', '?')}); the header shows "
+            "which one you are working on. ctrl+p opens the command palette: every page and "
+            "action, searchable. While something mailbell watches is critical, a line under the "
+            f"page names says what: {keys.get('health', 'H')} opens Health."
+        )
 
     def compose(self) -> ComposeResult:
-        from tui.widgets.nav import PAGES
-
+        app = self.app
         # The pages this session has (Captured only in the demo), listed once: the app's own
-        # bindings include a key per page too, which "Everywhere" leaves to this list.
-        shown_pages = getattr(self.app, "pages", PAGES)
-        everywhere = [b for b in _bindings(self.app) if not (b.id or "").startswith("go.")]
+        # bindings include a key per page and the cursor keys, which have their own sections.
+        app_own = bindings_of(type(app))
+        everywhere = [b for b in app_own if not (b.id or "").startswith(("go.", "cursor."))]
+        pages = {page.mode: page for page in getattr(app, "pages", ())}
+        go = [
+            Binding(b.key, b.action, page.label, tooltip=f"{page.label}: {page.help}", id=b.id)
+            for b in app_own
+            if (page := pages.get((b.id or "").removeprefix("go."))) is not None
+        ]
         yield Footer()
 
         with Vertical(id="help", classes="dialog wide"):
             yield Label("Help — keys", classes="dialog-title")
             with VerticalScroll():
-                yield Static(INTRO, classes="muted")
+                focused = self.focused_widget
+                if focused is not None and (own := widget_bindings(focused)):
+                    yield Section(bindings_table(app, f"Focused: {describe(focused)}", own))
                 if self.page is not None:
                     page_title = getattr(self.page, "PAGE_TITLE", type(self.page).__name__)
-                    yield Static(bindings_table(f"This page: {page_title}", _bindings(self.page)))
-                pages = [
-                    Binding(p.key, f"go('{p.mode}')", p.label, tooltip=p.help) for p in shown_pages
-                ]
-                yield Static(bindings_table("Pages", pages))
-                yield Static(bindings_table("Everywhere", everywhere))
+                    page_keys = bindings_table(app, f"This page: {page_title}", _page(self.page))
+                    yield Section(page_keys)
+                yield Section(bindings_table(app, "Pages", go))
+                yield Section(bindings_table(app, "Everywhere", everywhere))
+                yield Static(self.intro(), classes="muted")
                 yield Static(
-                    "Tables: ↑↓ move, Enter opens, mouse wheel scrolls. Forms: Tab / Shift+Tab "
-                    "move between fields; the rule a field breaks shows right under it.",
+                    "Tables and lists: ↑↓ or j k move, g / G go to the first / last row, Enter "
+                    "opens. Forms: Tab / Shift+Tab move between fields; the rule a field breaks "
+                    "shows right under it. Theme: ctrl+p → Change theme, or ctrl+t for light / "
+                    f"dark; it is remembered. Remap keys in {self.keys_file()} "
+                    "(binding id = key, the ids in the right column).",
                     classes="muted",
                 )
 
+    def keys_file(self) -> Path:
+        return data_home(getattr(self.app, "ctx", None)) / KEYS_FILE
+
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(result)
+
+
+def _page(page: Screen[object]) -> list[Binding]:
+    """The page's keys: its class's and those it inherits (a dialog's from its base)."""
+    found: list[Binding] = []
+    for cls in type(page).__mro__:
+        if cls in (Screen, ModalScreen):
+            break
+        found.extend(bindings_of(cls))
+    return found
