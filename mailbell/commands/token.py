@@ -34,7 +34,7 @@ def create(
         help=(
             f"Comma-separated, of {_ALL}: read = every GET, write = every other change, "
             "events = POST /api/events only (give an event emitter just this), "
-            f"admin = tokens and tenants. Default: {_DEFAULT}."
+            "admin = tokens and tenants."
         ),
     ),
     expires: str | None = typer.Option(
