@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 import typer
 
@@ -74,7 +75,7 @@ def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> 
     now = utcnow()
     with context().session() as session:
         tokens = list_tokens(session=session)
-    rows = [
+    rows: list[dict[str, Any]] = [
         {
             "id": token.id,
             "name": token.name,
@@ -97,10 +98,10 @@ def list_(as_json: bool = typer.Option(False, "--json", help="Print JSON.")) -> 
         {
             **row,
             "owner": row["scope"],
-            "scopes": ",".join(row["scopes"]),
-            "expires": _expiry_cell(row["expires_at"], row["expired"]),
+            "scopes": ",".join(scope.value for scope in token.scopes),
+            "expires": _expiry_cell(token.expires_at, token.expired(now)),
         }
-        for row in rows
+        for row, token in zip(rows, tokens, strict=True)
     ]
     print_table(
         table, ["id", "name", "owner", "scopes", "expires", "prefix", "last_used_at", "revoked"]
