@@ -13,6 +13,7 @@ import typer
 from core.errors import MailbellError
 from mailbell.commands import (
     accounts,
+    audit,
     db,
     delivery,
     demo,
@@ -48,6 +49,7 @@ app.add_typer(template.app, name="template")
 app.add_typer(slack.app, name="slack")
 app.add_typer(webhook.app, name="webhook")
 app.add_typer(health.app, name="health")
+app.add_typer(audit.app, name="audit")
 mailtest.register(server.app, app)
 serve.register(app)
 ssh.register(app)

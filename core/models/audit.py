@@ -1,8 +1,14 @@
-"""The audit log: who changed what, from where. Field names only, never values of secrets."""
+"""The audit log: who changed what, from where, and each field's value before and after.
+
+A secret's values are never stored: both read `"changed"`. Entries written before values were
+recorded (migration 0021) have the changed fields' names only; they read back with `before`
+and `after` null.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from pydantic import BaseModel, ConfigDict
 from sqlalchemy import JSON, Column
@@ -11,6 +17,12 @@ from sqlmodel import Field, SQLModel
 from core.models._common import utcnow
 
 SOURCES = ("tui", "slack", "api", "cli", "ssh")
+# What a secret field's before and after read: that it changed, never what it was or became.
+CHANGED = "changed"
+# A recorded value is bounded: longer text is cut (with "…"), longer lists and mappings keep
+# their first items. An entry stays small however big the changed thing is.
+VALUE_MAX_CHARS = 200
+VALUE_MAX_ITEMS = 20
 
 
 class AuditEntry(SQLModel, table=True):
@@ -27,10 +39,23 @@ class AuditEntry(SQLModel, table=True):
     action: str = Field(max_length=64)
     target: str | None = Field(default=None, max_length=200)
     fields: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    # {field: {"before": v, "after": v}} for the fields whose values were recorded; None on
+    # entries older than migration 0021 (and on those that recorded names only).
+    changes: dict[str, dict[str, Any]] | None = Field(
+        default=None, sa_column=Column(JSON, nullable=True)
+    )
+
+
+class FieldChange(BaseModel):
+    """A field's value before and after (null when not recorded; `"changed"` for a secret)."""
+
+    before: Any = None
+    after: Any = None
 
 
 class AuditEntryRead(BaseModel):
-    """An audit entry as any front end shows it (field names only, never a value)."""
+    """An audit entry as any front end shows it: every changed field, with its values when
+    they were recorded."""
 
     model_config = ConfigDict(from_attributes=True)
 
@@ -42,3 +67,24 @@ class AuditEntryRead(BaseModel):
     action: str
     target: str | None
     fields: list[str]
+    changes: dict[str, FieldChange]
+
+    @classmethod
+    def of(cls, entry: AuditEntry) -> AuditEntryRead:
+        recorded = entry.changes or {}
+        changes = {
+            name: FieldChange.model_validate(recorded.get(name) or {})
+            for name in [*entry.fields, *(n for n in recorded if n not in entry.fields)]
+        }
+        assert entry.id is not None
+        return cls(
+            id=entry.id,
+            at=entry.at,
+            actor=entry.actor,
+            source=entry.source,
+            tenant=entry.tenant,
+            action=entry.action,
+            target=entry.target,
+            fields=list(entry.fields),
+            changes=changes,
+        )

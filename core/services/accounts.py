@@ -29,8 +29,11 @@ from core.models.mail import (
     MailServer,
 )
 from core.models.tenancy import Tenant
-from core.services.audit import Actor, record
+from core.services.audit import SECRET_CHANGE, Actor, Changes, deleted, record, values_of
 from core.services.sync_policy import CREDENTIAL_FIELDS, clear_for_new_credentials
+
+# An account's fields its deletion's audit entry keeps (the password apart).
+AUDITED_FIELDS = tuple(name for name in EmailAccountUpdate.model_fields if name != "imap_password")
 
 
 def _tenant_query(tenant: Tenant) -> Any:
@@ -85,19 +88,20 @@ def _refuse_second_default(session: Session, tenant: Tenant, account: EmailAccou
         )
 
 
-def _apply(box: SecretBox, account: EmailAccount, changes: dict[str, Any]) -> list[str]:
-    fields = []
+def _apply(box: SecretBox, account: EmailAccount, changes: dict[str, Any]) -> Changes:
+    """Apply `changes`; returns each changed field with its value before and after."""
+    changed: Changes = {}
     for name, value in changes.items():
         if name == "imap_password":
             if value and not _same_secret(box, account.imap_password_enc, value):
                 account.imap_password_enc = box.encrypt(value)
-                fields.append(name)
+                changed[name] = SECRET_CHANGE
             continue
         if getattr(account, name) != value:
+            changed[name] = (getattr(account, name), value)
             setattr(account, name, value)
-            fields.append(name)
     account.updated_at = utcnow()
-    return fields
+    return changed
 
 
 def _same_secret(box: SecretBox, stored: str | None, value: str) -> bool:
@@ -125,7 +129,7 @@ def create_email_account(
         _refuse_second_default(session, tenant, account)
     elif _current_default(session, tenant) is None:
         changes["is_default"] = True  # a tenant's first account is its default
-    fields = _apply(box, account, changes)
+    applied = _apply(box, account, changes)
     session.add(account)
     session.flush()
     record(
@@ -134,7 +138,12 @@ def create_email_account(
         action="email_account.create",
         tenant=tenant.slug,
         target=f"email_account:{account.id}",
-        fields=fields,
+        # Nothing existed before: the email and name set by the constructor count too.
+        changes={
+            "email": (None, account.email),
+            "display_name": (None, account.display_name),
+            **{name: (None, after) for name, (_, after) in applied.items()},
+        },
     )
     session.commit()
     return EmailAccountRead.of(account)
@@ -175,7 +184,7 @@ def update_email_account(
         action="email_account.update",
         tenant=tenant.slug,
         target=f"email_account:{account.id}",
-        fields=fields,
+        changes=fields,
     )
     session.commit()
     return EmailAccountRead.of(account)
@@ -190,15 +199,20 @@ def set_default_email_account(
         previous.is_default = False
         session.add(previous)
         session.flush()
+    was_default = account.is_default
     account.is_default = True
     session.add(account)
+    before = None if previous is None else f"email_account:{previous.id} ({previous.email})"
     record(
         session,
         actor=actor,
         action="email_account.set_default",
         tenant=tenant.slug,
         target=f"email_account:{account.id}",
-        fields=["is_default"],
+        changes={
+            "is_default": (was_default, True),
+            "default_account": (before, f"email_account:{account.id} ({account.email})"),
+        },
     )
     session.commit()
     return EmailAccountRead.of(account)
@@ -208,6 +222,7 @@ def delete_email_account(
     *, session: Session, tenant: Tenant, account_id: int, actor: Actor
 ) -> None:
     account = _account_row(session, tenant, account_id)
+    removed = deleted(values_of(account, AUDITED_FIELDS))
     session.delete(account)
     session.flush()
     fields = []
@@ -225,5 +240,6 @@ def delete_email_account(
         tenant=tenant.slug,
         target=f"email_account:{account_id}",
         fields=fields,
+        changes=removed,
     )
     session.commit()

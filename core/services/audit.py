@@ -1,17 +1,39 @@
-"""Who is acting, and the audit trail every change leaves."""
+"""Who is acting, and the audit trail every change leaves: each changed field with its value
+before and after (a secret's as "changed"), bounded so an entry stays small."""
 
 from __future__ import annotations
 
 import getpass
+import hashlib
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+from enum import Enum
+from typing import Any
 
 from sqlmodel import Session, col, select
 
 from core.access import SYSTEM_ADMIN, Grant, require_write
 from core.errors import ValidationError
-from core.models.audit import SOURCES, AuditEntry, AuditEntryRead
+from core.models.audit import (
+    CHANGED,
+    SOURCES,
+    VALUE_MAX_CHARS,
+    VALUE_MAX_ITEMS,
+    AuditEntry,
+    AuditEntryRead,
+    FieldChange,
+)
+
+# A field's value before and after a change; `Changes` maps field names to them.
+Change = tuple[Any, Any]
+Changes = dict[str, Change]
+SECRET_CHANGE: Change = (CHANGED, CHANGED)
+# Names that hold secrets (the models' write-only inputs and their `_enc` columns): their
+# values are never recorded, whatever a caller passes.
+SECRET_WORDS = ("password", "secret", "token")
+EXPORT_BATCH = 500
 
 
 @dataclass(frozen=True)
@@ -46,6 +68,108 @@ def local_actor(source: str) -> Actor:
     return Actor(name=name, source=source)
 
 
+def is_secret(field: str) -> bool:
+    name = field.lower()
+    return name.endswith("_enc") or any(word in name for word in SECRET_WORDS)
+
+
+def bounded(value: Any) -> Any:
+    """`value` as JSON can hold it, small: long text cut with "…", long lists and mappings
+    shortened (the rest counted), datetimes as ISO 8601, enums as their value."""
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    if isinstance(value, Enum):
+        return bounded(value.value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, timedelta):
+        return value.total_seconds()
+    if isinstance(value, Mapping):
+        items = list(value.items())
+        shown = {str(k): bounded(v) for k, v in items[:VALUE_MAX_ITEMS]}
+        if len(items) > VALUE_MAX_ITEMS:
+            shown["…"] = f"{len(items) - VALUE_MAX_ITEMS} more"
+        return shown
+    if isinstance(value, list | tuple | set | frozenset):
+        seq = sorted(value, key=str) if isinstance(value, set | frozenset) else list(value)
+        cut = [bounded(item) for item in seq[:VALUE_MAX_ITEMS]]
+        if len(seq) > VALUE_MAX_ITEMS:
+            cut.append(f"… {len(seq) - VALUE_MAX_ITEMS} more")
+        return cut
+    text = value if isinstance(value, str) else str(value)
+    return text if len(text) <= VALUE_MAX_CHARS else text[: VALUE_MAX_CHARS - 1] + "…"
+
+
+def text_summary(text: str | None) -> str | None:
+    """A long text (a template's body) as its length and digest: enough to tell versions
+    apart without storing the text in every entry."""
+    if text is None:
+        return None
+    digest = hashlib.sha256(text.encode()).hexdigest()[:12]
+    return f"{len(text):,} chars, sha256 {digest}…"
+
+
+def values_of(obj: Any, names: Iterable[str]) -> dict[str, Any]:
+    """The current values of `names` on `obj` (a row), to compare after a change."""
+    return {name: getattr(obj, name, None) for name in names}
+
+
+def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> Changes:
+    """The fields whose values differ, with both values (a field missing on a side is None)."""
+    names = [*before, *(name for name in after if name not in before)]
+    return {
+        name: (before.get(name), after.get(name))
+        for name in names
+        if before.get(name) != after.get(name)
+    }
+
+
+def created(values: Mapping[str, Any]) -> Changes:
+    """A new thing's set fields: nothing before."""
+    return {name: (None, value) for name, value in values.items() if value not in (None, "", [])}
+
+
+def deleted(values: Mapping[str, Any]) -> Changes:
+    """A removed thing's fields: nothing after."""
+    return {name: (value, None) for name, value in values.items() if value not in (None, "", [])}
+
+
+def value_text(value: Any) -> str:
+    """A recorded value for people: none as "—", text bare, lists comma-separated."""
+    if value is None:
+        return "—"
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, str):
+        return value if value else '""'
+    if isinstance(value, list):
+        return "[" + ", ".join(value_text(item) for item in value) + "]"
+    if isinstance(value, dict):
+        return "{" + ", ".join(f"{k}: {value_text(v)}" for k, v in value.items()) + "}"
+    return str(value)
+
+
+def change_text(field: str, change: FieldChange) -> str:
+    """`field: before → after`; a secret's `field: changed`; a name alone when the entry has
+    no values for it (written before values were recorded)."""
+    if change.before is None and change.after is None:
+        return field
+    if change.before == CHANGED and change.after == CHANGED:
+        return f"{field}: {CHANGED}"
+    return f"{field}: {value_text(change.before)} → {value_text(change.after)}"
+
+
+def changes_text(entry: AuditEntryRead, *, separator: str = "; ") -> str:
+    return separator.join(change_text(name, change) for name, change in entry.changes.items())
+
+
+def _shown(field: str, change: Change) -> dict[str, Any]:
+    if is_secret(field):
+        return {"before": CHANGED, "after": CHANGED}
+    before, after = change
+    return {"before": bounded(before), "after": bounded(after)}
+
+
 def record(
     session: Session,
     *,
@@ -54,31 +178,73 @@ def record(
     tenant: str | None = None,
     target: str | None = None,
     fields: Iterable[str] = (),
+    changes: Mapping[str, Change] | None = None,
 ) -> AuditEntry:
     """Add an audit entry to the session; the caller's commit writes it with the change itself.
 
-    `fields` are names only: callers pass the names of changed fields, never their values.
+    `changes`: each changed field with its value before and after. A secret field (see
+    `is_secret`) is recorded as "changed" whatever is passed. `fields`: names of changed fields
+    whose values are not recorded (they read back null), for callers that know only names.
     Raises Forbidden, before anything is added, when the actor's grant does not cover `tenant`:
     the caller's transaction then rolls back with the change it was about to record.
     """
     require_write(actor.grant, tenant)
+    given = dict(changes or {})
     entry = AuditEntry(
         actor=actor.name,
         source=actor.source,
         tenant=tenant,
         action=action,
         target=target,
-        fields=sorted(set(fields)),
+        fields=sorted(set(fields) | set(given)),
+        changes={name: _shown(name, change) for name, change in given.items()} or None,
     )
     session.add(entry)
     return entry
 
 
-def list_entries(
-    *, session: Session, tenant: str | None = None, limit: int = 100
-) -> list[AuditEntryRead]:
-    """The newest `limit` entries (of one tenant's slug when given), newest first."""
-    query = select(AuditEntry).order_by(col(AuditEntry.id).desc()).limit(limit)
+def _query(tenant: str | None, since: datetime | None) -> Any:
+    query = select(AuditEntry)
     if tenant is not None:
         query = query.where(AuditEntry.tenant == tenant)
-    return [AuditEntryRead.model_validate(entry) for entry in session.exec(query)]
+    if since is not None:
+        query = query.where(col(AuditEntry.at) >= since)
+    return query
+
+
+def list_entries(
+    *,
+    session: Session,
+    tenant: str | None = None,
+    limit: int = 100,
+    since: datetime | None = None,
+) -> list[AuditEntryRead]:
+    """The newest `limit` entries (of one tenant's slug, since a time, when given), newest
+    first."""
+    query = _query(tenant, since).order_by(col(AuditEntry.id).desc()).limit(limit)
+    return [AuditEntryRead.of(entry) for entry in session.exec(query)]
+
+
+def iter_entries(
+    *,
+    session: Session,
+    tenant: str | None = None,
+    since: datetime | None = None,
+    batch: int = EXPORT_BATCH,
+) -> Iterator[AuditEntryRead]:
+    """Every matching entry, oldest first, read `batch` rows at a time by id (each batch a
+    fresh keyset query, the rows let go after it): the whole log is never in memory."""
+    after = 0
+    while True:
+        query = (
+            _query(tenant, since)
+            .where(col(AuditEntry.id) > after)
+            .order_by(col(AuditEntry.id))
+            .limit(batch)
+        )
+        rows = [AuditEntryRead.of(entry) for entry in session.exec(query)]
+        session.expunge_all()
+        yield from rows
+        if len(rows) < batch:
+            return
+        after = rows[-1].id

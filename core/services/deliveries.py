@@ -212,6 +212,7 @@ def retry_delivery(
         needs_render = delivery.mail_server_id is None or not message_of(session, delivery_id)
         if needs_render:
             render_email(session=session, box=box, delivery=delivery, action="retry")
+    status_before = delivery.status
     unsent = [a for a, r in delivery.results.items() if r.get("status") != "sent"]
     delivery.pending = unsent or [a for a in delivery.target.split(",") if a]
     delivery.status = DeliveryStatus.QUEUED
@@ -228,7 +229,7 @@ def retry_delivery(
         action="delivery.retry",
         tenant=tenant_slug,
         target=f"delivery:{delivery.id}",
-        fields=["status"],
+        changes={"status": (status_before, delivery.status)},
     )
     session.commit()
     return delivery

@@ -25,7 +25,7 @@ from core.mail.proxy_url import parse_proxy
 from core.models._common import owned_by, owner_label, utcnow
 from core.models.mail import MailServer, MailServerCreate, MailServerUpdate
 from core.models.tenancy import Tenant
-from core.services.audit import Actor, record
+from core.services.audit import SECRET_CHANGE, Actor, Changes, created, record, text_summary
 from core.vocabulary import AuthMode
 
 SECRET_INPUTS = {"password": "password_enc", "oauth_client_secret": "oauth_client_secret_enc"}
@@ -43,6 +43,15 @@ OAUTH_IDENTITY_FIELDS = (
     "oauth_client_secret",
     "oauth_directory_id",
     "username",
+)
+
+# A server's fields the audit shows with their values on creation, derived from its input
+# model (a field added there is audited with no edit here); secrets, the proxy (its stored
+# URL) and the CA bundle (summarized) apart.
+AUDITED_COLUMNS = tuple(
+    name
+    for name in MailServerUpdate.model_fields
+    if name not in SECRET_INPUTS and name not in (*PROXY_INPUTS, "ca_pem")
 )
 
 # Another login: the server's refusals of the old one (core/mail/auth_guard.py) no longer count.
@@ -131,16 +140,20 @@ def fence_host(server: MailServer, actor: Actor, *, field: str = "host") -> None
     server.fenced = True
 
 
-def apply_proxy(box: SecretBox, server: MailServer, given: Mapping[str, Any]) -> list[str]:
+def apply_proxy(box: SecretBox, server: MailServer, given: Mapping[str, Any]) -> Changes:
     """`proxy` (a URL, perhaps with `user:password@`; None clears) and `proxy_password`.
+    Returns what changed (the proxy as its stored URL, which carries no password).
 
     The stored password goes only to the proxy it was given for: it is kept while the URL
     (scheme, user, host, port) stays the same, and dropped when that changes without a new one.
     """
     if "proxy" not in given and not given.get("proxy_password"):
-        return []
+        return {}
+    before = server.proxy_url
     if "proxy" in given and given["proxy"] is None:
-        changed = ["proxy"] if server.proxy_url or server.proxy_password_enc else []
+        changed: Changes = {}
+        if server.proxy_url or server.proxy_password_enc:
+            changed["proxy"] = (before, None)
         server.proxy_url = None
         server.proxy_password_enc = None
         return changed
@@ -151,11 +164,11 @@ def apply_proxy(box: SecretBox, server: MailServer, given: Mapping[str, Any]) ->
             "is the password of a proxy: set proxy first (socks5://USER@host:port)",
         )
     proxy = parse_proxy("proxy", given.get("proxy") or server.proxy_url)
-    changed = []
+    changed = {}
     same_proxy = proxy.url == server.proxy_url
     if not same_proxy:
         server.proxy_url = proxy.url
-        changed.append("proxy")
+        changed["proxy"] = (before, proxy.url)
     password = proxy.password or given.get("proxy_password")
     if password:
         if not proxy.username:
@@ -163,10 +176,10 @@ def apply_proxy(box: SecretBox, server: MailServer, given: Mapping[str, Any]) ->
                 "proxy_password", "needs a user name in the proxy URL (scheme://USER@host:port)"
             )
         server.proxy_password_enc = box.encrypt(password)
-        changed.append("proxy_password")
+        changed["proxy_password"] = SECRET_CHANGE
     elif server.proxy_password_enc and not (same_proxy and proxy.username):
         server.proxy_password_enc = None
-        changed.append("proxy_password")
+        changed["proxy_password"] = SECRET_CHANGE
     return changed
 
 
@@ -185,10 +198,11 @@ def _identity_changes(server: MailServer, changes: Mapping[str, Any]) -> bool:
 
 def apply_server_changes(
     *, box: SecretBox, server: MailServer, changes: MailServerUpdate
-) -> list[str]:
-    """Apply the fields given in `changes` to `server`. Returns the names of changed fields."""
+) -> Changes:
+    """Apply the fields given in `changes` to `server`. Returns each changed field with its
+    value before and after (a secret's as "changed")."""
     given = changes.given()
-    changed: list[str] = []
+    changed: Changes = {}
     provider_changed = "provider" in given and given["provider"] != server.provider
     if provider_changed or server.id is None:
         for key, value in preset_for(given.get("provider", server.provider)).items():
@@ -198,26 +212,41 @@ def apply_server_changes(
     if identity_changed and any(getattr(server, name) for name in OAUTH_TOKEN_COLUMNS):
         for name in OAUTH_TOKEN_COLUMNS:
             setattr(server, name, None)
-        changed.append("oauth_tokens")
+        changed["oauth_tokens"] = SECRET_CHANGE
     if identity_changed or given.get("auth", server.auth) != server.auth:
         server.auth_revoked_at = None
         server.auth_revoked_reason = None
-    changed += apply_proxy(box, server, given)
+    changed.update(apply_proxy(box, server, given))
     for name, value in given.items():
         if name == "is_default" or name in PROXY_INPUTS:
             continue
         if name in SECRET_INPUTS:
             if value:  # empty keeps the stored secret
                 setattr(server, SECRET_INPUTS[name], box.encrypt(value))
-                changed.append(name)
+                changed[name] = SECRET_CHANGE
             continue
         if getattr(server, name) != value:
+            changed[name] = _audited(name, getattr(server, name), value)
             setattr(server, name, value)
-            changed.append(name)
     server.updated_at = utcnow()
     if CREDENTIAL_FIELDS.intersection(changed):
         credentials_changed(server)
     return changed
+
+
+def _audited(name: str, before: Any, after: Any) -> tuple[Any, Any]:
+    if name == "ca_pem":  # a CA bundle runs to kilobytes: its length and digest tell enough
+        return text_summary(before), text_summary(after)
+    return before, after
+
+
+def server_values(server: MailServer) -> dict[str, Any]:
+    """The server's audited fields as they stand (the proxy as its stored URL, the CA bundle
+    summarized), for an entry recording its creation or deletion."""
+    values: dict[str, Any] = {name: getattr(server, name) for name in AUDITED_COLUMNS}
+    values["ca_pem"] = text_summary(server.ca_pem)
+    values["proxy"] = server.proxy_url
+    return values
 
 
 def credentials_changed(server: MailServer) -> None:
@@ -262,11 +291,11 @@ def stage_server(
     server: MailServer,
     tenant: Tenant | None,
     action: str,
-    fields: list[str],
+    changes: Changes,
     actor: Actor,
 ) -> MailServer:
-    """Add the server to the session (flushed, so it has an id) with its audit entry (field
-    names only); the caller commits."""
+    """Add the server to the session (flushed, so it has an id) with its audit entry; the
+    caller commits."""
     session.add(server)
     session.flush()
     record(
@@ -275,7 +304,7 @@ def stage_server(
         action=action,
         tenant=tenant.slug if tenant else None,
         target=f"mail_server:{server.id}",
-        fields=fields,
+        changes=changes,
     )
     return server
 
@@ -287,14 +316,20 @@ def stage_new_server(
     tenant: Tenant | None,
     data: MailServerCreate,
     actor: Actor,
-) -> MailServer:
+) -> tuple[MailServer, Changes]:
     """A new server of this owner, every rule checked, staged in the session with its audit
-    entry; the caller commits."""
+    entry (each set field, nothing before); the caller commits."""
     check_actor_rights(data.given(), None, actor)
     server = MailServer(tenant_id=tenant.id if tenant else None, name=data.name)
-    fields = apply_server_changes(box=box, server=server, changes=data)
+    applied = apply_server_changes(box=box, server=server, changes=data)
     check_complete(server)
     fence_host(server, actor)
     check_unique_name(session, tenant, server)
     server.is_default = default_flag(session, tenant, server, bool(data.is_default))
-    return stage_server(session, server, tenant, "mail_server.create", fields, actor)
+    # Nothing existed before: every field as set (presets and defaults included), and the
+    # secrets given.
+    changes = created(server_values(server))
+    changes.update({name: SECRET_CHANGE for name in applied if name in SECRET_INPUTS})
+    changes.update({name: SECRET_CHANGE for name in applied if name == "proxy_password"})
+    stage_server(session, server, tenant, "mail_server.create", changes, actor)
+    return server, changes

@@ -36,7 +36,7 @@ from core.models.mail import (
     MailServerUpdate,
 )
 from core.models.tenancy import NotificationSettings, SystemSettings, Tenant
-from core.services.audit import Actor, record
+from core.services.audit import Actor, deleted, record
 from core.services.mail_server_fields import (
     SystemOnlyField,
     apply_server_changes,
@@ -47,6 +47,7 @@ from core.services.mail_server_fields import (
     fence_host,
     find_default,
     owner_query,
+    server_values,
     stage_new_server,
     stage_server,
 )
@@ -93,7 +94,7 @@ def create_mail_server(
     actor: Actor,
 ) -> MailServerRead:
     """Add a server to this owner (its first becomes its default); committed with its audit."""
-    server = stage_new_server(session=session, box=box, tenant=tenant, data=data, actor=actor)
+    server, _ = stage_new_server(session=session, box=box, tenant=tenant, data=data, actor=actor)
     session.commit()
     return MailServerRead.of(server)
 
@@ -110,6 +111,7 @@ def update_mail_server(
     """Change the fields given in `changes`; committed with its audit entry."""
     server = mail_server_row(session=session, tenant=tenant, server_id=server_id)
     check_actor_rights(changes.given(), server, actor)
+    was_default = server.is_default
     if changes.is_default is not None:
         if changes.is_default:
             server.is_default = default_flag(session, tenant, server, True)
@@ -117,11 +119,13 @@ def update_mail_server(
             raise ValidationError(
                 "is_default", "an owner keeps one default: make another server the default instead"
             )
-    fields = apply_server_changes(box=box, server=server, changes=changes)
+    applied = apply_server_changes(box=box, server=server, changes=changes)
+    if server.is_default != was_default:
+        applied["is_default"] = (was_default, server.is_default)
     check_complete(server)
     fence_host(server, actor)
     check_unique_name(session, tenant, server)
-    stage_server(session, server, tenant, "mail_server.update", fields, actor)
+    stage_server(session, server, tenant, "mail_server.update", applied, actor)
     session.commit()
     return MailServerRead.of(server)
 
@@ -136,15 +140,21 @@ def set_default_mail_server(
         previous.is_default = False
         session.add(previous)
         session.flush()  # the one-default index must see the old default cleared first
+    was_default = server.is_default
     server.is_default = True
     session.add(server)
+    # The owner's default before and after, so the entry says which server lost the role.
+    before = None if previous is None else f"mail_server:{previous.id} ({previous.name})"
     record(
         session,
         actor=actor,
         action="mail_server.set_default",
         tenant=tenant.slug if tenant else None,
         target=f"mail_server:{server.id}",
-        fields=["is_default"],
+        changes={
+            "is_default": (was_default, True),
+            "default_server": (before, f"mail_server:{server.id} ({server.name})"),
+        },
     )
     session.commit()
     return MailServerRead.of(server)
@@ -165,6 +175,7 @@ def delete_mail_server(
     with servers left is never silently unconfigured.
     """
     server = mail_server_row(session=session, tenant=tenant, server_id=server_id)
+    removed = deleted(server_values(server))
     detached = list(
         session.exec(select(EmailAccount).where(EmailAccount.mail_server_id == server.id))
     )
@@ -186,6 +197,7 @@ def delete_mail_server(
         tenant=tenant.slug if tenant else None,
         target=f"mail_server:{server_id}",
         fields=[f"detached_account:{account.id}" for account in detached],
+        changes=removed,
     )
     session.commit()
     return DeletedServer(

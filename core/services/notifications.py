@@ -40,7 +40,7 @@ from core.models.tenancy import (
     Tenant,
     settings_fields,
 )
-from core.services.audit import Actor, record
+from core.services.audit import Actor, Changes, record
 from core.services.mail_server_fields import (
     SystemOnlyField,
     apply_server_changes,
@@ -140,12 +140,14 @@ def _apply_default_server(
     tenant: Tenant | None,
     changes: NotificationSettingsUpdate,
     actor: Actor,
-) -> list[str]:
+) -> Changes:
+    """Apply the given server fields to the owner's default server (made when there is none);
+    returns the changes under their settings' names."""
     server = default_mail_server(session=session, tenant=tenant)
     check_actor_rights(changes.given(), server, actor)
     server_changes = server_columns(changes, server)
     if not server_changes:
-        return []
+        return {}
     with named_as_settings():
         if server is None:
             if "host" not in server_changes and not _preset_fills_host(server_changes):
@@ -153,21 +155,24 @@ def _apply_default_server(
                     "server", "is required to configure a mail server for the first time"
                 )
             data = {"name": DEFAULT_SERVER_NAME, **server_changes}
-            stage_new_server(
+            _, created = stage_new_server(
                 session=session,
                 box=box,
                 tenant=tenant,
                 data=MailServerCreate.model_construct(set(data), **data),
                 actor=actor,
             )
-            return [SETTING_OF_COLUMN.get(name, name) for name in server_changes]
+            return {
+                SETTING_OF_COLUMN.get(name, name): created.get(name, (None, None))
+                for name in server_changes
+            }
         # Checked already, by the same rules as MailServerUpdate's.
         update = MailServerUpdate.model_construct(set(server_changes), **server_changes)
-        fields = apply_server_changes(box=box, server=server, changes=update)
+        applied = apply_server_changes(box=box, server=server, changes=update)
         check_complete(server)
         fence_host(server, actor)
         session.add(server)
-        return [SETTING_OF_COLUMN.get(name, name) for name in fields]
+        return {SETTING_OF_COLUMN.get(name, name): change for name, change in applied.items()}
 
 
 def _preset_fills_host(server_changes: dict[str, Any]) -> bool:
@@ -263,7 +268,7 @@ def update_notification_settings(
     toggles = {n: given[n] for n in (*TENANT_TOGGLES, *SYSTEM_TOGGLES) if n in given}
     if tenant is not None:
         _check_recipients_rule(row, toggles, given.get("recipients"))
-    fields = _apply_default_server(
+    changed = _apply_default_server(
         session=session, box=box, tenant=tenant, changes=changes, actor=actor
     )
     # The audit lists the changed fields in the order each scope always listed them.
@@ -280,27 +285,29 @@ def update_notification_settings(
     values.update(_locality_values(given, system=tenant is None))
     for name, value in values.items():
         if getattr(row, name) != value:
+            changed[name] = (getattr(row, name), value)
             setattr(row, name, value)
-            fields.append(name)
     digests = changes.digest_changes()
     if digests:
         merged = dict(row.digests)
+        shown = _shown_digests(row.digests, system=tenant is None)
         for event, policy in digests.items():
             if merged.get(event) != policy:
                 merged[event] = policy
-                fields.append(digest_setting_name(event))
+                # As the settings show a policy ("3/600", "off"), the default included.
+                changed[digest_setting_name(event)] = (shown.get(event), policy)
         row.digests = merged
     row.updated_at = utcnow()
     session.add(row)
     if tenant is None:
-        record(session, actor=actor, action="system_settings.update", fields=fields)
+        record(session, actor=actor, action="system_settings.update", changes=changed)
     else:
         record(
             session,
             actor=actor,
             action="notification_settings.update",
             tenant=tenant.slug,
-            fields=fields,
+            changes=changed,
         )
     session.commit()
     return get_notification_settings(session=session, tenant=tenant)

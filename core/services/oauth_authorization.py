@@ -25,7 +25,7 @@ from core.mail.oauth_authorize import (
 from core.mail.oauth_server import store_tokens
 from core.models._common import utcnow
 from core.models.tenancy import Tenant
-from core.services.audit import Actor, record
+from core.services.audit import SECRET_CHANGE, Actor, record
 from core.services.mail_server_fields import credentials_changed
 from core.services.mail_servers import mail_server_row
 
@@ -124,7 +124,7 @@ async def complete_authorization(
             action="mail_server.oauth_authorize",
             tenant=slug,
             target=f"mail_server:{start.server_id}",
-            fields=["oauth_tokens"],
+            changes={"oauth_tokens": SECRET_CHANGE},
         )
         auth = server.auth
         session.commit()

@@ -22,7 +22,7 @@ from core.crypto import SecretBox
 from core.errors import NotFound, ValidationError
 from core.models.slack import ALL_EVENTS, SlackChannelLink, SlackRoute
 from core.models.tenancy import TENANT_TOGGLES, NotificationSettingsUpdate, Tenant
-from core.services.audit import Actor, record
+from core.services.audit import Actor, Changes, record
 from core.services.notifications import (
     get_notification_settings,
     update_notification_settings,
@@ -117,16 +117,21 @@ def link_channel(
     link = get_link(session=session, team_id=team_id, channel_id=channel_id)
     if link is not None and link.tenant_id == tenant.id:
         return link
-    fields = ["tenant"]
+    changes: Changes = {"tenant": (None, tenant.slug)}
     if link is None:
         assert tenant.id is not None
         link = SlackChannelLink(team_id=team_id, channel_id=channel_id, tenant_id=tenant.id)
     else:
-        for route in _routes(session, link):
+        previous = session.get(Tenant, link.tenant_id)
+        routes = _routes(session, link)
+        changes = {
+            "tenant": (previous.slug if previous else None, tenant.slug),
+            "routes": (sorted(route.event for route in routes), None),
+        }
+        for route in routes:
             session.delete(route)
         clear_inbox_routes(session, link)  # they name accounts of the old tenant
         link.tenant_id = tenant.id or 0
-        fields.append("routes")
     session.add(link)
     record(
         session,
@@ -134,7 +139,7 @@ def link_channel(
         action="slack.link",
         tenant=tenant.slug,
         target=_channel_target(team_id, channel_id),
-        fields=fields,
+        changes=changes,
     )
     session.commit()
     return link
@@ -145,6 +150,7 @@ def unlink_channel(*, session: Session, team_id: str, channel_id: str, actor: Ac
     if link is None:
         raise NotFound("this channel is not linked to a tenant")
     tenant = session.get(Tenant, link.tenant_id)
+    routes = sorted(route.event for route in _routes(session, link))
     session.delete(link)
     record(
         session,
@@ -152,7 +158,7 @@ def unlink_channel(*, session: Session, team_id: str, channel_id: str, actor: Ac
         action="slack.unlink",
         tenant=tenant.slug if tenant else None,
         target=_channel_target(team_id, channel_id),
-        fields=["tenant", "routes"],
+        changes={"tenant": (tenant.slug if tenant else None, None), "routes": (routes, None)},
     )
     session.commit()
     assert tenant is not None
@@ -296,7 +302,8 @@ def add_routes(
             action="slack.route",
             tenant=_tenant_slug(session, link),
             target=_channel_target(link.team_id, link.channel_id),
-            fields=added,
+            # One field per event: is it mirrored into the channel.
+            changes={name: (False, True) for name in added},
         )
     session.commit()
     return added
@@ -345,7 +352,7 @@ def remove_routes(
             action="slack.unroute",
             tenant=_tenant_slug(session, link),
             target=_channel_target(link.team_id, link.channel_id),
-            fields=removed,
+            changes={name: (True, False) for name in removed},
         )
     session.commit()
     return removed

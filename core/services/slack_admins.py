@@ -181,7 +181,8 @@ def add_admin(
         action="slack.admin.add",
         tenant=tenant.slug if tenant else None,
         target=f"slack-user:{user_id}",
-        fields=["admin"],
+        # The team the right holds in ("" any team) is what a reader needs to judge it.
+        changes={"admin": (False, True), "team": (None, team_id or "any")},
     )
     session.commit()
     return AdminView(user_id, team_id, tenant.slug if tenant else None, "db")
@@ -214,7 +215,10 @@ def remove_admin(*, session: Session, user_id: str, tenant: Tenant | None, actor
         action="slack.admin.remove",
         tenant=tenant.slug if tenant else None,
         target=f"slack-user:{user_id}",
-        fields=["admin"],
+        changes={
+            "admin": (True, False),
+            "team": (", ".join(sorted(row.team_id or "any" for row in rows)), None),
+        },
     )
     session.commit()
     return len(rows)

@@ -190,7 +190,10 @@ def add_inbox_route(
         action="slack.inbox_route",
         tenant=tenant.slug,
         target=_target(link),
-        fields=[f"email_account:{account.id}", *(["from_pattern"] if pattern else [])],
+        changes={
+            f"email_account:{account.id}": (None, account.email),
+            **({"from_pattern": (None, pattern)} if pattern else {}),
+        },
     )
     try:
         session.commit()
@@ -221,14 +224,17 @@ def remove_inbox_routes(
     for route in routes:
         session.delete(route)
     if routes:
-        patterns = any(route.from_pattern for route in routes)
+        patterns = [route.from_pattern for route in routes if route.from_pattern]
         record(
             session,
             actor=actor,
             action="slack.inbox_unroute",
             tenant=tenant.slug,
             target=_target(link),
-            fields=[f"email_account:{account.id}", *(["from_pattern"] if patterns else [])],
+            changes={
+                f"email_account:{account.id}": (account.email, None),
+                **({"from_pattern": (", ".join(patterns), None)} if patterns else {}),
+            },
         )
     session.commit()
     return removed
@@ -255,7 +261,10 @@ def remove_inbox_route_by_id(*, session: Session, route_id: int, actor: Actor) -
         action="slack.inbox_unroute",
         tenant=tenant.slug,
         target=_target(link),
-        fields=[f"email_account:{account.id}", *(["from_pattern"] if route.from_pattern else [])],
+        changes={
+            f"email_account:{account.id}": (account.email, None),
+            **({"from_pattern": (route.from_pattern, None)} if route.from_pattern else {}),
+        },
     )
     session.commit()
     return view

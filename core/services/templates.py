@@ -33,11 +33,16 @@ from core.rendering import (
     default_templates,
     render,
 )
-from core.services.audit import Actor, record
+from core.services.audit import Actor, record, text_summary
 from core.template_validation import validate_template
 
 # Column -> the name the API, the CLI and the audit use.
 _PUBLIC = {"mail_from": "from", "subject": "subject", "body": "body"}
+
+
+def _audited(column: str, value: str | None) -> str | None:
+    """A value as the audit keeps it: a body as its length and digest (bodies run long)."""
+    return text_summary(value) if column == "body" else value
 
 
 def _owner(tenant: Tenant | None) -> str:
@@ -206,14 +211,18 @@ def create_custom_template(
         body=values["body"],
     )
     session.add(row)
-    given = {"from": mail_from, "subject": subject, "body": body}
+    given = {"mail_from": mail_from, "subject": subject, "body": body}
     record(
         session,
         actor=actor,
         action="template.create",
         tenant=tenant.slug if tenant else None,
         target=_target(event.name, locale),
-        fields=[field for field, value in given.items() if value is not None],
+        changes={
+            _PUBLIC[column]: (None, _audited(column, values[column]))
+            for column, value in given.items()
+            if value is not None
+        },
     )
     session.commit()
     return TemplateRead.model_validate(row)
@@ -239,7 +248,11 @@ def update_custom_template(
     row = _custom_row(session, tenant, event.name, locale)
     values = _merged(row, changes)
     validate_template(event.name, **values)
-    changed = [column for column, value in values.items() if getattr(row, column) != value]
+    changed = {
+        column: (_audited(column, getattr(row, column)), _audited(column, value))
+        for column, value in values.items()
+        if getattr(row, column) != value
+    }
     if changed:
         for column in changed:
             setattr(row, column, values[column])
@@ -251,7 +264,7 @@ def update_custom_template(
             action="template.update",
             tenant=tenant.slug if tenant else None,
             target=_target(event.name, locale),
-            fields=[_PUBLIC[column] for column in changed],
+            changes={_PUBLIC[column]: changed[column] for column in changed},
         )
         session.commit()
     return TemplateRead.model_validate(row)

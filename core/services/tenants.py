@@ -39,7 +39,13 @@ def create_tenant(*, session: Session, slug: str, name: str | None = None, actor
     session.flush()
     assert tenant.id is not None
     session.add(NotificationSettings(tenant_id=tenant.id))
-    record(session, actor=actor, action="tenant.create", tenant=slug, fields=["slug", "name"])
+    record(
+        session,
+        actor=actor,
+        action="tenant.create",
+        tenant=slug,
+        changes={"slug": (None, slug), "name": (None, name)},
+    )
     session.commit()
     return tenant
 
@@ -57,9 +63,16 @@ def get_tenant(*, session: Session, slug: str) -> Tenant:
 
 def rename_tenant(*, session: Session, slug: str, name: str, actor: Actor) -> Tenant:
     tenant = get_tenant(session=session, slug=slug)
+    before = tenant.name
     tenant.name = _check_name(name)
     session.add(tenant)
-    record(session, actor=actor, action="tenant.rename", tenant=slug, fields=["name"])
+    record(
+        session,
+        actor=actor,
+        action="tenant.rename",
+        tenant=slug,
+        changes={"name": (before, tenant.name)},
+    )
     session.commit()
     return tenant
 
@@ -68,5 +81,11 @@ def delete_tenant(*, session: Session, slug: str, actor: Actor) -> None:
     """Delete the tenant and, by cascade, its servers, accounts, settings, templates and tokens."""
     tenant = get_tenant(session=session, slug=slug)
     session.delete(tenant)
-    record(session, actor=actor, action="tenant.delete", tenant=slug)
+    record(
+        session,
+        actor=actor,
+        action="tenant.delete",
+        tenant=slug,
+        changes={"slug": (slug, None), "name": (tenant.name, None)},
+    )
     session.commit()

@@ -26,7 +26,7 @@ from core.errors import DeliveryError, NotFound, ValidationError
 from core.models._common import owned_by, owner_label, utcnow
 from core.models.tenancy import Tenant
 from core.models.webhooks import WebhookCreate, WebhookRead, WebhookTarget, WebhookTestResult
-from core.services.audit import Actor, record
+from core.services.audit import SECRET_CHANGE, Actor, record
 from core.vocabulary import (
     WEBHOOK_SECRET_MAX_LENGTH,
     WEBHOOK_URL_MAX_LENGTH,
@@ -160,7 +160,11 @@ def add_webhook(
         action="webhook.create",
         tenant=tenant.slug if tenant is not None else None,
         target=f"webhook:{row.id}",
-        fields=["url", "events"] + (["secret"] if secret else []),
+        changes={
+            "url": (None, url),
+            "events": (None, events),
+            **({"secret": SECRET_CHANGE} if secret else {}),
+        },
     )
     session.commit()
     return _read(row, tenant)
@@ -197,6 +201,7 @@ def remove_webhook(
         action="webhook.delete",
         tenant=tenant.slug if tenant is not None else None,
         target=f"webhook:{webhook_id}",
+        changes={"url": (removed.url, None), "events": (removed.events, None)},
     )
     session.commit()
     return removed
