@@ -17,6 +17,8 @@
   exit 0 — all within 10 s. A component that dies on its own stops the process with exit 1;
   the health watch is restarted instead (a pass that cannot record, e.g. on a read-only
   database, must not take delivery down with it).
+- With `ssh=(host, port)` (`serve --ssh`): the SSH console (tui/ssh) listens beside the API;
+  on shutdown its sessions are ended (each child 2 s, then killed) within the same budget.
 - SIGHUP: the key ring is read again (`reload_keys`; one log line, no key material). A key
   file rewritten by `mailbell keys rotate` is also picked up without it, when a secret does not
   open; MAILBELL_SECRET_KEYS is read once at start, so a new value needs a restart.
@@ -234,6 +236,7 @@ async def serve(
     port: int = 8080,
     worker: bool = True,
     stop: asyncio.Event | None = None,
+    ssh: tuple[str, int] | None = None,
 ) -> int:
     """Run until SIGTERM/SIGINT (or `stop` is set); returns the exit code."""
     from aiohttp import web
@@ -270,6 +273,17 @@ async def serve(
         await runner.cleanup()
         return 1
     bound = runner.addresses[0][1] if runner.addresses else port
+    console = None
+    if ssh is not None:
+        from tui.ssh.server import ConsoleServer
+
+        console = ConsoleServer(ctx.settings)
+        try:
+            await console.start(*ssh)
+        except OSError as exc:
+            log.error("cannot listen for SSH on %s:%s: %s", *ssh, exc.strerror or exc)
+            await runner.cleanup()
+            return 1
     log.info(
         "listening on http://%s:%s",
         host,
@@ -311,6 +325,7 @@ async def serve(
     log.info("stopping", extra={"reason": "signal" if code == 0 else "component failed"})
     await asyncio.gather(
         runner.cleanup(),
+        *([console.close()] if console is not None else []),
         *(_stop_component(name, task, COMPONENT_DRAIN_S) for name, task in tasks.items()),
     )
     if work is not None:

@@ -55,6 +55,11 @@ async def _serve(settings: Settings, host: str, port: int) -> int:
 
     from tui.ssh.server import ConsoleServer
 
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGTERM, signal.SIGINT):  # before listening: a client may come at once
+        with contextlib.suppress(NotImplementedError, RuntimeError):
+            loop.add_signal_handler(sig, stop.set)
     server = ConsoleServer(settings)
     try:
         fingerprint = await server.start(host, port)
@@ -62,11 +67,6 @@ async def _serve(settings: Settings, host: str, port: int) -> int:
         typer.echo(f"error: cannot listen on {host}:{port}: {exc.strerror or exc}", err=True)
         return 1
     typer.echo(f"mailbell ssh: listening on {host}:{server.port}; host key {fingerprint}")
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for sig in (signal.SIGTERM, signal.SIGINT):
-        with contextlib.suppress(NotImplementedError, RuntimeError):
-            loop.add_signal_handler(sig, stop.set)
     await stop.wait()
     typer.echo("mailbell ssh: stopping (ending every session)")
     await server.close()

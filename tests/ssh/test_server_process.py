@@ -1,0 +1,100 @@
+"""`mailbell ssh` as the operator runs it: the host key made once (0600) and its fingerprint
+printed at each start; SIGTERM ends every session and exits 0."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import os
+import re
+import signal
+import sys
+from pathlib import Path
+
+import asyncssh
+
+from tests.support.console_keys import add_console_key
+from tests.support.ssh_console import WAIT_S, Console
+from tests.tui.conftest import seed
+
+ROOT = Path(__file__).resolve().parents[2]
+LISTENING = re.compile(rb"listening on 127\.0\.0\.1:(\d+); host key (SHA256:\S+)")
+
+
+async def _start() -> tuple[asyncio.subprocess.Process, int, str]:
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "mailbell", "ssh", "--host", "127.0.0.1", "--port", "0",
+        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL, cwd=ROOT,
+    )  # fmt: skip
+    assert process.stdout is not None
+    line = await asyncio.wait_for(process.stdout.readline(), WAIT_S)
+    found = LISTENING.search(line)
+    assert found, line
+    return process, int(found[1]), found[2].decode()
+
+
+async def _stop(process: asyncio.subprocess.Process) -> int:
+    process.send_signal(signal.SIGTERM)
+    return await asyncio.wait_for(process.wait(), WAIT_S)
+
+
+def _children(pid: int) -> set[int]:
+    found: set[int] = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        with contextlib.suppress(OSError):
+            found |= {int(p) for p in (task / "children").read_text().split()}
+    return found
+
+
+async def test_the_host_key_is_made_once_and_sigterm_ends_every_session(
+    ctx, actor, settings
+) -> None:
+    seed(ctx, actor)
+    alice = add_console_key(settings, "alice", "tenant-admin", ["acme"])
+    process, port, fingerprint = await _start()
+    try:
+        host_key = settings.ssh_host_key_file
+        assert host_key.stat().st_mode & 0o777 == 0o600
+        assert asyncssh.read_private_key(str(host_key)).get_fingerprint("sha256") == fingerprint
+        async with Console.open(port, alice.private_path) as console:
+            await console.wait_for("tenant acme")
+            [child] = _children(process.pid)
+            assert await _stop(process) == 0
+            await console.exit_status()
+            assert b"the server is stopping" in console.output
+        assert not os.path.exists(f"/proc/{child}")
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
+    again, _port, same = await _start()
+    assert same == fingerprint
+    assert await _stop(again) == 0
+
+
+async def test_serve_with_ssh_runs_the_console_beside_the_api(ctx, actor, settings) -> None:
+    seed(ctx, actor)
+    alice = add_console_key(settings, "alice", "tenant-admin", ["acme"])
+    process = await asyncio.create_subprocess_exec(
+        sys.executable, "-m", "mailbell", "serve", "--port", "0", "--no-worker",
+        "--ssh", "--ssh-host", "127.0.0.1", "--ssh-port", "0",
+        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.PIPE, cwd=ROOT,
+    )  # fmt: skip
+    assert process.stderr is not None
+    try:
+        port = 0
+        while not port:
+            line = await asyncio.wait_for(process.stderr.readline(), WAIT_S)
+            assert line, "serve ended before the SSH console listened"
+            found = re.search(rb"ssh: listening on 127\.0\.0\.1:(\d+)", line)
+            port = int(found[1]) if found else 0
+        async with Console.open(port, alice.private_path) as console:
+            await console.wait_for("tenant acme", "alice@127.0.0.1")
+            process.send_signal(signal.SIGTERM)
+            await console.exit_status()
+            assert b"the server is stopping" in console.output
+        assert await asyncio.wait_for(process.wait(), WAIT_S) == 0
+    finally:
+        if process.returncode is None:
+            process.kill()
+            await process.wait()
