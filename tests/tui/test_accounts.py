@@ -162,7 +162,7 @@ async def test_a_failing_sync_is_reported_and_the_app_goes_on(ctx, actor, make_a
         failures = [n for n in app._notifications if n.severity == "error"]
         assert failures and "refused" in str(failures[-1].message).lower()
         assert "refused" in rows(app.screen.query_one("#accounts", DataTable))[0][6].lower()
-        await pilot.press("2")  # still usable
+        await pilot.press("3")  # still usable
         await settle(pilot)
         assert app.current_mode == "servers"
 

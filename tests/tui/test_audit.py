@@ -17,7 +17,7 @@ async def test_changes_made_in_the_tui_are_in_the_audit_log(ctx, actor, make_app
         app.screen.query_one("#password").value = "a-new-Secret-1"
         await pilot.press("ctrl+s")
         await settle(pilot)
-        await pilot.press("7")
+        await pilot.press("8")
         await settle(pilot)
         table = rows(app.screen.query_one("#audit", DataTable))
         newest = table[0]

@@ -48,7 +48,7 @@ async def test_demo_delivers_shows_captured_mail_and_sends_a_test_email(demo_app
         assert app.title == "mailbell demo" and "mailbell demo" in screen_text(app)
         assert "system administrator's mail server" in screen_text(app)
         await pilot.pause(2.0)  # the in-process worker delivers the seeded events
-        await pilot.press("6")
+        await pilot.press("7")
         await settle(pilot)
         statuses = {row[3]: row[2] for row in rows(app.screen.query_one("#deliveries", DataTable))}
         assert statuses == {
@@ -56,7 +56,7 @@ async def test_demo_delivers_shows_captured_mail_and_sends_a_test_email(demo_app
             "QUEUE_CALL_LOST": "sent",
             "VOICEMAIL_RECEIVED": "failed",
         }
-        await pilot.press("3")
+        await pilot.press("4")
         await settle(pilot)
         await pilot.press("ctrl+e")
         await settle(pilot)
@@ -65,7 +65,7 @@ async def test_demo_delivers_shows_captured_mail_and_sends_a_test_email(demo_app
         await settle(pilot)
         assert "✓ Sent." in screen_text(app)
         await pilot.press("escape")
-        await pilot.press("9")
+        await pilot.press("C")
         await settle(pilot)
         captured = rows(app.screen.query_one("#captured", DataTable))
         assert captured[0][2] == "newcomer@demo.example"

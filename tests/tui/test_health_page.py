@@ -135,7 +135,7 @@ async def test_the_banner_shows_while_something_is_critical(ctx, actor, make_app
         assert line == "✗ 2 critical: shared (mail server), #C01 (Slack) — press H for health"
         assert app.screen.query_one("#health-banner").region.height == 1
 
-        await pilot.press("2")  # every page has it
+        await pilot.press("3")  # every page has it
         await settle(pilot)
         assert banner(app).display and "2 critical" in str(banner(app).render())
 

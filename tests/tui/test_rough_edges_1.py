@@ -107,7 +107,7 @@ async def test_focus_shows_with_no_color(monkeypatch: pytest.MonkeyPatch, make_a
             if colourless(app, widget) == blurred:
                 same.append(selector)
         assert same == []
-        await pilot.press("1")
+        await pilot.press("2")
         await settle(pilot)
         table = app.screen.query_one(DataTable)
         app.screen.set_focus(None)
@@ -154,7 +154,7 @@ async def test_test_email_prefills_the_first_recipient(make_app) -> None:
         assert isinstance(app.screen, TestEmailScreen)
         assert app.screen.query_one("#recipient", Input).value == ACME[0]
         await pilot.press("escape")
-        await pilot.press("2")
+        await pilot.press("3")
         await settle(pilot)
         await pilot.press("e")  # the acme relay's form, then its "Test email…"
         await settle(pilot)
@@ -234,7 +234,7 @@ async def test_demo_tenant_names_state_nothing_the_row_contradicts(demo_app) -> 
     app = demo_app
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        await pilot.press("1")
+        await pilot.press("2")
         await settle(pilot)
         by_slug = {row[1]: row for row in rows(app.screen.query_one("#tenants", DataTable))}
         ctx = app.ctx

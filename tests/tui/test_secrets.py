@@ -108,7 +108,7 @@ async def test_no_screen_renders_a_stored_secret(ctx, actor, make_app) -> None:
                 assert_no_secret(app, f"{page.label} ({slug})")
         app.set_scope("acme")
         # every server's edit dialog, and the OAuth consent dialog
-        await pilot.press("2")
+        await pilot.press("3")
         await settle(pilot)
         table = app.screen.query_one("#servers", DataTable)
         for row in range(table.row_count):
@@ -126,7 +126,7 @@ async def test_no_screen_renders_a_stored_secret(ctx, actor, make_app) -> None:
             await pilot.press("escape")
             await settle(pilot)
         # the account's edit dialog
-        await pilot.press("5")
+        await pilot.press("6")
         await settle(pilot)
         await pilot.press("e")
         await settle(pilot)
@@ -134,7 +134,7 @@ async def test_no_screen_renders_a_stored_secret(ctx, actor, make_app) -> None:
         assert_no_secret(app, "account dialog")
         await pilot.press("escape")
         # the welcome email in the delivery log
-        await pilot.press("6")
+        await pilot.press("7")
         await settle(pilot)
         await pilot.press("enter")
         await settle(pilot)
@@ -143,7 +143,7 @@ async def test_no_screen_renders_a_stored_secret(ctx, actor, make_app) -> None:
         assert_no_secret(app, "delivery detail")
         await pilot.press("escape")
         # the test email dialog and the help screen
-        await pilot.press("3")
+        await pilot.press("4")
         await settle(pilot)
         await pilot.press("ctrl+e")
         await settle(pilot)

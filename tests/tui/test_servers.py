@@ -39,7 +39,7 @@ def servers(ctx, slug: str | None = None):
 
 async def open_servers(pilot) -> None:
     await settle(pilot)
-    await pilot.press("2")
+    await pilot.press("3")
     await settle(pilot)
 
 

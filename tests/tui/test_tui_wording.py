@@ -86,7 +86,7 @@ async def test_a_sync_without_an_imap_host_names_the_page_key_and_field(
         await pilot.press("s")
         await settle(pilot)
         said = " ".join(notes(app))
-        assert "has no IMAP host: set one with Accounts (5) → e → IMAP host" in said, said
+        assert "has no IMAP host: set one with Accounts (6) → e → IMAP host" in said, said
         assert "mailbell" not in said
 
 

@@ -115,7 +115,7 @@ class AccountsScreen(MainScreen):
             filled(table)
             self.view = None
             self.query_one("#accounts-note", Static).update(
-                Text("Email accounts belong to a tenant: pick one on Tenants (1).", style="yellow")
+                Text("Email accounts belong to a tenant: pick one on Tenants (2).", style="yellow")
             )
             return
         self.load(self.slug)
