@@ -33,6 +33,7 @@ BENCHMARKS: dict[str, tuple[str, list[str], list[str]]] = {
     "webhook": ("webhook.py", [], ["--deliveries", "1000"]),
     "imap": ("imap_sync.py", [], []),
     "tui_start": ("tui_start.py", [], []),
+    "tui_ssh": ("tui_ssh.py", [], ["--sessions", "5", "--runs", "2"]),
     "health": ("health_bench.py", [], ["--servers", "200", "--drain", "1000", "--rounds", "2"]),
     "recipient_modes": (
         "recipient_mode_bench.py",

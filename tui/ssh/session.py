@@ -23,6 +23,8 @@ from typing import TYPE_CHECKING, Any
 
 import asyncssh
 
+from tui.data.session import SSH_CLIENT_ENV
+
 if TYPE_CHECKING:
     from tui.ssh.server import ConsoleServer
 
@@ -35,7 +37,6 @@ READ_CHUNK = 65536
 # After the child is gone its screen may still be in the alternate buffer with mouse
 # reporting on: leave both, so the client's shell is usable again after a closing message.
 RESTORE_TERMINAL = b"\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1006l\x1b[?2004l\x1b[?25h\x1b[?1049l"
-SSH_CLIENT_ENV = "MAILBELL_SSH_CLIENT"  # read by tui/data/session.py
 
 
 def _controlling_terminal() -> None:
