@@ -11,11 +11,14 @@ from rich.console import Console
 from textual.widgets import DataTable, Static
 
 from core.models.delivery import Delivery
-from core.models.mail import EmailAccount
+from core.models.mail import EmailAccount, EmailAccountCreate
+from core.services.tenants import get_tenant
+from core.vocabulary import HealthKind, HealthState
 from tests.support.factories import make_mail_server, make_webhook
 from tests.tui.conftest import screen_text, seed, settle
 from tests.tui.test_accounts import add_account
 from tests.tui.test_deliveries import emit_for
+from tests.tui.test_health_page import put
 from tui.widgets.tables import Fit, FitTable, plan_widths
 
 # 300 characters of words, so a cut one is told apart from a whole one.
@@ -23,6 +26,7 @@ LONG_ERROR = " ".join(f"w{i:03d}" for i in range(60))[:299] + "!"
 LONG_TARGET = "someone.with.a.very.long.mailbox.name@notifications.subsidiary.acme.example"
 # Long for 80 columns, short enough for 160.
 WIDE_TARGET = "someone.with.a.long.name@acme.example"
+LONG_ACCOUNT = "customer-support-escalations@acme-corporation.example"
 
 
 def flat(text: str) -> str:
@@ -140,6 +144,8 @@ async def test_the_table_refits_when_the_terminal_is_resized(ctx, actor, make_ap
         ("accounts", "acme", ["#accounts"]),
         ("webhooks", None, ["#webhooks"]),
         ("slack", None, ["#channels", "#inbox", "#admins"]),
+        ("templates", "acme", ["#templates"]),
+        ("health", None, ["#health"]),
     ],
 )
 async def test_every_header_fits_at_80_columns(ctx, actor, make_app, page, slug, tables) -> None:
@@ -213,3 +219,79 @@ async def test_an_account_error_cut_in_the_table_is_shown_whole_under_it(
         detail = app.screen.query_one("#accounts-detail", Static)
         assert detail.display
         assert flat(LONG_ERROR) in flat(rendered(detail))
+
+
+def slack_routes(ctx, actor) -> None:
+    """acme's channel mirroring four events, and an inbox route of a long address."""
+    from core.services.accounts import create_email_account
+    from core.services.slack import add_routes, link_channel
+    from core.services.slack_inbox import add_inbox_route
+
+    seeded = seed(ctx, actor)
+    fields = {
+        "email": LONG_ACCOUNT,
+        "display_name": "Support",
+        "mail_server_id": seeded.acme_server,
+    }
+    with ctx.session() as session:
+        acme = get_tenant(session=session, slug="acme")
+        data = EmailAccountCreate.from_fields(fields)
+        create_email_account(session=session, box=ctx.box, tenant=acme, data=data, actor=actor)
+        link = link_channel(
+            session=session,
+            team_id="T0TEAM",
+            channel_id="C0ALERTS",
+            tenant_slug="acme",
+            actor=actor,
+        )
+        events = ["QUEUE_SLA", "QUEUE_CALL_LOST", "VOICEMAIL_RECEIVED", "QUEUE_CALLBACK"]
+        add_routes(session=session, link=link, names=events, actor=actor, system_admin=True)
+        add_inbox_route(
+            session=session, link=link, account_ref=LONG_ACCOUNT, from_pattern=None, actor=actor
+        )
+
+
+async def test_slack_cuts_long_values_and_shows_the_focused_tables_row_whole(
+    ctx, actor, make_app
+) -> None:
+    slack_routes(ctx, actor)
+    mirrors = "QUEUE_SLA, QUEUE_CALL_LOST, VOICEMAIL_RECEIVED, QUEUE_CALLBACK"
+    app = make_app(tenant_slug="acme", start="slack")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        for selector in ("#channels", "#inbox", "#admins"):
+            header_fits(app.screen.query_one(selector, FitTable))
+        line = table_line(app, "QUEUE_SLA")
+        assert "…" in line and mirrors not in line
+        detail = app.screen.query_one("#slack-detail", Static)
+        assert detail.display and f"Mirrors: {mirrors}" in flat_lines(rendered(detail))
+        app.screen.query_one("#inbox", FitTable).focus()  # the detail follows the focus
+        await settle(pilot)
+        assert "…" in table_line(app, "customer-support")
+        shown = flat_lines(rendered(detail))
+        assert f"Account: {LONG_ACCOUNT}" in shown and "Mirrors" not in shown
+    app = make_app(tenant_slug="acme", start="slack")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        assert mirrors in table_line(app, "QUEUE_SLA")  # fits: whole, and nothing under it
+        assert not app.screen.query_one("#slack-detail", Static).display
+
+
+async def test_health_cuts_a_long_subject_and_reason_and_shows_them_whole_under_the_table(
+    ctx, actor, make_app
+) -> None:
+    key = "email_account:9"
+    put(ctx, key, HealthKind.EMAIL_ACCOUNT, None, LONG_ACCOUNT, HealthState.CRITICAL, LONG_ERROR)
+    app = make_app(start="health")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        header_fits(app.screen.query_one("#health", FitTable))
+        line = table_line(app, "w000")  # the banner names the subject, not the reason
+        assert "✗ critical" in line and "account" in line and "just now" in line
+        assert "…" in line and LONG_ACCOUNT not in line and "w059" not in line
+        selected = flat(rendered(app.screen.query_one("#health-selected", Static)))
+        assert flat(LONG_ACCOUNT) in selected and flat(LONG_ERROR) in selected
+    app = make_app(start="health")
+    async with app.run_test(size=(160, 48)) as pilot:
+        await settle(pilot)
+        assert LONG_ACCOUNT in table_line(app, "w000")

@@ -22,15 +22,28 @@ from tui import format as fmt
 from tui.data import health as data
 from tui.jobs import JobFailed, Result, reporting
 from tui.screens.base import MainScreen
-from tui.widgets.health_table import HealthTable, ago
+from tui.widgets.health_table import ago
+from tui.widgets.row_keys import EmptyTable
 from tui.widgets.spinner import Spinner
-from tui.widgets.tables import filled
+from tui.widgets.tables import Fit, HealthFitTable, filled, one_line
 
 if TYPE_CHECKING:
     from core.models.health import HealthRead
 
-WIDE = 120  # from this width on, columns get room for whole names and absolute times
+WIDE = 120  # from this width on, kinds in words and absolute times
 SHORT_KINDS = {"mail_server": "server", "email_account": "account", "slack": "Slack"}
+
+
+# State, kind and time are short and say the most: never cut. The reason (whole under the
+# table) gives way first, down to a readable start; then the subject keeps its width longest.
+COLUMNS: tuple[tuple[str, str, Fit], ...] = (
+    ("state", "State", Fit(shrink=False)),
+    ("kind", "Kind", Fit(shrink=False)),
+    ("tenant", "Tenant", Fit(min=6)),
+    ("subject", "Subject", Fit(min=12, priority=2)),
+    ("reason", "Reason", Fit(min=20, priority=0)),
+    ("since", "Since", Fit(shrink=False)),
+)
 
 
 class Checked(Result[list["HealthRead"]]):
@@ -43,14 +56,6 @@ class CheckFailed(JobFailed):
 
 def since_text(value: datetime, *, wide: bool) -> str:
     return f"{ago(value)} · {fmt.when(value)}" if wide else ago(value)
-
-
-def clip_middle(value: str, width: int) -> str:
-    """Both ends of a long name: "acme relay deliveries" and "acme relay" stay apart."""
-    if len(value) <= width:
-        return value
-    head = (width - 1) // 2
-    return value[:head] + "…" + value[len(value) - (width - 1 - head) :]
 
 
 def worst_first(reads: list[HealthRead]) -> list[HealthRead]:
@@ -90,15 +95,18 @@ class HealthScreen(MainScreen):
         super().__init__()
         self.reads: list[HealthRead] = []
         self.checking = False
-        self.widths: dict[str, int] = {}
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="health-note", classes="summary muted")
-        yield HealthTable(id="health", cursor_type="row", zebra_stripes=True)
+        yield HealthFitTable(id="health", cursor_type="row", zebra_stripes=True)
+        yield EmptyTable(id="health-empty")
         yield Static("", id="health-selected", classes="summary")
         yield Spinner(id="health-spinner")
 
     def on_mount(self) -> None:
+        table = self.query_one("#health", HealthFitTable)
+        for key, label, fit in COLUMNS:
+            table.add_fit_column(label, key=key, fit=fit)
         self.watch(self.mb, "health", self.show, init=True)
         self.watch(self.mb, "theme", lambda: self.show(self.mb.health), init=False)
 
@@ -117,63 +125,40 @@ class HealthScreen(MainScreen):
         self.reload()
 
     def show(self, reads: list[HealthRead]) -> None:
-        table = self.query_one("#health", HealthTable)
+        table = self.query_one("#health", HealthFitTable)
         selected = self.selected()
         self.reads = worst_first(reads)
         wide = self.size.width >= WIDE
-        self._columns(table, wide)
+        table.clear()
         filled(table)
         for read in self.reads:
             table.add_row(*self._cells(table, read, wide), key=read.key)
-        if not self.reads:
-            self.query_one("#health-note", Static).update(
-                "Nothing checked yet: mailbell serve checks every subject on its interval. "
-                "Press c to check now."
-            )
-            table.add_row("", Text("no health results yet", style="dim"), *[""] * 4)
-        else:
-            counts = counts_text(self.reads)
-            hint = " — Enter: history and actions"
-            fits = len(counts) + len(hint) <= self.size.width - 2
-            self.query_one("#health-note", Static).update(counts + hint if fits else counts)
+        self.query_one("#health-empty", EmptyTable).explain(
+            table,
+            "Nothing checked yet: mailbell serve checks every subject on its interval. "
+            "Press c to check now.",
+        )
+        counts = counts_text(self.reads)
+        hint = " — Enter: history and actions"
+        fits = len(counts) + len(hint) <= self.size.width - 2
+        self.query_one("#health-note", Static).update(counts + hint if fits else counts)
         keys = [r.key for r in self.reads]
         if selected is not None and selected.key in keys:
             table.move_cursor(row=keys.index(selected.key))
         self._describe_selected()
 
-    def _columns(self, table: HealthTable, wide: bool) -> None:
-        table.clear(columns=True)
-        widths = (
-            {"state": 10, "kind": 13, "tenant": 12, "subject": 24, "since": 22}
-            if wide
-            else {"state": 10, "kind": 7, "tenant": 8, "subject": 16, "since": 10}
-        )
-        # What is left after the fixed columns, their padding (2 each) and the scrollbar.
-        reason = max(self.size.width - sum(widths.values()) - 2 * 6 - 2, 12)
-        labels = {"state": "State", "kind": "Kind", "tenant": "Tenant", "subject": "Subject"}
-        for key in ("state", "kind", "tenant", "subject"):
-            table.add_column(labels[key], key=key, width=widths[key])
-        table.add_column("Reason", key="reason", width=reason)
-        table.add_column("Since", key="since", width=widths["since"])
-        self.widths = {**widths, "reason": reason}
-
-    def _cells(self, table: HealthTable, read: HealthRead, wide: bool) -> tuple[Any, ...]:
+    def _cells(self, table: HealthFitTable, read: HealthRead, wide: bool) -> tuple[Any, ...]:
         kind = data.kind_label(read.kind) if wide else SHORT_KINDS.get(read.kind, read.kind)
-        muted = data.muted(read)
-        subject = Text(clip_middle(read.subject, self.widths["subject"] - (2 if muted else 0)))
-        if muted:
+        subject = Text(read.subject)
+        if data.muted(read):
             subject.append(" ⊘", style="dim")  # alerts muted
-        tenant = (
-            Text("system", style="dim")
-            if read.tenant is None
-            else Text(fmt.clip(read.tenant, self.widths["tenant"]))
-        )
+        tenant = Text("system", style="dim") if read.tenant is None else Text(read.tenant)
         return (
             table.state(read.state),
             Text(kind),
             tenant,
             subject,
-            Text(fmt.clip(read.reason, self.widths["reason"]) or "—"),
+            Text(one_line(read.reason) or "—"),
             Text(since_text(read.since, wide=wide)),
         )
 
@@ -182,7 +167,7 @@ class HealthScreen(MainScreen):
     def selected(self) -> HealthRead | None:
         if not self.reads:
             return None
-        table = self.query_one("#health", HealthTable)
+        table = self.query_one("#health", HealthFitTable)
         return self.reads[min(table.cursor_row, len(self.reads) - 1)]
 
     @on(DataTable.RowHighlighted)
@@ -197,13 +182,14 @@ class HealthScreen(MainScreen):
         if read is None:
             line.update("")
             return
-        table = self.query_one("#health", HealthTable)
+        table = self.query_one("#health", HealthFitTable)
         owner = f"tenant {read.tenant}" if read.tenant else "system"
         text = Text.assemble(
             table.state(read.state),
             (f"  {read.subject}", "bold"),
             f" ({data.kind_label(read.kind)}, {owner}) since {fmt.stamp(read.since)}",
             f", checked {ago(read.checked_at)}",
+            ", alerts muted (⊘)" if data.muted(read) else "",
         )
         if read.reason:
             text.append(f"\n{read.reason}")

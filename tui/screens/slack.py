@@ -19,7 +19,31 @@ from tui.data import slack
 from tui.data.slack import ALL, SlackView
 from tui.jobs import Result, reporting
 from tui.screens.base import MainScreen
-from tui.widgets.tables import FitTable, filled
+from tui.widgets.row_keys import EmptyTable
+from tui.widgets.tables import Fit, FitTable, RowDetail, filled
+
+DETAIL = "#slack-detail"
+# Ids say which row: they keep their width longest; the long lists give way first.
+_ID, _TEAM, _TENANT = Fit(min=9, priority=2), Fit(min=6), Fit(min=6, priority=2)
+TABLES: dict[str, tuple[tuple[str, str, Fit], ...]] = {
+    "#channels": (
+        ("channel", "Channel", _ID),
+        ("team", "Team", _TEAM),
+        ("tenant", "Tenant", _TENANT),
+        ("routes", "Mirrors", Fit(min=12, priority=0)),
+    ),
+    "#inbox": (
+        ("channel", "Channel", _ID),
+        ("account", "Account", Fit(min=14)),
+        ("senders", "Senders", Fit(min=10, priority=0)),
+        ("tenant", "Tenant", _TENANT),
+    ),
+    "#admins": (
+        ("user", "User", _ID),
+        ("team", "Team", _TEAM),
+        ("source", "Added by", Fit(priority=0)),
+    ),
+}
 
 
 class SlackLoaded(Result[SlackView]):
@@ -79,32 +103,22 @@ class SlackScreen(MainScreen):
     def compose_body(self) -> ComposeResult:
         yield Static("", id="slack-note", classes="summary muted")
         yield Label("Linked channels", classes="section-title")
-        yield FitTable(id="channels", cursor_type="row", zebra_stripes=True)
+        yield FitTable(id="channels", cursor_type="row", zebra_stripes=True, detail=DETAIL)
+        yield EmptyTable(id="channels-empty")
         yield Label("Inboxes mirrored (/mailbell route inbox)", classes="section-title")
-        yield FitTable(id="inbox", cursor_type="row", zebra_stripes=True)
+        yield FitTable(id="inbox", cursor_type="row", zebra_stripes=True, detail=DETAIL)
+        yield EmptyTable(id="inbox-empty")
         yield Label("Slack admins", id="admins-title", classes="section-title")
-        yield FitTable(id="admins", cursor_type="row", zebra_stripes=True)
+        yield FitTable(id="admins", cursor_type="row", zebra_stripes=True, detail=DETAIL)
+        yield EmptyTable(id="admins-empty")
+        # The focused table's selected row, whole, when its columns cut a value.
+        yield RowDetail(id="slack-detail")
 
     def on_mount(self) -> None:
-        channels = self.query_one("#channels", DataTable)
-        for key, label in (
-            ("channel", "Channel"),
-            ("team", "Team"),
-            ("tenant", "Tenant"),
-            ("routes", "Mirrors"),
-        ):
-            channels.add_column(label, key=key)
-        inbox = self.query_one("#inbox", DataTable)
-        for key, label in (
-            ("channel", "Channel"),
-            ("account", "Account"),
-            ("senders", "Senders"),
-            ("tenant", "Tenant"),
-        ):
-            inbox.add_column(label, key=key)
-        admins = self.query_one("#admins", DataTable)
-        for key, label in (("user", "User"), ("team", "Team"), ("source", "Added by")):
-            admins.add_column(label, key=key)
+        for selector, columns in TABLES.items():
+            table = self.query_one(selector, FitTable)
+            for key, label, fit in columns:
+                table.add_fit_column(label, key=key, fit=fit)
 
     def reload(self) -> None:
         self.load(self.slug)
@@ -132,7 +146,7 @@ class SlackScreen(MainScreen):
             "Channels mirror the events routed to them (`/mailbell route`). l link · Enter "
             "events · u unlink · d stop the selected inbox route · a / x add or remove an admin."
         )
-        channels = self.query_one("#channels", DataTable)
+        channels = self.query_one("#channels", FitTable)
         channels.clear()
         filled(channels)
         for view_ in view.channels:
@@ -143,18 +157,20 @@ class SlackScreen(MainScreen):
                 routes_text(view_.routes),
                 key=f"{view_.team_id}/{view_.channel_id}",
             )
-        if not view.channels:
-            channels.add_row(Text("No linked channels — press l", style="dim"), "", "", "")
-        inbox = self.query_one("#inbox", DataTable)
+        self.query_one("#channels-empty", EmptyTable).explain(
+            channels, "No linked channels: press l to link one to a tenant."
+        )
+        inbox = self.query_one("#inbox", FitTable)
         inbox.clear()
         filled(inbox)
         for route in view.inbox:
             inbox.add_row(
                 route.channel_id, route.account, route.senders, route.tenant, key=str(route.id)
             )
-        if not view.inbox:
-            inbox.add_row(Text("No inbox mirrored", style="dim"), "", "", "")
-        admins = self.query_one("#admins", DataTable)
+        self.query_one("#inbox-empty", EmptyTable).explain(
+            inbox, "No inbox mirrored: add one in Slack with /mailbell route inbox."
+        )
+        admins = self.query_one("#admins", FitTable)
         admins.clear()
         filled(admins)
         for admin in view.admins:
@@ -165,8 +181,9 @@ class SlackScreen(MainScreen):
                 source,
                 key=f"{admin.source}:{admin.user_id}:{admin.team_id}",
             )
-        if not view.admins:
-            admins.add_row(Text("No Slack admins — press a", style="dim"), "", "")
+        self.query_one("#admins-empty", EmptyTable).explain(
+            admins, "No Slack admins: press a to add one."
+        )
 
     # -- selection -------------------------------------------------------------------------
 

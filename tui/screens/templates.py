@@ -17,7 +17,7 @@ from tui.data.templates import LANGUAGES_WIDTH, TemplateRow
 from tui.jobs import Result, reporting
 from tui.screens.base import MainScreen
 from tui.widgets.row_keys import enter_binding, enter_reaches_table
-from tui.widgets.tables import filled
+from tui.widgets.tables import Fit, FitTable, RowDetail, filled
 from tui.widgets.worker_banner import queued_note
 
 
@@ -27,6 +27,9 @@ class TemplatesLoaded(Result[list[TemplateRow]]):
 
 class SampleEmitted(Result[str]):
     """What became of the sample event, as a sentence."""
+
+
+BADGE_WIDTH = len(" default ")
 
 
 def badge(row: TemplateRow) -> Text:
@@ -67,18 +70,23 @@ class TemplatesScreen(MainScreen):
 
     def compose_body(self) -> ComposeResult:
         yield Static("", id="templates-note", classes="summary muted")
-        yield DataTable(id="templates", cursor_type="row", zebra_stripes=True)
+        yield FitTable(
+            id="templates", cursor_type="row", zebra_stripes=True, detail="#templates-cut"
+        )
         # The selected event's description and switch: a column of its own would not fit 80
         # columns next to Languages.
         yield Static("", id="templates-detail", classes="hint-line")
+        yield RowDetail(id="templates-cut")  # the values the columns cut, whole
 
     def on_mount(self) -> None:
-        table = self.query_one("#templates", DataTable)
-        table.add_column("Template", key="name")
-        table.add_column("", key="badge")
-        table.add_column("Languages", key="languages")
-        table.add_column("Scope", key="scope")
-        table.add_column("Sent to", key="audience")
+        table = self.query_one("#templates", FitTable)
+        # The event's name says which row: it keeps its width longest; the audience gives way
+        # first (the editor shows it whole too).
+        table.add_fit_column("Template", key="name", fit=Fit(min=12, priority=3))
+        table.add_fit_column("", key="badge", width=BADGE_WIDTH)
+        table.add_fit_column("Languages", key="languages", fit=Fit(min=9))
+        table.add_fit_column("Scope", key="scope", fit=Fit(shrink=False))
+        table.add_fit_column("Sent to", key="audience", fit=Fit(min=8, priority=0))
 
     def reload(self) -> None:
         self.load(self.slug)
@@ -101,7 +109,7 @@ class TemplatesScreen(MainScreen):
             "level."
         )
         self.query_one("#templates-note", Static).update(note)
-        table = self.query_one("#templates", DataTable)
+        table = self.query_one("#templates", FitTable)
         cursor = table.cursor_row
         table.clear()
         filled(table)

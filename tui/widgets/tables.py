@@ -21,6 +21,8 @@ from textual import events
 from textual.widgets import DataTable, Static
 from textual.widgets.data_table import ColumnKey, RowKey
 
+from tui.widgets.health_table import HealthTable
+
 # The zone of every time a table shows (tui.format.when: mailbell keeps and shows UTC).
 TABLE_ZONE = "UTC"
 
@@ -176,10 +178,17 @@ class FitTable(DataTable[Any]):
     def on_data_table_row_highlighted(self, _: DataTable.RowHighlighted) -> None:
         self._show_detail()
 
+    def on_focus(self, _: events.Focus) -> None:
+        self._show_detail()
+
     def _show_detail(self) -> None:
         if self._detail is None or not self.is_mounted:
             return
         detail = self.screen.query_one(self._detail, RowDetail)
+        shown = detail.table
+        if shown is not None and shown is not self and shown.has_focus and not self.has_focus:
+            return  # a detail shared by several tables shows the focused one's row
+        detail.table = self
         if self.row_count == 0:
             detail.display = False
             return
@@ -209,13 +218,15 @@ class FitTable(DataTable[Any]):
 
 class RowDetail(Static):
     """The line under a FitTable: the highlighted row's values its columns cut, whole (hidden when
-    nothing is cut), for tables whose rows have no detail screen."""
+    nothing is cut), for tables whose rows have no detail screen. Tables stacked on one page may
+    share one: it shows the focused table's row."""
 
     DEFAULT_CLASSES = "summary row-detail"
 
     def __init__(self, *, id: str | None = None) -> None:
         super().__init__("", id=id)
         self.display = False
+        self.table: FitTable | None = None  # the table whose row it shows (several may share it)
 
     def show(self, table: FitTable, row_key: RowKey) -> None:
         cut = table.cut_values(row_key) if row_key in table.rows else []
@@ -227,3 +238,8 @@ class RowDetail(Static):
             line.append_text(value)
         self.update(line)
         self.display = bool(cut)
+
+
+class HealthFitTable(HealthTable, FitTable):
+    """A FitTable whose state cells (`✗ critical`) take the theme's colours (HealthTable).
+    HealthTable first: Textual's CSS follows the first base, where the state colours are."""
