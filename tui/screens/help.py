@@ -137,7 +137,7 @@ class HelpScreen(ModalScreen[None]):
             yield Label("Help — keys", classes="dialog-title")
             with VerticalScroll():
                 focused = self.focused_widget
-                if focused is not None and (own := widget_bindings(focused)):
+                if focused is not None and (own := self.reaching(widget_bindings(focused))):
                     yield Section(bindings_table(app, f"Focused: {describe(focused)}", own))
                 if self.page is not None:
                     page_title = getattr(self.page, "PAGE_TITLE", type(self.page).__name__)
@@ -154,6 +154,14 @@ class HelpScreen(ModalScreen[None]):
                     "(binding id = key, the ids in the right column).",
                     classes="muted",
                 )
+
+    def reaching(self, bindings: list[Binding]) -> list[Binding]:
+        """The focused widget's keys that reach it: a page's priority binding (Enter opening a
+        row) takes its key first."""
+        ahead = [*(_page(self.page) if self.page is not None else []), *bindings_of(type(self.app))]
+        keymap = self.app._keymap
+        taken = {key for b in ahead if b.priority for key in effective(b, keymap)}
+        return [b for b in bindings if not set(effective(b, keymap)) <= taken]
 
     def keys_file(self) -> Path:
         return data_home(getattr(self.app, "ctx", None)) / KEYS_FILE
