@@ -83,8 +83,9 @@ def children(pid: int) -> list[int]:
     return found
 
 
-async def local_first_paint() -> float:
-    """`mailbell tui --as k00` in a pty: spawn until the first page is on the screen."""
+async def local_first_paint(settled: list[tuple[float, float]]) -> float:
+    """`mailbell tui --as k00` in a pty: spawn until the first page is on the screen; its
+    memory (PSS, RSS) two seconds later is appended to `settled`."""
     master, slave = pty.openpty()
     import fcntl
     import struct
@@ -116,7 +117,10 @@ async def local_first_paint() -> float:
                 loop.remove_reader(master)
             with contextlib.suppress(BlockingIOError, OSError):
                 stream.feed(os.read(master, 65536))
-        return time.perf_counter() - started
+        seconds = time.perf_counter() - started
+        await asyncio.sleep(2.0)  # idle on its first page, as the SSH sessions are measured
+        settled.append(memory(process.pid))
+        return seconds
     finally:
         with contextlib.suppress(ProcessLookupError):
             os.killpg(process.pid, 15)
@@ -184,8 +188,9 @@ async def main_async(args: argparse.Namespace) -> None:
     port = int(found[1])
     try:
         local, single = [], []
+        local_memory: list[tuple[float, float]] = []
         for _ in range(args.runs):  # alternated, so a change of the machine's load hits both
-            local.append(await local_first_paint())
+            local.append(await local_first_paint(local_memory))
             single.append(await ssh_first_paint(port, keys[0]))
         await asyncio.sleep(1.0)  # the last session's child reaped
         server_before = memory(server.pid)
@@ -214,6 +219,9 @@ async def main_async(args: argparse.Namespace) -> None:
          f"{statistics.median(single) * ms:.0f} ms", f"{args.runs} runs"),
         (f"SSH first paint, {args.sessions} at once (median / slowest)",
          f"{statistics.median(concurrent) * ms:.0f} / {max(concurrent) * ms:.0f} ms", ""),
+        ("local TUI process PSS / RSS (median)",
+         f"{statistics.median(m[0] for m in local_memory):.1f} / "
+         f"{statistics.median(m[1] for m in local_memory):.1f} MB", ""),
         ("session process PSS (median / max)",
          f"{statistics.median(pss):.1f} / {max(pss):.1f} MB", f"{len(pids)} processes"),
         ("session process RSS (median / max)",

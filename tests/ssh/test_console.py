@@ -22,7 +22,12 @@ async def test_a_tenant_admin_sees_its_tenant_only_and_its_change_is_audited_as_
 ) -> None:
     seed(ctx, actor)
     alice = add_console_key(settings, "alice", "tenant-admin", ["acme"])
-    async with Console.open(server.port, alice.private_path, size=(100, 30)) as console:
+    # The client's environment requests are never the session's: with this home or this
+    # client address the session would not start, or be audited under another name.
+    requests = {"MAILBELL_HOME": "/nonexistent", "MAILBELL_SSH_CLIENT": "10.6.6.6:1"}
+    async with Console.open(
+        server.port, alice.private_path, size=(100, 30), env=requests
+    ) as console:
         screen = await console.wait_for("tenant acme", "alice@127.0.0.1", SETTINGS_PAGE)
         assert "globex" not in screen.lower()
         await console.press("2")  # Tenants

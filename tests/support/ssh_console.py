@@ -63,11 +63,18 @@ class Console:
     @classmethod
     @contextlib.asynccontextmanager
     async def open(
-        cls, port: int, key: Path, size: tuple[int, int] = (80, 24)
+        cls,
+        port: int,
+        key: Path,
+        size: tuple[int, int] = (80, 24),
+        env: dict[str, str] | None = None,
+        **options: Any,
     ) -> AsyncIterator[Console]:
-        async with connect(port, key) as conn:
+        """`env`: environment requests of the client (the server must ignore them);
+        `options`: asyncssh.connect's (agent_forwarding=True, …)."""
+        async with connect(port, key, **options) as conn:
             process = await conn.create_process(
-                term_type="xterm-256color", term_size=size, encoding=None
+                term_type="xterm-256color", term_size=size, encoding=None, env=env or {}
             )
             console = cls(process, size)
             try:

@@ -32,6 +32,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("mailbell.ssh")
 
 FAILURE_WINDOW_S = 60.0
+PURGE_ABOVE = 4096  # addresses with recent failures kept before the old ones are swept
 
 
 def load_host_key(path: Path) -> tuple[asyncssh.SSHKey, bool]:
@@ -75,6 +76,9 @@ class FailureLimiter:
         return len(self._recent(address)) >= self.limit
 
     def fail(self, address: str) -> None:
+        if len(self._failures) > PURGE_ABOVE:  # a scan from many addresses: forget the old
+            for known in list(self._failures):
+                self._recent(known)
         self._recent(address)
         self._failures.setdefault(address, deque()).append(time.monotonic())
 
