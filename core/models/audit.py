@@ -71,10 +71,12 @@ class AuditEntryRead(BaseModel):
 
     @classmethod
     def of(cls, entry: AuditEntry) -> AuditEntryRead:
+        # The recorded changes in the order their service gave them (the thing's name first),
+        # then the fields named without values.
         recorded = entry.changes or {}
         changes = {
             name: FieldChange.model_validate(recorded.get(name) or {})
-            for name in [*entry.fields, *(n for n in recorded if n not in entry.fields)]
+            for name in [*recorded, *(n for n in entry.fields if n not in recorded)]
         }
         assert entry.id is not None
         return cls(

@@ -149,14 +149,20 @@ def value_text(value: Any) -> str:
     return str(value)
 
 
-def change_text(field: str, change: FieldChange) -> str:
-    """`field: before → after`; a secret's `field: changed`; a name alone when the entry has
-    no values for it (written before values were recorded)."""
+def values_text(change: FieldChange) -> str:
+    """`before → after`; a secret's "changed"; "" when the entry has no values for the field
+    (written before values were recorded)."""
     if change.before is None and change.after is None:
-        return field
+        return ""
     if change.before == CHANGED and change.after == CHANGED:
-        return f"{field}: {CHANGED}"
-    return f"{field}: {value_text(change.before)} → {value_text(change.after)}"
+        return CHANGED
+    return f"{value_text(change.before)} → {value_text(change.after)}"
+
+
+def change_text(field: str, change: FieldChange) -> str:
+    """`field: before → after`, `field: changed` for a secret, the name alone without values."""
+    values = values_text(change)
+    return f"{field}: {values}" if values else field
 
 
 def changes_text(entry: AuditEntryRead, *, separator: str = "; ") -> str:

@@ -25,7 +25,7 @@ from core.mail.proxy_url import parse_proxy
 from core.models._common import owned_by, owner_label, utcnow
 from core.models.mail import MailServer, MailServerCreate, MailServerUpdate
 from core.models.tenancy import Tenant
-from core.services.audit import SECRET_CHANGE, Actor, Changes, created, record, text_summary
+from core.services.audit import SECRET_CHANGE, Actor, Changes, record, text_summary
 from core.vocabulary import AuthMode
 
 SECRET_INPUTS = {"password": "password_enc", "oauth_client_secret": "oauth_client_secret_enc"}
@@ -45,9 +45,9 @@ OAUTH_IDENTITY_FIELDS = (
     "username",
 )
 
-# A server's fields the audit shows with their values on creation, derived from its input
-# model (a field added there is audited with no edit here); secrets, the proxy (its stored
-# URL) and the CA bundle (summarized) apart.
+# A server's fields its deletion's audit entry keeps, derived from its input model (a field
+# added there is kept with no edit here); secrets, the proxy (its stored URL) and the CA bundle
+# (summarized) apart.
 AUDITED_COLUMNS = tuple(
     name
     for name in MailServerUpdate.model_fields
@@ -242,7 +242,7 @@ def _audited(name: str, before: Any, after: Any) -> tuple[Any, Any]:
 
 def server_values(server: MailServer) -> dict[str, Any]:
     """The server's audited fields as they stand (the proxy as its stored URL, the CA bundle
-    summarized), for an entry recording its creation or deletion."""
+    summarized), for the entry recording its deletion."""
     values: dict[str, Any] = {name: getattr(server, name) for name in AUDITED_COLUMNS}
     values["ca_pem"] = text_summary(server.ca_pem)
     values["proxy"] = server.proxy_url
@@ -326,10 +326,9 @@ def stage_new_server(
     fence_host(server, actor)
     check_unique_name(session, tenant, server)
     server.is_default = default_flag(session, tenant, server, bool(data.is_default))
-    # Nothing existed before: every field as set (presets and defaults included), and the
-    # secrets given.
-    changes = created(server_values(server))
-    changes.update({name: SECRET_CHANGE for name in applied if name in SECRET_INPUTS})
-    changes.update({name: SECRET_CHANGE for name in applied if name == "proxy_password"})
+    # Nothing existed before: the name and what the input and presets set beyond a new row's
+    # defaults (a default is what any server has until changed).
+    changes = {"name": (None, server.name)}
+    changes.update({name: (None, after) for name, (_, after) in applied.items()})
     stage_server(session, server, tenant, "mail_server.create", changes, actor)
     return server, changes

@@ -1,4 +1,4 @@
-"""The audit log, newest first."""
+"""The audit log, newest first, with each change as text (before → after; a secret "changed")."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ LIMIT = 500
 
 def load_entries(ctx: Context, slug: str | None) -> list[dict[str, Any]]:
     from core.access import require_read
-    from core.services.audit import list_entries
+    from core.services.audit import changes_text, list_entries, values_text
     from tui.runtime import grant
 
     require_read(grant(), slug)
@@ -27,6 +27,9 @@ def load_entries(ctx: Context, slug: str | None) -> list[dict[str, Any]]:
                 "action": e.action,
                 "target": e.target,
                 "fields": list(e.fields),
+                # The table's short form, and one line per field for the detail.
+                "summary": changes_text(e),
+                "changes": [(name, values_text(change)) for name, change in e.changes.items()],
             }
             for e in list_entries(session=session, tenant=slug, limit=LIMIT)
         ]
