@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from datetime import timedelta
 
 import pytest
@@ -10,7 +11,7 @@ from textual.widgets import DataTable, Input
 
 from core.models._common import utcnow
 from core.models.delivery import Delivery
-from core.services.overview import BUCKETS, tenant_overview_rows
+from core.services.overview import BUCKETS, first_rows, tenant_overview_rows
 from core.services.tenants import get_tenant
 from core.vocabulary import DeliveryStatus
 from tests.support.console_keys import add_console_key
@@ -18,6 +19,7 @@ from tests.support.factories import make_tenant
 from tests.tui.conftest import rows, screen_text, seed, settle
 from tests.tui.test_deliveries import emit_for, enable
 from tui.app import MailbellApp, _enter_as
+from tui.data import overview as overview_data
 from tui.data.overview import age_text, sparkline
 from tui.runtime import set_session_actor
 from tui.screens.overview import OverviewScreen
@@ -205,3 +207,40 @@ async def test_a_tenant_admin_sees_its_tenants_only(ctx, settings, acme_deliveri
             assert "1 tenants" in screen_text(app)
     finally:
         set_session_actor(None)
+
+
+def test_the_first_rows_read_a_screenful_and_name_the_others(ctx, acme_deliveries) -> None:
+    with ctx.session() as session:
+        system, acme, globex = first_rows(session=session, count=1)
+    assert system.is_system and not acme.pending and acme.queued == len(acme_deliveries)
+    assert globex.pending and (globex.slug, globex.name) == ("globex", "Globex")
+
+
+async def test_the_first_paint_names_every_tenant_before_the_counts(
+    ctx, acme_deliveries, monkeypatch
+) -> None:
+    """The first paint does not wait for the day's counts of every tenant: the rows past the
+    first screenful show "…" until the full read that follows fills them."""
+    release = threading.Event()
+    first, full = overview_data.load_first, overview_data.load
+
+    def slow_full(*args, **kwargs):
+        assert release.wait(10)
+        return full(*args, **kwargs)
+
+    monkeypatch.setattr(overview_data, "load_first", lambda c, _count: first(c, 1))
+    monkeypatch.setattr(overview_data, "load", slow_full)
+    app = MailbellApp(ctx)
+    async with app.run_test(size=SIZE) as pilot:
+        for _ in range(50):
+            await pilot.pause(0.05)
+            if "globex" in table_rows(app):
+                break
+        shown = table_rows(app)
+        assert shown["acme"][5] == str(len(acme_deliveries))
+        assert shown["globex"][1:] == ["…"] * 7
+        assert "(counting…)" in screen_text(app)
+        release.set()
+        await settle(pilot)
+        assert table_rows(app)["globex"][1] == "none"
+        assert "(counting…)" not in screen_text(app)

@@ -30,6 +30,17 @@ def load(ctx: Context, tenant_ids: list[int] | None = None) -> list[OverviewRow]
         )
 
 
+def load_first(ctx: Context, count: int) -> list[OverviewRow]:
+    """The first paint's rows: as `load`, but only the system and the first `count` tenants
+    read in full; the others named only (`pending`), for the full read that follows."""
+    from core.services.overview import first_rows
+
+    allowed = grant()
+    slugs = None if allowed.is_system_admin else allowed.tenants
+    with ctx.session() as session:
+        return first_rows(session=session, count=count, slugs=slugs, system=allowed.may_read(None))
+
+
 def sparkline(counts: tuple[int, ...]) -> str:
     """One glyph per bucket, scaled to the busiest; an empty bucket is the lowest bar."""
     top = max(counts, default=0)
