@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.widgets import DataTable, Input, OptionList
+from textual.widgets import DataTable, Input, OptionList, TextArea
 
 from tests.support.factories import make_tenant, set_settings
 from tests.tui.conftest import settle
@@ -185,6 +185,28 @@ async def test_f1_in_a_text_field_lists_the_fields_keys(ctx, make_app) -> None:
         assert "Focused: text field" in text
         assert "Delete character left" in text  # one of Textual's Input keys
         assert "cursor.down" not in text.split("This page:")[0]  # j types j in a field
+
+
+async def test_question_mark_is_typed_in_the_template_body_and_f1_lists_its_keys(
+    ctx, actor, make_app
+) -> None:
+    tenants(ctx, actor, "acme")
+    app = make_app(tenant_slug="acme", start="templates")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        body = app.screen.query_one("#body", TextArea)
+        body.focus()
+        body.move_cursor((0, 0))
+        await pilot.press("question_mark", "j")
+        assert body.text.startswith("?j")
+        assert type(app.screen).__name__ == "TemplateEditorScreen"
+        await pilot.press("f1")
+        await settle(pilot)
+        text = help_text(app)
+        assert "Focused: text editor (body)" in text and "This page: Template editor" in text
+        assert "Show the preview full height" in text  # the editor's f6, whatever has focus
 
 
 # -- the keys file -----------------------------------------------------------------------------
