@@ -52,9 +52,9 @@ CHALLENGE = {"WWW-Authenticate": 'Bearer realm="mailbell"'}
 
 # The scope each route needs, by one rule, so that a route added to any module gets the right
 # one without a second list to keep in step: reads (GET, HEAD) need `read`, every other method
-# `write`; except these routes, and everything under ADMIN_PATHS, which needs `admin`. Scopes
-# imply nothing: a `write` token without `events` cannot ingest (the event emitter's token is
-# `events` alone; the default scopes of a new token include all three but `admin`).
+# `write`; except the routes in ROUTE_SCOPES, and everything under ADMIN_PATHS, which needs
+# `admin`. Scopes imply nothing: a `write` token without `events` cannot ingest (an event
+# emitter's token is `events` alone; a new token's default scopes are read, write and events).
 ROUTE_SCOPES: dict[tuple[str, str], TokenScope] = {
     ("POST", "/api/events"): TokenScope.EVENTS,
 }
@@ -172,12 +172,11 @@ def _scope_of(session: Session, credentials: Credentials, identity: TokenIdentit
     requested = credentials.requested_tenant
     if identity is None:
         raise ApiError(401, "invalid or revoked API token", headers=CHALLENGE)
-    if identity.expired(utcnow()):
-        assert identity.expires_at is not None
+    expires = identity.expires_at
+    if expires is not None and expires <= utcnow():
         raise ApiError(
             401,
-            f"this API token expired at {identity.expires_at.isoformat(timespec='seconds')}: "
-            "ask for a new one",
+            f"this API token expired at {expires.isoformat(timespec='seconds')}: ask for a new one",
             headers=CHALLENGE,
         )
     needs = credentials.needs
