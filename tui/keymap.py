@@ -85,13 +85,12 @@ def bindings_of(owner: object) -> list[Binding]:
     return found
 
 
-def owners() -> Iterator[tuple[str, type]]:
-    """The app and every page, dialog and widget class that declares bindings."""
+def owners() -> Iterator[tuple[str, list[Binding]]]:
+    """The app's bindings, then those of every page, dialog and widget class that has its own."""
     import tui.screens
     import tui.widgets
-    from tui.app import MailbellApp
 
-    yield "everywhere", MailbellApp
+    yield "everywhere", [b if isinstance(b, Binding) else Binding(*b) for b in app_bindings()]
     for package in (tui.screens, tui.widgets):
         for info in pkgutil.iter_modules(package.__path__):
             module = importlib.import_module(f"{package.__name__}.{info.name}")
@@ -101,14 +100,15 @@ def owners() -> Iterator[tuple[str, type]]:
                     and value.__module__ == module.__name__
                     and "BINDINGS" in vars(value)
                 ):
-                    yield getattr(value, "PAGE_TITLE", "") or value.__name__, value
+                    where = getattr(value, "PAGE_TITLE", "") or value.__name__
+                    yield where, bindings_of(value)
 
 
 def listed() -> list[Listed]:
     """Every binding with an id: the ids a keys file may name."""
     rows: list[Listed] = []
-    for where, owner in owners():
-        for binding in bindings_of(owner):
+    for where, bindings in owners():
+        for binding in bindings:
             if binding.id:
                 rows.append(Listed(binding.id, binding.key, binding.description, where))
     return rows
@@ -203,9 +203,8 @@ def clashes(keymap: dict[str, str], text: str = "") -> list[str]:
         return []
     found: dict[tuple[str, str], tuple[Binding, list[str]]] = {}
     everywhere: list[Binding] = []
-    for where, owner in owners():
+    for where, bindings in owners():
         # A page's keys come before the app's: an app key the page has too never runs there.
-        bindings = bindings_of(owner)
         everywhere = everywhere or bindings
         taken: dict[str, Binding] = {}
         for binding in bindings + ([] if bindings is everywhere else everywhere):
