@@ -1,27 +1,34 @@
-"""Benchmark: the TUI's Overview page read with 1,000 tenants and 1 M deliveries.
+"""Benchmark: the TUI's Overview with 1,000 tenants and 1 M deliveries: first paint, refresh.
 
 The rows are bench/slack_home.py's (`populate`: a third of the tenants with their own server,
 two health subjects each, deliveries over the last 24 h and as many from the two days before),
 with `--deliveries` of each half: 500,000 + 500,000 = 1 M by default, `--quick` 50,000 + 50,000.
-Then, in this process, `--runs` times each (median and p99):
+On SQLite, on a PostgreSQL started for the run (`--postgres`, as the tests start one), or on
+both one after the other (`--both`). Then, in this process, `--runs` times each (median, p99):
 
-- first read: what the first paint needs, `tenant_overview_rows` for every tenant and the
-  system plus the cells' text (sparklines, ages) of every row;
-- refresh: one tick's database time: `tenant_overview_rows` of the rows in sight (IN_SIGHT
-  tenants, what a 160x48 terminal shows) and the system; the page reads every tenant again
-  only every 30 s (a full read: the first read's cost, in its thread, off the UI);
+- first paint: the Textual app started headless at 160x48 on the Overview (its first page)
+  until every row is in the table (a screenful read in full, the other tenants named), and
+  until every row has its counts (the full read right after), `--paints` times, each a new
+  app; the first is "cold" (no statement compiled yet in the process; the database's pages
+  are cached by the set-up, as a running server's are);
+- first read: the database read of the first paint, `tui.data.overview.load` (every tenant and
+  the system) plus the cells' text (sparklines, ages) of every row;
+- refresh: one tick's database time: the rows in sight (IN_SIGHT tenants, what a 160x48
+  terminal shows) and the system; the page reads every tenant again only every 30 s, in its
+  thread, off the UI (the first read's cost);
 - baseline in the same run: the Slack App Home read of a system admin (`home_tenants`, the 20
   worst tenants with their details), whose statements the overview shares.
 
-Targets: first paint < 1 s, a refresh < 50 ms of database time (p99).
+Targets (issue 18): first paint < 1 s, a refresh < 50 ms of database time (p99).
 
     .venv/bin/python bench/overview.py [--tenants 1000] [--deliveries 500000] [--runs 30]
-                                       [--database-url URL] [--quick]
+                                       [--database-url URL | --postgres | --both] [--quick]
 """
 
 from __future__ import annotations
 
 import argparse
+import asyncio
 import os
 import sys
 import tempfile
@@ -35,6 +42,7 @@ sys.path.insert(0, str(ROOT))
 from bench.slack_home import SYSTEM_ADMIN, TEAM, _p99, populate  # noqa: E402
 
 IN_SIGHT = 40
+PAINT_SIZE = (160, 48)
 
 
 def timed(fn: Any) -> float:
@@ -48,16 +56,30 @@ def main() -> None:
     parser.add_argument("--tenants", type=int, default=1000)
     parser.add_argument("--deliveries", type=int, default=500_000, help="per half (x2 in all)")
     parser.add_argument("--runs", type=int, default=30)
+    parser.add_argument("--paints", type=int, default=5, help="apps started for the first paint")
     parser.add_argument("--database-url", default=None)
+    parser.add_argument("--postgres", action="store_true", help="a PostgreSQL started for the run")
+    parser.add_argument("--both", action="store_true", help="SQLite, then PostgreSQL")
     parser.add_argument("--quick", action="store_true", help="100,000 deliveries, 10 runs")
     args = parser.parse_args()
     if args.quick:
         args.deliveries, args.runs = min(args.deliveries, 50_000), min(args.runs, 10)
+        args.paints = min(args.paints, 3)
     os.environ.pop("MAILBELL_DATABASE_URL", None)
-    run(args)
+    if args.both or not args.postgres:
+        run(args, args.database_url)
+    if args.both or args.postgres:
+        from tests.support.postgres import PostgresServer
+
+        server = PostgresServer()
+        server.start()
+        try:
+            run(args, server.create_database(migrated=False))
+        finally:
+            server.stop()
 
 
-def run(args: argparse.Namespace) -> None:
+def run(args: argparse.Namespace, database_url: str | None) -> None:
     from core.config import Settings
     from core.context import build_context
     from core.services.overview import tenant_overview_rows
@@ -65,9 +87,7 @@ def run(args: argparse.Namespace) -> None:
     from tui.data import overview as data
 
     with tempfile.TemporaryDirectory(prefix="mailbell-overview-bench-") as tmp:
-        settings = Settings(
-            home=Path(tmp), database_url=args.database_url, slack_admins=SYSTEM_ADMIN
-        )
+        settings = Settings(home=Path(tmp), database_url=database_url, slack_admins=SYSTEM_ADMIN)
         ctx = build_context(settings)
         setup = time.perf_counter()
         populate(ctx, args.tenants, args.deliveries)
@@ -92,40 +112,104 @@ def run(args: argparse.Namespace) -> None:
                     session=session, admin_ids=[SYSTEM_ADMIN], user_id=SYSTEM_ADMIN, team_id=TEAM
                 )
 
-        cold = timed(first_read) * 1000  # the very first read: nothing compiled or cached
-        results = {}
+        # The first app started is the cold paint: no statement compiled yet in this process.
+        measured = [first_paint(ctx, args.tenants + 1) for _ in range(args.paints)]
+        paints = [paint * 1000 for paint, _ in measured]
+        counted = [complete * 1000 for _, complete in measured]
+        results = {
+            "paint": (sorted(paints)[len(paints) // 2], max(paints)),
+            "counted": (sorted(counted)[len(counted) // 2], max(counted)),
+        }
+        cold = timed(first_read) * 1000  # the first full read without the app
         for label, fn in (("baseline", baseline), ("first", first_read), ("refresh", refresh)):
             fn()
             samples = [timed(fn) * 1000 for _ in range(args.runs)]
             results[label] = (sorted(samples)[len(samples) // 2], _p99(samples))
-        with ctx.session() as session:
-            rows = len(tenant_overview_rows(session=session))
         dialect = ctx.engine.dialect.name
         ctx.close()
+    report(args, dialect, setup_s, cold, paints[0], results)
 
+
+def first_paint(ctx: Any, rows: int) -> tuple[float, float]:
+    """Seconds from the app's start (headless, PAINT_SIZE) until the Overview shows `rows` rows
+    (the first paint: a screenful in full, the other tenants named), and until every row has
+    its counts (the full read that follows)."""
+    from textual.widgets import DataTable
+
+    from tui.app import MailbellApp
+
+    async def measure() -> tuple[float, float]:
+        started = time.perf_counter()
+        app = MailbellApp(ctx, start="overview")
+        marks: dict[str, float] = {}
+        done = asyncio.Event()
+
+        def mark(name: str) -> None:
+            marks.setdefault(name, time.perf_counter() - started)
+            if len(marks) == 2:
+                done.set()
+
+        def probe() -> None:
+            """Polled by the app itself; a mark is taken once the frame showing it is drawn."""
+            if not app.screen_stack or done.is_set():
+                return
+            screen: Any = app.screen
+            found = screen.query("#overview")
+            if "paint" not in marks and found and found.first(DataTable).row_count >= rows:
+                app.call_after_refresh(mark, "paint")
+            shown = getattr(screen, "rows", None)
+            if shown and len(shown) >= rows and not any(row.pending for row in shown):
+                app.call_after_refresh(mark, "counted")
+
+        async with app.run_test(size=PAINT_SIZE):
+            app.set_interval(0.002, probe)
+            await asyncio.wait_for(done.wait(), 60)
+        return marks["paint"], marks["counted"]
+
+    return asyncio.run(measure())
+
+
+def report(
+    args: argparse.Namespace,
+    dialect: str,
+    setup_s: float,
+    cold: float,
+    cold_paint: float,
+    results: dict[str, tuple[float, float]],
+) -> None:
     base = results["baseline"][0]
     print(
-        f"Overview, {args.tenants} tenants ({rows} rows with the system), "
+        f"Overview, {args.tenants} tenants ({args.tenants + 1} rows with the system), "
         f"{2 * args.deliveries} deliveries ({args.deliveries} in the last 24 h), {dialect}, "
         f"{args.runs} runs (set-up {setup_s:.0f} s)"
     )
-    print(f"{'':<44}{'median ms':>10}{'p99 ms':>9}{'vs base':>9}")
+    print(f"{'':<48}{'median ms':>10}{'p99 ms':>9}{'vs base':>9}")
     labels = {
         "baseline": "baseline: Slack Home, system admin (20)",
-        "first": "first read (rows + cells, warm)",
+        "first": "first read (database + cells, warm)",
         "refresh": f"refresh: one tick ({IN_SIGHT} tenants in sight)",
     }
     for key, label in labels.items():
         median, p99 = results[key]
-        print(f"{label:<44}{median:>10.2f}{p99:>9.2f}{median / base:>9.2f}")
-    print(f"{'first read, cold (first statement compiled)':<44}{cold:>10.2f}")
-    first_ok = max(cold, results["first"][1]) < 1000
+        print(f"{label:<48}{median:>10.2f}{p99:>9.2f}{median / base:>9.2f}")
+    print(f"{'first read, cold (the first without the app)':<48}{cold:>10.2f}")
+    median, worst = results["paint"]
+    label = f"first paint: TUI start to every row ({args.paints}x)"
+    print(f"{label:<48}{median:>10.2f}{worst:>9.2f}  (max)")
+    print(f"{'first paint, cold (the first app of the process)':<48}{cold_paint:>10.2f}")
+    median, slowest = results["counted"]
+    print(f"{'  then every row counted (the full read)':<48}{median:>10.2f}{slowest:>9.2f}  (max)")
+    first_ok = max(worst, results["first"][1]) < 1000
     refresh_ok = results["refresh"][1] < 50
-    print(f"target: first paint < 1 s: {'met' if first_ok else 'MISSED'} ({cold:.0f} ms cold)")
+    print(
+        f"target: first paint < 1 s: {'met' if first_ok else 'MISSED'} "
+        f"({worst:.0f} ms slowest paint, {cold_paint:.0f} ms cold)"
+    )
     print(
         f"target: refresh < 50 ms (p99): {'met' if refresh_ok else 'MISSED'} "
         f"({results['refresh'][1]:.1f} ms)"
     )
+    print()
 
 
 if __name__ == "__main__":

@@ -166,14 +166,18 @@ class OverviewScreen(MainScreen):
 
     @work(thread=True, group="overview", exit_on_error=False)
     def read(self, tenant_ids: list[int] | None, first: int | None = None) -> None:
+        chained = False  # a first read with rows to count: the full read follows, still reading
         try:
             with reporting(self, "overview"):
                 if first is not None:
-                    self.post_message(OverviewLoaded((data.load_first(self.ctx, first), True)))
-                rows = data.load(self.ctx, tenant_ids)
+                    rows = data.load_first(self.ctx, first)
+                    chained = any(row.pending for row in rows)
+                else:
+                    rows = data.load(self.ctx, tenant_ids)
                 self.post_message(OverviewLoaded((rows, tenant_ids is None)))
         finally:
-            self.reading = False
+            if not chained:
+                self.reading = False
 
     @on(OverviewLoaded)
     def loaded(self, message: OverviewLoaded) -> None:
@@ -185,6 +189,9 @@ class OverviewScreen(MainScreen):
             self.rows = [fresh.get(row.tenant_id, row) for row in self.rows]
         self.mb.tenant_slugs = [row.slug for row in self.rows if not row.is_system]
         self._render_rows()
+        if complete and any(row.pending for row in rows):
+            # Counted once this frame is drawn: the read would slow the first paint down.
+            self.call_after_refresh(self.read, None)
 
     # -- showing ---------------------------------------------------------------------------
 
