@@ -146,7 +146,11 @@ def create_token(
         action="token.create",
         tenant=tenant.slug if tenant else None,
         target=f"token:{token.id}",
-        fields=["name", "scopes", "expires_at"] if expires_at else ["name", "scopes"],
+        changes={
+            "name": (None, token.name),
+            "scopes": (None, token.scopes),
+            "expires_at": (None, expires_at),
+        },
     )
     session.commit()
     return TokenCreated(
@@ -299,7 +303,14 @@ def revoke_token(*, session: Session, token_id: int, actor: Actor) -> TokenRead:
     owner = _owner_slug(session, token)
     token.revoked_at = utcnow()
     session.add(token)
-    record(session, actor=actor, action="token.revoke", tenant=owner, target=f"token:{token_id}")
+    record(
+        session,
+        actor=actor,
+        action="token.revoke",
+        tenant=owner,
+        target=f"token:{token_id}",
+        changes={"revoked_at": (None, token.revoked_at)},
+    )
     session.commit()
     return TokenRead.of(token, owner)
 
@@ -315,7 +326,7 @@ def set_token_expiry(
     if expires_at is not None and expires_at.utcoffset() is None:
         raise ValidationError("expires_at", "must say its time zone (UTC)")
     owner = _owner_slug(session, token)
-    token.expires_at = expires_at
+    before, token.expires_at = token.expires_at, expires_at
     session.add(token)
     record(
         session,
@@ -323,7 +334,7 @@ def set_token_expiry(
         action="token.update",
         tenant=owner,
         target=f"token:{token_id}",
-        fields=["expires_at"],
+        changes={"expires_at": (before, expires_at)},
     )
     session.commit()
     return TokenRead.of(token, owner)

@@ -128,3 +128,26 @@ def test_help_states_the_scopes_and_the_default(cli) -> None:
     assert "[default: read,write,events]" in text
     assert "events = POST /api/events only" in text
     assert "90d" in text
+
+
+def test_creating_expiring_and_revoking_are_audited_with_before_and_after(cli, acme, ctx) -> None:
+    from core.services.audit import list_entries
+
+    plaintext = cli(
+        "token", "create", "--tenant", acme, "--name", "emitter", "--scope", "events",
+        "--expires", "2w",
+    ).out.strip()  # fmt: skip
+    (row,) = _listed(cli)
+    with ctx.session() as session:
+        at = expire_token(session, plaintext)
+    assert cli("token", "revoke", str(row["id"])).code == 0
+    with ctx.session() as session:
+        entries = {e.action: e for e in list_entries(session=session, tenant=acme)}
+    created = entries["token.create"].changes
+    assert created["name"].after == "emitter" and created["scopes"].after == ["events"]
+    assert created["expires_at"].after == row["expires_at"]
+    updated = entries["token.update"].changes["expires_at"]
+    assert (updated.before, updated.after) == (row["expires_at"], at.isoformat())
+    assert entries["token.revoke"].changes["revoked_at"].before is None
+    assert entries["token.revoke"].target == f"token:{row['id']}"
+    assert plaintext not in json.dumps([e.model_dump(mode="json") for e in entries.values()])
