@@ -100,8 +100,14 @@ def owners() -> Iterator[tuple[str, list[Binding]]]:
                     and value.__module__ == module.__name__
                     and "BINDINGS" in vars(value)
                 ):
-                    where = getattr(value, "PAGE_TITLE", "") or value.__name__
+                    where = getattr(value, "PAGE_TITLE", "") or _words(value.__name__)
                     yield where, bindings_of(value)
+
+
+def _words(name: str) -> str:
+    """`AccountFormScreen` -> "Account form" (a dialog without a page title)."""
+    words = re.findall(r"[A-Z][a-z]*|[a-z]+", name.removesuffix("Screen"))
+    return " ".join([words[0], *(w.lower() for w in words[1:])]) if words else name
 
 
 def listed() -> list[Listed]:
@@ -214,6 +220,8 @@ def clashes(keymap: dict[str, str], text: str = "") -> list[str]:
                     continue
                 if binding.id in keymap or other.id in keymap:
                     remapped, kept = (binding, other) if binding.id in keymap else (other, binding)
+                    if key in effective(remapped, {}):
+                        continue  # its default key: shared on purpose (one of them is enabled)
                     _, wheres = found.setdefault((remapped.id or "", key), (kept, []))
                     wheres.append(where)
     problems = []
