@@ -62,6 +62,7 @@ class ConsoleSession(asyncssh.SSHServerSession[bytes]):
         self._last_input = time.monotonic()
         self._idle_timer: asyncio.TimerHandle | None = None
         self._closing = False
+        self._started = False  # the child is (being) started: `_run` releases the session
         self._closed = asyncio.get_running_loop().create_future()
         self._tasks: set[asyncio.Task[None]] = set()
 
@@ -111,6 +112,7 @@ class ConsoleSession(asyncssh.SSHServerSession[bytes]):
         if self._refusal is not None:
             self._finish_with(self._refusal, 1)
             return
+        self._started = True
         self._spawn(self._run())
 
     # -- the child ----------------------------------------------------------------------------
@@ -141,9 +143,9 @@ class ConsoleSession(asyncssh.SSHServerSession[bytes]):
                 preexec_fn=_controlling_terminal,
             )
         except OSError as exc:
-            os.close(slave)
             log.error("ssh: cannot start a console for %s: %s", self._key_name, exc)
             self._finish_with("mailbell: the console could not start", 1)
+            self._release()
             return
         finally:
             with contextlib.suppress(OSError):
@@ -253,12 +255,14 @@ class ConsoleSession(asyncssh.SSHServerSession[bytes]):
             self._idle_timer.cancel()
         if self._process is not None and self._process.returncode is None:
             self._spawn(self.end("client disconnected"))
-        elif self._process is None:
+        elif not self._started:
             self._release()
 
     # -- ending -------------------------------------------------------------------------------
 
     def _arm_idle_timer(self) -> None:
+        if self._closing:
+            return
         idle_s = self._server.idle_s
         remaining = self._last_input + idle_s - time.monotonic()
         loop = asyncio.get_running_loop()
@@ -277,7 +281,7 @@ class ConsoleSession(asyncssh.SSHServerSession[bytes]):
         if not already and self._chan is not None:
             self._chan.write(RESTORE_TERMINAL)
             self._finish_with(message, code)
-        if self._process is not None or self._master >= 0:
+        if self._started:
             await asyncio.shield(self._closed)
 
     async def _stop_child(self) -> None:
@@ -299,7 +303,7 @@ class ConsoleSession(asyncssh.SSHServerSession[bytes]):
             if message:
                 self._chan.write(b"\r\n" + message.encode() + b"\r\n")
             self._exit(code)
-        if self._process is None:
+        if not self._started:
             self._release()
 
     def _exit(self, code: int) -> None:
