@@ -216,8 +216,10 @@ def clashes(keymap: dict[str, str], text: str = "") -> list[str]:
         for binding in bindings + ([] if bindings is everywhere else everywhere):
             for key in effective(binding, keymap):
                 other = taken.setdefault(key, binding)
-                if other.action == binding.action:
-                    continue
+                if other.action == binding.action or (
+                    bindings is not everywhere and binding in everywhere and other in everywhere
+                ):
+                    continue  # the app's own clashes are told once, for the app
                 if binding.id in keymap or other.id in keymap:
                     remapped, kept = (binding, other) if binding.id in keymap else (other, binding)
                     if key in effective(remapped, {}):
