@@ -7,6 +7,7 @@ and `after` null.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any
 
@@ -71,22 +72,32 @@ class AuditEntryRead(BaseModel):
 
     @classmethod
     def of(cls, entry: AuditEntry) -> AuditEntryRead:
-        # The recorded changes in the order their service gave them (the thing's name first),
-        # then the fields named without values.
-        recorded = entry.changes or {}
-        changes = {
-            name: FieldChange.model_validate(recorded.get(name) or {})
-            for name in [*recorded, *(n for n in entry.fields if n not in recorded)]
-        }
         assert entry.id is not None
-        return cls(
-            id=entry.id,
-            at=entry.at,
-            actor=entry.actor,
-            source=entry.source,
-            tenant=entry.tenant,
-            action=entry.action,
-            target=entry.target,
-            fields=list(entry.fields),
+        return cls.from_row(entry.model_dump())
+
+    @classmethod
+    def from_row(cls, row: Mapping[Any, Any]) -> AuditEntryRead:
+        """From the columns as stored (an ORM row's or a plain select's): trusted, so built
+        without validation; an export reads thousands a second.
+
+        The recorded changes come in the order their service gave them (the thing's name
+        first), then the fields named without values."""
+        fields = list(row["fields"] or [])
+        recorded = row["changes"] or {}
+        changes = {
+            name: FieldChange.model_construct(
+                **(recorded.get(name) or {"before": None, "after": None})
+            )
+            for name in [*recorded, *(n for n in fields if n not in recorded)]
+        }
+        return cls.model_construct(
+            id=row["id"],
+            at=row["at"],
+            actor=row["actor"],
+            source=row["source"],
+            tenant=row["tenant"],
+            action=row["action"],
+            target=row["target"],
+            fields=fields,
             changes=changes,
         )

@@ -12,6 +12,7 @@ from datetime import date, datetime, timedelta
 from enum import Enum
 from typing import Any
 
+import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from core.access import SYSTEM_ADMIN, Grant, require_write
@@ -239,17 +240,19 @@ def iter_entries(
     batch: int = EXPORT_BATCH,
 ) -> Iterator[AuditEntryRead]:
     """Every matching entry, oldest first, read `batch` rows at a time by id (each batch a
-    fresh keyset query, the rows let go after it): the whole log is never in memory."""
+    fresh keyset query): the whole log is never in memory."""
+    # Plain rows, not ORM objects: nothing kept in the session's identity map between batches.
+    table = AuditEntry.__table__  # type: ignore[attr-defined]
     after = 0
     while True:
-        query = (
-            _query(tenant, since)
-            .where(col(AuditEntry.id) > after)
-            .order_by(col(AuditEntry.id))
-            .limit(batch)
-        )
-        rows = [AuditEntryRead.of(entry) for entry in session.exec(query)]
-        session.expunge_all()
+        query = sa.select(table).where(table.c.id > after).order_by(table.c.id).limit(batch)
+        if tenant is not None:
+            query = query.where(table.c.tenant == tenant)
+        if since is not None:
+            query = query.where(table.c.at >= since)
+        rows = [
+            AuditEntryRead.from_row(row) for row in session.connection().execute(query).mappings()
+        ]
         yield from rows
         if len(rows) < batch:
             return
