@@ -1,29 +1,24 @@
-"""One SSH session: `mailbell tui --as NAME` in a pseudo-terminal, bridged to the channel.
+"""One SSH session: the console's child (tui/ssh/child.py) in a pty, bridged to the channel.
 
-The child gets its own session with the pty's slave as controlling terminal, so a window
-change (TIOCSWINSZ on the master) reaches it as SIGWINCH, and a hang-up reaches its whole
-process group. Only the server's environment is passed on (plus TERM from the client's pty
-request and MAILBELL_SSH_CLIENT): a client's environment requests are never honoured.
+Input and output go through the pty's master without blocking the loop (add_reader and, when
+the child is slow to read, add_writer); a slow client pauses the reading, so the pty fills and
+the child waits. A window change resizes the pty; the child's exit closes the channel with its
+code; the client's leaving stops the child.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import fcntl
 import logging
 import os
-import signal
-import struct
-import sys
-import termios
 import time
 from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 import asyncssh
 
-from tui.data.session import SSH_CLIENT_ENV
+from tui.ssh.child import set_window_size, start_console, stop_console
 
 if TYPE_CHECKING:
     from tui.ssh.server import ConsoleServer
@@ -32,16 +27,10 @@ log = logging.getLogger("mailbell.ssh")
 
 NEEDS_TERMINAL = "mailbell's console needs a terminal (ssh -t)"
 NOTHING_ELSE = "mailbell's console serves only its terminal UI: no commands, no subsystems"
-KILL_AFTER_S = 2.0
 READ_CHUNK = 65536
 # After the child is gone its screen may still be in the alternate buffer with mouse
 # reporting on: leave both, so the client's shell is usable again after a closing message.
 RESTORE_TERMINAL = b"\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1006l\x1b[?2004l\x1b[?25h\x1b[?1049l"
-
-
-def _controlling_terminal() -> None:
-    """In the child, after setsid: the pty's slave (its stdin) becomes its controlling tty."""
-    fcntl.ioctl(0, termios.TIOCSCTTY, 0)
 
 
 class ConsoleSession(asyncssh.SSHServerSession[bytes]):
@@ -118,38 +107,16 @@ class ConsoleSession(asyncssh.SSHServerSession[bytes]):
     # -- the child ----------------------------------------------------------------------------
 
     async def _run(self) -> None:
-        master, slave = os.openpty()
-        self._master = master
-        self._set_size(*self._size)
-        os.set_blocking(master, False)
-        env = dict(os.environ)
-        for name in ("LINES", "COLUMNS"):  # would override the pty's size
-            env.pop(name, None)
-        env["TERM"] = self._term or "xterm"
-        env[SSH_CLIENT_ENV] = f"{self._peer[0]}:{self._peer[1]}"
         try:
-            self._process = await asyncio.create_subprocess_exec(
-                sys.executable,
-                "-m",
-                "mailbell",
-                "tui",
-                "--as",
-                self._key_name,
-                stdin=slave,
-                stdout=slave,
-                stderr=slave,
-                env=env,
-                start_new_session=True,
-                preexec_fn=_controlling_terminal,
+            self._process, self._master = await start_console(
+                self._key_name, self._term or "xterm", self._size, self._peer
             )
         except OSError as exc:
             log.error("ssh: cannot start a console for %s: %s", self._key_name, exc)
             self._finish_with("mailbell: the console could not start", 1)
             self._release()
             return
-        finally:
-            with contextlib.suppress(OSError):
-                os.close(slave)
+        self._set_size(*self._size)  # a window change while the child was starting
         log.info(
             "ssh: session started",
             extra={"key": self._key_name, "client": self._peer[0], "pid": self._process.pid},
@@ -169,9 +136,7 @@ class ConsoleSession(asyncssh.SSHServerSession[bytes]):
 
     def _set_size(self, width: int, height: int) -> None:
         if self._master >= 0:
-            packed = struct.pack("HHHH", height, width, 0, 0)
-            with contextlib.suppress(OSError):
-                fcntl.ioctl(self._master, termios.TIOCSWINSZ, packed)
+            set_window_size(self._master, width, height)
 
     def _start_reading(self) -> None:
         if not self._reading and self._master >= 0:
@@ -285,18 +250,8 @@ class ConsoleSession(asyncssh.SSHServerSession[bytes]):
             await asyncio.shield(self._closed)
 
     async def _stop_child(self) -> None:
-        process = self._process
-        if process is None or process.returncode is not None:
-            return
-        for sig in (signal.SIGHUP, signal.SIGTERM):
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(process.pid, sig)
-        try:
-            await asyncio.wait_for(asyncio.shield(process.wait()), KILL_AFTER_S)
-        except TimeoutError:
-            with contextlib.suppress(ProcessLookupError, PermissionError):
-                os.killpg(process.pid, signal.SIGKILL)
-            await process.wait()
+        if self._process is not None:
+            await stop_console(self._process)
 
     def _finish_with(self, message: str | None, code: int) -> None:
         if self._chan is not None:
