@@ -290,12 +290,13 @@ def update_notification_settings(
     digests = changes.digest_changes()
     if digests:
         merged = dict(row.digests)
-        shown = _shown_digests(row.digests, system=tenant is None)
-        for event, policy in digests.items():
-            if merged.get(event) != policy:
-                merged[event] = policy
-                # As the settings show a policy ("3/600", "off"), the default included.
-                changed[digest_setting_name(event)] = (shown.get(event), policy)
+        events = [event for event, policy in digests.items() if merged.get(event) != policy]
+        merged.update({event: digests[event] for event in events})
+        # As the settings show a policy ("5/10m", "off"), the default included.
+        before = _shown_digests(row.digests, system=tenant is None)
+        after = _shown_digests(merged, system=tenant is None)
+        for event in events:
+            changed[digest_setting_name(event)] = (before.get(event), after.get(event))
         row.digests = merged
     row.updated_at = utcnow()
     session.add(row)

@@ -11,14 +11,19 @@ from sqlmodel import Session, select
 from core.context import Context
 from core.db import make_engine, upgrade
 from core.models.audit import AuditEntry, AuditEntryRead
-from core.models.mail import MailServerUpdate
+from core.models.mail import EmailAccountCreate, EmailAccountUpdate, MailServerUpdate
 from core.models.templates import TemplateUpdate
 from core.models.tenancy import Tenant
 from core.services import templates
+from core.services.accounts import (
+    create_email_account,
+    set_default_email_account,
+    update_email_account,
+)
 from core.services.audit import Actor, change_text, list_entries, record, text_summary
 from core.services.mail_servers import update_mail_server
 from core.services.tenants import rename_tenant
-from tests.support.factories import make_mail_server, set_settings
+from tests.support.factories import make_mail_server, read_settings, set_settings
 
 PASSWORD = "Very-Secret-Pw-4711"
 NEW_PASSWORD = "Other-Secret-Pw-0815"
@@ -120,6 +125,61 @@ def test_settings_toggles_recipients_and_policies_have_before_and_after(
         "notify_queue_callback": (True, False),
         "notify_user_registration": (False, True),
         "timezone": (None, "Europe/Paris"),
+    }
+
+
+def test_digest_policies_and_locale_read_as_the_settings_show_them(
+    ctx: Context, acme: Tenant, actor: Actor
+) -> None:
+    default = read_settings(ctx, "acme").digests["QUEUE_CALL_LOST"]
+    assert default != "5/10m"
+    set_settings(ctx, actor, "acme", **{"digest.QUEUE_CALL_LOST": "5/10m", "locale": "fr_FR"})
+    set_settings(ctx, actor, "acme", **{"digest.QUEUE_CALL_LOST": "off"})
+    with ctx.session() as fresh:
+        second, first = [
+            e for e in list_entries(session=fresh) if e.action == "notification_settings.update"
+        ]
+    policy = "digest.QUEUE_CALL_LOST"
+    assert first.changes[policy].model_dump() == {"before": default, "after": "5/10m"}
+    assert first.changes["locale"].model_dump() == {"before": None, "after": "fr_FR"}
+    assert second.changes[policy].model_dump() == {"before": "5/10m", "after": "off"}
+
+
+def test_email_account_changes_and_set_default_name_both_accounts(
+    session: Session, ctx: Context, acme: Tenant, actor: Actor
+) -> None:
+    server = make_mail_server(session, ctx.box, acme)
+    first, second = (
+        create_email_account(
+            session=session,
+            box=ctx.box,
+            tenant=acme,
+            data=EmailAccountCreate(email=address, display_name="Inbox", mail_server_id=server.id),
+            actor=actor,
+        )
+        for address in ("a@acme.org", "b@acme.org")
+    )
+    update_email_account(
+        session=session,
+        box=ctx.box,
+        tenant=acme,
+        account_id=second.id,
+        changes=EmailAccountUpdate.from_fields(
+            {"display_name": "Support", "imap_password": PASSWORD}
+        ),
+        actor=actor,
+    )
+    entry = _newest(session, "email_account.update")
+    assert {name: (c.before, c.after) for name, c in entry.changes.items()} == {
+        "display_name": ("Inbox", "Support"),
+        "imap_password": ("changed", "changed"),
+    }
+    assert PASSWORD not in _raw(session, entry.id)
+    set_default_email_account(session=session, tenant=acme, account_id=second.id, actor=actor)
+    moved = _newest(session, "email_account.set_default")
+    assert moved.changes["default_account"].model_dump() == {
+        "before": f"email_account:{first.id} (a@acme.org)",
+        "after": f"email_account:{second.id} (b@acme.org)",
     }
 
 
