@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 log = logging.getLogger("mailbell.ssh")
 
 NEEDS_TERMINAL = "mailbell's console needs a terminal (ssh -t)"
-NOTHING_ELSE = "mailbell's console serves only its terminal UI: no commands, no subsystems"
+NOTHING_ELSE = "mailbell's console serves only its terminal UI: no commands"
 READ_CHUNK = 65536
 # After the child is gone its screen may still be in the alternate buffer with mouse
 # reporting on: leave both, so the client's shell is usable again after a closing message.
@@ -87,8 +87,10 @@ class ConsoleSession(asyncssh.SSHServerSession[bytes]):
         return True
 
     def subsystem_requested(self, subsystem: str) -> bool:
-        self._refusal = NOTHING_ELSE
-        return True
+        # Refused at the request: a subsystem (SFTP) speaks a binary protocol, in which a line
+        # of text reads as garbage ("message too long"); "subsystem request failed" is clear.
+        log.info("ssh: subsystem %r refused", subsystem, extra={"key": self._key_name})
+        return False
 
     def break_received(self, msec: int) -> bool:
         return False
@@ -244,7 +246,7 @@ class ConsoleSession(asyncssh.SSHServerSession[bytes]):
         self._closing = True
         await self._stop_child()
         if not already and self._chan is not None:
-            self._chan.write(RESTORE_TERMINAL)
+            self._chan.write(RESTORE_TERMINAL + b"\r\n")
             self._finish_with(message, code)
         if self._started:
             await asyncio.shield(self._closed)
@@ -256,7 +258,7 @@ class ConsoleSession(asyncssh.SSHServerSession[bytes]):
     def _finish_with(self, message: str | None, code: int) -> None:
         if self._chan is not None:
             if message:
-                self._chan.write(b"\r\n" + message.encode() + b"\r\n")
+                self._chan.write(message.encode() + b"\r\n")
             self._exit(code)
         if not self._started:
             self._release()
