@@ -70,6 +70,8 @@ def local_actor(source: str) -> Actor:
 
 
 def is_secret(field: str) -> bool:
+    """A field whose values the audit never records (`password`, `oauth_client_secret`,
+    `imap_password`, `oauth_tokens`, any `…_enc` column)."""
     name = field.lower()
     return name.endswith("_enc") or any(word in name for word in SECRET_WORDS)
 
@@ -113,21 +115,6 @@ def text_summary(text: str | None) -> str | None:
 def values_of(obj: Any, names: Iterable[str]) -> dict[str, Any]:
     """The current values of `names` on `obj` (a row), to compare after a change."""
     return {name: getattr(obj, name, None) for name in names}
-
-
-def diff(before: Mapping[str, Any], after: Mapping[str, Any]) -> Changes:
-    """The fields whose values differ, with both values (a field missing on a side is None)."""
-    names = [*before, *(name for name in after if name not in before)]
-    return {
-        name: (before.get(name), after.get(name))
-        for name in names
-        if before.get(name) != after.get(name)
-    }
-
-
-def created(values: Mapping[str, Any]) -> Changes:
-    """A new thing's set fields: nothing before."""
-    return {name: (None, value) for name, value in values.items() if value not in (None, "", [])}
 
 
 def deleted(values: Mapping[str, Any]) -> Changes:
@@ -237,12 +224,13 @@ def iter_entries(
     session: Session,
     tenant: str | None = None,
     since: datetime | None = None,
-    batch: int = EXPORT_BATCH,
+    batch: int | None = None,
 ) -> Iterator[AuditEntryRead]:
     """Every matching entry, oldest first, read `batch` rows at a time by id (each batch a
     fresh keyset query): the whole log is never in memory."""
     # Plain rows, not ORM objects: nothing kept in the session's identity map between batches.
     table = AuditEntry.__table__  # type: ignore[attr-defined]
+    batch = batch or EXPORT_BATCH
     after = 0
     while True:
         query = sa.select(table).where(table.c.id > after).order_by(table.c.id).limit(batch)

@@ -85,13 +85,27 @@ def test_export_writes_json_lines_oldest_first(cli, trail, ctx) -> None:
 
 
 def test_export_streams_across_batches(cli, ctx, monkeypatch) -> None:
-    """More entries than one batch: every one comes out once, in order."""
+    """More entries than one batch: every one comes out once, in order, a query a batch."""
+    from sqlalchemy import event
+    from sqlalchemy.engine import Engine
+
     monkeypatch.setattr("core.services.audit.EXPORT_BATCH", 3)
     for number in range(8):
         assert cli("tenant", "add", f"t{number}").code == 0
-    rows = [json.loads(line) for line in cli("audit", "export").out.splitlines()]
+    reads: list[str] = []
+
+    def seen(conn, cursor, statement, parameters, context, executemany) -> None:
+        if statement.lstrip().upper().startswith("SELECT") and "FROM audit_entry" in statement:
+            reads.append(statement)
+
+    event.listen(Engine, "before_cursor_execute", seen)
+    try:
+        rows = [json.loads(line) for line in cli("audit", "export").out.splitlines()]
+    finally:
+        event.remove(Engine, "before_cursor_execute", seen)
     assert [row["tenant"] for row in rows] == [f"t{n}" for n in range(8)]
     assert len({row["id"] for row in rows}) == 8
+    assert len(reads) == 3  # 3 + 3 + 2 rows
 
 
 def test_since_filters_by_time_and_age(cli, trail, ctx) -> None:
