@@ -12,6 +12,7 @@ import sys
 from pathlib import Path
 
 import asyncssh
+import pytest
 
 from tests.support.console_keys import add_console_key
 from tests.support.ssh_console import WAIT_S, Console
@@ -98,3 +99,14 @@ async def test_serve_with_ssh_runs_the_console_beside_the_api(ctx, actor, settin
         if process.returncode is None:
             process.kill()
             await process.wait()
+
+
+def test_an_unreadable_host_key_is_an_error_naming_it(tmp_path) -> None:
+    from core.errors import ValidationError
+    from tui.ssh.server import load_host_key
+
+    broken = tmp_path / "host_key"
+    broken.write_text("not a key\n")
+    with pytest.raises(ValidationError, match=r"MAILBELL_SSH_HOST_KEY: .*host_key"):
+        load_host_key(broken)
+    assert broken.read_text() == "not a key\n"  # never replaced: clients trust the old one

@@ -17,6 +17,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+import os
 import time
 from collections import deque
 from pathlib import Path
@@ -37,18 +38,21 @@ PURGE_ABOVE = 4096  # addresses with recent failures kept before the old ones ar
 
 def load_host_key(path: Path) -> tuple[asyncssh.SSHKey, bool]:
     """The server's host key, made (ed25519, 0600) when the file does not exist; and whether
-    it was made now."""
+    it was made now. A file that cannot be read or made is a ValidationError naming it."""
+    from core.errors import ValidationError
     from core.private_files import PRIVATE_FILE_MODE, make_private_dir
 
-    if path.exists():
-        return asyncssh.read_private_key(str(path)), False
-    key = asyncssh.generate_private_key("ssh-ed25519", comment="mailbell console host key")
-    make_private_dir(path.parent)
-    import os
-
-    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
-    with os.fdopen(fd, "wb") as handle:
-        handle.write(key.export_private_key())
+    try:
+        if path.exists():
+            return asyncssh.read_private_key(str(path)), False
+        key = asyncssh.generate_private_key("ssh-ed25519", comment="mailbell console host key")
+        make_private_dir(path.parent)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(key.export_private_key())
+    except (OSError, asyncssh.KeyImportError) as exc:
+        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+        raise ValidationError("MAILBELL_SSH_HOST_KEY", f"{path}: {reason}") from None
     return key, True
 
 
