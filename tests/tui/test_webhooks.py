@@ -135,7 +135,7 @@ async def test_webhooks_page_is_reached_with_0_and_listed_in_help(ctx, actor, ma
         assert "Webhooks" in screen_text(app)
         await pilot.press("f1")
         await settle(pilot)
-        pages = app.screen.query_one("#help").query(Static).nodes[2]  # intro, this page, pages
+        pages = app.screen.query_one("#help-pages")
         app.screen.query_one("#help VerticalScroll").scroll_to_widget(
             pages, animate=False, top=True
         )

@@ -127,7 +127,7 @@ class HelpScreen(ModalScreen[None]):
         everywhere = [b for b in app_own if not (b.id or "").startswith(("go.", "cursor."))]
         pages = {page.mode: page for page in getattr(app, "pages", ())}
         go = [
-            Binding(b.key, b.action, page.label, tooltip=f"{page.label}: {page.help}", id=b.id)
+            Binding(b.key, b.action, page.label, tooltip=page.help, id=b.id)
             for b in app_own
             if (page := pages.get((b.id or "").removeprefix("go."))) is not None
         ]
@@ -138,13 +138,14 @@ class HelpScreen(ModalScreen[None]):
             with VerticalScroll():
                 focused = self.focused_widget
                 if focused is not None and (own := self.reaching(widget_bindings(focused))):
-                    yield Section(bindings_table(app, f"Focused: {describe(focused)}", own))
+                    focused_keys = bindings_table(app, f"Focused: {describe(focused)}", own)
+                    yield Section(focused_keys, id="help-focused")
                 if self.page is not None:
                     page_title = getattr(self.page, "PAGE_TITLE", type(self.page).__name__)
                     page_keys = bindings_table(app, f"This page: {page_title}", _page(self.page))
-                    yield Section(page_keys)
-                yield Section(bindings_table(app, "Pages", go))
-                yield Section(bindings_table(app, "Everywhere", everywhere))
+                    yield Section(page_keys, id="help-page")
+                yield Section(bindings_table(app, "Pages", go), id="help-pages")
+                yield Section(bindings_table(app, "Everywhere", everywhere), id="help-everywhere")
                 yield Static(self.intro(), classes="muted")
                 yield Static(
                     "Tables and lists: ↑↓ or j k move, g / G go to the first / last row, Enter "
