@@ -340,7 +340,9 @@ def run_tui(
     see the system starts on its first tenant.
     """
     if as_key is not None:
-        tenant_slug = _enter_as(ctx, as_key, tenant_slug)
+        from tui.data.session import enter_as
+
+        tenant_slug = enter_as(ctx, as_key, tenant_slug)
     if callable(ctx):
         if tenant_slug is None:
             MailbellApp(context_factory=ctx, demo=demo).run()
@@ -351,28 +353,3 @@ def run_tui(
 
         check_exists(ctx, tenant_slug)
     MailbellApp(ctx, tenant_slug=tenant_slug, demo=demo).run()
-
-
-def _enter_as(ctx: Context | Callable[[], Context], name: str, slug: str | None) -> str | None:
-    """Become key `name` for this process; the scope to start in."""
-    import os
-
-    from core.access import require_read
-    from core.config import load_settings
-    from core.errors import NotFound
-    from tui.data.session import SSH_CLIENT_ENV, first_tenant, key_actor
-    from tui.runtime import set_session_actor
-
-    settings = ctx.settings if not callable(ctx) else load_settings()
-    actor = key_actor(settings, name, os.environ.get(SSH_CLIENT_ENV))
-    set_session_actor(actor)
-    if slug is not None:
-        require_read(actor.grant, slug)
-        return slug
-    if actor.grant.may_read(None):
-        return None
-    context = ctx() if callable(ctx) else ctx
-    start = first_tenant(context)
-    if start is None:
-        raise NotFound(f"the key {name!r} ({actor.grant.describe()}) covers no existing tenant")
-    return start

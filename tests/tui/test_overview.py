@@ -18,9 +18,10 @@ from tests.support.console_keys import add_console_key
 from tests.support.factories import make_tenant
 from tests.tui.conftest import rows, screen_text, seed, settle
 from tests.tui.test_deliveries import emit_for, enable
-from tui.app import MailbellApp, _enter_as
+from tui.app import MailbellApp
 from tui.data import overview as overview_data
 from tui.data.overview import age_text, sparkline
+from tui.data.session import enter_as
 from tui.runtime import set_session_actor
 from tui.screens.overview import OverviewScreen
 
@@ -199,7 +200,7 @@ def test_rows_of_some_tenants_without_the_system(ctx, acme_deliveries) -> None:
 async def test_a_tenant_admin_sees_its_tenants_only(ctx, settings, acme_deliveries) -> None:
     add_console_key(settings, "acme-key", "tenant-admin", ["acme"])
     try:
-        app = MailbellApp(ctx, tenant_slug=_enter_as(ctx, "acme-key", None), start="overview")
+        app = MailbellApp(ctx, tenant_slug=enter_as(ctx, "acme-key", None), start="overview")
         async with app.run_test(size=SIZE) as pilot:
             await settle(pilot)
             assert isinstance(app.screen, OverviewScreen)

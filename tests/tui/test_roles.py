@@ -16,7 +16,8 @@ from core.services.tenants import get_tenant
 from tests.support.console_keys import add_console_key
 from tests.support.factories import emit_event, make_tenant, read_settings
 from tests.tui.conftest import rows, screen_text, seed, settle
-from tui.app import MailbellApp, _enter_as
+from tui.app import MailbellApp
+from tui.data.session import enter_as
 from tui.runtime import set_session_actor
 
 
@@ -27,7 +28,7 @@ def session_as(ctx, settings) -> Iterator[Callable[..., MailbellApp]]:
     def make(role: str, tenants: list[str] | None = None, **kwargs: Any) -> MailbellApp:
         name = f"{role.split('-')[0]}-key"
         add_console_key(settings, name, role, tenants)
-        start = _enter_as(ctx, name, None)
+        start = enter_as(ctx, name, None)
         return MailbellApp(ctx, tenant_slug=start, **kwargs)
 
     yield make
@@ -102,7 +103,7 @@ def test_the_data_layer_refuses_what_the_role_does_not_cover(ctx, actor, setting
     add_console_key(settings, "ops-acme", "tenant-admin", ["acme"])
     add_console_key(settings, "watcher", "viewer")
     try:
-        _enter_as(ctx, "ops-acme", None)
+        enter_as(ctx, "ops-acme", None)
         with pytest.raises(Forbidden, match="tenant globex"):
             settings_data.save(ctx, "globex", {"notify_queue_call_lost": True})
         with pytest.raises(Forbidden, match="the system's settings"):
@@ -115,7 +116,7 @@ def test_the_data_layer_refuses_what_the_role_does_not_cover(ctx, actor, setting
             audit.load_entries(ctx, None)
         assert tenants.slugs(ctx) == ["acme"]
 
-        _enter_as(ctx, "watcher", None)
+        enter_as(ctx, "watcher", None)
         assert tenants.slugs(ctx) == ["acme", "globex"]  # an unlimited viewer reads every tenant
         with pytest.raises(Forbidden, match="read-only"):
             webhooks.add(ctx, "acme", "https://hooks.acme.example/x", None, [])
@@ -136,9 +137,9 @@ def test_a_key_covering_no_existing_tenant_cannot_start(ctx, settings) -> None:
     add_console_key(settings, "lost", "tenant-admin", ["gone"])
     try:
         with pytest.raises(NotFound, match="covers no existing tenant"):
-            _enter_as(ctx, "lost", None)
+            enter_as(ctx, "lost", None)
         with pytest.raises(Forbidden):
-            _enter_as(ctx, "lost", "acme")
+            enter_as(ctx, "lost", "acme")
     finally:
         set_session_actor(None)
 

@@ -3,6 +3,7 @@ tenants, and (over SSH) the client's address for the audit log."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -36,3 +37,28 @@ def first_tenant(ctx: Context) -> str | None:
 
     visible = slugs(ctx)
     return visible[0] if visible else None
+
+
+def enter_as(ctx: Context | Callable[[], Context], name: str, slug: str | None) -> str | None:
+    """Become key `name` for this process (`mailbell tui --as NAME`); the scope to start in:
+    `slug` if the key may see it, else the system for a system admin, else its first tenant."""
+    import os
+
+    from core.access import require_read
+    from core.config import load_settings
+    from core.errors import NotFound
+    from tui.runtime import set_session_actor
+
+    settings = ctx.settings if not callable(ctx) else load_settings()
+    actor = key_actor(settings, name, os.environ.get(SSH_CLIENT_ENV))
+    set_session_actor(actor)
+    if slug is not None:
+        require_read(actor.grant, slug)
+        return slug
+    if actor.grant.may_read(None):
+        return None
+    context = ctx() if callable(ctx) else ctx
+    start = first_tenant(context)
+    if start is None:
+        raise NotFound(f"the key {name!r} ({actor.grant.describe()}) covers no existing tenant")
+    return start
