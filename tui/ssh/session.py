@@ -189,8 +189,11 @@ class ConsoleSession(asyncssh.SSHServerSession[bytes]):
             try:
                 written = os.write(self._master, self._pending)
             except BlockingIOError:
-                # The child is not reading: wait until it does, without blocking the loop.
+                # The child is not reading: stop taking the client's input (SSH flow control
+                # holds the rest) until it does, without blocking the loop.
                 loop.add_writer(self._master, self._on_writable)
+                if self._chan is not None:
+                    self._chan.pause_reading()
                 return
             except OSError:
                 self._pending.clear()
@@ -200,6 +203,8 @@ class ConsoleSession(asyncssh.SSHServerSession[bytes]):
     def _on_writable(self) -> None:
         asyncio.get_running_loop().remove_writer(self._master)
         self._flush_input()
+        if not self._pending and self._chan is not None:
+            self._chan.resume_reading()
 
     def terminal_size_changed(self, width: int, height: int, pixwidth: int, pixheight: int) -> None:
         self._size = (width or self._size[0], height or self._size[1])
