@@ -132,7 +132,27 @@ class ConsoleServer:
             " (made now)" if made else "",
             extra={"host": host, "port": self.port, "fingerprint": self.fingerprint},
         )
+        self._report_keys()
         return self.fingerprint
+
+    def _report_keys(self) -> None:
+        """One line on the keys file at start, so an empty or broken one is noticed then."""
+        from core.errors import ValidationError
+        from core.ssh_keys import read_keys
+
+        try:
+            count = len(read_keys(self.keys_file))
+        except ValidationError as exc:
+            log.error("ssh: the keys file cannot be read, every login is refused: %s", exc)
+            return
+        if count:
+            log.info("ssh: %s key(s) in %s", count, self.keys_file)
+        else:
+            log.warning(
+                "ssh: no key in %s yet, every login is refused: add one with "
+                "`mailbell ssh key add`",
+                self.keys_file,
+            )
 
     def admit(self, session: ConsoleSession) -> str | None:
         """None when `session` may start; else the line that refuses it."""
