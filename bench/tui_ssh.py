@@ -173,6 +173,7 @@ async def ssh_first_paint(port: int, key: Path) -> float:
 
 
 async def main_async(args: argparse.Namespace) -> None:
+    load_before = os.getloadavg()[0]
     os.environ.pop("MAILBELL_DATABASE_URL", None)  # the throwaway SQLite database only
     home = Path(tempfile.mkdtemp(prefix="mailbell-tui-ssh-"))
     keys = build_home(home, args.sessions)
@@ -231,8 +232,8 @@ async def main_async(args: argparse.Namespace) -> None:
          f"{server_before[1]:.1f} -> {server_with[1]:.1f} MB",
          f"+{(server_with[1] - server_before[1]) / args.sessions * 1024:.0f} KB RSS a session"),
     ]  # fmt: skip
-    print(f"TUI over SSH: {args.sessions} sessions, {SIZE[0]}x{SIZE[1]}, load "
-          f"{os.getloadavg()[0]:.1f}, {os.cpu_count()} CPUs")  # fmt: skip
+    print(f"TUI over SSH: {args.sessions} sessions, {SIZE[0]}x{SIZE[1]}, {os.cpu_count()} CPUs, "
+          f"load {load_before:.1f} before the run, {os.getloadavg()[0]:.1f} after")  # fmt: skip
     width = max(len(r[0]) for r in rows)
     for label, value, note in rows:
         print(f"{label.ljust(width)}  {value:>22}  {note}")
