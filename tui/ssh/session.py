@@ -34,7 +34,8 @@ RESTORE_TERMINAL = b"\x1b[?1000l\x1b[?1002l\x1b[?1003l\x1b[?1006l\x1b[?2004l\x1b
 
 
 class ConsoleSession(asyncssh.SSHServerSession[bytes]):
-    """The channel's one session; anything but a shell with a pty is refused with a line."""
+    """The channel's one session: a shell with a pty runs the console; a command or a shell
+    without a pty gets one line and exit 1; a subsystem is refused at its request."""
 
     def __init__(self, server: ConsoleServer, key_name: str, peer: tuple[str, int]) -> None:
         self._server = server
