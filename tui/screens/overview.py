@@ -57,6 +57,8 @@ SORT_WORDS = {
     "server": "server",
 }
 _HEALTH_RANK = {"critical": 0, "warning": 1, "unknown": 2, "ok": 3}
+# The cells of a row not counted yet: one set for every such row (1,000 at the first paint).
+PENDING = tuple(Text("…", style="dim") for _ in COLUMNS[1:])
 
 
 class OverviewLoaded(Result[tuple[list["OverviewRow"], bool]]):
@@ -250,7 +252,7 @@ class OverviewScreen(MainScreen):
         wide = self.size.width >= WIDE
         name = "System" if row.is_system else row.slug
         if row.pending:  # named only: its facts come with the full read, a moment later
-            return (Text(_clip(name, self.widths["tenant"])), *(Text("…", "dim") for _ in range(7)))
+            return (Text(_clip(name, self.widths["tenant"])), *PENDING)
         if row.health and row.health not in self._states:  # the style lookup, once a pass
             self._states[row.health] = table.state(row.health)
         source = row.source if wide or row.source != "not configured" else "none"
