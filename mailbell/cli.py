@@ -17,6 +17,7 @@ from mailbell.commands import (
     db,
     delivery,
     demo,
+    export,
     health,
     keys,
     mailtest,
@@ -53,6 +54,7 @@ app.add_typer(audit.app, name="audit")
 mailtest.register(server.app, app)
 serve.register(app)
 ssh.register(app)
+export.register(app)
 app.add_typer(delivery.deliveries_app, name="deliveries")
 app.command("emit")(delivery.emit)
 app.command("worker")(delivery.worker)
