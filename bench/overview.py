@@ -11,11 +11,13 @@ both one after the other (`--both`). Then, in this process, `--runs` times each 
   until every row has its counts (the full read right after), `--paints` times, each a new
   app; the first is "cold" (no statement compiled yet in the process; the database's pages
   are cached by the set-up, as a running server's are);
-- first read: the database read of the first paint, `tui.data.overview.load` (every tenant and
-  the system) plus the cells' text (sparklines, ages) of every row;
+- the first paint's read: `tui.data.overview.load_first` (the system and a screenful of
+  tenants in full, the others by name);
+- full read: `tui.data.overview.load` (every tenant and the system, what follows the first
+  paint and every 30 s) plus the cells' text (sparklines, ages) of every row;
 - refresh: one tick's database time: the rows in sight (IN_SIGHT tenants, what a 160x48
   terminal shows) and the system; the page reads every tenant again only every 30 s, in its
-  thread, off the UI (the first read's cost);
+  thread, off the UI (the full read's cost);
 - baseline in the same run: the Slack App Home read of a system admin (`home_tenants`, the 20
   worst tenants with their details), whose statements the overview shares.
 
@@ -93,6 +95,9 @@ def run(args: argparse.Namespace, database_url: str | None) -> None:
         populate(ctx, args.tenants, args.deliveries)
         setup_s = time.perf_counter() - setup
 
+        def first_screen() -> None:
+            data.load_first(ctx, PAINT_SIZE[1])
+
         def first_read() -> None:
             for row in data.load(ctx):
                 data.sparkline(row.last_hour)
@@ -120,14 +125,34 @@ def run(args: argparse.Namespace, database_url: str | None) -> None:
             "paint": (sorted(paints)[len(paints) // 2], max(paints)),
             "counted": (sorted(counted)[len(counted) // 2], max(counted)),
         }
-        cold = timed(first_read) * 1000  # the first full read without the app
-        for label, fn in (("baseline", baseline), ("first", first_read), ("refresh", refresh)):
+        cold = timed(first_read) * 1000  # the first full read outside the app
+        for label, fn in (
+            ("baseline", baseline),
+            ("screen", first_screen),
+            ("first", first_read),
+            ("refresh", refresh),
+        ):
             fn()
             samples = [timed(fn) * 1000 for _ in range(args.runs)]
             results[label] = (sorted(samples)[len(samples) // 2], _p99(samples))
         dialect = ctx.engine.dialect.name
         ctx.close()
+    results["floor"] = floor(args.paints)
     report(args, dialect, setup_s, cold, paints[0], results)
+
+
+def floor(paints: int) -> tuple[float, float]:
+    """The same app's first paint on a SQLite database with one tenant and no delivery: what
+    the TUI itself costs (Textual's start, the stylesheet, the page), whatever the data."""
+    from core.config import Settings
+    from core.context import build_context
+
+    with tempfile.TemporaryDirectory(prefix="mailbell-overview-floor-") as tmp:
+        ctx = build_context(Settings(home=Path(tmp), slack_admins=SYSTEM_ADMIN))
+        populate(ctx, 1, 0)
+        samples = sorted(first_paint(ctx, 2)[0] * 1000 for _ in range(paints))
+        ctx.close()
+    return samples[len(samples) // 2], samples[-1]
 
 
 def first_paint(ctx: Any, rows: int) -> tuple[float, float]:
@@ -186,20 +211,24 @@ def report(
     print(f"{'':<48}{'median ms':>10}{'p99 ms':>9}{'vs base':>9}")
     labels = {
         "baseline": "baseline: Slack Home, system admin (20)",
-        "first": "first read (database + cells, warm)",
+        "screen": f"first paint's read ({PAINT_SIZE[1]} counted, others named)",
+        "first": "full read (database + cells, warm)",
         "refresh": f"refresh: one tick ({IN_SIGHT} tenants in sight)",
     }
     for key, label in labels.items():
         median, p99 = results[key]
         print(f"{label:<48}{median:>10.2f}{p99:>9.2f}{median / base:>9.2f}")
-    print(f"{'first read, cold (the first without the app)':<48}{cold:>10.2f}")
+    print(f"{'full read, cold (the first without the app)':<48}{cold:>10.2f}")
     median, worst = results["paint"]
     label = f"first paint: TUI start to every row ({args.paints}x)"
     print(f"{label:<48}{median:>10.2f}{worst:>9.2f}  (max)")
     print(f"{'first paint, cold (the first app of the process)':<48}{cold_paint:>10.2f}")
+    median, slowest = results["floor"]
+    label = "  floor: the same app, 1 tenant, no delivery"
+    print(f"{label:<48}{median:>10.2f}{slowest:>9.2f}  (max)")
     median, slowest = results["counted"]
     print(f"{'  then every row counted (the full read)':<48}{median:>10.2f}{slowest:>9.2f}  (max)")
-    first_ok = max(worst, results["first"][1]) < 1000
+    first_ok = worst < 1000
     refresh_ok = results["refresh"][1] < 50
     print(
         f"target: first paint < 1 s: {'met' if first_ok else 'MISSED'} "
