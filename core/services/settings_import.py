@@ -21,6 +21,7 @@ from core.models.tenancy import Tenant
 from core.services.audit import Actor
 from core.services.settings_document import ExportDocument, PassphraseSeal, parse_document
 from core.services.settings_import_owner import ImportItem, Outcome, OwnerImport, within
+from core.services.settings_import_tenant import TenantImport
 from core.services.tenants import create_tenant, rename_tenant
 
 
@@ -80,7 +81,7 @@ def _apply(
         with within(path):
             tenant, item = _tenant(session, entry.slug, entry.name, actor)
         items.append(item)
-        owner = OwnerImport(session=session, box=box, actor=actor, seal=seal, tenant=tenant)
+        owner = TenantImport(session=session, box=box, actor=actor, seal=seal, tenant=tenant)
         items += owner.apply(entry, path)
         items += owner.apply_accounts(entry.email_accounts, f"{path}.email_accounts")
         items += owner.apply_slack(entry.slack_channels, f"{path}.slack_channels")

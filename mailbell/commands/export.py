@@ -10,11 +10,14 @@ from __future__ import annotations
 import json
 import sys
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import typer
 
 from mailbell.commands._common import actor, context, usage_error
+
+if TYPE_CHECKING:
+    from core.services.settings_document import Scope
 
 PASSPHRASE_FILE_OPTION = typer.Option(
     None,
@@ -54,7 +57,7 @@ def export(
         raise usage_error("--with-secrets and --passphrase-file F go together")
     from core.services.settings_export import export_settings
 
-    scope = "tenant" if tenant else "system" if system else "all"
+    scope: Scope = "tenant" if tenant else "system" if system else "all"
     passphrase = _passphrase(passphrase_file)
     ctx = context()
     with ctx.session() as session:
