@@ -14,6 +14,7 @@ from sqlmodel import Session, col, select
 from core.crypto import SecretBox
 from core.digest_policy import setting_name as digest_setting_name
 from core.errors import MailbellError, ValidationError
+from core.mail.presets import preset_for
 from core.models.mail import (
     MailServer,
     MailServerCreate,
@@ -158,6 +159,27 @@ class OwnerImport:
                 changes[name] = value
         return changes
 
+    def _converge(self, row: MailServer, doc: ServerDoc, changes: dict, secrets: dict) -> None:
+        """Update the server until it matches the file. A change of provider fills the fields
+        not given from the provider's preset: the file's values are given for them too, and a
+        field the file leaves empty which the preset filled is emptied by a second pass."""
+        for _ in range(2):
+            if not changes:
+                return
+            given = dict(changes)
+            if "provider" in given:
+                preset = preset_for(doc.provider)
+                given |= {n: getattr(doc, n) for n in preset if getattr(doc, n) is not None}
+            mail_servers.update_mail_server(
+                session=self.session,
+                box=self.box,
+                tenant=self.tenant,
+                server_id=row.id or 0,
+                changes=MailServerUpdate.from_fields(given),
+                actor=self.actor,
+            )
+            changes = self._server_changes(doc, row, secrets)
+
     def _servers(self, docs: list[ServerDoc], path: str) -> list[ImportItem]:
         rows = {row.name: row for row in self.session.exec(owner_query(self.tenant))}
         items: dict[str, ImportItem] = {}
@@ -182,15 +204,7 @@ class OwnerImport:
                         session=self.session, tenant=self.tenant, server_id=created.id
                     )
                 changes = self._server_changes(doc, row, secrets)
-                if changes:  # after a create: what the provider's preset filled otherwise
-                    mail_servers.update_mail_server(
-                        session=self.session,
-                        box=self.box,
-                        tenant=self.tenant,
-                        server_id=row.id or 0,
-                        changes=MailServerUpdate.from_fields(changes),
-                        actor=self.actor,
-                    )
+                self._converge(row, doc, changes, secrets)
             new = doc.name not in rows
             items[doc.name] = self._item("mail_server", doc.name, list(changes), new=new, note=note)
             rows[doc.name] = row

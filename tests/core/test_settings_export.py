@@ -179,6 +179,29 @@ def test_changed_items_are_updated_naming_their_fields(
     assert stored_secrets(other, "acme")["webhook_secret"] == SECRETS["webhook_secret"]
 
 
+def test_a_provider_preset_does_not_override_the_file(
+    ctx: Context, other: Context, actor: Actor
+) -> None:
+    build_acme(ctx, actor)
+    document = _export(ctx, passphrase=PASSPHRASE)
+    _import(other, document, actor, passphrase=PASSPHRASE)
+    # SendGrid's preset sets port 587 and username "apikey": the file keeps 2525 and its user.
+    primary = document["tenants"][0]["mail_servers"][0]
+    primary.update(provider="SENDGRID", host="smtp.sendgrid.net")
+
+    report = _import(other, document, actor, passphrase=PASSPHRASE)
+    again = _import(other, document, actor, passphrase=PASSPHRASE)
+
+    assert "mail_server acme Primary: updated (provider, host)" in [i.line() for i in report.items]
+    server = owner_view(other, "acme")["servers"][0]
+    assert (server["provider"], server["port"], server["username"]) == (
+        "SENDGRID",
+        2525,
+        "alerts@acme.org",
+    )
+    assert {i.outcome for i in again.items} == {"unchanged"}
+
+
 def test_the_system_and_every_tenant(ctx: Context, other: Context, actor: Actor) -> None:
     from core.models.tenancy import NotificationSettingsUpdate
     from core.services.notifications import update_notification_settings
@@ -195,9 +218,12 @@ def test_the_system_and_every_tenant(ctx: Context, other: Context, actor: Actor)
     assert _export(ctx, scope="system")["tenants"] == []
 
     _import(other, document, actor)
+    again = _import(other, document, actor)
 
     assert owner_view(other, None) == owner_view(ctx, None)
     assert owner_view(other, "acme")["settings"] == owner_view(ctx, "acme")["settings"]
+    assert {i.outcome for i in again.items} == {"unchanged"}
+    assert again.items[0].owner == "system"
 
 
 def test_a_wrong_passphrase_is_named_and_changes_nothing(
