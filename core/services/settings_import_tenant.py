@@ -66,7 +66,9 @@ class TenantImport(OwnerImport):
                             changes=EmailAccountUpdate.from_fields(changes),
                             actor=self.actor,
                         )
-                    items.append(self._item("email_account", doc.email, list(changes), note=note))
+                    # named as the file names them: the server by its name
+                    fields = [n.removesuffix("_id") for n in changes]
+                    items.append(self._item("email_account", doc.email, fields, note=note))
             if doc.default:
                 default = (len(items) - 1, account_id, row is not None and row.is_default)
         if default is not None and not default[2]:

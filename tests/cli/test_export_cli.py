@@ -90,6 +90,15 @@ def test_export_usage_errors(cli: Cli, args: tuple[str, ...], message: str) -> N
     assert message in result.err
 
 
+def test_export_refuses_a_short_passphrase(cli: Cli, tmp_path: Path) -> None:
+    short = tmp_path / "short"
+    short.write_text("secret\n")
+    result = cli("export", "--system", "--with-secrets", "--passphrase-file", str(short))
+    assert result.code == 1
+    assert "error: passphrase: must be at least 8 characters" in result.err
+    assert result.out == ""
+
+
 def test_export_of_a_missing_tenant_fails(cli: Cli) -> None:
     result = cli("export", "--tenant", "nobody")
     assert result.code == 1

@@ -158,6 +158,7 @@ def test_changed_items_are_updated_naming_their_fields(
     tenant["templates"][0]["subject"] = "Perdu"
     tenant["webhooks"][0]["events"] = []
     tenant["name"] = "Acme Inc"
+    tenant["email_accounts"][0]["mail_server"] = "Primary"
     tenant["mail_servers"].pop()  # absent from the file: kept
 
     report = _import(other, changed, actor, passphrase=PASSPHRASE)
@@ -169,6 +170,7 @@ def test_changed_items_are_updated_naming_their_fields(
         "mail_server acme Primary: updated (port, default)",
         "template acme QUEUE_CALL_LOST/fr_FR: updated (subject)",
         "webhook acme https://hooks.acme.org/mailbell: updated (events)",
+        "email_account acme support@acme.org: updated (mail_server)",
     }
     view = owner_view(other, "acme")
     assert [(s["name"], s["port"], s["default"]) for s in view["servers"]] == [
@@ -176,6 +178,7 @@ def test_changed_items_are_updated_naming_their_fields(
         ("Backup", 587, False),
     ]
     assert view["webhooks"][0]["events"] == [] and view["webhooks"][0]["has_secret"]
+    assert view["accounts"][0]["mail_server_id"] == "Primary"
     assert stored_secrets(other, "acme")["webhook_secret"] == SECRETS["webhook_secret"]
 
 
