@@ -112,7 +112,15 @@ class SettingsScreen(MainScreen):
                 yield Static("", id="dirty", classes="muted")
 
     def reload(self) -> None:
+        # The scope's own parts show at once: a tenant never sees the system's toggles flash
+        # by while its settings load.
+        self._show_parts(system=self.slug is None)
         self.load(self.slug)
+
+    def _show_parts(self, *, system: bool) -> None:
+        self.query_one("#apply-row").display = system
+        self.query_one("#system-toggles").display = system
+        self.query_one("#tenant-toggles").display = not system
 
     @work(thread=True, exclusive=True, group="load", exit_on_error=False)
     def load(self, slug: str | None) -> None:
@@ -127,9 +135,7 @@ class SettingsScreen(MainScreen):
         view = self.view = message.value
         values = view.values
         system = view.slug is None
-        self.query_one("#apply-row").display = system
-        self.query_one("#system-toggles").display = system
-        self.query_one("#tenant-toggles").display = not system
+        self._show_parts(system=system)
         toggles = SYSTEM_TOGGLE_LABELS if system else TENANT_TOGGLE_LABELS
         with self.prevent(Switch.Changed, Input.Changed, Select.Changed):
             self.query_one("#delivery-settings", DeliverySettings).show(values)
