@@ -267,6 +267,7 @@ class MailbellApp(KeyConventions, RemembersTheme, SavesScreenshots, DeliveryWatc
         from tui.screens.help import HelpScreen
 
         if isinstance(self.screen, HelpScreen):
+            self.screen.dismiss()  # the help key closes it (this binding comes first)
             return
         self.push_screen(HelpScreen(self.screen, self.focused))
 

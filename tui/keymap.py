@@ -61,7 +61,11 @@ def app_bindings() -> list[BindingType]:
             )
             for p in PAGES
         ),
-        Binding("f1,question_mark", "help", "Help", id="help", tooltip="Show the keys"),
+        # A priority binding reaches the app from a dialog too; a text field with focus still
+        # types `?` (Textual leaves a key a focused field consumes to the field).
+        Binding(
+            "f1,question_mark", "help", "Help", id="help", tooltip="Show the keys", priority=True
+        ),
         Binding("ctrl+t", "toggle_dark", "Light/dark", show=False, id="toggle-theme"),
         Binding("q", "quit", "Quit", show=False, id="quit"),
         DELIVER_BINDING,
@@ -100,14 +104,15 @@ def owners() -> Iterator[tuple[str, list[Binding]]]:
                     and value.__module__ == module.__name__
                     and "BINDINGS" in vars(value)
                 ):
-                    where = getattr(value, "PAGE_TITLE", "") or _words(value.__name__)
-                    yield where, bindings_of(value)
+                    yield title_of(value), bindings_of(value)
 
 
-def _words(name: str) -> str:
-    """`AccountFormScreen` -> "Account form" (a dialog without a page title)."""
-    words = re.findall(r"[A-Z][a-z]*|[a-z]+", name.removesuffix("Screen"))
-    return " ".join([words[0], *(w.lower() for w in words[1:])]) if words else name
+def title_of(owner: type) -> str:
+    """A page's title; for a dialog or widget without one, its class name in words
+    (`AccountFormScreen` -> "Account form")."""
+    title: str = getattr(owner, "PAGE_TITLE", "")
+    words = re.findall(r"[A-Z][a-z]*|[a-z]+", owner.__name__.removesuffix("Screen"))
+    return title or (" ".join([words[0], *(w.lower() for w in words[1:])]) if words else "")
 
 
 def listed() -> list[Listed]:

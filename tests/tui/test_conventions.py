@@ -187,6 +187,24 @@ async def test_f1_in_a_text_field_lists_the_fields_keys(ctx, make_app) -> None:
         assert "cursor.down" not in text.split("This page:")[0]  # j types j in a field
 
 
+async def test_f1_in_a_dialog_names_the_dialog_and_its_field(ctx, make_app) -> None:
+    app = make_app(start="servers")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("a")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "ServerFormScreen"
+        assert isinstance(app.focused, Input)
+        await pilot.press("f1")
+        await settle(pilot)
+        text = help_text(app)
+        assert "Focused: text field" in text and "This page: Server form" in text
+        assert "server-form.test" in text  # the dialog's keys, with their ids
+        await pilot.press("f1")  # closes the help, back in the dialog's field
+        await settle(pilot)
+        assert type(app.screen).__name__ == "ServerFormScreen" and isinstance(app.focused, Input)
+
+
 async def test_question_mark_is_typed_in_the_template_body_and_f1_lists_its_keys(
     ctx, actor, make_app
 ) -> None:

@@ -32,7 +32,7 @@ from textual.widgets import (
     TextArea,
 )
 
-from tui.keymap import CURSOR_BINDINGS, KEYS_FILE, bindings_of, effective
+from tui.keymap import CURSOR_BINDINGS, KEYS_FILE, bindings_of, effective, title_of
 from tui.theme_memory import data_home
 
 if TYPE_CHECKING:
@@ -141,7 +141,7 @@ class HelpScreen(ModalScreen[None]):
                     focused_keys = bindings_table(app, f"Focused: {describe(focused)}", own)
                     yield Section(focused_keys, id="help-focused")
                 if self.page is not None:
-                    page_title = getattr(self.page, "PAGE_TITLE", type(self.page).__name__)
+                    page_title = title_of(type(self.page))
                     page_keys = bindings_table(app, f"This page: {page_title}", _page(self.page))
                     yield Section(page_keys, id="help-page")
                 yield Section(bindings_table(app, "Pages", go), id="help-pages")
