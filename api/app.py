@@ -17,7 +17,20 @@ from aiohttp import web
 from api.auth import auth_middleware
 from api.db import CONTEXT, DATABASE, Database
 from api.errors import MAX_BODY_BYTES, error_middleware
-from api.routes import events, health, notification, ops, templates, webhooks
+from api.routes import (
+    events,
+    health,
+    notification,
+    ops,
+    templates,
+    v1_audit,
+    v1_deliveries,
+    v1_preview,
+    v1_settings,
+    v1_tenants,
+    v1_tokens,
+    webhooks,
+)
 from core.context import Context
 
 
@@ -51,4 +64,10 @@ def create_api_app(ctx: Context, *, read_threads: int | None = None) -> web.Appl
     webhooks.setup(app)
     health.setup(app)
     ops.setup(app)
+    v1_tenants.setup(app)
+    v1_tokens.setup(app)
+    v1_deliveries.setup(app)
+    v1_audit.setup(app)
+    v1_preview.setup(app)
+    v1_settings.setup(app)
     return app

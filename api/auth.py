@@ -58,7 +58,7 @@ CHALLENGE = {"WWW-Authenticate": 'Bearer realm="mailbell"'}
 ROUTE_SCOPES: dict[tuple[str, str], TokenScope] = {
     ("POST", "/api/events"): TokenScope.EVENTS,
 }
-ADMIN_PATHS = ("/api/tokens", "/api/tenants")
+ADMIN_PATHS = ("/api/tokens", "/api/tenants", "/api/v1/tokens", "/api/v1/tenants")
 READ_METHODS = frozenset({"GET", "HEAD"})
 
 

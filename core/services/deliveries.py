@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from datetime import datetime
 from typing import Any
 
 from sqlmodel import Session, col, select
@@ -43,6 +44,7 @@ def list_deliveries(
     event: str | None = None,
     before_id: int | None = None,
     limit: int = 50,
+    since: datetime | None = None,
 ) -> list[Delivery]:
     """One page of the delivery log, newest first (by id).
 
@@ -66,6 +68,8 @@ def list_deliveries(
         inbound = event.upper() == INBOUND_EVENT
         name = INBOUND_EVENT if inbound else get_event(event, field="event").name
         query = query.where(Delivery.event == name)
+    if since is not None:
+        query = query.where(col(Delivery.created_at) >= since)
     return list(session.exec(query))
 
 
@@ -77,8 +81,10 @@ def delivery_log(
     event: str | None = None,
     before_id: int | None = None,
     limit: int = 50,
+    since: datetime | None = None,
 ) -> list[DeliveryRead]:
-    """One page of the delivery log as front ends show it (`list_deliveries`' rules)."""
+    """One page of the delivery log as front ends show it (`list_deliveries`' rules); `since`:
+    only deliveries created from then on."""
     page = list_deliveries(
         session=session,
         tenant=tenant,
@@ -86,6 +92,7 @@ def delivery_log(
         event=event,
         before_id=before_id,
         limit=limit,
+        since=since,
     )
     slugs = _slugs_of(session, page, tenant)
     return [_read(d, slugs.get(d.tenant_id or 0)) for d in page]

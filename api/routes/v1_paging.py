@@ -1,0 +1,82 @@
+"""Query parameters shared by the `/api/v1` lists: `limit`, an opaque `cursor`, and times.
+
+A cursor is the last id of the page before, encoded so that clients do not build it: the next
+page is a keyset query (`id < last`), as fast deep in the log as at its start.
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import re
+from datetime import UTC, datetime, timedelta
+
+from aiohttp import web
+
+from core.errors import ValidationError
+
+DEFAULT_LIMIT = 50
+CURSOR_PREFIX = "id:"
+AGE = re.compile(r"(\d{1,6})([mhdw])")
+AGE_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
+
+
+def limit_of(request: web.Request, *, most: int) -> int:
+    given = request.query.get("limit")
+    if given is None or given == "":
+        return DEFAULT_LIMIT
+    if not (given.isascii() and given.isdigit()) or not 1 <= int(given[:8]) <= most:
+        raise ValidationError("limit", f"must be a whole number from 1 to {most}")
+    return int(given)
+
+
+def cursor_of(last_id: int) -> str:
+    return base64.urlsafe_b64encode(f"{CURSOR_PREFIX}{last_id}".encode()).decode().rstrip("=")
+
+
+def before_id_of(request: web.Request) -> int | None:
+    """The id a page continues below (None: the first page); 400 naming `cursor` otherwise."""
+    given = request.query.get("cursor")
+    if not given:
+        return None
+    try:
+        text = base64.urlsafe_b64decode(given + "=" * (-len(given) % 4)).decode("ascii")
+    except (binascii.Error, UnicodeDecodeError, ValueError):
+        text = ""
+    number = text.removeprefix(CURSOR_PREFIX)
+    if not text.startswith(CURSOR_PREFIX) or not number.isdigit() or len(number) > 19:
+        raise ValidationError("cursor", "is not a cursor this API gave (use next_cursor as is)")
+    return int(number)
+
+
+def page(items: list[dict], ids: list[int], limit: int) -> dict:
+    """`{"items", "next_cursor"}`: a full page may have a next one; a short page is the last."""
+    return {"items": items, "next_cursor": cursor_of(ids[-1]) if len(ids) == limit else None}
+
+
+def time_of(request: web.Request, name: str) -> datetime | None:
+    """`?since=` / `?until=`: an ISO date or time (UTC unless it says) or an age (30m, 12h, 7d,
+    2w: that long ago)."""
+    given = request.query.get(name)
+    if not given:
+        return None
+    text = given.strip()
+    age = AGE.fullmatch(text.lower())
+    if age:
+        return datetime.now(UTC) - timedelta(seconds=int(age[1]) * AGE_SECONDS[age[2]])
+    try:
+        when = datetime.fromisoformat(text)
+        return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise ValidationError(
+            name, "must be an ISO date or time (2026-12-01, 2026-12-01T09:00Z) or an age (7d)"
+        ) from None
+
+
+def text_of(request: web.Request, name: str, *, most: int = 200) -> str | None:
+    given = request.query.get(name)
+    if given is None or given == "":
+        return None
+    if len(given) > most or not given.isprintable():
+        raise ValidationError(name, f"must be printable text of at most {most} characters")
+    return given

@@ -1,0 +1,112 @@
+"""`/api/v1/tokens`: API tokens, managed with a token holding the `admin` scope.
+
+- `GET /api/v1/tokens`: the owner's tokens (revoked ones too; never a secret);
+- `POST /api/v1/tokens {"name", "scopes"?, "expires"?}`: a new token → 201 with `token` (the
+  secret, shown this once) and its row; `scopes` a list or `read,write`, default read, write and
+  events; `expires` 90d, 12h, 2w or an ISO date or time (absent: never);
+- `DELETE /api/v1/tokens/{id}`: revoke it → 200 with its row.
+
+The owner: a tenant token's own tenant, or the tenant a system token names with `?tenant=`, or
+the system (system tokens). Another owner's token is 404, so a tenant admin never learns of
+others' tokens.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aiohttp import web
+from pydantic import BaseModel, Field
+from sqlmodel import Session
+
+from api.auth import Scope, scoped_read, scoped_write
+from api.body import read_body
+from api.json_types import json_fields
+from core import validation as v
+from core.errors import NotFound, ValidationError
+from core.models._common import utcnow
+from core.models.auth import ApiToken, TokenRead
+from core.services.tokens import create_token, list_tokens, parse_expiry, parse_scopes, revoke_token
+from core.vocabulary import TokenScope
+
+CREATE_FIELDS = ("name", "scopes", "expires")
+MAX_ROW_ID = 2**63 - 1
+
+
+class TokenCreateBody(BaseModel):
+    name: str = Field(max_length=100)
+    scopes: list[TokenScope] | None = None
+    expires: str | None = Field(default=None, max_length=40)
+
+
+def _owned(token: TokenRead, scope: Scope) -> bool:
+    return token.tenant == scope.tenant_slug
+
+
+def _token_id(request: web.Request) -> int:
+    raw = request.match_info["id"]
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or not 1 <= int(raw) <= MAX_ROW_ID:
+        raise NotFound(f"token {raw[:40]!r} does not exist")
+    return int(raw)
+
+
+async def list_owned(request: web.Request) -> web.Response:
+    def work(session: Session, scope: Scope) -> list[dict[str, Any]]:
+        rows = list_tokens(session=session)
+        return [row.model_dump(mode="json") for row in rows if _owned(row, scope)]
+
+    return web.json_response(await scoped_read(request, work))
+
+
+def _scopes(value: Any) -> frozenset[TokenScope]:
+    if isinstance(value, list) and all(isinstance(word, str) for word in value):
+        return parse_scopes(value)
+    raise ValidationError("scopes", "must be a JSON array of scopes (read, write, events, admin)")
+
+
+async def create(request: web.Request) -> web.Response:
+    body = await read_body(request)
+
+    def work(session: Session, scope: Scope) -> dict[str, Any]:
+        given = body.json_object()
+        fields = json_fields(given, TokenCreateBody)
+        v.known_fields(fields, CREATE_FIELDS)
+        name = fields.get("name")
+        if not isinstance(name, str) or not name.strip():
+            raise ValidationError("name", "is required: what the token is for (1-100 characters)")
+        scopes = _scopes(fields["scopes"]) if "scopes" in fields else None
+        expires = fields.get("expires")
+        if expires is not None and not isinstance(expires, str):
+            raise ValidationError("expires", "must be a JSON string such as 90d or 2027-03-01")
+        created = create_token(
+            session=session,
+            tenant=scope.tenant,
+            name=name,
+            actor=scope.actor,
+            scopes=scopes,
+            expires_at=parse_expiry(expires, now=utcnow()) if expires else None,
+        )
+        return {"token": created.plaintext, **created.token.model_dump(mode="json")}
+
+    return web.json_response(await scoped_write(request, work), status=201)
+
+
+async def revoke(request: web.Request) -> web.Response:
+    token_id = _token_id(request)
+
+    def work(session: Session, scope: Scope) -> dict[str, Any]:
+        row = session.get(ApiToken, token_id)
+        owner = scope.tenant.id if scope.tenant is not None else None
+        if row is None or row.tenant_id != owner or row.revoked_at is not None:
+            raise NotFound(f"token {token_id} does not exist or is revoked already")
+        return revoke_token(session=session, token_id=token_id, actor=scope.actor).model_dump(
+            mode="json"
+        )
+
+    return web.json_response(await scoped_write(request, work))
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get("/api/v1/tokens", list_owned)
+    app.router.add_post("/api/v1/tokens", create)
+    app.router.add_delete("/api/v1/tokens/{id}", revoke)
