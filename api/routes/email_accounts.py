@@ -1,0 +1,218 @@
+"""Email accounts of a tenant under `/api/v1/email-accounts` (issue #19 items 1 and 4).
+
+- `GET …?limit=&cursor=` → `{"items", "next_cursor"}`; `POST …` a new account → 201;
+  `GET|PATCH|DELETE …/{id}`; `POST …/{id}/default`;
+- `POST …/{id}/sync`: sync the IMAP folder now (an admin's "sync now": also while scheduled
+  syncs are stopped) → 200 with the sync's result (`ok` false with `error` when the server, the
+  network or the credentials failed; the reason is also kept on the account);
+- `GET …/{id}/messages?limit=&cursor=`: the stored messages, newest first.
+
+Accounts belong to a tenant: a system token names one with `?tenant=SLUG` (400 naming `tenant`
+without). Another tenant's id is 404. ETag and If-Match as for mail servers (api.etag); the
+IMAP password is write-only (`has_imap_password`), empty keeps the stored one.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from aiohttp import web
+from sqlmodel import Session, select
+
+from api.auth import Scope, scoped_read, scoped_write
+from api.body import Body, read_body
+from api.db import CONTEXT
+from api.etag import account_etag, check_if_match
+from api.json_types import json_fields
+from api.routes.mail_servers import keyset_page, one, page_params, path_id
+from core import validation as v
+from core.errors import NotFound, ValidationError
+from core.models.inbound import InboundMessage
+from core.models.mail import EmailAccount, EmailAccountCreate, EmailAccountRead, EmailAccountUpdate
+from core.models.tenancy import Tenant
+from core.services.accounts import (
+    create_email_account,
+    delete_email_account,
+    set_default_email_account,
+    update_email_account,
+)
+from core.services.inbound import message_public, sync_account
+
+BASE = "/api/v1/email-accounts"
+FIELDS = tuple(EmailAccountUpdate.model_fields)
+
+
+def _tenant(scope: Scope) -> Tenant:
+    if scope.tenant is None:
+        raise ValidationError(
+            "tenant", "email accounts belong to a tenant: name it with ?tenant=SLUG"
+        )
+    return scope.tenant
+
+
+def _row(session: Session, tenant: Tenant, account_id: int, *, lock: bool = False) -> EmailAccount:
+    query = select(EmailAccount).where(
+        EmailAccount.tenant_id == tenant.id, EmailAccount.id == account_id
+    )
+    # Locked for the write's transaction where the database can (PostgreSQL): the If-Match
+    # check and the change see the same version.
+    row = session.exec(query.with_for_update() if lock else query).first()
+    if row is None:
+        raise NotFound(f"email account {account_id} does not exist for tenant {tenant.slug!r}")
+    return row
+
+
+def _read(row: EmailAccount) -> tuple[dict[str, Any], str]:
+    return EmailAccountRead.of(row).model_dump(mode="json"), account_etag(row)
+
+
+def _fields(body: Body, model: type[EmailAccountUpdate]) -> dict[str, Any]:
+    fields = json_fields(body.json_object(), model)
+    v.known_fields(fields, FIELDS)
+    return fields
+
+
+async def list_accounts(request: web.Request) -> web.Response:
+    limit, after = page_params(request)
+
+    def work(session: Session, scope: Scope) -> dict[str, Any]:
+        query = select(EmailAccount).where(EmailAccount.tenant_id == _tenant(scope).id)
+        rows, following = keyset_page(session, query, EmailAccount.id, limit, after)
+        items = [EmailAccountRead.of(row).model_dump(mode="json") for row in rows]
+        return {"items": items, "next_cursor": following}
+
+    return web.json_response(await scoped_read(request, work))
+
+
+async def create_account(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    body = await read_body(request)
+
+    def work(session: Session, scope: Scope) -> tuple[dict[str, Any], str]:
+        tenant = _tenant(scope)
+        data = EmailAccountCreate.from_fields(_fields(body, EmailAccountCreate))
+        created = create_email_account(
+            session=session, box=ctx.box, tenant=tenant, data=data, actor=scope.actor
+        )
+        return _read(_row(session, tenant, created.id))
+
+    read, etag = await scoped_write(request, work)
+    response = one(read, etag, status=201)
+    response.headers["Location"] = f"{BASE}/{read['id']}"
+    return response
+
+
+async def get_account(request: web.Request) -> web.Response:
+    account_id = path_id(request, "email account")
+
+    def work(session: Session, scope: Scope) -> tuple[dict[str, Any], str]:
+        return _read(_row(session, _tenant(scope), account_id))
+
+    return one(*await scoped_read(request, work))
+
+
+async def patch_account(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    account_id = path_id(request, "email account")
+    body = await read_body(request)
+    if_match = request.headers.get("If-Match")
+
+    def work(session: Session, scope: Scope) -> tuple[dict[str, Any], str]:
+        tenant = _tenant(scope)
+        changes = EmailAccountUpdate.from_fields(_fields(body, EmailAccountUpdate))
+        row = _row(session, tenant, account_id, lock=True)
+        check_if_match(if_match, account_etag(row), f"email account {account_id}")
+        update_email_account(
+            session=session, box=ctx.box, tenant=tenant, account_id=account_id,
+            changes=changes, actor=scope.actor,
+        )  # fmt: skip
+        return _read(_row(session, tenant, account_id))
+
+    return one(*await scoped_write(request, work))
+
+
+async def delete_account(request: web.Request) -> web.Response:
+    """200 `{"deleted", "new_default"}`: the account as it was, and the account that became
+    the tenant's default (null when none did)."""
+    account_id = path_id(request, "email account")
+    if_match = request.headers.get("If-Match")
+
+    def work(session: Session, scope: Scope) -> dict[str, Any]:
+        tenant = _tenant(scope)
+        row = _row(session, tenant, account_id, lock=True)
+        check_if_match(if_match, account_etag(row), f"email account {account_id}")
+        was = EmailAccountRead.of(row).model_dump(mode="json")
+        delete_email_account(
+            session=session, tenant=tenant, account_id=account_id, actor=scope.actor
+        )
+        successor = session.exec(
+            select(EmailAccount).where(EmailAccount.tenant_id == tenant.id, EmailAccount.is_default)
+        ).first()
+        new_default = successor if was["default"] and successor is not None else None
+        return {
+            "deleted": was,
+            "new_default": EmailAccountRead.of(new_default).model_dump(mode="json")
+            if new_default is not None
+            else None,
+        }
+
+    return web.json_response(await scoped_write(request, work))
+
+
+async def make_default(request: web.Request) -> web.Response:
+    account_id = path_id(request, "email account")
+
+    def work(session: Session, scope: Scope) -> tuple[dict[str, Any], str]:
+        tenant = _tenant(scope)
+        set_default_email_account(
+            session=session, tenant=tenant, account_id=account_id, actor=scope.actor
+        )
+        return _read(_row(session, tenant, account_id))
+
+    return one(*await scoped_write(request, work))
+
+
+async def sync_now(request: web.Request) -> web.Response:
+    """409 when the account has no IMAP host, or its failed logins of the day are used up."""
+    account_id = path_id(request, "email account")
+
+    def work(session: Session, scope: Scope) -> int:
+        return _row(session, _tenant(scope), account_id).id or account_id
+
+    await scoped_read(request, work)  # the account is the caller's
+    result = await sync_account(ctx=request.app[CONTEXT], account_id=account_id, manual=True)
+    return web.json_response({name: getattr(result, name) for name in result.__dataclass_fields__})
+
+
+def _public(row: InboundMessage) -> dict[str, Any]:
+    return {
+        name: value.isoformat() if isinstance(value, datetime) else value
+        for name, value in message_public(row).items()
+    }
+
+
+async def list_messages(request: web.Request) -> web.Response:
+    account_id = path_id(request, "email account")
+    limit, after = page_params(request)
+
+    def work(session: Session, scope: Scope) -> dict[str, Any]:
+        _row(session, _tenant(scope), account_id)
+        query = select(InboundMessage).where(InboundMessage.account_id == account_id)
+        rows, following = keyset_page(
+            session, query, InboundMessage.id, limit, after, newest_first=True
+        )
+        return {"items": [_public(row) for row in rows], "next_cursor": following}
+
+    return web.json_response(await scoped_read(request, work))
+
+
+def setup(app: web.Application) -> None:
+    app.router.add_get(BASE, list_accounts)
+    app.router.add_post(BASE, create_account)
+    app.router.add_get(BASE + "/{id}", get_account)
+    app.router.add_patch(BASE + "/{id}", patch_account)
+    app.router.add_delete(BASE + "/{id}", delete_account)
+    app.router.add_post(BASE + "/{id}/default", make_default)
+    app.router.add_post(BASE + "/{id}/sync", sync_now)
+    app.router.add_get(BASE + "/{id}/messages", list_messages)

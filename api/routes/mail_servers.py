@@ -1,0 +1,294 @@
+"""Mail servers of the owner under `/api/v1/mail-servers` (issue #19 items 1 and 4).
+
+- `GET …?limit=&cursor=` → `{"items", "next_cursor"}` (keyset on id: a deep page costs what the
+  first does); `POST …` a new server (a `provider` preset fills host, port and security, as the
+  CLI's `server add`) → 201; `GET|PATCH|DELETE …/{id}`; `POST …/{id}/default`;
+- `POST …/{id}/test` (saved settings), `POST …/test` (unsaved settings in the body) → 200 with
+  the step-by-step report, `ok` true or false; OAuth in api.routes.mail_server_oauth.
+
+The owner is the token's tenant, or the system for a system token without `?tenant=`; another
+owner's id is 404. One server's answers carry `ETag`; PATCH and DELETE with an `If-Match` that
+names another one are 412 and change nothing (api.etag). Secrets are write-only (`has_…` flags);
+an empty password keeps the stored one. A tenant token's host is fenced (400 naming `host`) and
+`ca_file` is 403, as in the settings.
+"""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Awaitable
+from typing import Any
+
+from aiohttp import web
+from sqlalchemy import Select
+from sqlmodel import Session, col
+
+from api.auth import Scope, scoped_read, scoped_write
+from api.body import Body, read_body
+from api.db import CONTEXT
+from api.errors import ApiError
+from api.etag import check_if_match, server_etag
+from api.json_types import json_fields
+from core import netfence
+from core import validation as v
+from core.errors import NotFound, ValidationError
+from core.mail.proxy_url import proxy_host
+from core.models.mail import MailServer, MailServerCreate, MailServerRead, MailServerUpdate
+from core.services.mail_server_fields import SystemOnlyField, owner_query
+from core.services.mail_servers import (
+    create_mail_server,
+    delete_mail_server,
+    mail_server_row,
+    set_default_mail_server,
+    update_mail_server,
+)
+from core.services.mail_tests import test_mail_server
+
+BASE = "/api/v1/mail-servers"
+FIELDS = tuple(MailServerUpdate.model_fields)
+PAGE_DEFAULT = 50
+PAGE_MAX = 200
+MAX_ID_DIGITS = 18  # within a signed 64-bit id: longer is no id of ours
+
+
+# -- shared by the /api/v1 routes of this area ---------------------------------------------------
+
+
+def path_id(request: web.Request, what: str) -> int:
+    """The `{id}` of the path; anything that cannot be an id is 404, as an unknown one."""
+    raw = request.match_info["id"]
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > MAX_ID_DIGITS:
+        raise NotFound(f"{what} {raw[:40]!r} does not exist")
+    return int(raw)
+
+
+def page_params(request: web.Request) -> tuple[int, int | None]:
+    """`?limit=` (1 to 200, default 50) and `?cursor=` (opaque: a `next_cursor` given before)."""
+    raw = request.query.get("limit", str(PAGE_DEFAULT))
+    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw[:4]) <= PAGE_MAX:
+        raise ValidationError("limit", f"must be an integer from 1 to {PAGE_MAX}")
+    cursor = request.query.get("cursor") or None
+    if cursor is None:
+        return int(raw), None
+    try:
+        text = base64.urlsafe_b64decode(cursor.encode("ascii") + b"==").decode("ascii")
+        after = int(text.removeprefix("id:")) if text.startswith("id:") else -1
+    except (ValueError, UnicodeError):
+        after = -1
+    if not 0 <= after < 10**MAX_ID_DIGITS:
+        raise ValidationError("cursor", "is not a cursor this API gave: use next_cursor as given")
+    return int(raw), after
+
+
+def cursor_after(row_id: int) -> str:
+    return base64.urlsafe_b64encode(f"id:{row_id}".encode()).decode().rstrip("=")
+
+
+def keyset_page(
+    session: Session,
+    query: Select[Any],
+    id_column: Any,
+    limit: int,
+    after: int | None,
+    *,
+    newest_first: bool = False,
+) -> tuple[list[Any], str | None]:
+    """One page of `query`'s rows by id, and the cursor of the next (None: the last page)."""
+    if after is not None:
+        query = query.where(id_column < after if newest_first else id_column > after)
+    order = col(id_column).desc() if newest_first else col(id_column)
+    rows = list(session.exec(query.order_by(order).limit(limit + 1)))  # type: ignore[call-overload]
+    more = len(rows) > limit
+    rows = rows[:limit]
+    return rows, cursor_after(rows[-1].id) if more else None
+
+
+def one(body: dict[str, Any], etag: str, status: int = 200) -> web.Response:
+    return web.json_response(body, status=status, headers={"ETag": etag})
+
+
+async def fenced(request: web.Request, body: Body) -> Scope:
+    """The caller's scope; a tenant token's hosts resolved ahead of the write, off the writer
+    thread, so that the write's own fence check finds them cached."""
+    scope = await scoped_read(request, lambda _session, scope: scope)
+    if scope.actor.tenant_scoped:
+        given = body.json_object()
+        host = given.get("host")
+        await netfence.prefetch(host if isinstance(host, str) else None)
+        proxy = given.get("proxy")
+        await netfence.prefetch(proxy_host(proxy if isinstance(proxy, str) else None))
+    return scope
+
+
+async def system_only_403(call: Awaitable[web.Response]) -> web.Response:
+    try:
+        return await call
+    except SystemOnlyField as exc:  # a host path: not the tenant's to name, whatever its value
+        raise ApiError(403, exc.message, field=exc.field) from None
+
+
+def _fields(body: Body, model: type[MailServerUpdate]) -> dict[str, Any]:
+    fields = json_fields(body.json_object(), model)
+    v.known_fields(fields, FIELDS)
+    return fields
+
+
+def _read(server: MailServer) -> tuple[dict[str, Any], str]:
+    return MailServerRead.of(server).model_dump(mode="json"), server_etag(server)
+
+
+def _locked_row(session: Session, scope: Scope, server_id: int) -> MailServer:
+    """The row, locked for the write's transaction where the database can (PostgreSQL), so that
+    the If-Match check and the change see the same version."""
+    query = owner_query(scope.tenant).where(MailServer.id == server_id).with_for_update()
+    row = session.exec(query).first()
+    return (
+        row
+        if row is not None
+        else mail_server_row(session=session, tenant=scope.tenant, server_id=server_id)
+    )
+
+
+# -- the routes ---------------------------------------------------------------------------------
+
+
+async def list_servers(request: web.Request) -> web.Response:
+    limit, after = page_params(request)
+
+    def work(session: Session, scope: Scope) -> dict[str, Any]:
+        rows, following = keyset_page(
+            session, owner_query(scope.tenant), MailServer.id, limit, after
+        )
+        items = [MailServerRead.of(row).model_dump(mode="json") for row in rows]
+        return {"items": items, "next_cursor": following}
+
+    return web.json_response(await scoped_read(request, work))
+
+
+async def create_server(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    body = await read_body(request)
+    await fenced(request, body)
+
+    def work(session: Session, scope: Scope) -> tuple[dict[str, Any], str]:
+        data = MailServerCreate.from_fields(_fields(body, MailServerCreate))
+        created = create_mail_server(
+            session=session, box=ctx.box, tenant=scope.tenant, data=data, actor=scope.actor
+        )
+        return _read(mail_server_row(session=session, tenant=scope.tenant, server_id=created.id))
+
+    async def answer() -> web.Response:
+        read, etag = await scoped_write(request, work)
+        response = one(read, etag, status=201)
+        response.headers["Location"] = f"{BASE}/{read['id']}"
+        return response
+
+    return await system_only_403(answer())
+
+
+async def get_server(request: web.Request) -> web.Response:
+    server_id = path_id(request, "mail server")
+
+    def work(session: Session, scope: Scope) -> tuple[dict[str, Any], str]:
+        return _read(mail_server_row(session=session, tenant=scope.tenant, server_id=server_id))
+
+    return one(*await scoped_read(request, work))
+
+
+async def patch_server(request: web.Request) -> web.Response:
+    ctx = request.app[CONTEXT]
+    server_id = path_id(request, "mail server")
+    body = await read_body(request)
+    await fenced(request, body)
+    if_match = request.headers.get("If-Match")
+
+    def work(session: Session, scope: Scope) -> tuple[dict[str, Any], str]:
+        changes = MailServerUpdate.from_fields(_fields(body, MailServerUpdate))
+        row = _locked_row(session, scope, server_id)
+        check_if_match(if_match, server_etag(row), f"mail server {server_id}")
+        update_mail_server(
+            session=session, box=ctx.box, tenant=scope.tenant, server_id=server_id,
+            changes=changes, actor=scope.actor,
+        )  # fmt: skip
+        return _read(mail_server_row(session=session, tenant=scope.tenant, server_id=server_id))
+
+    async def answer() -> web.Response:
+        return one(*await scoped_write(request, work))
+
+    return await system_only_403(answer())
+
+
+async def delete_server(request: web.Request) -> web.Response:
+    """200 `{"deleted", "detached_accounts", "new_default"}`: the server as it was, the email
+    accounts that used it (now without one) and the server that became the owner's default."""
+    server_id = path_id(request, "mail server")
+    if_match = request.headers.get("If-Match")
+
+    def work(session: Session, scope: Scope) -> dict[str, Any]:
+        row = _locked_row(session, scope, server_id)
+        check_if_match(if_match, server_etag(row), f"mail server {server_id}")
+        was = MailServerRead.of(row).model_dump(mode="json")
+        gone = delete_mail_server(
+            session=session, tenant=scope.tenant, server_id=server_id, actor=scope.actor
+        )
+        new_default = gone.new_default
+        return {
+            "deleted": was,
+            "detached_accounts": [a.model_dump(mode="json") for a in gone.detached_accounts],
+            "new_default": new_default.model_dump(mode="json") if new_default else None,
+        }
+
+    return web.json_response(await scoped_write(request, work))
+
+
+async def make_default(request: web.Request) -> web.Response:
+    server_id = path_id(request, "mail server")
+
+    def work(session: Session, scope: Scope) -> tuple[dict[str, Any], str]:
+        set_default_mail_server(
+            session=session, tenant=scope.tenant, server_id=server_id, actor=scope.actor
+        )
+        return _read(mail_server_row(session=session, tenant=scope.tenant, server_id=server_id))
+
+    return one(*await scoped_write(request, work))
+
+
+async def _test(request: web.Request, server_id: int | None, changes: dict[str, Any]) -> Any:
+    scope = await scoped_read(request, lambda _session, scope: scope)
+    report = await test_mail_server(
+        ctx=request.app[CONTEXT], tenant=scope.tenant, server_id=server_id,
+        changes=changes or None, actor=scope.actor,
+    )  # fmt: skip
+    return web.json_response(report.as_dict())
+
+
+async def test_saved(request: web.Request) -> web.Response:
+    """The saved server, step by step (DNS … AUTH … MAIL FROM, no mail sent); its outcome is
+    recorded on it (`last_test_*`)."""
+    server_id = path_id(request, "mail server")
+    return await system_only_403(_test(request, server_id, {}))
+
+
+async def test_unsaved(request: web.Request) -> web.Response:
+    """A new server's fields, as `POST /api/v1/mail-servers` takes them (`name` optional),
+    tested without saving anything."""
+    body = await read_body(request)
+    await fenced(request, body)
+    fields = _fields(body, MailServerCreate)
+    if not fields:
+        raise ValidationError("host", "is required: give the settings to test (host, port, …)")
+    return await system_only_403(_test(request, None, fields))
+
+
+def setup(app: web.Application) -> None:
+    from api.routes import mail_server_oauth
+
+    app.router.add_get(BASE, list_servers)
+    app.router.add_post(BASE, create_server)
+    app.router.add_post(f"{BASE}/test", test_unsaved)  # before `{id}`: "test" is no id
+    app.router.add_get(BASE + "/{id}", get_server)
+    app.router.add_patch(BASE + "/{id}", patch_server)
+    app.router.add_delete(BASE + "/{id}", delete_server)
+    app.router.add_post(BASE + "/{id}/default", make_default)
+    app.router.add_post(BASE + "/{id}/test", test_saved)
+    mail_server_oauth.setup(app)
