@@ -18,8 +18,10 @@ from api.auth import auth_middleware
 from api.db import CONTEXT, DATABASE, Database
 from api.errors import MAX_BODY_BYTES, error_middleware
 from api.routes import (
+    email_accounts,
     events,
     health,
+    mail_servers,
     notification,
     ops,
     templates,
@@ -70,4 +72,6 @@ def create_api_app(ctx: Context, *, read_threads: int | None = None) -> web.Appl
     v1_audit.setup(app)
     v1_preview.setup(app)
     v1_settings.setup(app)
+    mail_servers.setup(app)
+    email_accounts.setup(app)
     return app
