@@ -7,6 +7,7 @@ typed).
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, ClassVar
 
@@ -63,8 +64,20 @@ def _keys_text(app: App[object], binding: Binding) -> str:
     return ", ".join(dict.fromkeys(shown))
 
 
-def bindings_table(app: App[object], title: str, bindings: list[Binding]) -> Table:
-    """One section: keys, what they do, and the id the keys file knows the binding by."""
+# The table's or list's own action each of the app's cursor keys matches: one line for both.
+SAME_AS = {
+    "cursor('down')": ("cursor_down",),
+    "cursor('up')": ("cursor_up",),
+    "cursor('first')": ("scroll_top", "first"),
+    "cursor('last')": ("scroll_bottom", "last"),
+}
+
+
+def bindings_table(
+    app: App[object], title: str, bindings: list[Binding], also: Sequence[Binding] = ()
+) -> Table:
+    """One section: keys, what they do, and the id the keys file knows the binding by. `also`:
+    the app's cursor keys, on the line of the widget's binding that does the same."""
     # Fixed widths line the sections' columns up; the id column is what a keys file names.
     table = Table.grid(padding=(0, 1), expand=True)
     table.add_column(no_wrap=True, width=10)
@@ -73,26 +86,33 @@ def bindings_table(app: App[object], title: str, bindings: list[Binding]) -> Tab
     table.title = title
     table.title_justify = "left"
     table.title_style = "bold"
+    actions = {binding.action for binding in bindings}
+    merged = {
+        action: extra
+        for extra in also
+        for action in SAME_AS.get(extra.action, ())
+        if action in actions
+    }
     seen: set[str] = set()
-    for binding in bindings:
+    for binding in [*(b for b in also if b not in merged.values()), *bindings]:
         if not binding.description or binding.action in seen:
             continue
         seen.add(binding.action)
-        table.add_row(
-            Text(_keys_text(app, binding), style="bold"),
-            binding.tooltip or binding.description,
-            binding.id or "",
-        )
+        keys, ids = _keys_text(app, binding), binding.id or ""
+        if (extra := merged.get(binding.action)) is not None:
+            keys, ids = f"{keys}, {_keys_text(app, extra)}", extra.id or ""
+        table.add_row(Text(keys, style="bold"), binding.tooltip or binding.description, ids)
     return table
 
 
 def widget_bindings(widget: Widget) -> list[Binding]:
-    """The focused widget's keys: its class's and inherited ones (the app's j/k/g/G for a
-    table or list)."""
-    found = [b for bs in widget._bindings.key_to_bindings.values() for b in bs]
-    if isinstance(widget, DataTable | ListView | OptionList):
-        return [*CURSOR_BINDINGS, *found]
-    return found
+    """The focused widget's keys: its class's and inherited ones."""
+    return [b for bs in widget._bindings.key_to_bindings.values() for b in bs]
+
+
+def cursor_keys(widget: Widget) -> list[Binding]:
+    """The app's j/k/g/G, for a table or list."""
+    return CURSOR_BINDINGS if isinstance(widget, DataTable | ListView | OptionList) else []
 
 
 class Section(Static):
@@ -138,7 +158,8 @@ class HelpScreen(ModalScreen[None]):
             with VerticalScroll():
                 focused = self.focused_widget
                 if focused is not None and (own := self.reaching(widget_bindings(focused))):
-                    focused_keys = bindings_table(app, f"Focused: {describe(focused)}", own)
+                    title = f"Focused: {describe(focused)}"
+                    focused_keys = bindings_table(app, title, own, cursor_keys(focused))
                     yield Section(focused_keys, id="help-focused")
                 if self.page is not None:
                     page_title = title_of(type(self.page))
