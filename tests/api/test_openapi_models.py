@@ -23,6 +23,10 @@ from api import portsip
 from api.routes.events import EventRequest
 from api.routes.notification import TestEmailRequest
 from api.routes.templates import TemplateCreate, TemplateUpdateBody
+from api.routes.v1_deliveries import ResendBody
+from api.routes.v1_preview import PreviewBody
+from api.routes.v1_tenants import TenantCreate, TenantRename
+from api.routes.v1_tokens import TokenCreateBody
 from core.digest_policy import setting_name
 from core.models.delivery_read import DeliveryRead
 from core.models.templates import TemplateRead
@@ -31,6 +35,7 @@ from core.models.tenancy import (
     NotificationSettingsUpdate,
 )
 from core.models.webhooks import WebhookCreate
+from core.services.settings_document import ExportDocument
 from core.vocabulary import (
     DIGEST_EVENTS,
     SYSTEM_TOGGLES,
@@ -203,6 +208,12 @@ CASES = [
     Case("EventRequest", EventRequest, request=True),
     Case("Delivery", DeliveryRead, request=False, wire=_delivery_on_the_wire),
     Case("WebhookCreate", WebhookCreate, request=True),
+    Case("TenantCreateV1", TenantCreate, request=True),
+    Case("TenantRenameV1", TenantRename, request=True),
+    Case("TokenCreateV1", TokenCreateBody, request=True),
+    Case("DeliveryResendV1", ResendBody, request=True),
+    Case("TemplatePreviewRequestV1", PreviewBody, request=True),
+    Case("SettingsDocumentV1", ExportDocument, request=True),
 ]
 
 
