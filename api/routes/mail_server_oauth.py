@@ -101,7 +101,7 @@ async def complete(request: web.Request) -> web.Response:
         return scope
 
     scope = await scoped_read(request, owned)
-    fields = json_fields(body.json_object(), _CompleteFields)
+    fields = json_fields(body.json_object(), OAuthComplete)
     v.known_fields(fields, COMPLETE_FIELDS)
     state = _state_of(fields)
     pending = _pending(request.app)
@@ -130,7 +130,9 @@ async def complete(request: web.Request) -> web.Response:
     return await system_only_403(answer())
 
 
-class _CompleteFields(v.InputModel):
+class OAuthComplete(v.InputModel):
+    """The body of `…/oauth/complete` (one of the two forms)."""
+
     redirect_url: str | None = None
     code: str | None = None
     state: str | None = None

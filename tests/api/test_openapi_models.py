@@ -21,6 +21,7 @@ from pydantic import BaseModel
 
 from api import portsip
 from api.routes.events import EventRequest
+from api.routes.mail_server_oauth import OAuthComplete
 from api.routes.notification import TestEmailRequest
 from api.routes.templates import TemplateCreate, TemplateUpdateBody
 from api.routes.v1_deliveries import ResendBody
@@ -29,6 +30,14 @@ from api.routes.v1_tenants import TenantCreate, TenantRename
 from api.routes.v1_tokens import TokenCreateBody
 from core.digest_policy import setting_name
 from core.models.delivery_read import DeliveryRead
+from core.models.mail import (
+    EmailAccountCreate,
+    EmailAccountRead,
+    EmailAccountUpdate,
+    MailServerCreate,
+    MailServerRead,
+    MailServerUpdate,
+)
 from core.models.templates import TemplateRead
 from core.models.tenancy import (
     NotificationSettingsRead,
@@ -208,6 +217,13 @@ CASES = [
     Case("EventRequest", EventRequest, request=True),
     Case("Delivery", DeliveryRead, request=False, wire=_delivery_on_the_wire),
     Case("WebhookCreate", WebhookCreate, request=True),
+    Case("MailServerCreate", MailServerCreate, request=True),
+    Case("MailServerUpdate", MailServerUpdate, request=True),
+    Case("MailServer", MailServerRead, request=False),
+    Case("EmailAccountCreate", EmailAccountCreate, request=True),
+    Case("EmailAccountUpdate", EmailAccountUpdate, request=True),
+    Case("EmailAccount", EmailAccountRead, request=False),
+    Case("OAuthComplete", OAuthComplete, request=True),
     Case("TenantCreateV1", TenantCreate, request=True),
     Case("TenantRenameV1", TenantRename, request=True),
     Case("TokenCreateV1", TokenCreateBody, request=True),
