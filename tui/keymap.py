@@ -43,12 +43,13 @@ if TYPE_CHECKING:
 KEYS_FILE = "keys.toml"
 
 # j/k/g/G move the cursor of the table or list that has focus (KeyConventions below). They are
-# the app's, so every table and list has them, and a text field that has focus types them.
+# the app's, so every table and list has them; priority, so lists in dialogs have them too. They
+# are off unless a table or list has focus, and a text field that has focus types them.
 CURSOR_BINDINGS: list[Binding] = [
-    Binding("j", "cursor('down')", "Down", show=False, id="cursor.down"),
-    Binding("k", "cursor('up')", "Up", show=False, id="cursor.up"),
-    Binding("g", "cursor('first')", "First row", show=False, id="cursor.first"),
-    Binding("G", "cursor('last')", "Last row", show=False, id="cursor.last"),
+    Binding("j", "cursor('down')", "Down", show=False, id="cursor.down", priority=True),
+    Binding("k", "cursor('up')", "Up", show=False, id="cursor.up", priority=True),
+    Binding("g", "cursor('first')", "First row", show=False, id="cursor.first", priority=True),
+    Binding("G", "cursor('last')", "Last row", show=False, id="cursor.last", priority=True),
 ]
 
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from textual.widgets import DataTable, Input, OptionList, TextArea
+from textual.widgets import DataTable, Input, OptionList, SelectionList, TextArea
 
 from tests.support.factories import make_tenant, set_settings
 from tests.tui.conftest import settle
@@ -148,6 +148,21 @@ async def test_j_k_g_shift_g_move_a_list(ctx, actor, make_app) -> None:
         assert recipients.highlighted == 0
         await pilot.press("G", "k")
         assert recipients.highlighted == 1
+
+
+async def test_j_and_k_move_a_list_in_a_dialog(ctx, make_app) -> None:
+    app = make_app(start="webhooks")
+    async with app.run_test(size=(80, 24)) as pilot:
+        await settle(pilot)
+        await pilot.press("a")
+        await settle(pilot)
+        events = app.screen.query_one("#events", SelectionList)
+        events.focus()
+        events.highlighted = 0
+        await pilot.press("j", "j", "k")
+        assert events.highlighted == 1
+        await pilot.press("G")
+        assert events.highlighted == events.option_count - 1
 
 
 # -- ? and the focused widget ------------------------------------------------------------------
