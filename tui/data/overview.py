@@ -3,7 +3,7 @@ system, read together (core.services.overview)."""
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from tui.runtime import grant
 
@@ -12,6 +12,18 @@ if TYPE_CHECKING:
     from core.services.overview import OverviewRow
 
 SPARKS = "▁▂▃▄▅▆▇█"
+# The columns `s` sorts by, in the order it cycles through them, and how the hint names them.
+SORTS = ("tenant", "health", "failed", "queued", "oldest", "sent", "server")
+SORT_WORDS = {
+    "tenant": "tenant",
+    "health": "worst health",
+    "failed": "most failed",
+    "queued": "most queued",
+    "oldest": "oldest queued",
+    "sent": "most sent",
+    "server": "server",
+}
+_HEALTH_RANK = {"critical": 0, "warning": 1, "unknown": 2, "ok": 3}
 
 
 def load(ctx: Context, tenant_ids: list[int] | None = None) -> list[OverviewRow]:
@@ -39,6 +51,20 @@ def load_first(ctx: Context, count: int) -> list[OverviewRow]:
     slugs = None if allowed.is_system_admin else allowed.tenants
     with ctx.session() as session:
         return first_rows(session=session, count=count, slugs=slugs, system=allowed.may_read(None))
+
+
+def sort_key(column: str, row: OverviewRow) -> tuple[Any, ...]:
+    """Most worrying first for the numbers and the health; then by slug."""
+    value: Any = {
+        "tenant": 0,
+        "server": row.source,
+        "health": _HEALTH_RANK.get(row.health.value if row.health else "", 4),
+        "failed": -row.failed,
+        "queued": -row.queued,
+        "sent": -row.sent,
+        "oldest": -(row.oldest_queued.total_seconds() if row.oldest_queued else -1),
+    }[column]
+    return (value, row.slug)
 
 
 def sparkline(counts: tuple[int, ...]) -> str:

@@ -35,7 +35,7 @@ SYSTEM_KEY = "__system__"
 WIDE = 120  # from this width on, the server column says "not configured" in full
 REFRESH_SECONDS = 1.0
 FULL_EVERY = 30.0
-# (column key, header, sort label); the sort cycles through them in this order.
+# (column key, header); the sort's order is tui.data.overview.SORTS.
 COLUMNS: tuple[tuple[str, str], ...] = (
     ("tenant", "Tenant"),
     ("server", "Server"),
@@ -46,37 +46,12 @@ COLUMNS: tuple[tuple[str, str], ...] = (
     ("hour", "Last hour"),
     ("oldest", "Oldest"),
 )
-SORTS = ("tenant", "health", "failed", "queued", "oldest", "sent", "server")
-SORT_WORDS = {
-    "tenant": "tenant",
-    "health": "worst health",
-    "failed": "most failed",
-    "queued": "most queued",
-    "oldest": "oldest queued",
-    "sent": "most sent",
-    "server": "server",
-}
-_HEALTH_RANK = {"critical": 0, "warning": 1, "unknown": 2, "ok": 3}
 # The cells of a row not counted yet: one set for every such row (1,000 at the first paint).
 PENDING = tuple(Text("…", style="dim") for _ in COLUMNS[1:])
 
 
 class OverviewLoaded(Result[tuple[list["OverviewRow"], bool]]):
     """The system's row and every tenant's (True) or those in sight (False)."""
-
-
-def sort_key(column: str, row: OverviewRow) -> tuple[Any, ...]:
-    """Most worrying first for the numbers and the health; then by slug."""
-    value: Any = {
-        "tenant": 0,
-        "server": row.source,
-        "health": _HEALTH_RANK.get(row.health.value if row.health else "", 4),
-        "failed": -row.failed,
-        "queued": -row.queued,
-        "sent": -row.sent,
-        "oldest": -(row.oldest_queued.total_seconds() if row.oldest_queued else -1),
-    }[column]
-    return (value, row.slug)
 
 
 class OverviewScreen(MainScreen):
@@ -205,7 +180,7 @@ class OverviewScreen(MainScreen):
             for r in self.rows
             if not r.is_system and (needle in r.slug.casefold() or needle in r.name.casefold())
         ]
-        tenants.sort(key=lambda r: sort_key(self.sort, r))
+        tenants.sort(key=lambda r: data.sort_key(self.sort, r))
         system = [r for r in self.rows if r.is_system]
         return system + tenants if not needle else tenants
 
@@ -240,7 +215,7 @@ class OverviewScreen(MainScreen):
     def _hint(self, count: int) -> None:
         tenants = sum(1 for r in self.rows if not r.is_system)
         counting = " (counting…)" if any(r.pending for r in self.rows) else ""
-        parts = [f"{tenants} tenants{counting}", f"sorted by {SORT_WORDS[self.sort]} (s)"]
+        parts = [f"{tenants} tenants{counting}", f"sorted by {data.SORT_WORDS[self.sort]} (s)"]
         if self.filter_text:
             parts.append(f"filter “{self.filter_text}”: {count} shown (Esc clears)")
         else:
@@ -281,14 +256,14 @@ class OverviewScreen(MainScreen):
         return value
 
     def action_sort(self) -> None:
-        self.sort = SORTS[(SORTS.index(self.sort) + 1) % len(SORTS)]
+        self.sort = data.SORTS[(data.SORTS.index(self.sort) + 1) % len(data.SORTS)]
         self._render_rows()
 
     @on(DataTable.HeaderSelected)
     def header_selected(self, event: DataTable.HeaderSelected) -> None:
         event.stop()
         column = str(event.column_key.value)
-        if column in SORTS:
+        if column in data.SORTS:
             self.sort = column
             self._render_rows()
 
