@@ -84,10 +84,8 @@ class Listed:
 
 def bindings_of(owner: object) -> list[Binding]:
     """The bindings a class declares itself (tuples made Bindings)."""
-    found: list[Binding] = []
-    for item in vars(owner).get("BINDINGS", []) if isinstance(owner, type) else []:
-        found.append(item if isinstance(item, Binding) else Binding(*item))
-    return found
+    own = vars(owner).get("BINDINGS", []) if isinstance(owner, type) else []
+    return [item if isinstance(item, Binding) else Binding(*item) for item in own]
 
 
 def owners() -> Iterator[tuple[str, list[Binding]]]:
@@ -118,12 +116,12 @@ def title_of(owner: type) -> str:
 
 def listed() -> list[Listed]:
     """Every binding with an id: the ids a keys file may name."""
-    rows: list[Listed] = []
-    for where, bindings in owners():
-        for binding in bindings:
-            if binding.id:
-                rows.append(Listed(binding.id, binding.key, binding.description, where))
-    return rows
+    return [
+        Listed(binding.id, binding.key, binding.description, where)
+        for where, bindings in owners()
+        for binding in bindings
+        if binding.id
+    ]
 
 
 # -- the keys file ---------------------------------------------------------------------------
@@ -298,20 +296,14 @@ class KeyConventions(App[None]):
 
     def action_cursor(self, where: str) -> None:
         target = self.cursor_target()
-        if isinstance(target, DataTable):
-            if where in ("down", "up"):
-                getattr(target, f"action_cursor_{where}")()
-            elif target.row_count:
-                last = target.row_count - 1
-                target.move_cursor(row=0 if where == "first" else last, scroll=True)
-        elif isinstance(target, ListView):
-            if where in ("down", "up"):
-                getattr(target, f"action_cursor_{where}")()
-            elif target.children:
-                target.index = 0 if where == "first" else len(target.children) - 1
+        if where in ("down", "up"):  # every table and list has these actions
+            getattr(target, f"action_cursor_{where}")()
         elif isinstance(target, OptionList):
-            action = {"down": "cursor_down", "up": "cursor_up"}.get(where, where)
-            getattr(target, f"action_{action}")()
+            getattr(target, f"action_{where}")()  # action_first, action_last
+        elif isinstance(target, DataTable) and target.row_count:
+            target.move_cursor(row=0 if where == "first" else target.row_count - 1, scroll=True)
+        elif isinstance(target, ListView) and target.children:
+            target.index = 0 if where == "first" else len(target.children) - 1
 
 
 def main() -> None:
