@@ -4,7 +4,7 @@ The app's own bindings are defined here; `listed()` adds every binding with an i
 dialog or widget declares, so the ids a keys file may use, their default keys and what they do
 are one list (`python -m tui.keymap` prints it). The file maps a binding id to its keys:
 
-    "go.overview" = "o"           # one key
+    "go.overview" = "f2"          # one key
     help = ["f1", "?"]            # several
     [servers]                     # a table: servers.add, servers.delete
     add = "insert"

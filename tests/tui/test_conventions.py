@@ -327,6 +327,19 @@ def test_every_listed_binding_id_is_unique_per_place_and_remappable() -> None:
             assert keymap.key_error(name.strip()) is None, (row.id, name)
 
 
+def test_the_example_in_the_keymap_doc_is_a_valid_keys_file() -> None:
+    assert keymap.__doc__ is not None
+    lines = keymap.__doc__.splitlines()
+    example = "\n".join(line[4:] for line in lines if line.startswith("    "))
+    found = keymap.parse(example, Path("keys.toml"), keymap.listed())
+    assert found.errors == []
+    assert found.keymap == {
+        "go.overview": "f2",
+        "help": "f1,?",
+        "servers.add": "insert",
+    }
+
+
 # -- the theme ---------------------------------------------------------------------------------
 
 
