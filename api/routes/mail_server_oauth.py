@@ -140,5 +140,5 @@ class OAuthComplete(v.InputModel):
 
 def setup(app: web.Application) -> None:
     app[PENDING] = OrderedDict()
-    app.router.add_post(BASE + "/{id}/oauth/start", start)
-    app.router.add_post(BASE + "/{id}/oauth/complete", complete)
+    app.router.add_post(BASE + "/{id:\\d+}/oauth/start", start)
+    app.router.add_post(BASE + "/{id:\\d+}/oauth/complete", complete)

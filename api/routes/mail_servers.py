@@ -285,10 +285,10 @@ def setup(app: web.Application) -> None:
 
     app.router.add_get(BASE, list_servers)
     app.router.add_post(BASE, create_server)
-    app.router.add_post(f"{BASE}/test", test_unsaved)  # before `{id}`: "test" is no id
-    app.router.add_get(BASE + "/{id}", get_server)
-    app.router.add_patch(BASE + "/{id}", patch_server)
-    app.router.add_delete(BASE + "/{id}", delete_server)
-    app.router.add_post(BASE + "/{id}/default", make_default)
-    app.router.add_post(BASE + "/{id}/test", test_saved)
+    app.router.add_post(f"{BASE}/test", test_unsaved)
+    app.router.add_get(BASE + "/{id:\\d+}", get_server)
+    app.router.add_patch(BASE + "/{id:\\d+}", patch_server)
+    app.router.add_delete(BASE + "/{id:\\d+}", delete_server)
+    app.router.add_post(BASE + "/{id:\\d+}/default", make_default)
+    app.router.add_post(BASE + "/{id:\\d+}/test", test_saved)
     mail_server_oauth.setup(app)
