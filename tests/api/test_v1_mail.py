@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from core.context import Context
 from core.mail.presets import preset_for
@@ -155,6 +156,14 @@ async def test_mail_servers_flow(
     assert (await api.get(f"{SERVERS}/{gmail_id}")).body["oauth_authorized"] is True
     again = await api.post(f"{SERVERS}/{gmail_id}/oauth/complete", {"redirect_url": redirect})
     assert again.status == 400 and again.body["field"] == "state"
+    # The other form: the code and the state, as a front end that caught the redirect has them.
+    restarted = await api.post(f"{SERVERS}/{gmail_id}/oauth/start")
+    query = parse_qs(urlsplit(oauth_env.authorize(restarted.body["url"])).query)
+    by_code = await api.post(
+        f"{SERVERS}/{gmail_id}/oauth/complete",
+        {"code": query["code"][0], "state": restarted.body["state"]},
+    )
+    assert by_code.status == 200 and by_code.body["auth"] == done.body["auth"], by_code.body
 
     # A read-only token reads and cannot write; bad input names its field; nothing changed.
     reader = _read_only_token(ctx)
