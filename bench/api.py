@@ -15,6 +15,12 @@ the load generator in this process (aiohttp client). Targets: (a) ≥ 400/s and
 ≥ 0.8 x the in-process emit rate; (b) p99 < 50 ms.
 
     .venv/bin/python bench/api.py [--events 20000] [--clients 32] [--rate 200] [--seconds 10]
+
+`--pages`: the `/api/v1` log reads instead (bench/api_pages.py): a delivery-list page with
+1 M deliveries in the table (p99 of the first, the 100th and the last page by cursor) and the
+audit export (rows per second); target: any page p99 < 50 ms.
+
+    .venv/bin/python bench/api.py --pages [--deliveries 1000000] [--audit 200000]
 """
 
 from __future__ import annotations
@@ -259,7 +265,18 @@ def main() -> None:
     parser.add_argument("--rate", type=float, default=200.0)
     parser.add_argument("--seconds", type=float, default=10.0)
     parser.add_argument("--emit-events", type=int, default=3000)
+    parser.add_argument(
+        "--pages", action="store_true", help="the /api/v1 log reads instead (bench/api_pages.py)"
+    )
+    parser.add_argument("--deliveries", type=int, default=1_000_000)
+    parser.add_argument("--audit", type=int, default=200_000)
+    parser.add_argument("--requests", type=int, default=200, help="per page measured (--pages)")
     args = parser.parse_args()
+    if args.pages:
+        from bench.api_pages import report, run
+
+        report(run(args.deliveries, args.audit, args.requests))
+        return
 
     emit, emit_cpu_ms = emit_rate(args.emit_events)
     mailbell, stored, expected = run_mailbell(args)

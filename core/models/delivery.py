@@ -67,6 +67,8 @@ class Delivery(SQLModel, table=True):
         Index("ix_delivery_tenant_created", "tenant_id", "created_at", "status"),
         # Deleting an event (retention, tenant deletion) looks up its deliveries by this.
         Index("ix_delivery_event", "event_id"),
+        # A tenant's log newest first, a page below the last id (migration 0022).
+        Index("ix_delivery_tenant_id", "tenant_id", "id"),
         # ids are never reused on SQLite (migration 0009)
         {"sqlite_autoincrement": True},
     )
