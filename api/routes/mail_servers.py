@@ -48,7 +48,9 @@ BASE = "/api/v1/mail-servers"
 FIELDS = tuple(MailServerUpdate.model_fields)
 PAGE_DEFAULT = 50
 PAGE_MAX = 200
-MAX_ID_DIGITS = 18  # within a signed 64-bit id: longer is no id of ours
+# The id columns are 32-bit integers: a larger number names no row (and overflows PostgreSQL's
+# driver), so it is answered as an unknown id, or refused as a cursor.
+MAX_ID = 2**31 - 1
 
 
 # -- shared by the /api/v1 routes of this area ---------------------------------------------------
@@ -57,7 +59,7 @@ MAX_ID_DIGITS = 18  # within a signed 64-bit id: longer is no id of ours
 def path_id(request: web.Request, what: str) -> int:
     """The `{id}` of the path; anything that cannot be an id is 404, as an unknown one."""
     raw = request.match_info["id"]
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > MAX_ID_DIGITS:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 10 or not 1 <= int(raw) <= MAX_ID:
         raise NotFound(f"{what} {raw[:40]!r} does not exist")
     return int(raw)
 
@@ -75,7 +77,7 @@ def page_params(request: web.Request) -> tuple[int, int | None]:
         after = int(text.removeprefix("id:")) if text.startswith("id:") else -1
     except (ValueError, UnicodeError):
         after = -1
-    if not 0 <= after < 10**MAX_ID_DIGITS:
+    if not 0 <= after <= MAX_ID:
         raise ValidationError("cursor", "is not a cursor this API gave: use next_cursor as given")
     return int(raw), after
 

@@ -94,6 +94,7 @@ async def test_mail_servers_flow(
     rest = await api.get(f"{SERVERS}?limit=1&cursor={page.body['next_cursor']}")
     assert [s["id"] for s in rest.body["items"]] == [gmail_id] and rest.body["next_cursor"] is None
     assert (await api.get(f"{SERVERS}/{sink_id}", token="globex")).status == 404
+    assert (await api.get(f"{SERVERS}/{2**31}")).status == 404  # past the id column: no row
     stolen = await api.request(
         "PATCH", f"{SERVERS}/{sink_id}", json_body={"name": "x"}, token="globex"
     )
