@@ -57,6 +57,7 @@ CHALLENGE = {"WWW-Authenticate": 'Bearer realm="mailbell"'}
 # emitter's token is `events` alone; a new token's default scopes are read, write and events).
 ROUTE_SCOPES: dict[tuple[str, str], TokenScope] = {
     ("POST", "/api/events"): TokenScope.EVENTS,
+    ("POST", "/api/v1/import"): TokenScope.ADMIN,
 }
 ADMIN_PATHS = ("/api/tokens", "/api/tenants", "/api/v1/tokens", "/api/v1/tenants")
 READ_METHODS = frozenset({"GET", "HEAD"})

@@ -130,7 +130,7 @@ async def test_an_events_token_ingests_and_is_refused_everywhere_else(
         if (method, pattern) == ("POST", EVENTS):
             continue
         answer = await walk.call(method, pattern, events_only)
-        needed = "read" if method in ("GET", "HEAD") else "write"
+        needed = required_scope(method, pattern).value
         assert answer.status == 403, (method, pattern, answer.status, answer.body)
         if method != "HEAD":
             assert answer.body == {
@@ -146,6 +146,8 @@ async def test_the_refused_requests_pass_with_the_scopes_they_need(walk: Walk) -
     """The same requests with the tenant's default token (read, write, events) are past the
     token check: what refused them above was the scope alone."""
     for method, pattern in walk.routes:
+        if required_scope(method, pattern) is TokenScope.ADMIN:
+            continue  # not the tenant's default token's: tests/api/test_v1_admin.py
         answer = await walk.call(method, pattern, "acme")
         assert answer.status not in (401, 403), (method, pattern, answer.status, answer.body)
         assert answer.status < 500, (method, pattern, answer.body)
@@ -161,12 +163,13 @@ async def test_a_read_token_reads_and_cannot_write_or_ingest(
     before = db_dump()
     for method, pattern in walk.routes:
         answer = await walk.call(method, pattern, reader)
-        if method in ("GET", "HEAD"):
+        needed = required_scope(method, pattern).value
+        if needed == "read":
             assert answer.status not in (401, 403), (method, pattern, answer.body)
             continue
-        needed = required_scope(method, pattern).value
         assert answer.status == 403, (method, pattern, answer.status)
-        assert answer.body["scope"] == needed and needed in answer.body["error"]
+        if method != "HEAD":
+            assert answer.body["scope"] == needed and needed in answer.body["error"]
     assert db_dump() == before
 
 
@@ -275,7 +278,8 @@ async def test_a_token_from_before_scopes_keeps_every_right(settings_from_0019: 
         ingested = await api.post(EVENTS, EVENT_BODY, token=OLD_TOKEN)
         assert ingested.status == 202, ingested.body
         for method, pattern in api_routes(client.app):
-            if method in ("GET", "HEAD"):
+            # the tenants are managed by system tokens only: a tenant token never could
+            if method in ("GET", "HEAD") and not pattern.startswith("/api/v1/tenants"):
                 answer = await api.request(method, concrete(pattern, {}), token=OLD_TOKEN)
                 assert answer.status not in (401, 403), (pattern, answer.body)
     finally:
