@@ -1,0 +1,68 @@
+"""Versions of mail servers and email accounts, for optimistic concurrency (issue #19 item 4).
+
+A version is a digest of what an admin sets on the row: its Read model without the fields the
+service itself moves (a test's outcome, a sync's counters, a token refresh's marks), plus a digest
+of each stored secret's ciphertext (a secret is re-encrypted only when it changes), so a new
+password changes the version while no secret, nor its digest, is ever shown. A digest needs no
+migration, and a sync or a test between an admin's read and write is not a conflict.
+
+Every front end compares the same versions: the HTTP API as `ETag` / `If-Match`
+(api/etag.py); an editor reads `server_version(row)` when it opens a form and compares it with
+the row's version in the transaction that saves.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from pydantic import BaseModel
+
+from core.models.mail import EmailAccount, EmailAccountRead, MailServer, MailServerRead
+
+# Read fields the service moves on its own: not an admin's change.
+SERVER_STATUS = frozenset(
+    {
+        "last_test_at",
+        "last_test_ok",
+        "last_test_message",
+        "authorization",
+        "oauth_authorized",
+        "auth_revoked_at",
+        "auth_revoked_reason",
+        "credentials_paused_until",
+    }
+)
+SERVER_SECRETS = ("password_enc", "proxy_password_enc", "oauth_client_secret_enc")
+ACCOUNT_STATUS = frozenset(
+    {
+        "last_sync_at",
+        "message_count",
+        "last_error",
+        "sync_state",
+        "sync_failures",
+        "sync_stopped_reason",
+        "next_sync_at",
+    }
+)
+ACCOUNT_SECRETS = ("imap_password_enc",)
+
+
+def _digest(read: BaseModel, status: frozenset[str], row: Any, secrets: tuple[str, ...]) -> str:
+    settings = read.model_dump(mode="json", exclude=set(status))
+    for name in secrets:
+        stored = getattr(row, name)
+        settings[name] = None if stored is None else hashlib.sha256(stored.encode()).hexdigest()
+    text = json.dumps(settings, sort_keys=True, separators=(",", ":"))
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def server_version(row: MailServer) -> str:
+    """The version of a mail server row (32 hex digits)."""
+    return _digest(MailServerRead.of(row), SERVER_STATUS, row, SERVER_SECRETS)
+
+
+def account_version(row: EmailAccount) -> str:
+    """The version of an email account row (32 hex digits)."""
+    return _digest(EmailAccountRead.of(row), ACCOUNT_STATUS, row, ACCOUNT_SECRETS)
