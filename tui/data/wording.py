@@ -3,7 +3,7 @@ the page and key for what a message tells a CLI user to run.
 
 Core speaks to every front end alike (field names, enum values, CLI commands); the TUI shows
 what its forms and pages say (`rate_limit_per_minute` → "Rate / min", `auth is AUTO` → "Auth is
-Auto", `mailbell accounts edit 1 --imap-host HOST` → "Accounts (5) → e → IMAP host").
+Auto", `mailbell accounts edit 1 --imap-host HOST` → "Accounts (6) → e → IMAP host").
 `mailbell serve` stays: starting the service is no page of the TUI.
 """
 
@@ -71,7 +71,7 @@ def choice_label(field: str, value: str) -> str:
     return _choice_labels().get(field, {}).get(str(value), str(value))
 
 
-def _page(mode: str) -> str:
+def page_reference(mode: str) -> str:
     from tui.widgets.nav import PAGES
 
     page = next(p for p in PAGES if p.mode == mode)
@@ -88,26 +88,26 @@ def _account_field(args: str) -> str:
 
 # `mailbell <command> <args>` → where in the TUI; the first pattern matching the command wins.
 _DIRECTIONS: tuple[tuple[str, Callable[[re.Match[str]], str]], ...] = (
-    (r"server add\b", lambda m: f"{_page('servers')} → a"),
+    (r"server add\b", lambda m: f"{page_reference('servers')} → a"),
     (
         r"server edit\b.*--password",
-        lambda m: f"{_page('servers')} → e → {FIELD_LABELS['password']}",
+        lambda m: f"{page_reference('servers')} → e → {FIELD_LABELS['password']}",
     ),
-    (r"server edit\b", lambda m: f"{_page('servers')} → e"),
-    (r"server test\b", lambda m: f"{_page('servers')} → t"),
-    (r"oauth authorize\b", lambda m: f"{_page('servers')} → e → Authorize"),
-    (r"accounts add\b", lambda m: f"{_page('accounts')} → a"),
-    (r"tenants? list\b", lambda m: _page("tenants")),
-    (r"accounts edit\b.*", lambda m: f"{_page('accounts')} → e{_account_field(m.group(0))}"),
-    (r"accounts sync\b", lambda m: f"{_page('accounts')} → s"),
+    (r"server edit\b", lambda m: f"{page_reference('servers')} → e"),
+    (r"server test\b", lambda m: f"{page_reference('servers')} → t"),
+    (r"oauth authorize\b", lambda m: f"{page_reference('servers')} → e → Authorize"),
+    (r"accounts add\b", lambda m: f"{page_reference('accounts')} → a"),
+    (r"tenants? list\b", lambda m: page_reference("tenants")),
+    (r"accounts edit\b.*", lambda m: f"{page_reference('accounts')} → e{_account_field(m.group(0))}"),
+    (r"accounts sync\b", lambda m: f"{page_reference('accounts')} → s"),
     (
         r"deliveries list\b(?:.*--status (\w+))?",
-        lambda m: _page("deliveries") + (f", Status {m.group(1)}" if m.group(1) else ""),
+        lambda m: page_reference("deliveries") + (f", Status {m.group(1)}" if m.group(1) else ""),
     ),
-    (r"slack unlink\b", lambda m: f"{_page('slack')} → u"),
-    (r"slack admin add\b", lambda m: f"{_page('slack')} → a"),
-    (r"health check\b", lambda m: f"{_page('health')} → c"),
-    (r"health\b", lambda m: f"the Health page ({_page('health').split('(')[1]}"),
+    (r"slack unlink\b", lambda m: f"{page_reference('slack')} → u"),
+    (r"slack admin add\b", lambda m: f"{page_reference('slack')} → a"),
+    (r"health check\b", lambda m: f"{page_reference('health')} → c"),
+    (r"health\b", lambda m: f"the Health page ({page_reference('health').split('(')[1]}"),
 )
 # A command in backticks, in parentheses, or after a colon up to a closing parenthesis or the end.
 _COMMAND = re.compile(r"`mailbell ([^`]+)`|\(mailbell ([^)]+)\)|(?<=: )mailbell ([^)]+?)(?=\)|$)")
