@@ -113,10 +113,10 @@ def emit_sample(ctx: Context, slug: str | None, name: str) -> str:
             f"#{d.id} {d.status}" + (f" ({d.last_error})" if d.last_error else "")
             for d in result.deliveries
         ]
-    from tui.data.wording import page_reference
+    from tui.data.wording import page_ref
 
     outcome = ", ".join(states) or "no deliveries"
-    return f"{name} emitted: {outcome} — see {page_reference('deliveries')}"
+    return f"{name} emitted: {outcome} — see {page_ref('deliveries')}"
 
 
 def load_template(ctx: Context, slug: str | None, name: str, locale: str = "") -> dict[str, Any]:

@@ -71,7 +71,7 @@ def choice_label(field: str, value: str) -> str:
     return _choice_labels().get(field, {}).get(str(value), str(value))
 
 
-def page_reference(mode: str) -> str:
+def page_ref(mode: str) -> str:
     from tui.widgets.nav import PAGES
 
     page = next(p for p in PAGES if p.mode == mode)
@@ -88,26 +88,26 @@ def _account_field(args: str) -> str:
 
 # `mailbell <command> <args>` → where in the TUI; the first pattern matching the command wins.
 _DIRECTIONS: tuple[tuple[str, Callable[[re.Match[str]], str]], ...] = (
-    (r"server add\b", lambda m: f"{page_reference('servers')} → a"),
+    (r"server add\b", lambda m: f"{page_ref('servers')} → a"),
     (
         r"server edit\b.*--password",
-        lambda m: f"{page_reference('servers')} → e → {FIELD_LABELS['password']}",
+        lambda m: f"{page_ref('servers')} → e → {FIELD_LABELS['password']}",
     ),
-    (r"server edit\b", lambda m: f"{page_reference('servers')} → e"),
-    (r"server test\b", lambda m: f"{page_reference('servers')} → t"),
-    (r"oauth authorize\b", lambda m: f"{page_reference('servers')} → e → Authorize"),
-    (r"accounts add\b", lambda m: f"{page_reference('accounts')} → a"),
-    (r"tenants? list\b", lambda m: page_reference("tenants")),
-    (r"accounts edit\b.*", lambda m: f"{page_reference('accounts')} → e{_account_field(m.group(0))}"),
-    (r"accounts sync\b", lambda m: f"{page_reference('accounts')} → s"),
+    (r"server edit\b", lambda m: f"{page_ref('servers')} → e"),
+    (r"server test\b", lambda m: f"{page_ref('servers')} → t"),
+    (r"oauth authorize\b", lambda m: f"{page_ref('servers')} → e → Authorize"),
+    (r"accounts add\b", lambda m: f"{page_ref('accounts')} → a"),
+    (r"tenants? list\b", lambda m: page_ref("tenants")),
+    (r"accounts edit\b.*", lambda m: f"{page_ref('accounts')} → e{_account_field(m.group(0))}"),
+    (r"accounts sync\b", lambda m: f"{page_ref('accounts')} → s"),
     (
         r"deliveries list\b(?:.*--status (\w+))?",
-        lambda m: page_reference("deliveries") + (f", Status {m.group(1)}" if m.group(1) else ""),
+        lambda m: page_ref("deliveries") + (f", Status {m.group(1)}" if m.group(1) else ""),
     ),
-    (r"slack unlink\b", lambda m: f"{page_reference('slack')} → u"),
-    (r"slack admin add\b", lambda m: f"{page_reference('slack')} → a"),
-    (r"health check\b", lambda m: f"{page_reference('health')} → c"),
-    (r"health\b", lambda m: f"the Health page ({page_reference('health').split('(')[1]}"),
+    (r"slack unlink\b", lambda m: f"{page_ref('slack')} → u"),
+    (r"slack admin add\b", lambda m: f"{page_ref('slack')} → a"),
+    (r"health check\b", lambda m: f"{page_ref('health')} → c"),
+    (r"health\b", lambda m: f"the Health page ({page_ref('health').split('(')[1]}"),
 )
 # A command in backticks, in parentheses, or after a colon up to a closing parenthesis or the end.
 _COMMAND = re.compile(r"`mailbell ([^`]+)`|\(mailbell ([^)]+)\)|(?<=: )mailbell ([^)]+?)(?=\)|$)")
