@@ -183,6 +183,7 @@ async def test_audit_list_paging_export_and_fence(api: ApiClient, root: str) -> 
     assert {e["tenant"] for e in lines} == {"acme"}
     everything_exported = await api.get("/api/v1/audit/export", token="system")
     assert len(everything_exported.text.splitlines()) == len(ids)
+    assert (await api.get("/api/v1/audit?until=2000-01-01", token="system")).body["items"] == []
     assert (await api.get("/api/v1/audit?source=fax")).body["field"] == "source"
     assert (await api.get("/api/v1/audit?since=yesterday")).body["field"] == "since"
 
@@ -212,5 +213,9 @@ async def test_preview_and_settings_export_import(api: ApiClient, root: str) -> 
     assert dry.status == 200, dry.body
     assert dry.body["dry_run"] is True and dry.body["created"] == dry.body["updated"] == 0
     assert {item["outcome"] for item in dry.body["items"]} == {"unchanged"}
+    sealed = await api.get("/api/v1/export", headers={"X-Mailbell-Passphrase": "long enough pass"})
+    assert sealed.status == 200 and "encryption" in sealed.body
+    unsealed = await api.post("/api/v1/import?dry_run=true", sealed.body, token=root)
+    assert unsealed.status == 400 and "passphrase" in unsealed.body["error"]
     wrong = await api.post("/api/v1/import", {**exported.body, "mailbell_export": 99}, token=root)
     assert wrong.status == 400 and wrong.body["field"] == "mailbell_export"
