@@ -72,7 +72,7 @@ def changes_lines(entry: dict[str, Any], room: int) -> Text:
         text.append(f"  {values}" if values else "  (no values recorded)")
     if len(shown) < len(changes):
         text.append(
-            f"\n… {len(changes) - len(shown)} more (mailbell audit list --json shows them all)",
+            f"\n… {len(changes) - len(shown)} more fields (a taller window shows them)",
             style="dim",
         )
     return text
