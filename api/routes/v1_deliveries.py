@@ -27,11 +27,9 @@ from api.auth import Scope, scoped_read, scoped_write
 from api.body import read_body
 from api.db import CONTEXT
 from api.json_types import json_fields
-from api.routes.v1_paging import before_id_of, limit_of, page, text_of, time_of
+from api.routes.v1_paging import before_id_of, limit_of, page, path_id, text_of, time_of
 from core import validation as v
-from core.errors import NotFound
 from core.services.deliveries import (
-    MAX_ROW_ID,
     PAGE_MAX,
     delivery_log,
     read_delivery,
@@ -43,13 +41,6 @@ from core.services.resend import resend_delivery
 
 class ResendBody(BaseModel):
     to: str | None = Field(default=None, max_length=320)
-
-
-def _row_id(request: web.Request, what: str) -> int:
-    raw = request.match_info["id"]
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or not 1 <= int(raw) <= MAX_ROW_ID:
-        raise NotFound(f"{what} {raw[:40]!r} does not exist")
-    return int(raw)
 
 
 def _detail(session: Session, scope: Scope, delivery_id: int) -> dict[str, Any]:
@@ -73,14 +64,14 @@ async def list_page(request: web.Request) -> web.Response:
 
 
 async def read_one(request: web.Request) -> web.Response:
-    delivery_id = _row_id(request, "delivery")
+    delivery_id = path_id(request, "delivery")
     return web.json_response(
         await scoped_read(request, lambda session, scope: _detail(session, scope, delivery_id))
     )
 
 
 async def retry(request: web.Request) -> web.Response:
-    delivery_id = _row_id(request, "delivery")
+    delivery_id = path_id(request, "delivery")
     box = request.app[CONTEXT].box
 
     def work(session: Session, scope: Scope) -> dict[str, Any]:
@@ -94,7 +85,7 @@ async def retry(request: web.Request) -> web.Response:
 
 
 async def resend(request: web.Request) -> web.Response:
-    delivery_id = _row_id(request, "delivery")
+    delivery_id = path_id(request, "delivery")
     box = request.app[CONTEXT].box
     body = await read_body(request) if request.can_read_body else None
 
@@ -111,7 +102,7 @@ async def resend(request: web.Request) -> web.Response:
 
 
 async def read_event_detail(request: web.Request) -> web.Response:
-    event_id = _row_id(request, "event")
+    event_id = path_id(request, "event")
 
     def work(session: Session, scope: Scope) -> dict[str, Any]:
         return read_event(session=session, event_id=event_id, tenant=scope.tenant).model_dump(

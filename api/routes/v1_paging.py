@@ -13,9 +13,12 @@ from datetime import UTC, datetime, timedelta
 
 from aiohttp import web
 
-from core.errors import ValidationError
+from core.errors import NotFound, ValidationError
 
 DEFAULT_LIMIT = 50
+# The id columns are 32-bit integers: a larger number names no row (and overflows PostgreSQL's
+# driver), so a path id past it is an unknown id and a cursor past it is not one of ours.
+MAX_ID = 2**31 - 1
 CURSOR_PREFIX = "id:"
 AGE = re.compile(r"(\d{1,6})([mhdw])")
 AGE_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -44,9 +47,19 @@ def before_id_of(request: web.Request) -> int | None:
     except (binascii.Error, UnicodeDecodeError, ValueError):
         text = ""
     number = text.removeprefix(CURSOR_PREFIX)
-    if not text.startswith(CURSOR_PREFIX) or not number.isdigit() or len(number) > 19:
+    if not text.startswith(CURSOR_PREFIX) or not number.isdigit() or len(number) > 10:
+        number = ""
+    if not number or not 1 <= int(number) <= MAX_ID:
         raise ValidationError("cursor", "is not a cursor this API gave (use next_cursor as is)")
     return int(number)
+
+
+def path_id(request: web.Request, what: str) -> int:
+    """The `{id}` of the path; anything that cannot be a row's id is 404, as an unknown one."""
+    raw = request.match_info["id"]
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 10 or not 1 <= int(raw) <= MAX_ID:
+        raise NotFound(f"{what} {raw[:40]!r} does not exist")
+    return int(raw)
 
 
 def page(items: list[dict], ids: list[int], limit: int) -> dict:

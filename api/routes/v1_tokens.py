@@ -22,6 +22,7 @@ from sqlmodel import Session
 from api.auth import Scope, scoped_read, scoped_write
 from api.body import read_body
 from api.json_types import json_fields
+from api.routes.v1_paging import path_id
 from core import validation as v
 from core.errors import NotFound, ValidationError
 from core.models._common import utcnow
@@ -30,7 +31,6 @@ from core.services.tokens import create_token, list_tokens, parse_expiry, parse_
 from core.vocabulary import TokenScope
 
 CREATE_FIELDS = ("name", "scopes", "expires")
-MAX_ROW_ID = 2**63 - 1
 
 
 class TokenCreateBody(BaseModel):
@@ -41,13 +41,6 @@ class TokenCreateBody(BaseModel):
 
 def _owned(token: TokenRead, scope: Scope) -> bool:
     return token.tenant == scope.tenant_slug
-
-
-def _token_id(request: web.Request) -> int:
-    raw = request.match_info["id"]
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or not 1 <= int(raw) <= MAX_ROW_ID:
-        raise NotFound(f"token {raw[:40]!r} does not exist")
-    return int(raw)
 
 
 async def list_owned(request: web.Request) -> web.Response:
@@ -92,7 +85,7 @@ async def create(request: web.Request) -> web.Response:
 
 
 async def revoke(request: web.Request) -> web.Response:
-    token_id = _token_id(request)
+    token_id = path_id(request, "token")
 
     def work(session: Session, scope: Scope) -> dict[str, Any]:
         row = session.get(ApiToken, token_id)

@@ -7,6 +7,7 @@ import json
 
 import pytest
 
+from api.routes.v1_paging import cursor_of
 from core.context import Context
 from core.pipeline.worker import Worker
 from core.services.tenants import get_tenant
@@ -150,6 +151,11 @@ async def test_deliveries_events_retry_resend_and_paging(
     assert [item["id"] for item in sent_only.body["items"]] == [row["id"]]
     bad = await api.get("/api/v1/deliveries?cursor=nonsense")
     assert bad.status == 400 and bad.body["field"] == "cursor"
+    # Past the 32-bit id columns: no row, and never PostgreSQL's overflow.
+    assert (await api.get(f"/api/v1/deliveries/{2**31}")).status == 404
+    assert (await api.get(f"/api/v1/events/{2**31}")).status == 404
+    past = await api.get(f"/api/v1/audit?cursor={cursor_of(2**31)}")
+    assert past.status == 400 and past.body["field"] == "cursor"
     system_view = await api.get("/api/v1/deliveries?limit=100", token="system")
     assert {item["tenant"] for item in system_view.body["items"]} == {"acme"}
 
