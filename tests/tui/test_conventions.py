@@ -261,7 +261,9 @@ async def test_a_keys_file_remaps_app_and_page_keys_and_help_shows_them(
         home,
         '"go.servers" = "f3"\n'  # a quoted id
         "[cursor]\n"  # a table of ids: cursor.down
-        'down = ["ctrl+n", "j"]\n',
+        'down = ["ctrl+n", "j"]\n'
+        "[servers]\n"  # a page's key
+        'add = "insert"\n',
     )
     app = make_app(start="overview")
     async with app.run_test(size=(80, 24)) as pilot:
@@ -272,11 +274,20 @@ async def test_a_keys_file_remaps_app_and_page_keys_and_help_shows_them(
         await pilot.press("f3")
         await settle(pilot)
         assert app.current_mode == "servers"
+        await pilot.press("a")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "ServersScreen"  # a no longer adds
+        await pilot.press("insert")
+        await settle(pilot)
+        assert type(app.screen).__name__ == "ServerFormScreen"
+        await pilot.press("escape")
+        await settle(pilot)
         await pilot.press("f1")
         await settle(pilot)
         text = help_text(app)
-        servers_row = next(line for line in text.splitlines() if "go.servers" in line)
-        assert servers_row.split()[0] == "f3", servers_row
+        row = {line.split()[-1]: line for line in text.splitlines() if line.strip()}
+        assert row["go.servers"].split()[0] == "f3" and row["servers.add"].split()[0] == "insert"
+        assert row["cursor.down"].startswith("↓, ^n, j ")  # the table's key, then the file's
         assert not app._notifications  # nothing to report
 
 
