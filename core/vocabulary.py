@@ -364,3 +364,7 @@ TOKEN_SCOPES_ALL: Final = frozenset(TokenScope)
 # `--expires 90d`: minutes, hours, days or weeks; an expiry is at most this far ahead.
 TOKEN_EXPIRY_UNITS: Final = MappingProxyType({"m": 60, "h": 3600, "d": 86400, "w": 604800})
 TOKEN_MAX_LIFETIME_DAYS: Final = 3650
+
+# The largest row id: ids are 32-bit integers in PostgreSQL (SQLite's go further), so a larger
+# id names no row, and looking it up must say so rather than fail in the driver.
+ROW_ID_MAX: Final = 2**31 - 1

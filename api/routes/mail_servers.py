@@ -43,6 +43,7 @@ from core.services.mail_servers import (
     update_mail_server,
 )
 from core.services.mail_tests import test_mail_server
+from core.vocabulary import ROW_ID_MAX
 
 BASE = "/api/v1/mail-servers"
 FIELDS = tuple(MailServerUpdate.model_fields)
@@ -50,7 +51,7 @@ PAGE_DEFAULT = 50
 PAGE_MAX = 200
 # The id columns are 32-bit integers: a larger number names no row (and overflows PostgreSQL's
 # driver), so it is answered as an unknown id, or refused as a cursor.
-MAX_ID = 2**31 - 1
+MAX_ID = ROW_ID_MAX
 
 
 # -- shared by the /api/v1 routes of this area ---------------------------------------------------

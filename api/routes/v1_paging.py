@@ -14,11 +14,12 @@ from datetime import UTC, datetime, timedelta
 from aiohttp import web
 
 from core.errors import NotFound, ValidationError
+from core.vocabulary import ROW_ID_MAX
 
 DEFAULT_LIMIT = 50
 # The id columns are 32-bit integers: a larger number names no row (and overflows PostgreSQL's
 # driver), so a path id past it is an unknown id and a cursor past it is not one of ours.
-MAX_ID = 2**31 - 1
+MAX_ID = ROW_ID_MAX
 CURSOR_PREFIX = "id:"
 AGE = re.compile(r"(\d{1,6})([mhdw])")
 AGE_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}

@@ -12,10 +12,11 @@ from sqlmodel import Session
 
 from core.errors import ValidationError
 from core.models.audit import SOURCES, AuditEntry, AuditEntryRead
+from core.vocabulary import ROW_ID_MAX
 
 PAGE_MAX = 1000
 # The largest id a row can have: a cursor past it means every row (and stays in the driver's range).
-MAX_ROW_ID = 2**63 - 1
+MAX_ROW_ID = ROW_ID_MAX
 
 
 @dataclass(frozen=True)

@@ -24,12 +24,12 @@ from core.services.audit import Actor, record
 from core.services.mail_servers import resolve_effective_server
 from core.services.slack_inbox import INBOUND_EVENT
 from core.services.templates import effective_template
-from core.vocabulary import Channel, DeliveryStatus
+from core.vocabulary import ROW_ID_MAX, Channel, DeliveryStatus
 
 PAGE_MAX = 1000  # the most rows one page of the log may ask for
 # The largest id a database row can have (a signed 64-bit integer): a larger number from a user
 # (`retry 99999999999999999999999`) names no delivery, and the SQLite driver overflows on it.
-MAX_ROW_ID = 2**63 - 1
+MAX_ROW_ID = ROW_ID_MAX
 
 
 def _names_a_row(delivery_id: int) -> bool:

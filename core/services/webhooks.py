@@ -28,6 +28,7 @@ from core.models.tenancy import Tenant
 from core.models.webhooks import WebhookCreate, WebhookRead, WebhookTarget, WebhookTestResult
 from core.services.audit import SECRET_CHANGE, Actor, record
 from core.vocabulary import (
+    ROW_ID_MAX,
     WEBHOOK_SECRET_MAX_LENGTH,
     WEBHOOK_URL_MAX_LENGTH,
     WEBHOOKS_PER_OWNER_MAX,
@@ -35,7 +36,7 @@ from core.vocabulary import (
 )
 
 # The id column is INTEGER: 32 bits on PostgreSQL.
-MAX_WEBHOOK_ID = 2**31 - 1
+MAX_WEBHOOK_ID = ROW_ID_MAX
 
 
 def _owner_query(tenant: Tenant | None) -> Any:
