@@ -21,6 +21,7 @@ from api.routes import (
     email_accounts,
     events,
     health,
+    mail_server_oauth,
     mail_servers,
     notification,
     ops,
@@ -73,5 +74,6 @@ def create_api_app(ctx: Context, *, read_threads: int | None = None) -> web.Appl
     v1_preview.setup(app)
     v1_settings.setup(app)
     mail_servers.setup(app)
+    mail_server_oauth.setup(app)
     email_accounts.setup(app)
     return app

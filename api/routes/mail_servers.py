@@ -284,8 +284,7 @@ async def test_unsaved(request: web.Request) -> web.Response:
 
 
 def setup(app: web.Application) -> None:
-    from api.routes import mail_server_oauth
-
+    """The servers' own routes; their OAuth routes are api.routes.mail_server_oauth's."""
     app.router.add_get(BASE, list_servers)
     app.router.add_post(BASE, create_server)
     app.router.add_post(f"{BASE}/test", test_unsaved)
@@ -294,4 +293,3 @@ def setup(app: web.Application) -> None:
     app.router.add_delete(BASE + "/{id:\\d+}", delete_server)
     app.router.add_post(BASE + "/{id:\\d+}/default", make_default)
     app.router.add_post(BASE + "/{id:\\d+}/test", test_saved)
-    mail_server_oauth.setup(app)
