@@ -21,6 +21,7 @@ from tests.support.factories import configure_tenant, emit_events, make_mail_ser
 from tests.support.server_login import deliveries, slack_status
 from tests.support.token_endpoint import TokenEndpoint
 from tui.data import servers as servers_page
+from tui.data.wording import page_ref
 
 GOOGLE_REVOKED = ("invalid_grant", "Token has been expired or revoked.")
 
@@ -149,7 +150,7 @@ async def test_revoked_grant_fails_deliveries_at_once_until_authorized_again(
     assert f"problem: authorization revoked — re-authorize: {command}" in shown.out
     # The TUI's servers page names its own way there instead of the CLI command.
     [page_row] = servers_page.load(ctx, "acme").servers
-    in_the_tui = "Servers (2) → e → Authorize"
+    in_the_tui = f"{page_ref('servers')} → e → Authorize"
     assert page_row["problem"] == f"authorization revoked — re-authorize: {in_the_tui}"
     assert f"authorization revoked* — re-authorize: `{command}`" in slack_status(ctx, tenant)
 
