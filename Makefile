@@ -55,14 +55,14 @@ test: lint system-deps
 # XDIST= runs a pass in one process.
 XDIST ?= -n 2 --dist loadgroup
 
+# Each pass runs its share (`--ci-pass`, tests/conftest.py PG_PASS_ONLY), so that both take
+# about as long: the TUI's tests and the SSH console's exercise screens and a transport, not the
+# database, and run in one pass only.
 test-sqlite: install-test
-	$(BIN)/pytest --db=sqlite --ignore=tests/ssh $(XDIST) $(PYTEST_ARGS)
+	$(BIN)/pytest --db=sqlite --ci-pass $(XDIST) $(PYTEST_ARGS)
 
-# The TUI's tests exercise screens, and the SSH console's its transport, not the database: each
-# runs in one pass only, the TUI's in the SQLite pass and the SSH console's in the PostgreSQL
-# pass, which is the shorter (CI time).
 test-postgres: install-test
-	$(BIN)/pytest --db=postgres --ignore=tests/tui $(XDIST) $(PYTEST_ARGS)
+	$(BIN)/pytest --db=postgres --ci-pass $(XDIST) $(PYTEST_ARGS)
 
 fmt: install-test
 	$(BIN)/ruff format .

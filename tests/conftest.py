@@ -40,6 +40,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="database backend for the tests (default: sqlite, or $MAILBELL_TEST_DB)",
     )
     parser.addoption(
+        "--ci-pass",
+        action="store_true",
+        help="run this backend's share of `make test` (see PASSES): the two passes run side by "
+        "side and take about as long",
+    )
+    parser.addoption(
         "--all-tests",
         action="store_true",
         help="with --db=postgres, also the tests that use no database (make test runs them "
@@ -70,17 +76,44 @@ def _module_text(path: str) -> str:
     return _module_texts[path]
 
 
+# `make test`'s two passes (`--ci-pass`): the TUI's tests exercise screens and the SSH console's
+# its transport, not the database, so each runs in one pass only. These run in the PostgreSQL
+# pass, every other TUI module in the SQLite pass; both passes then take about as long.
+PG_PASS_ONLY = (
+    "tests/ssh/",
+    "tests/tui/test_conventions.py",
+    "tests/tui/test_layout_bands.py",
+)
+
+
+def _pass_of(item: pytest.Item) -> str | None:
+    """`postgres` or `sqlite` for a test that `make test` runs in one pass only."""
+    path = getattr(item, "path", None)
+    where = path.as_posix() if path is not None else ""
+    if any(part in where for part in PG_PASS_ONLY):
+        return "postgres"
+    return "sqlite" if "tests/tui/" in where else None
+
+
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """The PostgreSQL pass leaves out the tests that use no database at all (rendering, rules,
-    MIME, SMTP sessions): they run the same in the SQLite pass, and running them twice only
-    costs CI time. `--db=postgres --all-tests` runs them too."""
-    if config.getoption("--db") != "postgres" or config.getoption("--all-tests"):
-        return
-    kept, same = [], []
+    """With `--ci-pass`, each backend runs its share (PG_PASS_ONLY). Besides, the PostgreSQL
+    pass leaves out the tests that use no database at all (rendering, rules, MIME, SMTP
+    sessions): they run the same in the SQLite pass, and running them twice only costs CI
+    time. `--db=postgres --all-tests` runs them too."""
+    backend = config.getoption("--db")
+    ci_pass = config.getoption("--ci-pass")
+    all_tests = config.getoption("--all-tests")
+    kept, left = [], []
     for item in items:
-        (same if _uses_no_database(item) else kept).append(item)
-    if same:
-        config.hook.pytest_deselected(items=same)
+        only = _pass_of(item) if ci_pass else None
+        if only is not None:
+            (kept if only == backend else left).append(item)
+        elif backend == "postgres" and not all_tests and _uses_no_database(item):
+            left.append(item)
+        else:
+            kept.append(item)
+    if left:
+        config.hook.pytest_deselected(items=left)
         items[:] = kept
 
 

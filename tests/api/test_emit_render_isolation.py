@@ -137,7 +137,14 @@ def test_a_tenant_with_a_slow_template_does_not_hold_up_another_tenants_events(
         f"({len(b_times)}); /healthz p50 {statistics.median(health_times) * 1000:.1f} ms "
         f"p99 {health_p99 * 1000:.1f} ms ({len(health_times)})"
     )
-    assert b_p99 < 0.100, f"tenant B's POST /api/events p99 {b_p99 * 1000:.1f} ms"
+    # Held up behind even one of A's renders, a request of B would take as long as A's alone
+    # did in the warm-up. On a machine slowed by other work both slow down together: the bound
+    # follows A's fastest warm-up request, and is never under 100 ms.
+    bound = max(0.100, 0.8 * min(a_took))
+    assert b_p99 < bound, (
+        f"tenant B's POST /api/events p99 {b_p99 * 1000:.1f} ms "
+        f"(A alone {min(a_took) * 1000:.1f} ms, bound {bound * 1000:.1f} ms)"
+    )
     assert health_p99 < 0.050, f"/healthz p99 {health_p99 * 1000:.1f} ms"
     assert len(b_times) >= 100 and len(health_times) >= 100, (len(b_times), len(health_times))
     assert len(a_accepted) >= 10, len(a_accepted)

@@ -393,6 +393,7 @@ async def test_an_unwritable_data_directory_only_forgets_the_theme(
 
 
 async def test_an_unknown_or_damaged_saved_theme_starts_dark(ctx, home, make_app) -> None:
+    home.mkdir(parents=True, exist_ok=True)  # a PostgreSQL run leaves no database file there
     for saved in ('{"theme": "no-such-theme"}', "{not json"):
         (home / STATE_FILE).write_text(saved)
         app = make_app()
