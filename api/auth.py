@@ -45,7 +45,7 @@ from core.vocabulary import TokenScope
 T = TypeVar("T")
 P = TypeVar("P")
 
-PUBLIC_PATHS = frozenset({"/api/openapi.yaml"})
+PUBLIC_PATHS = frozenset({"/api/openapi.yaml", "/api/openapi.json"})
 MAX_TOKEN_LENGTH = 256
 CHALLENGE = {"WWW-Authenticate": 'Bearer realm="mailbell"'}
 

@@ -1,4 +1,5 @@
-"""Operations: `GET /healthz`, `GET /metrics` (Prometheus text), `GET /api/openapi.yaml`.
+"""Operations: `GET /healthz`, `GET /metrics` (Prometheus text), `GET /api/openapi.yaml` and
+`GET /api/openapi.json` (the same document as JSON).
 
 `/healthz` reads the database (`SELECT 1`, and how many delivery workers run: `workers`) and
 reports the background write probe's verdict;
@@ -11,8 +12,10 @@ None of them needs a token; none shows a tenant name, an address or a secret.
 from __future__ import annotations
 
 import asyncio
+import json
 import logging
 import time
+from functools import cache
 
 from aiohttp import web
 from sqlalchemy.exc import SQLAlchemyError
@@ -173,6 +176,18 @@ async def openapi(request: web.Request) -> web.Response:
     return web.Response(body=openapi_document.document(), content_type="application/yaml")
 
 
+@cache
+def _openapi_json() -> bytes:
+    """The served YAML parsed once: both documents say the same by construction."""
+    import yaml
+
+    return json.dumps(yaml.safe_load(openapi_document.document())).encode()
+
+
+async def openapi_json(request: web.Request) -> web.Response:
+    return web.Response(body=_openapi_json(), content_type="application/json")
+
+
 async def _start_probe(app: web.Application) -> None:
     app[PROBE_TASK] = asyncio.create_task(app[WRITE_PROBE].run(), name="mailbell-write-probe")
 
@@ -194,3 +209,4 @@ def setup(app: web.Application) -> None:
     app.router.add_get("/healthz", healthz)
     app.router.add_get("/metrics", metrics_text)
     app.router.add_get("/api/openapi.yaml", openapi)
+    app.router.add_get("/api/openapi.json", openapi_json)

@@ -52,6 +52,15 @@ async def test_openapi_is_served(api: ApiClient) -> None:
     assert yaml.safe_load(answer.text)["openapi"].startswith("3.")
 
 
+async def test_openapi_json_is_the_yaml_document_without_a_token(api: ApiClient) -> None:
+    as_yaml = await api.get(OPENAPI, token=None)
+    answer = await api.get("/api/openapi.json", token=None)
+    assert answer.status == 200
+    assert answer.headers["Content-Type"].startswith("application/json")
+    assert answer.body == yaml.safe_load(as_yaml.text)
+    assert "/api/openapi.json" in answer.body["paths"]
+
+
 async def test_unknown_route_and_method_answer_json(api: ApiClient) -> None:
     missing = await api.get("/api/nothing-here")
     assert missing.status == 404
