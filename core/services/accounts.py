@@ -31,6 +31,7 @@ from core.models.mail import (
 from core.models.tenancy import Tenant
 from core.services.audit import SECRET_CHANGE, Actor, Changes, deleted, record, values_of
 from core.services.sync_policy import CREDENTIAL_FIELDS, clear_for_new_credentials
+from core.services.versions import refuse_stale
 
 # An account's fields its deletion's audit entry keeps (the password apart).
 AUDITED_FIELDS = tuple(name for name in EmailAccountUpdate.model_fields if name != "imap_password")
@@ -157,9 +158,19 @@ def update_email_account(
     account_id: int,
     changes: EmailAccountUpdate,
     actor: Actor,
+    expected_version: str | None = None,
 ) -> EmailAccountRead:
-    """Change the fields given in `changes` (the email stays); committed with its audit."""
+    """Change the fields given in `changes` (the email stays); committed with its audit. With
+    `expected_version` (what an editor opened, core.services.versions): Conflict, and nothing
+    changed, when someone else changed the account since."""
     account = _account_row(session, tenant, account_id)
+    refuse_stale(
+        session,
+        account,
+        expected_version,
+        f"email account {account.email}",
+        f"email_account:{account.id}",
+    )
     given = changes.given()
     if "email" in given and str(given["email"]).lower() != account.email.lower():
         raise ValidationError(

@@ -51,6 +51,7 @@ from core.services.mail_server_fields import (
     stage_new_server,
     stage_server,
 )
+from core.services.versions import refuse_stale
 
 # Rules of core.services.mail_server_fields that callers take from here.
 __all__ = [
@@ -107,9 +108,15 @@ def update_mail_server(
     server_id: int,
     changes: MailServerUpdate,
     actor: Actor,
+    expected_version: str | None = None,
 ) -> MailServerRead:
-    """Change the fields given in `changes`; committed with its audit entry."""
+    """Change the fields given in `changes`; committed with its audit entry. With
+    `expected_version` (what an editor opened, core.services.versions): Conflict, and nothing
+    changed, when someone else changed the server since."""
     server = mail_server_row(session=session, tenant=tenant, server_id=server_id)
+    refuse_stale(
+        session, server, expected_version, f"mail server {server.name}", f"mail_server:{server.id}"
+    )
     check_actor_rights(changes.given(), server, actor)
     was_default = server.is_default
     if changes.is_default is not None:

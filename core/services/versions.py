@@ -19,6 +19,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
+from core.errors import Conflict
 from core.models.mail import EmailAccount, EmailAccountRead, MailServer, MailServerRead
 
 # Read fields the service moves on its own: not an admin's change.
@@ -66,3 +67,36 @@ def server_version(row: MailServer) -> str:
 def account_version(row: EmailAccount) -> str:
     """The version of an email account row (32 hex digits)."""
     return _digest(EmailAccountRead.of(row), ACCOUNT_STATUS, row, ACCOUNT_SECRETS)
+
+
+class StaleVersion(Conflict):
+    """An editor's version is not the row's any more: someone else changed it since."""
+
+
+def refuse_stale(session: Any, row: Any, expected: str | None, what: str, target: str) -> None:
+    """Conflict unless `expected` (the version an editor opened; None: no check) is the row's
+    version now. Called on the row the update just read, before it changes anything."""
+    from sqlmodel import col, select
+
+    from core.models.audit import AuditEntry
+
+    if expected is None:
+        return
+    current = server_version(row) if isinstance(row, MailServer) else account_version(row)
+    if current == expected:
+        return
+    # Who changed it, when the audit log tells: the latest entry of an admin's change to it.
+    kind = target.split(":", 1)[0]
+    entry = session.exec(
+        select(AuditEntry)
+        .where(AuditEntry.target == target)
+        .where(col(AuditEntry.action).in_([f"{kind}.update", f"{kind}.set_default"]))
+        .order_by(col(AuditEntry.id).desc())
+        .limit(1)
+    ).first()
+    by = ""
+    if entry is not None:
+        by = f" (by {entry.actor} via {entry.source} at {entry.at:%Y-%m-%d %H:%M} UTC)"
+    raise StaleVersion(
+        f"{what} was changed by someone else since you opened it{by} — reload to see the change"
+    )

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from tui.data.servers import conflict_of as conflict_of  # the forms' one test of a stale save
 from tui.data.wording import for_tui
 from tui.runtime import actor, check, owner
 
@@ -27,13 +28,20 @@ def _tenant(session: Any, slug: str, *, write: bool = False) -> Any:
 
 
 def load(ctx: Context, slug: str) -> AccountsView:
+    from core.models.mail import EmailAccount
     from core.services.accounts import list_email_accounts
     from core.services.mail_servers import list_mail_servers
+    from core.services.versions import account_version
 
     with ctx.session() as session:
         tenant = _tenant(session, slug)
         accounts = [
-            _worded(a.model_dump()) for a in list_email_accounts(session=session, tenant=tenant)
+            # the version the edit form opens: its save is refused if someone changed it since
+            {
+                **_worded(a.model_dump()),
+                "version": account_version(session.get_one(EmailAccount, a.id)),
+            }
+            for a in list_email_accounts(session=session, tenant=tenant)
         ]
         servers = {s.id: s.name for s in list_mail_servers(session=session, tenant=tenant) if s.id}
     return AccountsView(accounts, servers)
@@ -56,8 +64,15 @@ def field_error(name: str, value: Any) -> str | None:
     return check(EmailAccountUpdate.from_fields, {name: value})
 
 
-def save(ctx: Context, slug: str, account_id: int | None, data: dict[str, Any]) -> str:
-    """Add an account (`account_id` None) or change one; its address."""
+def save(
+    ctx: Context,
+    slug: str,
+    account_id: int | None,
+    data: dict[str, Any],
+    version: str | None = None,
+) -> str:
+    """Add an account (`account_id` None) or change one; its address. With `version` (the one
+    the form opened) a change is refused (Conflict) when someone else changed the account since."""
     from core.models.mail import EmailAccountCreate, EmailAccountUpdate
     from core.services.accounts import (
         create_email_account,
@@ -85,6 +100,7 @@ def save(ctx: Context, slug: str, account_id: int | None, data: dict[str, Any]) 
                 account_id=account_id,
                 changes=EmailAccountUpdate.from_fields(data),
                 actor=actor(),
+                expected_version=version,
             )
         if make_default and not account.default:
             set_default_email_account(

@@ -22,13 +22,20 @@ class ServersView:
 
 
 def load(ctx: Context, slug: str | None) -> ServersView:
+    from core.models.mail import MailServer
     from core.services.mail_servers import list_mail_servers, resolve_effective_server
+    from core.services.versions import server_version
 
     with ctx.session() as session:
         tenant = owner(session, slug)
         servers = [
-            # what to do when it cannot log in, in the TUI's words
-            {**s.model_dump(), "problem": for_tui(s.auth_problem) if s.auth_problem else None}
+            {
+                **s.model_dump(),
+                # what to do when it cannot log in, in the TUI's words
+                "problem": for_tui(s.auth_problem) if s.auth_problem else None,
+                # what the edit form opened: its save is refused if someone changed it since
+                "version": server_version(session.get_one(MailServer, s.id)),
+            }
             for s in list_mail_servers(session=session, tenant=tenant)
         ]
         effective = resolve_effective_server(session=session, tenant=tenant)
@@ -42,8 +49,15 @@ def load(ctx: Context, slug: str | None) -> ServersView:
         )
 
 
-def save(ctx: Context, slug: str | None, server_id: int | None, changes: dict[str, Any]) -> str:
-    """Add a server (`server_id` None) or change one; its name."""
+def save(
+    ctx: Context,
+    slug: str | None,
+    server_id: int | None,
+    changes: dict[str, Any],
+    version: str | None = None,
+) -> str:
+    """Add a server (`server_id` None) or change one; its name. With `version` (the one the form
+    opened) a change is refused (Conflict) when someone else changed the server since."""
     from core.models.mail import MailServerCreate, MailServerUpdate
     from core.services.mail_servers import create_mail_server, update_mail_server
 
@@ -65,8 +79,17 @@ def save(ctx: Context, slug: str | None, server_id: int | None, changes: dict[st
                 server_id=server_id,
                 changes=MailServerUpdate.from_fields(changes),
                 actor=actor(),
+                expected_version=version,
             )
         return server.name
+
+
+def conflict_of(exc: BaseException) -> str | None:
+    """The message when a save was refused because someone else changed the row since the
+    form opened (servers and accounts alike); None for any other failure."""
+    from core.services.versions import StaleVersion
+
+    return exc.message if isinstance(exc, StaleVersion) else None
 
 
 def make_default(ctx: Context, slug: str | None, server_id: int) -> str:

@@ -42,6 +42,8 @@ class AccountFormScreen(FormDialog[bool]):
         self.account = account
         self.servers = servers
         self.opened_with: dict[str, Any] | None = None  # the fields once filled in: Esc compares
+        # The account's version as opened: a save is refused when someone else saved it since.
+        self.version: str | None = account.get("version") if account else None
 
     def compose(self) -> ComposeResult:
         a = self.account
@@ -204,12 +206,38 @@ class AccountFormScreen(FormDialog[bool]):
         if not self.ready_to_save():
             return
         account_id = self.account["id"] if self.account else None
-        self.save(account_id, self.values())
+        self.save(account_id, self.values(), self.version)
 
     @work(thread=True, exclusive=True, group="save", exit_on_error=False)
-    def save(self, account_id: int | None, values: dict[str, Any]) -> None:
+    def save(self, account_id: int | None, values: dict[str, Any], version: str | None) -> None:
         with reporting(self, "save", SaveFailed):
-            self.post_message(Saved(accounts.save(self.ctx, self.slug, account_id, values)))
+            email = accounts.save(self.ctx, self.slug, account_id, values, version)
+            self.post_message(Saved(email))
+
+    def changed_here(self) -> dict[str, Any]:
+        """The fields edited since the form opened (a typed password among them)."""
+        opened = self.opened_with or {}
+        return {k: v for k, v in self.values().items() if k not in opened or opened[k] != v}
+
+    @on(SaveFailed)
+    def edit_conflict(self, message: SaveFailed) -> None:
+        """Someone else saved the account since the form opened: ask; the edits stay either way."""
+        from tui.screens.edit_conflict import EditConflictScreen
+
+        text = accounts.conflict_of(message.error)
+        if text is None or self.account is None:
+            return
+        message.prevent_default()
+        account_id = self.account["id"]
+
+        def answered(overwrite: bool | None) -> None:
+            if overwrite:
+                # Only the fields changed here, so their other changes survive.
+                self.save(account_id, self.changed_here(), None)
+            else:
+                self.notify(text, title="Not saved", severity="warning", timeout=10)
+
+        self.app.push_screen(EditConflictScreen(text), answered)
 
     @on(Saved)
     def saved(self, message: Saved) -> None:

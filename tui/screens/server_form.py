@@ -54,6 +54,8 @@ class ServerFormScreen(FormDialog[bool]):
         self._ready = False
         self._testing = False
         self.opened_with: dict[str, Any] | None = None  # the fields once filled in: Esc compares
+        # The server's version as opened: a save is refused when someone else saved it since.
+        self.version: str | None = server.get("version") if server else None
 
     # -- layout ----------------------------------------------------------------------------
 
@@ -292,12 +294,33 @@ class ServerFormScreen(FormDialog[bool]):
             self.dismiss(False)
             return
         server_id = self.server["id"] if self.server else None
-        self.save(server_id, changes)
+        self.save(server_id, changes, self.version)
 
     @work(thread=True, exclusive=True, group="save", exit_on_error=False)
-    def save(self, server_id: int | None, changes: dict[str, Any]) -> None:
+    def save(self, server_id: int | None, changes: dict[str, Any], version: str | None) -> None:
         with reporting(self, "save", SaveFailed):
-            self.post_message(Saved(servers.save(self.ctx, self.slug, server_id, changes)))
+            name = servers.save(self.ctx, self.slug, server_id, changes, version)
+            self.post_message(Saved(name))
+
+    @on(SaveFailed)
+    def edit_conflict(self, message: SaveFailed) -> None:
+        """Someone else saved the server since the form opened: ask; the edits stay either way."""
+        from tui.screens.edit_conflict import EditConflictScreen
+
+        text = servers.conflict_of(message.error)
+        if text is None or self.server is None:
+            return
+        message.prevent_default()
+        server_id = self.server["id"]
+
+        def answered(overwrite: bool | None) -> None:
+            if overwrite:
+                # Only the fields changed here, so their other changes survive.
+                self.save(server_id, self.changes(), None)
+            else:
+                self.notify(text, title="Not saved", severity="warning", timeout=10)
+
+        self.app.push_screen(EditConflictScreen(text), answered)
 
     @on(Saved)
     def saved(self, message: Saved) -> None:
