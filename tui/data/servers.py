@@ -89,7 +89,9 @@ def conflict_of(exc: BaseException) -> str | None:
     form opened (servers and accounts alike); None for any other failure."""
     from core.services.versions import StaleVersion
 
-    return exc.message if isinstance(exc, StaleVersion) else None
+    if not isinstance(exc, StaleVersion):
+        return None
+    return exc.message[:1].upper() + exc.message[1:]  # a sentence of its own in a dialog
 
 
 def make_default(ctx: Context, slug: str | None, server_id: int) -> str:

@@ -11,7 +11,7 @@ from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
-from textual.widgets import Button, Footer, Input, Label, Select, Switch
+from textual.widgets import Button, Footer, Input, Label, Select, Static, Switch
 
 from tui.data import accounts
 from tui.jobs import reporting
@@ -60,6 +60,8 @@ class AccountFormScreen(FormDialog[bool]):
         yield Footer()
         with Vertical(id="account-form", classes="dialog"):
             yield Label(f"{title}  ·  tenant {self.slug}", classes="dialog-title")
+            # shown once a save is refused over another admin's change: it stays until saved
+            yield Static(id="conflict-note", classes="conflict-note", markup=False)
             with VerticalScroll(classes="form"):
                 yield Field(
                     "Email",
@@ -235,7 +237,10 @@ class AccountFormScreen(FormDialog[bool]):
                 # Only the fields changed here, so their other changes survive.
                 self.save(account_id, self.changed_here(), None)
             else:
-                self.notify(text, title="Not saved", severity="warning", timeout=10)
+                note = self.query_one("#conflict-note", Static)
+                note.update(f"⚠ Not saved. {text}")
+                note.display = True
+                note.parent.add_class("-conflict")  # type: ignore[union-attr]
 
         self.app.push_screen(EditConflictScreen(text), answered)
 

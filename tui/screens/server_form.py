@@ -74,6 +74,8 @@ class ServerFormScreen(FormDialog[bool]):
 
         with Vertical(id="server-form", classes="dialog"):
             yield Label(f"{title}  ·  {owner_text}", classes="dialog-title")
+            # shown once a save is refused over another admin's change: it stays until saved
+            yield Static(id="conflict-note", classes="conflict-note", markup=False)
             with VerticalScroll(classes="form"):
                 yield Field(
                     "Provider",
@@ -318,7 +320,10 @@ class ServerFormScreen(FormDialog[bool]):
                 # Only the fields changed here, so their other changes survive.
                 self.save(server_id, self.changes(), None)
             else:
-                self.notify(text, title="Not saved", severity="warning", timeout=10)
+                note = self.query_one("#conflict-note", Static)
+                note.update(f"⚠ Not saved. {text}")
+                note.display = True
+                note.parent.add_class("-conflict")  # type: ignore[union-attr]
 
         self.app.push_screen(EditConflictScreen(text), answered)
 
