@@ -76,6 +76,7 @@ class StaleVersion(Conflict):
 def refuse_stale(session: Any, row: Any, expected: str | None, what: str, target: str) -> None:
     """Conflict unless `expected` (the version an editor opened; None: no check) is the row's
     version now. Called on the row the update just read, before it changes anything."""
+    from sqlalchemy import String, and_, cast, or_
     from sqlmodel import col, select
 
     from core.models.audit import AuditEntry
@@ -85,12 +86,23 @@ def refuse_stale(session: Any, row: Any, expected: str | None, what: str, target
     current = server_version(row) if isinstance(row, MailServer) else account_version(row)
     if current == expected:
         return
-    # Who changed it, when the audit log tells: the latest entry of an admin's change to it.
+    # Who changed it, when the audit log tells: the latest entry of an admin's change to it, or
+    # one naming it as the default it took over from ("mail_server:7 (relay)" in its changes).
     kind = target.split(":", 1)[0]
     entry = session.exec(
         select(AuditEntry)
-        .where(AuditEntry.target == target)
-        .where(col(AuditEntry.action).in_([f"{kind}.update", f"{kind}.set_default"]))
+        .where(
+            or_(
+                and_(
+                    AuditEntry.target == target,
+                    col(AuditEntry.action).in_([f"{kind}.update", f"{kind}.set_default"]),
+                ),
+                and_(
+                    AuditEntry.action == f"{kind}.set_default",
+                    cast(AuditEntry.changes, String).contains(f"{target} ("),
+                ),
+            )
+        )
         .order_by(col(AuditEntry.id).desc())
         .limit(1)
     ).first()

@@ -20,7 +20,7 @@ from core.models.mail import (
 from core.services.accounts import create_email_account, update_email_account
 from core.services.audit import Actor
 from core.services.inbound import sync_account
-from core.services.mail_servers import update_mail_server
+from core.services.mail_servers import set_default_mail_server, update_mail_server
 from core.services.mail_tests import test_mail_server as run_connection_test
 from core.services.versions import StaleVersion, account_version, server_version
 from tests.support.factories import make_mail_server, make_tenant
@@ -206,3 +206,27 @@ async def test_a_sync_between_read_and_write_is_no_conflict(ctx, actor, account_
     change_account(ctx, actor, account_id, opened, display_name="Support desk")
     with ctx.session() as session:
         assert session.get_one(EmailAccount, account_id).display_name == "Support desk"
+
+
+def test_losing_the_default_role_is_a_change_that_names_who(ctx, actor, server_id) -> None:
+    with ctx.session() as session:
+        other = make_mail_server(
+            session,
+            ctx.box,
+            _acme(session),
+            actor=actor,
+            name="backup",
+            host="smtp.backup.example",
+            auth="DISABLE",
+            mail_from="alerts@acme.example",
+        )
+    opened = server_row_version(ctx, server_id)  # relay: the default (acme's first server)
+    with ctx.session() as session:
+        set_default_mail_server(
+            session=session, tenant=_acme(session), server_id=other.id, actor=OTHER
+        )
+    with pytest.raises(StaleVersion, match="by bob via api at "):
+        change_server(ctx, actor, server_id, opened, name="relay 2")
+    with ctx.session() as session:
+        row = session.get_one(MailServer, server_id)
+        assert (row.name, row.is_default) == ("relay", False)
