@@ -94,11 +94,11 @@ def refuse_stale(session: Any, row: Any, expected: str | None, what: str, target
         .where(
             or_(
                 and_(
-                    AuditEntry.target == target,
+                    col(AuditEntry.target) == target,
                     col(AuditEntry.action).in_([f"{kind}.update", f"{kind}.set_default"]),
                 ),
                 and_(
-                    AuditEntry.action == f"{kind}.set_default",
+                    col(AuditEntry.action) == f"{kind}.set_default",
                     cast(AuditEntry.changes, String).contains(f"{target} ("),
                 ),
             )
