@@ -224,25 +224,15 @@ class AccountFormScreen(FormDialog[bool]):
     @on(SaveFailed)
     def edit_conflict(self, message: SaveFailed) -> None:
         """Someone else saved the account since the form opened: ask; the edits stay either way."""
-        from tui.screens.edit_conflict import EditConflictScreen
+        from tui.screens import edit_conflict
 
         text = accounts.conflict_of(message.error)
         if text is None or self.account is None:
             return
         message.prevent_default()
         account_id = self.account["id"]
-
-        def answered(overwrite: bool | None) -> None:
-            if overwrite:
-                # Only the fields changed here, so their other changes survive.
-                self.save(account_id, self.changed_here(), None)
-            else:
-                note = self.query_one("#conflict-note", Static)
-                note.update(f"⚠ Not saved. {text}")
-                note.display = True
-                note.parent.add_class("-conflict")  # type: ignore[union-attr]
-
-        self.app.push_screen(EditConflictScreen(text), answered)
+        # Overwrite sends only the fields changed here, so their other changes survive.
+        edit_conflict.ask(self, text, lambda: self.save(account_id, self.changed_here(), None))
 
     @on(Saved)
     def saved(self, message: Saved) -> None:

@@ -6,8 +6,12 @@ first, so Enter on a fresh dialog never overwrites another admin's change.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
+from textual.screen import Screen
 from textual.widgets import Button, Footer, Label, Static
 
 from tui.screens.confirm import ConfirmScreen
@@ -37,3 +41,20 @@ class EditConflictScreen(ConfirmScreen):
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Keep editing", id="cancel", compact=True)
                 yield Button(self.confirm_label, id="ok", variant="error", compact=True)
+
+
+def ask(form: Screen[Any], text: str, overwrite: Callable[[], object]) -> None:
+    """Ask on `form`: Overwrite calls `overwrite` (a save without the check); Keep editing
+    leaves a note on the form (its `#conflict-note`), which stays until the form closes."""
+
+    def answered(yes: bool | None) -> None:
+        if yes:
+            overwrite()
+            return
+        note = form.query_one("#conflict-note", Static)
+        note.update(f"⚠ Not saved. {text}")
+        note.display = True
+        if note.parent is not None:
+            note.parent.add_class("-conflict")  # its lines come out of the fields' scroll
+
+    form.app.push_screen(EditConflictScreen(text), answered)
