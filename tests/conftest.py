@@ -83,6 +83,7 @@ PG_PASS_ONLY = (
     "tests/ssh/",
     "tests/tui/test_conventions.py",
     "tests/tui/test_layout_bands.py",
+    "tests/tui/test_page_snapshots.py",
 )
 
 
