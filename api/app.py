@@ -30,6 +30,7 @@ from api.routes import (
     v1_deliveries,
     v1_preview,
     v1_settings,
+    v1_slack,
     v1_templates,
     v1_tenants,
     v1_tokens,
@@ -75,6 +76,7 @@ def create_api_app(ctx: Context, *, read_threads: int | None = None) -> web.Appl
     v1_preview.setup(app)
     v1_templates.setup(app)
     v1_settings.setup(app)
+    v1_slack.setup(app)
     mail_servers.setup(app)
     mail_server_oauth.setup(app)
     email_accounts.setup(app)

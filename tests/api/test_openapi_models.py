@@ -26,6 +26,7 @@ from api.routes.notification import TestEmailRequest
 from api.routes.templates import TemplateCreate, TemplateUpdateBody
 from api.routes.v1_deliveries import ResendBody
 from api.routes.v1_preview import PreviewBody
+from api.routes.v1_slack import RoutesBody
 from api.routes.v1_tenants import TenantCreate, TenantRename
 from api.routes.v1_tokens import TokenCreateBody
 from core.digest_policy import setting_name
@@ -230,6 +231,7 @@ CASES = [
     Case("DeliveryResendV1", ResendBody, request=True),
     Case("TemplatePreviewRequestV1", PreviewBody, request=True),
     Case("SettingsDocumentV1", ExportDocument, request=True),
+    Case("SlackRoutesV1", RoutesBody, request=True),
 ]
 
 
