@@ -19,7 +19,6 @@ from core.vocabulary import ROW_ID_MAX
 DEFAULT_LIMIT = 50
 # The id columns are 32-bit integers: a larger number names no row (and overflows PostgreSQL's
 # driver), so a path id past it is an unknown id and a cursor past it is not one of ours.
-MAX_ID = ROW_ID_MAX
 CURSOR_PREFIX = "id:"
 AGE = re.compile(r"(\d{1,6})([mhdw])")
 AGE_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -50,7 +49,7 @@ def before_id_of(request: web.Request) -> int | None:
     number = text.removeprefix(CURSOR_PREFIX)
     if not text.startswith(CURSOR_PREFIX) or not number.isdigit() or len(number) > 10:
         number = ""
-    if not number or not 1 <= int(number) <= MAX_ID:
+    if not number or not 1 <= int(number) <= ROW_ID_MAX:
         raise ValidationError("cursor", "is not a cursor this API gave (use next_cursor as is)")
     return int(number)
 
@@ -58,7 +57,7 @@ def before_id_of(request: web.Request) -> int | None:
 def path_id(request: web.Request, what: str) -> int:
     """The `{id}` of the path; anything that cannot be a row's id is 404, as an unknown one."""
     raw = request.match_info["id"]
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 10 or not 1 <= int(raw) <= MAX_ID:
+    if not (raw.isascii() and raw.isdigit()) or len(raw) > 10 or not 1 <= int(raw) <= ROW_ID_MAX:
         raise NotFound(f"{what} {raw[:40]!r} does not exist")
     return int(raw)
 

@@ -29,11 +29,10 @@ from core.vocabulary import ROW_ID_MAX, Channel, DeliveryStatus
 PAGE_MAX = 1000  # the most rows one page of the log may ask for
 # The largest id a database row can have (a signed 64-bit integer): a larger number from a user
 # (`retry 99999999999999999999999`) names no delivery, and the SQLite driver overflows on it.
-MAX_ROW_ID = ROW_ID_MAX
 
 
 def _names_a_row(delivery_id: int) -> bool:
-    return 1 <= delivery_id <= MAX_ROW_ID
+    return 1 <= delivery_id <= ROW_ID_MAX
 
 
 def list_deliveries(
@@ -55,7 +54,7 @@ def list_deliveries(
     if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= PAGE_MAX:
         raise ValidationError("limit", f"{limit!r} is not between 1 and {PAGE_MAX}")
     query = select(Delivery).order_by(col(Delivery.id).desc()).limit(limit)
-    if before_id is not None and before_id <= MAX_ROW_ID:  # past the largest id: every row
+    if before_id is not None and before_id <= ROW_ID_MAX:  # past the largest id: every row
         # ids start at 1: anything lower means no row, and stays inside the driver's range
         query = query.where(col(Delivery.id) < max(before_id, 0))
     if tenant is not None:

@@ -13,7 +13,8 @@ from core.errors import NotFound
 from core.models.delivery import Delivery, EventRecord
 from core.models.delivery_read import DeliveryRead
 from core.models.tenancy import Tenant
-from core.services.deliveries import MAX_ROW_ID, delivery_public
+from core.services.deliveries import delivery_public
+from core.vocabulary import ROW_ID_MAX
 
 # An event fans out to a handful of deliveries (channels x routes); this bounds a pathological one.
 EVENT_DELIVERIES_MAX = 1000
@@ -32,7 +33,7 @@ class EventDetail(BaseModel):
 def read_event(*, session: Session, event_id: int, tenant: Tenant | None = None) -> EventDetail:
     """Event `event_id` with its deliveries; with `tenant`, only that tenant's (another's, or a
     system event, is not found)."""
-    event = session.get(EventRecord, event_id) if 1 <= event_id <= MAX_ROW_ID else None
+    event = session.get(EventRecord, event_id) if 1 <= event_id <= ROW_ID_MAX else None
     if event is None or (tenant is not None and event.tenant_id != tenant.id):
         raise NotFound(f"event {event_id} does not exist")
     owner = session.get(Tenant, event.tenant_id) if event.tenant_id is not None else None

@@ -36,7 +36,6 @@ from core.vocabulary import (
 )
 
 # The id column is INTEGER: 32 bits on PostgreSQL.
-MAX_WEBHOOK_ID = ROW_ID_MAX
 
 
 def _owner_query(tenant: Tenant | None) -> Any:
@@ -178,7 +177,7 @@ def list_webhooks(*, session: Session, tenant: Tenant | None) -> list[WebhookRea
 
 def names_a_webhook(webhook_id: int) -> bool:
     """Within the id column's range (a larger number names no row, and overflows the driver)."""
-    return 1 <= webhook_id <= MAX_WEBHOOK_ID
+    return 1 <= webhook_id <= ROW_ID_MAX
 
 
 def _get(session: Session, tenant: Tenant | None, webhook_id: int) -> WebhookTarget:

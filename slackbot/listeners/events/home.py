@@ -20,13 +20,14 @@ from core.context import Context
 from core.errors import MailbellError
 from core.models.delivery import Delivery
 from core.models.tenancy import TENANT_TOGGLES, Tenant
-from core.services.deliveries import MAX_ROW_ID, retry_delivery
+from core.services.deliveries import retry_delivery
 from core.services.slack import set_events, short_name, toggled_tenant_events
 from core.services.slack_admins import (
     acting_admin,
     is_system_admin,
 )
 from core.services.slack_home import home_tenants
+from core.vocabulary import ROW_ID_MAX
 from slackbot import home_refresh
 from slackbot.blocks.common import escape
 from slackbot.blocks.home import RETRY_PREFIX, TOGGLE_PREFIX, home_view
@@ -83,7 +84,7 @@ def build_views(ctx: Context, requests: list[HomeRequest]) -> list[BuiltView]:
 
 
 def _row_id(raw: str) -> int | None:
-    return int(raw) if raw.isascii() and raw.isdigit() and 1 <= int(raw) <= MAX_ROW_ID else None
+    return int(raw) if raw.isascii() and raw.isdigit() and 1 <= int(raw) <= ROW_ID_MAX else None
 
 
 def toggle(ctx: Context, user_id: str, team_id: str, action_id: str, value: str) -> str:
