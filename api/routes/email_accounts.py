@@ -23,9 +23,10 @@ from sqlmodel import Session, select
 from api.auth import Scope, scoped_read, scoped_write
 from api.body import Body, read_body
 from api.db import CONTEXT
-from api.etag import account_etag, check_if_match
+from api.etag import account_etag, if_match, stale_is_412
 from api.json_types import json_fields
-from api.routes.mail_servers import keyset_page, one, page_params, path_id
+from api.routes.mail_servers import keyset_page, one, page_params
+from api.routes.v1_paging import path_id
 from core import validation as v
 from core.errors import NotFound, ValidationError
 from core.models.inbound import InboundMessage
@@ -55,8 +56,8 @@ def _row(session: Session, tenant: Tenant, account_id: int, *, lock: bool = Fals
     query = select(EmailAccount).where(
         EmailAccount.tenant_id == tenant.id, EmailAccount.id == account_id
     )
-    # Locked for the write's transaction where the database can (PostgreSQL): the If-Match
-    # check and the change see the same version.
+    # Locked for a delete's transaction where the database can (PostgreSQL): the answer's
+    # `deleted` is the row the delete removes.
     row = session.exec(query.with_for_update() if lock else query).first()
     if row is None:
         raise NotFound(f"email account {account_id} does not exist for tenant {tenant.slug!r}")
@@ -116,17 +117,16 @@ async def patch_account(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     account_id = path_id(request, "email account")
     body = await read_body(request)
-    if_match = request.headers.get("If-Match")
+    expected = if_match(request)
 
     def work(session: Session, scope: Scope) -> tuple[dict[str, Any], str]:
         tenant = _tenant(scope)
         changes = EmailAccountUpdate.from_fields(_fields(body, EmailAccountUpdate))
-        row = _row(session, tenant, account_id, lock=True)
-        check_if_match(if_match, account_etag(row), f"email account {account_id}")
-        update_email_account(
-            session=session, box=ctx.box, tenant=tenant, account_id=account_id,
-            changes=changes, actor=scope.actor,
-        )  # fmt: skip
+        with stale_is_412(f"email account {account_id}"):
+            update_email_account(
+                session=session, box=ctx.box, tenant=tenant, account_id=account_id,
+                changes=changes, actor=scope.actor, expected_version=expected,
+            )  # fmt: skip
         return _read(_row(session, tenant, account_id))
 
     return one(*await scoped_write(request, work))
@@ -136,16 +136,17 @@ async def delete_account(request: web.Request) -> web.Response:
     """200 `{"deleted", "new_default"}`: the account as it was, and the account that became
     the tenant's default (null when none did)."""
     account_id = path_id(request, "email account")
-    if_match = request.headers.get("If-Match")
+    expected = if_match(request)
 
     def work(session: Session, scope: Scope) -> dict[str, Any]:
         tenant = _tenant(scope)
         row = _row(session, tenant, account_id, lock=True)
-        check_if_match(if_match, account_etag(row), f"email account {account_id}")
         was = EmailAccountRead.of(row).model_dump(mode="json")
-        delete_email_account(
-            session=session, tenant=tenant, account_id=account_id, actor=scope.actor
-        )
+        with stale_is_412(f"email account {account_id}"):
+            delete_email_account(
+                session=session, tenant=tenant, account_id=account_id, actor=scope.actor,
+                expected_version=expected,
+            )  # fmt: skip
         successor = session.exec(
             select(EmailAccount).where(EmailAccount.tenant_id == tenant.id, EmailAccount.is_default)
         ).first()

@@ -8,9 +8,9 @@
 
 The owner is the token's tenant, or the system for a system token without `?tenant=`; another
 owner's id is 404. One server's answers carry `ETag`; PATCH and DELETE with an `If-Match` that
-names another one are 412 and change nothing (api.etag). Secrets are write-only (`has_…` flags);
-an empty password keeps the stored one. A tenant token's host is fenced (400 naming `host`) and
-`ca_file` is 403, as in the settings.
+names another one are 412 and change nothing (the services' version check, api.etag). Secrets
+are write-only (`has_…` flags); an empty password keeps the stored one. A tenant token's host is
+fenced (400 naming `host`) and `ca_file` is 403, as in the settings.
 """
 
 from __future__ import annotations
@@ -27,11 +27,12 @@ from api.auth import Scope, scoped_read, scoped_write
 from api.body import Body, read_body
 from api.db import CONTEXT
 from api.errors import ApiError
-from api.etag import check_if_match, server_etag
+from api.etag import if_match, server_etag, stale_is_412
 from api.json_types import json_fields
+from api.routes.v1_paging import path_id
 from core import netfence
 from core import validation as v
-from core.errors import NotFound, ValidationError
+from core.errors import ValidationError
 from core.mail.proxy_url import proxy_host
 from core.models.mail import MailServer, MailServerCreate, MailServerRead, MailServerUpdate
 from core.services.mail_server_fields import SystemOnlyField, owner_query
@@ -49,20 +50,9 @@ BASE = "/api/v1/mail-servers"
 FIELDS = tuple(MailServerUpdate.model_fields)
 PAGE_DEFAULT = 50
 PAGE_MAX = 200
-# The id columns are 32-bit integers: a larger number names no row (and overflows PostgreSQL's
-# driver), so it is answered as an unknown id, or refused as a cursor.
-MAX_ID = ROW_ID_MAX
 
 
-# -- shared by the /api/v1 routes of this area ---------------------------------------------------
-
-
-def path_id(request: web.Request, what: str) -> int:
-    """The `{id}` of the path; anything that cannot be an id is 404, as an unknown one."""
-    raw = request.match_info["id"]
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 10 or not 1 <= int(raw) <= MAX_ID:
-        raise NotFound(f"{what} {raw[:40]!r} does not exist")
-    return int(raw)
+# -- shared by the /api/v1 routes of this area (a path's id: api.routes.v1_paging.path_id) -------
 
 
 def page_params(request: web.Request) -> tuple[int, int | None]:
@@ -78,7 +68,8 @@ def page_params(request: web.Request) -> tuple[int, int | None]:
         after = int(text.removeprefix("id:")) if text.startswith("id:") else -1
     except (ValueError, UnicodeError):
         after = -1
-    if not 0 <= after <= MAX_ID:
+    # The id columns are 32-bit integers: a larger number is no id this API gave.
+    if not 0 <= after <= ROW_ID_MAX:
         raise ValidationError("cursor", "is not a cursor this API gave: use next_cursor as given")
     return int(raw), after
 
@@ -141,8 +132,8 @@ def _read(server: MailServer) -> tuple[dict[str, Any], str]:
 
 
 def _locked_row(session: Session, scope: Scope, server_id: int) -> MailServer:
-    """The row, locked for the write's transaction where the database can (PostgreSQL), so that
-    the If-Match check and the change see the same version."""
+    """The row, locked for the delete's transaction where the database can (PostgreSQL), so
+    that the answer's `deleted` is the row the delete removes."""
     query = owner_query(scope.tenant).where(MailServer.id == server_id).with_for_update()
     row = session.exec(query).first()
     return (
@@ -203,16 +194,15 @@ async def patch_server(request: web.Request) -> web.Response:
     server_id = path_id(request, "mail server")
     body = await read_body(request)
     await fenced(request, body)
-    if_match = request.headers.get("If-Match")
+    expected = if_match(request)
 
     def work(session: Session, scope: Scope) -> tuple[dict[str, Any], str]:
         changes = MailServerUpdate.from_fields(_fields(body, MailServerUpdate))
-        row = _locked_row(session, scope, server_id)
-        check_if_match(if_match, server_etag(row), f"mail server {server_id}")
-        update_mail_server(
-            session=session, box=ctx.box, tenant=scope.tenant, server_id=server_id,
-            changes=changes, actor=scope.actor,
-        )  # fmt: skip
+        with stale_is_412(f"mail server {server_id}"):
+            update_mail_server(
+                session=session, box=ctx.box, tenant=scope.tenant, server_id=server_id,
+                changes=changes, actor=scope.actor, expected_version=expected,
+            )  # fmt: skip
         return _read(mail_server_row(session=session, tenant=scope.tenant, server_id=server_id))
 
     async def answer() -> web.Response:
@@ -225,15 +215,16 @@ async def delete_server(request: web.Request) -> web.Response:
     """200 `{"deleted", "detached_accounts", "new_default"}`: the server as it was, the email
     accounts that used it (now without one) and the server that became the owner's default."""
     server_id = path_id(request, "mail server")
-    if_match = request.headers.get("If-Match")
+    expected = if_match(request)
 
     def work(session: Session, scope: Scope) -> dict[str, Any]:
         row = _locked_row(session, scope, server_id)
-        check_if_match(if_match, server_etag(row), f"mail server {server_id}")
         was = MailServerRead.of(row).model_dump(mode="json")
-        gone = delete_mail_server(
-            session=session, tenant=scope.tenant, server_id=server_id, actor=scope.actor
-        )
+        with stale_is_412(f"mail server {server_id}"):
+            gone = delete_mail_server(
+                session=session, tenant=scope.tenant, server_id=server_id, actor=scope.actor,
+                expected_version=expected,
+            )  # fmt: skip
         new_default = gone.new_default
         return {
             "deleted": was,

@@ -31,7 +31,7 @@ from core.models.mail import (
 from core.models.tenancy import Tenant
 from core.services.audit import SECRET_CHANGE, Actor, Changes, deleted, record, values_of
 from core.services.sync_policy import CREDENTIAL_FIELDS, clear_for_new_credentials
-from core.services.versions import refuse_stale
+from core.services.versions import ExpectedVersion, refuse_stale
 
 # An account's fields its deletion's audit entry keeps (the password apart).
 AUDITED_FIELDS = tuple(name for name in EmailAccountUpdate.model_fields if name != "imap_password")
@@ -158,11 +158,11 @@ def update_email_account(
     account_id: int,
     changes: EmailAccountUpdate,
     actor: Actor,
-    expected_version: str | None = None,
+    expected_version: ExpectedVersion = None,
 ) -> EmailAccountRead:
     """Change the fields given in `changes` (the email stays); committed with its audit. With
-    `expected_version` (what an editor opened, core.services.versions): Conflict, and nothing
-    changed, when someone else changed the account since."""
+    `expected_version` (what an editor opened, or an If-Match's tags; core.services.versions):
+    StaleVersion, and nothing changed, when someone else changed the account since."""
     account = _account_row(session, tenant, account_id)
     refuse_stale(
         session,
@@ -230,9 +230,23 @@ def set_default_email_account(
 
 
 def delete_email_account(
-    *, session: Session, tenant: Tenant, account_id: int, actor: Actor
+    *,
+    session: Session,
+    tenant: Tenant,
+    account_id: int,
+    actor: Actor,
+    expected_version: ExpectedVersion = None,
 ) -> None:
+    """Delete the account (the oldest left becomes the default if it was); `expected_version`
+    as for an update."""
     account = _account_row(session, tenant, account_id)
+    refuse_stale(
+        session,
+        account,
+        expected_version,
+        f"email account {account.email}",
+        f"email_account:{account.id}",
+    )
     removed = deleted(values_of(account, AUDITED_FIELDS))
     session.delete(account)
     session.flush()

@@ -51,7 +51,7 @@ from core.services.mail_server_fields import (
     stage_new_server,
     stage_server,
 )
-from core.services.versions import refuse_stale
+from core.services.versions import ExpectedVersion, refuse_stale
 
 # Rules of core.services.mail_server_fields that callers take from here.
 __all__ = [
@@ -108,11 +108,11 @@ def update_mail_server(
     server_id: int,
     changes: MailServerUpdate,
     actor: Actor,
-    expected_version: str | None = None,
+    expected_version: ExpectedVersion = None,
 ) -> MailServerRead:
     """Change the fields given in `changes`; committed with its audit entry. With
-    `expected_version` (what an editor opened, core.services.versions): Conflict, and nothing
-    changed, when someone else changed the server since."""
+    `expected_version` (what an editor opened, or an If-Match's tags; core.services.versions):
+    StaleVersion, and nothing changed, when someone else changed the server since."""
     server = mail_server_row(session=session, tenant=tenant, server_id=server_id)
     refuse_stale(
         session, server, expected_version, f"mail server {server.name}", f"mail_server:{server.id}"
@@ -174,14 +174,22 @@ class DeletedServer:
 
 
 def delete_mail_server(
-    *, session: Session, tenant: Tenant | None, server_id: int, actor: Actor
+    *,
+    session: Session,
+    tenant: Tenant | None,
+    server_id: int,
+    actor: Actor,
+    expected_version: ExpectedVersion = None,
 ) -> DeletedServer:
     """Delete the server and detach the accounts that used it (they lose their outbound path).
 
     When the default goes, the owner's oldest remaining server becomes the default, so a tenant
-    with servers left is never silently unconfigured.
+    with servers left is never silently unconfigured. `expected_version` as for an update.
     """
     server = mail_server_row(session=session, tenant=tenant, server_id=server_id)
+    refuse_stale(
+        session, server, expected_version, f"mail server {server.name}", f"mail_server:{server.id}"
+    )
     removed = deleted(server_values(server))
     detached = list(
         session.exec(select(EmailAccount).where(EmailAccount.mail_server_id == server.id))

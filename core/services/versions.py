@@ -6,15 +6,17 @@ of each stored secret's ciphertext (a secret is re-encrypted only when it change
 password changes the version while no secret, nor its digest, is ever shown. A digest needs no
 migration, and a sync or a test between an admin's read and write is not a conflict.
 
-Every front end compares the same versions: the HTTP API as `ETag` / `If-Match`
-(api/etag.py); an editor reads `server_version(row)` when it opens a form and compares it with
-the row's version in the transaction that saves.
+Every front end hands the version(s) it read to the update or delete service, which compares
+them with the row's, locked, in the transaction that writes (`refuse_stale`): an editor reads
+`server_version(row)` when it opens a form; the HTTP API gives the tags of `If-Match` (its
+`ETag` is the version, quoted: api/etag.py) and answers StaleVersion with 412.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Collection
 from typing import Any
 
 from pydantic import BaseModel
@@ -49,6 +51,10 @@ ACCOUNT_STATUS = frozenset(
 )
 ACCOUNT_SECRETS = ("imap_password_enc",)
 
+# What a writer expects the row's version to be: None, no check (last write wins); one version;
+# or several (an HTTP If-Match may list more than one), any of which will do.
+ExpectedVersion = str | Collection[str] | None
+
 
 def _digest(read: BaseModel, status: frozenset[str], row: Any, secrets: tuple[str, ...]) -> str:
     settings = read.model_dump(mode="json", exclude=set(status))
@@ -70,12 +76,19 @@ def account_version(row: EmailAccount) -> str:
 
 
 class StaleVersion(Conflict):
-    """An editor's version is not the row's any more: someone else changed it since."""
+    """An editor's version is not the row's any more: someone else changed it since.
+    `current` is the row's version now (the API's ETag of its 412)."""
+
+    def __init__(self, message: str, current: str) -> None:
+        super().__init__(message)
+        self.current = current
 
 
-def refuse_stale(session: Any, row: Any, expected: str | None, what: str, target: str) -> None:
-    """Conflict unless `expected` (the version an editor opened; None: no check) is the row's
-    version now. Called on the row the update just read, before it changes anything."""
+def refuse_stale(session: Any, row: Any, expected: ExpectedVersion, what: str, target: str) -> None:
+    """StaleVersion unless the row's version now is `expected` (or one of them; None: no check).
+    Called on the row the write just read, before it changes anything: the row is read again,
+    locked where the database can (PostgreSQL), so no other writer moves it between this check
+    and the commit."""
     from sqlalchemy import String, and_, cast, or_
     from sqlmodel import col, select
 
@@ -83,8 +96,10 @@ def refuse_stale(session: Any, row: Any, expected: str | None, what: str, target
 
     if expected is None:
         return
+    session.refresh(row, with_for_update=True)
     current = server_version(row) if isinstance(row, MailServer) else account_version(row)
-    if current == expected:
+    accepted = {expected} if isinstance(expected, str) else expected
+    if current in accepted:
         return
     # Who changed it, when the audit log tells: the latest entry of an admin's change to it, or
     # one naming it as the default it took over from ("mail_server:7 (relay)" in its changes).
@@ -110,5 +125,6 @@ def refuse_stale(session: Any, row: Any, expected: str | None, what: str, target
     if entry is not None:
         by = f" (by {entry.actor} via {entry.source} at {entry.at:%Y-%m-%d %H:%M} UTC)"
     raise StaleVersion(
-        f"{what} was changed by someone else since you opened it{by} — reload to see the change"
+        f"{what} was changed by someone else since you opened it{by} — reload to see the change",
+        current,
     )

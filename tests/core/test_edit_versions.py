@@ -17,10 +17,18 @@ from core.models.mail import (
     MailServer,
     MailServerUpdate,
 )
-from core.services.accounts import create_email_account, update_email_account
+from core.services.accounts import (
+    create_email_account,
+    delete_email_account,
+    update_email_account,
+)
 from core.services.audit import Actor
 from core.services.inbound import sync_account
-from core.services.mail_servers import set_default_mail_server, update_mail_server
+from core.services.mail_servers import (
+    delete_mail_server,
+    set_default_mail_server,
+    update_mail_server,
+)
 from core.services.mail_tests import test_mail_server as run_connection_test
 from core.services.versions import StaleVersion, account_version, server_version
 from tests.support.factories import make_mail_server, make_tenant
@@ -94,7 +102,7 @@ def account_row_version(ctx, account_id: int) -> str:
         return account_version(session.get_one(EmailAccount, account_id))
 
 
-def change_server(ctx, actor, server_id: int, version: str | None, **fields) -> None:
+def change_server(ctx, actor, server_id: int, version, **fields) -> None:
     with ctx.session() as session:
         update_mail_server(
             session=session,
@@ -230,3 +238,33 @@ def test_losing_the_default_role_is_a_change_that_names_who(ctx, actor, server_i
     with ctx.session() as session:
         row = session.get_one(MailServer, server_id)
         assert (row.name, row.is_default) == ("relay", False)
+
+
+def test_several_versions_any_will_do_and_a_stale_delete_deletes_nothing(
+    ctx, actor, server_id, account_id
+) -> None:
+    """The HTTP API's If-Match may name several versions: one current is enough; none, stale."""
+    opened = server_row_version(ctx, server_id)
+    change_server(ctx, OTHER, server_id, None, mail_from="noc@acme.example")
+    current = server_row_version(ctx, server_id)
+    with pytest.raises(StaleVersion) as refused:
+        change_server(ctx, actor, server_id, frozenset({opened, "0" * 32}), name="relay 2")
+    assert refused.value.current == current  # the API's ETag of its 412
+    with ctx.session() as session, pytest.raises(StaleVersion):
+        delete_mail_server(
+            session=session, tenant=_acme(session), server_id=server_id, actor=actor,
+            expected_version=(opened,),
+        )  # fmt: skip
+    account_opened = account_row_version(ctx, account_id)
+    change_account(ctx, OTHER, account_id, None, display_name="Support desk")
+    with ctx.session() as session, pytest.raises(StaleVersion):
+        delete_email_account(
+            session=session, tenant=_acme(session), account_id=account_id, actor=actor,
+            expected_version=account_opened,
+        )  # fmt: skip
+    with ctx.session() as session:
+        assert session.get(EmailAccount, account_id) is not None
+        assert session.get_one(MailServer, server_id).name == "relay"
+    change_server(ctx, actor, server_id, frozenset({opened, current}), name="relay 2")
+    with ctx.session() as session:
+        assert session.get_one(MailServer, server_id).name == "relay 2"
