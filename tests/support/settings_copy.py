@@ -151,11 +151,14 @@ def build_acme(ctx: Context, actor: Actor) -> None:
 
 
 _TIMES = {"created_at", "updated_at", "last_test_at", "last_sync_at", "next_sync_at"}
+# What a sync found, not what an admin set: an imported account has not synced yet.
+_SYNC_STATE = {"message_count", "sync_state"}
 
 
 def owner_view(ctx: Context, slug: str | None) -> dict[str, Any]:
     """The owner's settings, servers, accounts, templates, webhooks and Slack routes as the read
-    models show them: ids replaced by names, times left out (both differ between databases)."""
+    models show them: ids replaced by names, times and sync state left out (both differ between
+    databases)."""
     from core.models.tenancy import Tenant
     from core.services import accounts, mail_servers, slack, templates, webhooks
     from core.services.notifications import get_notification_settings
@@ -180,7 +183,10 @@ def owner_view(ctx: Context, slug: str | None) -> dict[str, Any]:
         if tenant is not None:
             view["name"] = tenant.name
             view["accounts"] = [
-                {**a.model_dump(exclude={"id", *_TIMES}), "mail_server_id": names[a.mail_server_id]}
+                {
+                    **a.model_dump(exclude={"id", *_TIMES, *_SYNC_STATE}),
+                    "mail_server_id": names[a.mail_server_id],
+                }
                 for a in accounts.list_email_accounts(session=session, tenant=tenant)
             ]
             view["slack"] = [
