@@ -33,7 +33,8 @@ from typing import TYPE_CHECKING, Any
 from core import netfence
 from core import validation as v
 from core.errors import DeliveryError, NotConfigured, ValidationError
-from core.mail.diagnose import ConnectionReport, StepCallback, diagnose
+from core.mail.connection_report import ConnectionReport, StepCallback
+from core.mail.diagnose import diagnose
 from core.mail.headers import TEST_EMAIL, automatic_headers, list_id
 from core.mail.smtp import SmtpConfig, SmtpPool
 from core.mail.smtp_connection import build_tls_context

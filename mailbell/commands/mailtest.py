@@ -23,7 +23,7 @@ from mailbell.commands._common import (
 )
 
 if TYPE_CHECKING:
-    from core.mail.diagnose import ConnectionReport
+    from core.mail.connection_report import ConnectionReport
 
 TENANT_OPTION = typer.Option(None, "--tenant", help="Tenant slug.")
 SYSTEM_OPTION = typer.Option(False, "--system", help="The system's mail server.")

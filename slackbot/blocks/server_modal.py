@@ -86,7 +86,7 @@ class Target:
 
 
 class Step(Protocol):
-    """A step of a connection test (core.mail.diagnose.StepResult has these)."""
+    """A step of a connection test (core.mail.connection_report.StepResult has these)."""
 
     step: str
     ok: bool

@@ -13,7 +13,7 @@ from tui.runtime import check, owner
 
 if TYPE_CHECKING:
     from core.context import Context
-    from core.mail.diagnose import ConnectionReport
+    from core.mail.connection_report import ConnectionReport
     from core.models.tenancy import Tenant
 
 

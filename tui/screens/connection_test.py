@@ -23,7 +23,7 @@ from tui.widgets.report import StepReport
 from tui.widgets.spinner import Spinner
 
 if TYPE_CHECKING:
-    from core.mail.diagnose import ConnectionReport
+    from core.mail.connection_report import ConnectionReport
 
 
 class StepDone(Message, bubble=False):

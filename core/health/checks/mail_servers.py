@@ -27,7 +27,8 @@ from sqlmodel import col, select
 from core.context import Context
 from core.health.runner import CHECKS, CheckScope
 from core.health.store import CheckResult
-from core.mail.diagnose import ConnectionReport, diagnose
+from core.mail.connection_report import ConnectionReport
+from core.mail.diagnose import diagnose
 from core.mail.smtp_connection import SmtpConfig, build_tls_context
 from core.models._common import utcnow
 from core.models.mail import MailServer
