@@ -14,23 +14,14 @@ from textual.binding import Binding, BindingType
 from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.widgets import Button, Footer, Input, Label, Select, Static, Switch
 
-from core.vocabulary import AuthMode, Provider, SecurityMode
+from core.vocabulary import AuthMode, Provider
 from tui.data import servers
 from tui.data.wording import choice_label, field_label, reserved_note
 from tui.jobs import reporting
-from tui.screens.form_dialog import FormDialog, Saved, SaveFailed, secret_field
-from tui.screens.server_fields import AUTH, PROVIDERS, SECRETS, SECURITY
-from tui.widgets.form import Field
-from tui.widgets.toggle import Toggle
+from tui.screens.form_dialog import FormDialog, Saved, SaveFailed
+from tui.screens.server_fields import SECRETS, server_fields
 
 NUMBERS = ("integer", "number")
-
-
-def _text(server: dict[str, Any] | None, name: str, default: str = "") -> str:
-    if server is None or name in SECRETS:
-        return default
-    value = server.get(name)
-    return default if value is None else str(value)
 
 
 class ServerFormScreen(FormDialog[bool]):
@@ -61,14 +52,8 @@ class ServerFormScreen(FormDialog[bool]):
 
     def compose(self) -> ComposeResult:
         s = self.server
-        has_password = bool(s and s.get("has_password"))
-        has_secret = bool(s and s.get("has_oauth_client_secret"))
-        has_proxy_password = bool(s and s.get("has_proxy_password"))
         title = "Add mail server" if s is None else f"Edit mail server — {s['name']}"
         owner_text = "the system" if self.slug is None else f"tenant {self.slug}"
-
-        def text(name: str, placeholder: str = "", **kw: Any) -> Input:
-            return Input(_text(s, name), placeholder=placeholder, id=name, compact=True, **kw)
 
         yield Footer()
 
@@ -77,96 +62,7 @@ class ServerFormScreen(FormDialog[bool]):
             # shown once a save is refused over another admin's change: it stays until saved
             yield Static(id="conflict-note", classes="conflict-note", markup=False)
             with VerticalScroll(classes="form"):
-                yield Field(
-                    "Provider",
-                    Select(
-                        PROVIDERS,
-                        value=_text(s, "provider", Provider.SMTP),
-                        allow_blank=False,
-                        id="provider",
-                        compact=True,
-                    ),
-                    name="provider",
-                    hint="Gmail, Microsoft 365 and SendGrid fill host, port and security",
-                )
-                yield Field("Name", text("name", "Production SMTP"), name="name", required=True)
-                yield Field("Host", text("host", "smtp.example.com"), name="host", required=True)
-                yield Field("Port", text("port", "587", type="integer"), name="port")
-                yield Field(
-                    "Security",
-                    Select(
-                        SECURITY,
-                        value=_text(s, "security", SecurityMode.STARTTLS),
-                        allow_blank=False,
-                        id="security",
-                        compact=True,
-                    ),
-                    name="security",
-                )
-                yield Field(
-                    "Auth",
-                    Select(
-                        AUTH,
-                        value=_text(s, "auth", AuthMode.AUTO),
-                        allow_blank=False,
-                        id="auth",
-                        compact=True,
-                    ),
-                    name="auth",
-                )
-                yield Field("Username", text("username"), name="username", hint="≤ 128 characters")
-                yield secret_field("Password", "password", stored=has_password)
-                yield Field(
-                    "From",
-                    text("mail_from", "Alerts <alerts@example.com>"),
-                    name="mail_from",
-                    hint="default: the username when it is an address",
-                )
-                yield Field("Reply-to", text("reply_to"), name="reply_to")
-                yield Field("Timeout (s)", text("timeout", "30", type="number"), name="timeout")
-                yield Field(
-                    "Rate / min",
-                    text("rate_limit_per_minute", "0", type="integer"),
-                    name="rate_limit_per_minute",
-                    hint="0 = no limit",
-                )
-                yield Field(
-                    "Verify TLS",
-                    Toggle(value=bool(s["tls_verify"]) if s else True, id="tls_verify"),
-                    name="tls_verify",
-                )
-                yield Field(
-                    "CA file",
-                    text("ca_file", "/path/to/ca.pem"),
-                    name="ca_file",
-                    hint="PEM bundle to trust besides the system store",
-                )
-                yield Field(
-                    "Proxy",
-                    text("proxy", "socks5://user@proxy.example.com:1080"),
-                    name="proxy",
-                    hint="SOCKS5 or HTTP CONNECT (http://host:port); blank: connect directly",
-                )
-                yield secret_field("Proxy passwd", "proxy_password", stored=has_proxy_password)
-                if s is None:
-                    yield Field(
-                        "Default",
-                        Toggle(value=False, id="is_default"),
-                        name="is_default",
-                        hint="the owner's first server becomes the default anyway",
-                    )
-                with Vertical(id="oauth", classes="section"):
-                    yield Label("OAuth 2.0 (XOAUTH2)", classes="section-title")
-                    yield Field("Client id", text("oauth_client_id"), name="oauth_client_id")
-                    yield secret_field(
-                        "Client secret", "oauth_client_secret", stored=has_secret, hint=False
-                    )
-                    yield Field(
-                        "Directory id",
-                        text("oauth_directory_id", "Microsoft tenant id"),
-                        name="oauth_directory_id",
-                    )
-                    yield Static(self._token_status(), id="token-status", classes="muted")
+                yield from server_fields(s, self._token_status())
             with Horizontal(classes="dialog-buttons"):
                 yield Button("Test connection", id="test", compact=True)
                 yield Button("Test email…", id="test_email", compact=True)
