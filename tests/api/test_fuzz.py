@@ -4,9 +4,9 @@ content types, response schemas, negative data rejected) — with a tenant token
 token and an events-only token. This module is also schemathesis' hooks module
 (SCHEMATHESIS_HOOKS), whose `token_confinement` check fails a run on any 2xx the token must not
 get: a read-only token on a write, an events-only token outside `POST /api/events`, a tenant
-token on another tenant's server, account, delivery, event, webhook, token or `?tenant=`
-(`map_path_parameters` and `map_query` put that tenant's ids in about half the requests).
-After the runs, the other tenant's resources read the same as before.
+token on another tenant's server, account, delivery, event, webhook, token, Slack channel or
+`?tenant=` (`map_path_parameters` and `map_query` put that tenant's ids in about half the
+requests). After the runs, the other tenant's resources read the same as before.
 
 Bounded: a few examples per operation (MAILBELL_FUZZ_EXAMPLES, default 8 for the tenant
 token, MAILBELL_FUZZ_TOKEN_EXAMPLES, default 3 for the others) and a fixed seed
@@ -40,6 +40,7 @@ TEST_EMAIL = "/api/tenant/notification/test_email"
 EXCLUDED_CHECKS = "positive_data_acceptance"
 KIND = "MAILBELL_FUZZ_KIND"  # tenant, read or events: the token the run uses
 FOREIGN = "MAILBELL_FUZZ_FOREIGN"  # JSON: path prefix -> the other tenant's id (or slug) there
+AIMED = "aimed.txt"  # in the run's directory: each prefix the hooks aimed at the other tenant
 OTHER_SLUG = "globex"
 INGEST = ("POST", "/api/events")
 # Reads (GET) of these paths answer without a token: never a scope's success.
@@ -53,6 +54,9 @@ FOREIGN_PREFIXES = {
     "webhook": "/api/webhooks/",
     "token": "/api/v1/tokens/",
 }
+# The other tenant's linked Slack channel: named by two path parameters at once.
+SLACK_PREFIX = "/api/v1/slack/channels/"
+SLACK_CHANNEL = "C0GLOBEX"
 
 
 def _foreign() -> dict[str, Any]:
@@ -71,12 +75,24 @@ def map_path_parameters(context: Any, path_parameters: dict[str, Any]) -> dict[s
     for prefix, value in _foreign().items():
         if not path.startswith(prefix):
             continue
+        if isinstance(value, dict):  # {"team_id": …, "channel_id": …}: both or neither
+            given = [(path_parameters or {}).get(name) for name in value]
+            if all(isinstance(part, str) for part in given) and _picked(given):
+                path_parameters.update(value)
+                _aimed(prefix)
+            continue
         for name in ("id", "slug"):
             given = (path_parameters or {}).get(name)
             # only a value of the right type: a negative case stays negative
             if isinstance(given, type(value)) and not isinstance(given, bool) and _picked(given):
                 path_parameters[name] = value
+                _aimed(prefix)
     return path_parameters
+
+
+def _aimed(prefix: str) -> None:
+    with open(AIMED, "a", encoding="utf-8") as log:  # the run's directory is its cwd
+        log.write(prefix + "\n")
 
 
 @schemathesis.hook
@@ -101,7 +117,8 @@ def token_confinement(ctx: Any, response: Any, case: Any) -> None:
     foreign = _foreign()
     for prefix, value in foreign.items():
         given = case.path_parameters or {}
-        if path.startswith(prefix) and value in (given.get("id"), given.get("slug")):
+        named = value.items() <= given.items() if isinstance(value, dict) else False
+        if path.startswith(prefix) and (named or value in (given.get("id"), given.get("slug"))):
             raise AssertionError(f"{method} {path} reached the other tenant's {value!r}")
     if foreign and (case.query or {}).get("tenant") == OTHER_SLUG:
         raise AssertionError(f"{method} {path} acted on ?tenant={OTHER_SLUG}")
@@ -146,13 +163,16 @@ def _schemathesis(
 
 
 def _seed_other_tenant(ctx: Context) -> dict[str, Any]:
-    """The other tenant's server, account, event with a delivery, webhook and token: their ids
-    by path prefix. The server is on a closed local port: if a fence failed, nothing leaves."""
+    """The other tenant's server, account, event with a delivery, webhook, token and linked
+    Slack channel with routes: their ids by path prefix. The server is on a closed local port:
+    if a fence failed, nothing leaves."""
     from core.models.mail import EmailAccountCreate
     from core.services.accounts import create_email_account
+    from core.services.slack import add_routes, link_channel
     from core.services.tenants import get_tenant
     from tests.support.factories import TESTER as ADMIN
     from tests.support.factories import configure_tenant, emit_event, make_mail_server, make_webhook
+    from tests.support.slack_api import TEAM_ID
     from tests.support.tokens import make_token, token_row
 
     with ctx.session() as session:
@@ -168,12 +188,17 @@ def _seed_other_tenant(ctx: Context) -> dict[str, Any]:
         emitted = emit_event(session, ctx.box, other)
         hook = make_webhook(session, ctx.box, other, "http://127.0.0.1:9/hook")
         token = token_row(session, make_token(session, other, name="globex-extra"))
+        link = link_channel(session=session, team_id=TEAM_ID, channel_id=SLACK_CHANNEL,
+                            tenant_slug=OTHER_SLUG, actor=ADMIN)  # fmt: skip
+        add_routes(session=session, link=link, names=["queue_call_lost", "queue_sla_breached"],
+                   actor=ADMIN)  # fmt: skip
         ids = {
             "server": server.id, "account": account.id, "delivery": emitted.deliveries[0].id,
             "event": emitted.event_id, "webhook": hook.id, "token": token.id,
         }  # fmt: skip
     foreign: dict[str, Any] = {FOREIGN_PREFIXES[kind]: value for kind, value in ids.items()}
-    return {**foreign, "/api/v1/tenants/": OTHER_SLUG}
+    slack = {"team_id": TEAM_ID, "channel_id": SLACK_CHANNEL}
+    return {**foreign, "/api/v1/tenants/": OTHER_SLUG, SLACK_PREFIX: slack}
 
 
 def _other_tenant_view(url: str, token: str, foreign: dict[str, Any]) -> dict[str, Any]:
@@ -182,7 +207,7 @@ def _other_tenant_view(url: str, token: str, foreign: dict[str, Any]) -> dict[st
     singles = ("server", "account", "delivery", "event")
     paths = [
         "/api/v1/mail-servers", "/api/v1/email-accounts", "/api/webhooks", "/api/v1/tokens",
-        "/api/tenant/notification", "/api/custom_email_templates",
+        "/api/tenant/notification", "/api/custom_email_templates", "/api/v1/slack/channels",
         *(f"{FOREIGN_PREFIXES[kind]}{foreign[FOREIGN_PREFIXES[kind]]}" for kind in singles),
     ]  # fmt: skip
     view = {}
@@ -234,3 +259,7 @@ def test_fuzz_every_operation_with_each_kind_of_token(
     assert code == 0
     assert '"status": 500' not in logs and '"level": "error"' not in logs
     assert after == before
+    # every foreign row was aimed at (a renamed path parameter would silently aim nowhere)
+    assert set((tmp_path / AIMED).read_text().split()) == set(foreign)
+    globex_channels = before["/api/v1/slack/channels"]["items"]
+    assert [c["events"] for c in globex_channels] == [["QUEUE_CALL_LOST", "QUEUE_SLA"]]
