@@ -283,6 +283,14 @@ class MailbellApp(KeyConventions, RemembersTheme, SavesScreenshots, DeliveryWatc
 
         self.run_worker(run(), group="palette", exit_on_error=False)
 
+    def open_tokens(self, slug: str | None) -> None:
+        """The API tokens of `slug` (None: the system's) on top of the current page."""
+        from tui.screens.tokens import TokensScreen
+
+        if isinstance(self.screen, ModalScreen | TokensScreen):
+            return  # finish or close the dialog (or the token list) first
+        self.push_screen(TokensScreen(slug))
+
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:
         from tui.runtime import grant
 
@@ -297,6 +305,13 @@ class MailbellApp(KeyConventions, RemembersTheme, SavesScreenshots, DeliveryWatc
                 "System mail servers, settings, templates",
                 lambda: self.set_scope(None),
             )
+        scope = self.scope
+        yield SystemCommand(
+            "API tokens",
+            f"The API tokens of the {'system' if scope is None else 'tenant ' + scope}: "
+            "scopes, expiry, new, revoke",
+            lambda: self.open_tokens(scope),
+        )
         for slug in self.tenant_slugs:
             yield SystemCommand(
                 f"Work on tenant {slug}",

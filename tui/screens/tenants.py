@@ -51,6 +51,13 @@ class TenantsScreen(MainScreen):
         Binding("enter", "open", "Work on", id="tenants.open", tooltip="Work on the selected row"),
         Binding("s", "system", "System", id="tenants.system", tooltip="Work on the system"),
         Binding("n", "new", "New tenant", id="tenants.new", tooltip="Add a tenant"),
+        Binding(
+            "t",
+            "tokens",
+            "Tokens",
+            id="tenants.tokens",
+            tooltip="The API tokens of the selected row (system or tenant)",
+        ),
         Binding("r", "refresh", "Refresh", id="tenants.refresh"),
     ]
 
@@ -58,7 +65,7 @@ class TenantsScreen(MainScreen):
         yield Static("Loading…", id="system-summary", classes="summary")
         yield DataTable(id="tenants", cursor_type="row", zebra_stripes=True)
         yield Static(
-            "Enter works on the selected row · s on the system · n adds a tenant",
+            "Enter works on the selected row · s on the system · n adds a tenant · t tokens",
             classes="muted hint-line",
         )
 
@@ -152,6 +159,24 @@ class TenantsScreen(MainScreen):
         elif not self.mb.set_scope(slug):
             return  # this session's role does not reach it: set_scope said so
         self.notify(f"Working on {'the system' if slug is None else 'tenant ' + slug}", timeout=3)
+
+    def action_tokens(self) -> None:
+        """The selected row's API tokens (the scope's, before the rows are loaded: the palette
+        runs this as the page opens)."""
+        from tui.runtime import grant
+        from tui.screens.tokens import TokensScreen
+
+        key = self._selected()
+        slug = self.slug if key is None else None if key == SYSTEM_KEY else key
+        if not grant().may_read(slug):
+            what = "the system's tokens" if slug is None else f"tenant {slug}'s tokens"
+            self.notify(
+                f"This session is a {grant().describe()}: {what} are not yours to open.",
+                title="not allowed",
+                severity="warning",
+            )
+            return
+        self.app.push_screen(TokensScreen(slug))
 
     def action_new(self) -> None:
         def created(slug: str | None) -> None:
