@@ -25,7 +25,8 @@ from api.auth import Scope, scoped_read
 from api.body import read_body
 from api.db import CONTEXT
 from api.json_types import json_fields
-from api.routes.mail_servers import BASE, path_id, system_only_403
+from api.routes.mail_servers import BASE, system_only_403
+from api.routes.v1_paging import path_id
 from core import validation as v
 from core.errors import ValidationError
 from core.services.mail_servers import mail_server_row
