@@ -3,11 +3,12 @@ connection test of the form's unsaved values goes through the proxy, its step in
 
 from __future__ import annotations
 
-from textual.widgets import Input, Select
+from textual.widgets import Input
 
 from tests.support.proxies import TestProxy
+from tests.support.tui_forms import fill, open_form, save
 from tests.tui.conftest import screen_text, seed, settle
-from tests.tui.test_servers import servers, type_into
+from tests.tui.test_servers import servers
 
 SECRET = "pr0xy-S3cret!"
 
@@ -18,25 +19,20 @@ async def test_the_proxy_is_saved_without_its_password_and_kept_on_edit(
     seed(ctx, actor)
     app = make_app(tenant_slug="acme", start="servers")
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("e")
-        await settle(pilot)
-        await type_into(pilot, "#proxy", f"socks5h://bob:{SECRET}@proxy.example.net:1080")
-        await pilot.press("ctrl+s")
-        await settle(pilot)
-        await pilot.press("e")
-        await settle(pilot)
-        shown = app.screen.query_one("#proxy", Input)
-        password = app.screen.query_one("#proxy_password", Input)
+        await open_form(pilot)
+        await fill(pilot, {"proxy": f"socks5h://bob:{SECRET}@proxy.example.net:1080"})
+        await save(pilot)
+        form = await open_form(pilot)
+        shown = form.query_one("#proxy", Input)
+        password = form.query_one("#proxy_password", Input)
         assert shown.value == "socks5h://bob@proxy.example.net:1080"
         assert password.value == "" and "leave blank to keep" in password.placeholder
         password.scroll_visible(animate=False)
         await settle(pilot)
         text = screen_text(app)
         assert "Proxy passwdleave blank to keep the stored one" in text and SECRET not in text
-        await type_into(pilot, "#name", "acme via proxy")
-        await pilot.press("ctrl+s")
-        await settle(pilot)
+        await fill(pilot, {"name": "acme via proxy"})
+        await save(pilot)
     (saved,) = servers(ctx, "acme")
     assert saved.name == "acme via proxy"
     assert saved.proxy_url == "socks5h://bob@proxy.example.net:1080"
@@ -47,16 +43,19 @@ async def test_the_form_tests_the_connection_through_the_proxy(make_app, smtp_se
     app = make_app(start="servers")
     with TestProxy("http", names={"smtp.behind-proxy.test": "127.0.0.1"}) as px:
         async with app.run_test(size=(80, 24)) as pilot:
-            await settle(pilot)
-            await pilot.press("a")
-            await settle(pilot)
-            await type_into(pilot, "#name", "behind")
-            await type_into(pilot, "#host", "smtp.behind-proxy.test")
-            await type_into(pilot, "#port", str(smtp_server.port))
-            app.screen.query_one("#security", Select).value = "none"
-            app.screen.query_one("#auth", Select).value = "DISABLE"
-            await type_into(pilot, "#mail_from", "ops@example.com")
-            await type_into(pilot, "#proxy", px.url())
+            await open_form(pilot, key="a")
+            await fill(
+                pilot,
+                {
+                    "name": "behind",
+                    "host": "smtp.behind-proxy.test",
+                    "port": str(smtp_server.port),
+                    "security": "none",
+                    "auth": "DISABLE",
+                    "mail_from": "ops@example.com",
+                    "proxy": px.url(),
+                },
+            )
             await pilot.press("ctrl+t")
             await settle(pilot)
             await app.workers.wait_for_complete()

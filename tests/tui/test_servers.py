@@ -6,22 +6,13 @@ import socket
 
 from textual.widgets import Button, DataTable, Input, Select, Static
 
-from core.models.mail import MailServer, MailServerCreate
-from core.services.mail_servers import create_mail_server, list_mail_servers
+from core.models.mail import MailServer
+from core.services.mail_servers import list_mail_servers
 from core.services.tenants import get_tenant
+from tests.support.factories import make_mail_server
+from tests.support.tui_forms import fill, open_form, save
+from tests.support.tui_forms import type_into as type_into  # test_live_refresh imports it here
 from tests.tui.conftest import PASSWORD, rows, screen_text, seed, settle
-
-
-async def type_into(pilot, selector: str, text: str, *, keys: bool = False) -> None:
-    """Fill an input: key by key like a person (`keys=True`), or in one change (faster)."""
-    widget = pilot.app.screen.query_one(selector, Input)
-    widget.focus()
-    widget.value = ""
-    if keys:
-        await pilot.press(*text)
-    else:
-        widget.value = text
-    await settle(pilot)  # validation runs on the change message: let it land, even under load
 
 
 def note(app, field: str) -> str:
@@ -37,31 +28,18 @@ def servers(ctx, slug: str | None = None):
         ]
 
 
-async def open_servers(pilot) -> None:
-    await settle(pilot)
-    await pilot.press("3")
-    await settle(pilot)
-
-
 async def test_add_a_server_with_a_provider_preset(ctx, make_app) -> None:
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
-        await open_servers(pilot)
-        await pilot.press("a")
-        await settle(pilot)
-        form = app.screen
-        form.query_one("#provider", Select).value = "GMAIL"
-        await pilot.pause()
+        form = await open_form(pilot, page="3", key="a")
+        await fill(pilot, {"provider": "GMAIL"})
         assert form.query_one("#host", Input).value == "smtp.gmail.com"
         assert form.query_one("#port", Input).value == "465"
         assert form.query_one("#security", Select).value == "tls"
-        await type_into(pilot, "#name", "Google", keys=True)
-        await type_into(pilot, "#username", "alerts@gmail.example")
-        await type_into(pilot, "#password", PASSWORD)
+        await fill(pilot, {"name": "Google"}, keys=True)
+        await fill(pilot, {"username": "alerts@gmail.example", "password": PASSWORD})
         assert PASSWORD not in screen_text(app)  # masked while typed
-        await pilot.press("ctrl+s")
-        await settle(pilot)
-        assert type(app.screen).__name__ == "ServersScreen"
+        assert await save(pilot) == "ServersScreen"
         table = rows(app.screen.query_one("#servers", DataTable))
         assert table[0][1] == "Google" and table[0][2] == "smtp.gmail.com:465"
     (saved,) = servers(ctx)
@@ -77,27 +55,20 @@ async def test_add_a_server_with_a_provider_preset(ctx, make_app) -> None:
 async def test_invalid_fields_show_the_rule_and_save_does_nothing(ctx, make_app) -> None:
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
-        await open_servers(pilot)
-        await pilot.press("a")
-        await settle(pilot)
-        await type_into(pilot, "#name", "relay")
-        await type_into(pilot, "#host", "smtp.example.com")
-        await type_into(pilot, "#port", "70000", keys=True)
+        await open_form(pilot, page="3", key="a")
+        await fill(pilot, {"name": "relay", "host": "smtp.example.com"})
+        await fill(pilot, {"port": "70000"}, keys=True)
         assert "out of range: use 1-65535" in note(app, "port")
-        app.screen.query_one("#username", Input).value = "u" * 129
-        await pilot.pause()
+        await fill(pilot, {"username": "u" * 129})
         assert "at most 128" in note(app, "username")
-        await type_into(pilot, "#mail_from", "not an address")
+        await fill(pilot, {"mail_from": "not an address"})
         assert "not a valid email address" in note(app, "mail_from")
-        await pilot.press("ctrl+s")
-        await settle(pilot)
-        assert type(app.screen).__name__ == "ServerFormScreen"
+        assert await save(pilot) == "ServerFormScreen"
         assert servers(ctx) == []
         # fixed, one by one: the rules disappear and Save saves
-        await type_into(pilot, "#port", "2525")
+        await fill(pilot, {"port": "2525"})
         assert "out of range" not in note(app, "port")
-        await type_into(pilot, "#username", "mailer")
-        await type_into(pilot, "#mail_from", "Alerts <alerts@example.com>")
+        await fill(pilot, {"username": "mailer", "mail_from": "Alerts <alerts@example.com>"})
         app.screen.query_one("#save", Button).press()
         await settle(pilot)
         assert type(app.screen).__name__ == "ServersScreen"
@@ -112,20 +83,14 @@ async def test_invalid_fields_show_the_rule_and_save_does_nothing(ctx, make_app)
 async def test_username_is_required_unless_auth_is_disabled(ctx, make_app) -> None:
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
-        await open_servers(pilot)
-        await pilot.press("a")
-        await settle(pilot)
-        await type_into(pilot, "#name", "relay")
-        await type_into(pilot, "#host", "smtp.example.com")
-        await pilot.press("ctrl+s")
-        await settle(pilot)
+        await open_form(pilot, page="3", key="a")
+        await fill(pilot, {"name": "relay", "host": "smtp.example.com"})
+        await save(pilot)
         assert "is required when auth is AUTO" in note(app, "username")
-        app.screen.query_one("#auth", Select).value = "DISABLE"
-        await pilot.pause()
+        await fill(pilot, {"auth": "DISABLE"})
         assert "required" not in note(app, "username")
-        await type_into(pilot, "#mail_from", "alerts@example.com")
-        await pilot.press("ctrl+s")
-        await settle(pilot)
+        await fill(pilot, {"mail_from": "alerts@example.com"})
+        await save(pilot)
     assert [s.name for s in servers(ctx)] == ["relay"]
 
 
@@ -133,15 +98,12 @@ async def test_edit_with_blank_password_keeps_the_stored_one(ctx, actor, make_ap
     seeded = seed(ctx, actor)
     app = make_app(tenant_slug="acme", start="servers")
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("e")
-        await settle(pilot)
-        password = app.screen.query_one("#password", Input)
+        form = await open_form(pilot)
+        password = form.query_one("#password", Input)
         assert password.value == "" and password.password
         assert "leave blank to keep" in password.placeholder
-        await type_into(pilot, "#name", "acme primary")
-        await pilot.press("ctrl+s")
-        await settle(pilot)
+        await fill(pilot, {"name": "acme primary"})
+        await save(pilot)
     (saved,) = servers(ctx, "acme")
     assert saved.id == seeded.acme_server and saved.name == "acme primary"
     assert ctx.box.decrypt(saved.password_enc) == PASSWORD
@@ -149,14 +111,14 @@ async def test_edit_with_blank_password_keeps_the_stored_one(ctx, actor, make_ap
 
 async def test_test_connection_against_a_local_server(ctx, actor, make_app, smtp_server) -> None:
     with ctx.session() as session:
-        create_mail_server(
-            session=session,
-            box=ctx.box,
-            tenant=None,
+        make_mail_server(
+            session,
+            ctx.box,
+            None,
+            smtp=smtp_server,
             actor=actor,
-            data=MailServerCreate.from_fields(
-                {"name": "local", **smtp_server.server_fields(), "mail_from": "a@example.com"}
-            ),
+            name="local",
+            mail_from="a@example.com",
         )
     app = make_app(start="servers")
     async with app.run_test(size=(80, 24)) as pilot:
@@ -186,14 +148,11 @@ def closed_port() -> int:
 async def test_a_failing_test_shows_the_step_and_hint_and_the_app_goes_on(ctx, make_app) -> None:
     app = make_app(start="servers")
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("a")
-        await settle(pilot)
-        await type_into(pilot, "#name", "down")
-        await type_into(pilot, "#host", "127.0.0.1")
-        await type_into(pilot, "#port", str(closed_port()))
-        app.screen.query_one("#auth", Select).value = "DISABLE"
-        await pilot.pause()
+        await open_form(pilot, key="a")
+        await fill(
+            pilot,
+            {"name": "down", "host": "127.0.0.1", "port": str(closed_port()), "auth": "DISABLE"},
+        )
         await pilot.press("ctrl+t")  # test the unsaved settings
         await settle(pilot)
         text = screen_text(app)
@@ -202,28 +161,22 @@ async def test_a_failing_test_shows_the_step_and_hint_and_the_app_goes_on(ctx, m
         await pilot.press("escape")
         await settle(pilot)
         assert type(app.screen).__name__ == "ServerFormScreen"
-        await type_into(pilot, "#mail_from", "alerts@example.com")  # a save needs a From
-        await pilot.press("ctrl+s")  # still usable: save the server anyway
-        await settle(pilot)
+        await fill(pilot, {"mail_from": "alerts@example.com"})  # a save needs a From
+        await save(pilot)  # still usable: save the server anyway
     assert [s.name for s in servers(ctx)] == ["down"]
 
 
 async def test_set_default_moves_the_star(ctx, actor, make_app) -> None:
     seed(ctx, actor)
     with ctx.session() as session:
-        create_mail_server(
-            session=session,
-            box=ctx.box,
-            tenant=None,
+        make_mail_server(
+            session,
+            ctx.box,
+            None,
             actor=actor,
-            data=MailServerCreate.from_fields(
-                {
-                    "name": "backup",
-                    "host": "smtp.backup.example",
-                    "auth": "DISABLE",
-                    "mail_from": "backup@example.com",
-                }
-            ),
+            name="backup",
+            host="smtp.backup.example",
+            mail_from="backup@example.com",  # and no authentication, as the factory makes it
         )
     app = make_app(start="servers")
     async with app.run_test(size=(80, 24)) as pilot:

@@ -9,6 +9,7 @@ from textual.widgets import DataTable, Input, TextArea
 
 from core.services.tenants import get_tenant
 from tests.support.factories import emit_event
+from tests.support.tui_forms import fill, open_form
 from tests.tui.conftest import screen_text, seed, settle
 
 
@@ -113,17 +114,13 @@ async def test_esc_on_a_filled_server_form_asks_and_an_untouched_one_closes(
     seed(ctx, actor)
     app = make_app(tenant_slug="acme", start="servers")
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("e")
-        await settle(pilot)
-        assert type(app.screen).__name__ == "ServerFormScreen"
+        await open_form(pilot, form="ServerFormScreen")
         await pilot.press("escape")  # nothing changed: closes at once
         await settle(pilot)
         assert type(app.screen).__name__ == "ServersScreen"
 
-        await pilot.press("e")
-        await settle(pilot)
-        app.screen.query_one("#host", Input).value = "smtp.changed.example"
+        await open_form(pilot)
+        await fill(pilot, {"host": "smtp.changed.example"})
         await pilot.press("escape")
         await settle(pilot)
         assert type(app.screen).__name__ == "ConfirmScreen"
@@ -150,16 +147,12 @@ async def test_esc_on_a_filled_account_form_asks_and_an_untouched_one_closes(
     seed(ctx, actor)
     app = make_app(tenant_slug="acme", start="accounts")
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("a")
-        await settle(pilot)
-        assert type(app.screen).__name__ == "AccountFormScreen"
+        await open_form(pilot, key="a", form="AccountFormScreen")
         await pilot.press("escape")
         await settle(pilot)
         assert type(app.screen).__name__ == "AccountsScreen"
 
-        await pilot.press("a")
-        await settle(pilot)
+        await open_form(pilot, key="a")
         await pilot.press(*"sales@acme.example")
         await pilot.press("escape")
         await settle(pilot)
@@ -263,11 +256,8 @@ async def test_f6_shows_the_preview_while_the_template_body_has_focus(ctx, actor
     seed(ctx, actor)
     app = make_app(tenant_slug="acme", start="templates")
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("enter")
-        await settle(pilot)
-        assert type(app.screen).__name__ == "TemplateEditorScreen"
-        body = app.screen.query_one("#body", TextArea)
+        editor = await open_form(pilot, key="enter", form="TemplateEditorScreen")
+        body = editor.query_one("#body", TextArea)
         body.focus()
         await pilot.pause()
         assert app.focused is body

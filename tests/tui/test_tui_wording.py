@@ -8,6 +8,7 @@ from typing import Any
 from textual.widgets import Input
 
 from core.services.tenants import get_tenant
+from tests.support.tui_forms import fill, open_form, save
 from tests.tui.conftest import screen_text, seed, settle
 
 
@@ -24,10 +25,7 @@ async def test_the_forms_labels_are_those_the_tui_names_fields_by(ctx, actor, ma
     for start, key, form in (("servers", "a", "ServerFormScreen"), ("accounts", "a", None)):
         app = make_app(tenant_slug="acme", start=start)
         async with app.run_test(size=(80, 24)) as pilot:
-            await settle(pilot)
-            await pilot.press(key)
-            await settle(pilot)
-            assert form is None or type(app.screen).__name__ == form
+            await open_form(pilot, key=key, form=form)
             fields = {f.field_name: f.label.removesuffix(" *") for f in app.screen.query(Field)}
             assert len(fields) >= 8, fields
             for name, label in fields.items():
@@ -37,16 +35,11 @@ async def test_the_forms_labels_are_those_the_tui_names_fields_by(ctx, actor, ma
 async def test_a_provider_preset_says_what_it_filled_in_the_forms_words(
     ctx, actor, make_app
 ) -> None:
-    from textual.widgets import Select
-
     seed(ctx, actor)
     app = make_app(tenant_slug="acme", start="servers")
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("a")
-        await settle(pilot)
-        app.screen.query_one("#provider", Select).value = "GMAIL"
-        await settle(pilot)
+        await open_form(pilot, key="a")
+        await fill(pilot, {"provider": "GMAIL"})
         [said] = [n for n in notes(app) if "filled" in n]
         assert said.startswith("Gmail: filled Host, Port, Security"), said
         assert "GMAIL" not in said and "host" not in said
@@ -214,13 +207,9 @@ async def test_a_server_sending_from_a_local_address_saves_with_a_warning(
     seed(ctx, actor)
     app = make_app(tenant_slug="acme", start="servers")
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("e")
-        await settle(pilot)
-        app.screen.query_one("#mail_from", Input).value = "Alerts <alerts@relay.local>"
-        await pilot.press("ctrl+s")
-        await settle(pilot)
-        assert type(app.screen).__name__ == "ServersScreen"
+        await open_form(pilot)
+        await fill(pilot, {"mail_from": "Alerts <alerts@relay.local>"})
+        assert await save(pilot) == "ServersScreen"
         assert any("relay.local is a reserved domain" in n for n in notes(app)), notes(app)
     with ctx.session() as session:
         [server] = list_mail_servers(
