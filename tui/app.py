@@ -287,8 +287,8 @@ class MailbellApp(KeyConventions, RemembersTheme, SavesScreenshots, DeliveryWatc
         """The API tokens of `slug` (None: the system's) on top of the current page."""
         from tui.screens.tokens import TokensScreen
 
-        if isinstance(self.screen, ModalScreen | TokensScreen):
-            return  # finish or close the dialog (or the token list) first
+        if self.ctx is None or isinstance(self.screen, ModalScreen | TokensScreen):
+            return  # not ready yet; or finish or close the dialog (or the token list) first
         self.push_screen(TokensScreen(slug))
 
     def get_system_commands(self, screen: Screen[object]) -> Iterable[SystemCommand]:

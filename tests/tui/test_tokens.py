@@ -164,6 +164,13 @@ async def test_a_tenant_admin_manages_its_tenants_tokens_only(ctx, actor, sessio
     app = session_as("tenant-admin", ["acme"], start="tenants")
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
+        # The palette's entry opens the tokens of the scope worked on.
+        [entry] = [c for c in app.get_system_commands(app.screen) if c.title == "API tokens"]
+        entry.callback()
+        await settle(pilot)
+        assert "API tokens · tenant acme" in screen_text(app)
+        await pilot.press("escape")
+        await settle(pilot)
         assert await open_tokens(pilot, None) is None  # the system's: refused
         assert type(app.screen).__name__ == "TenantsScreen"
         assert "the system's tokens are not yours to open" in notices(app)
