@@ -111,17 +111,17 @@ class TokensScreen(ShowsFailures, Screen[None]):
 
     @on(TokensLoaded)
     def show(self, message: TokensLoaded) -> None:
+        current = self.selected()  # the row as last shown: kept through a reload
+        selected = self._select or (str(current.id) if current is not None else None)
         view = self.view = message.value
         table = self.query_one("#tokens", FitTable)
-        current = self.selected()
-        selected = self._select or (str(current.id) if current is not None else None)
         self._select = None
         table.clear()
         filled(table)
         for token in view.tokens:
             state = tokens.state(token, view.now)
             table.add_row(
-                token.name,
+                Text(token.name),  # a name is no markup
                 Text(token.prefix),
                 ",".join(scope.value for scope in token.scopes),
                 expires_text(token, view.now),
@@ -182,7 +182,7 @@ class TokensScreen(ShowsFailures, Screen[None]):
             self.notify("No token to revoke (press n to create one)", severity="warning")
             return
         if token.revoked:
-            self.notify(f"Token {token.name} is revoked already", severity="warning")
+            self.notify(f"Token {token.name} is revoked already", severity="warning", markup=False)
             return
         question = f"Revoke token {token.name} ({token.prefix}…)?"
         detail = "Whoever uses it is refused (401) from now on. This cannot be undone."
@@ -203,5 +203,5 @@ class TokensScreen(ShowsFailures, Screen[None]):
 
     @on(TokenRevoked)
     def revoked(self, message: TokenRevoked) -> None:
-        self.notify(f"Token {message.value.name} revoked")
+        self.notify(f"Token {message.value.name} revoked", markup=False)
         self.load()
