@@ -115,6 +115,8 @@ async def test_a_system_admin_creates_a_scoped_expiring_token_and_revokes_it(
         assert identity.tenant.slug == "acme" and identity.name == "portal"
         assert identity.scopes == {TokenScope.READ, TokenScope.EVENTS}
         assert asked + timedelta(days=30) <= identity.expires_at <= done + timedelta(days=30)
+        await pilot.press("c")
+        assert app.clipboard == secret
         await pilot.press("escape")
         await settle(pilot)
 
