@@ -34,7 +34,7 @@ from core.models._common import utcnow
 from core.models.tenancy import Tenant
 from core.services.audit import Actor
 from core.services.tenants import get_tenant
-from core.services.tokens import (
+from core.services.token_identity import (
     TokenIdentity,
     identify_token,
     peek_token,

@@ -26,7 +26,7 @@ from core.errors import ValidationError
 from core.models._common import utcnow
 from core.models.tenancy import Tenant
 from core.services.tenants import get_tenant
-from core.services.tokens import token_digest
+from core.services.token_identity import token_digest
 from core.vocabulary import TokenScope
 from tests.api.conftest import QUEUE_CALL_LOST, ApiClient, Tokens
 from tests.support.factories import make_webhook

@@ -17,7 +17,8 @@ from core.models._common import utcnow
 from core.models.auth import ApiToken
 from core.models.tenancy import Tenant
 from core.services.audit import Actor
-from core.services.tokens import create_token, set_token_expiry, token_digest
+from core.services.token_identity import token_digest
+from core.services.tokens import create_token, set_token_expiry
 
 __all__ = ["expire_token", "make_token", "token_row"]
 

@@ -15,7 +15,7 @@ from core.errors import Forbidden, NotFound, ValidationError
 from core.models._common import utcnow
 from core.models.auth import ApiToken
 from core.services.audit import list_entries
-from core.services.tokens import identify_token
+from core.services.token_identity import identify_token
 from core.vocabulary import TokenScope
 from tests.support.factories import make_tenant
 from tests.support.tokens import make_token, token_row
