@@ -24,9 +24,8 @@ from api.body import read_body
 from api.json_types import json_fields
 from api.routes.v1_paging import path_id
 from core import validation as v
-from core.errors import NotFound, ValidationError
+from core.errors import ValidationError
 from core.models._common import utcnow
-from core.models.auth import ApiToken, TokenRead
 from core.services.tokens import create_token, list_tokens, parse_expiry, parse_scopes, revoke_token
 from core.vocabulary import TokenScope
 
@@ -39,14 +38,10 @@ class TokenCreateBody(BaseModel):
     expires: str | None = Field(default=None, max_length=40)
 
 
-def _owned(token: TokenRead, scope: Scope) -> bool:
-    return token.tenant == scope.tenant_slug
-
-
 async def list_owned(request: web.Request) -> web.Response:
     def work(session: Session, scope: Scope) -> list[dict[str, Any]]:
-        rows = list_tokens(session=session)
-        return [row.model_dump(mode="json") for row in rows if _owned(row, scope)]
+        rows = list_tokens(session=session, owner=scope.tenant)
+        return [row.model_dump(mode="json") for row in rows]
 
     return web.json_response(await scoped_read(request, work))
 
@@ -88,13 +83,10 @@ async def revoke(request: web.Request) -> web.Response:
     token_id = path_id(request, "token")
 
     def work(session: Session, scope: Scope) -> dict[str, Any]:
-        row = session.get(ApiToken, token_id)
-        owner = scope.tenant.id if scope.tenant is not None else None
-        if row is None or row.tenant_id != owner or row.revoked_at is not None:
-            raise NotFound(f"token {token_id} does not exist or is revoked already")
-        return revoke_token(session=session, token_id=token_id, actor=scope.actor).model_dump(
-            mode="json"
+        revoked = revoke_token(
+            session=session, token_id=token_id, actor=scope.actor, owner=scope.tenant
         )
+        return revoked.model_dump(mode="json")
 
     return web.json_response(await scoped_write(request, work))
 

@@ -139,32 +139,55 @@ def create_token(
     )
 
 
-def list_tokens(*, session: Session) -> list[TokenRead]:
-    rows = session.exec(
+class _EveryOwner:
+    """The owner filter of the CLI, which manages every owner's tokens."""
+
+
+EVERY_OWNER = _EveryOwner()
+TokenOwner = Tenant | None | _EveryOwner
+
+
+def _owned_by(owner: TokenOwner, token_tenant_id: int | None) -> bool:
+    if isinstance(owner, _EveryOwner):
+        return True
+    return token_tenant_id == (owner.id if owner is not None else None)
+
+
+def list_tokens(*, session: Session, owner: TokenOwner = EVERY_OWNER) -> list[TokenRead]:
+    """Tokens, revoked ones too, oldest first: `owner`'s (a tenant, or None for the system's)
+    or every owner's."""
+    statement = (
         select(ApiToken, Tenant.slug)
         .outerjoin(Tenant, col(Tenant.id) == ApiToken.tenant_id)
         .order_by(col(ApiToken.id))
     )
-    return [TokenRead.of(token, slug) for token, slug in rows]
+    if not isinstance(owner, _EveryOwner):
+        owner_id = owner.id if owner is not None else None
+        statement = statement.where(col(ApiToken.tenant_id) == owner_id)
+    return [TokenRead.of(token, slug) for token, slug in session.exec(statement)]
 
 
-def revoke_token(*, session: Session, token_id: int, actor: Actor) -> TokenRead:
+def revoke_token(
+    *, session: Session, token_id: int, actor: Actor, owner: TokenOwner = EVERY_OWNER
+) -> TokenRead:
+    """Revoke a live token; with `owner`, only one of its tokens (another owner's is NotFound,
+    as one that does not exist: a tenant learns nothing of others' tokens)."""
     token = session.get(ApiToken, token_id)
-    if token is None or token.revoked_at is not None:
+    if token is None or token.revoked_at is not None or not _owned_by(owner, token.tenant_id):
         raise NotFound(f"token {token_id} does not exist or is revoked already")
-    owner = _owner_slug(session, token)
+    owner_slug = _owner_slug(session, token)
     token.revoked_at = utcnow()
     session.add(token)
     record(
         session,
         actor=actor,
         action="token.revoke",
-        tenant=owner,
+        tenant=owner_slug,
         target=f"token:{token_id}",
         changes={"revoked_at": (None, token.revoked_at)},
     )
     session.commit()
-    return TokenRead.of(token, owner)
+    return TokenRead.of(token, owner_slug)
 
 
 def set_token_expiry(

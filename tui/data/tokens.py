@@ -53,9 +53,7 @@ def load(ctx: Context, slug: str | None) -> TokensView:
     from core.services.tokens import list_tokens
 
     with ctx.session() as session:
-        tenant = owner(session, slug)
-        tenant_id = tenant.id if tenant is not None else None
-        rows = [row for row in list_tokens(session=session) if row.tenant_id == tenant_id]
+        rows = list_tokens(session=session, owner=owner(session, slug))
     return TokensView(slug, rows, utcnow(), refusal(slug))
 
 
@@ -84,17 +82,11 @@ def create(
 
 def revoke(ctx: Context, slug: str | None, token_id: int) -> TokenRead:
     """Revoke one of the owner's live tokens; another owner's is NotFound, as over HTTP."""
-    from core.errors import NotFound
-    from core.models.auth import ApiToken
     from core.services.tokens import revoke_token
 
     with ctx.session() as session:
         tenant = owner(session, slug, write=True)
-        row = session.get(ApiToken, token_id)
-        owner_id = tenant.id if tenant is not None else None
-        if row is None or row.tenant_id != owner_id or row.revoked_at is not None:
-            raise NotFound(f"token {token_id} does not exist or is revoked already")
-        return revoke_token(session=session, token_id=token_id, actor=actor())
+        return revoke_token(session=session, token_id=token_id, actor=actor(), owner=tenant)
 
 
 def expiry_error(text: str) -> str | None:
