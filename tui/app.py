@@ -23,7 +23,8 @@ from textual.screen import ModalScreen, Screen
 
 from tui.change_watch import ChangeWatch
 from tui.delivery_watch import DeliveryWatch
-from tui.keymap import KeyConventions, app_bindings
+from tui.key_conventions import KeyConventions
+from tui.keymap import app_bindings
 from tui.screenshots import SavesScreenshots
 from tui.theme_memory import RemembersTheme
 from tui.widgets.nav import PAGES, Page

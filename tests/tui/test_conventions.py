@@ -16,7 +16,7 @@ from textual.widgets import DataTable, Input, OptionList, SelectionList, TextAre
 from tests.support.factories import make_tenant, set_settings
 from tests.tui.conftest import settle
 from tests.tui.test_tui_keys_and_tables import help_text
-from tui import keymap
+from tui import keymap, keys_file
 from tui.theme_memory import STATE_FILE, data_home
 from tui.widgets.nav import PAGES, NavBar, NavItem, NavMore, window
 
@@ -335,14 +335,14 @@ def test_every_listed_binding_id_is_unique_per_place_and_remappable() -> None:
     # Every default key is a key Textual knows, so the defaults pass the file's own check.
     for row in rows:
         for name in row.keys.split(","):
-            assert keymap.key_error(name.strip()) is None, (row.id, name)
+            assert keys_file.key_error(name.strip()) is None, (row.id, name)
 
 
-def test_the_example_in_the_keymap_doc_is_a_valid_keys_file() -> None:
-    assert keymap.__doc__ is not None
-    lines = keymap.__doc__.splitlines()
+def test_the_example_in_the_keys_file_doc_is_a_valid_keys_file() -> None:
+    assert keys_file.__doc__ is not None
+    lines = keys_file.__doc__.splitlines()
     example = "\n".join(line[4:] for line in lines if line.startswith("    "))
-    found = keymap.parse(example, Path("keys.toml"), keymap.listed())
+    found = keys_file.parse(example, Path("keys.toml"), keymap.listed())
     assert found.errors == []
     assert found.keymap == {
         "go.overview": "f2",
