@@ -53,6 +53,21 @@ def _account_row(session: Session, tenant: Tenant, account_id: int) -> EmailAcco
     return account
 
 
+def _unchanged_account(
+    session: Session, tenant: Tenant, account_id: int, expected_version: ExpectedVersion
+) -> EmailAccount:
+    """The account, refused (StaleVersion) when it changed since `expected_version`."""
+    account = _account_row(session, tenant, account_id)
+    refuse_stale(
+        session,
+        account,
+        expected_version,
+        f"email account {account.email}",
+        f"email_account:{account.id}",
+    )
+    return account
+
+
 def get_email_account(*, session: Session, tenant: Tenant, account_id: int) -> EmailAccountRead:
     return EmailAccountRead.of(_account_row(session, tenant, account_id))
 
@@ -163,14 +178,7 @@ def update_email_account(
     """Change the fields given in `changes` (the email stays); committed with its audit. With
     `expected_version` (what an editor opened, or an If-Match's tags; core.services.versions):
     StaleVersion, and nothing changed, when someone else changed the account since."""
-    account = _account_row(session, tenant, account_id)
-    refuse_stale(
-        session,
-        account,
-        expected_version,
-        f"email account {account.email}",
-        f"email_account:{account.id}",
-    )
+    account = _unchanged_account(session, tenant, account_id, expected_version)
     given = changes.given()
     if "email" in given and str(given["email"]).lower() != account.email.lower():
         raise ValidationError(
@@ -239,14 +247,7 @@ def delete_email_account(
 ) -> None:
     """Delete the account (the oldest left becomes the default if it was); `expected_version`
     as for an update."""
-    account = _account_row(session, tenant, account_id)
-    refuse_stale(
-        session,
-        account,
-        expected_version,
-        f"email account {account.email}",
-        f"email_account:{account.id}",
-    )
+    account = _unchanged_account(session, tenant, account_id, expected_version)
     removed = deleted(values_of(account, AUDITED_FIELDS))
     session.delete(account)
     session.flush()

@@ -63,6 +63,17 @@ __all__ = [
 ]
 
 
+def _unchanged_server(
+    session: Session, tenant: Tenant | None, server_id: int, expected_version: ExpectedVersion
+) -> MailServer:
+    """The server, refused (StaleVersion) when it changed since `expected_version`."""
+    server = mail_server_row(session=session, tenant=tenant, server_id=server_id)
+    refuse_stale(
+        session, server, expected_version, f"mail server {server.name}", f"mail_server:{server.id}"
+    )
+    return server
+
+
 def list_mail_servers(*, session: Session, tenant: Tenant | None) -> list[MailServerRead]:
     rows = session.exec(owner_query(tenant).order_by(col(MailServer.id)))
     return [MailServerRead.of(row) for row in rows]
@@ -113,10 +124,7 @@ def update_mail_server(
     """Change the fields given in `changes`; committed with its audit entry. With
     `expected_version` (what an editor opened, or an If-Match's tags; core.services.versions):
     StaleVersion, and nothing changed, when someone else changed the server since."""
-    server = mail_server_row(session=session, tenant=tenant, server_id=server_id)
-    refuse_stale(
-        session, server, expected_version, f"mail server {server.name}", f"mail_server:{server.id}"
-    )
+    server = _unchanged_server(session, tenant, server_id, expected_version)
     check_actor_rights(changes.given(), server, actor)
     was_default = server.is_default
     if changes.is_default is not None:
@@ -186,10 +194,7 @@ def delete_mail_server(
     When the default goes, the owner's oldest remaining server becomes the default, so a tenant
     with servers left is never silently unconfigured. `expected_version` as for an update.
     """
-    server = mail_server_row(session=session, tenant=tenant, server_id=server_id)
-    refuse_stale(
-        session, server, expected_version, f"mail server {server.name}", f"mail_server:{server.id}"
-    )
+    server = _unchanged_server(session, tenant, server_id, expected_version)
     removed = deleted(server_values(server))
     detached = list(
         session.exec(select(EmailAccount).where(EmailAccount.mail_server_id == server.id))
