@@ -45,43 +45,21 @@ def server_fields(s: dict[str, Any] | None, token_status: str) -> ComposeResult:
     def text(name: str, placeholder: str = "", **kw: Any) -> Input:
         return Input(_text(s, name), placeholder=placeholder, id=name, compact=True, **kw)
 
+    def choice(name: str, options: list[tuple[str, str]], default: str) -> Select[str]:
+        value = _text(s, name, default)
+        return Select(options, value=value, allow_blank=False, id=name, compact=True)
+
     yield Field(
         "Provider",
-        Select(
-            PROVIDERS,
-            value=_text(s, "provider", Provider.SMTP),
-            allow_blank=False,
-            id="provider",
-            compact=True,
-        ),
+        choice("provider", PROVIDERS, Provider.SMTP),
         name="provider",
         hint="Gmail, Microsoft 365 and SendGrid fill host, port and security",
     )
     yield Field("Name", text("name", "Production SMTP"), name="name", required=True)
     yield Field("Host", text("host", "smtp.example.com"), name="host", required=True)
     yield Field("Port", text("port", "587", type="integer"), name="port")
-    yield Field(
-        "Security",
-        Select(
-            SECURITY,
-            value=_text(s, "security", SecurityMode.STARTTLS),
-            allow_blank=False,
-            id="security",
-            compact=True,
-        ),
-        name="security",
-    )
-    yield Field(
-        "Auth",
-        Select(
-            AUTH,
-            value=_text(s, "auth", AuthMode.AUTO),
-            allow_blank=False,
-            id="auth",
-            compact=True,
-        ),
-        name="auth",
-    )
+    yield Field("Security", choice("security", SECURITY, SecurityMode.STARTTLS), name="security")
+    yield Field("Auth", choice("auth", AUTH, AuthMode.AUTO), name="auth")
     yield Field("Username", text("username"), name="username", hint="≤ 128 characters")
     yield secret_field("Password", "password", stored=has_password)
     yield Field(
