@@ -9,11 +9,11 @@ import pytest
 
 from api.routes.v1_paging import cursor_of
 from core.context import Context
-from core.pipeline.worker import Worker
 from core.services.tenants import get_tenant
 from core.services.tokens import create_token
 from tests.api.conftest import ADMIN, QUEUE_CALL_LOST, ApiClient
 from tests.support.factories import configure_tenant, make_mail_server
+from tests.support.resend import drain
 from tests.support.smtp_servers import SmtpTestServer
 
 EVERY_SCOPE = ["read", "write", "events", "admin"]
@@ -83,14 +83,6 @@ async def test_tenants_and_tokens(api: ApiClient, root: str) -> None:
     assert (await api.delete("/api/v1/tenants/initech", token=root)).status == 404
 
 
-async def _run_worker(ctx: Context) -> None:
-    worker = Worker(ctx)
-    try:
-        await worker.run_once()
-    finally:
-        await worker.close()
-
-
 async def test_deliveries_events_retry_resend_and_paging(
     api: ApiClient, ctx: Context, smtp_server: SmtpTestServer
 ) -> None:
@@ -121,7 +113,7 @@ async def test_deliveries_events_retry_resend_and_paging(
         )
     retried = await api.post(path + "/retry")
     assert retried.status == 200 and retried.body["status"] == "queued"
-    await _run_worker(ctx)
+    await drain(ctx)
     sent = await api.get(path)
     assert sent.body["status"] == "sent"
     assert [a["outcome"] for a in sent.body["history"]] == ["sent"]

@@ -14,10 +14,10 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from api.app import create_api_app
 from core.context import Context
-from core.pipeline.worker import Worker
 from core.services.tokens import create_token
 from tests.api.conftest import ADMIN, QUEUE_CALL_LOST, ApiClient, Tokens
 from tests.support.dovecot import Mailbox, dovecot, dovecot_server, imap_mailbox  # noqa: F401
+from tests.support.resend import drain
 from tests.support.settings_copy import other_context, other_home, owner_view  # noqa: F401
 from tests.support.smtp_servers import FaultHandler, SmtpTestServer
 
@@ -46,14 +46,6 @@ async def fresh_api(other_home: Any) -> AsyncIterator[tuple[ApiClient, Context]]
     finally:
         await client.close()
         fresh.close()
-
-
-async def _drain(ctx: Context) -> None:
-    worker = Worker(ctx)
-    try:
-        await worker.run_once()
-    finally:
-        await worker.close()
 
 
 def _server(smtp: SmtpTestServer, name: str, **extra: Any) -> dict[str, Any]:
@@ -137,7 +129,7 @@ async def test_an_operator_sets_up_a_tenant_and_copies_it(
     )
     assert emitted.status == 202, emitted.body
     [delivery] = emitted.body["deliveries"]
-    await _drain(ctx)
+    await drain(ctx)
     path = f"/api/v1/deliveries/{delivery['id']}"
     retry = f"{path}/retry{on}"
     failed = await api.get(path + on, token=root)
@@ -148,7 +140,7 @@ async def test_an_operator_sets_up_a_tenant_and_copies_it(
     # Retried, the second attempt is sent; the delivery shows both attempts.
     retried = await api.post(retry, token=root)
     assert retried.status == 200 and retried.body["status"] == "queued", retried.body
-    await _drain(ctx)
+    await drain(ctx)
     sent = await api.get(path + on, token=root)
     assert sent.body["status"] == "sent"
     assert [a["outcome"] for a in sent.body["history"]] == ["failed", "sent"]
