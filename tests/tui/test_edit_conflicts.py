@@ -11,6 +11,7 @@ from core.services.accounts import update_email_account
 from core.services.audit import Actor
 from core.services.mail_servers import update_mail_server
 from core.services.tenants import get_tenant
+from tests.support.tui_forms import fill, open_form, save
 from tests.tui.conftest import screen_text, seed, settle
 from tests.tui.test_accounts import add_account
 
@@ -59,9 +60,7 @@ def on_screen(widget) -> bool:
 
 async def save_into_conflict(pilot) -> str:
     """Save; the conflict dialog comes up: its message (as shown, wrapped at 80 columns)."""
-    await pilot.press("ctrl+s")
-    await settle(pilot)
-    assert type(pilot.app.screen).__name__ == "EditConflictScreen"
+    assert await save(pilot) == "EditConflictScreen"
     shown = screen_text(pilot.app)
     assert "Overwrite their change" in shown and "Keep editing" in shown
     return str(pilot.app.screen.query_one("#confirm-question", Static).render())
@@ -71,13 +70,8 @@ async def test_server_form_refuses_a_save_over_another_admins_change(ctx, actor,
     seeded = seed(ctx, actor)
     app = make_app(tenant_slug="acme", start="servers")
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("e")
-        await settle(pilot)
-        form = app.screen
-        form.query_one("#name", Input).value = "acme primary"
-        form.query_one("#timeout", Input).value = "45"
-        await pilot.pause()
+        form = await open_form(pilot)
+        await fill(pilot, {"name": "acme primary", "timeout": "45"})
         bob_changes_server(ctx, seeded.acme_server, mail_from="noc@acme.example")
 
         text = await save_into_conflict(pilot)
@@ -109,18 +103,14 @@ async def test_server_form_saves_when_only_a_test_ran_meanwhile(ctx, actor, make
     seeded = seed(ctx, actor)
     app = make_app(tenant_slug="acme", start="servers")
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("e")
-        await settle(pilot)
-        app.screen.query_one("#name", Input).value = "acme primary"
+        await open_form(pilot)
+        await fill(pilot, {"name": "acme primary"})
         with ctx.session() as session:  # a test's outcome lands on the row: not an admin's change
             row = session.get_one(MailServer, seeded.acme_server)
             row.last_test_ok, row.last_test_message = False, "connection refused"
             session.add(row)
             session.commit()
-        await pilot.press("ctrl+s")
-        await settle(pilot)
-        assert type(app.screen).__name__ == "ServersScreen"
+        assert await save(pilot) == "ServersScreen"
     assert server_row(ctx, seeded.acme_server).name == "acme primary"
 
 
@@ -129,12 +119,8 @@ async def test_account_form_refuses_a_save_over_another_admins_change(ctx, actor
     account_id = add_account(ctx, actor, seeded.acme_server, imap_host="imap.acme.example")
     app = make_app(tenant_slug="acme", start="accounts")
     async with app.run_test(size=(80, 24)) as pilot:
-        await settle(pilot)
-        await pilot.press("e")
-        await settle(pilot)
-        form = app.screen
-        form.query_one("#display_name", Input).value = "Support desk"
-        await pilot.pause()
+        form = await open_form(pilot)
+        await fill(pilot, {"display_name": "Support desk"})
         bob_changes_account(ctx, account_id, imap_folder="Alerts")
 
         text = await save_into_conflict(pilot)
