@@ -7,8 +7,8 @@ from textual.widgets import DataTable, Select, Static
 
 import tui.change_watch
 from tests.support.factories import make_mail_server, make_tenant
+from tests.support.tui_forms import type_into
 from tests.tui.conftest import rows, settle
-from tests.tui.test_servers import type_into
 
 
 async def go(pilot, mode: str) -> None:

@@ -11,7 +11,6 @@ from core.services.mail_servers import list_mail_servers
 from core.services.tenants import get_tenant
 from tests.support.factories import make_mail_server
 from tests.support.tui_forms import fill, open_form, save
-from tests.support.tui_forms import type_into as type_into  # test_live_refresh imports it here
 from tests.tui.conftest import PASSWORD, rows, screen_text, seed, settle
 
 
