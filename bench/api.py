@@ -34,6 +34,8 @@ import sys
 import tempfile
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -87,6 +89,29 @@ def wait_healthy(url: str, process: subprocess.Popen[bytes], timeout: float = 30
         except OSError:
             time.sleep(0.05)
     raise SystemExit(f"{url} did not become healthy")
+
+
+@contextmanager
+def serving(home: Path) -> Iterator[tuple[str, subprocess.Popen[bytes]]]:
+    """`mailbell serve --no-worker` on the SQLite database of `home`, healthy: its URL and
+    process; terminated on leaving."""
+    port = free_port()
+    env = {**os.environ, "MAILBELL_HOME": str(home)}
+    env.pop("MAILBELL_DATABASE_URL", None)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mailbell", "serve", "--no-worker", "--port", str(port)],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        url = f"http://127.0.0.1:{port}"
+        wait_healthy(url, process)
+        yield url, process
+    finally:
+        process.terminate()
+        process.wait(15)
 
 
 def setup_home(home: Path) -> str:
@@ -222,25 +247,10 @@ def run_mailbell(args: argparse.Namespace) -> tuple[dict[str, float], int, int]:
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
         token = setup_home(home)
-        port = free_port()
-        env = {**os.environ, "MAILBELL_HOME": str(home)}
-        env.pop("MAILBELL_DATABASE_URL", None)
-        process = subprocess.Popen(
-            [sys.executable, "-m", "mailbell", "serve", "--no-worker", "--port", str(port)],
-            cwd=ROOT,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        try:
-            url = f"http://127.0.0.1:{port}"
-            wait_healthy(url, process)
+        with serving(home) as (url, process):
             before = count_events(home)
             result = measure(url, token, args, process.pid)
             stored = count_events(home) - before
-        finally:
-            process.terminate()
-            process.wait(15)
     expected = args.events + 100 + int(args.rate * args.seconds) + int(args.rate / 2 * args.seconds)
     expected += 100
     return result, stored, expected

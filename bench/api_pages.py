@@ -11,10 +11,8 @@ from __future__ import annotations
 
 import asyncio
 import json
-import os
 import sqlite3
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -140,8 +138,7 @@ async def measure(
 
 def run(deliveries: int, audit: int, count: int) -> dict[str, float]:
     sys.path.insert(0, str(ROOT))
-    from bench.api import wait_healthy
-    from bench.processes import free_port
+    from bench.api import serving
 
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
@@ -149,20 +146,8 @@ def run(deliveries: int, audit: int, count: int) -> dict[str, float]:
         tokens = fill(home, deliveries, audit)
         print(f"filled {deliveries:,} deliveries, {audit:,} audit entries in "
               f"{time.perf_counter() - started:.0f} s")  # fmt: skip
-        port = free_port()
-        env = {**os.environ, "MAILBELL_HOME": str(home)}
-        env.pop("MAILBELL_DATABASE_URL", None)
-        process = subprocess.Popen(
-            [sys.executable, "-m", "mailbell", "serve", "--no-worker", "--port", str(port)],
-            cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-        )  # fmt: skip
-        try:
-            url = f"http://127.0.0.1:{port}"
-            wait_healthy(url, process)
+        with serving(home) as (url, _):
             return asyncio.run(measure(url, tokens, deliveries, count))
-        finally:
-            process.terminate()
-            process.wait(15)
 
 
 def report(results: dict[str, float]) -> bool:
