@@ -15,7 +15,6 @@ fenced (400 naming `host`) and `ca_file` is 403, as in the settings.
 
 from __future__ import annotations
 
-import base64
 from collections.abc import Awaitable
 from typing import Any
 
@@ -29,7 +28,7 @@ from api.db import CONTEXT
 from api.errors import ApiError
 from api.etag import if_match, server_etag, stale_is_412
 from api.json_types import json_fields
-from api.routes.v1_paging import path_id
+from api.routes.v1_paging import before_id_of, cursor_of, limit_of, path_id
 from core import netfence
 from core import validation as v
 from core.errors import ValidationError
@@ -44,11 +43,9 @@ from core.services.mail_servers import (
     update_mail_server,
 )
 from core.services.mail_tests import test_mail_server
-from core.vocabulary import ROW_ID_MAX
 
 BASE = "/api/v1/mail-servers"
 FIELDS = tuple(MailServerUpdate.model_fields)
-PAGE_DEFAULT = 50
 PAGE_MAX = 200
 
 
@@ -56,26 +53,10 @@ PAGE_MAX = 200
 
 
 def page_params(request: web.Request) -> tuple[int, int | None]:
-    """`?limit=` (1 to 200, default 50) and `?cursor=` (opaque: a `next_cursor` given before)."""
-    raw = request.query.get("limit", str(PAGE_DEFAULT))
-    if not (raw.isascii() and raw.isdigit()) or not 1 <= int(raw[:4]) <= PAGE_MAX:
-        raise ValidationError("limit", f"must be an integer from 1 to {PAGE_MAX}")
-    cursor = request.query.get("cursor") or None
-    if cursor is None:
-        return int(raw), None
-    try:
-        text = base64.urlsafe_b64decode(cursor.encode("ascii") + b"==").decode("ascii")
-        after = int(text.removeprefix("id:")) if text.startswith("id:") else -1
-    except (ValueError, UnicodeError):
-        after = -1
-    # The id columns are 32-bit integers: a larger number is no id this API gave.
-    if not 0 <= after <= ROW_ID_MAX:
-        raise ValidationError("cursor", "is not a cursor this API gave: use next_cursor as given")
-    return int(raw), after
-
-
-def cursor_after(row_id: int) -> str:
-    return base64.urlsafe_b64encode(f"id:{row_id}".encode()).decode().rstrip("=")
+    """`?limit=` (1 to 200, default 50) and `?cursor=` (opaque: a `next_cursor` given before), as
+    every /api/v1 list reads them; the cursor's id is the last row of the page before, whichever
+    way the list runs."""
+    return limit_of(request, most=PAGE_MAX), before_id_of(request)
 
 
 def keyset_page(
@@ -94,7 +75,7 @@ def keyset_page(
     rows = list(session.exec(query.order_by(order).limit(limit + 1)))  # type: ignore[call-overload]
     more = len(rows) > limit
     rows = rows[:limit]
-    return rows, cursor_after(rows[-1].id) if more else None
+    return rows, cursor_of(rows[-1].id) if more else None
 
 
 def one(body: dict[str, Any], etag: str, status: int = 200) -> web.Response:

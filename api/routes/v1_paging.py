@@ -1,7 +1,8 @@
 """Query parameters shared by the `/api/v1` lists: `limit`, an opaque `cursor`, and times.
 
 A cursor is the last id of the page before, encoded so that clients do not build it: the next
-page is a keyset query (`id < last`), as fast deep in the log as at its start.
+page is a keyset query (`id < last`, or `id > last` for a list that runs oldest first, as the
+mail servers'), as fast deep in the log as at its start.
 """
 
 from __future__ import annotations
@@ -17,8 +18,6 @@ from core.errors import NotFound, ValidationError
 from core.vocabulary import ROW_ID_MAX
 
 DEFAULT_LIMIT = 50
-# The id columns are 32-bit integers: a larger number names no row (and overflows PostgreSQL's
-# driver), so a path id past it is an unknown id and a cursor past it is not one of ours.
 CURSOR_PREFIX = "id:"
 AGE = re.compile(r"(\d{1,6})([mhdw])")
 AGE_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
@@ -38,7 +37,11 @@ def cursor_of(last_id: int) -> str:
 
 
 def before_id_of(request: web.Request) -> int | None:
-    """The id a page continues below (None: the first page); 400 naming `cursor` otherwise."""
+    """The id a page continues from (None: the first page); 400 naming `cursor` otherwise.
+
+    The id columns are 32-bit integers (ROW_ID_MAX): a larger number names no row (and
+    overflows PostgreSQL's driver), so a cursor past it is not one of ours, and a path id past
+    it (`path_id`) is an unknown id."""
     given = request.query.get("cursor")
     if not given:
         return None
