@@ -47,7 +47,7 @@ def _shown(tenant: Tenant) -> dict[str, Any]:
 
 
 def system_only(scope: Scope) -> None:
-    if not scope.is_system or scope.tenant is not None:
+    if not scope.is_system:  # a tenant token, or a system token acting on a tenant (?tenant=)
         raise ApiError(
             403, "only a system token (without ?tenant=) manages tenants", field="tenant"
         )
