@@ -12,7 +12,6 @@ from datetime import date, datetime, timedelta
 from enum import Enum
 from typing import Any
 
-import sqlalchemy as sa
 from sqlmodel import Session, col, select
 
 from core.access import SYSTEM_ADMIN, Grant, require_write
@@ -26,6 +25,7 @@ from core.models.audit import (
     AuditEntryRead,
     FieldChange,
 )
+from core.services.audit_pages import AuditFilter, audit_batch
 
 # A field's value before and after a change; `Changes` maps field names to them.
 Change = tuple[Any, Any]
@@ -197,15 +197,6 @@ def record(
     return entry
 
 
-def _query(tenant: str | None, since: datetime | None) -> Any:
-    query = select(AuditEntry)
-    if tenant is not None:
-        query = query.where(AuditEntry.tenant == tenant)
-    if since is not None:
-        query = query.where(col(AuditEntry.at) >= since)
-    return query
-
-
 def list_entries(
     *,
     session: Session,
@@ -215,7 +206,9 @@ def list_entries(
 ) -> list[AuditEntryRead]:
     """The newest `limit` entries (of one tenant's slug, since a time, when given), newest
     first."""
-    query = _query(tenant, since).order_by(col(AuditEntry.id).desc()).limit(limit)
+    table = AuditEntry.__table__  # type: ignore[attr-defined]
+    which = AuditFilter(tenant=tenant, since=since).where(table)
+    query = select(AuditEntry).where(*which).order_by(col(AuditEntry.id).desc()).limit(limit)
     return [AuditEntryRead.of(entry) for entry in session.exec(query)]
 
 
@@ -228,19 +221,11 @@ def iter_entries(
 ) -> Iterator[AuditEntryRead]:
     """Every matching entry, oldest first, read `batch` rows at a time by id (each batch a
     fresh keyset query): the whole log is never in memory."""
-    # Plain rows, not ORM objects: nothing kept in the session's identity map between batches.
-    table = AuditEntry.__table__  # type: ignore[attr-defined]
+    which = AuditFilter(tenant=tenant, since=since)
     batch = batch or EXPORT_BATCH
     after = 0
     while True:
-        query = sa.select(table).where(table.c.id > after).order_by(table.c.id).limit(batch)
-        if tenant is not None:
-            query = query.where(table.c.tenant == tenant)
-        if since is not None:
-            query = query.where(table.c.at >= since)
-        rows = [
-            AuditEntryRead.from_row(row) for row in session.connection().execute(query).mappings()
-        ]
+        rows = audit_batch(session=session, which=which, after_id=after, batch=batch)
         yield from rows
         if len(rows) < batch:
             return
