@@ -109,7 +109,7 @@ def _apply(box: SecretBox, account: EmailAccount, changes: dict[str, Any]) -> Ch
     changed: Changes = {}
     for name, value in changes.items():
         if name == "imap_password":
-            if value and not _same_secret(box, account.imap_password_enc, value):
+            if value and not same_secret(box, account.imap_password_enc, value):
                 account.imap_password_enc = box.encrypt(value)
                 changed[name] = SECRET_CHANGE
             continue
@@ -120,7 +120,8 @@ def _apply(box: SecretBox, account: EmailAccount, changes: dict[str, Any]) -> Ch
     return changed
 
 
-def _same_secret(box: SecretBox, stored: str | None, value: str) -> bool:
+def same_secret(box: SecretBox, stored: str | None, value: str) -> bool:
+    """Whether `stored` (sealed with the key ring) holds `value`."""
     if stored is None:
         return False
     try:

@@ -18,7 +18,7 @@ from sqlmodel import Session, col, select
 
 from core.crypto import SecretBox
 from core.errors import ValidationError
-from core.models._common import utcnow
+from core.models._common import owned_by, utcnow
 from core.models.mail import EmailAccount, EmailAccountRead, MailServer, MailServerRead
 from core.models.slack import SlackChannelLink
 from core.models.tenancy import Tenant
@@ -96,8 +96,7 @@ def _accounts(session: Session, box: SecretBox, tenant: Tenant, seal: Any) -> It
 
 
 def _webhooks(session: Session, box: SecretBox, tenant: Tenant | None, seal: Any) -> list[dict]:
-    column = col(WebhookTarget.tenant_id)
-    owner = column.is_(None) if tenant is None else column == tenant.id
+    owner = owned_by(WebhookTarget.tenant_id, tenant)
     rows = session.exec(select(WebhookTarget).where(owner).order_by(col(WebhookTarget.id)))
     return [
         {

@@ -9,12 +9,13 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any, Literal
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, select
 
 from core.crypto import SecretBox
 from core.digest_policy import setting_name as digest_setting_name
-from core.errors import MailbellError, ValidationError
+from core.errors import ValidationError
 from core.mail.presets import preset_for
+from core.models._common import owned_by
 from core.models.mail import (
     MailServer,
     MailServerCreate,
@@ -25,6 +26,7 @@ from core.models.templates import TemplateUpdate
 from core.models.tenancy import NotificationSettingsUpdate, Tenant
 from core.models.webhooks import WebhookCreate, WebhookTarget
 from core.services import mail_servers, templates, webhooks
+from core.services.accounts import same_secret
 from core.services.audit import Actor
 from core.services.mail_server_fields import owner_query
 from core.services.notifications import get_notification_settings, update_notification_settings
@@ -69,15 +71,6 @@ def within(path: str) -> Iterator[None]:
         yield
     except ValidationError as exc:
         raise ValidationError(f"{path}.{exc.field}", exc.message) from None
-
-
-def same_secret(box: SecretBox, stored: str | None, value: str) -> bool:
-    if stored is None:
-        return False
-    try:
-        return box.decrypt(stored) == value
-    except MailbellError:  # unreadable under this key ring: the file's value replaces it
-        return False
 
 
 @dataclass
@@ -259,8 +252,7 @@ class OwnerImport:
         return items
 
     def _webhooks(self, doc: OwnerDoc, path: str) -> list[ImportItem]:
-        column = col(WebhookTarget.tenant_id)
-        owner = column.is_(None) if self.tenant is None else column == self.tenant.id
+        owner = owned_by(WebhookTarget.tenant_id, self.tenant)
         stored = {row.url: row for row in self.session.exec(select(WebhookTarget).where(owner))}
         items = []
         for index, entry in enumerate(doc.webhooks):

@@ -11,7 +11,7 @@ from core.services import accounts
 from core.services import slack as slack_links
 from core.services.mail_server_fields import owner_query
 from core.services.settings_document import ACCOUNT_FIELDS, AccountDoc, SlackChannelDoc
-from core.services.settings_import_owner import ImportItem, OwnerImport, same_secret, within
+from core.services.settings_import_owner import ImportItem, OwnerImport, within
 
 
 class TenantImport(OwnerImport):
@@ -53,7 +53,7 @@ class TenantImport(OwnerImport):
                     account_id = row.id or 0
                     read = EmailAccountRead.of(row)
                     changes = {n: v for n, v in wanted.items() if getattr(read, n) != v}
-                    if "imap_password" in secrets and not same_secret(
+                    if "imap_password" in secrets and not accounts.same_secret(
                         self.box, row.imap_password_enc, secrets["imap_password"]
                     ):
                         changes["imap_password"] = secrets["imap_password"]
