@@ -15,7 +15,6 @@ from core.models.audit import SOURCES, AuditEntry, AuditEntryRead
 from core.vocabulary import ROW_ID_MAX
 
 PAGE_MAX = 1000
-# The largest id a row can have: a cursor past it means every row (and stays in the driver's range).
 
 
 @dataclass(frozen=True)
@@ -69,7 +68,7 @@ def audit_page(
         raise ValidationError("limit", f"{limit!r} is not between 1 and {PAGE_MAX}")
     table = _table()
     query = sa.select(table).where(*which.checked().where(table))
-    if before_id is not None and before_id <= ROW_ID_MAX:
+    if before_id is not None and before_id <= ROW_ID_MAX:  # past the largest id: every row
         query = query.where(table.c.id < max(before_id, 0))
     query = query.order_by(table.c.id.desc()).limit(limit)
     rows = session.connection().execute(query).mappings()

@@ -27,8 +27,6 @@ from core.services.templates import effective_template
 from core.vocabulary import ROW_ID_MAX, Channel, DeliveryStatus
 
 PAGE_MAX = 1000  # the most rows one page of the log may ask for
-# The largest id a database row can have (a signed 64-bit integer): a larger number from a user
-# (`retry 99999999999999999999999`) names no delivery, and the SQLite driver overflows on it.
 
 
 def _names_a_row(delivery_id: int) -> bool:

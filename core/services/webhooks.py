@@ -35,8 +35,6 @@ from core.vocabulary import (
     EventScope,
 )
 
-# The id column is INTEGER: 32 bits on PostgreSQL.
-
 
 def _owner_query(tenant: Tenant | None) -> Any:
     return select(WebhookTarget).where(owned_by(WebhookTarget.tenant_id, tenant))
