@@ -64,8 +64,12 @@ def _row(session: Session, tenant: Tenant, account_id: int, *, lock: bool = Fals
     return row
 
 
+def _shown(row: EmailAccount) -> dict[str, Any]:
+    return EmailAccountRead.of(row).model_dump(mode="json")
+
+
 def _read(row: EmailAccount) -> tuple[dict[str, Any], str]:
-    return EmailAccountRead.of(row).model_dump(mode="json"), account_etag(row)
+    return _shown(row), account_etag(row)
 
 
 def _fields(body: Body, model: type[EmailAccountUpdate]) -> dict[str, Any]:
@@ -79,9 +83,7 @@ async def list_accounts(request: web.Request) -> web.Response:
 
     def work(session: Session, scope: Scope) -> dict[str, Any]:
         query = select(EmailAccount).where(EmailAccount.tenant_id == _tenant(scope).id)
-        rows, following = keyset_page(session, query, EmailAccount.id, limit, after)
-        items = [EmailAccountRead.of(row).model_dump(mode="json") for row in rows]
-        return {"items": items, "next_cursor": following}
+        return keyset_page(session, query, EmailAccount.id, _shown, limit, after)
 
     return web.json_response(await scoped_read(request, work))
 
@@ -141,7 +143,7 @@ async def delete_account(request: web.Request) -> web.Response:
     def work(session: Session, scope: Scope) -> dict[str, Any]:
         tenant = _tenant(scope)
         row = _row(session, tenant, account_id, lock=True)
-        was = EmailAccountRead.of(row).model_dump(mode="json")
+        was = _shown(row)
         with stale_is_412(f"email account {account_id}"):
             delete_email_account(
                 session=session, tenant=tenant, account_id=account_id, actor=scope.actor,
@@ -153,9 +155,7 @@ async def delete_account(request: web.Request) -> web.Response:
         new_default = successor if was["default"] and successor is not None else None
         return {
             "deleted": was,
-            "new_default": EmailAccountRead.of(new_default).model_dump(mode="json")
-            if new_default is not None
-            else None,
+            "new_default": _shown(new_default) if new_default is not None else None,
         }
 
     return web.json_response(await scoped_write(request, work))
@@ -200,10 +200,9 @@ async def list_messages(request: web.Request) -> web.Response:
     def work(session: Session, scope: Scope) -> dict[str, Any]:
         _row(session, _tenant(scope), account_id)
         query = select(InboundMessage).where(InboundMessage.account_id == account_id)
-        rows, following = keyset_page(
-            session, query, InboundMessage.id, limit, after, newest_first=True
+        return keyset_page(
+            session, query, InboundMessage.id, _public, limit, after, newest_first=True
         )
-        return {"items": [_public(row) for row in rows], "next_cursor": following}
 
     return web.json_response(await scoped_read(request, work))
 

@@ -15,7 +15,7 @@ fenced (400 naming `host`) and `ca_file` is 403, as in the settings.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -63,19 +63,24 @@ def keyset_page(
     session: Session,
     query: Select[Any],
     id_column: Any,
+    shown: Callable[[Any], dict[str, Any]],
     limit: int,
     after: int | None,
     *,
     newest_first: bool = False,
-) -> tuple[list[Any], str | None]:
-    """One page of `query`'s rows by id, and the cursor of the next (None: the last page)."""
+) -> dict[str, Any]:
+    """One page of `query`'s rows by id, each `shown`: `{"items", "next_cursor"}` (None: the
+    last page)."""
     if after is not None:
         query = query.where(id_column < after if newest_first else id_column > after)
     order = col(id_column).desc() if newest_first else col(id_column)
     rows = list(session.exec(query.order_by(order).limit(limit + 1)))  # type: ignore[call-overload]
     more = len(rows) > limit
     rows = rows[:limit]
-    return rows, cursor_of(rows[-1].id) if more else None
+    return {
+        "items": [shown(row) for row in rows],
+        "next_cursor": cursor_of(rows[-1].id) if more else None,
+    }
 
 
 def one(body: dict[str, Any], etag: str, status: int = 200) -> web.Response:
@@ -108,8 +113,12 @@ def _fields(body: Body, model: type[MailServerUpdate]) -> dict[str, Any]:
     return fields
 
 
+def _shown(server: MailServer) -> dict[str, Any]:
+    return MailServerRead.of(server).model_dump(mode="json")
+
+
 def _read(server: MailServer) -> tuple[dict[str, Any], str]:
-    return MailServerRead.of(server).model_dump(mode="json"), server_etag(server)
+    return _shown(server), server_etag(server)
 
 
 def _locked_row(session: Session, scope: Scope, server_id: int) -> MailServer:
@@ -131,11 +140,8 @@ async def list_servers(request: web.Request) -> web.Response:
     limit, after = page_params(request)
 
     def work(session: Session, scope: Scope) -> dict[str, Any]:
-        rows, following = keyset_page(
-            session, owner_query(scope.tenant), MailServer.id, limit, after
-        )
-        items = [MailServerRead.of(row).model_dump(mode="json") for row in rows]
-        return {"items": items, "next_cursor": following}
+        query = owner_query(scope.tenant)
+        return keyset_page(session, query, MailServer.id, _shown, limit, after)
 
     return web.json_response(await scoped_read(request, work))
 
@@ -200,7 +206,7 @@ async def delete_server(request: web.Request) -> web.Response:
 
     def work(session: Session, scope: Scope) -> dict[str, Any]:
         row = _locked_row(session, scope, server_id)
-        was = MailServerRead.of(row).model_dump(mode="json")
+        was = _shown(row)
         with stale_is_412(f"mail server {server_id}"):
             gone = delete_mail_server(
                 session=session, tenant=scope.tenant, server_id=server_id, actor=scope.actor,
