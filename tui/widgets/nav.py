@@ -157,8 +157,3 @@ class NavBar(Horizontal):
         marker = self.query_one(f"#nav-more-{side}", NavMore)
         marker.display = bool(hidden)
         marker.tooltip = "More: " + ", ".join(f"{p.label} ({p.key})" for p in hidden)
-
-    @property
-    def shown(self) -> list[str]:
-        """The labels in sight, markers included (for tests and the docs)."""
-        return [str(item.render()) for item in self.query(Static) if item.display]
