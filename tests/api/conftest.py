@@ -20,8 +20,10 @@ from core.context import Context
 from core.services.tokens import create_token
 from tests.support.factories import TESTER, make_tenant
 from tests.support.fixtures import smtp_server, smtp_servers, tls_certs  # noqa: F401
+from tests.support.tokens import make_token
 
 ADMIN = TESTER
+EVERY_SCOPE = ["read", "write", "events", "admin"]
 
 
 @dataclass
@@ -96,6 +98,12 @@ class ApiClient:
 
     async def delete(self, path: str, **kwargs: Any) -> Answer:
         return await self.request("DELETE", path, **kwargs)
+
+
+def root_token(ctx: Context) -> str:
+    """A system token with every scope (the `tokens` fixture's system token has no `admin`)."""
+    with ctx.session() as session:
+        return make_token(session, None, scopes=EVERY_SCOPE, name="root", actor=ADMIN)
 
 
 @pytest.fixture

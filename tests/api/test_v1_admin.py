@@ -10,23 +10,15 @@ import pytest
 from api.routes.v1_paging import cursor_of
 from core.context import Context
 from core.services.tenants import get_tenant
-from core.services.tokens import create_token
-from tests.api.conftest import ADMIN, QUEUE_CALL_LOST, ApiClient
+from tests.api.conftest import EVERY_SCOPE, QUEUE_CALL_LOST, ApiClient, root_token
 from tests.support.factories import configure_tenant, make_mail_server
 from tests.support.resend import drain
 from tests.support.smtp_servers import SmtpTestServer
 
-EVERY_SCOPE = ["read", "write", "events", "admin"]
-
 
 @pytest.fixture
 def root(ctx: Context) -> str:
-    """A system token with every scope (the conftest's system token has no `admin`)."""
-    with ctx.session() as session:
-        made = create_token(
-            session=session, tenant=None, name="root", actor=ADMIN, scopes=EVERY_SCOPE
-        )
-    return made.plaintext
+    return root_token(ctx)
 
 
 async def test_tenants_and_tokens(api: ApiClient, root: str) -> None:

@@ -14,31 +14,21 @@ from aiohttp.test_utils import TestClient, TestServer
 
 from api.app import create_api_app
 from core.context import Context
-from core.services.tokens import create_token
-from tests.api.conftest import ADMIN, QUEUE_CALL_LOST, ApiClient, Tokens
+from tests.api.conftest import QUEUE_CALL_LOST, ApiClient, Tokens, root_token
 from tests.support.dovecot import Mailbox, dovecot, dovecot_server, imap_mailbox  # noqa: F401
 from tests.support.resend import drain
 from tests.support.settings_copy import other_context, other_home, owner_view  # noqa: F401
 from tests.support.smtp_servers import FaultHandler, SmtpTestServer
 
-EVERY_SCOPE = ["read", "write", "events", "admin"]
 PASSPHRASE = {"X-Mailbell-Passphrase": "a long enough passphrase"}
 SMTP_PASSWORD = "smtp-secret-1"
-
-
-def _root(ctx: Context) -> str:
-    with ctx.session() as session:
-        made = create_token(
-            session=session, tenant=None, name="root", actor=ADMIN, scopes=EVERY_SCOPE
-        )
-    return made.plaintext
 
 
 @pytest.fixture
 async def fresh_api(other_home: Any) -> AsyncIterator[tuple[ApiClient, Context]]:  # noqa: F811
     """The API of a second, empty database, with its own system token."""
     fresh = other_context(other_home)
-    root = _root(fresh)
+    root = root_token(fresh)
     client = TestClient(TestServer(create_api_app(fresh), host="127.0.0.1"))
     await client.start_server()
     try:
@@ -74,7 +64,7 @@ async def test_an_operator_sets_up_a_tenant_and_copies_it(
     imap_mailbox: Mailbox,  # noqa: F811
     fresh_api: tuple[ApiClient, Context],
 ) -> None:
-    root = _root(ctx)
+    root = root_token(ctx)
     on = "?tenant=initech"
     made = await api.post("/api/v1/tenants", {"slug": "initech", "name": "Initech"}, token=root)
     assert made.status == 201, made.body
