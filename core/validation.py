@@ -8,7 +8,9 @@ into a model, turning pydantic's failure into ours (`from_pydantic`) with the sa
 
 from __future__ import annotations
 
+import re
 from collections.abc import Callable, Iterable, Mapping
+from datetime import UTC, datetime, timedelta
 from email.utils import formataddr
 from typing import Any, ClassVar, Self, TypeVar
 
@@ -26,6 +28,7 @@ from core.vocabulary import (
     PORT_MIN,
     RATE_LIMIT_MAX_PER_MINUTE,
     SECRET_MAX_LENGTH,
+    TOKEN_EXPIRY_UNITS,
 )
 
 M = TypeVar("M", bound=BaseModel)
@@ -334,3 +337,22 @@ class InputModel(BaseModel):
     def given(self) -> dict[str, Any]:
         """The fields the caller gave, with their checked values."""
         return self.model_dump(exclude_unset=True)
+
+
+_AGE = re.compile(r"(\d{1,6})([mhdw])")
+
+
+def point_in_time(text: str, *, now: datetime | None = None) -> datetime:
+    """A time filter's value (`--since`, `?since=`) as an aware UTC time: an ISO date or time
+    (UTC unless it says) or an age (30m, 12h, 7d, 2w: that long before `now`). ValueError for
+    anything else; each front end words the refusal its own way."""
+    value = text.strip()
+    age = _AGE.fullmatch(value.lower())
+    try:
+        if age:
+            seconds = int(age[1]) * TOKEN_EXPIRY_UNITS[age[2]]
+            return (now or datetime.now(UTC)) - timedelta(seconds=seconds)
+        when = datetime.fromisoformat(value)
+        return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
+    except OverflowError as exc:  # an age or an offset reaching before the year 1
+        raise ValueError(str(exc)) from None

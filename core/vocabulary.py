@@ -361,7 +361,8 @@ class TokenScope(StrEnum):
 TOKEN_SCOPES_DEFAULT: Final = frozenset({TokenScope.READ, TokenScope.WRITE, TokenScope.EVENTS})
 # Tokens made before scopes existed have them all (migration 0020): they keep their rights.
 TOKEN_SCOPES_ALL: Final = frozenset(TokenScope)
-# `--expires 90d`: minutes, hours, days or weeks; an expiry is at most this far ahead.
+# Durations (`--expires 90d`, an age such as `--since 7d`): minutes, hours, days or weeks; an
+# expiry is at most this far ahead.
 TOKEN_EXPIRY_UNITS: Final = MappingProxyType({"m": 60, "h": 3600, "d": 86400, "w": 604800})
 TOKEN_MAX_LIFETIME_DAYS: Final = 3650
 

@@ -10,9 +10,8 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
 import typer
@@ -34,27 +33,21 @@ SINCE_OPTION = typer.Option(
     help="Only entries from WHEN on: an ISO date or time (2026-12-01, 2026-12-01T09:00, UTC "
     "unless an offset is given) or an age (30m, 12h, 7d, 2w).",
 )
-AGE_UNITS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
-AGE = re.compile(r"(\d{1,6})([mhdw])")
 
 
 def parse_since(text: str | None, *, now: datetime | None = None) -> datetime | None:
     """`--since` as an aware UTC time; anything else is a usage error naming the option."""
     if text is None:
         return None
-    value = text.strip()
-    age = AGE.fullmatch(value.lower())
-    if age:
-        seconds = int(age.group(1)) * AGE_UNITS[age.group(2)]
-        return (now or datetime.now(UTC)) - timedelta(seconds=seconds)
+    from core.validation import point_in_time
+
     try:
-        when = datetime.fromisoformat(value)
+        return point_in_time(text, now=now)
     except ValueError:
         raise usage_error(
             f"--since: {text!r} is neither an ISO date or time (2026-12-01, 2026-12-01T09:00) "
             "nor an age (30m, 12h, 7d, 2w)"
         ) from None
-    return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
 
 
 def row(entry: AuditEntryRead) -> dict[str, Any]:

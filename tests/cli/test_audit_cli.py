@@ -135,6 +135,8 @@ def test_parse_since_reads_ages_dates_and_offsets() -> None:
     [
         (["list", "--since", "yesterday"], "--since"),
         (["export", "--since", "7 days"], "--since"),
+        (["list", "--since", "999999w"], "--since"),  # before the year 1
+        (["list", "--since", "0001-01-01T00:00+05:00"], "--since"),
         (["list", "--limit", "0"], "--limit"),
     ],
 )
