@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,19 +107,25 @@ def root_token(ctx: Context) -> str:
         return make_token(session, None, scopes=EVERY_SCOPE, name="root", actor=ADMIN)
 
 
-@pytest.fixture
-async def api(ctx: Context, tokens: Tokens) -> AsyncIterator[ApiClient]:
+@asynccontextmanager
+async def served(ctx: Context, tokens: Tokens) -> AsyncIterator[ApiClient]:
+    """The API app of `ctx` on a local socket, for the duration of the block."""
     client = TestClient(TestServer(create_api_app(ctx), host="127.0.0.1"))
     await client.start_server()
-    api = ApiClient(client, tokens)
-    # The first use of each token stamps last_used_at; do it now so that "nothing changed"
-    # checks compare like with like.
-    for name in ("acme", "globex", "system"):
-        assert (await api.get("/api/custom_email_templates", token=name)).status == 200
     try:
-        yield api
+        yield ApiClient(client, tokens)
     finally:
         await client.close()
+
+
+@pytest.fixture
+async def api(ctx: Context, tokens: Tokens) -> AsyncIterator[ApiClient]:
+    async with served(ctx, tokens) as api:
+        # The first use of each token stamps last_used_at; do it now so that "nothing changed"
+        # checks compare like with like.
+        for name in ("acme", "globex", "system"):
+            assert (await api.get("/api/custom_email_templates", token=name)).status == 200
+        yield api
 
 
 QUEUE_CALL_LOST = {

@@ -13,11 +13,9 @@ from typing import Any
 
 import pytest
 from aiohttp import web
-from aiohttp.test_utils import TestClient, TestServer
 from sqlalchemy import text
 from sqlmodel import Session
 
-from api.app import create_api_app
 from api.auth import PUBLIC_PATHS, required_scope
 from core.config import Settings
 from core.context import Context, build_context
@@ -28,7 +26,7 @@ from core.models.tenancy import Tenant
 from core.services.tenants import get_tenant
 from core.services.token_identity import token_digest
 from core.vocabulary import TokenScope
-from tests.api.conftest import QUEUE_CALL_LOST, ApiClient, Tokens
+from tests.api.conftest import QUEUE_CALL_LOST, ApiClient, Tokens, served
 from tests.support.factories import make_webhook
 from tests.support.tokens import expire_token, make_token, token_row
 
@@ -264,24 +262,21 @@ def settings_from_0019(request: pytest.FixtureRequest, tmp_path: Path) -> Settin
 
 async def test_a_token_from_before_scopes_keeps_every_right(settings_from_0019: Settings) -> None:
     context = build_context(settings_from_0019)
-    client = TestClient(TestServer(create_api_app(context), host="127.0.0.1"))
-    await client.start_server()
     try:
         with context.session() as session:
             row = token_row(session, OLD_TOKEN)
             assert row.scopes == ["read", "write", "events", "admin"]
             assert row.expires_at is None
-        api = ApiClient(client, Tokens(acme=OLD_TOKEN, globex="", system=""))
-        assert (await api.get(SETTINGS, token=OLD_TOKEN)).status == 200
-        saved = await api.post(SETTINGS, {"recipients": "ops@acme.example"}, token=OLD_TOKEN)
-        assert saved.status == 200, saved.body
-        ingested = await api.post(EVENTS, EVENT_BODY, token=OLD_TOKEN)
-        assert ingested.status == 202, ingested.body
-        for method, pattern in api_routes(client.app):
-            # the tenants are managed by system tokens only: a tenant token never could
-            if method in ("GET", "HEAD") and not pattern.startswith("/api/v1/tenants"):
-                answer = await api.request(method, concrete(pattern, {}), token=OLD_TOKEN)
-                assert answer.status not in (401, 403), (pattern, answer.body)
+        async with served(context, Tokens(acme=OLD_TOKEN, globex="", system="")) as api:
+            assert (await api.get(SETTINGS, token=OLD_TOKEN)).status == 200
+            saved = await api.post(SETTINGS, {"recipients": "ops@acme.example"}, token=OLD_TOKEN)
+            assert saved.status == 200, saved.body
+            ingested = await api.post(EVENTS, EVENT_BODY, token=OLD_TOKEN)
+            assert ingested.status == 202, ingested.body
+            for method, pattern in api_routes(api.client.app):
+                # the tenants are managed by system tokens only: a tenant token never could
+                if method in ("GET", "HEAD") and not pattern.startswith("/api/v1/tenants"):
+                    answer = await api.request(method, concrete(pattern, {}), token=OLD_TOKEN)
+                    assert answer.status not in (401, 403), (pattern, answer.body)
     finally:
-        await client.close()
         context.close()

@@ -10,11 +10,9 @@ from collections.abc import AsyncIterator, Callable
 from typing import Any
 
 import pytest
-from aiohttp.test_utils import TestClient, TestServer
 
-from api.app import create_api_app
 from core.context import Context
-from tests.api.conftest import QUEUE_CALL_LOST, ApiClient, Tokens, root_token
+from tests.api.conftest import QUEUE_CALL_LOST, ApiClient, Tokens, root_token, served
 from tests.support.dovecot import Mailbox, dovecot, dovecot_server, imap_mailbox  # noqa: F401
 from tests.support.resend import drain
 from tests.support.settings_copy import other_context, other_home, owner_view  # noqa: F401
@@ -29,12 +27,10 @@ async def fresh_api(other_home: Any) -> AsyncIterator[tuple[ApiClient, Context]]
     """The API of a second, empty database, with its own system token."""
     fresh = other_context(other_home)
     root = root_token(fresh)
-    client = TestClient(TestServer(create_api_app(fresh), host="127.0.0.1"))
-    await client.start_server()
     try:
-        yield ApiClient(client, Tokens(acme="", globex="", system=root)), fresh
+        async with served(fresh, Tokens(acme="", globex="", system=root)) as api:
+            yield api, fresh
     finally:
-        await client.close()
         fresh.close()
 
 
