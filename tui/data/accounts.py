@@ -5,7 +5,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from tui.data.servers import conflict_of as conflict_of  # the forms' one test of a stale save
 from tui.data.wording import for_tui
 from tui.runtime import actor, check, owner
 

@@ -226,13 +226,11 @@ class AccountFormScreen(FormDialog[bool]):
         """Someone else saved the account since the form opened: ask; the edits stay either way."""
         from tui.screens import edit_conflict
 
-        text = accounts.conflict_of(message.error)
-        if text is None or self.account is None:
+        if self.account is None:
             return
-        message.prevent_default()
         account_id = self.account["id"]
         # Overwrite sends only the fields changed here, so their other changes survive.
-        edit_conflict.ask(self, text, lambda: self.save(account_id, self.changed_here(), None))
+        edit_conflict.offer(self, message, lambda: self.save(account_id, self.changed_here(), None))
 
     @on(Saved)
     def saved(self, message: Saved) -> None:

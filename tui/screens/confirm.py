@@ -26,6 +26,7 @@ class ConfirmScreen(ModalScreen[bool]):
         *,
         title: str = "Are you sure?",
         confirm: str = "Delete",
+        cancel: str = "Cancel",
         detail: str | None = None,
         destructive: bool = True,
     ) -> None:
@@ -33,6 +34,7 @@ class ConfirmScreen(ModalScreen[bool]):
         self.question = question
         self.title_text = title
         self.confirm_label = confirm
+        self.cancel_label = cancel
         self.detail = detail
         self.destructive = destructive
 
@@ -44,7 +46,7 @@ class ConfirmScreen(ModalScreen[bool]):
             if self.detail:
                 yield Static(self.detail, classes="muted", markup=False)
             with Horizontal(classes="dialog-buttons"):
-                yield Button("Cancel", id="cancel", compact=True)
+                yield Button(self.cancel_label, id="cancel", compact=True)
                 yield Button(
                     self.confirm_label,
                     id="ok",

@@ -1,7 +1,9 @@
 """Someone else saved the row an edit form opened: overwrite their change, or keep editing.
 
-`push_screen(EditConflictScreen(message), callback)` → True: overwrite. Keep editing is focused
-first, so Enter on a fresh dialog never overwrites another admin's change.
+An edit form's SaveFailed handler calls `offer(form, message, overwrite)`: a save refused over
+another admin's change asks (EditConflictScreen, True: overwrite); any other failure is left to
+the form. Keep editing is focused first, so Enter on a fresh dialog never overwrites another
+admin's change.
 """
 
 from __future__ import annotations
@@ -9,12 +11,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from textual.app import ComposeResult
-from textual.containers import Horizontal, Vertical
 from textual.screen import Screen
-from textual.widgets import Button, Footer, Label, Static
+from textual.widgets import Static
 
 from tui.screens.confirm import ConfirmScreen
+from tui.screens.form_dialog import SaveFailed
 
 DETAIL = (
     "Overwrite saves only the fields you changed in this form; their other changes stay. "
@@ -29,23 +30,22 @@ class EditConflictScreen(ConfirmScreen):
             message,
             title="Changed by someone else",
             confirm="Overwrite their change",
+            cancel="Keep editing",
             detail=DETAIL,
         )
 
-    def compose(self) -> ComposeResult:
-        yield Footer()
-        with Vertical(id="confirm", classes="dialog small"):
-            yield Label(self.title_text, classes="dialog-title")
-            yield Static(self.question, id="confirm-question", markup=False)
-            yield Static(self.detail or "", classes="muted", markup=False)
-            with Horizontal(classes="dialog-buttons"):
-                yield Button("Keep editing", id="cancel", compact=True)
-                yield Button(self.confirm_label, id="ok", variant="error", compact=True)
 
+def offer(form: Screen[Any], message: SaveFailed, overwrite: Callable[[], object]) -> None:
+    """When `message` is a save refused over another admin's change (servers and accounts
+    alike), ask on `form` instead of the form's own report of the failure: Overwrite calls
+    `overwrite` (a save without the check); Keep editing leaves a note on the form (its
+    `#conflict-note`), which stays until the form closes."""
+    from tui.data.servers import conflict_of
 
-def ask(form: Screen[Any], text: str, overwrite: Callable[[], object]) -> None:
-    """Ask on `form`: Overwrite calls `overwrite` (a save without the check); Keep editing
-    leaves a note on the form (its `#conflict-note`), which stays until the form closes."""
+    text = conflict_of(message.error)
+    if text is None:
+        return
+    message.prevent_default()
 
     def answered(yes: bool | None) -> None:
         if yes:

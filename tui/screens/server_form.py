@@ -205,13 +205,11 @@ class ServerFormScreen(FormDialog[bool]):
         """Someone else saved the server since the form opened: ask; the edits stay either way."""
         from tui.screens import edit_conflict
 
-        text = servers.conflict_of(message.error)
-        if text is None or self.server is None:
+        if self.server is None:
             return
-        message.prevent_default()
         server_id = self.server["id"]
         # Overwrite sends only the fields changed here, so their other changes survive.
-        edit_conflict.ask(self, text, lambda: self.save(server_id, self.changes(), None))
+        edit_conflict.offer(self, message, lambda: self.save(server_id, self.changes(), None))
 
     @on(Saved)
     def saved(self, message: Saved) -> None:
