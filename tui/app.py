@@ -226,19 +226,25 @@ class MailbellApp(KeyConventions, RemembersTheme, SavesScreenshots, DeliveryWatc
     def set_scope(self, slug: str | None) -> bool:
         """Work on the system (None) or on tenant `slug`; every page reloads when next shown.
         Refused (False, and said) when this session's role may not see that scope."""
-        from tui.runtime import grant
-
-        allowed = grant()
-        if not allowed.may_read(slug):
-            what = "the system's pages" if slug is None else f"tenant {slug}"
-            self.notify(
-                f"This session is a {allowed.describe()}: {what} are not yours to open.",
-                title="not allowed",
-                severity="warning",
-            )
+        if not self.may_open(slug, "the system's pages" if slug is None else f"tenant {slug}"):
             return False
         self.scope = slug
         return True
+
+    def may_open(self, slug: str | None, what: str) -> bool:
+        """Whether this session's role may see `slug` (None: the system); if not, says that
+        `what` (of that scope) is not the session's to open."""
+        from tui.runtime import grant
+
+        allowed = grant()
+        if allowed.may_read(slug):
+            return True
+        self.notify(
+            f"This session is a {allowed.describe()}: {what} are not yours to open.",
+            title="not allowed",
+            severity="warning",
+        )
+        return False
 
     def watch_scope(self, _old: str | None, _new: str | None) -> None:
         self.scope_version += 1

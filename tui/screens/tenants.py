@@ -163,20 +163,13 @@ class TenantsScreen(MainScreen):
     def action_tokens(self) -> None:
         """The selected row's API tokens (the scope's, before the rows are loaded: the palette
         runs this as the page opens)."""
-        from tui.runtime import grant
         from tui.screens.tokens import TokensScreen
 
         key = self._selected()
         slug = self.slug if key is None else None if key == SYSTEM_KEY else key
-        if not grant().may_read(slug):
-            what = "the system's tokens" if slug is None else f"tenant {slug}'s tokens"
-            self.notify(
-                f"This session is a {grant().describe()}: {what} are not yours to open.",
-                title="not allowed",
-                severity="warning",
-            )
-            return
-        self.app.push_screen(TokensScreen(slug))
+        what = "the system's tokens" if slug is None else f"tenant {slug}'s tokens"
+        if self.mb.may_open(slug, what):
+            self.app.push_screen(TokensScreen(slug))
 
     def action_new(self) -> None:
         def created(slug: str | None) -> None:
