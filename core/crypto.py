@@ -16,11 +16,9 @@ environment cannot change from outside, so a new value needs a restart.
 from __future__ import annotations
 
 import base64
-import contextlib
 import errno
 import logging
 import os
-import secrets
 import threading
 import time
 from collections.abc import Callable
@@ -31,7 +29,7 @@ from typing import TypeVar
 from cryptography.fernet import Fernet, InvalidToken, MultiFernet
 
 from core.errors import SecretKeyError, StorageFullError, StorageReadOnlyError
-from core.private_files import make_private_dir
+from core.private_files import write_private_file
 from core.sealed import BlobKey, UnopenableBlob, is_sealed, open_sealed, seal
 
 ENV_VAR = "MAILBELL_SECRET_KEYS"
@@ -70,36 +68,10 @@ def _parse_keys(raw: str, origin: str) -> list[tuple[Fernet, BlobKey]]:
     return fernets
 
 
-def _write_private(path: Path, content: str, *, replace: bool = True) -> None:
-    """Write `content` to `path` atomically with mode 0600 from the first byte.
-
-    `replace=False` creates the file only if it does not exist: two processes creating the first
-    key at once must not each encrypt under a key the other then overwrites. The temporary
-    name is the writer's own for the same reason.
-    """
-    make_private_dir(path.parent)
-    tmp = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
-    try:
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as handle:
-            handle.write(content)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.chmod(tmp, 0o600)
-        if replace:
-            os.replace(tmp, path)
-        else:
-            with contextlib.suppress(FileExistsError):  # another writer was first: keep theirs
-                os.link(tmp, path)
-    finally:
-        with contextlib.suppress(OSError):
-            tmp.unlink()
-
-
 def _create_key_file(path: Path) -> None:
     """The first key; a full or read-only disk is a storage error naming the file, not a 500."""
     try:
-        _write_private(path, Fernet.generate_key().decode() + "\n", replace=False)
+        write_private_file(path, Fernet.generate_key().decode() + "\n", replace=False)
     except OSError as exc:
         reason = exc.strerror or str(exc)
         if exc.errno in (errno.ENOSPC, errno.EDQUOT):
@@ -340,7 +312,7 @@ class SecretBox:
         self._load()
         path = self.source.key_file
         old = read_key_file(path).strip()
-        _write_private(path, Fernet.generate_key().decode() + "\n" + old + "\n")
+        write_private_file(path, Fernet.generate_key().decode() + "\n" + old + "\n")
         self.reload()
 
     @property

@@ -7,7 +7,9 @@ already exists is left as it is: the operator chose it (a shared group directory
 
 from __future__ import annotations
 
+import contextlib
 import os
+import secrets
 from pathlib import Path
 
 PRIVATE_DIR_MODE = 0o700
@@ -36,3 +38,30 @@ def create_private_file(path: Path) -> None:
         return
     os.close(fd)
     os.chmod(path, PRIVATE_FILE_MODE)
+
+
+def write_private_file(path: Path, content: str, *, replace: bool = True) -> None:
+    """Write `content` to `path` atomically with mode 0600 from the first byte (a reader sees
+    the old file or the new one, never half of it).
+
+    `replace=False` creates the file only if it does not exist: two processes creating the first
+    key at once must not each encrypt under a key the other then overwrites. The temporary
+    name is the writer's own for the same reason.
+    """
+    make_private_dir(path.parent)
+    tmp = path.with_name(f"{path.name}.{os.getpid()}.{secrets.token_hex(4)}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, PRIVATE_FILE_MODE)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(content)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.chmod(tmp, PRIVATE_FILE_MODE)
+        if replace:
+            os.replace(tmp, path)
+        else:
+            with contextlib.suppress(FileExistsError):  # another writer was first: keep theirs
+                os.link(tmp, path)
+    finally:
+        with contextlib.suppress(OSError):
+            tmp.unlink()

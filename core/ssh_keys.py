@@ -15,7 +15,6 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
-import os
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -23,8 +22,8 @@ from pathlib import Path
 
 from core.access import Grant
 from core.errors import Conflict, NotFound, ValidationError
-from core.private_files import PRIVATE_FILE_MODE, make_private_dir
-from core.vocabulary import SSH_KEY_NAME_PATTERN, Role
+from core.private_files import write_private_file
+from core.vocabulary import SSH_KEY_NAME_PATTERN, TENANT_SLUG_PATTERN, Role
 
 HEADER = (
     "# mailbell SSH console keys (`mailbell ssh key add|list|remove`).\n"
@@ -40,7 +39,7 @@ KEY_TYPES = (
     "sk-ecdsa-sha2-nistp256@openssh.com",
 )
 _NAME = re.compile(SSH_KEY_NAME_PATTERN)
-_SLUG = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+_SLUG = re.compile(TENANT_SLUG_PATTERN)
 
 
 @dataclass(frozen=True)
@@ -197,10 +196,4 @@ def remove_key(path: Path, name: str) -> SshKey:
 
 
 def _write(path: Path, keys: list[SshKey]) -> None:
-    make_private_dir(path.parent)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, PRIVATE_FILE_MODE)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(HEADER + "".join(key.line() + "\n" for key in keys))
-    os.chmod(temporary, PRIVATE_FILE_MODE)
-    os.replace(temporary, path)
+    write_private_file(path, HEADER + "".join(key.line() + "\n" for key in keys))
