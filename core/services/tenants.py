@@ -9,8 +9,9 @@ from sqlmodel import Session, col, select
 from core.errors import Conflict, NotFound, ValidationError
 from core.models.tenancy import NotificationSettings, Tenant
 from core.services.audit import Actor, record
+from core.vocabulary import TENANT_SLUG_PATTERN
 
-SLUG_PATTERN = re.compile(r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$")
+SLUG_PATTERN = re.compile(TENANT_SLUG_PATTERN)
 
 
 def _check_slug(slug: str) -> str:
