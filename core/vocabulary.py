@@ -343,10 +343,8 @@ class Role(StrEnum):
 
 # A tenant's slug: lowercase letters, digits and inner hyphens, at most 63 (a DNS label).
 TENANT_SLUG_PATTERN: Final = r"^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$"
-# The SSH console (`mailbell ssh`): key names, and its limits' defaults.
+# The SSH console's key names (`mailbell ssh key add`); its limits are settings (core/config.py).
 SSH_KEY_NAME_PATTERN: Final = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,62}$"
-SSH_MAX_SESSIONS_DEFAULT: Final = 32
-SSH_IDLE_S_DEFAULT: Final = 3600.0
 
 
 class TokenScope(StrEnum):
