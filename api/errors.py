@@ -4,6 +4,8 @@
 | ------------------------------------ | ------ | -------------------------------------- |
 | `core.errors.ValidationError`        | 400    | `{"error", "field"}`                   |
 | `ApiError` (auth, body, names)       | as set | `{"error"[, "field"][, "scope"]}`      |
+| `SystemOnlyField` (a tenant's ca_file) | 403   | `{"error", "field"}`                   |
+| `core.errors.Forbidden`              | 403    | `{"error"}`                            |
 | `core.errors.NotFound`               | 404    | `{"error"}`                            |
 | `core.errors.Conflict`               | 409    | `{"error"}`                            |
 | `core.errors.NotConfigured`          | 409    | `{"error", "field": "server"}`         |
@@ -48,6 +50,7 @@ from core.errors import (
     StorageFullError,
     ValidationError,
 )
+from core.services.mail_server_fields import SystemOnlyField
 
 log = logging.getLogger("mailbell.api")
 
@@ -151,6 +154,8 @@ def _answer(exc: BaseException, request: web.Request, request_id: str) -> web.Re
         return json_error(
             exc.status, exc.message, field=exc.field, headers=exc.headers, **exc.extra
         )
+    if isinstance(exc, SystemOnlyField):  # not the tenant's to set, whatever its value
+        return json_error(403, exc.message, field=exc.field)
     if isinstance(exc, ValidationError):
         return json_error(400, exc.message, field=exc.field)
     if isinstance(exc, NotFound):

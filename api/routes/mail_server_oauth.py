@@ -25,7 +25,7 @@ from api.auth import Scope, scoped_read
 from api.body import read_body
 from api.db import CONTEXT
 from api.json_types import json_fields
-from api.routes.mail_servers import BASE, system_only_403
+from api.routes.mail_servers import BASE
 from api.routes.v1_paging import path_id
 from core import validation as v
 from core.errors import ValidationError
@@ -113,22 +113,19 @@ async def complete(request: web.Request) -> web.Response:
             "state", "is unknown or expired for this server: start the authorization again"
         )
 
-    async def answer() -> web.Response:
-        done = await complete_authorization(
-            ctx=ctx, start=found[1], actor=scope.actor,
-            redirect_url=fields.get("redirect_url"), code=fields.get("code"),
-        )  # fmt: skip
-        pending.pop(state, None)  # a code is good once
-        return web.json_response(
-            {
-                "server_id": done.server_id,
-                "tenant": done.tenant,
-                "auth": done.auth,
-                "expires_at": done.expires_at.isoformat(),
-            }
-        )
-
-    return await system_only_403(answer())
+    done = await complete_authorization(
+        ctx=ctx, start=found[1], actor=scope.actor,
+        redirect_url=fields.get("redirect_url"), code=fields.get("code"),
+    )  # fmt: skip
+    pending.pop(state, None)  # a code is good once
+    return web.json_response(
+        {
+            "server_id": done.server_id,
+            "tenant": done.tenant,
+            "auth": done.auth,
+            "expires_at": done.expires_at.isoformat(),
+        }
+    )
 
 
 class OAuthComplete(v.InputModel):

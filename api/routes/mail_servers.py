@@ -15,7 +15,7 @@ fenced (400 naming `host`) and `ca_file` is 403, as in the settings.
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable
+from collections.abc import Callable
 from typing import Any
 
 from aiohttp import web
@@ -25,7 +25,6 @@ from sqlmodel import Session, col
 from api.auth import Scope, scoped_read, scoped_write
 from api.body import Body, read_body
 from api.db import CONTEXT
-from api.errors import ApiError
 from api.etag import if_match, server_etag, stale_is_412
 from api.json_types import json_fields
 from api.routes.v1_paging import before_id_of, cursor_of, limit_of, path_id
@@ -34,7 +33,7 @@ from core import validation as v
 from core.errors import ValidationError
 from core.mail.proxy_url import proxy_host
 from core.models.mail import MailServer, MailServerCreate, MailServerRead, MailServerUpdate
-from core.services.mail_server_fields import SystemOnlyField, owner_query
+from core.services.mail_server_fields import owner_query
 from core.services.mail_servers import (
     create_mail_server,
     delete_mail_server,
@@ -100,13 +99,6 @@ async def fenced(request: web.Request, body: Body) -> Scope:
     return scope
 
 
-async def system_only_403(call: Awaitable[web.Response]) -> web.Response:
-    try:
-        return await call
-    except SystemOnlyField as exc:  # a host path: not the tenant's to name, whatever its value
-        raise ApiError(403, exc.message, field=exc.field) from None
-
-
 def _fields(body: Body, model: type[MailServerUpdate]) -> dict[str, Any]:
     fields = json_fields(body.json_object(), model)
     v.known_fields(fields, FIELDS)
@@ -158,13 +150,10 @@ async def create_server(request: web.Request) -> web.Response:
         )
         return _read(mail_server_row(session=session, tenant=scope.tenant, server_id=created.id))
 
-    async def answer() -> web.Response:
-        read, etag = await scoped_write(request, work)
-        response = one(read, etag, status=201)
-        response.headers["Location"] = f"{BASE}/{read['id']}"
-        return response
-
-    return await system_only_403(answer())
+    read, etag = await scoped_write(request, work)
+    response = one(read, etag, status=201)
+    response.headers["Location"] = f"{BASE}/{read['id']}"
+    return response
 
 
 async def get_server(request: web.Request) -> web.Response:
@@ -192,10 +181,7 @@ async def patch_server(request: web.Request) -> web.Response:
             )  # fmt: skip
         return _read(mail_server_row(session=session, tenant=scope.tenant, server_id=server_id))
 
-    async def answer() -> web.Response:
-        return one(*await scoped_write(request, work))
-
-    return await system_only_403(answer())
+    return one(*await scoped_write(request, work))
 
 
 async def delete_server(request: web.Request) -> web.Response:
@@ -247,7 +233,7 @@ async def test_saved(request: web.Request) -> web.Response:
     """The saved server, step by step (DNS … AUTH … MAIL FROM, no mail sent); its outcome is
     recorded on it (`last_test_*`)."""
     server_id = path_id(request, "mail server")
-    return await system_only_403(_test(request, server_id, {}))
+    return await _test(request, server_id, {})
 
 
 async def test_unsaved(request: web.Request) -> web.Response:
@@ -258,7 +244,7 @@ async def test_unsaved(request: web.Request) -> web.Response:
     fields = _fields(body, MailServerCreate)
     if not fields:
         raise ValidationError("host", "is required: give the settings to test (host, port, …)")
-    return await system_only_403(_test(request, None, fields))
+    return await _test(request, None, fields)
 
 
 def setup(app: web.Application) -> None:

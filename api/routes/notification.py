@@ -23,7 +23,6 @@ from sqlmodel import Session
 from api.auth import Scope, scoped_read, scoped_write
 from api.body import read_body
 from api.db import CONTEXT
-from api.errors import ApiError
 from api.json_types import field_names, json_fields
 from api.portsip import READ_ONLY, from_portsip, to_portsip
 from core import netfence
@@ -32,7 +31,7 @@ from core.errors import ValidationError
 from core.mail.proxy_url import proxy_host
 from core.models.tenancy import SERVER_SETTING_COLUMNS, TLS_FLAGS, NotificationSettingsUpdate
 from core.services.mail_drafts import settings_unsaved
-from core.services.mail_server_fields import SystemOnlyField, ca_file_refused
+from core.services.mail_server_fields import ca_file_refused
 from core.services.mail_tests import CONTENT_MAX, SUBJECT_MAX, send_test_email
 from core.services.notifications import (
     get_notification_settings,
@@ -98,10 +97,7 @@ async def post_settings(request: web.Request) -> web.Response:
         )
         return to_portsip(read)
 
-    try:
-        return web.json_response(await scoped_write(request, work))
-    except SystemOnlyField as exc:  # a host path: not the tenant's to name, whatever its value
-        raise ApiError(403, exc.message, field=exc.field) from None
+    return web.json_response(await scoped_write(request, work))
 
 
 async def post_test_email(request: web.Request) -> web.Response:
@@ -141,7 +137,7 @@ async def post_test_email(request: web.Request) -> web.Response:
             )
     except ValidationError as exc:
         if scope.actor.tenant_scoped and exc.field == "ca_file":
-            raise ApiError(403, ca_file_refused().message, field="ca_file") from None
+            raise ca_file_refused() from None
         raise
     if result.ok:
         return web.json_response(

@@ -184,6 +184,13 @@ async def test_mail_servers_flow(
     bad_patch = await api.request("PATCH", f"{SERVERS}/{sink_id}", json_body={"port": 0})
     assert bad_patch.status == 400 and bad_patch.body["field"] == "port"
     assert (await api.get(f"{SERVERS}?cursor=nonsense")).body["field"] == "cursor"
+    # A host path is the system's to name: 403 for a tenant token, saved or tested unsaved.
+    ca_file = {"ca_file": "/etc/ssl/certs/ca-certificates.crt"}
+    for refused in (
+        await api.request("PATCH", f"{SERVERS}/{sink_id}", json_body=ca_file),
+        await api.post(f"{SERVERS}/test", {**_plain(sink, "Ca"), **ca_file}),
+    ):
+        assert refused.status == 403 and refused.body["field"] == "ca_file", refused.body
     with ctx.session() as session:
         assert session.get(MailServer, sink_id).port == sink.port  # type: ignore[union-attr]
 
