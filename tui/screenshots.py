@@ -12,6 +12,8 @@ from typing import TYPE_CHECKING
 
 from textual.app import App
 
+from tui.theme_memory import data_home
+
 if TYPE_CHECKING:
     from core.context import Context
 
@@ -22,13 +24,7 @@ class SavesScreenshots(App[None]):
     ctx: Context | None
 
     def screenshot_dir(self) -> Path:
-        if self.ctx is not None:
-            home = self.ctx.settings.home
-        else:  # before the database is open: the same setting, read the same way
-            from core.config import load_settings
-
-            home = load_settings().home
-        return Path(home) / SCREENSHOTS
+        return data_home(self.ctx) / SCREENSHOTS  # before the database is open too
 
     def deliver_screenshot(
         self,

@@ -33,8 +33,7 @@ from textual.widgets import (
     TextArea,
 )
 
-from tui.keymap import CURSOR_BINDINGS, KEYS_FILE, bindings_of, effective, title_of
-from tui.theme_memory import data_home
+from tui.keymap import CURSOR_BINDINGS, bindings_of, effective, title_of
 
 if TYPE_CHECKING:
     from textual.app import App
@@ -186,7 +185,7 @@ class HelpScreen(ModalScreen[None]):
         return [b for b in bindings if not set(effective(b, keymap)) <= taken]
 
     def keys_file(self) -> Path:
-        return data_home(getattr(self.app, "ctx", None)) / KEYS_FILE
+        return self.app.keys_file()  # type: ignore[attr-defined]
 
     async def action_dismiss(self, result: None = None) -> None:
         self.dismiss(result)
