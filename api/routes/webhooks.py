@@ -24,14 +24,14 @@ from api.auth import Scope, scoped_read, scoped_write
 from api.body import read_body
 from api.db import CONTEXT
 from api.json_types import json_fields
+from api.routes.v1_paging import path_id
 from core import netfence
 from core import validation as v
-from core.errors import NotFound, ValidationError
+from core.errors import ValidationError
 from core.models.webhooks import WebhookCreate, WebhookRead
 from core.services.webhooks import (
     add_webhook,
     list_webhooks,
-    names_a_webhook,
     remove_webhook,
     test_webhook,
 )
@@ -42,13 +42,6 @@ READ_ONLY = ("id", "tenant", "has_secret", "created_at")
 
 def _public(hook: WebhookRead) -> dict[str, Any]:
     return hook.model_dump(mode="json")
-
-
-def _webhook_id(request: web.Request) -> int:
-    raw = request.match_info["id"]
-    if not (raw.isascii() and raw.isdigit()) or len(raw) > 19 or not names_a_webhook(int(raw)):
-        raise NotFound(f"webhook {raw[:40]!r} does not exist")
-    return int(raw)
 
 
 def _events(value: Any) -> list[str]:
@@ -102,7 +95,7 @@ async def create_hook(request: web.Request) -> web.Response:
 
 
 async def delete_hook(request: web.Request) -> web.Response:
-    webhook_id = _webhook_id(request)
+    webhook_id = path_id(request, "webhook")
 
     def work(session: Session, scope: Scope) -> dict[str, Any]:
         removed = remove_webhook(
@@ -114,7 +107,7 @@ async def delete_hook(request: web.Request) -> web.Response:
 
 
 async def post_test(request: web.Request) -> web.Response:
-    webhook_id = _webhook_id(request)
+    webhook_id = path_id(request, "webhook")
     scope = await scoped_read(request, lambda _session, scope: scope)
     result = await test_webhook(
         ctx=request.app[CONTEXT], tenant=scope.tenant, webhook_id=webhook_id
