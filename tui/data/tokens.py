@@ -23,7 +23,6 @@ class TokensView:
     """The owner's tokens (revoked ones too), when they were read, and why this session may
     not change them (None: it may)."""
 
-    slug: str | None
     tokens: list[TokenRead]
     now: datetime
     refusal: str | None
@@ -54,7 +53,7 @@ def load(ctx: Context, slug: str | None) -> TokensView:
 
     with ctx.session() as session:
         rows = list_tokens(session=session, owner=owner(session, slug))
-    return TokensView(slug, rows, utcnow(), refusal(slug))
+    return TokensView(rows, utcnow(), refusal(slug))
 
 
 def create(
