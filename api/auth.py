@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import dataclasses
 import functools
-from collections.abc import Callable, Hashable
+from collections.abc import Callable, Hashable, Iterable
 from dataclasses import dataclass
 from typing import Any, TypeVar, cast
 
@@ -29,6 +29,7 @@ from sqlmodel import Session
 
 from api.db import DATABASE, Answered, Batched
 from api.errors import ApiError
+from core import netfence
 from core.errors import NotFound
 from core.models._common import utcnow
 from core.models.tenancy import Tenant
@@ -218,6 +219,17 @@ async def scoped_write(request: web.Request, work: Callable[[Session, Scope], T]
     return await request.app[DATABASE].write(
         lambda session: work(session, resolve_scope(session, credentials))
     )
+
+
+async def fenced_scope(request: web.Request, hosts: Callable[[], Iterable[Any]]) -> Scope:
+    """The caller's scope; for a tenant token, the `hosts()` its write will name (read after
+    the token check: a caller without a token learns nothing of its body) resolved ahead, off
+    the writer thread, so that the write's own fence check finds them cached."""
+    scope = await scoped_read(request, lambda _session, scope: scope)
+    if scope.actor.tenant_scoped:
+        for host in hosts():
+            await netfence.prefetch(host)
+    return scope
 
 
 async def scoped_prepared_write(

@@ -22,13 +22,12 @@ from aiohttp import web
 from sqlalchemy import Select
 from sqlmodel import Session, col
 
-from api.auth import Scope, scoped_read, scoped_write
+from api.auth import Scope, fenced_scope, scoped_read, scoped_write
 from api.body import Body, read_body
 from api.db import CONTEXT
 from api.etag import if_match, server_etag, stale_is_412
 from api.json_types import json_fields
 from api.routes.v1_paging import before_id_of, cursor_of, limit_of, path_id
-from core import netfence
 from core import validation as v
 from core.errors import ValidationError
 from core.mail.proxy_url import proxy_host
@@ -87,16 +86,12 @@ def one(body: dict[str, Any], etag: str, status: int = 200) -> web.Response:
 
 
 async def fenced(request: web.Request, body: Body) -> Scope:
-    """The caller's scope; a tenant token's hosts resolved ahead of the write, off the writer
-    thread, so that the write's own fence check finds them cached."""
-    scope = await scoped_read(request, lambda _session, scope: scope)
-    if scope.actor.tenant_scoped:
-        given = body.json_object()
-        host = given.get("host")
-        await netfence.prefetch(host if isinstance(host, str) else None)
-        proxy = given.get("proxy")
-        await netfence.prefetch(proxy_host(proxy if isinstance(proxy, str) else None))
-    return scope
+    """The caller's scope, a tenant token's server and proxy hosts resolved ahead
+    (api.auth.fenced_scope)."""
+    return await fenced_scope(
+        request,
+        lambda: (body.json_object().get("host"), proxy_host(body.json_object().get("proxy"))),
+    )
 
 
 def _fields(body: Body, model: type[MailServerUpdate]) -> dict[str, Any]:

@@ -20,12 +20,11 @@ from aiohttp import web
 from pydantic import BaseModel, ConfigDict, Field, create_model
 from sqlmodel import Session
 
-from api.auth import Scope, scoped_read, scoped_write
+from api.auth import Scope, fenced_scope, scoped_read, scoped_write
 from api.body import read_body
 from api.db import CONTEXT
 from api.json_types import field_names, json_fields
 from api.portsip import READ_ONLY, from_portsip, to_portsip
-from core import netfence
 from core import validation as v
 from core.errors import ValidationError
 from core.mail.proxy_url import proxy_host
@@ -79,11 +78,10 @@ async def get_settings(request: web.Request) -> web.Response:
 async def post_settings(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     body = await read_body(request)
-    scope = await scoped_read(request, lambda _session, scope: scope)
-    if scope.actor.tenant_scoped:
-        host = body.json_object().get("server")
-        await netfence.prefetch(host if isinstance(host, str) else None)
-        await netfence.prefetch(proxy_host(body.json_object().get("proxy")))
+    await fenced_scope(
+        request,
+        lambda: (body.json_object().get("server"), proxy_host(body.json_object().get("proxy"))),
+    )
 
     def work(session: Session, scope: Scope) -> dict[str, Any]:
         try:

@@ -20,12 +20,11 @@ from urllib.parse import urlsplit
 from aiohttp import web
 from sqlmodel import Session
 
-from api.auth import Scope, scoped_read, scoped_write
+from api.auth import Scope, fenced_scope, scoped_read, scoped_write
 from api.body import read_body
 from api.db import CONTEXT
 from api.json_types import json_fields
 from api.routes.v1_paging import path_id
-from core import netfence
 from core import validation as v
 from core.errors import ValidationError
 from core.models.webhooks import WebhookCreate, WebhookRead
@@ -68,9 +67,7 @@ async def list_hooks(request: web.Request) -> web.Response:
 async def create_hook(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     body = await read_body(request)
-    scope = await scoped_read(request, lambda _session, scope: scope)
-    if scope.actor.tenant_scoped:
-        await netfence.prefetch(_host(body.json_object()))
+    await fenced_scope(request, lambda: (_host(body.json_object()),))
 
     def work(session: Session, scope: Scope) -> dict[str, Any]:
         given = body.json_object()
