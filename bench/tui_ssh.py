@@ -21,7 +21,6 @@ import asyncio
 import contextlib
 import os
 import pty
-import re
 import shutil
 import statistics
 import sys
@@ -32,8 +31,10 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-import asyncssh  # noqa: E402
 import pyte  # noqa: E402
+
+from tests.support.ssh_console import connect  # noqa: E402
+from tests.support.ssh_process import children, start_ssh  # noqa: E402
 
 SIZE = (80, 24)
 FIRST_PAGE = ("tenant acme", "Emails of recipients", "boss@acme.example", "^p palette")
@@ -73,14 +74,6 @@ def memory(pid: int) -> tuple[float, float]:
             if name in ("Pss", "Rss"):
                 fields[name] = int(rest.split()[0])
     return fields["Pss"] / 1024, fields["Rss"] / 1024
-
-
-def children(pid: int) -> list[int]:
-    found: list[int] = []
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        with contextlib.suppress(OSError):
-            found += [int(p) for p in (task / "children").read_text().split()]
-    return found
 
 
 async def local_first_paint(settled: list[tuple[float, float]]) -> float:
@@ -140,10 +133,7 @@ class Session:
 
     async def run(self) -> None:
         started = time.perf_counter()
-        async with asyncssh.connect(
-            "127.0.0.1", self.port, username="bench", client_keys=[str(self.key)],
-            known_hosts=None, agent_path=None,
-        ) as conn:  # fmt: skip
+        async with connect(self.port, self.key) as conn:
             process = await conn.create_process(
                 term_type="xterm-256color", term_size=SIZE, encoding=None
             )
@@ -177,16 +167,7 @@ async def main_async(args: argparse.Namespace) -> None:
     os.environ.pop("MAILBELL_DATABASE_URL", None)  # the throwaway SQLite database only
     home = Path(tempfile.mkdtemp(prefix="mailbell-tui-ssh-"))
     keys = build_home(home, args.sessions)
-    server = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "mailbell", "ssh", "--host", "127.0.0.1", "--port", "0",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL, cwd=ROOT,
-    )  # fmt: skip
-    assert server.stdout is not None
-    line = await asyncio.wait_for(server.stdout.readline(), BOUND_S)
-    found = re.search(rb"listening on 127\.0\.0\.1:(\d+)", line)
-    if not found:
-        raise RuntimeError(f"mailbell ssh did not start: {line!r}")
-    port = int(found[1])
+    server, port, _ = await start_ssh(BOUND_S)
     try:
         local, single = [], []
         local_memory: list[tuple[float, float]] = []

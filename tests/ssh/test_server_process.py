@@ -4,34 +4,18 @@ printed at each start; SIGTERM ends every session and exits 0."""
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import re
 import signal
 import sys
-from pathlib import Path
 
 import asyncssh
 import pytest
 
 from tests.support.console_keys import add_console_key
 from tests.support.ssh_console import WAIT_S, Console
+from tests.support.ssh_process import ROOT, children, start_ssh
 from tests.tui.conftest import seed
-
-ROOT = Path(__file__).resolve().parents[2]
-LISTENING = re.compile(rb"listening on 127\.0\.0\.1:(\d+); host key (SHA256:\S+)")
-
-
-async def _start() -> tuple[asyncio.subprocess.Process, int, str]:
-    process = await asyncio.create_subprocess_exec(
-        sys.executable, "-m", "mailbell", "ssh", "--host", "127.0.0.1", "--port", "0",
-        stdout=asyncio.subprocess.PIPE, stderr=asyncio.subprocess.DEVNULL, cwd=ROOT,
-    )  # fmt: skip
-    assert process.stdout is not None
-    line = await asyncio.wait_for(process.stdout.readline(), WAIT_S)
-    found = LISTENING.search(line)
-    assert found, line
-    return process, int(found[1]), found[2].decode()
 
 
 async def _stop(process: asyncio.subprocess.Process) -> int:
@@ -39,27 +23,19 @@ async def _stop(process: asyncio.subprocess.Process) -> int:
     return await asyncio.wait_for(process.wait(), WAIT_S)
 
 
-def _children(pid: int) -> set[int]:
-    found: set[int] = set()
-    for task in Path(f"/proc/{pid}/task").iterdir():
-        with contextlib.suppress(OSError):
-            found |= {int(p) for p in (task / "children").read_text().split()}
-    return found
-
-
 async def test_the_host_key_is_made_once_and_sigterm_ends_every_session(
     ctx, actor, settings
 ) -> None:
     seed(ctx, actor)
     alice = add_console_key(settings, "alice", "tenant-admin", ["acme"])
-    process, port, fingerprint = await _start()
+    process, port, fingerprint = await start_ssh()
     try:
         host_key = settings.ssh_host_key_file
         assert host_key.stat().st_mode & 0o777 == 0o600
         assert asyncssh.read_private_key(str(host_key)).get_fingerprint("sha256") == fingerprint
         async with Console.open(port, alice.private_path) as console:
             await console.wait_for("tenant acme")
-            [child] = _children(process.pid)
+            [child] = children(process.pid)
             assert await _stop(process) == 0
             await console.exit_status()
             assert b"the server is stopping" in console.output
@@ -68,7 +44,7 @@ async def test_the_host_key_is_made_once_and_sigterm_ends_every_session(
         if process.returncode is None:
             process.kill()
             await process.wait()
-    again, _port, same = await _start()
+    again, _port, same = await start_ssh()
     assert same == fingerprint
     assert await _stop(again) == 0
 
