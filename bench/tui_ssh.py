@@ -79,12 +79,10 @@ def memory(pid: int) -> tuple[float, float]:
 async def local_first_paint(settled: list[tuple[float, float]]) -> float:
     """`mailbell tui --as k00` in a pty: spawn until the first page is on the screen; its
     memory (PSS, RSS) two seconds later is appended to `settled`."""
-    master, slave = pty.openpty()
-    import fcntl
-    import struct
-    import termios
+    from tui.ssh.child import set_window_size
 
-    fcntl.ioctl(slave, termios.TIOCSWINSZ, struct.pack("HHHH", SIZE[1], SIZE[0], 0, 0))
+    master, slave = pty.openpty()
+    set_window_size(master, *SIZE)  # as the SSH server sizes a session's pty
     screen = pyte.Screen(*SIZE)
     stream = pyte.ByteStream(screen)
     env = {**os.environ, "TERM": "xterm-256color"}
