@@ -18,7 +18,7 @@ from typing import Any
 from pydantic import BaseModel
 
 from core.errors import ValidationError
-from core.validation import SECRET_FIELDS
+from core.validation import SECRET_FIELDS, known_fields
 
 _DESCRIBE = {
     "boolean": "a JSON boolean (true or false)",
@@ -108,6 +108,16 @@ def json_fields(
     given = {name: value for name, value in body.items() if value is not None and name not in skip}
     check_json_types(given, model, wire_types=wire_types)
     return given
+
+
+def known_json_fields(
+    body: Mapping[str, Any], model: type[BaseModel], *, read_only: Iterable[str] = ()
+) -> dict[str, Any]:
+    """`json_fields`, and a field `model` does not name refused (400 naming it, the known ones
+    listed): a request body's fields are its model's."""
+    fields = json_fields(body, model, read_only=read_only)
+    known_fields(fields, field_names(model))
+    return fields
 
 
 def check_json_types(

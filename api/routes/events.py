@@ -31,8 +31,7 @@ from api.auth import Scope, scoped_prepared_write, scoped_read
 from api.body import Body, read_body
 from api.db import CONTEXT, Answered, Batched
 from api.errors import ApiError
-from api.json_types import field_names, json_fields
-from core import validation as v
+from api.json_types import known_json_fields
 from core.attachments.fetch import fetch_payload_files, wants_fetch
 from core.catalog import NAMES, Event, get_event
 from core.errors import ValidationError
@@ -129,8 +128,7 @@ async def post_event(request: web.Request) -> web.Response:
 
     def prepare(session: Session, scope: Scope) -> PreparedEmit | Answered:
         """On a preparing thread, after the token check: everything but the writes."""
-        body = json_fields(raw.json_object(), EventRequest)
-        v.known_fields(body, field_names(EventRequest))
+        body = known_json_fields(raw.json_object(), EventRequest)
         if "event" not in body:
             raise ValidationError("event", f"is required: one of {', '.join(NAMES)}")
         event = get_event(body["event"], field="event")

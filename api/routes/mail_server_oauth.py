@@ -24,7 +24,7 @@ from sqlmodel import Session
 from api.auth import Scope, scoped_read
 from api.body import read_body
 from api.db import CONTEXT
-from api.json_types import json_fields
+from api.json_types import known_json_fields
 from api.routes.mail_servers import BASE
 from api.routes.v1_paging import path_id
 from core import validation as v
@@ -39,7 +39,6 @@ from core.services.oauth_authorization import (
 PENDING_TTL_S = 15 * 60  # a consent page left open longer is started again
 PENDING_MAX = 1000  # bounded: the oldest is forgotten first
 PENDING = web.AppKey("oauth_pending", OrderedDict)
-COMPLETE_FIELDS = ("redirect_url", "code", "state")
 
 
 def _pending(app: web.Application) -> OrderedDict[str, tuple[float, OAuthStart]]:
@@ -102,8 +101,7 @@ async def complete(request: web.Request) -> web.Response:
         return scope
 
     scope = await scoped_read(request, owned)
-    fields = json_fields(body.json_object(), OAuthComplete)
-    v.known_fields(fields, COMPLETE_FIELDS)
+    fields = known_json_fields(body.json_object(), OAuthComplete)
     state = _state_of(fields)
     pending = _pending(request.app)
     found = pending.get(state)

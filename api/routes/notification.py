@@ -23,9 +23,8 @@ from sqlmodel import Session
 from api.auth import Scope, fenced_scope, scoped_read, scoped_write
 from api.body import read_body
 from api.db import CONTEXT
-from api.json_types import field_names, json_fields
+from api.json_types import known_json_fields
 from api.portsip import READ_ONLY, from_portsip, to_portsip
-from core import validation as v
 from core.errors import ValidationError
 from core.mail.proxy_url import proxy_host
 from core.models.tenancy import SERVER_SETTING_COLUMNS, TLS_FLAGS, NotificationSettingsUpdate
@@ -108,8 +107,7 @@ async def post_test_email(request: web.Request) -> web.Response:
     ctx = request.app[CONTEXT]
     body = await read_body(request)
     scope = await scoped_read(request, lambda _session, scope: scope)
-    fields = json_fields(body.json_object(), TestEmailRequest, read_only=READ_ONLY)
-    v.known_fields(fields, field_names(TestEmailRequest))
+    fields = known_json_fields(body.json_object(), TestEmailRequest, read_only=READ_ONLY)
     given = {name: fields[name] for name in UNSAVED_SETTINGS if name in fields}
     unsaved = None
     try:

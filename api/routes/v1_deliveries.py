@@ -26,9 +26,8 @@ from sqlmodel import Session
 from api.auth import Scope, scoped_read, scoped_write
 from api.body import read_body
 from api.db import CONTEXT
-from api.json_types import json_fields
+from api.json_types import known_json_fields
 from api.routes.v1_paging import before_id_of, limit_of, page, path_id, text_of, time_of
-from core import validation as v
 from core.services.deliveries import (
     PAGE_MAX,
     delivery_log,
@@ -90,8 +89,7 @@ async def resend(request: web.Request) -> web.Response:
     body = await read_body(request) if request.can_read_body else None
 
     def work(session: Session, scope: Scope) -> dict[str, Any]:
-        fields = json_fields(body.json_object(), ResendBody) if body is not None else {}
-        v.known_fields(fields, ("to",))
+        fields = known_json_fields(body.json_object(), ResendBody) if body is not None else {}
         copy = resend_delivery(
             session=session, box=box, delivery_id=delivery_id, actor=scope.actor,
             tenant=scope.tenant, to=fields.get("to"),

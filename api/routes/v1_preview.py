@@ -20,9 +20,8 @@ from sqlmodel import Session
 from api.auth import Scope, scoped_read
 from api.body import read_body
 from api.errors import ApiError
-from api.json_types import json_fields
+from api.json_types import known_json_fields
 from api.template_checks import TEMPLATE_CHECKS
-from core import validation as v
 from core.catalog import Event, get_template
 from core.errors import NotFound, PermanentError, ValidationError
 from core.locality import check_locale
@@ -73,8 +72,7 @@ async def preview(request: web.Request) -> web.Response:
     body = await read_body(request) if request.can_read_body else None
 
     def given(session: Session, scope: Scope) -> Given:
-        fields = json_fields(body.json_object(), PreviewBody) if body is not None else {}
-        v.known_fields(fields, ("data", "from", "subject", "body", "locale"))
+        fields = known_json_fields(body.json_object(), PreviewBody) if body is not None else {}
         return _given(session, scope, name, fields)
 
     chosen = await scoped_read(request, given)

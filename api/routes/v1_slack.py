@@ -23,8 +23,7 @@ from sqlmodel import Session
 
 from api.auth import Scope, scoped_read, scoped_write
 from api.body import read_body
-from api.json_types import json_fields
-from core import validation as v
+from api.json_types import known_json_fields
 from core.catalog import EVENTS
 from core.errors import NotFound, ValidationError
 from core.models.slack import ALL_EVENTS, SlackChannelLink
@@ -78,8 +77,7 @@ def _owned_link(session: Session, scope: Scope, team_id: str, channel_id: str) -
 
 def _wanted(given: dict[str, Any], *, system_admin: bool) -> list[str]:
     """The body's events as route names (`*` first), every name checked before any change."""
-    fields = json_fields(given, RoutesBody)
-    v.known_fields(fields, ("events",))
+    fields = known_json_fields(given, RoutesBody)
     names = fields.get("events")
     if names is None:
         raise ValidationError("events", "is required: a JSON array of event names ([] for none)")

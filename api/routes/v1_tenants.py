@@ -19,8 +19,7 @@ from sqlmodel import Session
 from api.auth import Scope, scoped_read, scoped_write
 from api.body import read_body
 from api.errors import ApiError
-from api.json_types import json_fields
-from core import validation as v
+from api.json_types import known_json_fields
 from core.errors import NotFound, ValidationError
 from core.models.tenancy import Tenant
 from core.services.tenants import (
@@ -73,8 +72,7 @@ async def create(request: web.Request) -> web.Response:
 
     def work(session: Session, scope: Scope) -> dict[str, Any]:
         system_only(scope)
-        fields = json_fields(body.json_object(), TenantCreate, read_only=("created_at",))
-        v.known_fields(fields, ("slug", "name"))
+        fields = known_json_fields(body.json_object(), TenantCreate, read_only=("created_at",))
         if "slug" not in fields:
             raise ValidationError("slug", "is required: 1-63 lowercase letters, digits, hyphens")
         tenant = create_tenant(
@@ -91,8 +89,8 @@ async def rename(request: web.Request) -> web.Response:
 
     def work(session: Session, scope: Scope) -> dict[str, Any]:
         system_only(scope)
-        fields = json_fields(body.json_object(), TenantRename, read_only=("slug", "created_at"))
-        v.known_fields(fields, ("name",))
+        given = body.json_object()
+        fields = known_json_fields(given, TenantRename, read_only=("slug", "created_at"))
         if "name" not in fields:
             raise ValidationError("name", "is required: the tenant's new display name")
         get_tenant(session=session, slug=slug)  # 404 before the name is judged

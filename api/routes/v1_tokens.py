@@ -21,15 +21,12 @@ from sqlmodel import Session
 
 from api.auth import Scope, scoped_read, scoped_write
 from api.body import read_body
-from api.json_types import json_fields
+from api.json_types import known_json_fields
 from api.routes.v1_paging import path_id
-from core import validation as v
 from core.errors import ValidationError
 from core.models._common import utcnow
 from core.services.tokens import create_token, list_tokens, parse_expiry, parse_scopes, revoke_token
 from core.vocabulary import TokenScope
-
-CREATE_FIELDS = ("name", "scopes", "expires")
 
 
 class TokenCreateBody(BaseModel):
@@ -57,8 +54,7 @@ async def create(request: web.Request) -> web.Response:
 
     def work(session: Session, scope: Scope) -> dict[str, Any]:
         given = body.json_object()
-        fields = json_fields(given, TokenCreateBody)
-        v.known_fields(fields, CREATE_FIELDS)
+        fields = known_json_fields(given, TokenCreateBody)
         name = fields.get("name")
         if not isinstance(name, str) or not name.strip():
             raise ValidationError("name", "is required: what the token is for (1-100 characters)")

@@ -23,9 +23,8 @@ from sqlmodel import Session
 from api.auth import Scope, fenced_scope, scoped_read, scoped_write
 from api.body import read_body
 from api.db import CONTEXT
-from api.json_types import json_fields
+from api.json_types import known_json_fields
 from api.routes.v1_paging import path_id
-from core import validation as v
 from core.errors import ValidationError
 from core.models.webhooks import WebhookCreate, WebhookRead
 from core.services.webhooks import (
@@ -35,7 +34,6 @@ from core.services.webhooks import (
     test_webhook,
 )
 
-CREATE_FIELDS = ("url", "secret", "events")
 READ_ONLY = ("id", "tenant", "has_secret", "created_at")
 
 
@@ -74,8 +72,7 @@ async def create_hook(request: web.Request) -> web.Response:
         if given.get("secret") is not None and not isinstance(given["secret"], str):
             # not json_fields' message: that one repeats the value it refuses
             raise ValidationError("secret", "must be a JSON string")
-        fields = json_fields(given, WebhookCreate, read_only=READ_ONLY)
-        v.known_fields(fields, CREATE_FIELDS)
+        fields = known_json_fields(given, WebhookCreate, read_only=READ_ONLY)
         if "url" not in fields:
             raise ValidationError("url", "is required: the http(s) URL that receives the POSTs")
         data = WebhookCreate(
