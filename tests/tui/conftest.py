@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -103,6 +103,32 @@ def make_app(ctx: Context) -> Callable[..., Any]:
         return MailbellApp(ctx, **kwargs)
 
     return make
+
+
+@pytest.fixture
+def session_as(ctx: Context, settings: Any) -> Iterator[Callable[..., Any]]:
+    """An app acting as a new console key of `role` (over `tenants`; named `name`, else after
+    the role), started where `mailbell tui --as` starts it; the local login again afterwards."""
+    from tests.support.console_keys import add_console_key
+    from tui.app import MailbellApp
+    from tui.data.session import enter_as
+    from tui.runtime import set_session_actor
+
+    def make(
+        role: str, tenants: list[str] | None = None, *, name: str = "", **kwargs: Any
+    ) -> MailbellApp:
+        name = name or f"{role.split('-')[0]}-key"
+        add_console_key(settings, name, role, tenants)
+        start = enter_as(ctx, name, None)
+        return MailbellApp(ctx, tenant_slug=start, **kwargs)
+
+    yield make
+    set_session_actor(None)
+
+
+def notices(app: Any) -> str:
+    """The app's notifications so far, one string."""
+    return " | ".join(str(n.message) for n in app._notifications)
 
 
 @pytest.fixture(autouse=True)

@@ -14,15 +14,12 @@ from core.models.delivery import Delivery
 from core.services.overview import BUCKETS, first_rows, tenant_overview_rows
 from core.services.tenants import get_tenant
 from core.vocabulary import DeliveryStatus
-from tests.support.console_keys import add_console_key
 from tests.support.factories import make_tenant
 from tests.tui.conftest import rows, screen_text, seed, settle
 from tests.tui.test_deliveries import emit_for, enable
 from tui.app import MailbellApp
 from tui.data import overview as overview_data
 from tui.data.overview import age_text, sparkline
-from tui.data.session import enter_as
-from tui.runtime import set_session_actor
 from tui.screens.overview import OverviewScreen
 
 SIZE = (80, 24)
@@ -197,17 +194,13 @@ def test_rows_of_some_tenants_without_the_system(ctx, acme_deliveries) -> None:
     assert none == []
 
 
-async def test_a_tenant_admin_sees_its_tenants_only(ctx, settings, acme_deliveries) -> None:
-    add_console_key(settings, "acme-key", "tenant-admin", ["acme"])
-    try:
-        app = MailbellApp(ctx, tenant_slug=enter_as(ctx, "acme-key", None), start="overview")
-        async with app.run_test(size=SIZE) as pilot:
-            await settle(pilot)
-            assert isinstance(app.screen, OverviewScreen)
-            assert list(table_rows(app)) == ["acme"]
-            assert "1 tenants" in screen_text(app)
-    finally:
-        set_session_actor(None)
+async def test_a_tenant_admin_sees_its_tenants_only(ctx, acme_deliveries, session_as) -> None:
+    app = session_as("tenant-admin", ["acme"], start="overview")
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        assert isinstance(app.screen, OverviewScreen)
+        assert list(table_rows(app)) == ["acme"]
+        assert "1 tenants" in screen_text(app)
 
 
 def test_the_first_rows_read_a_screenful_and_name_the_others(ctx, acme_deliveries) -> None:

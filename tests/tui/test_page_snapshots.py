@@ -6,11 +6,8 @@ from __future__ import annotations
 
 import pytest
 
-from tests.support.console_keys import add_console_key
 from tests.tui.test_snapshots import _fixed_times, data, steps  # noqa: F401  (fixtures)
 from tui.app import PAGE_SCREENS, MailbellApp
-from tui.data.session import enter_as
-from tui.runtime import set_session_actor
 
 PAGES = [mode for mode in PAGE_SCREENS if mode != "captured"]
 TENANT_PAGES = {"servers", "settings", "templates", "accounts", "webhooks"}
@@ -38,10 +35,6 @@ def test_page_at_80x24(snap_compare, ctx, page: str) -> None:
 
 
 @pytest.mark.usefixtures("data")
-def test_overview_of_a_tenant_admin_at_80x24(snap_compare, ctx, settings) -> None:
-    add_console_key(settings, "alice", "tenant-admin", ["acme"])
-    try:
-        app = MailbellApp(ctx, tenant_slug=enter_as(ctx, "alice", None), start="overview")
-        assert snap_compare(app, terminal_size=(80, 24), run_before=steps())
-    finally:
-        set_session_actor(None)
+def test_overview_of_a_tenant_admin_at_80x24(snap_compare, session_as) -> None:
+    app = session_as("tenant-admin", ["acme"], name="alice", start="overview")
+    assert snap_compare(app, terminal_size=(80, 24), run_before=steps())

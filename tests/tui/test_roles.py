@@ -4,9 +4,6 @@ tenants only, a viewer changes nothing, the system's pages are the system admins
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from typing import Any
-
 import pytest
 from textual.widgets import DataTable, Switch
 
@@ -15,28 +12,9 @@ from core.services.audit import list_entries
 from core.services.tenants import get_tenant
 from tests.support.console_keys import add_console_key
 from tests.support.factories import emit_event, make_tenant, read_settings
-from tests.tui.conftest import rows, screen_text, seed, settle
-from tui.app import MailbellApp
+from tests.tui.conftest import notices, rows, screen_text, seed, settle
 from tui.data.session import enter_as
 from tui.runtime import set_session_actor
-
-
-@pytest.fixture
-def session_as(ctx, settings) -> Iterator[Callable[..., MailbellApp]]:
-    """An app acting as a new key of `role` (over `tenants`), started where `--as` starts it."""
-
-    def make(role: str, tenants: list[str] | None = None, **kwargs: Any) -> MailbellApp:
-        name = f"{role.split('-')[0]}-key"
-        add_console_key(settings, name, role, tenants)
-        start = enter_as(ctx, name, None)
-        return MailbellApp(ctx, tenant_slug=start, **kwargs)
-
-    yield make
-    set_session_actor(None)
-
-
-def notices(app: MailbellApp) -> str:
-    return " | ".join(str(n.message) for n in app._notifications)
 
 
 async def test_a_tenant_admin_sees_only_its_tenant(ctx, actor, session_as) -> None:

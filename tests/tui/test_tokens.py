@@ -19,15 +19,11 @@ from core.services.token_identity import identify_token
 from core.vocabulary import TokenScope
 from tests.support.factories import make_tenant
 from tests.support.tokens import make_token, token_row
-from tests.tui import test_roles
-from tests.tui.conftest import rows, screen_text, settle
+from tests.tui.conftest import notices, rows, screen_text, settle
 from tests.tui.test_snapshots import _fixed_times, steps  # noqa: F401  (fixture)
 from tui.app import MailbellApp
 from tui.data import tokens
 from tui.widgets.form import Field
-
-session_as = test_roles.session_as  # a fixture: a TUI acting as a console key of a role
-notices = test_roles.notices
 
 
 def owners(ctx, actor) -> dict[str, str]:
