@@ -21,13 +21,12 @@ from aiohttp import web
 from sqlmodel import Session, select
 
 from api.auth import Scope, scoped_read, scoped_write
-from api.body import Body, read_body
+from api.body import read_body
 from api.db import CONTEXT
 from api.etag import account_etag, if_match, stale_is_412
-from api.json_types import json_fields
+from api.json_types import known_json_fields
 from api.routes.mail_servers import keyset_page, one, page_params
 from api.routes.v1_paging import path_id
-from core import validation as v
 from core.errors import NotFound, ValidationError
 from core.models.inbound import InboundMessage
 from core.models.mail import EmailAccount, EmailAccountCreate, EmailAccountRead, EmailAccountUpdate
@@ -41,7 +40,6 @@ from core.services.accounts import (
 from core.services.inbound import message_public, sync_account
 
 BASE = "/api/v1/email-accounts"
-FIELDS = tuple(EmailAccountUpdate.model_fields)
 
 
 def _tenant(scope: Scope) -> Tenant:
@@ -72,12 +70,6 @@ def _read(row: EmailAccount) -> tuple[dict[str, Any], str]:
     return _shown(row), account_etag(row)
 
 
-def _fields(body: Body, model: type[EmailAccountUpdate]) -> dict[str, Any]:
-    fields = json_fields(body.json_object(), model)
-    v.known_fields(fields, FIELDS)
-    return fields
-
-
 async def list_accounts(request: web.Request) -> web.Response:
     limit, after = page_params(request)
 
@@ -94,7 +86,9 @@ async def create_account(request: web.Request) -> web.Response:
 
     def work(session: Session, scope: Scope) -> tuple[dict[str, Any], str]:
         tenant = _tenant(scope)
-        data = EmailAccountCreate.from_fields(_fields(body, EmailAccountCreate))
+        data = EmailAccountCreate.from_fields(
+            known_json_fields(body.json_object(), EmailAccountCreate)
+        )
         created = create_email_account(
             session=session, box=ctx.box, tenant=tenant, data=data, actor=scope.actor
         )
@@ -123,7 +117,9 @@ async def patch_account(request: web.Request) -> web.Response:
 
     def work(session: Session, scope: Scope) -> tuple[dict[str, Any], str]:
         tenant = _tenant(scope)
-        changes = EmailAccountUpdate.from_fields(_fields(body, EmailAccountUpdate))
+        changes = EmailAccountUpdate.from_fields(
+            known_json_fields(body.json_object(), EmailAccountUpdate)
+        )
         with stale_is_412(f"email account {account_id}"):
             update_email_account(
                 session=session, box=ctx.box, tenant=tenant, account_id=account_id,

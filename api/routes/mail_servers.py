@@ -26,9 +26,8 @@ from api.auth import Scope, fenced_scope, scoped_read, scoped_write
 from api.body import Body, read_body
 from api.db import CONTEXT
 from api.etag import if_match, server_etag, stale_is_412
-from api.json_types import json_fields
+from api.json_types import known_json_fields
 from api.routes.v1_paging import before_id_of, cursor_of, limit_of, path_id
-from core import validation as v
 from core.errors import ValidationError
 from core.mail.proxy_url import proxy_host
 from core.models.mail import MailServer, MailServerCreate, MailServerRead, MailServerUpdate
@@ -43,7 +42,6 @@ from core.services.mail_servers import (
 from core.services.mail_tests import test_mail_server
 
 BASE = "/api/v1/mail-servers"
-FIELDS = tuple(MailServerUpdate.model_fields)
 PAGE_MAX = 200
 
 
@@ -94,12 +92,6 @@ async def fenced(request: web.Request, body: Body) -> Scope:
     )
 
 
-def _fields(body: Body, model: type[MailServerUpdate]) -> dict[str, Any]:
-    fields = json_fields(body.json_object(), model)
-    v.known_fields(fields, FIELDS)
-    return fields
-
-
 def _shown(server: MailServer) -> dict[str, Any]:
     return MailServerRead.of(server).model_dump(mode="json")
 
@@ -139,7 +131,7 @@ async def create_server(request: web.Request) -> web.Response:
     await fenced(request, body)
 
     def work(session: Session, scope: Scope) -> tuple[dict[str, Any], str]:
-        data = MailServerCreate.from_fields(_fields(body, MailServerCreate))
+        data = MailServerCreate.from_fields(known_json_fields(body.json_object(), MailServerCreate))
         created = create_mail_server(
             session=session, box=ctx.box, tenant=scope.tenant, data=data, actor=scope.actor
         )
@@ -168,7 +160,9 @@ async def patch_server(request: web.Request) -> web.Response:
     expected = if_match(request)
 
     def work(session: Session, scope: Scope) -> tuple[dict[str, Any], str]:
-        changes = MailServerUpdate.from_fields(_fields(body, MailServerUpdate))
+        changes = MailServerUpdate.from_fields(
+            known_json_fields(body.json_object(), MailServerUpdate)
+        )
         with stale_is_412(f"mail server {server_id}"):
             update_mail_server(
                 session=session, box=ctx.box, tenant=scope.tenant, server_id=server_id,
@@ -236,7 +230,7 @@ async def test_unsaved(request: web.Request) -> web.Response:
     tested without saving anything."""
     body = await read_body(request)
     await fenced(request, body)
-    fields = _fields(body, MailServerCreate)
+    fields = known_json_fields(body.json_object(), MailServerCreate)
     if not fields:
         raise ValidationError("host", "is required: give the settings to test (host, port, …)")
     return await _test(request, None, fields)
