@@ -33,6 +33,13 @@ async def settle(pilot: Pilot[Any], rounds: int = 3) -> None:
         await pilot.pause()
 
 
+def page_key(mode: str) -> str:
+    """The key that opens page `mode` (the scheme is tui/widgets/nav.py's)."""
+    from tui.widgets.nav import PAGES
+
+    return next(page.key for page in PAGES if page.mode == mode)
+
+
 def rows(table: DataTable[Any]) -> list[list[str]]:
     return [[str(cell) for cell in table.get_row_at(i)] for i in range(table.row_count)]
 

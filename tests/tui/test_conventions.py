@@ -14,15 +14,11 @@ import pytest
 from textual.widgets import DataTable, Input, OptionList, SelectionList, TextArea
 
 from tests.support.factories import make_tenant, set_settings
-from tests.tui.conftest import settle
+from tests.tui.conftest import page_key, settle
 from tests.tui.test_tui_keys_and_tables import help_text
 from tui import keymap, keys_file
 from tui.theme_memory import STATE_FILE, data_home
 from tui.widgets.nav import PAGES, NavBar, NavItem, NavMore, window
-
-
-def key(mode: str) -> str:
-    return next(page.key for page in PAGES if page.mode == mode)
 
 
 def tenants(ctx, actor, *slugs: str) -> None:
@@ -123,7 +119,7 @@ async def test_j_k_g_shift_g_move_a_table_and_a_filter_types_them(ctx, actor, ma
         await pilot.press("g")
         assert table.cursor_row == 0
 
-        await pilot.press(key("overview"), "slash")  # the Overview's filter field
+        await pilot.press(page_key("overview"), "slash")  # the Overview's filter field
         await settle(pilot)
         field = app.focused
         assert isinstance(field, Input)
@@ -268,7 +264,7 @@ async def test_a_keys_file_remaps_app_and_page_keys_and_help_shows_them(
     app = make_app(start="overview")
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        await pilot.press(key("servers"))
+        await pilot.press(page_key("servers"))
         await settle(pilot)
         assert app.current_mode == "overview"  # 3 no longer opens Servers
         await pilot.press("f3")
@@ -316,7 +312,7 @@ async def test_a_bad_keys_file_is_reported_once_and_the_defaults_stay(
         assert str(path) in notes[0].message and "The default keys stay" in notes[0].message
         for words in said:
             assert words in notes[0].message, notes[0].message
-        await pilot.press(key("servers"))
+        await pilot.press(page_key("servers"))
         await settle(pilot)
         assert app.current_mode == "servers"  # the defaults work
         await pilot.press("f2")

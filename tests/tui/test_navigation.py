@@ -6,14 +6,8 @@ from textual.widgets import DataTable, Input, Static
 
 from core.models.tenancy import NotificationSettingsUpdate
 from core.services.notifications import update_notification_settings
-from tests.tui.conftest import rows, seed, settle
+from tests.tui.conftest import page_key, rows, seed, settle
 from tests.tui.test_tui_keys_and_tables import help_text
-from tui.widgets.nav import PAGES
-
-
-def key(mode: str) -> str:
-    """The page key of page `mode` (the scheme is tui/widgets/nav.py's)."""
-    return next(page.key for page in PAGES if page.mode == mode)
 
 
 async def test_tenants_list_effective_servers_and_follows_changes(ctx, actor, make_app) -> None:
@@ -56,15 +50,15 @@ async def test_picking_a_tenant_scopes_every_page(ctx, actor, make_app) -> None:
         await settle(pilot)
         assert app.scope == "acme" and app.sub_title == "tenant acme"
         assert type(app.screen).__name__ == "TenantsScreen"  # Enter picks; the page stays
-        await pilot.press(key("servers"))
+        await pilot.press(page_key("servers"))
         await settle(pilot)
         servers = rows(app.screen.query_one("#servers", DataTable))
         assert [row[1] for row in servers] == ["acme relay"]
         # back to the system: the servers page reloads for the new scope
-        await pilot.press(key("tenants"))
+        await pilot.press(page_key("tenants"))
         await settle(pilot)
         await pilot.press("s")
-        await pilot.press(key("servers"))
+        await pilot.press(page_key("servers"))
         await settle(pilot)
         assert app.scope is None
         assert [row[1] for row in rows(app.screen.query_one("#servers", DataTable))] == ["shared"]
@@ -141,7 +135,7 @@ async def test_help_lists_the_keys_and_themes_switch(ctx, actor, make_app) -> No
     app = make_app()
     async with app.run_test(size=(80, 24)) as pilot:
         await settle(pilot)
-        await pilot.press(key("servers"))
+        await pilot.press(page_key("servers"))
         await settle(pilot)
         await pilot.press("f1")
         await pilot.pause()
