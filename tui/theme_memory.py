@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import tempfile
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -51,18 +50,10 @@ def read_state(home: Path) -> dict[str, Any]:
 def write_state(home: Path, state: dict[str, Any]) -> bool:
     """Replace the state file in one step (a reader never sees half a file); False when the
     directory cannot be written."""
+    from core.private_files import write_private_file
+
     try:
-        home.mkdir(parents=True, exist_ok=True, mode=0o700)
-        descriptor, temporary = tempfile.mkstemp(prefix=".tui-state.", dir=home)
-        try:
-            with os.fdopen(descriptor, "w", encoding="utf-8") as file:
-                json.dump(state, file, indent=2, sort_keys=True)
-                file.write("\n")
-            os.chmod(temporary, 0o600)
-            os.replace(temporary, home / STATE_FILE)
-        except BaseException:
-            Path(temporary).unlink(missing_ok=True)
-            raise
+        write_private_file(home / STATE_FILE, json.dumps(state, indent=2, sort_keys=True) + "\n")
     except OSError:
         return False
     return True
