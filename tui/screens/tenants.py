@@ -22,7 +22,7 @@ from tui.jobs import JobFailed, Result, ShowsFailures, reporting
 from tui.runtime import field_of, message_of
 from tui.screens.base import MainScreen
 from tui.widgets.form import Field, FormState
-from tui.widgets.tables import filled
+from tui.widgets.tables import Fit, FitTable, RowDetail, filled
 
 SYSTEM_KEY = "__system__"
 
@@ -63,19 +63,22 @@ class TenantsScreen(MainScreen):
 
     def compose_body(self) -> ComposeResult:
         yield Static("Loading…", id="system-summary", classes="summary")
-        yield DataTable(id="tenants", cursor_type="row", zebra_stripes=True)
+        yield FitTable(
+            id="tenants", cursor_type="row", zebra_stripes=True, detail="#tenants-detail"
+        )
+        yield RowDetail(id="tenants-detail")
         yield Static(
             "Enter works on the selected row · s on the system · n adds a tenant · t tokens",
             classes="muted hint-line",
         )
 
     def on_mount(self) -> None:
-        table = self.query_one("#tenants", DataTable)
-        table.add_column("", key="mark", width=1)
-        table.add_column("Tenant", key="slug")
-        table.add_column("Name", key="name")
-        table.add_column("Mail server", key="server")
-        table.add_column("Source", key="source")
+        table = self.query_one("#tenants", FitTable)
+        table.add_fit_column("", key="mark", width=1)
+        table.add_fit_column("Tenant", key="slug", fit=Fit(min=8, priority=3))
+        table.add_fit_column("Name", key="name", fit=Fit(min=8))
+        table.add_fit_column("Mail server", key="server", fit=Fit(min=12, priority=2))
+        table.add_fit_column("Source", key="source", fit=Fit(shrink=False))
 
     def __init__(self) -> None:
         super().__init__()
