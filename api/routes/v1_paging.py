@@ -9,23 +9,21 @@ from __future__ import annotations
 
 import base64
 import binascii
-import re
-from datetime import UTC, datetime, timedelta
+from datetime import datetime
 
 from aiohttp import web
 
 from core.errors import NotFound, ValidationError
+from core.validation import point_in_time
 from core.vocabulary import ROW_ID_MAX
 
 DEFAULT_LIMIT = 50
 CURSOR_PREFIX = "id:"
-AGE = re.compile(r"(\d{1,6})([mhdw])")
-AGE_SECONDS = {"m": 60, "h": 3600, "d": 86400, "w": 604800}
 
 
 def limit_of(request: web.Request, *, most: int) -> int:
     given = request.query.get("limit")
-    if given is None or given == "":
+    if given is None:
         return DEFAULT_LIMIT
     if not (given.isascii() and given.isdigit()) or not 1 <= int(given[:8]) <= most:
         raise ValidationError("limit", f"must be a whole number from 1 to {most}")
@@ -76,14 +74,9 @@ def time_of(request: web.Request, name: str) -> datetime | None:
     given = request.query.get(name)
     if not given:
         return None
-    text = given.strip()
-    age = AGE.fullmatch(text.lower())
-    if age:
-        return datetime.now(UTC) - timedelta(seconds=int(age[1]) * AGE_SECONDS[age[2]])
     try:
-        when = datetime.fromisoformat(text)
-        return when.replace(tzinfo=UTC) if when.tzinfo is None else when.astimezone(UTC)
-    except (ValueError, OverflowError):
+        return point_in_time(given)
+    except ValueError:  # an age or an offset reaching before the year 1 too
         raise ValidationError(
             name, "must be an ISO date or time (2026-12-01, 2026-12-01T09:00Z) or an age (7d)"
         ) from None

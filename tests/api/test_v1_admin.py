@@ -176,6 +176,11 @@ async def test_audit_list_paging_export_and_fence(api: ApiClient, root: str) -> 
     assert (await api.get("/api/v1/audit?until=2000-01-01", token="system")).body["items"] == []
     assert (await api.get("/api/v1/audit?source=fax")).body["field"] == "source"
     assert (await api.get("/api/v1/audit?since=yesterday")).body["field"] == "since"
+    # An age reaching before the year 1 is refused like any bad time, never an overflow.
+    too_old = await api.get("/api/v1/deliveries?since=999999w")
+    assert too_old.status == 400 and too_old.body["field"] == "since"
+    empty_limit = await api.get("/api/v1/deliveries?limit=")
+    assert empty_limit.status == 400 and empty_limit.body["field"] == "limit"
 
 
 async def test_preview_and_settings_export_import(api: ApiClient, root: str) -> None:
