@@ -27,11 +27,12 @@ from api.etag import account_etag, if_match, stale_is_412
 from api.json_types import known_json_fields
 from api.routes.mail_servers import keyset_page, one, page_params
 from api.routes.v1_paging import path_id
-from core.errors import NotFound, ValidationError
+from core.errors import ValidationError
 from core.models.inbound import InboundMessage
 from core.models.mail import EmailAccount, EmailAccountCreate, EmailAccountRead, EmailAccountUpdate
 from core.models.tenancy import Tenant
 from core.services.accounts import (
+    account_row,
     create_email_account,
     delete_email_account,
     set_default_email_account,
@@ -48,18 +49,6 @@ def _tenant(scope: Scope) -> Tenant:
             "tenant", "email accounts belong to a tenant: name it with ?tenant=SLUG"
         )
     return scope.tenant
-
-
-def _row(session: Session, tenant: Tenant, account_id: int, *, lock: bool = False) -> EmailAccount:
-    query = select(EmailAccount).where(
-        EmailAccount.tenant_id == tenant.id, EmailAccount.id == account_id
-    )
-    # Locked for a delete's transaction where the database can (PostgreSQL): the answer's
-    # `deleted` is the row the delete removes.
-    row = session.exec(query.with_for_update() if lock else query).first()
-    if row is None:
-        raise NotFound(f"email account {account_id} does not exist for tenant {tenant.slug!r}")
-    return row
 
 
 def _shown(row: EmailAccount) -> dict[str, Any]:
@@ -92,7 +81,7 @@ async def create_account(request: web.Request) -> web.Response:
         created = create_email_account(
             session=session, box=ctx.box, tenant=tenant, data=data, actor=scope.actor
         )
-        return _read(_row(session, tenant, created.id))
+        return _read(account_row(session=session, tenant=tenant, account_id=created.id))
 
     read, etag = await scoped_write(request, work)
     response = one(read, etag, status=201)
@@ -104,7 +93,7 @@ async def get_account(request: web.Request) -> web.Response:
     account_id = path_id(request, "email account")
 
     def work(session: Session, scope: Scope) -> tuple[dict[str, Any], str]:
-        return _read(_row(session, _tenant(scope), account_id))
+        return _read(account_row(session=session, tenant=_tenant(scope), account_id=account_id))
 
     return one(*await scoped_read(request, work))
 
@@ -125,7 +114,7 @@ async def patch_account(request: web.Request) -> web.Response:
                 session=session, box=ctx.box, tenant=tenant, account_id=account_id,
                 changes=changes, actor=scope.actor, expected_version=expected,
             )  # fmt: skip
-        return _read(_row(session, tenant, account_id))
+        return _read(account_row(session=session, tenant=tenant, account_id=account_id))
 
     return one(*await scoped_write(request, work))
 
@@ -138,20 +127,16 @@ async def delete_account(request: web.Request) -> web.Response:
 
     def work(session: Session, scope: Scope) -> dict[str, Any]:
         tenant = _tenant(scope)
-        row = _row(session, tenant, account_id, lock=True)
-        was = _shown(row)
+        # Locked where the database can (PostgreSQL): `deleted` is the row the delete removes.
+        was = _shown(account_row(session=session, tenant=tenant, account_id=account_id, lock=True))
         with stale_is_412(f"email account {account_id}"):
-            delete_email_account(
+            successor = delete_email_account(
                 session=session, tenant=tenant, account_id=account_id, actor=scope.actor,
                 expected_version=expected,
             )  # fmt: skip
-        successor = session.exec(
-            select(EmailAccount).where(EmailAccount.tenant_id == tenant.id, EmailAccount.is_default)
-        ).first()
-        new_default = successor if was["default"] and successor is not None else None
         return {
             "deleted": was,
-            "new_default": _shown(new_default) if new_default is not None else None,
+            "new_default": successor.model_dump(mode="json") if successor is not None else None,
         }
 
     return web.json_response(await scoped_write(request, work))
@@ -165,7 +150,7 @@ async def make_default(request: web.Request) -> web.Response:
         set_default_email_account(
             session=session, tenant=tenant, account_id=account_id, actor=scope.actor
         )
-        return _read(_row(session, tenant, account_id))
+        return _read(account_row(session=session, tenant=tenant, account_id=account_id))
 
     return one(*await scoped_write(request, work))
 
@@ -175,7 +160,10 @@ async def sync_now(request: web.Request) -> web.Response:
     account_id = path_id(request, "email account")
 
     def work(session: Session, scope: Scope) -> int:
-        return _row(session, _tenant(scope), account_id).id or account_id
+        return (
+            account_row(session=session, tenant=_tenant(scope), account_id=account_id).id
+            or account_id
+        )
 
     await scoped_read(request, work)  # the account is the caller's
     result = await sync_account(ctx=request.app[CONTEXT], account_id=account_id, manual=True)
@@ -194,7 +182,7 @@ async def list_messages(request: web.Request) -> web.Response:
     limit, after = page_params(request)
 
     def work(session: Session, scope: Scope) -> dict[str, Any]:
-        _row(session, _tenant(scope), account_id)
+        account_row(session=session, tenant=_tenant(scope), account_id=account_id)
         query = select(InboundMessage).where(InboundMessage.account_id == account_id)
         return keyset_page(
             session, query, InboundMessage.id, _public, limit, after, newest_first=True

@@ -46,8 +46,13 @@ def list_email_accounts(*, session: Session, tenant: Tenant) -> list[EmailAccoun
     return [EmailAccountRead.of(row) for row in rows]
 
 
-def _account_row(session: Session, tenant: Tenant, account_id: int) -> EmailAccount:
-    account = session.exec(_tenant_query(tenant).where(EmailAccount.id == account_id)).first()
+def account_row(
+    *, session: Session, tenant: Tenant, account_id: int, lock: bool = False
+) -> EmailAccount:
+    """The row of account `account_id` of this tenant (another tenant's is not found); `lock`:
+    locked for the caller's transaction where the database can (PostgreSQL)."""
+    query = _tenant_query(tenant).where(EmailAccount.id == account_id)
+    account = session.exec(query.with_for_update() if lock else query).first()
     if account is None:
         raise NotFound(f"email account {account_id} does not exist for tenant {tenant.slug!r}")
     return account
@@ -57,7 +62,7 @@ def _unchanged_account(
     session: Session, tenant: Tenant, account_id: int, expected_version: ExpectedVersion
 ) -> EmailAccount:
     """The account, refused (StaleVersion) when it changed since `expected_version`."""
-    account = _account_row(session, tenant, account_id)
+    account = account_row(session=session, tenant=tenant, account_id=account_id)
     refuse_stale(
         session,
         account,
@@ -69,7 +74,7 @@ def _unchanged_account(
 
 
 def get_email_account(*, session: Session, tenant: Tenant, account_id: int) -> EmailAccountRead:
-    return EmailAccountRead.of(_account_row(session, tenant, account_id))
+    return EmailAccountRead.of(account_row(session=session, tenant=tenant, account_id=account_id))
 
 
 def _check_server(session: Session, tenant: Tenant, server_id: int | None) -> None:
@@ -213,7 +218,7 @@ def update_email_account(
 def set_default_email_account(
     *, session: Session, tenant: Tenant, account_id: int, actor: Actor
 ) -> EmailAccountRead:
-    account = _account_row(session, tenant, account_id)
+    account = account_row(session=session, tenant=tenant, account_id=account_id)
     previous = _current_default(session, tenant)
     if previous is not None and previous.id != account.id:
         previous.is_default = False
@@ -245,14 +250,15 @@ def delete_email_account(
     account_id: int,
     actor: Actor,
     expected_version: ExpectedVersion = None,
-) -> None:
+) -> EmailAccountRead | None:
     """Delete the account (the oldest left becomes the default if it was); `expected_version`
-    as for an update."""
+    as for an update. Returns the account that became the default (None: none did)."""
     account = _unchanged_account(session, tenant, account_id, expected_version)
     removed = deleted(values_of(account, AUDITED_FIELDS))
     session.delete(account)
     session.flush()
     fields = []
+    new_default = None
     if account.is_default:
         # A tenant with accounts left always has a default: the oldest takes over.
         successor = session.exec(_tenant_query(tenant).order_by(col(EmailAccount.id))).first()
@@ -260,6 +266,7 @@ def delete_email_account(
             successor.is_default = True
             session.add(successor)
             fields.append(f"new_default:{successor.id}")
+            new_default = EmailAccountRead.of(successor)
     record(
         session,
         actor=actor,
@@ -270,3 +277,4 @@ def delete_email_account(
         changes=removed,
     )
     session.commit()
+    return new_default
