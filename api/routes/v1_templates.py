@@ -24,7 +24,7 @@ from api.auth import Scope, scoped_read
 from api.errors import ApiError
 from core.catalog import TEMPLATE_NAMES, get_template
 from core.errors import NotFound
-from core.services.templates import custom_locales, template_details
+from core.services.templates import custom_locales, custom_templates_of, template_details
 
 LISTED = ("name", "scope", "toggle", "audience", "description")
 
@@ -54,12 +54,7 @@ async def get_template_view(request: web.Request) -> web.Response:
             raise ApiError(404, exc.message, field="name") from None
         details = template_details(session=session, tenant=scope.tenant, name=event.name,
                                    locale=locale)  # fmt: skip
-        customs = []
-        for each in details["locales"]:
-            row = template_details(session=session, tenant=scope.tenant, name=event.name,
-                                   locale=each)["custom"]  # fmt: skip
-            if row is not None:
-                customs.append(row)
+        customs = custom_templates_of(session=session, tenant=scope.tenant, name=event.name)
         shown = {key: details[key] for key in (*LISTED, "variables", "sample", "default")}
         return {**shown, "locale": details["locale"], "custom": customs}
 

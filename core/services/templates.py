@@ -348,10 +348,7 @@ def template_details(
     applies, owner = _event_owner(event, tenant)
     rows = session.exec(_query(owner).where(CustomTemplate.name == event.name)).all()
     by_locale = {row.locale: row for row in rows} if applies else {}
-    custom = None
-    if wanted in by_locale:
-        shown = TemplateRead.model_validate(by_locale[wanted]).as_dict()
-        custom = {key: value for key, value in shown.items() if key != "name"}
+    custom = _custom_shown(by_locale[wanted]) if wanted in by_locale else None
     return {
         "name": event.name,
         "scope": event.scope,
@@ -365,6 +362,24 @@ def template_details(
         "default": default_template(event.name, wanted or None).as_dict(),
         "custom": custom,
     }
+
+
+def _custom_shown(row: CustomTemplate) -> dict[str, Any]:
+    shown = TemplateRead.model_validate(row).as_dict()
+    return {key: value for key, value in shown.items() if key != "name"}
+
+
+def custom_templates_of(
+    *, session: Session, tenant: Tenant | None, name: str
+) -> list[dict[str, Any]]:
+    """Every custom template of `name` the owner has, one per locale in the order of
+    `template_details`' "locales", each shown as its "custom"."""
+    event = get_template(name)
+    applies, owner = _event_owner(event, tenant)
+    if not applies:
+        return []
+    rows = session.exec(_query(owner).where(CustomTemplate.name == event.name)).all()
+    return [_custom_shown(row) for row in sorted(rows, key=lambda row: row.locale)]
 
 
 def template_in_use(
