@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from datetime import datetime
-from typing import Annotated, Any, ClassVar, Literal
+from types import MappingProxyType
+from typing import Annotated, Any, ClassVar, Final, Literal
 
 from pydantic import BaseModel, ConfigDict
 from pydantic import Field as Limit
@@ -30,6 +31,16 @@ from core.vocabulary import (
     AuthMode,
     Provider,
     SecurityMode,
+)
+
+# The secrets an admin sets on a mail server: its input name → the column that holds it sealed
+# with the key ring (the OAuth refresh token is mailbell's own, not an admin's input).
+MAIL_SERVER_SECRETS: Final = MappingProxyType(
+    {
+        "password": "password_enc",
+        "proxy_password": "proxy_password_enc",
+        "oauth_client_secret": "oauth_client_secret_enc",
+    }
 )
 
 
@@ -280,9 +291,7 @@ class MailServerRead(BaseModel):
     def of(cls, server: MailServer, *, now: datetime | None = None) -> MailServerRead:
         return cls.model_validate(
             {
-                **server.model_dump(
-                    exclude={"password_enc", "oauth_client_secret_enc", "proxy_password_enc"}
-                ),
+                **server.model_dump(exclude=set(MAIL_SERVER_SECRETS.values())),
                 "has_password": server.password_enc is not None,
                 "proxy": server.proxy_url,
                 "has_proxy_password": server.proxy_password_enc is not None,

@@ -27,16 +27,11 @@ _NONCE_BYTES = 12
 # Sealed in every document with secrets: opening it proves the passphrase before any change.
 _CHECK = "mailbell export"
 
-# Mail server fields exported as they are (MailServerRead's names), and its secrets: the input
-# name → the column holding it sealed with the key ring.
+# Mail server fields exported as they are (MailServerRead's names); its secrets are
+# core.models.mail.MAIL_SERVER_SECRETS.
 SERVER_FIELDS = ("provider", "host", "port", "security", "auth", "username", "mail_from",
                  "reply_to", "timeout", "rate_limit_per_minute", "tls_verify", "ca_file",
                  "ca_pem", "proxy", "oauth_client_id", "oauth_directory_id")  # fmt: skip
-SERVER_SECRETS = {
-    "password": "password_enc",
-    "proxy_password": "proxy_password_enc",
-    "oauth_client_secret": "oauth_client_secret_enc",
-}
 ACCOUNT_FIELDS = ("display_name", "imap_host", "imap_port", "imap_username", "imap_tls",
                   "imap_folder")  # fmt: skip
 TEMPLATE_PARTS = ("mail_from", "subject", "body")

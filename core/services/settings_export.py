@@ -10,7 +10,7 @@ file can travel to a database whose key ring is another.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
@@ -19,7 +19,13 @@ from sqlmodel import Session, col, select
 from core.crypto import SecretBox
 from core.errors import ValidationError
 from core.models._common import owned_by, utcnow
-from core.models.mail import EmailAccount, EmailAccountRead, MailServer, MailServerRead
+from core.models.mail import (
+    MAIL_SERVER_SECRETS,
+    EmailAccount,
+    EmailAccountRead,
+    MailServer,
+    MailServerRead,
+)
 from core.models.slack import SlackChannelLink
 from core.models.tenancy import Tenant
 from core.models.webhooks import WebhookTarget
@@ -29,7 +35,6 @@ from core.services.settings_document import (
     ACCOUNT_FIELDS,
     EXPORT_VERSION,
     SERVER_FIELDS,
-    SERVER_SECRETS,
     TEMPLATE_PARTS,
     PassphraseSeal,
     Scope,
@@ -41,7 +46,7 @@ from core.services.tenants import get_tenant, list_tenants
 # -- export -----------------------------------------------------------------------------------
 
 
-def _secrets(box: SecretBox, seal: PassphraseSeal | None, row: Any, columns: dict[str, str]):
+def _secrets(box: SecretBox, seal: PassphraseSeal | None, row: Any, columns: Mapping[str, str]):
     """Each secret the row holds, sealed under the passphrase (none without one)."""
     for name, column in columns.items():
         stored = getattr(row, column)
@@ -76,7 +81,7 @@ def _servers(session: Session, box: SecretBox, tenant: Tenant | None, seal: Any)
             "has_password": read.has_password,
             "has_proxy_password": read.has_proxy_password,
             "has_oauth_client_secret": read.has_oauth_client_secret,
-            **dict(_secrets(box, seal, row, SERVER_SECRETS)),
+            **dict(_secrets(box, seal, row, MAIL_SERVER_SECRETS)),
         }
 
 

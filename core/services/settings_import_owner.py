@@ -17,6 +17,7 @@ from core.errors import ValidationError
 from core.mail.presets import preset_for
 from core.models._common import owned_by
 from core.models.mail import (
+    MAIL_SERVER_SECRETS,
     MailServer,
     MailServerCreate,
     MailServerRead,
@@ -32,7 +33,6 @@ from core.services.mail_server_fields import owner_query
 from core.services.notifications import get_notification_settings, update_notification_settings
 from core.services.settings_document import (
     SERVER_FIELDS,
-    SERVER_SECRETS,
     TEMPLATE_PARTS,
     OwnerDoc,
     PassphraseSeal,
@@ -148,7 +148,7 @@ class OwnerImport:
         read = MailServerRead.of(row)
         changes = {n: getattr(doc, n) for n in SERVER_FIELDS if getattr(doc, n) != getattr(read, n)}
         for name, value in secrets.items():
-            if not same_secret(self.box, getattr(row, SERVER_SECRETS[name]), value):
+            if not same_secret(self.box, getattr(row, MAIL_SERVER_SECRETS[name]), value):
                 changes[name] = value
         return changes
 
@@ -178,8 +178,8 @@ class OwnerImport:
         items: dict[str, ImportItem] = {}
         for index, doc in enumerate(docs):
             where = f"{path}[{index}]"
-            secrets = self._secrets(doc, SERVER_SECRETS, where)
-            note = self._note(doc, {f"has_{n}": n for n in SERVER_SECRETS}, secrets)
+            secrets = self._secrets(doc, MAIL_SERVER_SECRETS, where)
+            note = self._note(doc, {f"has_{n}": n for n in MAIL_SERVER_SECRETS}, secrets)
             row = rows.get(doc.name)
             with within(where):
                 if row is None:

@@ -22,7 +22,13 @@ from typing import Any
 from pydantic import BaseModel
 
 from core.errors import Conflict
-from core.models.mail import EmailAccount, EmailAccountRead, MailServer, MailServerRead
+from core.models.mail import (
+    MAIL_SERVER_SECRETS,
+    EmailAccount,
+    EmailAccountRead,
+    MailServer,
+    MailServerRead,
+)
 
 # Read fields the service moves on its own: not an admin's change.
 SERVER_STATUS = frozenset(
@@ -37,7 +43,7 @@ SERVER_STATUS = frozenset(
         "credentials_paused_until",
     }
 )
-SERVER_SECRETS = ("password_enc", "proxy_password_enc", "oauth_client_secret_enc")
+SERVER_SECRETS = tuple(MAIL_SERVER_SECRETS.values())
 ACCOUNT_STATUS = frozenset(
     {
         "last_sync_at",
