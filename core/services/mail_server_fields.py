@@ -25,7 +25,14 @@ from core.mail.proxy_url import parse_proxy
 from core.models._common import owned_by, owner_label, utcnow
 from core.models.mail import MailServer, MailServerCreate, MailServerUpdate
 from core.models.tenancy import Tenant
-from core.services.audit import SECRET_CHANGE, Actor, Changes, record, text_summary
+from core.services.audit import (
+    SECRET_CHANGE,
+    Actor,
+    Changes,
+    record,
+    text_summary,
+    values_of,
+)
 from core.vocabulary import AuthMode
 
 SECRET_INPUTS = {"password": "password_enc", "oauth_client_secret": "oauth_client_secret_enc"}
@@ -243,7 +250,7 @@ def _audited(name: str, before: Any, after: Any) -> tuple[Any, Any]:
 def server_values(server: MailServer) -> dict[str, Any]:
     """The server's audited fields as they stand (the proxy as its stored URL, the CA bundle
     summarized), for the entry recording its deletion."""
-    values: dict[str, Any] = {name: getattr(server, name) for name in AUDITED_COLUMNS}
+    values = values_of(server, AUDITED_COLUMNS)
     values["ca_pem"] = text_summary(server.ca_pem)
     values["proxy"] = server.proxy_url
     return values
